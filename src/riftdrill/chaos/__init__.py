@@ -1,0 +1,1 @@
+"""riftdrill.chaos"""

@@ -1,0 +1,37 @@
+"""The fault primitives every target offers.
+
+A driver only *applies* state; `riftdrill.faults` records each fault in the inventory before it
+is applied (so a crash cannot orphan it) and removes the record after it is healed. Network
+faults are declarative: `sync_link` / `sync_store` make the target match the faults currently
+recorded in the inventory, so healing one of two overlapping faults keeps the other in force.
+Every method is idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from riftdrill.inventory import Broker, Inventory
+
+BrokerState = Literal["running", "paused", "dead"]
+
+
+class Driver(Protocol):
+    def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState: ...
+
+    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+        """Hard stop (SIGKILL / forced instance stop); it stays down until `start_broker`."""
+
+    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+        """Freeze without closing sockets (SIGSTOP / suspend): the gray failure."""
+
+    def resume_broker(self, inv: Inventory, broker: Broker) -> None: ...
+
+    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+        """Start a stopped broker with its data kept; a running one is left alone."""
+
+    def sync_link(self, inv: Inventory, link: str) -> None:
+        """Block exactly the directions that `sever_link` faults in `inv.faults` name."""
+
+    def sync_store(self, inv: Inventory, store: str) -> None:
+        """Block the store iff a `block_object_store` fault for it is in `inv.faults`."""

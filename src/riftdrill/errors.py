@@ -1,0 +1,27 @@
+"""Errors a user can cause. The CLI prints them as one line and exits 2."""
+
+
+class RiftdrillError(Exception):
+    """A problem the user can fix; the message names the problem and the fix."""
+
+    exit_code = 2
+
+
+class NotDeployedError(RiftdrillError):
+    """No inventory: nothing has been deployed."""
+
+
+class SetupError(RiftdrillError):
+    """A tool or artifact that `make setup` installs is missing or broken."""
+
+
+class LabError(RiftdrillError):
+    """The local lab cannot be built or changed as asked."""
+
+
+class FaultError(RiftdrillError):
+    """A fault primitive cannot be applied to the named target."""
+
+
+class ValidationError(RiftdrillError):
+    """A parameter is out of range or of the wrong kind."""

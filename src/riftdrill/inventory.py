@@ -1,0 +1,211 @@
+"""The inventory: the one contract between deploy and every other command.
+
+`riftdrill deploy` writes `.riftdrill/inventory.json` from Terraform's outputs; load, drills,
+verify and report only read it. The one exception is fault primitives, which append to
+`faults` what they injected so that `riftdrill heal` (or a later process) can undo it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from riftdrill import paths
+from riftdrill.errors import NotDeployedError, RiftdrillError
+
+SCHEMA_VERSION = 1
+
+Target = Literal["local", "aws-gcp"]
+Engine = Literal["kafka", "tansu", "automq"]
+Topology = Literal["stretched", "per-cloud"]
+FaultKind = Literal[
+    "kill_broker", "pause_broker", "sever_link", "block_object_store", "stop_mirror"
+]
+Direction = Literal["both", "a-to-b", "b-to-a"]
+
+
+class Cloud(BaseModel):
+    name: str  # "aws" | "gcp"
+    provider: Literal["lab", "aws", "gcp"]
+    cidr: str  # where this cloud's hosts live
+    namespace: str | None = None  # lab: the network namespace that is this cloud
+    region: str | None = None  # cloud targets: region or zone
+
+
+class Broker(BaseModel):
+    id: int  # node.id
+    name: str  # "aws-1"
+    cloud: str
+    cluster: str  # stretched: "main"; per-cloud: the cloud's name
+    address: str  # host the clients connect to
+    port: int
+    roles: list[Literal["broker", "controller"]]
+    controller_port: int | None = None
+    handle: str = ""  # driver's name for the machine/process: lab name, EC2 id, GCE name
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.address}:{self.port}"
+
+
+class ObjectStore(BaseModel):
+    name: str  # "aws-s3"
+    cloud: str
+    api: Literal["s3", "gcs"]
+    endpoint: str  # http://198.18.1.5:9000
+    address: str
+    port: int
+    buckets: list[str]
+    handle: str = ""
+
+
+class Link(BaseModel):
+    name: str  # "aws-gcp"
+    a: str  # cloud name on one end
+    b: str
+    rate_mbit: int | None = None
+    latency_ms: float | None = None
+    latency_emulated: bool = False  # False when the kernel has no netem: delay is not applied
+
+
+class Cluster(BaseModel):
+    name: str
+    clouds: list[str]
+    brokers: list[int]
+    bootstrap: dict[str, str]  # cloud -> "host:port,host:port" preferred by clients in that cloud
+
+
+class MirrorMaker(BaseModel):
+    name: str
+    cloud: str
+    source: str  # cluster names
+    target: str
+    topics: str  # regex of replicated topics
+    handle: str = ""
+
+
+class Fault(BaseModel):
+    """One injected fault, recorded before it is applied so a crash cannot orphan it."""
+
+    id: str
+    kind: FaultKind
+    target: str  # broker name, link name, store name or mirror name
+    direction: Direction = "both"
+    started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    by_pid: int = Field(default_factory=os.getpid)
+
+
+class Inventory(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    target: Target
+    engine: Engine
+    engine_version: str
+    topology: Topology
+    replication_factor: int
+    min_insync_replicas: int
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    clouds: list[Cloud]
+    clusters: list[Cluster]
+    brokers: list[Broker]
+    stores: list[ObjectStore]
+    links: list[Link]
+    mirrors: list[MirrorMaker] = []
+    faults: list[Fault] = []
+
+    # Lookups by name: each raises a RiftdrillError naming what exists, for CLI and drill users.
+    def broker(self, name_or_id: str | int) -> Broker:
+        for b in self.brokers:
+            if str(b.id) == str(name_or_id) or b.name == name_or_id:
+                return b
+        names = ", ".join(b.name for b in self.brokers)
+        raise RiftdrillError(f"no broker {name_or_id!r} in the inventory; brokers are: {names}")
+
+    def cloud(self, name: str) -> Cloud:
+        for c in self.clouds:
+            if c.name == name:
+                return c
+        names = ", ".join(c.name for c in self.clouds)
+        raise RiftdrillError(f"no cloud {name!r} in the inventory; clouds are: {names}")
+
+    def store(self, name_or_cloud: str) -> ObjectStore:
+        for s in self.stores:
+            if name_or_cloud in (s.name, s.cloud):
+                return s
+        names = ", ".join(s.name for s in self.stores)
+        raise RiftdrillError(f"no object store {name_or_cloud!r}; stores are: {names}")
+
+    def link(self, name: str | None = None) -> Link:
+        for lk in self.links:
+            if name in (None, lk.name):
+                return lk
+        names = ", ".join(lk.name for lk in self.links)
+        raise RiftdrillError(f"no link {name!r} in the inventory; links are: {names}")
+
+    def cluster_of(self, cloud: str) -> Cluster:
+        for c in self.clusters:
+            if cloud in c.clouds:
+                return c
+        raise RiftdrillError(f"no cluster serves cloud {cloud!r}")
+
+    def bootstrap(self, cloud: str, cluster: str | None = None) -> str:
+        """Bootstrap servers a client placed in `cloud` should use (its own cloud's brokers first)."""
+        c = self.cluster_of(cloud) if cluster is None else self.cluster_named(cluster)
+        return c.bootstrap.get(cloud) or next(iter(c.bootstrap.values()))
+
+    def cluster_named(self, name: str) -> Cluster:
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        names = ", ".join(c.name for c in self.clusters)
+        raise RiftdrillError(f"no cluster {name!r}; clusters are: {names}")
+
+    def brokers_in(self, cloud: str) -> list[Broker]:
+        return [b for b in self.brokers if b.cloud == cloud]
+
+
+def load(path: Path | None = None) -> Inventory:
+    """Read the inventory; a missing file means nothing is deployed."""
+    p = path or paths.inventory_path()
+    if not p.exists():
+        raise NotDeployedError("nothing is deployed (no .riftdrill/inventory.json); run `make deploy`")
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RiftdrillError(
+            f"inventory {p} is unreadable ({exc}); run `riftdrill destroy` then `make deploy`"
+        ) from exc
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RiftdrillError(
+            f"inventory schema {version} is not {SCHEMA_VERSION}; redeploy with this riftdrill"
+        )
+    return Inventory.model_validate(data)
+
+
+def save(inv: Inventory, path: Path | None = None) -> None:
+    """Write atomically (tmp + rename) so a reader never sees half a file."""
+    p = path or paths.inventory_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(inv.model_dump_json(indent=2) + "\n")
+    os.replace(tmp, p)
+
+
+@contextlib.contextmanager
+def locked(path: Path | None = None) -> Iterator[Inventory]:
+    """Read-modify-write under an exclusive lock: concurrent fault primitives must not lose faults."""
+    p = path or paths.inventory_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        inv = load(p)
+        yield inv
+        save(inv, p)

@@ -1,0 +1,48 @@
+"""Where riftdrill keeps its state: one `.riftdrill/` directory per checkout, plus a per-user cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The checkout: RIFTDRILL_HOME, else the nearest parent holding pyproject.toml + infra/."""
+    env = os.environ.get("RIFTDRILL_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "infra").is_dir() and (candidate / "pyproject.toml").is_file():
+            return candidate
+    # Installed package used outside a checkout: the source tree it was installed from.
+    src_root = Path(__file__).resolve().parents[2]
+    if (src_root / "infra").is_dir():
+        return src_root
+    return here
+
+
+def state_dir() -> Path:
+    """The checkout's `.riftdrill/`: inventory, lab processes, Terraform state, logs."""
+    return project_root() / ".riftdrill"
+
+
+def inventory_path() -> Path:
+    return state_dir() / "inventory.json"
+
+
+def lab_dir() -> Path:
+    return state_dir() / "lab"
+
+
+def cache_dir() -> Path:
+    """Per-user download/build cache, shared by every checkout on the machine."""
+    env = os.environ.get("RIFTDRILL_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "riftdrill"
+
+
+def results_dir() -> Path:
+    return project_root() / "results"
