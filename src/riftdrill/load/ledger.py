@@ -1,0 +1,271 @@
+"""The ledger: every acknowledged record and every delivery error, appended by the producer.
+
+File layout (`load/ledgers/<cloud>-p<producer_id>.rdl`), documented in docs/load.md:
+
+    b"RDL1" | header_len u32 (little-endian) | header JSON, space-padded so entries start at a
+    multiple of 64 | entries, 64 bytes each, little-endian (see ENTRY below)
+
+Each entry carries its own crc32, so a torn tail (a crash mid-write, or zeros from a lost page)
+is recognised and ignored; a bad entry followed by good ones is corruption and raises.
+Writes go to the OS every FLUSH_INTERVAL_S or FLUSH_ENTRIES (whichever first), so a crash of
+the load process loses at most the acks of that last fraction of a second, never earlier ones;
+fsync runs every FSYNC_INTERVAL_S so a machine crash loses at most that much.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+MAGIC = b"RDL1"
+FORMAT_VERSION = 1
+# kind u8, pad, topic_index u16, partition i32, offset i64, key i64, producer_id u32,
+# checksum u32, seq u64, send_ts_ns i64, ts_ns i64 (ack or error time), error_code i32, crc u32
+ENTRY = struct.Struct("<BxHiqqIIQqqiI")
+ENTRY_SIZE = ENTRY.size  # 64
+_BODY = struct.Struct("<BxHiqqIIQqqi")  # ENTRY without the crc: what the crc covers
+KIND_ACK = 1
+KIND_ERROR = 2
+NO_KEY = -1
+FLUSH_INTERVAL_S = 0.05
+FLUSH_ENTRIES = 1024
+FSYNC_INTERVAL_S = 1.0
+
+
+class LedgerCorruptError(ValueError):
+    """A bad entry sits before good ones: not a torn tail, the file was damaged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    producer_id: int
+    seq: int
+    checksum: int
+    send_ts_ns: int  # intended send time
+    ack_ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryError:
+    topic: str
+    producer_id: int
+    seq: int
+    error_code: int
+    error_name: str
+    send_ts_ns: int
+    ts_ns: int
+
+
+def key_to_int(key: bytes | None) -> int:
+    """Keys are generated as b"k-<n>"; the ledger stores n (NO_KEY for none)."""
+    if key is None:
+        return NO_KEY
+    if not key.startswith(b"k-"):
+        raise ValueError(f"ledger keys must look like b'k-<n>', got {key!r}")
+    return int(key[2:])
+
+
+def int_to_key(n: int) -> bytes | None:
+    return None if n == NO_KEY else b"k-%d" % n
+
+
+def error_name(code: int) -> str:
+    from confluent_kafka import KafkaError  # librdkafka's names, same as the producer saw
+
+    return str(KafkaError(code).name())
+
+
+class LedgerWriter:
+    """Append-only writer for one producer. Not thread-safe: one producer, one writer."""
+
+    def __init__(self, path: Path, producer_id: int, cloud: str, topics: list[str]) -> None:
+        self.path = path
+        self.producer_id = producer_id
+        self._topic_index = {t: i for i, t in enumerate(topics)}
+        header = {
+            "format": FORMAT_VERSION,
+            "entry_size": ENTRY_SIZE,
+            "producer_id": producer_id,
+            "cloud": cloud,
+            "topics": list(topics),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+        body = json.dumps(header).encode()
+        pad = (-(8 + len(body))) % ENTRY_SIZE
+        body += b" " * pad
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two producers must never share a ledger (ids are unique per run).
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        os.write(self._fd, MAGIC + struct.pack("<I", len(body)) + body)
+        os.fsync(self._fd)
+        self._buf = bytearray()
+        self._pending = 0
+        self._last_flush = time.monotonic()
+        self._last_fsync = self._last_flush
+        self.acks = 0
+        self.errors = 0
+
+    def _append(self, body: bytes) -> None:
+        self._buf += body
+        self._buf += struct.pack("<I", zlib.crc32(body))
+        self._pending += 1
+        if self._pending >= FLUSH_ENTRIES:
+            self.flush()
+
+    def append_ack(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        seq: int,
+        checksum: int,
+        send_ts_ns: int,
+        ack_ts_ns: int,
+    ) -> None:
+        body = _BODY.pack(
+            KIND_ACK, self._topic_index[topic], partition, offset, key_to_int(key),
+            self.producer_id, checksum, seq, send_ts_ns, ack_ts_ns, 0,
+        )  # fmt: skip
+        self.acks += 1
+        self._append(body)
+
+    def append_error(
+        self, topic: str, seq: int, error_code: int, send_ts_ns: int, ts_ns: int,
+        partition: int = -1, key: bytes | None = None, checksum: int = 0,
+    ) -> None:  # fmt: skip
+        body = _BODY.pack(
+            KIND_ERROR, self._topic_index[topic], partition, -1, key_to_int(key),
+            self.producer_id, checksum, seq, send_ts_ns, ts_ns, error_code,
+        )  # fmt: skip
+        self.errors += 1
+        self._append(body)
+
+    def maybe_flush(self) -> None:
+        """Called from the producer loop: bounds how much a crash can lose, in time."""
+        if self._pending and time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        now = time.monotonic()
+        if self._buf:
+            os.write(self._fd, self._buf)  # O_APPEND write: whole entries reach the OS at once
+            self._buf.clear()
+            self._pending = 0
+        self._last_flush = now
+        if now - self._last_fsync >= FSYNC_INTERVAL_S:
+            os.fsync(self._fd)
+            self._last_fsync = now
+
+    def close(self) -> None:
+        if self._fd < 0:
+            return
+        self.flush()
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _read_raw_header(f: Any, path: Path) -> tuple[dict[str, Any], int]:
+    head = f.read(8)
+    if len(head) < 8 or head[:4] != MAGIC:
+        raise ValueError(f"{path} is not a riftdrill ledger (missing RDL1 header)")
+    (length,) = struct.unpack("<I", head[4:])
+    body = f.read(length)
+    if len(body) < length:
+        raise ValueError(f"{path}: ledger header is truncated")
+    header: dict[str, Any] = json.loads(body)
+    return header, 8 + length
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        return _read_raw_header(f, path)[0]
+
+
+def _valid_entries(path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    """Decode every whole entry; stop at a torn tail; raise on damage before good entries."""
+    with open(path, "rb") as f:
+        header, start = _read_raw_header(f, path)
+        data = f.read()
+    whole = len(data) - len(data) % ENTRY_SIZE
+    out: list[tuple[Any, ...]] = []
+    bad_at: int | None = None
+    for pos in range(0, whole, ENTRY_SIZE):
+        fields = ENTRY.unpack_from(data, pos)
+        if zlib.crc32(data[pos : pos + ENTRY_SIZE - 4]) != fields[-1]:
+            if bad_at is None:
+                bad_at = pos
+            continue
+        if bad_at is not None:
+            raise LedgerCorruptError(
+                f"{path}: entry at byte {start + bad_at} is damaged but later entries are whole"
+            )
+        out.append(fields)
+    return header, out
+
+
+def read_ledger(path: Path) -> Iterator[Ack | DeliveryError]:
+    """Every entry in append order; a truncated or torn tail entry is ignored."""
+    header, entries = _valid_entries(path)
+    topics: list[str] = header["topics"]
+    names: dict[int, str] = {}
+    for kind, ti, part, off, key, pid, crc, seq, send, ts, code, _ in entries:
+        if kind == KIND_ACK:
+            yield Ack(topics[ti], part, off, int_to_key(key), pid, seq, crc, send, ts)
+        else:
+            if code not in names:
+                names[code] = error_name(code)
+            yield DeliveryError(topics[ti], pid, seq, code, names[code], send, ts)
+
+
+def read_acks_numpy(path: Path) -> Any:
+    """Fast path for the verifier: a numpy structured array of the whole entries (acks and errors).
+
+    Fields: kind, topic_index, partition, offset, key, producer_id, checksum, seq, send_ts_ns,
+    ts_ns, error_code, crc. Filter with `arr[arr["kind"] == KIND_ACK]`; map topic_index through
+    read_header(path)["topics"]. Needs numpy (not a riftdrill dependency); the torn-tail rule is the
+    same as read_ledger's.
+    """
+    import numpy as np
+
+    dtype = np.dtype(
+        [("kind", "u1"), ("pad", "u1"), ("topic_index", "<u2"), ("partition", "<i4"),
+         ("offset", "<i8"), ("key", "<i8"), ("producer_id", "<u4"), ("checksum", "<u4"),
+         ("seq", "<u8"), ("send_ts_ns", "<i8"), ("ts_ns", "<i8"), ("error_code", "<i4"),
+         ("crc", "<u4")]
+    )  # fmt: skip
+    _, entries = _valid_entries(path)
+    return np.array([(e[0], 0, *e[1:]) for e in entries], dtype=dtype)
+
+
+def ledger_files(run_dir: Path) -> list[Path]:
+    """Every ledger of a run (all clouds, all processes, distributed workers' included)."""
+    return sorted((run_dir / "load" / "ledgers").glob("*.rdl"))

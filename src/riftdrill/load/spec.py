@@ -1,0 +1,105 @@
+"""LoadSpec: what a load run does, validated before any process starts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from riftdrill.errors import ValidationError
+from riftdrill.load.record import HEADER_SIZE
+
+KeyMode = Literal["none", "round-robin", "per-key"]
+ACKS = ("all", "-1", "0", "1")
+COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
+KEY_MODES = ("none", "round-robin", "per-key")
+MAX_SIZE_BYTES = 8 * 1024 * 1024
+MAX_DURATION_S = 7 * 24 * 3600
+
+
+@dataclass
+class LoadSpec:
+    rate_per_s: float  # total target rate over all producers of the run (open model)
+    duration_s: float
+    size_bytes: int = 1024  # whole record value, riftdrill's 32-byte header included
+    topic: str = "riftdrill"
+    partitions: int = 6
+    replication_factor: int | None = None  # None: the inventory's
+    acks: str = "all"
+    idempotence: bool = False
+    compression: str = "none"
+    linger_ms: float = 5
+    batch_size: int = 65536
+    keys: KeyMode = "round-robin"
+    key_count: int = 64
+    placement: list[str] | None = None  # clouds that run producers; None: every inventory cloud
+    producers_per_cloud: int = 1
+    consumers: bool = True
+    consumers_per_cloud: int = 1
+    consumer_group: str | None = None  # None: riftdrill-<run dir name>
+    delivery_timeout_ms: int = 30000  # librdkafka message.timeout.ms: a stuck send becomes an error
+    ledger: bool = True
+    locust_report: Literal["per-message", "per-poll"] = "per-message"
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoadSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValidationError(f"unknown load spec field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+def _need(ok: bool, field: str, message: str) -> None:
+    if not ok:
+        raise ValidationError(f"invalid {field}: {message}")
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def validate(s: LoadSpec) -> None:
+    _need(_is_num(s.rate_per_s) and 0 < s.rate_per_s <= 10_000_000, "rate_per_s",
+          f"{s.rate_per_s!r} must be a number of messages/s in (0, 10000000]")  # fmt: skip
+    _need(_is_num(s.duration_s) and 0 < s.duration_s <= MAX_DURATION_S, "duration_s",
+          f"{s.duration_s!r} must be seconds in (0, {MAX_DURATION_S}]")  # fmt: skip
+    _need(isinstance(s.size_bytes, int) and HEADER_SIZE <= s.size_bytes <= MAX_SIZE_BYTES,
+          "size_bytes", f"{s.size_bytes!r} must be bytes in [{HEADER_SIZE}, {MAX_SIZE_BYTES}]"
+          f" (a record carries a {HEADER_SIZE}-byte riftdrill header)")  # fmt: skip
+    _need(isinstance(s.topic, str) and 0 < len(s.topic) <= 249
+          and all(c.isalnum() or c in "._-" for c in s.topic), "topic",
+          f"{s.topic!r} is not a legal Kafka topic name")  # fmt: skip
+    _need(isinstance(s.partitions, int) and 1 <= s.partitions <= 10000, "partitions",
+          f"{s.partitions!r} must be in [1, 10000]")  # fmt: skip
+    _need(s.replication_factor is None or (isinstance(s.replication_factor, int)
+          and 1 <= s.replication_factor <= 32), "replication_factor",
+          f"{s.replication_factor!r} must be in [1, 32] or None")  # fmt: skip
+    _need(str(s.acks) in ACKS, "acks", f"{s.acks!r} must be one of {', '.join(ACKS)}")
+    _need(s.compression in COMPRESSIONS, "compression",
+          f"{s.compression!r} must be one of {', '.join(COMPRESSIONS)}")  # fmt: skip
+    _need(_is_num(s.linger_ms) and 0 <= s.linger_ms <= 900_000, "linger_ms",
+          f"{s.linger_ms!r} must be in [0, 900000]")  # fmt: skip
+    _need(isinstance(s.batch_size, int) and 1 <= s.batch_size <= 2**31 - 1, "batch_size",
+          f"{s.batch_size!r} must be a positive byte count")  # fmt: skip
+    _need(s.keys in KEY_MODES, "keys", f"{s.keys!r} must be one of {', '.join(KEY_MODES)}")
+    _need(isinstance(s.key_count, int) and 1 <= s.key_count <= 1_000_000, "key_count",
+          f"{s.key_count!r} must be in [1, 1000000]")  # fmt: skip
+    _need(s.placement is None or (isinstance(s.placement, list) and len(s.placement) > 0
+          and all(isinstance(c, str) and c for c in s.placement)), "placement",
+          "must be a non-empty list of cloud names")  # fmt: skip
+    _need(isinstance(s.producers_per_cloud, int) and 1 <= s.producers_per_cloud <= 64,
+          "producers_per_cloud", f"{s.producers_per_cloud!r} must be in [1, 64]")  # fmt: skip
+    _need(isinstance(s.consumers_per_cloud, int) and 0 <= s.consumers_per_cloud <= 64,
+          "consumers_per_cloud", f"{s.consumers_per_cloud!r} must be in [0, 64]")  # fmt: skip
+    _need(isinstance(s.delivery_timeout_ms, int) and 1000 <= s.delivery_timeout_ms
+          <= 3_600_000, "delivery_timeout_ms", f"{s.delivery_timeout_ms!r} must be in"
+          " [1000, 3600000]")  # fmt: skip
+    _need(s.locust_report in ("per-message", "per-poll"), "locust_report",
+          f"{s.locust_report!r} must be per-message or per-poll")  # fmt: skip
