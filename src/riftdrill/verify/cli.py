@@ -1,0 +1,79 @@
+"""`riftdrill verify`: the typer sub-app the main CLI mounts (`app.add_typer(app, name="verify")`).
+
+Exit codes: 0 clean; 1 a failing anomaly (lost, corrupt, unexpected, missing_in_mirror);
+2 bad input or a cluster that cannot be read completely (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riftdrill import inventory
+from riftdrill.errors import RiftdrillError
+from riftdrill.verify.report import ANOMALY_KINDS, VerifyReport
+
+app = typer.Typer(help="Replay the log and check it against the load ledgers.",
+                  no_args_is_help=False, add_completion=False)
+
+_COLUMNS = ("lost", "unseen", "duplicates", "reordered", "corrupt", "unexpected",
+            "missing_in_mirror")
+
+
+def render(report: VerifyReport, console: Console) -> None:
+    """Short table: one row per partition with anomalies, then totals."""
+    table = Table(title=f"verify {report.run_dir}", show_lines=False)
+    table.add_column("partition")
+    table.add_column("read", justify="right")
+    table.add_column("acked", justify="right")
+    for col in _COLUMNS:
+        table.add_column(col, justify="right")
+    rows = [(f"{p.cluster}:{p.topic}[{p.partition}]", p.read, p.acked, p.anomalies)
+            for p in report.partitions]
+    rows += [(f"{m.target_cluster}:{m.mirror_topic}[{m.partition}]", m.read, m.expected,
+              m.anomalies) for m in report.mirrors]
+    shown = [r for r in rows if any(a.count for a in r[3].values())][:40]
+    for name, read, acked, anomalies in shown:
+        table.add_row(name, str(read), str(acked),
+                      *(str(anomalies[c].count) if c in anomalies else "" for c in _COLUMNS))
+    table.add_row("total", str(report.records_read), str(report.acks),
+                  *(str(report.totals.get(c, 0)) for c in _COLUMNS), style="bold")
+    console.print(table)
+    verdict = "[green]clean[/green]" if report.passed else "[red]FAILED[/red]"
+    console.print(f"{verdict}: {len(rows)} partitions, replay {report.replay_s:.1f}s, "
+                  f"check {report.check_s:.2f}s")
+
+
+@app.callback(invoke_without_command=True)
+def verify(
+    run: Annotated[str | None, typer.Option(
+        help="Run directory or run id under results/runs (default: the newest run).")] = None,
+    cluster: Annotated[list[str] | None, typer.Option(
+        help="Only these clusters (repeatable); mirrors need source and target.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Replay every topic the ledgers wrote to and report lost/unseen/duplicate/reordered/
+    corrupt/unexpected records per partition; writes <run>/verify.json."""
+    from riftdrill.verify.verifier import resolve_run_dir, verify_run
+
+    try:
+        run_dir = resolve_run_dir(run)
+        report = verify_run(run_dir, inventory.load(), clusters=cluster)
+    except RiftdrillError as exc:
+        print(f"riftdrill verify: {exc}", file=sys.stderr)
+        raise typer.Exit(exc.exit_code) from None
+    (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
+    if json_out:
+        print(report.model_dump_json(indent=2))
+    else:
+        render(report, Console())
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def anomaly_help() -> str:
+    """The anomaly definitions as text (docs and --help of the drill commands)."""
+    return "\n".join(f"{k}: {v}" for k, v in ANOMALY_KINDS.items())
