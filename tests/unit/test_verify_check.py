@@ -1,0 +1,157 @@
+"""The checker on crafted ledgers and logs: one test per anomaly, each with its offsets."""
+
+from __future__ import annotations
+
+from riftdrill.load.ledger import Ack
+from riftdrill.verify.check import (
+    ClusterLedger,
+    PartitionRead,
+    check_cluster,
+    check_mirror,
+    check_partition,
+)
+from riftdrill.verify.report import PartitionResult, VerifyReport, expand
+
+PID = 7
+CK = 0xC0FFEE
+
+
+def ack(offset: int, seq: int, pid: int = PID, partition: int = 0, topic: str = "t",
+        checksum: int = CK) -> Ack:
+    return Ack(topic, partition, offset, None, pid, seq, checksum, 0, 0)
+
+
+def log(*records: tuple[int, int, int] | tuple[int, int, int, bool], low: int = 0,
+        topic: str = "t", partition: int = 0, cluster: str = "main") -> PartitionRead:
+    """records: (offset, producer_id, seq[, checksum_ok])."""
+    read = PartitionRead(cluster=cluster, topic=topic, partition=partition, low_watermark=low)
+    for rec in records:
+        off, pid, seq = rec[:3]
+        ok = bool(rec[3]) if len(rec) == 4 else True
+        read.append(off, pid, seq, CK, ok)
+    read.high_watermark = (read.offsets[-1] + 1) if read.offsets else low
+    return read
+
+
+def offsets(result: PartitionResult, kind: str) -> list[int]:
+    a = result.anomalies.get(kind)
+    return expand(a) if a else []
+
+
+def check(read: PartitionRead, acks: list[Ack], failed: set[tuple[int, int]] | None = None,
+          producers: set[int] | None = None) -> PartitionResult:
+    return check_partition(read, acks, failed or set(), producers or {PID})
+
+
+def test_clean_partition_has_no_anomalies() -> None:
+    r = check(log((0, PID, 0), (1, PID, 1), (2, PID, 2)), [ack(0, 0), ack(1, 1), ack(2, 2)])
+    assert r.anomalies == {}
+    assert (r.read, r.acked) == (3, 3)
+
+
+def test_lost_when_a_higher_offset_was_read() -> None:
+    r = check(log((0, PID, 0), (2, PID, 2)), [ack(0, 0), ack(1, 1), ack(2, 2)])
+    assert offsets(r, "lost") == [1]
+    assert offsets(r, "unseen") == []
+
+
+def test_acked_offsets_below_low_watermark_are_lost_even_with_nothing_read() -> None:
+    # DeleteRecords up to offset 5 on a partition that held 0..4: low = high = 5, nothing read.
+    r = check(log(low=5), [ack(o, o) for o in range(5)])
+    assert offsets(r, "lost") == [0, 1, 2, 3, 4]
+    assert r.anomalies["lost"].offsets == [(0, 4)]  # reported as one range
+
+
+def test_unseen_when_the_log_ends_before_the_ack() -> None:
+    r = check(log((0, PID, 0), (1, PID, 1)), [ack(0, 0), ack(1, 1), ack(2, 2), ack(3, 3)])
+    assert offsets(r, "unseen") == [2, 3]
+    assert "lost" not in r.anomalies
+
+
+def test_record_overwritten_at_its_acked_offset_is_lost() -> None:
+    # Truncation + new writes reuse the offset: identity decides, not the offset.
+    r = check(log((0, PID, 0), (1, PID, 9), (2, PID, 10)), [ack(0, 0), ack(1, 1)],
+              producers={PID})
+    assert offsets(r, "lost") == [1]
+    assert offsets(r, "unacknowledged") == [1, 2]
+
+
+def test_duplicates_report_the_extra_copies_and_are_not_reorders() -> None:
+    r = check(log((0, PID, 0), (1, PID, 1), (2, PID, 0), (3, PID, 2)),
+              [ack(0, 0), ack(1, 1), ack(3, 2)])
+    assert offsets(r, "duplicates") == [2]
+    assert "reordered" not in r.anomalies
+
+
+def test_reordered_when_a_lower_seq_follows_a_higher_one() -> None:
+    r = check(log((0, PID, 1), (1, PID, 0), (2, PID, 2)), [ack(0, 1), ack(1, 0), ack(2, 2)])
+    assert offsets(r, "reordered") == [1]
+
+
+def test_reorder_is_per_producer() -> None:
+    other = PID + 1
+    r = check(log((0, PID, 5), (1, other, 0), (2, PID, 6)),
+              [ack(0, 5), ack(1, 0, pid=other), ack(2, 6)], producers={PID, other})
+    assert r.anomalies == {}
+
+
+def test_corrupt_payload_and_checksum_differing_from_the_ack() -> None:
+    read = log((0, PID, 0, False), (1, PID, 1))
+    r = check(read, [ack(0, 0), ack(1, 1, checksum=CK + 1)])
+    assert offsets(r, "corrupt") == [0, 1]
+
+
+def test_unexpected_foreign_and_unknown_producer_records() -> None:
+    read = log((0, PID, 0), (1, 99, 0))
+    read.foreign.append(2)
+    r = check(read, [ack(0, 0)])
+    assert offsets(r, "unexpected") == [1, 2]
+
+
+def test_failed_send_present_and_unacknowledged_are_reported_not_unexpected() -> None:
+    r = check(log((0, PID, 0), (1, PID, 1), (2, PID, 2)), [ack(0, 0)], failed={(PID, 1)})
+    assert offsets(r, "failed_present") == [1]
+    assert offsets(r, "unacknowledged") == [2]
+    assert "unexpected" not in r.anomalies
+
+
+def test_acks_into_a_partition_the_cluster_lost_are_lost() -> None:
+    ledger = ClusterLedger(producers={PID})
+    for a in (ack(0, 0), ack(1, 1, partition=1), ack(0, 2, partition=1)):
+        ledger.add_ack(a)
+    results = check_cluster("main", [log((0, PID, 0))], ledger)
+    gone = next(r for r in results if r.partition == 1)
+    assert offsets(gone, "lost") == [0, 1]
+    report = VerifyReport(run_dir="x", partitions=results).finish()
+    assert report.totals["lost"] == 2
+    assert not report.passed
+
+
+def test_report_passes_with_only_non_failing_anomalies() -> None:
+    r = check(log((0, PID, 0), (1, PID, 0)), [ack(0, 0), ack(5, 1)])
+    report = VerifyReport(run_dir="x", partitions=[r]).finish()
+    assert report.totals["duplicates"] == 1 and report.totals["unseen"] == 1
+    assert report.passed
+    again = VerifyReport.model_validate_json(report.model_dump_json())
+    assert again.totals == report.totals
+
+
+def test_mirror_missing_unseen_and_duplicates_by_identity() -> None:
+    source = log(*[(o, PID, o) for o in range(6)])
+    acks = [ack(o, o) for o in range(6)]
+    # Mirror holds source seqs 0, 2, 3 (3 twice) at its own offsets; 1 missing, 4-5 lag.
+    mirror = log((10, PID, 0), (11, PID, 2), (12, PID, 3), (13, PID, 3),
+                 topic="main.t", cluster="gcp")
+    m = check_mirror(source, mirror, acks, set(), {PID})
+    assert expand(m.anomalies["missing_in_mirror"]) == [1]  # source offsets
+    assert expand(m.anomalies["unseen_in_mirror"]) == [4, 5]
+    assert expand(m.anomalies["duplicates"]) == [13]  # mirror offsets
+    assert m.expected == 6 and m.read == 4
+
+
+def test_mirror_keeps_acked_record_the_source_lost_and_flags_strangers() -> None:
+    source = log((1, PID, 1), low=1)  # offset 0 deleted in the source
+    mirror = log((0, PID, 0), (1, PID, 1), (2, 99, 0), topic="main.t", cluster="gcp")
+    m = check_mirror(source, mirror, [ack(0, 0), ack(1, 1)], set(), {PID})
+    assert expand(m.anomalies["unexpected"]) == [2]
+    assert "missing_in_mirror" not in m.anomalies

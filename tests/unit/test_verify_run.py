@@ -1,0 +1,139 @@
+"""`riftdrill verify` end to end without Kafka: real ledger files, a fake replay, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from riftdrill.errors import RiftdrillError
+from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, MirrorMaker
+from riftdrill.load.ledger import LedgerWriter
+from riftdrill.verify import cli, verifier
+from riftdrill.verify.bench import run_bench
+from riftdrill.verify.check import PartitionRead
+from riftdrill.verify.report import expand
+
+
+def per_cloud_inventory() -> Inventory:
+    clouds = [Cloud(name=n, provider="lab", cidr="198.18.0.0/24") for n in ("aws", "gcp")]
+    clusters = [Cluster(name=n, clouds=[n], brokers=[i], bootstrap={n: f"198.18.{i}.1:9092"})
+                for i, n in enumerate(("aws", "gcp"), start=1)]
+    brokers = [Broker(id=i, name=f"{n}-1", cloud=n, cluster=n, address=f"198.18.{i}.1",
+                      port=9092, roles=["broker", "controller"])
+               for i, n in enumerate(("aws", "gcp"), start=1)]
+    return Inventory(target="local", engine="kafka", engine_version="4.4.0",
+                     topology="per-cloud", replication_factor=1, min_insync_replicas=1,
+                     clouds=clouds, clusters=clusters, brokers=brokers, stores=[], links=[],
+                     mirrors=[MirrorMaker(name="mm2", cloud="gcp", source="aws", target="gcp",
+                                          topics="orders")])
+
+
+def write_ledger(run_dir: Path, cloud: str, pid: int, n: int) -> None:
+    path = run_dir / "load" / "ledgers" / f"{cloud}-p{pid}.rdl"
+    with LedgerWriter(path, pid, cloud, ["orders"]) as w:
+        for seq in range(n):
+            w.append_ack("orders", 0, seq, b"k-1", seq, 0, 0, 0)
+        w.append_error("orders", n, 7, 0, 0)
+
+
+def fake_replay(logs: dict[tuple[str, str], list[tuple[int, int, int]]]) -> verifier.Replay:
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str]) -> list[PartitionRead]:
+        out = []
+        for topic in topics:
+            recs = logs.get((cluster, topic))
+            if recs is None:
+                continue
+            r = PartitionRead(cluster=cluster, topic=topic, partition=0)
+            for off, pid, seq in recs:
+                r.append(off, pid, seq, 0, True)
+            r.high_watermark = len(recs)
+            out.append(r)
+        return out
+    return replay
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "results" / "runs" / "r1"
+    write_ledger(d, "aws", 1, 5)
+    write_ledger(d, "gcp", 2, 3)
+    return d
+
+
+def test_ledgers_go_to_their_clouds_cluster_and_mirror_is_checked(run_dir: Path) -> None:
+    logs = {
+        ("aws", "orders"): [(o, 1, o) for o in range(5)],
+        ("gcp", "orders"): [(0, 2, 0), (1, 2, 2)],  # gcp seq 1 lost
+        ("gcp", "aws.orders"): [(0, 1, 0), (1, 1, 2)],  # mirror lacks aws seq 1, lags on 3-4
+    }
+    report = verifier.verify_run(run_dir, per_cloud_inventory(), replay=fake_replay(logs))
+    assert report.clusters == ["aws", "gcp"]
+    assert (report.ledgers, report.acks, report.errors) == (2, 8, 2)
+    by_cluster = {p.cluster: p for p in report.partitions}
+    assert by_cluster["aws"].anomalies == {}
+    assert expand(by_cluster["gcp"].anomalies["lost"]) == [1]
+    (mirror,) = report.mirrors
+    assert mirror.mirror_topic == "aws.orders"
+    assert expand(mirror.anomalies["missing_in_mirror"]) == [1]
+    assert expand(mirror.anomalies["unseen_in_mirror"]) == [3, 4]
+    assert not report.passed
+
+
+def test_cluster_filter_skips_mirror(run_dir: Path) -> None:
+    logs = {("aws", "orders"): [(o, 1, o) for o in range(5)]}
+    report = verifier.verify_run(run_dir, per_cloud_inventory(), clusters=["aws"],
+                                 replay=fake_replay(logs))
+    assert report.passed and report.mirrors == []
+    with pytest.raises(RiftdrillError, match="no cluster 'nope'"):
+        verifier.verify_run(run_dir, per_cloud_inventory(), clusters=["nope"],
+                            replay=fake_replay(logs))
+
+
+def test_resolve_run_dir(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with pytest.raises(RiftdrillError, match="no runs"):
+        verifier.resolve_run_dir(None, runs)
+    (runs / "old").mkdir(parents=True)
+    (runs / "new").mkdir()
+    os.utime(runs / "old", (1, 1))
+    assert verifier.resolve_run_dir(None, runs).name == "new"
+    assert verifier.resolve_run_dir("old", runs) == runs / "old"
+    with pytest.raises(RiftdrillError, match="no run 'gone'"):
+        verifier.resolve_run_dir("gone", runs)
+
+
+def test_no_ledgers_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(RiftdrillError, match="no ledgers"):
+        verifier.load_ledgers(tmp_path, per_cloud_inventory())
+
+
+def test_cli_writes_verify_json_and_exits_1_on_lost(run_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = {("aws", "orders"): [(o, 1, o) for o in (0, 1, 3, 4)]}  # seq 2 lost
+    monkeypatch.setattr(cli.inventory, "load", per_cloud_inventory)
+    real = verifier.verify_run
+    monkeypatch.setattr(verifier, "verify_run", lambda d, inv, clusters=None: real(
+        d, inv, clusters=clusters, replay=fake_replay(logs)))
+    result = CliRunner().invoke(cli.app, ["--run", str(run_dir), "--cluster", "aws", "--json"])
+    assert result.exit_code == 1, result.output
+    saved = json.loads((run_dir / "verify.json").read_text())
+    assert saved["totals"]["lost"] == 1 and saved["passed"] is False
+    assert json.loads(result.stdout)["totals"]["lost"] == 1
+
+
+def test_cli_bad_run_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli.app, ["--run", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bench_writes_figures(tmp_path: Path) -> None:
+    figures = run_bench(tmp_path / "verify.json", records=20_000)
+    saved = json.loads((tmp_path / "verify.json").read_text())
+    assert saved["records"] == 20_000 and figures["records_per_s"] == saved["records_per_s"]
+    assert saved["totals"]["lost"] > 0 and saved["totals"]["duplicates"] > 0
