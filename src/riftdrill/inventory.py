@@ -100,7 +100,9 @@ class Fault(BaseModel):
     target: str  # broker name, link name, store name or mirror name
     direction: Direction = "both"
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
-    by_pid: int = Field(default_factory=os.getpid)
+    # The drill runner that owns the fault (RIFTDRILL_DRILL_PID); 0 = injected by hand, kept
+    # until healed. A fault whose owner died was never healed by it: commands warn about it.
+    by_pid: int = Field(default_factory=lambda: int(os.environ.get("RIFTDRILL_DRILL_PID", "0")))
 
 
 class Inventory(BaseModel):

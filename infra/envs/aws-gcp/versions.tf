@@ -1,0 +1,23 @@
+terraform {
+  # 1.9+: variable validations may refer to other variables (engine vs topology).
+  required_version = ">= 1.9.0, < 2.0.0"
+
+  # Exact pins: a drill result is only comparable with another made on the same providers.
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "= 5.100.0"
+    }
+    google = {
+      source  = "hashicorp/google"
+      version = "= 6.44.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "= 3.7.2"
+    }
+  }
+
+  # State stays local (.terraform/ and terraform.tfstate next to this file, both git-ignored)
+  # unless you copy backend.tf.example to backend.tf: see README.md.
+}

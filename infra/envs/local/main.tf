@@ -1,0 +1,210 @@
+# The local two-cloud lab. Each component is a terraform_data resource whose provisioners run
+# `python -m riftdrill.lab up|down <kind>` with the component's spec: Terraform owns ordering
+# (clouds -> link/stores -> brokers -> ready -> mirror) and tears down in reverse.
+
+locals {
+  clouds = {
+    aws = { name = "aws", namespace = "rd-aws", cidr = "198.18.1.0/24", index = 1 }
+    gcp = { name = "gcp", namespace = "rd-gcp", cidr = "198.18.2.0/24", index = 2 }
+  }
+  node_id_base = { aws = 100, gcp = 200 }
+  stretched    = var.topology == "stretched"
+
+  # per-cloud: 3 voters when a cloud has 3+ brokers, else 1 (a 2-voter quorum survives nothing).
+  per_cloud_voters = var.brokers_per_cloud >= 3 ? 3 : 1
+
+  broker_list = flatten([
+    for c, cloud in local.clouds : [
+      for i in range(var.brokers_per_cloud) : {
+        name            = "${c}-${i + 1}"
+        id              = local.node_id_base[c] + i + 1
+        cloud           = c
+        namespace       = cloud.namespace
+        cluster         = local.stretched ? "main" : c
+        address         = cidrhost(cloud.cidr, 11 + i)
+        port            = 9092
+        controller_port = 9093
+        controller      = i < (local.stretched ? lookup(var.controllers, c, 0) : local.per_cloud_voters)
+      }
+    ]
+  ])
+
+  cluster_names = local.stretched ? ["main"] : keys(local.clouds)
+  clusters = {
+    for name in local.cluster_names : name => {
+      name    = name
+      clouds  = local.stretched ? keys(local.clouds) : [name]
+      brokers = [for b in local.broker_list : b if b.cluster == name]
+      voters  = join(",", [for b in local.broker_list : "${b.id}@${b.address}:${b.controller_port}" if b.cluster == name && b.controller])
+      rf      = local.stretched ? var.replication_factor : min(var.replication_factor, var.brokers_per_cloud)
+    }
+  }
+  cluster_rf      = { for n, c in local.clusters : n => c.rf }
+  cluster_min_isr = { for n, c in local.clusters : n => min(var.min_insync_replicas, max(1, c.rf - 1)) }
+
+  # Clients in a cloud list their own cloud's brokers first, then the rest of their cluster.
+  bootstrap = {
+    for n, c in local.clusters : n => {
+      for cloud in c.clouds : cloud => join(",", concat(
+        [for b in c.brokers : "${b.address}:${b.port}" if b.cloud == cloud],
+        [for b in c.brokers : "${b.address}:${b.port}" if b.cloud != cloud]
+      ))
+    }
+  }
+
+  brokers = {
+    for b in local.broker_list : b.name => merge(b, {
+      engine              = var.engine
+      roles               = b.controller ? ["broker", "controller"] : ["broker"]
+      voters              = local.clusters[b.cluster].voters
+      replication_factor  = local.cluster_rf[b.cluster]
+      min_insync_replicas = local.cluster_min_isr[b.cluster]
+      partitions          = var.partitions
+      heap_mb             = var.broker_heap_mb
+    })
+  }
+
+  stores = {
+    aws-s3 = {
+      name    = "aws-s3", cloud = "aws", namespace = "rd-aws", api = "s3"
+      address = cidrhost(local.clouds.aws.cidr, 5), port = 9000
+      buckets = ["riftdrill-aws-data", "riftdrill-aws-ops"]
+    }
+    gcp-gcs = {
+      name    = "gcp-gcs", cloud = "gcp", namespace = "rd-gcp", api = "gcs"
+      address = cidrhost(local.clouds.gcp.cidr, 5), port = 4443
+      buckets = ["riftdrill-gcp-data", "riftdrill-gcp-ops"]
+    }
+  }
+
+  link = {
+    name       = "aws-gcp"
+    a          = local.clouds.aws
+    b          = local.clouds.gcp
+    rate_mbit  = var.wan_rate_mbit
+    latency_ms = var.wan_latency_ms
+  }
+
+  mirrors = local.stretched ? {} : {
+    aws-to-gcp = {
+      name             = "aws-to-gcp"
+      cloud            = "gcp"
+      namespace        = "rd-gcp"
+      source           = "aws"
+      target           = "gcp"
+      source_bootstrap = local.bootstrap["aws"]["aws"]
+      target_bootstrap = local.bootstrap["gcp"]["gcp"]
+      topics           = var.mirror_topics
+      # Internal MM2 topics live on the target cluster.
+      replication_factor = local.cluster_rf["gcp"]
+    }
+  }
+
+  runner = {
+    python = var.riftdrill_python
+    home   = var.riftdrill_home
+  }
+}
+
+resource "terraform_data" "cloud" {
+  for_each         = local.clouds
+  triggers_replace = each.value
+  input            = merge(local.runner, { spec = jsonencode(each.value) })
+
+  provisioner "local-exec" {
+    command     = "${self.input.python} -m riftdrill.lab up cloud"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    command     = "${self.input.python} -m riftdrill.lab down cloud"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+}
+
+resource "terraform_data" "link" {
+  triggers_replace = local.link
+  input            = merge(local.runner, { spec = jsonencode(local.link) })
+  depends_on       = [terraform_data.cloud]
+
+  provisioner "local-exec" {
+    command     = "${self.input.python} -m riftdrill.lab up link"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    command     = "${self.input.python} -m riftdrill.lab down link"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+}
+
+resource "terraform_data" "store" {
+  for_each         = local.stores
+  triggers_replace = each.value
+  input            = merge(local.runner, { spec = jsonencode(each.value) })
+  depends_on       = [terraform_data.cloud]
+
+  provisioner "local-exec" {
+    command     = "${self.input.python} -m riftdrill.lab up store"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    command     = "${self.input.python} -m riftdrill.lab down store"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+}
+
+resource "terraform_data" "broker" {
+  for_each         = local.brokers
+  triggers_replace = each.value
+  input            = merge(local.runner, { spec = jsonencode(each.value) })
+  # Brokers talk across the link from the start (replicas span both clouds).
+  depends_on = [terraform_data.cloud, terraform_data.link]
+
+  provisioner "local-exec" {
+    command     = "${self.input.python} -m riftdrill.lab up broker"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    command     = "${self.input.python} -m riftdrill.lab down broker"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+}
+
+resource "terraform_data" "ready" {
+  triggers_replace = [for b in terraform_data.broker : b.id]
+  input = merge(local.runner, {
+    spec = jsonencode({
+      clusters = [for n, c in local.clusters : {
+        name               = n
+        bootstrap          = join(",", [for b in c.brokers : "${b.address}:${b.port}"])
+        broker_ids         = [for b in c.brokers : b.id]
+        replication_factor = c.rf
+      }]
+    })
+  })
+
+  provisioner "local-exec" {
+    command     = "${self.input.python} -m riftdrill.lab up ready"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+}
+
+resource "terraform_data" "mirror" {
+  for_each         = local.mirrors
+  triggers_replace = each.value
+  input            = merge(local.runner, { spec = jsonencode(each.value) })
+  depends_on       = [terraform_data.ready]
+
+  provisioner "local-exec" {
+    command     = "${self.input.python} -m riftdrill.lab up mirror"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    command     = "${self.input.python} -m riftdrill.lab down mirror"
+    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+  }
+}

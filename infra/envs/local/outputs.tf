@@ -1,0 +1,78 @@
+output "inventory" {
+  description = "The lab as riftdrill's inventory (schema 1): written to .riftdrill/inventory.json by deploy."
+  value = {
+    schema_version      = 1
+    target              = "local"
+    engine              = var.engine
+    engine_version      = "4.4.0"
+    topology            = var.topology
+    replication_factor  = var.replication_factor
+    min_insync_replicas = var.min_insync_replicas
+    clouds = [for c in local.clouds : {
+      name = c.name, provider = "lab", cidr = c.cidr, namespace = c.namespace
+    }]
+    clusters = [for n, c in local.clusters : {
+      name      = n
+      clouds    = c.clouds
+      brokers   = [for b in c.brokers : b.id]
+      bootstrap = local.bootstrap[n]
+    }]
+    brokers = [for b in local.brokers : {
+      id              = b.id
+      name            = b.name
+      cloud           = b.cloud
+      cluster         = b.cluster
+      address         = b.address
+      port            = b.port
+      roles           = b.roles
+      controller_port = b.controller_port
+      handle          = "broker-${b.name}"
+    }]
+    stores = [for s in local.stores : {
+      name     = s.name
+      cloud    = s.cloud
+      api      = s.api
+      endpoint = "http://${s.address}:${s.port}"
+      address  = s.address
+      port     = s.port
+      buckets  = s.buckets
+      handle   = "store-${s.name}"
+    }]
+    links = [{
+      name       = local.link.name
+      a          = "aws"
+      b          = "gcp"
+      rate_mbit  = var.wan_rate_mbit
+      latency_ms = var.wan_latency_ms
+    }]
+    mirrors = [for m in local.mirrors : {
+      name   = m.name
+      cloud  = m.cloud
+      source = m.source
+      target = m.target
+      topics = m.topics
+      handle = "mirror-${m.name}"
+    }]
+  }
+  depends_on = [terraform_data.ready, terraform_data.mirror, terraform_data.store]
+}
+
+output "bootstrap_servers" {
+  description = "Per cluster, per client cloud: the bootstrap list (own cloud's brokers first)."
+  value       = local.bootstrap
+}
+
+output "brokers" {
+  description = "Broker name -> address:port."
+  value       = { for b in local.brokers : b.name => "${b.address}:${b.port}" }
+}
+
+output "stores" {
+  description = "Object store name -> endpoint."
+  value       = { for s in local.stores : s.name => "http://${s.address}:${s.port}" }
+}
+
+output "link" {
+  description = "The cross-cloud link."
+  value       = local.link.name
+}

@@ -1,0 +1,91 @@
+variable "engine" {
+  type        = string
+  description = "Broker engine: kafka (Apache Kafka KRaft)."
+  default     = "kafka"
+  validation {
+    condition     = contains(["kafka"], var.engine)
+    error_message = "engine must be one of: kafka."
+  }
+}
+
+variable "topology" {
+  type        = string
+  description = "stretched: one cluster over both clouds (racks = clouds); per-cloud: a cluster per cloud joined by MirrorMaker 2 (aws -> gcp)."
+  default     = "stretched"
+  validation {
+    condition     = contains(["stretched", "per-cloud"], var.topology)
+    error_message = "topology must be stretched or per-cloud."
+  }
+}
+
+variable "brokers_per_cloud" {
+  type        = number
+  description = "Brokers in each cloud."
+  default     = 2
+  validation {
+    condition     = var.brokers_per_cloud >= 1 && var.brokers_per_cloud <= 9 && floor(var.brokers_per_cloud) == var.brokers_per_cloud
+    error_message = "brokers_per_cloud must be a whole number from 1 to 9."
+  }
+}
+
+variable "controllers" {
+  type        = map(number)
+  description = "Stretched topology: KRaft voters per cloud (combined broker+controller nodes). 2+1 keeps the quorum in aws when the link is cut."
+  default     = { aws = 2, gcp = 1 }
+}
+
+variable "replication_factor" {
+  type        = number
+  description = "Default topic replication factor (per-cloud: capped at the brokers of one cloud)."
+  default     = 3
+  validation {
+    condition     = var.replication_factor >= 1
+    error_message = "replication_factor must be at least 1."
+  }
+}
+
+variable "min_insync_replicas" {
+  type        = number
+  description = "min.insync.replicas (per-cloud: capped at replication_factor - 1, at least 1)."
+  default     = 2
+}
+
+variable "partitions" {
+  type        = number
+  description = "Default partitions of a new topic."
+  default     = 6
+}
+
+variable "broker_heap_mb" {
+  type        = number
+  description = "JVM heap of each broker."
+  default     = 512
+}
+
+variable "wan_rate_mbit" {
+  type        = number
+  description = "Bandwidth of the cross-cloud link in Mbit/s (tbf); null = unshaped."
+  default     = null
+}
+
+variable "wan_latency_ms" {
+  type        = number
+  description = "One-way latency of the cross-cloud link (needs sch_netem; reported as not emulated when the kernel lacks it)."
+  default     = null
+}
+
+variable "mirror_topics" {
+  type        = string
+  description = "per-cloud: regex of topics MirrorMaker 2 replicates aws -> gcp."
+  default     = "riftdrill.*|mirror.*"
+}
+
+variable "riftdrill_python" {
+  type        = string
+  description = "Python of the riftdrill virtualenv; provisioners run `<python> -m riftdrill.lab`."
+}
+
+variable "riftdrill_home" {
+  type        = string
+  description = "The checkout whose .riftdrill/ holds lab state."
+}

@@ -1,0 +1,205 @@
+"""Deploy and destroy: Terraform provisions, the inventory records, a sweep guarantees 'gone'."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riftdrill import inventory, paths
+from riftdrill.engines import kafka
+from riftdrill.errors import LabError, ValidationError
+from riftdrill.inventory import Inventory
+from riftdrill.lab import net, procs, stores
+from riftdrill.terraform import Workspace
+
+TARGETS = ("local",)
+ENGINES = ("kafka",)
+TOPOLOGIES = ("stretched", "per-cloud")
+LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DeploySpec:
+    target: str = "local"
+    engine: str = "kafka"
+    topology: str = "stretched"
+    brokers_per_cloud: int = 2
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
+    wan_rate_mbit: int | None = None
+    wan_latency_ms: float | None = None
+    broker_heap_mb: int = 512
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        choices = {"target": TARGETS, "engine": ENGINES, "topology": TOPOLOGIES}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValidationError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+        if not 1 <= self.brokers_per_cloud <= 9:
+            raise ValidationError("brokers_per_cloud must be 1..9")
+        total = self.brokers_per_cloud * 2
+        if self.topology == "stretched" and self.replication_factor > total:
+            raise ValidationError(
+                f"replication_factor {self.replication_factor} exceeds the {total} brokers; "
+                "lower it or add brokers"
+            )
+        if not 1 <= self.min_insync_replicas <= self.replication_factor:
+            raise ValidationError("min_insync_replicas must be between 1 and replication_factor")
+        if self.topology == "stretched" and self.brokers_per_cloud < 2:
+            raise ValidationError("stretched needs 2+ brokers per cloud (2 KRaft voters live in aws)")
+
+    def tf_vars(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "engine": self.engine, "topology": self.topology,
+            "brokers_per_cloud": self.brokers_per_cloud,
+            "replication_factor": self.replication_factor,
+            "min_insync_replicas": self.min_insync_replicas,
+            "broker_heap_mb": self.broker_heap_mb,
+            "riftdrill_python": sys.executable,
+            "riftdrill_home": str(paths.project_root()),
+        }
+        if self.wan_rate_mbit:
+            values["wan_rate_mbit"] = self.wan_rate_mbit
+        if self.wan_latency_ms:
+            values["wan_latency_ms"] = self.wan_latency_ms
+        return {**values, **self.extra}
+
+
+def workspace(target: str = "local") -> Workspace:
+    return Workspace(module_dir=paths.project_root() / "infra" / "envs" / target, name=target)
+
+
+@contextlib.contextmanager
+def _deploy_lock() -> Iterator[None]:
+    paths.state_dir().mkdir(parents=True, exist_ok=True)
+    with open(paths.state_dir() / "deploy.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LabError("another deploy/destroy is running in this checkout; wait for it") from exc
+        yield
+
+
+def _spec_path() -> Path:
+    return paths.state_dir() / "deploy-spec.json"
+
+
+def _check_namespaces_free() -> None:
+    owner = str(paths.state_dir())
+    owned = net.owned_namespaces()
+    for ns in LAB_NAMESPACES:
+        if ns not in net.namespaces():
+            continue
+        if ns not in owned:
+            raise LabError(f"network namespace {ns} exists but riftdrill did not make it; "
+                           f"remove it (`ip netns del {ns}`) or free the name")
+        if owned[ns] != owner:
+            raise LabError(f"namespace {ns} belongs to the lab of {owned[ns]}; run `riftdrill destroy`"
+                           " there, or `riftdrill destroy --orphans` here")
+
+
+def _lab_intact() -> bool:
+    return all(ns in net.namespaces() for ns in LAB_NAMESPACES)
+
+
+def deploy(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
+    spec.validate()
+    net.preflight()
+    kafka.check_installed()
+    if not stores.fake_gcs_bin().exists():
+        raise LabError(f"fake-gcs-server missing ({stores.fake_gcs_bin()}); run `make setup`")
+    with _deploy_lock():
+        _check_namespaces_free()
+        ws = workspace(spec.target)
+        previous = _previous_spec()
+        if ws.has_state() and (not _lab_intact() or (previous and previous != asdict(spec))):
+            # State that no longer matches the machine (reboot, orphan sweep, other topology):
+            # start clean rather than let Terraform believe in components that are gone.
+            if progress:
+                progress("lab state out of date: tearing down before deploying")
+            _destroy_locked(progress, orphans=False)
+        ws.init(progress)
+        ws.apply(spec.tf_vars(), progress)
+        _spec_path().write_text(json.dumps(asdict(spec)))
+        inv = Inventory.model_validate(ws.outputs()["inventory"])
+        try:
+            inv.faults = inventory.load().faults
+        except Exception:
+            inv.faults = []
+        latency_file = paths.lab_dir() / "links" / "aws-gcp.latency"
+        if latency_file.exists():
+            inv.links[0].latency_emulated = latency_file.read_text() == "emulated"
+        inventory.save(inv)
+        return inv
+
+
+def _previous_spec() -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(_spec_path().read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+@dataclass
+class DestroyReport:
+    terraform_destroyed: bool
+    namespaces_removed: list[str]
+    processes_killed: list[str]
+    seconds: float
+
+
+def destroy(progress: Progress | None = None, orphans: bool = False) -> DestroyReport:
+    with _deploy_lock():
+        return _destroy_locked(progress, orphans)
+
+
+def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
+    started = time.monotonic()
+    killed = []
+    # The lab's data is about to be deleted: no graceful shutdown to wait for.
+    for name in procs.known():
+        if procs.pid_of(name) is not None:
+            procs.stop(name, grace_s=0)
+            killed.append(name)
+    ws = workspace("local")
+    tf_done = False
+    if ws.has_state():
+        prev = _previous_spec() or {}
+        spec = DeploySpec(**{k: v for k, v in prev.items() if k in DeploySpec.__dataclass_fields__})
+        try:
+            ws.init(progress)
+            ws.destroy(spec.tf_vars(), progress)
+            tf_done = True
+        except Exception as exc:  # the sweep below still removes everything we own
+            if progress:
+                progress(f"terraform destroy failed ({exc}); sweeping what riftdrill owns")
+    owner = str(paths.state_dir())
+    removed = []
+    for ns, ns_owner in net.owned_namespaces().items():
+        if orphans or ns_owner == owner or ns_owner == "":
+            net.release_namespace(ns)
+            removed.append(ns)
+    for ns in removed:
+        # The host end of a cloud's veth normally dies with its peer; make sure of it.
+        net.run(["ip", "link", "del", f"rdh-{ns.removeprefix('rd-')}"], check=False)
+    shutil.rmtree(paths.lab_dir(), ignore_errors=True)
+    shutil.rmtree(ws.data_dir, ignore_errors=True)
+    ws.state_path.unlink(missing_ok=True)
+    ws.state_path.with_name(ws.state_path.name + ".backup").unlink(missing_ok=True)
+    _spec_path().unlink(missing_ok=True)
+    paths.inventory_path().unlink(missing_ok=True)
+    return DestroyReport(terraform_destroyed=tf_done, namespaces_removed=sorted(removed),
+                         processes_killed=killed, seconds=round(time.monotonic() - started, 2))

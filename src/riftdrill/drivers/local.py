@@ -1,0 +1,60 @@
+"""The local lab's driver: brokers are processes in namespaces, the link is nft rules in rd-wan."""
+
+from __future__ import annotations
+
+import signal
+
+from riftdrill.drivers.base import BrokerState
+from riftdrill.errors import FaultError
+from riftdrill.inventory import Broker, Inventory
+from riftdrill.lab import net, procs, stores
+
+
+class LocalDriver:
+    def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState:
+        return procs.state(broker.handle)
+
+    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+        procs.send(broker.handle, signal.SIGKILL)
+        if not procs.wait_dead(broker.handle, 10):
+            raise FaultError(f"broker {broker.name} survived SIGKILL for 10 s")
+
+    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+        if not procs.send(broker.handle, signal.SIGSTOP):
+            raise FaultError(f"broker {broker.name} is not running; cannot pause it")
+
+    def resume_broker(self, inv: Inventory, broker: Broker) -> None:
+        procs.send(broker.handle, signal.SIGCONT)
+
+    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+        procs.restart(broker.handle)
+        stores.wait_listening(broker.address, broker.port, broker.handle, timeout_s=120)
+
+    def sync_link(self, inv: Inventory, link: str) -> None:
+        lk = inv.link(link)
+        a, b = inv.cloud(lk.a).cidr, inv.cloud(lk.b).cidr
+        rules: list[str] = []
+        for fault in inv.faults:
+            if fault.kind != "sever_link" or fault.target != lk.name:
+                continue
+            pairs = {"both": [(a, b), (b, a)], "a-to-b": [(a, b)], "b-to-a": [(b, a)]}
+            for src, dst in pairs[fault.direction]:
+                rules.append(f'ip saddr {src} ip daddr {dst} drop comment "{fault.id}"')
+        net.nft_set_rules(net.WAN_NS, "forward", rules)
+
+    def sync_store(self, inv: Inventory, store: str) -> None:
+        st = inv.store(store)
+        ns = inv.cloud(st.cloud).namespace
+        if ns is None:
+            raise FaultError(f"cloud {st.cloud} has no lab namespace")
+        # The cloud's input chain serves every store in that cloud: rebuild it from all faults.
+        rules: list[str] = []
+        for fault in inv.faults:
+            if fault.kind != "block_object_store":
+                continue
+            other = inv.store(fault.target)
+            if other.cloud == st.cloud:
+                # drop, not reject: an outage looks like timeouts to clients, as in a real cloud.
+                rules.append(f'ip daddr {other.address} tcp dport {other.port} drop '
+                             f'comment "{fault.id}"')
+        net.nft_set_rules(ns, "input", rules)

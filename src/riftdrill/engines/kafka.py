@@ -1,0 +1,211 @@
+"""Apache Kafka (KRaft) engine: render a node's config, format its storage, start it.
+
+The jars come from Maven Central via `make setup` (scripts/setup/kafka-pom.xml) into the
+per-user cache; nothing here downloads.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import shutil
+import subprocess
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from riftdrill import paths
+from riftdrill.engines.templates import render, templates_dir
+from riftdrill.errors import SetupError
+
+KAFKA_VERSION = "4.4.0"
+MIRRORMAKER_VERSION = "4.3.1"  # the newest connect-mirror Maven Central serves
+
+
+def kafka_libs() -> Path:
+    return paths.cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def mirrormaker_libs() -> Path:
+    return paths.cache_dir() / f"mirrormaker-{MIRRORMAKER_VERSION}" / "libs"
+
+
+def java_bin() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise SetupError("Java (17+) is not installed; run `make setup`")
+    return java
+
+
+def check_jars(libs: Path, core_jar: str) -> None:
+    """Missing or truncated jars make the JVM fail obscurely; say `make setup` instead."""
+    core = libs / core_jar
+    if not libs.is_dir() or not core.exists():
+        raise SetupError(f"Kafka jars missing ({core}); run `make setup`")
+    for jar in libs.glob("*.jar"):
+        try:
+            with zipfile.ZipFile(jar) as z:
+                z.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise SetupError(f"jar {jar.name} is corrupt ({exc}); run `make setup`") from exc
+
+
+def check_installed() -> None:
+    java_bin()
+    check_jars(kafka_libs(), f"kafka_2.13-{KAFKA_VERSION}.jar")
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    name: str  # "aws-1"
+    node_id: int
+    cloud: str
+    cluster: str
+    address: str
+    port: int
+    controller_port: int
+    roles: list[str]
+    voters: str  # "101@198.18.1.11:9093,..."
+    replication_factor: int
+    min_insync_replicas: int
+    partitions: int = 6
+    heap_mb: int = 512
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return paths.lab_dir() / "data" / f"broker-{self.name}"
+
+    @property
+    def config_path(self) -> Path:
+        return paths.lab_dir() / "config" / f"broker-{self.name}.properties"
+
+
+def template_values(node: KafkaNode, log_dirs: str) -> dict[str, object]:
+    listeners = []
+    advertised = []
+    if "broker" in node.roles:
+        listeners.append(f"PLAINTEXT://{node.address}:{node.port}")
+        advertised.append(f"PLAINTEXT://{node.address}:{node.port}")
+    if "controller" in node.roles:
+        listeners.append(f"CONTROLLER://{node.address}:{node.controller_port}")
+        advertised.append(f"CONTROLLER://{node.address}:{node.controller_port}")
+    values: dict[str, object] = {
+        "process_roles": ",".join(node.roles),
+        "node_id": node.node_id,
+        "rack": node.cloud,
+        "controller_quorum_voters": node.voters,
+        "listeners": ",".join(listeners),
+        "advertised_listeners": ",".join(advertised),
+        "log_dirs": log_dirs,
+        "replication_factor": node.replication_factor,
+        "min_insync_replicas": node.min_insync_replicas,
+        "num_partitions": node.partitions,
+        "network_threads": 2,
+        "io_threads": 4,
+        "segment_bytes": 64 * 1024 * 1024,
+        "retention_hours": 24,
+        # Lab defaults: a dead broker leaves the ISR within seconds, as in a tuned cluster.
+        "broker_session_timeout_ms": 6000,
+        "broker_heartbeat_interval_ms": 1000,
+        "replica_lag_time_max_ms": 10000,
+    }
+    return values
+
+
+def render_properties(node: KafkaNode, log_dirs: str | None = None) -> str:
+    text = render(templates_dir() / "kafka" / "server.properties.tftpl",
+                  template_values(node, log_dirs or str(node.data_dir)))
+    if node.overrides:
+        text += "\n# overrides\n" + "".join(f"{k}={v}\n" for k, v in node.overrides.items())
+    return text
+
+
+def cluster_id(cluster: str) -> str:
+    """One id per cluster, made by whichever node formats first (nodes start in parallel)."""
+    path = paths.lab_dir() / "clusters" / f"{cluster}.id"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        return path.read_text().strip()
+
+
+def jvm_argv(libs: Path, main_class: str, heap_mb: int, args: list[str]) -> list[str]:
+    log4j = templates_dir() / "kafka" / "log4j2.properties"
+    return [
+        java_bin(), f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", main_class, *args,
+    ]
+
+
+def prepare(node: KafkaNode) -> list[str]:
+    """Write config, format storage if new; returns the broker's argv."""
+    check_installed()
+    node.config_path.parent.mkdir(parents=True, exist_ok=True)
+    node.config_path.write_text(render_properties(node))
+    if not (node.data_dir / "meta.properties").exists():
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        fmt = jvm_argv(kafka_libs(), "kafka.tools.StorageTool", 256,
+                       ["format", "-t", cluster_id(node.cluster), "-c", str(node.config_path),
+                        "--ignore-formatted"])
+        proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise SetupError(
+                f"formatting {node.name}'s storage failed: {proc.stdout[-400:]}{proc.stderr[-400:]}"
+            )
+    return jvm_argv(kafka_libs(), "kafka.Kafka", node.heap_mb, [str(node.config_path)])
+
+
+@dataclass(frozen=True)
+class MirrorSpec:
+    name: str
+    source_name: str
+    source_bootstrap: str
+    target_name: str
+    target_bootstrap: str
+    topics: str
+    replication_factor: int
+    heap_mb: int = 384
+
+    @property
+    def config_path(self) -> Path:
+        return paths.lab_dir() / "config" / f"mirror-{self.name}.properties"
+
+
+def render_mirror(spec: MirrorSpec) -> str:
+    s, t = spec.source_name, spec.target_name
+    rf = spec.replication_factor
+    lines = [
+        f"clusters = {s}, {t}",
+        f"{s}.bootstrap.servers = {spec.source_bootstrap}",
+        f"{t}.bootstrap.servers = {spec.target_bootstrap}",
+        f"{s}->{t}.enabled = true",
+        f"{s}->{t}.topics = {spec.topics}",
+        f"{t}->{s}.enabled = false",
+        f"replication.factor = {rf}",
+        *(f"{k}.replication.factor = {rf}" for k in (
+            "checkpoints.topic", "heartbeats.topic", "offset-syncs.topic",
+            "offset.storage", "status.storage", "config.storage")),
+        # Lab pace: new topics and records show up in the mirror within seconds.
+        "refresh.topics.interval.seconds = 5",
+        "refresh.groups.interval.seconds = 5",
+        "emit.heartbeats.interval.seconds = 5",
+        "sync.topic.configs.enabled = true",
+        "tasks.max = 2",
+        f"{t}.producer.acks = all",
+        f"{t}.producer.enable.idempotence = true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prepare_mirror(spec: MirrorSpec) -> list[str]:
+    java_bin()
+    check_jars(mirrormaker_libs(), f"connect-mirror-{MIRRORMAKER_VERSION}.jar")
+    spec.config_path.parent.mkdir(parents=True, exist_ok=True)
+    spec.config_path.write_text(render_mirror(spec))
+    return jvm_argv(mirrormaker_libs(), "org.apache.kafka.connect.mirror.MirrorMaker",
+                    spec.heap_mb, [str(spec.config_path), "--clusters", spec.target_name])

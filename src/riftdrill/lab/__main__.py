@@ -1,0 +1,34 @@
+"""`python -m riftdrill.lab up|down <component>`: what Terraform's provisioners run.
+
+Kept free of the CLI's heavier imports: Terraform starts one of these per component.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from riftdrill.errors import RiftdrillError
+from riftdrill.lab.components import ACTIONS
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or tuple(argv) not in ACTIONS:
+        kinds = sorted({k for _, k in ACTIONS})
+        print(f"usage: python -m riftdrill.lab up|down {{{','.join(kinds)}}} "
+              "(spec as JSON in RIFTDRILL_SPEC)", file=sys.stderr)
+        return 2
+    try:
+        spec = json.loads(os.environ.get("RIFTDRILL_SPEC", "{}"))
+        ACTIONS[(argv[0], argv[1])](spec)
+    except RiftdrillError as exc:
+        print(f"riftdrill: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

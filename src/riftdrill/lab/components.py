@@ -1,0 +1,159 @@
+"""Lab components as Terraform sees them: each has `up` and `down`, both idempotent.
+
+infra/envs/local declares one terraform_data resource per component whose create / destroy
+provisioners run `python -m riftdrill.lab up|down <kind>` with the component's spec (JSON, in
+RIFTDRILL_SPEC). `up` on a component that already exists rebuilds it, so a deploy interrupted
+by Ctrl-C is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from riftdrill import paths
+from riftdrill.engines import kafka
+from riftdrill.errors import LabError
+from riftdrill.lab import net, procs, stores
+
+Spec = dict[str, Any]
+
+
+def _owner() -> str:
+    return str(paths.state_dir())
+
+
+def _cloud(spec: Spec) -> net.CloudNet:
+    return net.CloudNet(name=spec["name"], namespace=spec["namespace"], cidr=spec["cidr"],
+                        index=int(spec["index"]))
+
+
+def cloud_up(spec: Spec) -> None:
+    net.cloud_up(_cloud(spec), _owner())
+
+
+def cloud_down(spec: Spec) -> None:
+    net.cloud_down(_cloud(spec))
+
+
+def link_up(spec: Spec) -> None:
+    shaping = net.Shaping(rate_mbit=spec.get("rate_mbit"), latency_ms=spec.get("latency_ms"))
+    emulated = net.link_up(_cloud(spec["a"]), _cloud(spec["b"]), _owner(), shaping)
+    if spec.get("latency_ms") and not emulated:
+        print(f"riftdrill: link {spec['name']}: sch_netem is not available in this kernel; "
+              f"the {spec['latency_ms']} ms WAN latency is NOT emulated (rate shaping still is)")
+    status = paths.lab_dir() / "links" / f"{spec['name']}.latency"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text("emulated" if emulated else "not-emulated")
+
+
+def link_down(spec: Spec) -> None:
+    net.link_down(_cloud(spec["a"]), _cloud(spec["b"]))
+
+
+def _store(spec: Spec) -> stores.StoreSpec:
+    return stores.StoreSpec(name=spec["name"], cloud=spec["cloud"], namespace=spec["namespace"],
+                            api=spec["api"], address=spec["address"], port=int(spec["port"]),
+                            buckets=list(spec["buckets"]))
+
+
+def store_up(spec: Spec) -> None:
+    st = _store(spec)
+    procs.stop(st.proc_name, grace_s=2)
+    net.add_host_address(st.namespace, st.address)
+    procs.start(procs.ProcSpec(name=st.proc_name, namespace=st.namespace, argv=stores.argv(st)))
+    stores.wait_listening(st.address, st.port, st.proc_name, timeout_s=60)
+    stores.create_buckets(st)
+
+
+def store_down(spec: Spec) -> None:
+    st = _store(spec)
+    procs.stop(st.proc_name, grace_s=2)
+    net.remove_host_address(st.namespace, st.address)
+
+
+def _node(spec: Spec) -> kafka.KafkaNode:
+    return kafka.KafkaNode(
+        name=spec["name"], node_id=int(spec["id"]), cloud=spec["cloud"], cluster=spec["cluster"],
+        address=spec["address"], port=int(spec["port"]),
+        controller_port=int(spec["controller_port"]), roles=list(spec["roles"]),
+        voters=spec["voters"], replication_factor=int(spec["replication_factor"]),
+        min_insync_replicas=int(spec["min_insync_replicas"]),
+        partitions=int(spec.get("partitions", 6)), heap_mb=int(spec.get("heap_mb", 512)),
+    )
+
+
+def broker_proc(name: str) -> str:
+    return f"broker-{name}"
+
+
+def broker_up(spec: Spec) -> None:
+    if spec.get("engine", "kafka") != "kafka":
+        raise LabError(f"engine {spec.get('engine')!r} has no lab broker yet; engines: kafka")
+    node = _node(spec)
+    name = broker_proc(node.name)
+    procs.stop(name, grace_s=5)
+    net.add_host_address(spec["namespace"], node.address)
+    argv = kafka.prepare(node)
+    procs.start(procs.ProcSpec(name=name, namespace=spec["namespace"], argv=argv))
+    # A combined node listens once the quorum has formed, which needs its peers: they start in
+    # parallel (Terraform runs these resources concurrently), so waiting here is safe.
+    port = node.port if "broker" in node.roles else node.controller_port
+    stores.wait_listening(node.address, port, name, timeout_s=float(spec.get("timeout_s", 150)))
+
+
+def broker_down(spec: Spec) -> None:
+    procs.stop(broker_proc(spec["name"]), grace_s=float(spec.get("grace_s", 10)))
+    net.remove_host_address(spec["namespace"], spec["address"])
+
+
+def _mirror(spec: Spec) -> kafka.MirrorSpec:
+    return kafka.MirrorSpec(
+        name=spec["name"], source_name=spec["source"], source_bootstrap=spec["source_bootstrap"],
+        target_name=spec["target"], target_bootstrap=spec["target_bootstrap"],
+        topics=spec["topics"], replication_factor=int(spec["replication_factor"]),
+    )
+
+
+def mirror_up(spec: Spec) -> None:
+    mm = _mirror(spec)
+    name = f"mirror-{mm.name}"
+    procs.stop(name, grace_s=5)
+    procs.start(procs.ProcSpec(name=name, namespace=spec["namespace"], argv=kafka.prepare_mirror(mm)))
+    time.sleep(2)
+    if procs.state(name) == "dead":
+        raise LabError(f"MirrorMaker {mm.name} exited while starting; log tail:\n{procs.tail(name)}")
+
+
+def mirror_down(spec: Spec) -> None:
+    procs.stop(f"mirror-{spec['name']}", grace_s=5)
+
+
+def ready_up(spec: Spec) -> None:
+    """Every broker of every cluster registered, and a produce/consume round trip succeeds."""
+    from riftdrill.lab import health
+
+    for cluster in spec["clusters"]:
+        health.wait_cluster_ready(cluster["bootstrap"], [int(i) for i in cluster["broker_ids"]],
+                                  replication_factor=int(cluster["replication_factor"]),
+                                  timeout_s=float(spec.get("timeout_s", 120)))
+
+
+def ready_down(spec: Spec) -> None:
+    return None
+
+
+def port_free(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((address, port)) != 0
+
+
+ACTIONS = {
+    ("up", "cloud"): cloud_up, ("down", "cloud"): cloud_down,
+    ("up", "link"): link_up, ("down", "link"): link_down,
+    ("up", "store"): store_up, ("down", "store"): store_down,
+    ("up", "broker"): broker_up, ("down", "broker"): broker_down,
+    ("up", "mirror"): mirror_up, ("down", "mirror"): mirror_down,
+    ("up", "ready"): ready_up, ("down", "ready"): ready_down,
+}

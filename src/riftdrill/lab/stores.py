@@ -1,0 +1,118 @@
+"""Object-storage servers of the lab: an S3 API in aws, a GCS API in gcp.
+
+S3: moto's server, because it honours If-Match / If-None-Match conditional writes atomically,
+which shared-storage engines (Tansu) rely on for their metadata. GCS: fake-gcs-server (built
+from the Go module proxy by `make setup`), because unlike gcp-storage-emulator it honours
+generation preconditions, so a conditional-write bug shows up in the lab, not in production.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from riftdrill import paths
+from riftdrill.errors import LabError, SetupError
+from riftdrill.lab import procs
+
+FAKE_GCS_VERSION = "1.52.3"
+# moto accepts any key; these are lab-only placeholders, not secrets.
+LAB_S3_KEY = "riftdrill"
+LAB_S3_SECRET = "riftdrill-lab"
+LAB_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    name: str  # "aws-s3"
+    cloud: str
+    namespace: str
+    api: str  # "s3" | "gcs"
+    address: str
+    port: int
+    buckets: list[str]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+    @property
+    def proc_name(self) -> str:
+        return f"store-{self.name}"
+
+
+def fake_gcs_bin() -> Path:
+    return paths.cache_dir() / "bin" / f"fake-gcs-server-{FAKE_GCS_VERSION}"
+
+
+def _moto_bin() -> str:
+    candidate = Path(sys.executable).with_name("moto_server")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("moto_server")
+    if not found:
+        raise SetupError("moto_server is missing from the riftdrill venv; run `make setup`")
+    return found
+
+
+def argv(spec: StoreSpec) -> list[str]:
+    if spec.api == "s3":
+        return [_moto_bin(), "-H", spec.address, "-p", str(spec.port)]
+    binary = fake_gcs_bin()
+    if not binary.exists():
+        raise SetupError(f"fake-gcs-server is missing ({binary}); run `make setup`")
+    root = paths.lab_dir() / "data" / spec.proc_name
+    root.mkdir(parents=True, exist_ok=True)
+    return [str(binary), "-scheme", "http", "-host", spec.address, "-port", str(spec.port),
+            "-backend", "filesystem", "-filesystem-root", str(root),
+            "-public-host", f"{spec.address}:{spec.port}", "-log-level", "warn"]
+
+
+def wait_listening(address: str, port: int, proc_name: str, timeout_s: float) -> None:
+    """Until a TCP connect succeeds; if the process dies first, show the tail of its log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if procs.state(proc_name) == "dead":
+            raise LabError(f"{proc_name} exited while starting; log tail:\n{procs.tail(proc_name)}")
+        try:
+            with socket.create_connection((address, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise LabError(f"{proc_name} did not listen on {address}:{port} in {timeout_s:.0f}s; "
+                   f"log tail:\n{procs.tail(proc_name)}")
+
+
+def create_buckets(spec: StoreSpec) -> None:
+    if spec.api == "s3":
+        s3 = s3_client(spec.endpoint)
+        for bucket in spec.buckets:
+            s3.create_bucket(Bucket=bucket)
+        return
+    client = gcs_client(spec.endpoint)
+    for bucket in spec.buckets:
+        if client.lookup_bucket(bucket) is None:
+            client.create_bucket(bucket)
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=LAB_S3_KEY,
+        aws_secret_access_key=LAB_S3_SECRET, region_name=LAB_REGION,
+        config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 1}),
+    )
+
+
+def gcs_client(endpoint: str):  # type: ignore[no-untyped-def]
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(project="riftdrill-lab", credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                          client_options={"api_endpoint": endpoint})

