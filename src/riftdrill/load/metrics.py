@@ -97,10 +97,13 @@ class ProcessMetrics:
     def set_lag(self, consumer_id: int, lag: int) -> None:
         self._lag_by_consumer[consumer_id] = lag
 
+    def lag(self) -> int | None:
+        return sum(self._lag_by_consumer.values()) if self._lag_by_consumer else None
+
     def write_completed(self, final: bool = False) -> None:
         """Append every second that has ended (all of them when `final`)."""
         now = int(time.time())
-        lag = sum(self._lag_by_consumer.values()) if self._lag_by_consumer else None
+        lag = self.lag()
         for sec in sorted(self._buckets):
             if sec < now or final:
                 self._out.write(json.dumps(self._buckets.pop(sec).to_json(lag)) + "\n")

@@ -1,0 +1,32 @@
+"""Open-model send schedule: record `seq` is due at start + seq / rate, whatever happened before.
+
+Pure arithmetic on integers (ns) so a long run never drifts and a stalled sender catches up by
+sending everything that became due, each with its own intended send time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSchedule:
+    rate_per_s: float
+    start_ns: int
+    duration_s: float = 0.0  # 0: unbounded
+
+    @property
+    def total(self) -> int | None:
+        """Records the schedule holds (None when unbounded)."""
+        return round(self.rate_per_s * self.duration_s) if self.duration_s > 0 else None
+
+    def intended_ns(self, seq: int) -> int:
+        return self.start_ns + int(seq * 1e9 / self.rate_per_s)
+
+    def due_count(self, now_ns: int) -> int:
+        """How many records (seq 0..n-1) are due at `now_ns`."""
+        if now_ns < self.start_ns:
+            return 0
+        n = int((now_ns - self.start_ns) * self.rate_per_s / 1e9) + 1
+        total = self.total
+        return n if total is None else min(n, total)

@@ -1,0 +1,472 @@
+"""Locust users that drive Kafka: an open-model producer and a consumer-group member.
+
+Importing this module registers riftdrill's command-line options (`--rd-*`) and the init /
+stop listeners on Locust's global event hooks, so `loadtest/locustfile.py` only imports the
+users. Everything runs on Locust's gevent loop: the clients are only ever called non-blocking
+(`produce()`, `poll(0)`, `consume(timeout=0)`) and results arrive in librdkafka callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from locust import User, constant, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from riftdrill.errors import RiftdrillError
+from riftdrill.load import kafka
+from riftdrill.load.ledger import LedgerWriter
+from riftdrill.load.metrics import ProcessMetrics
+from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
+from riftdrill.load.schedule import OpenSchedule
+
+PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
+MAX_SENDS_PER_TICK = 2000  # yield to callbacks and other users at least this often
+MAX_SLEEP_S = 0.005
+CONSUMER_TAIL_S = 3.0  # after the last ack, how long consumers may take to catch up
+
+
+def _add_options(parser: Any) -> None:
+    g = parser.add_argument_group("riftdrill")
+    g.add_argument("--rd-bootstrap", default="", help="Kafka bootstrap servers")
+    g.add_argument("--rd-cloud", default="local", help="cloud this process runs in")
+    g.add_argument("--rd-run-dir", default="", help="run dir: ledgers and metrics go to load/")
+    g.add_argument("--rd-rate", type=float, default=1000.0, help="total msgs/s, all producers")
+    g.add_argument("--rd-producers-total", type=int, default=1,
+                   help="producer users in the whole run: the rate is split over them")  # fmt: skip
+    g.add_argument("--rd-producer-users", type=int, default=1, help="producer users here")
+    g.add_argument("--rd-consumer-users", type=int, default=1, help="consumer users here")
+    g.add_argument("--rd-duration", type=float, default=0.0,
+                   help="producers stop sending after this many s (0: never)")  # fmt: skip
+    g.add_argument("--rd-topic", default="riftdrill")
+    g.add_argument("--rd-partitions", type=int, default=6)
+    g.add_argument("--rd-replication-factor", type=int, default=1)
+    g.add_argument("--rd-size", type=int, default=1024, help="record value bytes")
+    g.add_argument("--rd-acks", default="all")
+    g.add_argument("--rd-idempotence", action="store_true")
+    g.add_argument("--rd-compression", default="none")
+    g.add_argument("--rd-linger-ms", type=float, default=5.0)
+    g.add_argument("--rd-batch-size", type=int, default=65536)
+    g.add_argument("--rd-keys", default="round-robin", choices=["none", "round-robin", "per-key"])
+    g.add_argument("--rd-key-count", type=int, default=64)
+    g.add_argument("--rd-group", default="", help="consumer group (default riftdrill-<run>)")
+    g.add_argument("--rd-delivery-timeout-ms", type=int, default=30000)
+    g.add_argument("--rd-process-index", type=int, default=0,
+                   help="unique per process in a run: producer ids derive from it")  # fmt: skip
+    g.add_argument("--rd-run-start-ns", type=int, default=0,
+                   help="records sent before this are from older runs: no e2e sample")  # fmt: skip
+    g.add_argument("--rd-no-ledger", action="store_true", help="benchmark only: no ledger")
+    g.add_argument("--rd-exit-when-done", action="store_true",
+                   help="quit once every producer finished --rd-duration and drained")  # fmt: skip
+    g.add_argument("--rd-locust-report", default="per-message",
+                   choices=["per-message", "per-poll"])  # fmt: skip
+
+
+@dataclass
+class LoadContext:
+    """What the users of one process share: options, metrics, and every producer to drain."""
+
+    opts: Any
+    load_dir: Path
+    metrics: ProcessMetrics
+    run_start_ns: int
+    producers: list[KafkaProducerUser] = field(default_factory=list)
+    consumers: list[KafkaConsumerUser] = field(default_factory=list)
+    next_local_index: int = 0
+    closed: bool = False
+
+    def process_index(self, env: Environment) -> int:
+        # Distributed mode: the master numbers its workers; our own launcher passes an index.
+        if isinstance(env.runner, WorkerRunner):
+            return int(env.runner.worker_index) + int(self.opts.rd_process_index)
+        return int(self.opts.rd_process_index)
+
+
+def context_of(env: Environment) -> LoadContext:
+    ctx = getattr(env, "riftdrill", None)
+    if ctx is None:
+        raise RiftdrillError("riftdrill load context missing: run through loadtest/locustfile.py")
+    assert isinstance(ctx, LoadContext)
+    return ctx
+
+
+def _bootstrap(opts: Any) -> str:
+    if opts.rd_bootstrap:
+        return str(opts.rd_bootstrap)
+    from riftdrill import inventory
+
+    return inventory.load().bootstrap(opts.rd_cloud)
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None or not hasattr(opts, "rd_topic"):
+        return
+    if isinstance(environment.runner, MasterRunner):
+        # The master only dispatches users: fix their counts, keep no ledger or metrics.
+        KafkaProducerUser.fixed_count = opts.rd_producer_users
+        KafkaConsumerUser.fixed_count = opts.rd_consumer_users
+        return
+    try:
+        bootstrap = _bootstrap(opts)
+        kafka.check_reachable(bootstrap)
+        kafka.ensure_topic(bootstrap, opts.rd_topic, opts.rd_partitions,
+                           opts.rd_replication_factor)  # fmt: skip
+    except RiftdrillError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        os._exit(2)  # before any user starts: nothing to flush, and Locust must not go on
+    opts.rd_bootstrap = bootstrap
+    # The blocking preflight above froze gevent's cached clock; Locust's -t timer would fire early.
+    gevent.get_hub().loop.update_now()
+    run_dir = Path(opts.rd_run_dir or f"results/runs/locust-{time.strftime('%Y%m%dT%H%M%S')}")
+    load_dir = run_dir / "load"
+    worker = f"{opts.rd_cloud}-{opts.rd_process_index}-{os.getpid()}"
+    ctx = LoadContext(
+        opts=opts,
+        load_dir=load_dir,
+        metrics=ProcessMetrics(load_dir / "workers" / worker / "metrics.jsonl"),
+        run_start_ns=opts.rd_run_start_ns or time.time_ns(),
+    )
+    environment.riftdrill = ctx  # type: ignore[attr-defined]
+    KafkaProducerUser.fixed_count = opts.rd_producer_users
+    KafkaConsumerUser.fixed_count = opts.rd_consumer_users
+    gevent.spawn(_write_seconds, ctx)
+    if opts.rd_exit_when_done and opts.rd_duration > 0:
+        gevent.spawn(_quit_when_done, ctx, environment)
+
+
+def _quit_when_done(ctx: LoadContext, env: Environment) -> None:
+    """The schedule, not a wall-clock -t, ends a run: every producer sends its full count,
+    in-flight sends get up to the delivery timeout, consumers get a short tail to catch up."""
+    opts = ctx.opts
+    while not ctx.producers or any(p.sending and not p.schedule_done() for p in ctx.producers):
+        gevent.sleep(0.05)
+    deadline = time.monotonic() + opts.rd_delivery_timeout_ms / 1000 + 1
+    while time.monotonic() < deadline and any(p.in_flight() for p in ctx.producers):
+        gevent.sleep(0.05)
+    if ctx.consumers:
+        tail_end = time.monotonic() + CONSUMER_TAIL_S
+        gevent.sleep(1.5)  # let a fresh stats report (lag) arrive after the last ack
+        while time.monotonic() < tail_end and ctx.metrics.lag() != 0:
+            gevent.sleep(0.2)
+    if env.runner is not None:
+        env.runner.quit()
+
+
+def _write_seconds(ctx: LoadContext) -> None:
+    while not ctx.closed:
+        gevent.sleep(1.0 - (time.time() % 1.0) + 0.01)
+        if not ctx.closed:
+            ctx.metrics.write_completed()
+
+
+def drain(ctx: LoadContext, timeout_s: float) -> None:
+    """Wait for in-flight deliveries (their acks go to the ledger), then close ledgers and metrics.
+
+    Runs once, at test stop or quit, so Ctrl-C / SIGTERM / the end of `-t` all flush the same way.
+    """
+    if ctx.closed:
+        return
+    deadline = time.monotonic() + timeout_s
+    for p in ctx.producers:
+        p.sending = False
+    for p in ctx.producers:
+        while p.producer is not None and len(p.producer) > 0 and time.monotonic() < deadline:
+            p.producer.poll(0.05)
+        p.close()
+    for c in ctx.consumers:
+        c.close()
+    ctx.closed = True
+    ctx.metrics.close()
+
+
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    ctx = getattr(environment, "riftdrill", None)
+    if isinstance(ctx, LoadContext):
+        drain(ctx, ctx.opts.rd_delivery_timeout_ms / 1000 + 1)
+
+
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    _on_test_stop(environment)
+    if isinstance(getattr(environment, "riftdrill", None), LoadContext):
+        # Broker errors are data (counted, in the ledger), not a failed run.
+        environment.process_exit_code = 0
+
+
+def _payloads(size_bytes: int, seed: int) -> list[tuple[bytes, int]]:
+    """(payload, crc32) variants; random bytes so compression numbers are honest (as OMB does)."""
+    n = max(0, size_bytes - HEADER_SIZE)
+    rnd = os.urandom(n + PAYLOAD_VARIANTS) if n else b""
+    out = []
+    for i in range(PAYLOAD_VARIANTS):
+        p = rnd[i : i + n]
+        out.append((p, zlib.crc32(p)))
+    return out
+
+
+class KafkaProducerUser(User):
+    """One Kafka producer sending on an open-model schedule; one ledger per user.
+
+    Each record's intended send time comes from the schedule, not from when the loop got to it:
+    a stalled cluster shows up as ack latency and publish delay, never as silently lower load.
+    """
+
+    wait_time = constant(0)
+    fixed_count = 1
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.producer: Producer | None = None
+        self.ledger: LedgerWriter | None = None
+        self.sending = True
+        self.failed_in_poll = 0
+
+    def on_start(self) -> None:
+        ctx = context_of(self.environment)
+        o = ctx.opts
+        self.ctx = ctx
+        local = ctx.next_local_index
+        ctx.next_local_index += 1
+        self.producer_id = ctx.process_index(self.environment) * 256 + local
+        self.topic = str(o.rd_topic)
+        self.key_mode = str(o.rd_keys)
+        self.key_count = int(o.rd_key_count)
+        self.report_each = o.rd_locust_report == "per-message"
+        self.payloads = _payloads(int(o.rd_size), self.producer_id)
+        rate = float(o.rd_rate) / max(1, int(o.rd_producers_total))
+        self.schedule = OpenSchedule(rate, time.time_ns(), float(o.rd_duration))
+        if not o.rd_no_ledger:
+            self.ledger = LedgerWriter(
+                ctx.load_dir / "ledgers" / f"{o.rd_cloud}-p{self.producer_id}.rdl",
+                self.producer_id, str(o.rd_cloud), [self.topic],
+            )  # fmt: skip
+        conf: dict[str, Any] = {
+            "bootstrap.servers": o.rd_bootstrap,
+            "acks": o.rd_acks,
+            "enable.idempotence": bool(o.rd_idempotence),
+            "compression.type": o.rd_compression,
+            "linger.ms": o.rd_linger_ms,
+            "batch.size": o.rd_batch_size,
+            "message.timeout.ms": o.rd_delivery_timeout_ms,
+            "partitioner": "murmur2_random",  # same key -> partition mapping as Java clients
+            "queue.buffering.max.messages": 500000,
+            "queue.buffering.max.kbytes": 1048576,
+            "client.id": f"riftdrill-p{self.producer_id}",
+            "on_delivery": self._on_delivery,
+        }
+        self.producer = Producer(conf)
+        self.next_seq = 0
+        ctx.producers.append(self)
+
+    def _key(self, seq: int) -> bytes | None:
+        if self.key_mode == "none":
+            return None
+        if self.key_mode == "round-robin":  # keys shared by all producers
+            return b"k-%d" % (seq % self.key_count)
+        # per-key: keys owned by this producer, so each key's sequence is one producer's order
+        return b"k-%d" % (self.producer_id * self.key_count + seq % self.key_count)
+
+    @task
+    def send_due(self) -> None:
+        producer = self.producer
+        if producer is None:
+            return
+        sched = self.schedule
+        now = time.time_ns()
+        due = sched.due_count(now) if self.sending else self.next_seq
+        stop = min(due, self.next_seq + MAX_SENDS_PER_TICK)
+        metrics = self.ctx.metrics
+        pack = HEADER.pack
+        payloads = self.payloads
+        topic = self.topic
+        seq = self.next_seq
+        while seq < stop:
+            intended = sched.intended_ns(seq)
+            payload, crc = payloads[seq % PAYLOAD_VARIANTS]
+            value = pack(MAGIC, self.producer_id, seq, intended, crc) + payload
+            actual = time.time_ns()
+            try:
+                producer.produce(topic, value, self._key(seq))
+            except BufferError:
+                producer.poll(0)  # local queue full: the cluster is behind; retry next tick
+                break
+            except KafkaException as exc:
+                self._record_error(seq, exc.args[0], intended, self._key(seq), crc)
+            metrics.sent((actual - intended) / 1000)
+            seq += 1
+        self.next_seq = seq
+        producer.poll(0)
+        if self.ledger is not None:
+            self.ledger.maybe_flush()
+        if seq < due:
+            gevent.sleep(0)
+        else:
+            wait_s = (sched.intended_ns(seq) - time.time_ns()) / 1e9
+            gevent.sleep(min(max(wait_s, 0.0), MAX_SLEEP_S))
+
+    def _record_error(
+        self, seq: int, err: KafkaError, intended: int, key: bytes | None, crc: int
+    ) -> None:
+        now = time.time_ns()
+        if self.ledger is not None:
+            self.ledger.append_error(self.topic, seq, err.code(), intended, now, key=key,
+                                     checksum=crc)  # fmt: skip
+        self.ctx.metrics.failed()
+        self.environment.events.request.fire(
+            request_type="produce", name=self.topic, response_time=(now - intended) / 1e6,
+            response_length=0, exception=KafkaException(err), context={},
+        )  # fmt: skip
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        ack_ns = time.time_ns()
+        value = msg.value()
+        if value is None or len(value) < HEADER_SIZE:
+            return
+        _, _pid, seq, intended, crc = HEADER.unpack_from(value)
+        if err is not None:
+            self._record_error(seq, err, intended, msg.key(), crc)
+            return
+        if self.ledger is not None:
+            partition, offset = msg.partition(), msg.offset()
+            self.ledger.append_ack(
+                self.topic, -1 if partition is None else partition,
+                -1 if offset is None else offset, msg.key(), seq, crc, intended, ack_ns,
+            )  # fmt: skip
+        latency_us = (ack_ns - intended) / 1000
+        self.ctx.metrics.acked(latency_us)
+        if self.report_each:
+            self.environment.events.request.fire(
+                request_type="produce", name=self.topic, response_time=latency_us / 1000,
+                response_length=len(value), exception=None, context={},
+            )  # fmt: skip
+
+    def on_stop(self) -> None:
+        self.sending = False
+
+    def schedule_done(self) -> bool:
+        total = self.schedule.total
+        return total is not None and self.next_seq >= total
+
+    def in_flight(self) -> int:
+        return len(self.producer) if self.producer is not None else 0
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.poll(0)
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+        self.producer = None
+
+
+class KafkaConsumerUser(User):
+    """A consumer-group member: end-to-end latency from the record's intended send time, lag,
+    rebalances, and a checksum check of every record it reads."""
+
+    wait_time = constant(0)
+    fixed_count = 1
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.consumer: Consumer | None = None
+
+    def on_start(self) -> None:
+        ctx = context_of(self.environment)
+        o = ctx.opts
+        self.ctx = ctx
+        self.consumer_index = len(ctx.consumers)
+        self.report_each = o.rd_locust_report == "per-message"
+        group = o.rd_group or f"riftdrill-{ctx.load_dir.parent.name}"
+        self.topic = str(o.rd_topic)
+        conf: dict[str, Any] = {
+            "bootstrap.servers": o.rd_bootstrap,
+            "group.id": group,
+            # Fresh group per run: start at the beginning, skip records older than the run.
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": True,
+            "statistics.interval.ms": 1000,
+            "stats_cb": self._on_stats,
+            "client.id": f"riftdrill-c{ctx.process_index(self.environment)}-{self.consumer_index}",
+        }
+        self.consumer = Consumer(conf)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        ctx.consumers.append(self)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[Any]) -> None:
+        self.ctx.metrics.rebalanced()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
+        return None
+
+    def _on_stats(self, stats_json: str) -> None:
+        stats = json.loads(stats_json)
+        lag = 0
+        for t in stats.get("topics", {}).values():
+            for pid, p in t.get("partitions", {}).items():
+                if pid != "-1" and p.get("consumer_lag", -1) >= 0:
+                    lag += int(p["consumer_lag"])
+        self.ctx.metrics.set_lag(self.consumer_index, lag)
+
+    @task
+    def consume_ready(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        msgs = consumer.consume(num_messages=1000, timeout=0)
+        metrics = self.ctx.metrics
+        start_ns = self.ctx.run_start_ns
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    self.environment.events.request.fire(
+                        request_type="consume", name=self.topic, response_time=0,
+                        response_length=0, exception=KafkaException(err), context={},
+                    )  # fmt: skip
+                continue
+            value = m.value()
+            now = time.time_ns()
+            if value is None or len(value) < HEADER_SIZE or value[:4] != MAGIC:
+                continue
+            _, _pid, _seq, intended, crc = HEADER.unpack_from(value)
+            if intended < start_ns:
+                continue  # written by an earlier run
+            ok = zlib.crc32(memoryview(value)[HEADER_SIZE:]) == crc
+            e2e_us = (now - intended) / 1000
+            metrics.consumed(e2e_us, ok)
+            if self.report_each:
+                self.environment.events.request.fire(
+                    request_type="consume", name=self.topic, response_time=e2e_us / 1000,
+                    response_length=len(value), exception=None, context={},
+                )  # fmt: skip
+        if not msgs:
+            gevent.sleep(0.002)
+        else:
+            gevent.sleep(0)
+
+    def on_stop(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                self.consumer.close()
+            self.consumer = None
+
+
+# Registered on Locust's global hooks at import, so a locustfile only has to import the users.
+events.init_command_line_parser.add_listener(_add_options)  # type: ignore[no-untyped-call]
+events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
+events.test_stop.add_listener(_on_test_stop)  # type: ignore[no-untyped-call]
+events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]
