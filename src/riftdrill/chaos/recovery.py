@@ -1,0 +1,254 @@
+"""Recovery-time math: how long producers and consumers suffered from a fault.
+
+Inputs are plain arrays (nanosecond epoch timestamps from the ledgers, a (t, lag) series), so the
+math does not depend on any file layout; `figures_from_run` is the small adapter from a run
+directory. Ack-based figures are exact to the timestamp or computed over 100 ms buckets.
+
+Definitions (each returns None with a reason when it cannot be said):
+- time_to_first_ack_s[cloud]: from fault start to the first ack of a record *sent* at or after
+  fault start (records in flight before the fault would otherwise read as instant recovery).
+- unavailability_s[cloud]: longest interval in [fault start, run end] with no ack in that cloud,
+  edges included; `worst_unavailability_s` is the max over clouds.
+- time_to_p99_baseline_s: baseline = p99 (nearest rank) of ack latency (ack - send) over acks in
+  the BASELINE_S before the fault. Windows of WINDOW_S slide by 100 ms from fault start, latency
+  binned by ack time, over all clouds; recovery is the start of the first window after which
+  every window has acks and p99 <= FACTOR x baseline. An empty window counts as not recovered.
+- time_to_zero_lag_s: from fault start to the start of the final run of samples with
+  lag <= max_lag (lag sampled at whatever rate the series has).
+- errors_by_code: delivery errors during [fault start, run end] by error name.
+- acked_during_fault: acks with ack time in [fault start, fault end).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from riftdrill.errors import RiftdrillError
+
+NS = 1_000_000_000
+BUCKET_NS = 100_000_000  # 100 ms: the resolution of the sliding-window figures
+WINDOW_S = 1.0
+FACTOR = 1.5
+BASELINE_S = 60.0
+
+
+@dataclass(slots=True)
+class AckSeries:
+    """One cloud's acks: parallel arrays sorted by ack time."""
+
+    ack_ts_ns: list[int] = field(default_factory=list)
+    send_ts_ns: list[int] = field(default_factory=list)
+
+    def sort(self) -> AckSeries:
+        pairs = sorted(zip(self.ack_ts_ns, self.send_ts_ns, strict=True))
+        self.ack_ts_ns = [a for a, _ in pairs]
+        self.send_ts_ns = [s for _, s in pairs]
+        return self
+
+
+class RecoveryFigures(BaseModel):
+    fault_start_ns: int
+    fault_end_ns: int | None
+    run_end_ns: int
+    time_to_first_ack_s: dict[str, float | None] = {}
+    worst_time_to_first_ack_s: float | None = None
+    unavailability_s: dict[str, float] = {}
+    worst_unavailability_s: float = 0.0
+    baseline_p99_ms: float | None = None
+    time_to_p99_baseline_s: float | None = None
+    time_to_zero_lag_s: float | None = None
+    errors_by_code: dict[str, int] = {}
+    acked_during_fault: int = 0
+    reasons: dict[str, str] = {}  # figure -> why it is None
+
+
+def _s(ns: int) -> float:
+    return round(ns / NS, 3)
+
+
+def p99_nearest_rank(values: Sequence[int]) -> int:
+    ordered = sorted(values)
+    return ordered[math.ceil(0.99 * len(ordered)) - 1]
+
+
+def time_to_first_ack_s(series: AckSeries, fault_start_ns: int, run_end_ns: int) -> float | None:
+    """First ack (by ack time) of a record sent at/after fault start; None if none before end."""
+    best: int | None = None
+    for ack_ns, send_ns in zip(series.ack_ts_ns, series.send_ts_ns, strict=True):
+        if send_ns >= fault_start_ns and ack_ns <= run_end_ns and (best is None or ack_ns < best):
+            best = ack_ns
+    return None if best is None else _s(max(0, best - fault_start_ns))
+
+
+def unavailability_s(ack_ts_ns: Sequence[int], start_ns: int, end_ns: int) -> float:
+    """Longest gap between acks (sorted) within [start, end], counting both edges."""
+    lo = bisect.bisect_left(ack_ts_ns, start_ns)
+    hi = bisect.bisect_right(ack_ts_ns, end_ns)
+    prev, longest = start_ns, 0
+    for t in ack_ts_ns[lo:hi]:
+        longest = max(longest, t - prev)
+        prev = t
+    return _s(max(longest, end_ns - prev))
+
+
+def time_to_p99_baseline_s(
+    series: Iterable[AckSeries], fault_start_ns: int, run_end_ns: int, *,
+    window_s: float = WINDOW_S, factor: float = FACTOR, baseline_s: float = BASELINE_S,
+) -> tuple[float | None, float | None, str | None]:
+    """(time to p99 back within factor x baseline, baseline p99 ms, reason when None)."""
+    baseline_from = fault_start_ns - int(baseline_s * NS)
+    before: list[int] = []
+    per_bucket_n: Counter[int] = Counter()
+    per_bucket_ns: list[tuple[int, int]] = []  # (bucket, latency) after the fault
+    for s in series:
+        for ack_ns, send_ns in zip(s.ack_ts_ns, s.send_ts_ns, strict=True):
+            if baseline_from <= ack_ns < fault_start_ns:
+                before.append(ack_ns - send_ns)
+            elif fault_start_ns <= ack_ns < run_end_ns:
+                b = (ack_ns - fault_start_ns) // BUCKET_NS
+                per_bucket_n[b] += 1
+                per_bucket_ns.append((b, ack_ns - send_ns))
+    if not before:
+        return None, None, "no acks in the baseline before the fault"
+    baseline = p99_nearest_rank(before)
+    threshold = factor * baseline
+    over: Counter[int] = Counter(b for b, lat in per_bucket_ns if lat > threshold)
+    # p99 (nearest rank) <= threshold  <=>  #(latency > threshold) <= n - ceil(0.99 n)
+    width = max(1, round(window_s * NS / BUCKET_NS))
+    n_buckets = (run_end_ns - fault_start_ns) // BUCKET_NS
+    last_bad = -1  # start bucket of the last window that is not recovered
+    n = sum(per_bucket_n[b] for b in range(width))
+    k = sum(over[b] for b in range(width))
+    for start in range(0, max(0, n_buckets - width + 1)):
+        if start:
+            n += per_bucket_n[start + width - 1] - per_bucket_n[start - 1]
+            k += over[start + width - 1] - over[start - 1]
+        if n == 0 or k > n - math.ceil(0.99 * n):
+            last_bad = start
+    baseline_ms = round(baseline / 1e6, 3)
+    if n_buckets < width:
+        return None, baseline_ms, "the run ended less than one window after the fault"
+    if last_bad == n_buckets - width:
+        return None, baseline_ms, (f"p99 ack latency never came back within {factor}x the "
+                                   f"baseline ({baseline_ms} ms) before the run ended")
+    return _s((last_bad + 1) * BUCKET_NS), baseline_ms, None
+
+
+def time_to_zero_lag_s(t_s: Sequence[float], lag: Sequence[int], fault_start_s: float,
+                       max_lag: int = 0) -> float | None:
+    """Start of the final run of samples with lag <= max_lag, from fault start; None if the
+    last sample still lags (or there are no samples after the fault)."""
+    after = [(t, lg) for t, lg in zip(t_s, lag, strict=True) if t >= fault_start_s]
+    if not after or after[-1][1] > max_lag:
+        return None
+    recovered_at = fault_start_s  # never lagged after the fault: nothing to recover from
+    for (_, lg), (t_next, _) in pairwise(after):
+        if lg > max_lag:
+            recovered_at = t_next  # the sample after the last lagging one
+    return round(max(0.0, recovered_at - fault_start_s), 3)
+
+
+def compute_recovery(
+    acks_by_cloud: dict[str, AckSeries], errors: Sequence[tuple[int, str]],
+    fault_start_ns: int, fault_end_ns: int | None, run_end_ns: int, *,
+    lag: tuple[Sequence[float], Sequence[int]] | None = None, max_lag: int = 0,
+    window_s: float = WINDOW_S, factor: float = FACTOR, baseline_s: float = BASELINE_S,
+) -> RecoveryFigures:
+    """All figures for one fault. `errors`: (ts_ns, error name); `lag`: (t_s, lag) samples."""
+    if run_end_ns <= fault_start_ns:
+        raise RiftdrillError("run end is not after fault start: cannot compute recovery")
+    fig = RecoveryFigures(fault_start_ns=fault_start_ns, fault_end_ns=fault_end_ns,
+                          run_end_ns=run_end_ns)
+    reasons: dict[str, str] = {}
+    for cloud, series in sorted(acks_by_cloud.items()):
+        series.sort()
+        ttfa = time_to_first_ack_s(series, fault_start_ns, run_end_ns)
+        fig.time_to_first_ack_s[cloud] = ttfa
+        if ttfa is None:
+            reasons[f"time_to_first_ack_s.{cloud}"] = (
+                f"no record sent in {cloud} after the fault was acked before the run ended")
+        fig.unavailability_s[cloud] = unavailability_s(series.ack_ts_ns, fault_start_ns,
+                                                       run_end_ns)
+        lo = bisect.bisect_left(series.ack_ts_ns, fault_start_ns)
+        hi = bisect.bisect_left(series.ack_ts_ns, fault_end_ns or run_end_ns)
+        fig.acked_during_fault += hi - lo
+    known = [v for v in fig.time_to_first_ack_s.values() if v is not None]
+    if known and len(known) == len(fig.time_to_first_ack_s):
+        fig.worst_time_to_first_ack_s = max(known)
+    elif fig.time_to_first_ack_s:
+        reasons["worst_time_to_first_ack_s"] = "some cloud never got an ack after the fault"
+    else:
+        reasons["worst_time_to_first_ack_s"] = "no acks at all"
+    fig.worst_unavailability_s = max(fig.unavailability_s.values(), default=_s(
+        run_end_ns - fault_start_ns))
+    p99_s, fig.baseline_p99_ms, why = time_to_p99_baseline_s(
+        acks_by_cloud.values(), fault_start_ns, run_end_ns, window_s=window_s, factor=factor,
+        baseline_s=baseline_s)
+    fig.time_to_p99_baseline_s = p99_s
+    if why:
+        reasons["time_to_p99_baseline_s"] = why
+    if lag is not None:
+        fig.time_to_zero_lag_s = time_to_zero_lag_s(lag[0], lag[1], fault_start_ns / NS, max_lag)
+        if fig.time_to_zero_lag_s is None:
+            reasons["time_to_zero_lag_s"] = f"consumer lag was still > {max_lag} at run end"
+    else:
+        reasons["time_to_zero_lag_s"] = "no consumer lag series"
+    fig.errors_by_code = dict(Counter(name for ts, name in errors
+                                      if fault_start_ns <= ts <= run_end_ns))
+    fig.reasons = reasons
+    return fig
+
+
+# ---- adapters from a run directory --------------------------------------------------------
+
+def acks_from_ledgers(run_dir: Path) -> tuple[dict[str, AckSeries], list[tuple[int, str]]]:
+    """Ack series per cloud and (ts_ns, error name) from every ledger of a run."""
+    from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
+
+    by_cloud: dict[str, AckSeries] = {}
+    errors: list[tuple[int, str]] = []
+    for path in ledger_files(run_dir):
+        series = by_cloud.setdefault(str(read_header(path)["cloud"]), AckSeries())
+        for e in read_ledger(path):
+            if isinstance(e, Ack):
+                series.ack_ts_ns.append(e.ack_ts_ns)
+                series.send_ts_ns.append(e.send_ts_ns)
+            else:
+                errors.append((e.ts_ns, e.error_name))
+    return by_cloud, errors
+
+
+def lag_from_timeline(path: Path) -> tuple[list[float], list[int]] | None:
+    """(t_s, consumer_lag) from load/timeline.json (a list of rows, or {"rows": [...]})."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    rows = data.get("rows", []) if isinstance(data, dict) else data
+    pairs = [(float(r["t_s"]), int(r["consumer_lag"])) for r in rows
+             if r.get("consumer_lag") is not None]
+    return [t for t, _ in pairs], [lg for _, lg in pairs]
+
+
+def figures_from_run(run_dir: Path, fault_start_ns: int, fault_end_ns: int | None,
+                     run_end_ns: int | None = None, *, max_lag: int = 0,
+                     window_s: float = WINDOW_S, factor: float = FACTOR,
+                     baseline_s: float = BASELINE_S) -> RecoveryFigures:
+    """Recovery figures of a run; run end defaults to the last ack or error seen."""
+    by_cloud, errors = acks_from_ledgers(run_dir)
+    if run_end_ns is None:
+        last = [max(s.ack_ts_ns) for s in by_cloud.values() if s.ack_ts_ns]
+        last += [max(ts for ts, _ in errors)] if errors else []
+        run_end_ns = max(last, default=fault_start_ns + 1)
+    lag = lag_from_timeline(run_dir / "load" / "timeline.json")
+    return compute_recovery(by_cloud, errors, fault_start_ns, fault_end_ns, run_end_ns,
+                            lag=lag, max_lag=max_lag, window_s=window_s, factor=factor,
+                            baseline_s=baseline_s)
