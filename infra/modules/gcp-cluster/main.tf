@@ -1,0 +1,383 @@
+# One cloud of a riftdrill deployment on GCP: network, GCS buckets (reached by AutoMQ through
+# the S3-compatible XML API with an HMAC key), a bucket-scoped service account and the nodes.
+# Addresses are fixed (cidrhost) so the KRaft quorum is known at plan time.
+
+locals {
+  labels = merge(var.labels, {
+    "riftdrill-drill-target" = "true"
+    "riftdrill-cloud"        = "gcp"
+    "riftdrill-name"         = var.name
+  })
+  bucket_location = var.bucket_location != null ? var.bucket_location : upper(var.region)
+
+  controllers = [for i in range(var.controller_count) : {
+    key     = "controller-${i + 1}"
+    node_id = var.node_id_base + i
+    roles   = "controller"
+    zone    = var.zones[i % 3]
+    ip      = cidrhost(var.subnet_cidr, 10 + i)
+  }]
+  brokers = [for i in range(var.broker_count) : {
+    key     = "broker-${i + 1}"
+    node_id = var.node_id_base + 10 + i
+    roles   = "broker"
+    zone    = var.zones[i % 3]
+    ip      = cidrhost(var.subnet_cidr, 20 + i)
+  }]
+  nodes = { for n in concat(local.controllers, local.brokers) : n.key => n }
+
+  gcs_endpoint = "https://storage.googleapis.com"
+  # AutoMQ speaks S3 to GCS; the HMAC key reaches it as KAFKA_S3_ACCESS_KEY/SECRET_KEY.
+  automq_query = "region=${var.region}&endpoint=${local.gcs_endpoint}&authType=static"
+
+  node_properties = { for k, n in local.nodes : k => templatefile(
+    "${path.module}/../../templates/${var.engine}/server.properties.tftpl",
+    merge(var.kafka_settings, {
+      process_roles            = n.roles
+      node_id                  = n.node_id
+      rack                     = n.zone
+      controller_quorum_voters = var.controller_quorum_voters
+      listeners                = n.roles == "controller" ? "CONTROLLER://0.0.0.0:${var.controller_port}" : "PLAINTEXT://0.0.0.0:${var.kafka_port}"
+      advertised_listeners     = n.roles == "controller" ? "CONTROLLER://${n.ip}:${var.controller_port}" : "PLAINTEXT://${n.ip}:${var.kafka_port}"
+      log_dirs                 = "/var/lib/riftdrill/data"
+      data_buckets             = "0@s3://${google_storage_bucket.data.name}?${local.automq_query}"
+      ops_buckets              = "1@s3://${google_storage_bucket.ops.name}?${local.automq_query}"
+      wal_path                 = "0@s3://${google_storage_bucket.data.name}?${local.automq_query}"
+    })
+  ) }
+
+  # Fetches the HMAC secret from Secret Manager with the VM's own identity at boot, so the
+  # secret is never in instance metadata (which any process on the VM and any project viewer reads).
+  credentials_script = templatefile("${path.module}/../../templates/cloud-init/gcs-hmac-credentials.sh.tftpl", {
+    access_id   = google_storage_hmac_key.nodes.access_id
+    secret_path = "${google_secret_manager_secret.hmac.id}/versions/latest"
+  })
+
+  node_user_data = { for k, n in local.nodes : k => templatefile(
+    "${path.module}/../../templates/cloud-init/broker.yaml.tftpl",
+    {
+      engine                 = var.engine
+      engine_version         = var.engine_version
+      engine_url             = var.engine_url
+      engine_sha256          = var.engine_sha256
+      cluster_id             = var.cluster_id
+      node_name              = "${var.name}-${k}"
+      server_properties_b64  = base64encode(local.node_properties[k])
+      credentials_script_b64 = base64encode(var.engine == "automq" ? local.credentials_script : "#!/bin/sh\nexit 0\n")
+      heap_opts              = n.roles == "controller" ? "-Xms1g -Xmx1g" : "-Xms4g -Xmx4g"
+    }
+  ) }
+}
+
+################################################################################
+# Network
+################################################################################
+
+resource "google_compute_network" "this" {
+  project                 = var.project_id
+  name                    = var.name
+  auto_create_subnetworks = false
+  routing_mode            = "GLOBAL"
+}
+
+resource "google_compute_subnetwork" "nodes" {
+  project                  = var.project_id
+  name                     = "${var.name}-nodes"
+  region                   = var.region
+  network                  = google_compute_network.this.id
+  ip_cidr_range            = var.subnet_cidr
+  private_ip_google_access = true # GCS and Secret Manager without external addresses
+
+  log_config {
+    aggregation_interval = "INTERVAL_10_MIN"
+    flow_sampling        = 0.5
+    metadata             = "INCLUDE_ALL_METADATA"
+  }
+}
+
+resource "google_compute_router" "nat" {
+  count   = var.enable_cloud_nat ? 1 : 0
+  project = var.project_id
+  name    = "${var.name}-nat"
+  region  = var.region
+  network = google_compute_network.this.id
+}
+
+resource "google_compute_router_nat" "this" {
+  count                              = var.enable_cloud_nat ? 1 : 0
+  project                            = var.project_id
+  name                               = var.name
+  router                             = google_compute_router.nat[0].name
+  region                             = var.region
+  nat_ip_allocate_option             = "AUTO_ONLY"
+  source_subnetwork_ip_ranges_to_nat = "LIST_OF_SUBNETWORKS"
+
+  subnetwork {
+    name                    = google_compute_subnetwork.nodes.id
+    source_ip_ranges_to_nat = ["ALL_IP_RANGES"]
+  }
+
+  log_config {
+    enable = true
+    filter = "ERRORS_ONLY"
+  }
+}
+
+################################################################################
+# Firewall: the same narrow intent as the AWS security group
+################################################################################
+
+resource "google_compute_firewall" "cluster" {
+  project     = var.project_id
+  name        = "${var.name}-cluster"
+  network     = google_compute_network.this.id
+  description = "Kafka and controller listeners from this cloud's nodes and the peer cloud"
+  direction   = "INGRESS"
+  priority    = 1000
+
+  source_ranges = concat([var.subnet_cidr], var.peer_cidrs)
+  target_tags   = ["${var.name}-node"]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(var.kafka_port), tostring(var.controller_port)]
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
+resource "google_compute_firewall" "clients" {
+  count       = length(var.client_cidrs) > 0 ? 1 : 0
+  project     = var.project_id
+  name        = "${var.name}-clients"
+  network     = google_compute_network.this.id
+  description = "Kafka listener from declared client networks"
+  direction   = "INGRESS"
+  priority    = 1000
+
+  source_ranges = var.client_cidrs
+  target_tags   = ["${var.name}-node"]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(var.kafka_port)]
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
+# The link-sever drill's switches: deny rules above every allow, created disabled. The driver
+# enables them (one per direction) and disables them on heal; Terraform ignores the flag so an
+# apply in the middle of a drill does not heal it behind the drill's back.
+resource "google_compute_firewall" "sever" {
+  for_each    = { in = "INGRESS", out = "EGRESS" }
+  project     = var.project_id
+  name        = "${var.link_name}-sever-${each.key}"
+  network     = google_compute_network.this.id
+  description = "riftdrill link-sever drill (${lower(each.value)}); disabled unless a drill is running"
+  direction   = each.value
+  priority    = 10
+  disabled    = true
+
+  source_ranges      = each.value == "INGRESS" ? var.peer_cidrs : null
+  destination_ranges = each.value == "EGRESS" ? var.peer_cidrs : null
+
+  deny {
+    protocol = "all"
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+
+  lifecycle {
+    ignore_changes = [disabled]
+  }
+}
+
+################################################################################
+# Object storage and the identity that may use it
+################################################################################
+
+resource "random_id" "bucket_suffix" {
+  byte_length = 4
+}
+
+resource "google_storage_bucket" "ops" {
+  project                     = var.project_id
+  name                        = "${var.name}-ops-${random_id.bucket_suffix.hex}"
+  location                    = local.bucket_location
+  force_destroy               = var.force_destroy_buckets
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  labels                      = merge(local.labels, { "riftdrill-bucket" = "ops" })
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age = var.ops_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_storage_bucket" "data" {
+  project                     = var.project_id
+  name                        = "${var.name}-data-${random_id.bucket_suffix.hex}"
+  location                    = local.bucket_location
+  force_destroy               = var.force_destroy_buckets
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  labels                      = merge(local.labels, { "riftdrill-bucket" = "data" })
+
+  # No versioning: AutoMQ compacts and deletes its own objects; old versions would only cost.
+  versioning {
+    enabled = false
+  }
+
+  logging {
+    log_bucket        = google_storage_bucket.ops.name
+    log_object_prefix = "access-logs/data"
+  }
+
+  # Multipart (XML API) uploads abandoned by killed brokers.
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+}
+
+resource "google_service_account" "nodes" {
+  project      = var.project_id
+  account_id   = "${var.name}-nodes"
+  display_name = "riftdrill ${var.name} nodes"
+  description  = "Identity of riftdrill's brokers and controllers: their own buckets and HMAC secret, nothing else"
+}
+
+resource "google_storage_bucket_iam_member" "nodes" {
+  for_each = { data = google_storage_bucket.data.name, ops = google_storage_bucket.ops.name }
+  bucket   = each.value
+  role     = "roles/storage.objectUser"
+  member   = google_service_account.nodes.member
+}
+
+# AutoMQ reaches GCS through the S3-compatible API, which authenticates with HMAC keys. The
+# block-object-store drill deactivates this key (and heal re-activates it).
+resource "google_storage_hmac_key" "nodes" {
+  project               = var.project_id
+  service_account_email = google_service_account.nodes.email
+  state                 = "ACTIVE"
+
+  lifecycle {
+    ignore_changes = [state]
+  }
+}
+
+resource "google_secret_manager_secret" "hmac" {
+  project   = var.project_id
+  secret_id = "${var.name}-hmac-secret"
+  labels    = local.labels
+
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+}
+
+resource "google_secret_manager_secret_version" "hmac" {
+  secret      = google_secret_manager_secret.hmac.id
+  secret_data = google_storage_hmac_key.nodes.secret
+}
+
+resource "google_secret_manager_secret_iam_member" "nodes" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.hmac.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.nodes.member
+}
+
+################################################################################
+# Nodes
+################################################################################
+
+resource "google_compute_instance" "node" {
+  for_each       = local.nodes
+  project        = var.project_id
+  name           = "${var.name}-${each.key}"
+  zone           = each.value.zone
+  machine_type   = each.value.roles == "controller" ? var.controller_machine_type : var.broker_machine_type
+  tags           = ["${var.name}-node"]
+  labels         = merge(local.labels, { "riftdrill-node-id" = tostring(each.value.node_id), "riftdrill-roles" = each.value.roles })
+  can_ip_forward = false
+
+  boot_disk {
+    initialize_params {
+      image  = var.image
+      size   = var.boot_disk_size_gb
+      type   = "pd-balanced"
+      labels = local.labels
+    }
+  }
+
+  network_interface {
+    subnetwork = google_compute_subnetwork.nodes.id
+    network_ip = each.value.ip
+    # No access_config: no external address.
+  }
+
+  service_account {
+    email  = google_service_account.nodes.email
+    scopes = ["cloud-platform"] # narrowed by the service account's IAM bindings, not by scopes
+  }
+
+  shielded_instance_config {
+    enable_secure_boot          = true
+    enable_vtpm                 = true
+    enable_integrity_monitoring = true
+  }
+
+  metadata = {
+    # Ubuntu images run cloud-init on user-data: the same document the EC2 nodes get.
+    user-data              = local.node_user_data[each.key]
+    startup-script         = "#!/bin/sh\ncloud-init status --wait >/dev/null 2>&1 || true\nsystemctl is-active --quiet riftdrill-engine || systemctl start riftdrill-engine\n"
+    block-project-ssh-keys = "true"
+    enable-oslogin         = "TRUE"
+  }
+
+  scheduling {
+    on_host_maintenance = "MIGRATE"
+    automatic_restart   = true
+  }
+
+  # Drills stop, suspend and start instances; Terraform must not undo that on the next apply.
+  lifecycle {
+    ignore_changes = [desired_status, metadata["user-data"], boot_disk[0].initialize_params[0].image]
+  }
+
+  depends_on = [google_secret_manager_secret_version.hmac, google_storage_bucket_iam_member.nodes]
+}

@@ -1,0 +1,1 @@
+"""The cloud side of riftdrill: target "aws-gcp" (Terraform outputs, cloud-init rendering)."""

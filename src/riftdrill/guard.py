@@ -1,0 +1,142 @@
+"""Safety guard for the cloud target: nobody deploys, drills or destroys the wrong account.
+
+Plain functions the CLI calls before any cloud deploy, drill or destroy of target aws-gcp:
+- `check_allowed(aws_account_id, gcp_project_id)`: both must be on the allow-list
+  (RIFTDRILL_ALLOWED_ACCOUNTS, plus the file RIFTDRILL_ALLOWED_ACCOUNTS_FILE or
+  ~/.config/riftdrill/allowed-accounts, one id per line);
+- `check_drill_target_tags(resources)`: every resource a drill touches carries the drill-target
+  tag (AWS `riftdrill:drill-target=true`, GCP label `riftdrill-drill-target=true`);
+- `confirm_destroy(yes)`: destroy asks unless `--yes`, and refuses without a terminal;
+- `redact(text)` / `redact_mapping(data)`: what riftdrill logs or stores never holds credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riftdrill.errors import RiftdrillError
+
+ALLOWED_ENV = "RIFTDRILL_ALLOWED_ACCOUNTS"
+ALLOWED_FILE_ENV = "RIFTDRILL_ALLOWED_ACCOUNTS_FILE"
+AWS_TAG = "riftdrill:drill-target"
+GCP_LABEL = "riftdrill-drill-target"  # GCP label keys may not contain ':'
+
+_AWS_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
+class GuardError(RiftdrillError):
+    """The guard refused: wrong account, untagged resource or unconfirmed destroy."""
+
+
+class CredentialsError(RiftdrillError):
+    """Cloud credentials are missing or do not work."""
+
+
+def default_allow_file() -> Path:
+    return Path(os.environ.get(ALLOWED_FILE_ENV)
+                or Path.home() / ".config" / "riftdrill" / "allowed-accounts")
+
+
+def allowed_accounts(env: Mapping[str, str] | None = None, file: Path | None = None) -> set[str]:
+    """The allow-list: ids from the environment variable and the file, comma/space/line separated."""
+    env = os.environ if env is None else env
+    ids = set(re.split(r"[\s,]+", env.get(ALLOWED_ENV, "")))
+    path = file or default_allow_file()
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            ids.update(re.split(r"[\s,]+", line.split("#", 1)[0]))
+    return {i for i in ids if i}
+
+
+def check_allowed(aws_account_id: str, gcp_project_id: str,
+                  allowed: set[str] | None = None) -> None:
+    """Raise GuardError unless both the AWS account and the GCP project are allow-listed."""
+    allow = allowed_accounts() if allowed is None else allowed
+    if not allow:
+        raise GuardError(f"no cloud account is allow-listed; set {ALLOWED_ENV}="
+                         f"<aws account id>,<gcp project id> or list them in {default_allow_file()}")
+    if not _AWS_ACCOUNT.match(aws_account_id):
+        raise GuardError(f"{aws_account_id!r} is not an AWS account id (12 digits)")
+    if not _GCP_PROJECT.match(gcp_project_id):
+        raise GuardError(f"{gcp_project_id!r} is not a GCP project id")
+    for kind, ident in (("AWS account", aws_account_id), ("GCP project", gcp_project_id)):
+        if ident not in allow:
+            raise GuardError(f"{kind} {ident} is not on the allow-list ({ALLOWED_ENV} or "
+                             f"{default_allow_file()}); refusing to touch it")
+
+
+@dataclass(frozen=True)
+class TaggedResource:
+    """A cloud resource as the guard sees it: what it is and its tags (AWS) or labels (GCP)."""
+
+    kind: str  # "ec2 instance", "gce instance", "s3 bucket", ...
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def has_drill_target_tag(tags: Mapping[str, str]) -> bool:
+    return any(str(tags.get(k, "")).lower() == "true" for k in (AWS_TAG, GCP_LABEL))
+
+
+def check_drill_target_tags(resources: Iterable[TaggedResource]) -> None:
+    """Raise GuardError naming every resource without the drill-target tag."""
+    untagged = [f"{r.kind} {r.name}" for r in resources if not has_drill_target_tag(r.tags)]
+    if untagged:
+        raise GuardError(f"not tagged {AWS_TAG}=true / {GCP_LABEL}=true, so not a drill "
+                         f"target: {', '.join(untagged)}")
+
+
+def confirm_destroy(yes: bool, what: str = "the aws-gcp deployment",
+                    ask: Callable[[str], str] = input, interactive: bool | None = None) -> None:
+    """Destroying cloud resources needs `--yes` or a typed 'yes' at a terminal."""
+    if yes:
+        return
+    tty = sys.stdin.isatty() if interactive is None else interactive
+    if not tty:
+        raise GuardError(f"destroying {what} needs --yes when not run from a terminal")
+    if ask(f"Destroy {what}? Every resource and bucket is deleted. Type 'yes': ").strip() != "yes":
+        raise GuardError(f"destroy of {what} cancelled")
+
+
+# What a credential looks like, wherever it turns up in a message or a log line.
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+     "***PRIVATE KEY***"),
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), "***AWS-KEY-ID***"),
+    (re.compile(r"\bGOOG[0-9A-Z]{20,}\b"), "***HMAC-ID***"),
+    (re.compile(r"\bya29\.[0-9A-Za-z_\-.]+"), "***OAUTH-TOKEN***"),
+    (re.compile(r"(?i)\b(bearer)\s+[0-9A-Za-z_\-.=/+]+"), r"\1 ***"),
+    (re.compile(r"(?i)(\"?[a-z0-9_]*(?:secret|password|passwd|token|preshared_key|private_key|"
+                r"session_key|access_key|credential)[a-z0-9_]*\"?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"),
+     r"\1***"),
+    (re.compile(r"(\w+://)[^/\s:@]+:[^/\s@]+@"), r"\1***:***@"),
+]
+
+_SECRET_KEY = re.compile(r"(?i)secret|password|passwd|token|preshared|private_key|session_key|"
+                         r"access_key|credential")
+
+
+def redact(text: str) -> str:
+    """`text` with anything that looks like a credential replaced by ***."""
+    for pattern, repl in _SECRET_PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def redact_mapping(data: Any) -> Any:
+    """A copy of JSON-like `data` whose secret-named keys are *** and strings are redacted."""
+    if isinstance(data, Mapping):
+        return {k: "***" if _SECRET_KEY.search(str(k)) else redact_mapping(v)
+                for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_mapping(v) for v in data]
+    if isinstance(data, str):
+        return redact(data)
+    return data
