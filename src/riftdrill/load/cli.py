@@ -1,0 +1,151 @@
+"""`riftdrill load`: run a load headless against whatever the inventory describes.
+
+    riftdrill load --rate 1000 --duration 60 --size 1024            # foreground, live progress
+    riftdrill load --rate 1000 --duration 600 --background          # returns at once; then
+    riftdrill load status --run-dir results/runs/<id>               # and
+    riftdrill load stop --run-dir results/runs/<id>
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from riftdrill import inventory, paths
+from riftdrill.errors import RiftdrillError
+from riftdrill.load.runner import LoadResult, load_status, run_load, start_load, stop_load
+from riftdrill.load.spec import LoadSpec
+
+app = typer.Typer(help="Open-model Kafka load with a ledger of every ack.", no_args_is_help=False)
+
+
+def _fail(exc: RiftdrillError) -> typer.Exit:
+    print(f"error: {exc}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def default_run_dir() -> Path:
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-load"
+    return paths.results_dir() / "runs" / run_id
+
+
+def _print_result(res: LoadResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(res.to_json(), indent=1))
+        return
+    a, e, d = res.ack_latency_ms, res.e2e_latency_ms, res.publish_delay_ms
+    print(
+        f"sent {res.sent} (target {res.target_count})  acked {res.acked}  failed {res.failed}  "
+        f"consumed {res.consumed}  corrupt {res.corrupt}\n"
+        f"ack latency ms   p50 {a['p50']}  p99 {a['p99']}  p99.9 {a['p99_9']}  max {a['max']}\n"
+        f"e2e latency ms   p50 {e['p50']}  p99 {e['p99']}  p99.9 {e['p99_9']}  max {e['max']}\n"
+        f"publish delay ms p50 {d['p50']}  p99 {d['p99']}  max {d['max']}\n"
+        f"results: {res.run_dir / 'load'}"
+    )
+
+
+@app.callback(invoke_without_command=True)
+def load(
+    ctx: typer.Context,
+    rate: Annotated[float, typer.Option(help="total messages/s over all producers")] = 1000,
+    duration: Annotated[float, typer.Option(help="seconds of sending")] = 60,
+    size: Annotated[int, typer.Option(help="record value bytes (32-byte header incl.)")] = 1024,
+    topic: Annotated[str, typer.Option()] = "riftdrill",
+    partitions: Annotated[int, typer.Option(help="used when the topic is created")] = 6,
+    replication_factor: Annotated[int | None, typer.Option(help="default: inventory's")] = None,
+    acks: Annotated[str, typer.Option()] = "all",
+    idempotence: Annotated[bool, typer.Option()] = False,
+    compression: Annotated[str, typer.Option()] = "none",
+    linger_ms: Annotated[float, typer.Option()] = 5,
+    batch_size: Annotated[int, typer.Option()] = 65536,
+    keys: Annotated[str, typer.Option(help="none | round-robin | per-key")] = "round-robin",
+    key_count: Annotated[int, typer.Option()] = 64,
+    placement: Annotated[
+        list[str] | None, typer.Option(help="cloud(s) running producers; default all")
+    ] = None,
+    producers_per_cloud: Annotated[int, typer.Option()] = 1,
+    consumers: Annotated[bool, typer.Option(help="run consumers (e2e latency)")] = True,
+    consumers_per_cloud: Annotated[int, typer.Option()] = 1,
+    delivery_timeout_ms: Annotated[int, typer.Option()] = 30000,
+    run_dir: Annotated[Path | None, typer.Option(help="default results/runs/<utc>-load")] = None,
+    background: Annotated[bool, typer.Option(help="start and return; see status/stop")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Run a load (no subcommand), or `status` / `stop` a background one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        spec = LoadSpec(
+            rate_per_s=rate, duration_s=duration, size_bytes=size, topic=topic,
+            partitions=partitions, replication_factor=replication_factor, acks=acks,
+            idempotence=idempotence, compression=compression, linger_ms=linger_ms,
+            batch_size=batch_size, keys=keys,  # type: ignore[arg-type]  # validated
+            key_count=key_count, placement=placement or None,
+            producers_per_cloud=producers_per_cloud, consumers=consumers,
+            consumers_per_cloud=consumers_per_cloud, delivery_timeout_ms=delivery_timeout_ms,
+        )  # fmt: skip
+        rd = run_dir or default_run_dir()
+        if background:
+            pid = start_load(spec, rd)
+            out: dict[str, Any] = {"pid": pid, "run_dir": str(rd)}
+            print(json.dumps(out) if as_json else f"load running as pid {pid} in {rd}")
+            return
+        res = run_load(spec, rd, inventory.load(), progress=not as_json)
+    except RiftdrillError as exc:
+        raise _fail(exc) from None
+    _print_result(res, as_json)
+
+
+@app.command()
+def status(
+    run_dir: Annotated[Path, typer.Option(help="the run's directory")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Counts so far and whether the background load still runs."""
+    st = load_status(run_dir)
+    if as_json:
+        print(json.dumps(st, indent=1))
+    else:
+        last = st["last_second"]
+        print(
+            f"{'running' if st['running'] else 'stopped'} (pid {st['pid']})  sent {st['sent']}  "
+            f"acked {st['acked']}  failed {st['failed']}  consumed {st['consumed']}  "
+            f"last second {last['acked']} acks, p99 {last['ack_latency_p99_ms']} ms"
+        )
+
+
+@app.command()
+def stop(
+    run_dir: Annotated[Path, typer.Option(help="the run's directory")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for a clean stop")] = 30,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Stop a background load cleanly (ledger and metrics flushed) and print its result."""
+    res = stop_load(run_dir, timeout)
+    if res is None:
+        raise _fail(RiftdrillError(f"no load result in {run_dir}/load"))
+    _print_result(res, as_json)
+
+
+@app.command("run-spec", hidden=True)
+def run_spec(
+    spec_path: Path,
+    run_dir: Path,
+    inventory_path: Annotated[Path | None, typer.Option("--inventory")] = None,
+) -> None:
+    """What start_load runs in the background: a spec file, no live progress."""
+    try:
+        spec = LoadSpec.from_json(json.loads(spec_path.read_text()))
+        res = run_load(spec, run_dir, inventory.load(inventory_path), progress=False)
+    except RiftdrillError as exc:
+        raise _fail(exc) from None
+    _print_result(res, as_json=True)
+
+
+def main() -> None:
+    app()

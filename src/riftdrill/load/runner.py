@@ -1,0 +1,392 @@
+"""Run a load: one Locust process per placement cloud (inside that cloud's network namespace),
+live progress, clean stop, merged results. Foreground (`run_load`) or background (`start_load`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from riftdrill import inventory as inventory_mod
+from riftdrill import paths
+from riftdrill.errors import RiftdrillError
+from riftdrill.inventory import Inventory
+from riftdrill.load import aggregate, histograms, kafka
+from riftdrill.load.ledger import ledger_files
+from riftdrill.load.spec import LoadSpec
+
+__all__ = ["LoadResult", "LoadSpec", "load_status", "run_load", "start_load", "stop_load"]
+
+STOP_GRACE_S = 45.0  # SIGTERM -> Locust drains in-flight sends (delivery timeout) then exits
+START_WAIT_S = 20.0  # start_load waits this long for preflight to pass or fail
+
+
+@dataclass
+class LoadResult:
+    run_dir: Path
+    sent: int
+    acked: int
+    failed: int
+    consumed: int
+    corrupt: int
+    target_count: int
+    seconds: int
+    ack_latency_ms: dict[str, Any]
+    e2e_latency_ms: dict[str, Any]
+    publish_delay_ms: dict[str, Any]
+    interrupted: bool = False
+    ledgers: list[str] = field(default_factory=list)
+
+    @property
+    def acked_per_s(self) -> float:
+        return self.acked / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir),
+            "sent": self.sent, "acked": self.acked, "failed": self.failed,
+            "consumed": self.consumed, "corrupt": self.corrupt,
+            "target_count": self.target_count, "seconds": self.seconds,
+            "acked_per_s": round(self.acked_per_s, 1),
+            "ack_latency_ms": self.ack_latency_ms, "e2e_latency_ms": self.e2e_latency_ms,
+            "publish_delay_ms": self.publish_delay_ms,
+            "interrupted": self.interrupted, "ledgers": self.ledgers,
+        }  # fmt: skip
+
+    @classmethod
+    def from_summary(cls, run_dir: Path, s: dict[str, Any]) -> LoadResult:
+        return cls(
+            run_dir=run_dir, sent=s["sent"], acked=s["acked"], failed=s["failed"],
+            consumed=s["consumed"], corrupt=s.get("corrupt", 0),
+            target_count=s.get("target_count", 0), seconds=s["seconds"],
+            ack_latency_ms=s["ack_latency_ms"], e2e_latency_ms=s["e2e_latency_ms"],
+            publish_delay_ms=s["publish_delay_ms"], interrupted=s.get("interrupted", False),
+            ledgers=s.get("ledgers", []),
+        )  # fmt: skip
+
+
+def locustfile_path() -> Path:
+    from riftdrill.load import locustfile
+
+    return Path(locustfile.__file__)
+
+
+def placement_of(spec: LoadSpec, inv: Inventory) -> list[str]:
+    clouds = spec.placement or [c.name for c in inv.clouds]
+    for c in clouds:
+        inv.cloud(c)  # raises, naming the clouds that exist
+    return clouds
+
+
+def worker_command(
+    spec: LoadSpec, inv: Inventory, cloud: str, index: int, run_dir: Path, run_start_ns: int
+) -> list[str]:
+    """The Locust command line for the process placed in `cloud` (namespace prefix included)."""
+    clouds = placement_of(spec, inv)
+    consumers = spec.consumers_per_cloud if spec.consumers else 0
+    users = spec.producers_per_cloud + consumers
+    load_dir = run_dir / "load"
+    safety_s = int(spec.duration_s + spec.delivery_timeout_ms / 1000 + 60)
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless",
+        "-u", str(users), "-r", str(users), "-t", f"{safety_s}s", "--only-summary",
+        "--loglevel", "WARNING", "--csv", str(load_dir / "locust" / cloud),
+        "--rd-bootstrap", inv.bootstrap(cloud), "--rd-cloud", cloud,
+        "--rd-run-dir", str(run_dir), "--rd-rate", repr(float(spec.rate_per_s)),
+        "--rd-producers-total", str(len(clouds) * spec.producers_per_cloud),
+        "--rd-producer-users", str(spec.producers_per_cloud),
+        "--rd-consumer-users", str(consumers),
+        "--rd-duration", repr(float(spec.duration_s)), "--rd-exit-when-done",
+        "--rd-topic", spec.topic, "--rd-partitions", str(spec.partitions),
+        "--rd-replication-factor", str(replication_factor(spec, inv)),
+        "--rd-size", str(spec.size_bytes), "--rd-acks", str(spec.acks),
+        "--rd-compression", spec.compression, "--rd-linger-ms", repr(float(spec.linger_ms)),
+        "--rd-batch-size", str(spec.batch_size), "--rd-keys", spec.keys,
+        "--rd-key-count", str(spec.key_count),
+        "--rd-group", spec.consumer_group or f"riftdrill-{run_dir.name}",
+        "--rd-delivery-timeout-ms", str(spec.delivery_timeout_ms),
+        "--rd-process-index", str(index), "--rd-run-start-ns", str(run_start_ns),
+        "--rd-locust-report", spec.locust_report,
+    ]  # fmt: skip
+    if spec.idempotence:
+        cmd.append("--rd-idempotence")
+    if not spec.ledger:
+        cmd.append("--rd-no-ledger")
+    ns = inv.cloud(cloud).namespace
+    return ["ip", "netns", "exec", ns, *cmd] if ns else cmd
+
+
+def replication_factor(spec: LoadSpec, inv: Inventory) -> int:
+    return spec.replication_factor or inv.replication_factor
+
+
+def preflight(spec: LoadSpec, inv: Inventory) -> None:
+    """Fail in seconds, with one line, before any process starts: reachability, then the topic."""
+    clouds = placement_of(spec, inv)
+    for cloud in clouds:
+        kafka.check_reachable(inv.bootstrap(cloud))
+    rf = replication_factor(spec, inv)
+    for cluster in {inv.cluster_of(c).name for c in clouds}:
+        kafka.ensure_topic(inv.bootstrap(clouds[0], cluster), spec.topic, spec.partitions, rf)
+
+
+def _write_state(load_dir: Path, state: dict[str, Any]) -> None:
+    tmp = load_dir / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=1) + "\n")
+    os.replace(tmp, load_dir / "state.json")
+
+
+class _Progress:
+    """One live line: rate, p99 ack latency, errors — from the workers' per-second metrics."""
+
+    def __init__(self, spec: LoadSpec, load_dir: Path, enabled: bool) -> None:
+        self.spec = spec
+        self.tail = aggregate.MetricsTail(load_dir)
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.sent = self.acked = self.failed = self.consumed = 0
+        self._last_print = 0.0
+
+    def update(self) -> None:
+        new = self.tail.poll()
+        for d in new:
+            self.sent += d["sent"]
+            self.acked += d["acked"]
+            self.failed += d["failed"]
+            self.consumed += d["consumed"]
+        if not self.enabled:
+            return
+        if not new and not self.tty:
+            return
+        last_t = max((d["t"] for d in self.tail.lines), default=0)
+        last = [d for d in self.tail.lines if d["t"] == last_t]
+        rate = sum(d["acked"] for d in last)
+        p99 = histograms.percentile_ms(
+            histograms.merge(d["hist_us"]["ack_latency"] for d in last), 99
+        )
+        elapsed = time.monotonic() - self.started
+        line = (
+            f"load {elapsed:5.0f}s/{self.spec.duration_s:g}s  {rate:>7} acks/s "
+            f"(target {self.spec.rate_per_s:g})  p99 ack {p99 if p99 is not None else '-'} ms  "
+            f"sent {self.sent}  acked {self.acked}  errors {self.failed}  consumed {self.consumed}"
+        )
+        if self.tty:
+            sys.stderr.write("\r" + line[:200] + "\033[K")
+            sys.stderr.flush()
+        elif time.monotonic() - self._last_print >= 5:
+            print(line, file=sys.stderr, flush=True)
+            self._last_print = time.monotonic()
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+def _last_error_line(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.startswith("error: "):
+            return line[len("error: ") :]
+    return lines[-1] if lines else ""
+
+
+def run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool = True) -> LoadResult:
+    """Run the load in the foreground; Ctrl-C (SIGINT) stops it cleanly with everything flushed."""
+    preflight(spec, inv)
+    clouds = placement_of(spec, inv)
+    load_dir = run_dir / "load"
+    for sub in ("ledgers", "workers", "locust"):
+        (load_dir / sub).mkdir(parents=True, exist_ok=True)
+    (load_dir / "spec.json").write_text(json.dumps(spec.to_json(), indent=1) + "\n")
+    started_at = datetime.now(UTC).isoformat()
+    run_start_ns = time.time_ns()
+    procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    interrupted = False
+    try:
+        for i, cloud in enumerate(clouds):
+            log = load_dir / "workers" / f"{cloud}.log"
+            cmd = worker_command(spec, inv, cloud, i, run_dir, run_start_ns)
+            with open(log, "wb") as out:
+                p = subprocess.Popen(
+                    cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C reaches us only; we stop them gracefully
+                )  # fmt: skip
+            procs.append((cloud, p, log))
+        _write_state(load_dir, {"state": "running", "pid": os.getpid(), "started_at": started_at,
+                                "workers": {c: p.pid for c, p, _ in procs}})  # fmt: skip
+        prog = _Progress(spec, load_dir, progress)
+        try:
+            while any(p.poll() is None for _, p, _ in procs):
+                time.sleep(0.5)
+                prog.update()
+        except KeyboardInterrupt:
+            interrupted = True
+            _stop_workers(procs)
+        prog.update()
+        prog.done()
+    finally:
+        if any(p.poll() is None for _, p, _ in procs):
+            interrupted = True
+            _stop_workers(procs)
+    for cloud, p, log in procs:
+        if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT) and not interrupted:
+            msg = _last_error_line(log)
+            _write_state(load_dir, {"state": "failed", "error": msg})
+            raise RiftdrillError(f"load process for cloud {cloud} failed ({msg}); log: {log}")
+    summary = aggregate.finalize(
+        load_dir,
+        {
+            "target_count": round(spec.rate_per_s * spec.duration_s),
+            "target_rate_per_s": spec.rate_per_s,
+            "duration_s": spec.duration_s,
+            "interrupted": interrupted,
+            "started_at": started_at,
+            "ended_at": datetime.now(UTC).isoformat(),
+            "placement": clouds,
+            "ledgers": [str(p.relative_to(run_dir)) for p in ledger_files(run_dir)],
+            "spec": spec.to_json(),
+        },
+    )
+    _write_state(load_dir, {"state": "done", "interrupted": interrupted})
+    return LoadResult.from_summary(run_dir, summary)
+
+
+def _stop_workers(procs: list[tuple[str, subprocess.Popen[bytes], Path]]) -> None:
+    """SIGTERM: Locust quits, our quitting hook drains in-flight sends into the ledger."""
+    for _, p, _ in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for _, p, _ in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+# -- background use (Chaos Toolkit actions) -------------------------------------------------
+
+
+def start_load(spec: LoadSpec, run_dir: Path, inventory_path: Path | None = None) -> int:
+    """Start the load in the background; returns its pid (also in run_dir/load/pid).
+
+    Waits until the preflight passed (or raises its one-line error), so a drill never runs its
+    fault against a load that never started.
+    """
+    load_dir = run_dir / "load"
+    load_dir.mkdir(parents=True, exist_ok=True)
+    inv_path = inventory_path or paths.inventory_path()
+    inventory_mod.load(inv_path)  # no inventory: fail here, not in the background
+    spec_path = load_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec.to_json(), indent=1) + "\n")
+    (load_dir / "state.json").unlink(missing_ok=True)
+    log = load_dir / "runner.log"
+    with open(log, "wb") as out:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "riftdrill.load", "run-spec", str(spec_path), str(run_dir),
+             "--inventory", str(inv_path)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    (load_dir / "pid").write_text(f"{p.pid}\n")
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            msg = _last_error_line(log)
+            raise RiftdrillError(f"background load exited at start: {msg} (log: {log})")
+        if _read_state(load_dir).get("state") == "running":
+            return p.pid
+        time.sleep(0.2)
+    return p.pid
+
+
+def _read_state(load_dir: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((load_dir / "state.json").read_text())
+        return data
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _pid(load_dir: Path) -> int | None:
+    try:
+        return int((load_dir / "pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def read_result(run_dir: Path) -> LoadResult | None:
+    try:
+        summary = json.loads((run_dir / "load" / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return LoadResult.from_summary(run_dir, summary)
+
+
+def stop_load(run_dir: Path, timeout_s: float = 30) -> LoadResult | None:
+    """SIGINT the background load, wait for it to flush, return its result (None if none)."""
+    load_dir = run_dir / "load"
+    pid = _pid(load_dir)
+    if _alive(pid):
+        assert pid is not None
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout_s)
+        except psutil.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=STOP_GRACE_S)
+            except psutil.TimeoutExpired:
+                proc.kill()
+    return read_result(run_dir)
+
+
+def load_status(run_dir: Path) -> dict[str, Any]:
+    """Running or not, counts so far, the last second's rate and p99 ack latency."""
+    load_dir = run_dir / "load"
+    pid = _pid(load_dir)
+    tail = aggregate.MetricsTail(load_dir)
+    lines = tail.poll() if (load_dir / "workers").is_dir() else []
+    totals = {c: sum(int(d.get(c, 0)) for d in lines) for c in aggregate.COUNTERS}
+    last_t = max((d["t"] for d in lines), default=None)
+    last = [d for d in lines if d["t"] == last_t]
+    ack_p99 = (
+        histograms.percentile_ms(histograms.merge(d["hist_us"]["ack_latency"] for d in last), 99)
+        if last
+        else None
+    )
+    result = read_result(run_dir)
+    return {
+        "running": _alive(pid),
+        "pid": pid,
+        "state": _read_state(load_dir).get("state"),
+        **totals,
+        "last_second": {"t": last_t, "acked": sum(d["acked"] for d in last),
+                        "ack_latency_p99_ms": ack_p99},
+        "summary": result.to_json() if result else None,
+    }
