@@ -1,0 +1,148 @@
+"""The fault driver of target aws-gcp: each primitive dispatches on the broker's cloud provider.
+
+Link and store faults are declarative like the lab's: `sync_link` / `sync_store` read which
+faults `inv.faults` holds and make both clouds match, so healing one of two overlapping faults
+keeps the other in force. Cloud errors become one-line RiftdrillErrors (exit 2), redacted.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from riftdrill import guard
+from riftdrill.drivers import aws, gcp
+from riftdrill.drivers.base import BrokerState
+from riftdrill.errors import FaultError, RiftdrillError
+from riftdrill.inventory import Broker, Direction, Inventory
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(fn: F) -> F:
+    """Missing credentials, wrong region, API refusals: one clear line, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RiftdrillError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    return cast(F, wrapper)
+
+
+def _translate(exc: Exception) -> RiftdrillError:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return guard.CredentialsError("no AWS credentials found; set AWS_PROFILE or run "
+                                      "`aws sso login` for the allow-listed drill account")
+    if isinstance(exc, DefaultCredentialsError):
+        return guard.CredentialsError("no Google credentials found; run "
+                                      "`gcloud auth application-default login`")
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return FaultError(guard.redact(f"AWS {err.get('Code', '?')}: {err.get('Message', exc)}"))
+    if isinstance(exc, BotoCoreError | GoogleAPIError):
+        return FaultError(guard.redact(f"{type(exc).__name__}: {exc}").splitlines()[0])
+    return FaultError(guard.redact(f"{type(exc).__name__}: {exc}").splitlines()[0])
+
+
+def _provider(inv: Inventory, cloud: str) -> str:
+    provider = inv.cloud(cloud).provider
+    if provider not in ("aws", "gcp"):
+        raise FaultError(f"cloud {cloud!r} has provider {provider!r}; the cloud driver needs aws/gcp")
+    return provider
+
+
+def severed_directions(inv: Inventory, link: str) -> set[Direction]:
+    return {f.direction for f in inv.faults if f.kind == "sever_link" and f.target == link}
+
+
+def store_blocked(inv: Inventory, store: str) -> bool:
+    return any(f.kind == "block_object_store" and f.target == store for f in inv.faults)
+
+
+class CloudDriver:
+    """Driver protocol (riftdrill.drivers.base.Driver) over EC2/S3 and GCE/GCS."""
+
+    @_one_line_errors
+    def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState:
+        if _provider(inv, broker.cloud) == "aws":
+            return aws.broker_state(inv, broker)
+        return gcp.broker_state(inv, broker)
+
+    @_one_line_errors
+    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+        if _provider(inv, broker.cloud) == "aws":
+            aws.kill_broker(inv, broker)
+        else:
+            gcp.kill_broker(inv, broker)
+
+    @_one_line_errors
+    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+        if _provider(inv, broker.cloud) == "aws":
+            aws.pause_broker(inv, broker)
+        else:
+            gcp.pause_broker(inv, broker)
+
+    @_one_line_errors
+    def resume_broker(self, inv: Inventory, broker: Broker) -> None:
+        if _provider(inv, broker.cloud) == "gcp":
+            gcp.resume_broker(inv, broker)
+        # aws brokers are never paused (EC2 has no suspend): nothing to resume
+
+    @_one_line_errors
+    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+        if _provider(inv, broker.cloud) == "aws":
+            aws.start_broker(inv, broker)
+        else:
+            gcp.start_broker(inv, broker)
+
+    @_one_line_errors
+    def sync_link(self, inv: Inventory, link: str) -> None:
+        lk = inv.link(link)
+        directions = severed_directions(inv, lk.name)
+        for cloud, peer in ((lk.a, lk.b), (lk.b, lk.a)):
+            if _provider(inv, cloud) == "aws":
+                aws.sync_link(inv, lk.name, cloud, peer, directions)
+            else:
+                gcp.sync_link(inv, lk.name, cloud, directions)
+
+    @_one_line_errors
+    def sync_store(self, inv: Inventory, store: str) -> None:
+        st = inv.store(store)
+        blocked = store_blocked(inv, st.name)
+        if _provider(inv, st.cloud) == "aws":
+            aws.sync_store(inv, st.name, blocked)
+        else:
+            gcp.sync_store(inv, st.name, blocked)
+
+
+@_one_line_errors
+def check_drill_targets(inv: Inventory) -> None:
+    """Guard before a drill: every broker VM carries the drill-target tag or label."""
+    resources: list[guard.TaggedResource] = []
+    for b in inv.brokers:
+        if _provider(inv, b.cloud) == "aws":
+            region = inv.cloud(b.cloud).region or ""
+            resources.append(guard.TaggedResource("ec2 instance", b.name,
+                                                  aws.instance_tags(region, b)))
+        else:
+            resources.append(guard.TaggedResource("gce instance", b.name,
+                                                  gcp.instance_labels(gcp.instance_ref(b))))
+    guard.check_drill_target_tags(resources)
+
+
+@_one_line_errors
+def live_account_ids(inv: Inventory) -> tuple[str, str]:
+    """(AWS account of the credentials in use, GCP project of the deployment) for check_allowed."""
+    aws_cloud = next(c for c in inv.clouds if c.provider == "aws")
+    gcp_cloud = next(c for c in inv.clouds if c.provider == "gcp")
+    return aws.caller_account_id(aws_cloud.region or ""), gcp.project_of(inv, gcp_cloud.name)
