@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,9 +129,12 @@ def test_cli_writes_verify_json_and_exits_1_on_lost(run_dir: Path,
 
 
 def test_cli_bad_run_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli.app, ["--run", str(tmp_path / "missing")])
-    assert result.exit_code == 2
-    assert len(result.output.strip().splitlines()) == 1
+    # Through the real entry point: the main CLI turns RiftdrillError into one line + exit 2.
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "verify", "--run",
+                           str(tmp_path / "missing")], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env={**os.environ, "COLUMNS": "300"})
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "no run" in proc.stderr
 
 
 def test_bench_writes_figures(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """`riftdrill verify`: the typer sub-app the main CLI mounts (`app.add_typer(app, name="verify")`).
 
 Exit codes: 0 clean; 1 a failing anomaly (lost, corrupt, unexpected, missing_in_mirror);
-2 bad input or a cluster that cannot be read completely (one line on stderr).
+2 bad input or a cluster that cannot be read completely: a RiftdrillError, which the main CLI
+prints as one line. Exit 1 is a SystemExit, not typer.Exit: the main CLI runs click with
+standalone_mode=False, where typer.Exit's code would be returned and dropped.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -14,7 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 from riftdrill import inventory
-from riftdrill.errors import RiftdrillError
 from riftdrill.verify.report import ANOMALY_KINDS, VerifyReport
 
 app = typer.Typer(help="Replay the log and check it against the load ledgers.",
@@ -60,18 +60,15 @@ def verify(
     corrupt/unexpected records per partition; writes <run>/verify.json."""
     from riftdrill.verify.verifier import resolve_run_dir, verify_run
 
-    try:
-        run_dir = resolve_run_dir(run)
-        report = verify_run(run_dir, inventory.load(), clusters=cluster)
-    except RiftdrillError as exc:
-        print(f"riftdrill verify: {exc}", file=sys.stderr)
-        raise typer.Exit(exc.exit_code) from None
+    run_dir = resolve_run_dir(run)
+    report = verify_run(run_dir, inventory.load(), clusters=cluster)
     (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
     if json_out:
         print(report.model_dump_json(indent=2))
     else:
         render(report, Console())
-    raise typer.Exit(0 if report.passed else 1)
+    if not report.passed:
+        raise SystemExit(1)
 
 
 def anomaly_help() -> str:
