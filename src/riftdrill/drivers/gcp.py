@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaosgcp.compute import actions as gce_actions
-from google.cloud import compute_v1
-from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
+from google.cloud import compute_v1, storage  # type: ignore[attr-defined,unused-ignore]
 
 from riftdrill.drivers.base import BrokerState
 from riftdrill.errors import FaultError
