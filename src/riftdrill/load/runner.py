@@ -4,12 +4,15 @@ live progress, clean stop, merged results. Foreground (`run_load`) or background
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,6 +209,30 @@ def _last_error_line(log: Path) -> str:
 
 def run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool = True) -> LoadResult:
     """Run the load in the foreground; Ctrl-C (SIGINT) stops it cleanly with everything flushed."""
+    with _interrupt_on_signals():
+        return _run_load(spec, run_dir, inv, progress)
+
+
+@contextlib.contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM both mean "stop cleanly", even when a shell started us with SIGINT
+    ignored (`cmd &`), which would otherwise make stop_load's SIGINT a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> LoadResult:
     preflight(spec, inv)
     clouds = placement_of(spec, inv)
     load_dir = run_dir / "load"

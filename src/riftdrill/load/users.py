@@ -35,6 +35,7 @@ PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped p
 MAX_SENDS_PER_TICK = 2000  # yield to callbacks and other users at least this often
 MAX_SLEEP_S = 0.005
 CONSUMER_TAIL_S = 3.0  # after the last ack, how long consumers may take to catch up
+CONSUMER_READY_S = 10.0  # producers wait at most this long for consumers' first assignment
 
 
 def _add_options(parser: Any) -> None:
@@ -84,6 +85,7 @@ class LoadContext:
     producers: list[KafkaProducerUser] = field(default_factory=list)
     consumers: list[KafkaConsumerUser] = field(default_factory=list)
     next_local_index: int = 0
+    assigned: int = 0  # consumer users that got their first assignment
     closed: bool = False
 
     def process_index(self, env: Environment) -> int:
@@ -245,6 +247,11 @@ class KafkaProducerUser(User):
         self.report_each = o.rd_locust_report == "per-message"
         self.payloads = _payloads(int(o.rd_size), self.producer_id)
         rate = float(o.rd_rate) / max(1, int(o.rd_producers_total))
+        # Like OMB: start sending once this process's consumers own their partitions, so e2e
+        # latency measures the cluster, not the consumer group's first join.
+        deadline = time.monotonic() + CONSUMER_READY_S
+        while ctx.assigned < int(o.rd_consumer_users) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
         self.schedule = OpenSchedule(rate, time.time_ns(), float(o.rd_duration))
         if not o.rd_no_ledger:
             self.ledger = LedgerWriter(
@@ -380,6 +387,7 @@ class KafkaConsumerUser(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.consumer: Consumer | None = None
+        self.assigned_once = False
 
     def on_start(self) -> None:
         ctx = context_of(self.environment)
@@ -392,8 +400,9 @@ class KafkaConsumerUser(User):
         conf: dict[str, Any] = {
             "bootstrap.servers": o.rd_bootstrap,
             "group.id": group,
-            # Fresh group per run: start at the beginning, skip records older than the run.
-            "auto.offset.reset": "earliest",
+            # Fresh group per run, producers wait for the first assignment: "latest" skips old
+            # runs' records instead of reading through them (which would inflate e2e latency).
+            "auto.offset.reset": "latest",
             "enable.auto.commit": True,
             "statistics.interval.ms": 1000,
             "stats_cb": self._on_stats,
@@ -404,6 +413,9 @@ class KafkaConsumerUser(User):
         ctx.consumers.append(self)
 
     def _on_assign(self, consumer: Consumer, partitions: list[Any]) -> None:
+        if not self.assigned_once:
+            self.assigned_once = True
+            self.ctx.assigned += 1
         self.ctx.metrics.rebalanced()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
