@@ -271,7 +271,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             _stop_workers(procs)
     for cloud, p, log in procs:
         if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT) and not interrupted:
-            msg = _last_error_line(log)
+            msg = _last_error_line(log) or f"exit code {p.returncode}, no output"
             _write_state(load_dir, {"state": "failed", "error": msg})
             raise RiftdrillError(f"load process for cloud {cloud} failed ({msg}); log: {log}")
     summary = aggregate.finalize(

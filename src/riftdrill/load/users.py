@@ -267,8 +267,8 @@ class KafkaProducerUser(User):
             "batch.size": o.rd_batch_size,
             "message.timeout.ms": o.rd_delivery_timeout_ms,
             "partitioner": "murmur2_random",  # same key -> partition mapping as Java clients
-            "queue.buffering.max.messages": 500000,
-            "queue.buffering.max.kbytes": 1048576,
+            "queue.buffering.max.messages": 100000,
+            "queue.buffering.max.kbytes": 262144,
             "client.id": f"riftdrill-p{self.producer_id}",
             "on_delivery": self._on_delivery,
         }
