@@ -20,6 +20,11 @@ class OpenSchedule:
         """Records the schedule holds (None when unbounded)."""
         return round(self.rate_per_s * self.duration_s) if self.duration_s > 0 else None
 
+    @property
+    def end_ns(self) -> int | None:
+        """Wall-clock end: a sender that fell behind stops here too (duration means duration)."""
+        return self.start_ns + int(self.duration_s * 1e9) if self.duration_s > 0 else None
+
     def intended_ns(self, seq: int) -> int:
         return self.start_ns + int(seq * 1e9 / self.rate_per_s)
 

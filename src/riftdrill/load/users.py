@@ -34,6 +34,7 @@ from riftdrill.load.schedule import OpenSchedule
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
 MAX_SENDS_PER_TICK = 2000  # yield to callbacks and other users at least this often
 MAX_SLEEP_S = 0.005
+LATE_SEND_GRACE_NS = 1_000_000_000  # a little lateness at the end still sends the full count
 CONSUMER_TAIL_S = 3.0  # after the last ack, how long consumers may take to catch up
 CONSUMER_READY_S = 10.0  # producers wait at most this long for consumers' first assignment
 
@@ -291,6 +292,9 @@ class KafkaProducerUser(User):
             return
         sched = self.schedule
         now = time.time_ns()
+        end = sched.end_ns
+        if end is not None and now >= end + LATE_SEND_GRACE_NS:
+            self.sending = False  # behind schedule at the end: what is unsent stays unsent
         due = sched.due_count(now) if self.sending else self.next_seq
         stop = min(due, self.next_seq + MAX_SENDS_PER_TICK)
         metrics = self.ctx.metrics
@@ -363,7 +367,7 @@ class KafkaProducerUser(User):
 
     def schedule_done(self) -> bool:
         total = self.schedule.total
-        return total is not None and self.next_seq >= total
+        return not self.sending or (total is not None and self.next_seq >= total)
 
     def in_flight(self) -> int:
         return len(self.producer) if self.producer is not None else 0
