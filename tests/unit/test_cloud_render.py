@@ -66,7 +66,8 @@ def test_aws_nodes_get_no_credentials_and_gcp_script_is_embedded() -> None:
     doc = yaml.safe_load(render_cloud_init("kafka", NODE))
     script = next(f for f in doc["write_files"] if f["path"].endswith("riftdrill-credentials"))
     assert base64.b64decode(script["content"]).decode() == "#!/bin/sh\nexit 0\n"
-    gcp = yaml.safe_load(render_cloud_init("automq", {**AUTOMQ, "credentials_script": "#!/bin/sh\necho hi\n"}))
+    values = {**AUTOMQ, "credentials_script": "#!/bin/sh\necho hi\n"}
+    gcp = yaml.safe_load(render_cloud_init("automq", values))
     script = next(f for f in gcp["write_files"] if f["path"].endswith("riftdrill-credentials"))
     assert base64.b64decode(script["content"]).decode().endswith("echo hi\n")
 
