@@ -1,0 +1,105 @@
+"""The load side on the real lab: exact counts, a ledger that matches Kafka record for record,
+consumer e2e latencies, and a dead bootstrap failing fast with exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from riftdrill.inventory import Inventory
+from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
+from riftdrill.load.record import decode
+from riftdrill.load.runner import LoadSpec, load_status, run_load, start_load, stop_load
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE = 500
+DURATION_S = 20
+
+
+def _read_at(bootstrap: str, acks: list[Ack]) -> dict[tuple[int, int], bytes]:
+    """Values of Kafka at exactly the ledger's (partition, offset) pairs."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-check-{uuid.uuid4()}",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})  # fmt: skip
+    wanted = {(a.partition, a.offset) for a in acks}
+    first: dict[int, int] = {}
+    for p, o in wanted:
+        first[p] = min(o, first.get(p, o))
+    topic = acks[0].topic
+    c.assign([TopicPartition(topic, p, o) for p, o in first.items()])
+    got: dict[tuple[int, int], bytes] = {}
+    deadline = time.monotonic() + 60
+    while len(got) < len(wanted) and time.monotonic() < deadline:
+        for m in c.consume(1000, timeout=1):
+            if m.error() is None and (m.partition(), m.offset()) in wanted:
+                got[(m.partition(), m.offset())] = m.value()
+    c.close()
+    return got
+
+
+def test_fixed_rate_run_matches_target_and_kafka(lab: Inventory, tmp_path: Path) -> None:
+    topic = f"rd-load-{uuid.uuid4().hex[:8]}"
+    spec = LoadSpec(rate_per_s=RATE, duration_s=DURATION_S, topic=topic, keys="per-key")
+    res = run_load(spec, tmp_path / "run", lab, progress=False)
+
+    target = RATE * DURATION_S
+    assert abs(res.acked - target) <= 0.05 * target, res.to_json()
+    assert res.failed == 0
+    # Consumers measured end-to-end latency from the records' intended send time.
+    assert res.consumed >= 0.95 * target and res.e2e_latency_ms["p50"] is not None
+
+    files = ledger_files(tmp_path / "run")
+    assert {read_header(f)["cloud"] for f in files} == {c.name for c in lab.clouds}
+    acks = [e for f in files for e in read_ledger(f) if isinstance(e, Ack)]
+    assert len(acks) == res.acked
+    values = _read_at(lab.bootstrap(lab.clouds[0].name), acks)
+    for a in acks:
+        meta, ok = decode(values[(a.partition, a.offset)])
+        assert ok and (meta.producer_id, meta.seq, meta.checksum, meta.send_ts_ns) == (
+            a.producer_id, a.seq, a.checksum, a.send_ts_ns)  # fmt: skip
+
+    load = tmp_path / "run" / "load"
+    summary = json.loads((load / "summary.json").read_text())
+    assert {"p50", "p90", "p99", "p99_9", "p99_99", "max"} <= set(summary["ack_latency_ms"])
+    timeline = json.loads((load / "timeline.json").read_text())
+    assert sum(r["acked"] for r in timeline) == res.acked
+    assert any(load.glob("locust/*_stats.csv"))
+
+
+def test_background_start_status_stop(lab: Inventory, tmp_path: Path) -> None:
+    run_dir = tmp_path / "bg"
+    spec = LoadSpec(rate_per_s=200, duration_s=600, topic=f"rd-load-{uuid.uuid4().hex[:8]}")
+    start_load(spec, run_dir, ROOT / ".riftdrill" / "inventory.json")
+    time.sleep(8)
+    assert load_status(run_dir)["running"]
+    res = stop_load(run_dir)
+    assert res is not None and res.interrupted and res.acked > 0
+    ledgered = sum(1 for f in ledger_files(run_dir) for e in read_ledger(f) if isinstance(e, Ack))
+    assert ledgered == res.acked  # Ctrl-C flushed every ack to the ledger
+
+
+def test_dead_bootstrap_exits_2_quickly(lab: Inventory, tmp_path: Path) -> None:
+    inv = lab.model_copy(deep=True)
+    for cl in inv.clusters:
+        cl.bootstrap = dict.fromkeys(cl.bootstrap, "198.18.255.254:9092")
+    home = tmp_path / "home"
+    (home / ".riftdrill").mkdir(parents=True)
+    (home / ".riftdrill" / "inventory.json").write_text(inv.model_dump_json())
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "riftdrill.load", "--rate", "100", "--duration", "5"],
+        capture_output=True, text=True, timeout=60, cwd=home,
+        env={**os.environ, "RIFTDRILL_HOME": str(home)},
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert time.monotonic() - t0 < 15
+    assert len(proc.stderr.strip().splitlines()) == 1 and "cannot reach" in proc.stderr
