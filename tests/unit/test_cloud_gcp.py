@@ -225,3 +225,9 @@ def test_an_api_error_becomes_one_redacted_line(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(FaultError) as err:
         CloudDriver().broker_state(inv, inv.brokers[0])
     assert "ya29" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_target_aws_gcp_gets_the_cloud_driver() -> None:
+    from riftdrill.drivers import driver_for
+
+    assert isinstance(driver_for(_inventory()), CloudDriver)
