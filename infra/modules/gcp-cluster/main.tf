@@ -70,10 +70,22 @@ locals {
 }
 
 ################################################################################
+# APIs the module needs (kept enabled on destroy: other things in the project may use them)
+################################################################################
+
+resource "google_project_service" "this" {
+  for_each           = var.enable_apis ? toset(["compute.googleapis.com", "storage.googleapis.com", "secretmanager.googleapis.com", "iam.googleapis.com"]) : toset([])
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+################################################################################
 # Network
 ################################################################################
 
 resource "google_compute_network" "this" {
+  depends_on              = [google_project_service.this]
   project                 = var.project_id
   name                    = var.name
   auto_create_subnetworks = false
@@ -298,9 +310,10 @@ resource "google_storage_hmac_key" "nodes" {
 }
 
 resource "google_secret_manager_secret" "hmac" {
-  project   = var.project_id
-  secret_id = "${var.name}-hmac-secret"
-  labels    = local.labels
+  depends_on = [google_project_service.this]
+  project    = var.project_id
+  secret_id  = "${var.name}-hmac-secret"
+  labels     = local.labels
 
   replication {
     user_managed {

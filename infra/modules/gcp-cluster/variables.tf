@@ -282,3 +282,9 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "enable_apis" {
+  description = "Enable the Compute, Storage, Secret Manager and IAM APIs in the project (left enabled on destroy)."
+  type        = bool
+  default     = true
+}
