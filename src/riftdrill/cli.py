@@ -210,6 +210,33 @@ def heal(as_json: JsonOpt = False) -> None:
                   (": " + ", ".join(f"{f.kind}:{f.target}" for f in healed) if healed else ""))
 
 
+@app.command()
+def smoke(as_json: JsonOpt = False) -> None:
+    """Produce and consume one record with a real Kafka client from inside each cloud."""
+    import subprocess
+
+    inv = inventory.load()
+    results: list[dict[str, Any]] = []
+    for cloud in inv.clouds:
+        cluster = inv.cluster_of(cloud.name)
+        rf = min(inv.replication_factor, len(cluster.brokers))
+        cmd = [sys.executable, "-m", "riftdrill.lab", "roundtrip", inv.bootstrap(cloud.name), str(rf)]
+        if cloud.namespace:
+            cmd = ["ip", "netns", "exec", cloud.namespace, *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        results.append({"cloud": cloud.name, "ok": proc.returncode == 0,
+                        "detail": (proc.stdout + proc.stderr).strip()})
+    if as_json:
+        _emit(results)
+    else:
+        for r in results:
+            out.print(f"{r['cloud']}: {'[green]ok[/green]' if r['ok'] else '[red]FAILED[/red]'} "
+                      f"{r['detail']}")
+    if not all(r["ok"] for r in results):
+        raise RiftdrillError("smoke test failed in: "
+                             + ", ".join(r["cloud"] for r in results if not r["ok"]))
+
+
 def _fault_done(what: str, as_json: bool, fault: Any = None) -> None:
     if as_json:
         _emit({"ok": True, "action": what, "fault": fault.model_dump() if fault else None})
@@ -295,9 +322,12 @@ def _mount_optional() -> None:
 def main() -> None:
     _mount_optional()
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        # Without standalone mode click returns a sub-command's typer.Exit code instead of exiting.
+        sys.exit(rc if isinstance(rc, int) else 0)
     except RiftdrillError as exc:
-        err.print(f"riftdrill: error: {exc}", markup=False, highlight=False)
+        # Plain print: rich would wrap the one line at the terminal width.
+        print(f"riftdrill: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("riftdrill: interrupted")

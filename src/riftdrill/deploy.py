@@ -168,6 +168,9 @@ def destroy(progress: Progress | None = None, orphans: bool = False) -> DestroyR
 
 def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
     started = time.monotonic()
+    owner = str(paths.state_dir())
+    ours_before = {ns for ns, o in net.owned_namespaces().items()
+                   if orphans or o in (owner, "")} & net.namespaces()
     killed = []
     # The lab's data is about to be deleted: no graceful shutdown to wait for.
     for name in procs.known():
@@ -186,13 +189,12 @@ def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
         except Exception as exc:  # the sweep below still removes everything we own
             if progress:
                 progress(f"terraform destroy failed ({exc}); sweeping what riftdrill owns")
-    owner = str(paths.state_dir())
-    removed = []
+    swept = []
     for ns, ns_owner in net.owned_namespaces().items():
-        if orphans or ns_owner == owner or ns_owner == "":
+        if orphans or ns_owner in (owner, ""):
             net.release_namespace(ns)
-            removed.append(ns)
-    for ns in removed:
+            swept.append(ns)
+    for ns in swept:
         # The host end of a cloud's veth normally dies with its peer; make sure of it.
         net.run(["ip", "link", "del", f"rdh-{ns.removeprefix('rd-')}"], check=False)
     shutil.rmtree(paths.lab_dir(), ignore_errors=True)
@@ -201,5 +203,6 @@ def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
     ws.state_path.with_name(ws.state_path.name + ".backup").unlink(missing_ok=True)
     _spec_path().unlink(missing_ok=True)
     paths.inventory_path().unlink(missing_ok=True)
+    removed = (ours_before | set(swept)) - net.namespaces()
     return DestroyReport(terraform_destroyed=tf_done, namespaces_removed=sorted(removed),
                          processes_killed=killed, seconds=round(time.monotonic() - started, 2))

@@ -14,6 +14,16 @@ from riftdrill.lab.components import ACTIONS
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["roundtrip"] and len(argv) == 3:
+        # A produce/consume round trip from wherever this runs (e.g. inside a cloud namespace).
+        from riftdrill.lab.health import round_trip
+
+        try:
+            print(f"round trip via {argv[1]}: {round_trip(argv[1], int(argv[2])):.3f}s")
+        except Exception as exc:
+            print(f"riftdrill: round trip via {argv[1]} failed: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if len(argv) != 2 or tuple(argv) not in ACTIONS:
         kinds = sorted({k for _, k in ACTIONS})
         print(f"usage: python -m riftdrill.lab up|down {{{','.join(kinds)}}} "

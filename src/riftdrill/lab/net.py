@@ -178,7 +178,7 @@ def _check_host_route_free(cidr: str) -> None:
     ours = ipaddress.ip_network(cidr)
     for route in json.loads(routes):
         dst = route.get("dst", "")
-        if dst in ("", "default"):
+        if dst in ("", "default") or route.get("type") == "unreachable":
             continue
         try:
             if ipaddress.ip_network(dst, strict=False).overlaps(ours) and not route.get(
@@ -197,11 +197,26 @@ def set_ip_forward(ns: str, enabled: bool) -> None:
     ns_run(ns, ["sh", "-c", f"echo {int(enabled)} > /proc/sys/net/ipv4/ip_forward"])
 
 
+LAB_RANGE = "198.18.0.0/15"
+
+
+def guard_lab_range() -> None:
+    """Make the whole lab range unreachable from the host except through the clouds' veths.
+
+    Without it, a client still running after a destroy would send 198.18.x.y traffic out of the
+    default route, off this machine. The per-cloud /24 routes are more specific, so they win.
+    It outlives `destroy` on purpose: the range (reserved for benchmarking) is never routed
+    anywhere real, and a late client must not leak whether or not a lab is up.
+    """
+    run(["ip", "route", "replace", "unreachable", LAB_RANGE, "metric", "4242"])
+
+
 def cloud_up(cloud: CloudNet, owner: str) -> None:
     """A cloud: its namespace, its hosts' addresses (on lo: no dummy module needed), a host veth."""
     if cloud.namespace in namespaces() and cloud.namespace in owned_namespaces():
         release_namespace(cloud.namespace)  # a half-built leftover: rebuild from scratch
     _check_host_route_free(cloud.cidr)
+    guard_lab_range()
     claim_namespace(cloud.namespace, owner)
     ns = cloud.namespace
     ns_run(ns, ["ip", "addr", "add", f"{cloud.gateway}/32", "dev", "lo"])

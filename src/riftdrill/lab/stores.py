@@ -112,7 +112,7 @@ def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
 
 def gcs_client(endpoint: str):  # type: ignore[no-untyped-def]
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
     return storage.Client(project="riftdrill-lab", credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
                           client_options={"api_endpoint": endpoint})

@@ -1,0 +1,75 @@
+# riftdrill: `make drill` is the main job, `make test` the test suite. See README.md.
+SHELL := /bin/bash
+VENV := .riftdrill/venv
+PY := $(VENV)/bin/python
+RD := $(VENV)/bin/riftdrill
+TARGET ?= local
+ENGINE ?= kafka
+TOPOLOGY ?= stretched
+BROKERS ?= 2
+RATE ?= 500
+DURATION ?= 30
+SIZE ?= 1024
+EXP ?=
+
+DEPLOY_ARGS := --target $(TARGET) --engine $(ENGINE) --topology $(TOPOLOGY) --brokers-per-cloud $(BROKERS)
+
+.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report clean
+
+setup:
+	@bash scripts/setup.sh
+
+deploy: setup
+	$(RD) deploy $(DEPLOY_ARGS)
+
+destroy: setup
+	$(RD) destroy
+
+status: setup
+	$(RD) status
+
+heal: setup
+	$(RD) heal
+
+smoke: setup
+	$(RD) smoke
+
+# The main job on a fresh machine: deploy the lab if needed, then drill it.
+drill: setup
+	@bash scripts/drill.sh "$(EXP)" $(DEPLOY_ARGS)
+
+drills: setup
+	@bash scripts/drill.sh "" $(DEPLOY_ARGS)
+
+load: setup
+	$(RD) load --rate $(RATE) --duration $(DURATION) --size $(SIZE)
+
+verify: setup
+	$(RD) verify
+
+lint: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+
+# Unit tests first (fast, no root), then the lab integration tests against real namespaces,
+# brokers and object stores. The lab tests start by clearing any lab this project left behind.
+test: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -m lab tests/lab
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+test-lab: setup
+	$(PY) -m pytest -q -m lab tests/lab
+
+bench: setup
+	$(PY) -m riftdrill.bench
+
+report: setup
+	$(RD) report
+
+clean: destroy
+	rm -rf .riftdrill

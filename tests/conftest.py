@@ -1,0 +1,64 @@
+"""Shared fixtures. Lab tests (marked `lab`) run against the real local lab on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RIFTDRILL = [sys.executable, "-m", "riftdrill"]
+
+
+def riftdrill(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI, as a user would."""
+    proc = subprocess.run([*RIFTDRILL, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env={**os.environ, "RIFTDRILL_HOME": str(ROOT)})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"riftdrill {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that tear the lab down or rebuild it in another shape run after the rest.
+    items.sort(key=lambda item: 1 if item.get_closest_marker("lab_reshape") else 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lab_reshape: rebuilds or destroys the lab; runs last")
+
+
+# RIFTDRILL_KEEP_LAB=1: develop against the lab you have (no sweep before, no destroy after).
+KEEP_LAB = os.environ.get("RIFTDRILL_KEEP_LAB") == "1"
+
+
+@pytest.fixture(scope="session")
+def lab_session() -> Iterator[None]:
+    if not KEEP_LAB:
+        # CI starts on a machine where an earlier run's namespaces may survive: clear ours first.
+        riftdrill("destroy", "--orphans", "--json")
+    yield
+    if not KEEP_LAB:
+        riftdrill("destroy", "--json", check=False)
+
+
+@pytest.fixture()
+def lab(lab_session: None) -> object:
+    """The default lab (stretched kafka, 2 brokers per cloud), deployed if it is not already."""
+    from riftdrill import inventory
+
+    riftdrill("heal", "--json", check=False) if (ROOT / ".riftdrill" / "inventory.json").exists() else None
+    riftdrill("deploy", "--json")
+    inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
+    assert inv.topology == "stretched"
+    return inv
+
+
+def status() -> dict[str, object]:
+    data: dict[str, object] = json.loads(riftdrill("status", "--json").stdout)
+    return data
