@@ -276,6 +276,7 @@ def link_up(a: CloudNet, b: CloudNet, owner: str, shaping: Shaping) -> bool:
         run(["ip", "-n", cloud.namespace, "route", "replace", peer.cidr, "via", router_ip,
              "src", cloud.gateway])
     _nft_base(WAN_NS, hook="forward")
+    _nft_accounting(a, b)
     latency = False
     for cloud in (a, b):
         latency = _shape(cloud.wan_veth, shaping) or latency
@@ -330,6 +331,40 @@ def _nft_base(ns: str, hook: str) -> None:
         f"  chain {hook} {{ type filter hook {hook} priority 0; policy accept; }}\n"
         "}\n"
     ))
+
+
+def _nft_accounting(a: CloudNet, b: CloudNet) -> None:
+    """Byte/packet counters per direction across the WAN (cost per drill: cross-cloud egress).
+
+    A chain of its own, before the fault chain, so rebuilding fault rules never resets them.
+    """
+    ns_run(WAN_NS, ["nft", "-f", "-"], input_text=(
+        f"table inet {TABLE} {{\n"
+        "  chain accounting { type filter hook forward priority -10; policy accept; }\n"
+        "}\n"
+        f"flush chain inet {TABLE} accounting\n"
+        f'add rule inet {TABLE} accounting ip saddr {a.cidr} ip daddr {b.cidr} counter '
+        f'comment "{a.name}-to-{b.name}"\n'
+        f'add rule inet {TABLE} accounting ip saddr {b.cidr} ip daddr {a.cidr} counter '
+        f'comment "{b.name}-to-{a.name}"\n'
+    ))
+
+
+def link_counters() -> dict[str, dict[str, int]]:
+    """{"aws-to-gcp": {"bytes": n, "packets": n}, ...} since the link was built; {} if no lab."""
+    if WAN_NS not in namespaces():
+        return {}
+    raw = ns_run(WAN_NS, ["nft", "-j", "list", "chain", "inet", TABLE, "accounting"], check=False)
+    found: dict[str, dict[str, int]] = {}
+    for item in json.loads(raw or '{"nftables": []}').get("nftables", []):
+        rule = item.get("rule")
+        if not rule:
+            continue
+        for expr in rule.get("expr", []):
+            if "counter" in expr:
+                found[rule.get("comment", "?")] = {"bytes": int(expr["counter"]["bytes"]),
+                                                   "packets": int(expr["counter"]["packets"])}
+    return found
 
 
 def nft_set_rules(ns: str, hook: str, rules: list[str]) -> None:
