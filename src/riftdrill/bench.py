@@ -1,0 +1,150 @@
+"""`make bench`: every benchmark, each writing results/bench/<name>.json.
+
+Benchmarks measure; tests assert. Goals are recorded next to the figures so a reader sees both.
+`python -m riftdrill.bench [lab load verify drill]` runs a subset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from riftdrill import inventory, paths
+from riftdrill.deploy import DeploySpec, deploy, destroy
+from riftdrill.lab import net
+
+
+def host_facts() -> dict[str, Any]:
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {"cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "load_average": os.getloadavg()}
+
+
+def lab_rss_bytes() -> int:
+    """Resident memory of every process inside the lab's namespaces."""
+    total = 0
+    for ns in ("rd-aws", "rd-gcp", "rd-wan"):
+        for pid in net.namespace_pids(ns):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+    return total
+
+
+class _PeakRss:
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, lab_rss_bytes())
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, lab_rss_bytes())
+
+
+def bench_lab(out: Path) -> dict[str, Any]:
+    """Warm-cache deploy of the default lab until a round trip succeeds, then destroy."""
+    from riftdrill.lab.health import round_trip
+
+    destroy()
+    runs = []
+    for _ in range(2):
+        with _PeakRss() as rss:
+            started = time.monotonic()
+            inv = deploy(DeploySpec())
+            for cloud in inv.clouds:
+                round_trip(inv.bootstrap(cloud.name), inv.replication_factor)
+            deploy_s = time.monotonic() - started
+        started = time.monotonic()
+        destroy()
+        runs.append({"deploy_s": round(deploy_s, 1), "destroy_s": round(time.monotonic() - started, 1),
+                     "peak_lab_rss_gib": round(rss.peak / 2**30, 2)})
+    result = {
+        "deploy_s": min(r["deploy_s"] for r in runs),
+        "destroy_s": min(r["destroy_s"] for r in runs),
+        "peak_lab_rss_gib": max(r["peak_lab_rss_gib"] for r in runs),
+        "runs": runs,
+        "goals": {"deploy_s": 60, "destroy_s": 15, "peak_lab_rss_gib": 6},
+        "lab": "stretched kafka 4.4.0, 2 brokers per cloud (combined KRaft nodes), moto S3, fake-gcs",
+    }
+    return result
+
+
+def _ensure_lab() -> inventory.Inventory:
+    return deploy(DeploySpec())
+
+
+def bench_load(out: Path) -> dict[str, Any]:
+    from riftdrill.load.bench import run_bench
+
+    return run_bench(_ensure_lab(), out)
+
+
+def bench_verify(out: Path) -> dict[str, Any]:
+    from riftdrill.verify.bench import run_bench
+
+    return dict(run_bench(out))
+
+
+def bench_drill(out: Path) -> dict[str, Any]:
+    _ensure_lab()
+    module = importlib.import_module("riftdrill.chaos.bench")
+    return dict(module.run_bench(out))
+
+
+BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill}
+
+
+def main(names: list[str]) -> int:
+    chosen = names or list(BENCHES)
+    bench_dir = paths.results_dir() / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for name in chosen:
+        out = bench_dir / f"{name}.json"
+        print(f"bench {name} ...", file=sys.stderr, flush=True)
+        try:
+            figures = BENCHES[name](out)
+        except ModuleNotFoundError as exc:
+            print(f"bench {name}: skipped ({exc})", file=sys.stderr)
+            continue
+        except Exception as exc:
+            print(f"bench {name}: failed: {exc}", file=sys.stderr)
+            failed.append(name)
+            continue
+        # Each bench may write its own file; we add when and where it ran.
+        record = {"bench": name, "measured_at": datetime.now(UTC).isoformat(), "host": host_facts(),
+                  **(json.loads(out.read_text()) if out.exists() and name != "lab" else {}),
+                  **figures}
+        out.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        print(f"bench {name}: {out}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
