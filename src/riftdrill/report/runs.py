@@ -1,0 +1,173 @@
+"""Reading what a drill left in `results/runs/<run-id>/` into one object the renderers use.
+
+A run directory is the input contract (see docs/report.md):
+- required: `summary.json` (the drill runner's) and `load/timeline.json` (the load's);
+- optional: `verify.json`, `load/histograms.json`, `load/summary.json`, `journal.json`;
+  a missing optional file is rendered as "not available" with a note;
+- any file present but unreadable (not JSON, wrong shape) makes the whole run unreadable:
+  `RunInputError` names the file, and the index lists the run as skipped instead of aborting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.errors import RiftdrillError
+from riftdrill.verify.report import VerifyReport
+
+
+class RunInputError(RiftdrillError):
+    """A run directory is missing a required file or holds an unreadable one."""
+
+
+class FaultWindow(BaseModel):
+    kind: str
+    target: str = ""
+    start_s: float  # epoch seconds
+    end_s: float | None = None  # None: never healed within the run
+
+
+class HostFacts(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    cores: int | None = None
+    memory_gib: float | None = None
+    kernel: str | None = None
+
+
+class VerdictSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    passed: bool
+    reasons: list[str] = []
+
+
+class RunSummary(BaseModel):
+    """`summary.json` as the drill runner writes it; unknown keys are kept and shown."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: int = 1
+    run_id: str
+    experiment: str
+    title: str = ""
+    target: str = ""
+    engine: str
+    engine_version: str = ""
+    topology: str = ""
+    started_at: str
+    ended_at: str
+    riftdrill_sha: str = ""
+    host: HostFacts = HostFacts()
+    params: dict[str, Any] = {}
+    fault_windows: list[FaultWindow] = []
+    recovery: RecoveryFigures | None = None
+    verify: dict[str, Any] | None = None
+    verdict: VerdictSummary | None = None
+    slo: dict[str, Any] | None = None
+    link_bytes: dict[str, dict[str, int]] = {}
+    store_usage: dict[str, dict[str, Any]] = {}
+    brokers: list[dict[str, Any]] = []
+    journal: str = "journal.json"
+    load_dir: str = "load"
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, (_ts(self.ended_at) - _ts(self.started_at)))
+
+    @property
+    def started_epoch_s(self) -> float:
+        return _ts(self.started_at)
+
+
+def _ts(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    summary: RunSummary
+    timeline: list[dict[str, Any]]
+    load_summary: dict[str, Any] | None = None
+    histograms: dict[str, Any] | None = None
+    verify: VerifyReport | None = None
+    journal: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # optional inputs that were missing
+
+    @property
+    def run_id(self) -> str:
+        return self.summary.run_id
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunInputError(f"{path}: missing ({what})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunInputError(f"{path}: not readable JSON ({what}): {exc}") from None
+
+
+def _model_error(path: Path, exc: PydanticValidationError) -> RunInputError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return RunInputError(f"{path}: {loc}: {first['msg']}")
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Every input of one run; raises RunInputError naming the first bad file."""
+    if not run_dir.is_dir():
+        raise RunInputError(f"{run_dir}: not a directory")
+    summary_path = run_dir / "summary.json"
+    raw = _read_json(summary_path, "the drill summary")
+    if not isinstance(raw, dict):
+        raise RunInputError(f"{summary_path}: expected a JSON object")
+    try:
+        summary = RunSummary.model_validate(raw)
+        summary.duration_s  # noqa: B018 - validates both timestamps
+    except PydanticValidationError as exc:
+        raise _model_error(summary_path, exc) from None
+    except ValueError as exc:
+        raise RunInputError(f"{summary_path}: started_at/ended_at: {exc}") from None
+    load_dir = run_dir / summary.load_dir
+    timeline_path = load_dir / "timeline.json"
+    timeline = _read_json(timeline_path, "the load's per-second timeline")
+    if isinstance(timeline, dict):
+        timeline = timeline.get("rows", [])
+    if not isinstance(timeline, list) or not all(isinstance(r, dict) and "t" in r for r in timeline):
+        raise RunInputError(f"{timeline_path}: expected a list of per-second rows with 't'")
+    data = RunData(run_dir=run_dir, summary=summary, timeline=timeline)
+
+    optional: list[tuple[str, Path, str]] = [
+        ("load_summary", load_dir / "summary.json", "the load summary"),
+        ("histograms", load_dir / "histograms.json", "the HDR histograms"),
+        ("verify", run_dir / "verify.json", "the verifier's report"),
+        ("journal", run_dir / summary.journal, "the Chaos Toolkit journal"),
+    ]
+    for attr, path, what in optional:
+        if not path.exists():
+            data.notes.append(f"{path.relative_to(run_dir)} is missing: {what} is not shown")
+            continue
+        value = _read_json(path, what)
+        if attr == "verify":
+            try:
+                value = VerifyReport.model_validate(value)
+            except PydanticValidationError as exc:
+                raise _model_error(path, exc) from None
+        elif not isinstance(value, dict):
+            raise RunInputError(f"{path}: expected a JSON object ({what})")
+        setattr(data, attr, value)
+    return data
+
+
+def run_dirs(root: Path) -> list[Path]:
+    """Run directories under `root` (`results/runs`), oldest name first; [] when absent."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
