@@ -21,7 +21,7 @@ from riftdrill.lab import net, procs, stores
 from riftdrill.terraform import Workspace
 
 TARGETS = ("local",)
-ENGINES = ("kafka",)
+ENGINES = ("kafka", "tansu")
 TOPOLOGIES = ("stretched", "per-cloud")
 LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
 
@@ -57,7 +57,10 @@ class DeploySpec:
             )
         if not 1 <= self.min_insync_replicas <= self.replication_factor:
             raise ValidationError("min_insync_replicas must be between 1 and replication_factor")
-        if self.topology == "stretched" and self.brokers_per_cloud < 2:
+        if self.engine == "tansu" and self.topology != "stretched":
+            raise ValidationError("engine tansu runs stretched only: per-cloud needs an S3 API on the "
+                                  "gcp side, which the lab's GCS server lacks")
+        if self.engine == "kafka" and self.topology == "stretched" and self.brokers_per_cloud < 2:
             raise ValidationError("stretched needs 2+ brokers per cloud (2 KRaft voters live in aws)")
 
     def tf_vars(self) -> dict[str, Any]:
@@ -117,7 +120,12 @@ def _lab_intact() -> bool:
 def deploy(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
     spec.validate()
     net.preflight()
-    kafka.check_installed()
+    if spec.engine == "tansu":
+        from riftdrill.engines import tansu
+
+        tansu.check_installed()
+    else:
+        kafka.check_installed()
     if not stores.fake_gcs_bin().exists():
         raise LabError(f"fake-gcs-server missing ({stores.fake_gcs_bin()}); run `make setup`")
     with _deploy_lock():

@@ -7,8 +7,10 @@ locals {
     aws = { name = "aws", namespace = "rd-aws", cidr = "198.18.1.0/24", index = 1 }
     gcp = { name = "gcp", namespace = "rd-gcp", cidr = "198.18.2.0/24", index = 2 }
   }
-  node_id_base = { aws = 100, gcp = 200 }
-  stretched    = var.topology == "stretched"
+  node_id_base   = { aws = 100, gcp = 200 }
+  stretched      = var.topology == "stretched"
+  tansu          = var.engine == "tansu"
+  engine_version = { kafka = "4.4.0", tansu = "0.6.0" }[var.engine]
 
   # per-cloud: 3 voters when a cloud has 3+ brokers, else 1 (a 2-voter quorum survives nothing).
   per_cloud_voters = var.brokers_per_cloud >= 3 ? 3 : 1
@@ -24,7 +26,8 @@ locals {
         address         = cidrhost(cloud.cidr, 11 + i)
         port            = 9092
         controller_port = 9093
-        controller      = i < (local.stretched ? lookup(var.controllers, c, 0) : local.per_cloud_voters)
+        # Tansu has no controllers: metadata lives in the bucket with the log.
+        controller = !local.tansu && i < (local.stretched ? lookup(var.controllers, c, 0) : local.per_cloud_voters)
       }
     ]
   ])
@@ -61,6 +64,10 @@ locals {
       min_insync_replicas = local.cluster_min_isr[b.cluster]
       partitions          = var.partitions
       heap_mb             = var.broker_heap_mb
+      # Tansu, stretched: every broker shares the aws store's bucket, so gcp brokers reach
+      # their log over the WAN link, as in a real cross-cloud shared-storage deployment.
+      bucket      = local.stores["aws-s3"].buckets[0]
+      s3_endpoint = "http://${local.stores["aws-s3"].address}:${local.stores["aws-s3"].port}"
     })
   }
 
@@ -159,8 +166,9 @@ resource "terraform_data" "broker" {
   for_each         = local.brokers
   triggers_replace = each.value
   input            = merge(local.runner, { spec = jsonencode(each.value) })
-  # Brokers talk across the link from the start (replicas span both clouds).
-  depends_on = [terraform_data.cloud, terraform_data.link]
+  # Brokers talk across the link from the start (replicas span both clouds); Tansu brokers
+  # need their bucket.
+  depends_on = [terraform_data.cloud, terraform_data.link, terraform_data.store]
 
   provisioner "local-exec" {
     command     = "${self.input.python} -m riftdrill.lab up broker"
@@ -177,6 +185,7 @@ resource "terraform_data" "ready" {
   triggers_replace = [for b in terraform_data.broker : b.id]
   input = merge(local.runner, {
     spec = jsonencode({
+      engine = var.engine
       clusters = [for n, c in local.clusters : {
         name               = n
         bootstrap          = join(",", [for b in c.brokers : "${b.address}:${b.port}"])

@@ -4,7 +4,7 @@ output "inventory" {
     schema_version      = 1
     target              = "local"
     engine              = var.engine
-    engine_version      = "4.4.0"
+    engine_version      = local.engine_version
     topology            = var.topology
     replication_factor  = var.replication_factor
     min_insync_replicas = var.min_insync_replicas

@@ -1,10 +1,10 @@
 variable "engine" {
   type        = string
-  description = "Broker engine: kafka (Apache Kafka KRaft)."
+  description = "Broker engine: kafka (Apache Kafka KRaft, stateful) or tansu (stateless brokers, log in S3)."
   default     = "kafka"
   validation {
-    condition     = contains(["kafka"], var.engine)
-    error_message = "engine must be one of: kafka."
+    condition     = contains(["kafka", "tansu"], var.engine)
+    error_message = "engine must be one of: kafka, tansu."
   }
 }
 

@@ -89,8 +89,12 @@ def broker_proc(name: str) -> str:
 
 
 def broker_up(spec: Spec) -> None:
-    if spec.get("engine", "kafka") != "kafka":
-        raise LabError(f"engine {spec.get('engine')!r} has no lab broker yet; engines: kafka")
+    engine = spec.get("engine", "kafka")
+    if engine == "tansu":
+        _tansu_broker_up(spec)
+        return
+    if engine != "kafka":
+        raise LabError(f"engine {engine!r} has no lab broker; engines: kafka, tansu")
     node = _node(spec)
     name = broker_proc(node.name)
     procs.stop(name, grace_s=5)
@@ -101,6 +105,24 @@ def broker_up(spec: Spec) -> None:
     # parallel (Terraform runs these resources concurrently), so waiting here is safe.
     port = node.port if "broker" in node.roles else node.controller_port
     stores.wait_listening(node.address, port, name, timeout_s=float(spec.get("timeout_s", 150)))
+
+
+def _tansu_broker_up(spec: Spec) -> None:
+    from riftdrill.engines import tansu
+
+    node = tansu.TansuNode(name=spec["name"], cloud=spec["cloud"], cluster=spec["cluster"],
+                           address=spec["address"], port=int(spec["port"]), bucket=spec["bucket"],
+                           s3_endpoint=spec["s3_endpoint"])
+    name = broker_proc(node.name)
+    procs.stop(name, grace_s=5)
+    argv = tansu.argv()
+    env = tansu.render_env(node)
+    tansu.check_conditional_writes(node.s3_endpoint, node.bucket, stores.LAB_S3_KEY,
+                                   stores.LAB_S3_SECRET)
+    net.add_host_address(spec["namespace"], node.address)
+    env |= {"AWS_ACCESS_KEY_ID": stores.LAB_S3_KEY, "AWS_SECRET_ACCESS_KEY": stores.LAB_S3_SECRET}
+    procs.start(procs.ProcSpec(name=name, namespace=spec["namespace"], argv=argv, env=env))
+    stores.wait_listening(node.address, node.port, name, timeout_s=float(spec.get("timeout_s", 60)))
 
 
 def broker_down(spec: Spec) -> None:
@@ -135,6 +157,11 @@ def ready_up(spec: Spec) -> None:
     from riftdrill.lab import health
 
     for cluster in spec["clusters"]:
+        if spec.get("engine") == "tansu":
+            # Stateless brokers share one log in the bucket: each must serve a round trip alone.
+            for server in cluster["bootstrap"].split(","):
+                health.round_trip(server, 1, timeout_s=float(spec.get("timeout_s", 60)))
+            continue
         health.wait_cluster_ready(cluster["bootstrap"], [int(i) for i in cluster["broker_ids"]],
                                   replication_factor=int(cluster["replication_factor"]),
                                   timeout_s=float(spec.get("timeout_s", 120)))
