@@ -93,7 +93,20 @@ LAUNCH
   chmod +x "$CACHE/bin/terraform"
 fi
 
-# 7. Static checkers for the cloud modules (own venv: heavy dependency tree).
+# 7. Tansu (engine tansu): built from the Rust crate registry with its S3 storage engine.
+# Long on a bare machine (about 30 min on 2 cores), cached per user afterwards.
+TANSU_VERSION="0.6.0"
+if [ "${RIFTDRILL_SKIP_TANSU:-0}" != 1 ] && [ ! -x "$CACHE/tansu-$TANSU_VERSION/bin/tansu" ]; then
+  command -v cargo >/dev/null || { echo "setup: cargo (Rust) is needed to build Tansu" >&2; exit 2; }
+  step "build tansu $TANSU_VERSION (cargo, --features dynostore; about 30 min on a bare machine)"
+  cargo install --locked tansu --version "$TANSU_VERSION" --features dynostore \
+    --root "$CACHE/tansu-$TANSU_VERSION" --target-dir "$CACHE/tansu-build"
+fi
+
+# 8. Static checkers for the cloud modules (own venv: heavy dependency tree).
 UV="$UV" bash "$ROOT/scripts/setup/cloud-tools.sh"
+
+# 9. Headless Chromium (Debian) for the HTML report check.
+bash "$ROOT/scripts/setup/browser.sh"
 
 step "ready ($(basename "$VENV"): $("$VENV/bin/python" --version), kafka $KAFKA_VERSION, mm2 $MM2_VERSION)"
