@@ -184,8 +184,8 @@ def price_usage(usage: Usage, prices: PriceTable) -> Cost:
             notes.append(f"no object_store price for api {s.api!r} (store {name})")
             continue
         add(f"{name} PUT/LIST", s.put / 1000, "1000 req", p.put_per_1000, s.put / 1000 * scale)
-        add(f"{name} GET/other", (s.get + s.other) / 1000, "1000 req", p.get_per_1000,
-            (s.get + s.other) / 1000 * scale)
+        # DELETE and the rest ("other") are free on both clouds.
+        add(f"{name} GET", s.get / 1000, "1000 req", p.get_per_1000, s.get / 1000 * scale)
         stored_gb = s.stored_bytes / GB
         # The drill held the bytes for its duration; a month holds the same footprint all month.
         lines.append(CostLine(

@@ -1,0 +1,109 @@
+"""`riftdrill report`: render every run and comparison under results/, then the index.
+
+    riftdrill report [--results results] [--prices prices.yaml] [--run ID]... [--json]
+    riftdrill report compare RUN_ID... [--id NAME] [--title TEXT] [--json]
+
+Unreadable run or comparison directories are listed and skipped (exit 0: the rest is rendered);
+a bad price table is an error (exit 2) naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from riftdrill import paths
+from riftdrill.errors import RiftdrillError
+
+app = typer.Typer(help="Render results/ as Markdown and self-contained HTML reports.",
+                  no_args_is_help=False, add_completion=False)
+err = Console(stderr=True)
+
+ResultsOpt = Annotated[Path | None, typer.Option(
+    "--results", help="Results directory (default: <checkout>/results).")]
+PricesOpt = Annotated[Path | None, typer.Option(
+    "--prices", help="Price table (default: <checkout>/prices.yaml).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+@app.callback(invoke_without_command=True)
+def report(
+    ctx: typer.Context,
+    results: ResultsOpt = None,
+    prices: PricesOpt = None,
+    run: Annotated[list[str] | None, typer.Option(
+        "--run", help="Only re-render these run/compare ids (the index always covers all).")] = None,
+    no_cost: Annotated[bool, typer.Option("--no-cost", help="Leave cost out.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render report.md + report.html (with plots) for every run and comparison, and
+    results/index.{md,html}."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from riftdrill.report.cost import default_prices_path, load_prices
+    from riftdrill.report.render import render_all
+
+    results = results or paths.project_root() / "results"
+    prices_path = prices or default_prices_path()
+    table = None if no_cost else load_prices(prices_path)
+    shown = _shown_path(prices_path)
+    if as_json:
+        result = render_all(results, table, shown, only=run)
+        print(json.dumps(result.to_json(), indent=2))
+        return
+    with err.status("rendering reports") as status:
+        result = render_all(results, table, shown, only=run,
+                            progress=lambda msg: status.update(f"rendering {msg}"))
+    for r in result.rendered:
+        err.print(f"  {r.kind:8} {r.id}: {r.html}", soft_wrap=True)
+    for s in result.skipped:
+        err.print(f"[yellow]skipped[/yellow] {s.path}: {s.error}", soft_wrap=True)
+    err.print(f"{sum(r.kind != 'index' for r in result.rendered)} reports, "
+              f"{len(result.skipped)} skipped; index: {results / 'index.html'}")
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.project_root()))
+    except ValueError:
+        return str(path)
+
+
+@app.command("compare")
+def compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids under results/runs to compare.")],
+    compare_id: Annotated[str | None, typer.Option("--id", help="Name of the comparison "
+                                                   "(default: compare-<newest run id>).")] = None,
+    title: Annotated[str, typer.Option(help="One line shown above the table.")] = "",
+    results: ResultsOpt = None,
+    prices: PricesOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write results/compare/<id>/compare.json from runs of one experiment on several engines,
+    and render it."""
+    from riftdrill.report.compare import build_compare, write_compare
+    from riftdrill.report.cost import default_prices_path, load_prices
+    from riftdrill.report.render import render_compare
+    from riftdrill.report.runs import load_run
+
+    results = results or paths.project_root() / "results"
+    runs = []
+    for rid in run_ids:
+        d = Path(rid) if Path(rid).is_dir() else results / "runs" / rid
+        if not d.is_dir():
+            raise RiftdrillError(f"no run {rid!r} under {results / 'runs'}")
+        runs.append(load_run(d))
+    ident = compare_id or f"compare-{max(r.run_id for r in runs)}"
+    doc = build_compare(ident, runs, title)
+    out = write_compare(doc, results)
+    rendered = render_compare(out, load_prices(prices or default_prices_path()))
+    if as_json:
+        print(json.dumps({"compare": str(out / "compare.json"), "html": str(rendered.html),
+                          "markdown": str(rendered.markdown)}, indent=2))
+        return
+    err.print(f"wrote {out / 'compare.json'} and {rendered.html}; run `riftdrill report` to "
+              "update the index")

@@ -1,0 +1,432 @@
+"""Reports of one run, of an engine comparison, and the index of everything under results/."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from riftdrill.report.compare import CompareDoc, CompareEntry, load_compare
+from riftdrill.report.cost import Cost, PriceTable, price_usage, usage_from_summary
+from riftdrill.report.document import (
+    Block,
+    Bullets,
+    Document,
+    Image,
+    Para,
+    Section,
+    Table,
+    to_html,
+    to_markdown,
+)
+from riftdrill.report.plots import Plot, compare_plot, run_plots
+from riftdrill.report.runs import RunData, RunInputError, load_run, run_dirs
+
+MAX_RANGES_SHOWN = 20
+
+
+def _f(v: Any, unit: str = "", nd: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{round(v, nd):g}{unit}"
+    return f"{v}{unit}"
+
+
+def _money(v: float, currency: str) -> str:
+    return f"{v:,.2f} {currency}" if v >= 0.01 or v == 0 else f"{v:.2g} {currency}"
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _write(path: Path, text: str | bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# ---- one run -------------------------------------------------------------------------------
+
+def run_cost(run: RunData, prices: PriceTable) -> Cost:
+    return price_usage(usage_from_summary(run.summary), prices)
+
+
+def _facts(run: RunData) -> list[Block]:
+    s = run.summary
+    rows = [["run id", s.run_id], ["experiment", s.experiment], ["title", s.title or "n/a"],
+            ["target", s.target or "n/a"], ["engine", f"{s.engine} {s.engine_version}".strip()],
+            ["topology", s.topology or "n/a"], ["started", s.started_at], ["ended", s.ended_at],
+            ["duration", _f(s.duration_s, " s")], ["riftdrill sha", s.riftdrill_sha or "n/a"],
+            ["host", f"{_f(s.host.cores)} cores, {_f(s.host.memory_gib)} GiB, "
+                     f"kernel {s.host.kernel or 'n/a'}"]]
+    params = Table(["parameter", "value"],
+                   [[k, json.dumps(v) if not isinstance(v, str) else v]
+                    for k, v in sorted(s.params.items())])
+    windows = Table(["fault", "target", "start", "end", "length"],
+                    [[w.kind, w.target, _iso(w.start_s), _iso(w.end_s) if w.end_s else "not healed",
+                      _f(w.end_s - w.start_s, " s") if w.end_s else "n/a"]
+                     for w in s.fault_windows])
+    extra = {k: v for k, v in (s.model_extra or {}).items()}
+    blocks: list[Block] = [Table(["fact", "value"], rows), Para("Parameters (everything needed to "
+                                                                  "run it again):"), params]
+    if s.fault_windows:
+        blocks += [Para("Fault windows:"), windows]
+    if extra:
+        blocks.append(Table(["other summary field", "value"],
+                            [[k, json.dumps(v, default=str)[:300]] for k, v in sorted(extra.items())]))
+    return blocks
+
+
+def _verdict(run: RunData) -> list[Block]:
+    s = run.summary
+    blocks: list[Block] = []
+    if s.verdict is None:
+        blocks.append(Para("No verdict in summary.json.", "note"))
+    else:
+        blocks.append(Para("PASSED" if s.verdict.passed else "FAILED",
+                           "pass" if s.verdict.passed else "fail"))
+        if s.verdict.reasons:
+            blocks.append(Bullets(list(s.verdict.reasons)))
+    violations = (s.slo or {}).get("violations") or []
+    if violations:
+        blocks += [Para("SLO violations:"), Bullets([str(v) for v in violations])]
+    if run.journal:
+        j = run.journal
+        blocks.append(Para(f"Chaos Toolkit journal: status {j.get('status', '?')}, deviated "
+                           f"{j.get('deviated', '?')}, {len(j.get('run') or [])} method "
+                           f"activities, {len(j.get('rollbacks') or [])} rollbacks."))
+        acts = [[str(a.get("activity", {}).get("name", "?")), str(a.get("status", "?")),
+                 _f(a.get("duration"), " s"), str(a.get("start", ""))]
+                for a in (j.get("run") or []) + (j.get("rollbacks") or [])]
+        if acts:
+            blocks.append(Table(["activity", "status", "duration", "start"], acts))
+    return blocks
+
+
+def _recovery(run: RunData) -> list[Block]:
+    rec = run.summary.recovery
+    if rec is None:
+        return [Para("No recovery figures in summary.json.", "note")]
+    rows = [["worst time to first ack", _f(rec.worst_time_to_first_ack_s, " s")],
+            ["worst unavailability", _f(rec.worst_unavailability_s, " s")],
+            ["baseline ack p99", _f(rec.baseline_p99_ms, " ms")],
+            ["time to p99 back to baseline", _f(rec.time_to_p99_baseline_s, " s")],
+            ["time to zero consumer lag", _f(rec.time_to_zero_lag_s, " s")],
+            ["acked during the fault", _f(rec.acked_during_fault)]]
+    for cloud, v in sorted(rec.time_to_first_ack_s.items()):
+        rows.append([f"time to first ack in {cloud}", _f(v, " s")])
+    for cloud, u in sorted(rec.unavailability_s.items()):
+        rows.append([f"unavailability in {cloud}", _f(u, " s")])
+    for code, n in sorted(rec.errors_by_code.items()):
+        rows.append([f"errors {code}", str(n)])
+    blocks: list[Block] = [Table(["figure", "value"], rows)]
+    if rec.reasons:
+        blocks.append(Bullets([f"{k}: {v}" for k, v in sorted(rec.reasons.items())]))
+    return blocks
+
+
+def _load(run: RunData) -> list[Block]:
+    ls = run.load_summary
+    if not ls:
+        return [Para("load/summary.json is missing.", "note")]
+    counts = [[c, _f(ls.get(c))] for c in ("sent", "acked", "failed", "consumed", "corrupt",
+                                            "rebalances", "seconds", "processes") if c in ls]
+    lat_rows = []
+    for name in ("ack_latency_ms", "e2e_latency_ms", "publish_delay_ms"):
+        d = ls.get(name) or {}
+        lat_rows.append([name.removesuffix("_ms").replace("_", " ")] +
+                        [_f(d.get(k)) for k in ("count", "p50", "p90", "p99", "p99_9", "max")])
+    return [Table(["counter", "value"], counts),
+            Table(["latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"], lat_rows)]
+
+
+def _verify(run: RunData) -> list[Block]:
+    v = run.verify
+    if v is None:
+        counts = (run.summary.verify or {}).get("counts")
+        if counts:
+            return [Para("verify.json is missing; counts from summary.json:", "note"),
+                    Table(["anomaly", "count"], [[k, str(n)] for k, n in counts.items()])]
+        return [Para("verify.json is missing: the run was not verified.", "note")]
+    blocks: list[Block] = [
+        Para("PASSED: no failing anomaly" if v.passed else "FAILED: failing anomalies below",
+             "pass" if v.passed else "fail"),
+        Para(f"{v.ledgers} ledgers, {v.acks} acks, {v.errors} delivery errors, {v.records_read} "
+             f"records read from {', '.join(v.clusters) or 'no cluster'}."),
+        Table(["anomaly", "count", "fails the run"],
+              [[k, str(n), "yes" if k in v.failing_kinds else "no"] for k, n in v.totals.items()]),
+    ]
+    rows = []
+    for p in v.partitions:
+        for kind, a in sorted(p.anomalies.items()):
+            rows.append([f"{p.cluster}/{p.topic}/{p.partition}", kind, str(a.count),
+                         _ranges(a.offsets, a.truncated)])
+    for m in v.mirrors:
+        for kind, a in sorted(m.anomalies.items()):
+            rows.append([f"{m.target_cluster}/{m.mirror_topic}/{m.partition} (mirror)", kind,
+                         str(a.count), _ranges(a.offsets, a.truncated)])
+    if rows:
+        blocks += [Para("Offending offsets (closed ranges):"),
+                   Table(["partition", "anomaly", "count", "offsets"], rows)]
+    return blocks
+
+
+def _ranges(ranges: list[tuple[int, int]], truncated: bool) -> str:
+    shown = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:MAX_RANGES_SHOWN]]
+    more = len(ranges) - MAX_RANGES_SHOWN
+    tail = f" ... {more} more ranges in verify.json" if more > 0 else ""
+    return ", ".join(shown) + tail + (" (list capped by the verifier)" if truncated else "")
+
+
+def _cost(cost: Cost, prices_path: str) -> list[Block]:
+    rows = [[c.item, _f(c.quantity, nd=6), c.unit, _f(c.unit_price, nd=6),
+             _money(c.drill, cost.currency), _money(c.monthly, cost.currency)] for c in cost.lines]
+    rows.append(["total", "", "", "", _money(cost.drill_total, cost.currency),
+                 _money(cost.monthly_total, cost.currency)])
+    blocks: list[Block] = [
+        Para(f"Measured usage priced with {prices_path} (list prices as of {cost.prices_as_of}; "
+             "edit the file and re-run `riftdrill report`). 'per month' runs this workload "
+             "for 730 hours: traffic and requests scaled from the drill, brokers all month, the "
+             "bytes stored at the end kept all month."),
+        Table(["item", "quantity", "unit", "unit price", "this drill", "per month"], rows)]
+    if cost.notes:
+        blocks.append(Bullets(cost.notes))
+    return blocks
+
+
+def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path: str) -> Document:
+    s = run.summary
+    verdict = "n/a" if s.verdict is None else "PASSED" if s.verdict.passed else "FAILED"
+    by_name = {p.name: p for p in plots}
+    sections = [
+        Section("Verdict", _verdict(run)),
+        Section("Run", _facts(run)),
+        Section("Recovery", _recovery(run)),
+    ]
+    for name in ("timeline", "percentiles", "lag"):
+        if name in by_name:
+            sections[-1].blocks.append(Image(by_name[name]))
+    sections.append(Section("Load", _load(run)))
+    ver = _verify(run)
+    if "verify" in by_name:
+        ver.insert(3 if len(ver) > 3 else len(ver), Image(by_name["verify"]))
+    sections.append(Section("Verifier", ver))
+    if cost is not None:
+        sections.append(Section("Cost", _cost(cost, prices_path)))
+    if run.notes:
+        sections.append(Section("Missing inputs", [Bullets(run.notes)]))
+    return Document(title=f"{s.experiment} on {s.engine} {s.engine_version}".strip(),
+                    subtitle=f"{s.title} - run {s.run_id}, {s.started_at}, {s.topology} on "
+                             f"{s.target}: {verdict}", sections=sections)
+
+
+@dataclass
+class Rendered:
+    kind: str  # "run" | "compare" | "index"
+    id: str
+    dir: Path
+    markdown: Path
+    html: Path
+    plots: list[str]
+
+
+def render_run(run: RunData, prices: PriceTable | None, prices_path: str = "prices.yaml") -> Rendered:
+    plots = run_plots(run)
+    cost = run_cost(run, prices) if prices is not None else None
+    doc = run_document(run, plots, cost, prices_path)
+    return _write_doc("run", run.run_id, run.run_dir, doc, plots)
+
+
+def _write_doc(kind: str, ident: str, out_dir: Path, doc: Document, plots: list[Plot]) -> Rendered:
+    plot_dir = out_dir / "plots"
+    if plots:
+        plot_dir.mkdir(exist_ok=True)
+    for p in plots:
+        _write(plot_dir / f"{p.name}.png", p.png)
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    _write(md, to_markdown(doc))
+    _write(page, to_html(doc))
+    return Rendered(kind, ident, out_dir, md, page, [str(plot_dir / f"{p.name}.png") for p in plots])
+
+
+# ---- comparison ----------------------------------------------------------------------------
+
+def entry_cost(entry: CompareEntry, prices: PriceTable | None) -> Cost | None:
+    return price_usage(entry.usage, prices) if prices is not None and entry.usage else None
+
+
+def compare_rows(doc: CompareDoc, prices: PriceTable | None, link_prefix: str = ""
+                 ) -> Table:
+    rows, keys = [], []
+    links: dict[tuple[int, int], str] = {}
+    for i, e in enumerate(sorted(doc.entries, key=lambda e: (e.experiment, e.engine))):
+        cost = entry_cost(e, prices)
+        monthly = cost.monthly_total if cost else None
+        values: list[tuple[str, str | float | None]] = [
+            (e.experiment, None), (f"{e.engine} {e.engine_version}".strip(), None),
+            (e.topology, None),
+            ("pass" if e.verdict_passed else "FAIL", None),
+            (_f(e.worst_time_to_first_ack_s, " s"), e.worst_time_to_first_ack_s),
+            (_f(e.worst_unavailability_s, " s"), e.worst_unavailability_s),
+            (_f(e.time_to_p99_baseline_s, " s"), e.time_to_p99_baseline_s),
+            (_f(e.time_to_zero_lag_s, " s"), e.time_to_zero_lag_s),
+            (_f(e.ack_p99_ms, " ms"), e.ack_p99_ms),
+            (str(e.lost), e.lost), (str(e.duplicates), e.duplicates),
+            (_money(monthly, cost.currency) if cost and monthly is not None else "n/a", monthly),
+            (e.run_id, None)]
+        rows.append([v for v, _ in values])
+        keys.append([k for _, k in values])
+        if link_prefix:
+            links[(i, len(values) - 1)] = f"{link_prefix}{e.run_id}/report.html"
+    return Table(["experiment", "engine", "topology", "verdict", "first ack", "unavailable",
+                  "p99 back", "lag zero", "ack p99", "lost", "dup", "per month", "run"],
+                 rows, sort_keys=keys, links=links, sortable=True, id="compare")
+
+
+def compare_document(doc: CompareDoc, prices: PriceTable | None, plots: list[Plot]) -> Document:
+    blocks: list[Block] = [
+        Para("Each row is one drill run of the experiment on that engine. 'per month' prices "
+             "what the run measured as a 730-hour month of the same workload (docs/report.md)."),
+        compare_rows(doc, prices, link_prefix="../../runs/")]
+    blocks += [Image(p) for p in plots]
+    if prices is not None:
+        blocks.append(Para(f"Prices: list prices as of {prices.as_of} ({prices.currency}), "
+                           "editable in prices.yaml.", "note"))
+    return Document(title=f"Engine comparison {doc.compare_id}",
+                    subtitle=doc.title or f"created {doc.created_at}",
+                    sections=[Section("Engines side by side", blocks)])
+
+
+def render_compare(compare_dir: Path, prices: PriceTable | None) -> Rendered:
+    doc = load_compare(compare_dir)
+    costs = {(e.experiment, e.engine): c.monthly_total for e in doc.entries
+             if (c := entry_cost(e, prices)) is not None}
+    plots = [p for p in [compare_plot(doc, costs)] if p is not None]
+    return _write_doc("compare", doc.compare_id, compare_dir, compare_document(doc, prices, plots),
+                      plots)
+
+
+# ---- the index -----------------------------------------------------------------------------
+
+@dataclass
+class Skipped:
+    path: str
+    error: str
+
+
+def index_row(run: RunData, prices: PriceTable | None) -> tuple[list[str], list[str | float | None]]:
+    s, rec = run.summary, run.summary.recovery
+    totals = run.verify.totals if run.verify else (s.verify or {}).get("counts", {})
+    cost = run_cost(run, prices) if prices is not None else None
+    verdict = "n/a" if s.verdict is None else "pass" if s.verdict.passed else "FAIL"
+    lost, dup = totals.get("lost"), totals.get("duplicates")
+    ttfa = rec.worst_time_to_first_ack_s if rec else None
+    unav = rec.worst_unavailability_s if rec else None
+    p99 = rec.time_to_p99_baseline_s if rec else None
+    lag = rec.time_to_zero_lag_s if rec else None
+    monthly = cost.monthly_total if cost else None
+    cells: list[tuple[str, str | float | None]] = [
+        (s.started_at[:19].replace("T", " "), s.started_epoch_s),
+        (f"{s.engine} {s.engine_version}".strip(), None), (s.topology, None), (s.experiment, None),
+        (verdict, None), (_f(ttfa, " s"), ttfa), (_f(unav, " s"), unav), (_f(p99, " s"), p99),
+        (_f(lag, " s"), lag), (_f(lost), lost), (_f(dup), dup),
+        (_money(monthly, cost.currency) if cost and monthly is not None else "n/a", monthly),
+        (s.run_id, None)]
+    return [c for c, _ in cells], [k for _, k in cells]
+
+
+def index_document(runs: list[RunData], compares: list[CompareDoc], skipped: list[Skipped],
+                   prices: PriceTable | None) -> Document:
+    rows, keys = [], []
+    links: dict[tuple[int, int], str] = {}
+    for i, run in enumerate(sorted(runs, key=lambda r: r.summary.started_at, reverse=True)):
+        cells, k = index_row(run, prices)
+        rows.append(cells)
+        keys.append(k)
+        links[(i, len(cells) - 1)] = f"runs/{run.run_dir.name}/report.html"
+    table = Table(["date (UTC)", "engine", "topology", "experiment", "verdict", "first ack",
+                   "unavailable", "p99 back", "lag zero", "lost", "dup", "per month", "report"],
+                  rows, sort_keys=keys, links=links, sortable=True, id="runs")
+    sections = [Section("Runs", [
+        Para("Click a column header to sort. Recovery figures are the worst over clouds "
+             "(docs/verify.md); 'per month' is this workload for 730 hours at the list prices "
+             "of prices.yaml."), table])]
+    for doc in compares:
+        t = compare_rows(doc, prices, link_prefix="runs/")
+        t.id = f"compare-{doc.compare_id}"
+        sections.append(Section(f"Engine comparison {doc.compare_id}", [
+            Para(doc.title or f"created {doc.created_at}"), t,
+            Table(["report"], [["comparison report"]],
+                  links={(0, 0): f"compare/{doc.compare_id}/report.html"})]))
+    if skipped:
+        sections.append(Section("Skipped (unreadable) results", [Table(
+            ["path", "problem"], [[s.path, s.error] for s in skipped])]))
+    return Document(title="riftdrill results",
+                    subtitle=f"{len(runs)} runs, {len(compares)} comparisons, generated "
+                             f"{datetime.now(UTC).isoformat(timespec='seconds')}",
+                    sections=sections)
+
+
+@dataclass
+class ReportResult:
+    rendered: list[Rendered]
+    skipped: list[Skipped]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rendered": [{"kind": r.kind, "id": r.id, "dir": str(r.dir),
+                              "markdown": str(r.markdown), "html": str(r.html), "plots": r.plots}
+                             for r in self.rendered],
+                "skipped": [{"path": s.path, "error": s.error} for s in self.skipped]}
+
+
+def render_all(results: Path, prices: PriceTable | None, prices_path: str = "prices.yaml",
+               only: list[str] | None = None, progress: Any = None) -> ReportResult:
+    """Every run and comparison under `results`, then results/index.{md,html}.
+
+    A run or comparison that cannot be read is skipped and listed (never aborts the rest).
+    `progress(message)` is called before each item when given.
+    """
+    rendered: list[Rendered] = []
+    skipped: list[Skipped] = []
+    runs: list[RunData] = []
+    dirs = run_dirs(results / "runs")
+    compare_dirs = run_dirs(results / "compare")
+    for i, d in enumerate(dirs, 1):
+        if progress:
+            progress(f"run {i}/{len(dirs)}: {d.name}")
+        try:
+            run = load_run(d)
+        except RunInputError as exc:
+            skipped.append(Skipped(str(d), str(exc)))
+            continue
+        runs.append(run)
+        if only and d.name not in only:
+            continue
+        rendered.append(render_run(run, prices, prices_path))
+    compares: list[CompareDoc] = []
+    for i, d in enumerate(compare_dirs, 1):
+        if progress:
+            progress(f"comparison {i}/{len(compare_dirs)}: {d.name}")
+        try:
+            compares.append(load_compare(d))
+            if not only or d.name in only:
+                rendered.append(render_compare(d, prices))
+        except RunInputError as exc:
+            skipped.append(Skipped(str(d), str(exc)))
+    if progress:
+        progress("index")
+    doc = index_document(runs, compares, skipped, prices)
+    results.mkdir(parents=True, exist_ok=True)
+    _write(results / "index.md", to_markdown(doc))
+    _write(results / "index.html", to_html(doc))
+    rendered.append(Rendered("index", "index", results, results / "index.md",
+                             results / "index.html", []))
+    return ReportResult(rendered, skipped)
