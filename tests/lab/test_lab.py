@@ -271,3 +271,26 @@ def test_destroy_leaves_nothing_behind(lab_session: None) -> None:
     # Destroy with nothing deployed is a no-op, not an error.
     again = __import__("json").loads(riftdrill("destroy", "--json").stdout)
     assert again["namespaces_removed"] == []
+
+
+@pytest.mark.lab_reshape
+def test_ctrl_c_during_deploy_then_deploy_recovers(lab_session: None) -> None:
+    import os
+    import signal
+
+    from riftdrill.lab import net
+
+    riftdrill("destroy", "--json")
+    proc = subprocess.Popen([sys.executable, "-m", "riftdrill", "deploy", "--json"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "RIFTDRILL_HOME": str(ROOT)})
+    deadline = time.monotonic() + 60
+    while not net.namespace_pids("rd-aws") and time.monotonic() < deadline:
+        time.sleep(0.2)  # interrupt mid-way: once the first lab process exists
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
+    proc.wait(timeout=120)
+    riftdrill("deploy", "--json")
+    data = status()
+    assert len(data["brokers"]) == 4  # type: ignore[arg-type]
+    assert all(b["state"] == "running" for b in data["brokers"])  # type: ignore[union-attr,index]
+    riftdrill("smoke", "--json")
