@@ -1,0 +1,184 @@
+"""Chaos Toolkit probes (python provider, module `riftdrill.chaos.probes`).
+
+Numbers (`p99_ack_latency_ms`, `consumer_lag`, `under_replicated_partitions`,
+`offline_partitions`, `reachable_from`) for the journal, and booleans for steady-state
+hypotheses (`tolerance: true`): `produce_succeeds`, `p99_ack_latency_within`,
+`consumer_lag_within`, `no_offline_partitions`, `cluster_reachable`.
+
+Latency and lag come from the drill's running load (its per-second metrics under
+`$RIFTDRILL_RUN_DIR/load/workers`). Before the load starts (the first hypothesis) there is no
+load: latency is then measured directly with `DIRECT_SAMPLES` acks=all produces, and lag is 0.
+Produce and reachability probes run from inside each cloud (its network namespace on the lab),
+so a partition shows up as what a client in that cloud sees.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+from riftdrill import inventory
+from riftdrill.chaos import windows
+from riftdrill.inventory import Inventory
+
+PROBE_TOPIC = "riftdrill-probe"  # never the load's topic: verify would see foreign records
+DIRECT_SAMPLES = 20
+
+
+def _clouds(inv: Inventory, cloud: str | None) -> list[str]:
+    return [inv.cloud(cloud).name] if cloud else [c.name for c in inv.clouds]
+
+
+def _in_cloud(inv: Inventory, cloud: str, args: list[str], timeout_s: float) -> bool:
+    ns = inv.cloud(cloud).namespace
+    cmd = [sys.executable, "-m", "riftdrill.chaos._client", *args]
+    if ns:
+        cmd = ["ip", "netns", "exec", ns, *cmd]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=timeout_s + 10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _ensure_probe_topic(inv: Inventory) -> None:
+    from riftdrill.load.kafka import ensure_topic
+
+    for cluster in inv.clusters:
+        first = cluster.clouds[0]
+        ensure_topic(inv.bootstrap(first, cluster.name), PROBE_TOPIC, 1,
+                     min(inv.replication_factor, len(cluster.brokers)))
+
+
+def produce_succeeds(cloud: str | None = None, deadline_s: float | str = 10) -> bool:
+    """One acks=all record is acknowledged within `deadline_s`, from each cloud (or `cloud`)."""
+    inv = inventory.load()
+    deadline = float(deadline_s)
+    _ensure_probe_topic(inv)
+    return all(_in_cloud(inv, c, ["produce", inv.bootstrap(c), PROBE_TOPIC, str(deadline)],
+                         deadline) for c in _clouds(inv, cloud))
+
+
+def reachable_from(cloud: str | None = None, timeout_s: float | str = 5) -> dict[str, bool]:
+    """{cloud: the cluster answers a metadata request from inside that cloud}."""
+    inv = inventory.load()
+    t = float(timeout_s)
+    return {c: _in_cloud(inv, c, ["reach", inv.bootstrap(c), str(t)], t)
+            for c in _clouds(inv, cloud)}
+
+
+def cluster_reachable(cloud: str | None = None, timeout_s: float | str = 5) -> bool:
+    return all(reachable_from(cloud, timeout_s).values())
+
+
+# ---- from the running load ---------------------------------------------------------------
+
+def _load_seconds(window_s: float) -> list[dict[str, Any]]:
+    """Per-process metric lines of the last `window_s` complete seconds of the drill's load."""
+    from riftdrill.load import aggregate
+
+    run_dir = windows.run_dir_from_env()
+    if run_dir is None or not (run_dir / "load" / "workers").is_dir():
+        return []
+    lines = aggregate.MetricsTail(run_dir / "load").poll()
+    if not lines:
+        return []
+    last = max(int(d["t"]) for d in lines)
+    return [d for d in lines if int(d["t"]) > last - window_s]
+
+
+def _direct_p99_ms(samples: int = DIRECT_SAMPLES) -> float | None:
+    from confluent_kafka import Producer
+
+    inv = inventory.load()
+    _ensure_probe_topic(inv)
+    latencies: list[float] = []
+    p = Producer({"bootstrap.servers": inv.bootstrap(inv.clouds[0].name), "acks": "all",
+                  "linger.ms": 0, "message.timeout.ms": 10000})
+    out: list[Any] = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        out.clear()
+        p.produce(PROBE_TOPIC, b"p", on_delivery=lambda err, msg: out.append(err))
+        p.flush(10)
+        if out and out[0] is None:
+            latencies.append((time.perf_counter() - t0) * 1000)
+    if not latencies:
+        return None
+    latencies.sort()
+    return round(latencies[max(0, -(-99 * len(latencies) // 100) - 1)], 3)
+
+
+def p99_ack_latency_ms(window_s: float | str = 10) -> float | None:
+    """p99 ack latency (ms) of the drill's load over its last `window_s` seconds; without a
+    load, of DIRECT_SAMPLES sequential produces; None when nothing was acked."""
+    from riftdrill.load import histograms
+
+    lines = _load_seconds(float(window_s))
+    if not lines:
+        return _direct_p99_ms()
+    hist = histograms.merge(d["hist_us"]["ack_latency"] for d in lines)
+    return histograms.percentile_ms(hist, 99)
+
+
+def p99_ack_latency_within(max_ms: float | str = 1000, window_s: float | str = 10) -> bool:
+    p99 = p99_ack_latency_ms(window_s)
+    return p99 is not None and p99 <= float(max_ms)
+
+
+def consumer_lag(window_s: float | str = 3) -> int:
+    """The drill's consumer lag (records), latest report in the last seconds; 0 without a load."""
+    lines = _load_seconds(float(window_s))
+    if not lines:
+        return 0
+    last = max(int(d["t"]) for d in lines)
+    return sum(int(d["lag"]) for d in lines if int(d["t"]) == last and d.get("lag") is not None)
+
+
+def consumer_lag_within(max_records: int | str = 2000, window_s: float | str = 3) -> bool:
+    return consumer_lag(window_s) <= int(max_records)
+
+
+# ---- partitions ------------------------------------------------------------------------
+
+def _partitions(topic: str | None) -> list[Any]:
+    from confluent_kafka.admin import AdminClient
+
+    inv = inventory.load()
+    parts: list[Any] = []
+    for cluster in inv.clusters:
+        admin = AdminClient({"bootstrap.servers": inv.bootstrap(cluster.clouds[0], cluster.name),
+                             "socket.connection.setup.timeout.ms": 5000})
+        md = admin.list_topics(topic, timeout=10) if topic else admin.list_topics(timeout=10)
+        for name, t in md.topics.items():
+            if name.startswith("__"):
+                continue
+            parts.extend(t.partitions.values())
+    return parts
+
+
+def under_replicated_partitions(topic: str | None = None) -> int:
+    """Partitions whose ISR is smaller than their replica set (every topic, or `topic`)."""
+    return sum(1 for p in _partitions(topic or None) if len(p.isrs) < len(p.replicas))
+
+
+def offline_partitions(topic: str | None = None) -> int:
+    """Partitions without a leader."""
+    return sum(1 for p in _partitions(topic or None) if p.leader < 0)
+
+
+def no_offline_partitions(topic: str | None = None) -> bool:
+    return offline_partitions(topic) == 0
+
+
+def verify_ledger() -> dict[str, Any]:
+    """Replay the drill's topics against its ledgers (after stop_load); counts per anomaly."""
+    from riftdrill.verify.verifier import verify_run
+
+    run_dir = windows.run_dir_from_env()
+    if run_dir is None:
+        return {"passed": False, "reason": "no drill run directory (RIFTDRILL_RUN_DIR)"}
+    report = verify_run(run_dir, inventory.load())
+    (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
+    return {"passed": report.passed, "counts": report.totals}

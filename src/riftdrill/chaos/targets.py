@@ -1,0 +1,132 @@
+"""Which brokers a drill hits: by id or name, by cloud, or by role.
+
+Target strings (every action taking `broker=` or `target=` accepts them):
+
+    "aws-1" | "101"          one broker, by name or node id
+    "cloud:gcp"              every broker of a cloud (kill_cloud)
+    "leader" | "leader:T"    the broker leading the most partitions of topic T (default: the
+                             topic of the drill's running load); ties -> lowest node id
+    "controller"             the active KRaft controller (the quorum leader)
+
+The active controller is read from the quorum itself: `MetadataQuorumCommand describe --status`
+(Kafka's own tool, run from the jars riftdrill installed) against every controller endpoint of
+the inventory, `LeaderId:` line. AdminClient.describe_cluster() is not used for this: under
+KRaft, its `controller` is a random live broker the client talks to, not the quorum leader.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Mapping
+
+from riftdrill.errors import FaultError, RiftdrillError
+from riftdrill.inventory import Broker, Inventory
+
+QUORUM_TIMEOUT_S = 60.0
+
+
+class TargetError(RiftdrillError):
+    """A target string that names nothing in the inventory."""
+
+
+def leader_of_most(leaders: Mapping[int, int | None]) -> int:
+    """Node id leading the most partitions ({partition: leader id or None/-1 if leaderless});
+    ties go to the lowest id so a drill is repeatable."""
+    counts = Counter(lid for lid in leaders.values() if lid is not None and lid >= 0)
+    if not counts:
+        raise FaultError("no partition has a leader: there is no leader to target")
+    best = max(counts.values())
+    return min(lid for lid, n in counts.items() if n == best)
+
+
+_LEADER_ID = re.compile(r"^LeaderId:\s*(-?\d+)\s*$", re.MULTILINE)
+
+
+def parse_quorum_leader(status_text: str) -> int:
+    """LeaderId from `kafka-metadata-quorum describe --status` output."""
+    m = _LEADER_ID.search(status_text)
+    if m is None or int(m.group(1)) < 0:
+        raise FaultError("the KRaft quorum reports no leader (no `LeaderId:` in its status)")
+    return int(m.group(1))
+
+
+def controller_endpoints(inv: Inventory) -> str:
+    eps = [f"{b.address}:{b.controller_port}" for b in inv.brokers
+           if "controller" in b.roles and b.controller_port]
+    if not eps:
+        raise TargetError("the inventory lists no controller endpoints")
+    return ",".join(eps)
+
+
+def active_controller(inv: Inventory) -> Broker:
+    """The broker that is the KRaft quorum leader right now."""
+    from riftdrill.engines.kafka import jvm_argv, kafka_libs
+
+    if inv.engine != "kafka":
+        raise TargetError(f"'controller' targets need a KRaft engine, not {inv.engine}")
+    argv = jvm_argv(kafka_libs(), "org.apache.kafka.tools.MetadataQuorumCommand", 128,
+                    ["--bootstrap-controller", controller_endpoints(inv), "describe", "--status"])
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=QUORUM_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        raise FaultError(f"the KRaft quorum did not answer within {QUORUM_TIMEOUT_S:g} s") from exc
+    if proc.returncode != 0:
+        raise FaultError(f"kafka-metadata-quorum failed: {proc.stderr.strip()[-300:]}")
+    return inv.broker(parse_quorum_leader(proc.stdout))
+
+
+def partition_leaders(bootstrap: str, topic: str, timeout_s: float = 10) -> dict[int, int]:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+    md = admin.list_topics(topic, timeout=timeout_s)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        raise TargetError(f"topic {topic!r} does not exist ({t.error if t else 'no metadata'})")
+    return {p.id: p.leader for p in t.partitions.values()}
+
+
+def leader_of_topic(inv: Inventory, topic: str) -> Broker:
+    first = inv.clouds[0].name
+    return inv.broker(leader_of_most(partition_leaders(inv.bootstrap(first), topic)))
+
+
+def running_load_topic() -> str:
+    """The topic of the drill's load (RIFTDRILL_RUN_DIR/load/spec.json)."""
+    import json
+
+    from riftdrill.chaos.windows import run_dir_from_env
+
+    run_dir = run_dir_from_env()
+    spec = run_dir / "load" / "spec.json" if run_dir else None
+    if spec is None or not spec.exists():
+        raise TargetError("target 'leader' needs a topic: start the load first (start_load) "
+                          "or name it, 'leader:<topic>'")
+    return str(json.loads(spec.read_text())["topic"])
+
+
+def resolve(inv: Inventory, target: str) -> list[Broker]:
+    """The brokers a target string names (see the module doc)."""
+    target = str(target).strip()
+    if target.startswith("cloud:"):
+        cloud = inv.cloud(target.split(":", 1)[1]).name
+        brokers = inv.brokers_in(cloud)
+        if not brokers:
+            raise TargetError(f"cloud {cloud} has no brokers")
+        return brokers
+    if target == "controller":
+        return [active_controller(inv)]
+    if target == "leader" or target.startswith("leader:"):
+        topic = target.split(":", 1)[1] if ":" in target else running_load_topic()
+        return [leader_of_topic(inv, topic)]
+    return [inv.broker(target)]
+
+
+def resolve_one(inv: Inventory, target: str) -> Broker:
+    brokers = resolve(inv, target)
+    if len(brokers) != 1:
+        raise TargetError(f"target {target!r} names {len(brokers)} brokers; this action takes one "
+                          "(use kill_cloud for a whole cloud)")
+    return brokers[0]
