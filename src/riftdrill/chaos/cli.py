@@ -1,0 +1,115 @@
+"""`riftdrill drill`: the command the main CLI mounts (`command`, a plain typer command: a typer
+sub-app with a positional argument would read `--var` after EXP as a sub-command name).
+
+    riftdrill drill EXP [--var k=v ...] [--json]     one drill (EXP: name under experiments/ or a path)
+    riftdrill drill --suite [--var k=v ...] [--json] the standard suite, short profile
+    riftdrill drill --list                           the experiments
+
+Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (unknown experiment, bad --var,
+bad slo.yaml, nothing deployed: one line); 130 interrupted (SIGINT/SIGTERM; faults healed).
+Exit 1 and 130 are SystemExit (the main CLI runs click with standalone_mode=False).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riftdrill.chaos import runner
+
+drill_app = typer.Typer(help="Run Chaos Toolkit drills: real load, a real fault, heal, verify, "
+                        "verdict.", no_args_is_help=False, add_completion=False)
+err = Console(stderr=True)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def render(results: list[runner.DrillResult], console: Console) -> None:
+    t = Table("drill", "verdict", "fault", "worst unavail. s", "first ack s", "p99 back s",
+              "zero lag s", "acked", "lost", "errors", "run", title="riftdrill drills")
+    for r in results:
+        s = r.summary
+        rec = s.get("recovery") or {}
+        counts = (s.get("verify") or {}).get("counts") or {}
+        wins = s.get("fault_windows") or []
+        fault = ", ".join(f"{w['kind']}:{w['target']}" for w in wins[:2]) + (
+            f" +{len(wins) - 2}" if len(wins) > 2 else "") or "none"
+        verdict = "[green]PASS[/green]" if r.verdict.passed else "[red]FAIL[/red]"
+        t.add_row(s["experiment"], verdict, fault, _fmt(rec.get("worst_unavailability_s")),
+                  _fmt(rec.get("worst_time_to_first_ack_s")),
+                  _fmt(rec.get("time_to_p99_baseline_s")), _fmt(rec.get("time_to_zero_lag_s")),
+                  _fmt((s.get("verify") or {}).get("acks")), _fmt(counts.get("lost")),
+                  _fmt(sum((rec.get("errors_by_code") or {}).values()) if rec else None),
+                  s["run_id"])
+    console.print(t)
+    for r in results:
+        for reason in r.verdict.reasons:
+            console.print(f"  [red]{r.summary['experiment']}[/red]: {reason}")
+
+
+def command(
+    experiment: Annotated[str | None, typer.Argument(
+        help="Experiment name under experiments/ (or a path to one).")] = None,
+    var: Annotated[list[str] | None, typer.Option(
+        "--var", help="NAME=VALUE overriding the experiment's configuration (repeatable).")] = None,
+    suite: Annotated[bool, typer.Option(
+        "--suite", help="Run the standard suite with the short profile.")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="List the experiments.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """Run a drill (or the suite): heal always, verify, recovery figures, SLO, verdict."""
+    if list_:
+        names = runner.known_experiments()
+        print(json.dumps(names) if json_out else "\n".join(names))
+        return
+    if suite == (experiment is not None):
+        raise runner.ExperimentError("give one experiment, or --suite; experiments are: "
+                                     + ", ".join(runner.known_experiments()))
+    names = list(runner.SUITE) if suite else [experiment or ""]
+    plan: list[tuple[str, list[str]]] = []
+    for name in names:  # every name and --var checked before anything runs
+        items = list(var or [])
+        exp = runner.read_experiment(runner.resolve_experiment(name))
+        if suite:
+            # The short profile, under the user's --var; keys an experiment lacks are skipped.
+            conf = exp.get("configuration", {})
+            given = {i.split("=", 1)[0] for i in items}
+            items = [f"{k}={v}" for k, v in runner.SUITE_VARS.items()
+                     if k in conf and k not in given] + [i for i in items
+                                                          if i.split("=", 1)[0] in conf]
+        runner.parse_vars(items, exp)
+        plan.append((name, items))
+    results: list[runner.DrillResult] = []
+    code = runner.EXIT_PASS
+    for name, items in plan:
+        if not json_out:
+            err.print(f"[bold]drill {name}[/bold] " + " ".join(items))
+        result = runner.run_drill(name, items, echo=not json_out)
+        results.append(result)
+        if not json_out:
+            err.print(f"  -> {'PASS' if result.verdict.passed else 'FAIL'} ({result.run_dir})")
+        if result.exit_code == runner.EXIT_INTERRUPTED:
+            code = runner.EXIT_INTERRUPTED
+            break
+        if result.exit_code != runner.EXIT_PASS:
+            code = runner.EXIT_FAIL
+    if json_out:
+        print(json.dumps([r.summary for r in results], indent=2, default=str) if suite
+              else json.dumps(results[0].summary, indent=2, default=str))
+    else:
+        render(results, Console())
+    if code != runner.EXIT_PASS:
+        raise SystemExit(code)
+
+
+drill_app.command()(command)  # `python -m riftdrill.chaos` runs it without the main CLI

@@ -1,0 +1,459 @@
+"""`riftdrill drill`: run one Chaos Toolkit experiment as a drill, always heal, then judge it.
+
+    results/runs/<UTC>-<exp>/
+        journal.json  chaos.log  chaos.out   what Chaos Toolkit did
+        faults.jsonl                         fault windows, appended by the actions
+        load/                                ledgers, timeline, summary, histograms
+        verify.json  summary.json            the replay and the drill's verdict
+
+`chaos run` runs as a child in its own session with RIFTDRILL_DRILL_PID (faults it injects are
+owned by this process) and RIFTDRILL_RUN_DIR. Whatever happens (success, failure, SIGINT,
+SIGTERM, an exception) the runner then heals: it forwards an interrupt to chaos (whose
+rollbacks heal too), waits at most CHAOS_STOP_GRACE_S, kills it if needed, runs
+`faults.heal_all()`, closes open fault windows and stops the load. Only then it verifies,
+computes the recovery figures and decides the verdict (Chaos Toolkit's exit status is not it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from riftdrill import faults, inventory, paths
+from riftdrill.chaos import slo as slo_mod
+from riftdrill.chaos import windows
+from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
+from riftdrill.chaos.verdict import Verdict, decide
+from riftdrill.errors import RiftdrillError, ValidationError
+
+SCHEMA_VERSION = 1
+CHAOS_STOP_GRACE_S = 120.0  # chaos's rollbacks stop the load (which drains in-flight sends)
+CHAOS_MAX_S = 3 * 3600.0  # a drill that runs longer than this is killed and healed
+SUITE = ("broker-kill", "broker-pause", "leader-kill", "link-sever", "link-asymmetric",
+         "link-flap", "object-store-outage", "cloud-outage")
+# The short profile of `make drill` / `riftdrill drill --suite`: ~75 s per drill on 2 cores.
+SUITE_VARS = {"hold_s": "20", "baseline_s": "10", "recovery_s": "20", "rate": "200",
+              "cycles": "2", "down_s": "8", "up_s": "8"}
+EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class ExperimentError(ValidationError):
+    """Unknown experiment or bad --var."""
+
+
+def experiments_dir() -> Path:
+    return paths.project_root() / "experiments"
+
+
+def known_experiments() -> list[str]:
+    d = experiments_dir()
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
+def resolve_experiment(name: str) -> Path:
+    """A name under experiments/ (with or without .json) or a path to an experiment file."""
+    p = Path(name)
+    if p.suffix == ".json" and p.is_file():
+        return p.resolve()
+    candidate = experiments_dir() / f"{p.stem if p.suffix == '.json' else name}.json"
+    if candidate.is_file():
+        return candidate
+    raise ExperimentError(f"unknown experiment {name!r}; experiments are: "
+                          f"{', '.join(known_experiments()) or '(none in ' + str(experiments_dir()) + ')'}")
+
+
+def read_experiment(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ExperimentError(f"experiment {path} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or "method" not in data:
+        raise ExperimentError(f"{path} is not a Chaos Toolkit experiment (no method)")
+    return data
+
+
+def parse_vars(items: list[str], experiment: dict[str, Any]) -> dict[str, str]:
+    """`k=v` items checked against the experiment's configuration: unknown keys and
+    non-numbers for numeric keys are errors naming them."""
+    conf = experiment.get("configuration") or {}
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ExperimentError(f"bad --var {item!r}: use NAME=VALUE")
+        if ":" in key:
+            raise ExperimentError(f"bad --var {item!r}: riftdrill takes NAME=VALUE (no :type)")
+        if key not in conf:
+            raise ExperimentError(f"unknown --var {key!r} for {experiment.get('title', '?')!r}; "
+                                  f"known: {', '.join(sorted(conf))}")
+        default = conf[key].get("default") if isinstance(conf[key], dict) else conf[key]
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            try:
+                number = float(value)
+            except ValueError:
+                raise ExperimentError(f"bad --var {key}={value!r}: must be a number") from None
+            if number < 0:
+                raise ExperimentError(f"bad --var {key}={value!r}: must be >= 0")
+        out[key] = value
+    return out
+
+
+def effective_params(experiment: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    """Every configuration value the drill runs with: --var, else env, else the default."""
+    params: dict[str, Any] = {}
+    for key, spec in (experiment.get("configuration") or {}).items():
+        if key in given:
+            params[key] = given[key]
+        elif isinstance(spec, dict) and spec.get("type") == "env":
+            params[key] = os.environ.get(str(spec["key"]), spec.get("default"))
+        else:
+            params[key] = spec
+        try:
+            f = float(params[key])
+            params[key] = int(f) if f.is_integer() else f
+        except (TypeError, ValueError):
+            pass
+    return params
+
+
+def new_run_dir(experiment: str, runs_dir: Path | None = None) -> Path:
+    base = runs_dir or paths.results_dir() / "runs"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = base / f"{stamp}-{experiment}"
+    n = 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base / f"{stamp}-{experiment}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+# ---- running chaos, and always healing ----------------------------------------------------
+
+@dataclass
+class ChaosOutcome:
+    returncode: int | None
+    interrupted_by: str | None  # "SIGINT" / "SIGTERM" / "timeout" / None
+    seconds: float
+    healed: list[str] = field(default_factory=list)  # faults the runner itself had to heal
+    cleanup_errors: list[str] = field(default_factory=list)
+
+
+class _Signals:
+    """SIGINT/SIGTERM while chaos runs: remember it and forward it (once) to chaos."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def handler(self, signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if self.received is None:
+            self.received = name
+            print(f"riftdrill: {name}: stopping the drill, healing every fault...",
+                  file=sys.stderr, flush=True)
+            if self.proc is not None and self.proc.poll() is None:
+                # chaos turns SIGINT into KeyboardInterrupt: its rollbacks run (strategy always)
+                _signal_group(self.proc, signal.SIGINT)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+@contextmanager
+def _trap(sig_state: _Signals) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, sig_state.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def chaos_command(exp_path: Path, run_dir: Path, params: dict[str, str],
+                  chaos_bin: str | None = None) -> list[str]:
+    chaos = chaos_bin or shutil.which("chaos", path=str(Path(sys.executable).parent)) or "chaos"
+    cmd = [chaos, "--log-file", str(run_dir / "chaos.log"), "run",
+           "--journal-path", str(run_dir / "journal.json"), "--rollback-strategy", "always"]
+    for k, v in params.items():
+        cmd += ["--var", f"{k}={v}"]
+    return [*cmd, str(exp_path)]
+
+
+def heal_everything(run_dir: Path, stop_load: Callable[[Path], object] | None = None,
+                    heal_all: Callable[[], list[Any]] | None = None) -> tuple[list[str], list[str]]:
+    """heal_all + close fault windows + stop the load; never raises. (healed, errors)."""
+    healed: list[str] = []
+    errors: list[str] = []
+    try:
+        t0 = time.time_ns()
+        for f in (heal_all or faults.heal_all)():
+            healed.append(f"{f.kind}:{f.target}")
+            windows.record_end(f.kind, f.target, run_dir=run_dir, ts_ns=t0, by="runner")
+    except Exception as exc:
+        errors.append(f"heal_all failed: {exc} (run `riftdrill heal`)")
+    try:
+        windows.close_open(run_dir)
+    except Exception as exc:
+        errors.append(f"closing fault windows failed: {exc}")
+    try:
+        if stop_load is None:
+            from riftdrill.load.runner import stop_load as _stop
+
+            _stop(run_dir)
+        else:
+            stop_load(run_dir)
+    except Exception as exc:
+        errors.append(f"stopping the load failed: {exc}")
+    return healed, errors
+
+
+def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
+              max_s: float = CHAOS_MAX_S, grace_s: float = CHAOS_STOP_GRACE_S,
+              stop_load: Callable[[Path], object] | None = None,
+              heal_all: Callable[[], list[Any]] | None = None) -> ChaosOutcome:
+    """Run chaos; heal in every case (also when this raises, e.g. on a second signal)."""
+    env = {**os.environ, "RIFTDRILL_DRILL_PID": str(os.getpid()),
+           windows.RUN_DIR_ENV: str(run_dir), "RIFTDRILL_HOME": str(paths.project_root()),
+           "PYTHONUNBUFFERED": "1"}
+    sig = _Signals()
+    t0 = time.monotonic()
+    proc: subprocess.Popen[bytes] | None = None
+    outcome = ChaosOutcome(returncode=None, interrupted_by=None, seconds=0.0)
+    with _trap(sig):
+        try:
+            with open(run_dir / "chaos.out", "wb") as out_file:
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env,
+                                        start_new_session=True)
+                sig.proc = proc
+                pump = threading.Thread(target=_pump, args=(proc, out_file, echo), daemon=True)
+                pump.start()
+                deadline = t0 + max_s
+                while proc.poll() is None:
+                    if sig.received is None and time.monotonic() > deadline:
+                        sig.received = "timeout"
+                        _signal_group(proc, signal.SIGINT)
+                    if sig.received is not None:
+                        _wait_or_kill(proc, grace_s)
+                        break
+                    time.sleep(0.2)
+                pump.join(timeout=5)
+        finally:
+            if proc is not None and proc.poll() is None:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+            # Further signals during the heal are ignored: a half-done heal is the worst case.
+            for s in (signal.SIGINT, signal.SIGTERM):
+                if threading.current_thread() is threading.main_thread():
+                    signal.signal(s, signal.SIG_IGN)
+            outcome.healed, outcome.cleanup_errors = heal_everything(run_dir, stop_load, heal_all)
+    outcome.returncode = proc.returncode if proc is not None else None
+    outcome.interrupted_by = sig.received
+    outcome.seconds = round(time.monotonic() - t0, 3)
+    return outcome
+
+
+def _wait_or_kill(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+
+def _pump(proc: subprocess.Popen[bytes], out_file: Any, echo: bool) -> None:
+    assert proc.stdout is not None
+    for line in iter(proc.stdout.readline, b""):
+        out_file.write(line)
+        out_file.flush()
+        if echo:
+            sys.stderr.write("  chaos: " + line.decode(errors="replace").split("] ", 1)[-1])
+            sys.stderr.flush()
+
+
+# ---- judging ------------------------------------------------------------------------------
+
+def host_info() -> dict[str, Any]:
+    import psutil
+
+    return {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "kernel": platform.release()}
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=paths.project_root(), timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def link_counters(target: str) -> dict[str, dict[str, int]]:
+    if target != "local":
+        return {}
+    try:
+        from riftdrill.lab.net import link_counters as counters
+
+        return counters()
+    except Exception:
+        return {}
+
+
+def counters_delta(before: dict[str, dict[str, int]],
+                   after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {k: {m: v - before.get(k, {}).get(m, 0) for m, v in vals.items()}
+            for k, vals in after.items()}
+
+
+@dataclass
+class DrillResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    verdict: Verdict
+    exit_code: int
+
+
+def judge(run_dir: Path, experiment_name: str, params: dict[str, Any], inv: inventory.Inventory,
+          outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> tuple[
+              Verdict, RecoveryFigures | None, Any, list[slo_mod.Violation],
+              list[windows.FaultWindow]]:
+    """Verdict from journal + fault windows + verify + recovery + SLO."""
+    from riftdrill.chaos.verdict import load_journal
+    from riftdrill.verify.verifier import verify_run
+
+    reasons: list[str] = []
+    if outcome.interrupted_by:
+        reasons.append(f"the drill was interrupted ({outcome.interrupted_by}); every fault was "
+                       "healed")
+    reasons += outcome.cleanup_errors
+    try:
+        journal: dict[str, Any] | None = load_journal(run_dir / "journal.json")
+    except RiftdrillError as exc:
+        journal = None
+        reasons.append(str(exc))
+    wins = windows.fault_windows(run_dir)
+    if not wins:
+        reasons.append("no fault was injected (no fault window recorded): the fault never "
+                       "happened, so the drill tested nothing")
+    report = None
+    if (run_dir / "load" / "ledgers").is_dir():
+        try:
+            report = verify_run(run_dir, inv)
+            (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
+        except RiftdrillError as exc:
+            reasons.append(f"verify could not check the run: {exc}")
+    else:
+        reasons.append("the load never started: no ledgers to verify")
+    recovery = None
+    sp = windows.span(wins)
+    if sp is not None and report is not None:
+        try:
+            recovery = figures_from_run(run_dir, sp[0], sp[1],
+                                        baseline_s=float(params.get("baseline_s", 60) or 60))
+        except RiftdrillError as exc:
+            reasons.append(f"recovery figures: {exc}")
+    violations = slo_mod.check(bounds, recovery, report,
+                               float(params.get("hold_s", 0) or 0))
+    base = decide(journal, verify=report) if journal is not None else Verdict(passed=False)
+    all_reasons = reasons + base.reasons + [v.message for v in violations]
+    verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
+                      checked=[*base.checked, "fault_windows", "slo"])
+    return verdict, recovery, report, violations, wins
+
+
+def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool = True,
+              chaos_bin: str | None = None, runs_dir: Path | None = None,
+              slo_path: Path | None = None) -> DrillResult:
+    exp_path = resolve_experiment(experiment)
+    exp = read_experiment(exp_path)
+    name = exp_path.stem
+    given = parse_vars(var_items or [], exp)
+    slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
+                            set(known_experiments()) | {name})
+    bounds = slo_mod.bounds_for(slo_file, name)
+    inv = inventory.load()
+    params = effective_params(exp, given)
+    run_dir = new_run_dir(name, runs_dir)
+    started_at = datetime.now(UTC).isoformat()
+    counters_before = link_counters(inv.target)
+    cmd = chaos_command(exp_path, run_dir, {k: str(v) for k, v in params.items()}, chaos_bin)
+    outcome = run_chaos(cmd, run_dir, echo=echo)
+    counters_after = link_counters(inv.target)
+    verdict, recovery, report, violations, wins = judge(run_dir, name, params, inv, outcome,
+                                                       bounds)
+    summary = build_summary(run_dir, name, exp, inv, params, started_at, wins, recovery, report,
+                            verdict, violations, counters_delta(counters_before, counters_after),
+                            outcome)
+    write_summary(run_dir, summary)
+    code = EXIT_INTERRUPTED if outcome.interrupted_by in ("SIGINT", "SIGTERM") else (
+        EXIT_PASS if verdict.passed else EXIT_FAIL)
+    return DrillResult(run_dir=run_dir, summary=summary, verdict=verdict, exit_code=code)
+
+
+def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.Inventory,
+                  params: dict[str, Any], started_at: str, wins: list[windows.FaultWindow],
+                  recovery: RecoveryFigures | None, report: Any, verdict: Verdict,
+                  violations: list[slo_mod.Violation], link_bytes: dict[str, Any],
+                  outcome: ChaosOutcome) -> dict[str, Any]:
+    load_spec: dict[str, Any] = {}
+    spec_path = run_dir / "load" / "spec.json"
+    if spec_path.exists():
+        load_spec = json.loads(spec_path.read_text())
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_dir.name,
+        "experiment": name,
+        "title": exp.get("title", name),
+        "target": inv.target,
+        "engine": inv.engine,
+        "engine_version": inv.engine_version,
+        "topology": inv.topology,
+        "started_at": started_at,
+        "ended_at": datetime.now(UTC).isoformat(),
+        "riftdrill_sha": git_sha(),
+        "host": host_info(),
+        "params": {**params, "load": load_spec,
+                   "replication_factor": inv.replication_factor,
+                   "min_insync_replicas": inv.min_insync_replicas},
+        "fault_windows": [w.to_summary() for w in wins],
+        "recovery": recovery.model_dump() if recovery is not None else None,
+        "verify": ({"passed": report.passed, "counts": dict(report.totals),
+                    "acks": report.acks, "records_read": report.records_read}
+                   if report is not None else {"passed": False, "counts": {}}),
+        "verdict": {"passed": verdict.passed, "reasons": verdict.reasons},
+        "slo": {"violations": [v.model_dump() for v in violations]},
+        "link_bytes": link_bytes,
+        "journal": "journal.json",
+        "load_dir": "load",
+        "chaos": {"returncode": outcome.returncode, "interrupted_by": outcome.interrupted_by,
+                  "seconds": outcome.seconds, "healed_by_runner": outcome.healed},
+    }
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
+    path = run_dir / "summary.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+    return path

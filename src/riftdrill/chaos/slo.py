@@ -1,0 +1,173 @@
+"""slo.yaml: the bounds a drill promises, per experiment, applied by the runner.
+
+    defaults:                       # every experiment, unless it overrides a bound
+      max_time_to_first_ack_s: 30
+    experiments:
+      broker-kill:
+        max_unavailability_s: 20
+      link-sever:
+        max_unavailability_s: hold_s + 30   # relative to the drill's fault hold
+
+Bounds (seconds unless noted; absent = not bounded): max_time_to_first_ack_s,
+max_unavailability_s, max_time_to_p99_baseline_s, max_time_to_zero_lag_s, max_duplicates,
+max_reordered, max_unseen (records), max_lost (records; only 0 is accepted: an acknowledged
+record lost always fails a drill). A time bound may be `hold_s + N`, evaluated with the drill's
+hold_s. Unknown fields or experiments are validation errors naming them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ValidationError as PydanticError
+
+from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.errors import ValidationError
+from riftdrill.verify.report import VerifyReport
+
+Bound = float | str | None
+_RELATIVE = re.compile(r"^\s*hold_s\s*\+\s*(\d+(?:\.\d+)?)\s*$")
+
+
+class ExperimentSlo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_time_to_first_ack_s: Bound = None
+    max_unavailability_s: Bound = None
+    max_time_to_p99_baseline_s: Bound = None
+    max_time_to_zero_lag_s: Bound = None
+    max_duplicates: int | None = None
+    max_reordered: int | None = None
+    max_unseen: int | None = None
+    max_lost: int = 0
+
+    @field_validator("max_time_to_first_ack_s", "max_unavailability_s",
+                     "max_time_to_p99_baseline_s", "max_time_to_zero_lag_s")
+    @classmethod
+    def _time(cls, v: Bound) -> Bound:
+        if isinstance(v, str) and not _RELATIVE.match(v):
+            raise ValueError(f"{v!r} is neither seconds nor 'hold_s + <seconds>'")
+        if isinstance(v, int | float) and v < 0:
+            raise ValueError("must be >= 0")
+        return v
+
+    @field_validator("max_lost")
+    @classmethod
+    def _lost(cls, v: int) -> int:
+        if v != 0:
+            raise ValueError("an acknowledged record lost always fails a drill; only 0 is allowed")
+        return v
+
+
+class SloFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: ExperimentSlo = ExperimentSlo()
+    experiments: dict[str, ExperimentSlo] = {}
+
+
+class Violation(BaseModel):
+    bound: str  # "max_unavailability_s"
+    limit: float
+    measured: float | None  # None: never recovered
+    over_by: float | None
+    message: str
+
+
+def _fmt_errors(exc: PydanticError, path: Path) -> str:
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        what = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        parts.append(f"{loc}: {what}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def load(path: Path, known_experiments: set[str] | None = None) -> SloFile:
+    """Parse and validate; unknown fields and experiments raise a ValidationError naming them."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text()) if path.exists() else {}
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        slo = SloFile.model_validate(raw or {})
+    except PydanticError as exc:
+        raise ValidationError(_fmt_errors(exc, path)) from None
+    if known_experiments is not None:
+        unknown = sorted(set(slo.experiments) - known_experiments)
+        if unknown:
+            raise ValidationError(f"{path}: unknown experiment(s) {', '.join(unknown)}; "
+                                  f"experiments are: {', '.join(sorted(known_experiments))}")
+    return slo
+
+
+def bounds_for(slo: SloFile, experiment: str) -> ExperimentSlo:
+    """The experiment's bounds over the defaults."""
+    merged = slo.defaults.model_dump()
+    if experiment in slo.experiments:
+        merged.update(slo.experiments[experiment].model_dump(exclude_unset=True))
+    return ExperimentSlo.model_validate(merged)
+
+
+def resolve_bound(value: Bound, hold_s: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        m = _RELATIVE.match(value)
+        assert m is not None  # validated
+        return hold_s + float(m.group(1))
+    return float(value)
+
+
+def _check(out: list[Violation], name: str, limit: float | None, measured: float | None,
+           why_none: str | None = None) -> None:
+    if limit is None:
+        return
+    if measured is None:
+        out.append(Violation(bound=name, limit=limit, measured=None, over_by=None,
+                             message=f"SLO {name} <= {limit:g}: never recovered "
+                                     f"({why_none or 'no figure'})"))
+    elif measured > limit:
+        over = round(measured - limit, 3)
+        out.append(Violation(bound=name, limit=limit, measured=measured, over_by=over,
+                             message=f"SLO {name} <= {limit:g}: measured {measured:g}, "
+                                     f"over by {over:g}"))
+
+
+def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: VerifyReport | None,
+          hold_s: float) -> list[Violation]:
+    """Every bound the drill broke (empty: all held)."""
+    out: list[Violation] = []
+    timing = {
+        "max_time_to_first_ack_s": ("worst_time_to_first_ack_s", "worst_time_to_first_ack_s"),
+        "max_unavailability_s": ("worst_unavailability_s", None),
+        "max_time_to_p99_baseline_s": ("time_to_p99_baseline_s", "time_to_p99_baseline_s"),
+        "max_time_to_zero_lag_s": ("time_to_zero_lag_s", "time_to_zero_lag_s"),
+    }
+    for bound, (figure, reason_key) in timing.items():
+        limit = resolve_bound(getattr(bounds, bound), hold_s)
+        if limit is None:
+            continue
+        if recovery is None:
+            out.append(Violation(bound=bound, limit=limit, measured=None, over_by=None,
+                                 message=f"SLO {bound}: no recovery figures (no fault window "
+                                         "or no ledgers)"))
+            continue
+        _check(out, bound, limit, getattr(recovery, figure),
+               recovery.reasons.get(reason_key) if reason_key else None)
+    counts = {"max_duplicates": "duplicates", "max_reordered": "reordered",
+              "max_unseen": "unseen", "max_lost": "lost"}
+    for bound, kind in counts.items():
+        limit_i: int | None = getattr(bounds, bound)
+        if limit_i is None:
+            continue
+        if verify is None:
+            out.append(Violation(bound=bound, limit=limit_i, measured=None, over_by=None,
+                                 message=f"SLO {bound}: no verify report"))
+            continue
+        _check(out, bound, float(limit_i), float(verify.totals.get(kind, 0)))
+    return out
