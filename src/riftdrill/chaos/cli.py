@@ -13,6 +13,7 @@ Exit 1 and 130 are SystemExit (the main CLI runs click with standalone_mode=Fals
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -107,7 +108,7 @@ def command(
         print(json.dumps([r.summary for r in results], indent=2, default=str) if suite
               else json.dumps(results[0].summary, indent=2, default=str))
     else:
-        render(results, Console())
+        render(results, Console(width=None if sys.stdout.isatty() else 160))
     if code != runner.EXIT_PASS:
         raise SystemExit(code)
 
