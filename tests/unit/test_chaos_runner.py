@@ -1,0 +1,214 @@
+"""The drill runner without a lab: --var checks, heal on every exit path (with a fake `chaos`
+child), the verdict when no fault happened, and summary.json's shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riftdrill.chaos import runner, windows
+from riftdrill.chaos.slo import ExperimentSlo
+from riftdrill.errors import RiftdrillError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A stand-in for `chaos run`: records a fault window, writes a journal, then sleeps; on SIGINT it
+# writes "interrupted" and exits like chaos does (status interrupted).
+FAKE_CHAOS = textwrap.dedent("""
+    import json, os, signal, sys, time
+    run = os.environ["RIFTDRILL_RUN_DIR"]
+    mark = os.path.join(run, "fake.log")
+    def on_int(signum, frame):
+        open(mark, "a").write("SIGINT pid=%s\\n" % os.environ["RIFTDRILL_DRILL_PID"])
+        json.dump({"status": "interrupted", "run": []}, open(os.path.join(run, "journal.json"), "w"))
+        sys.exit(20)
+    signal.signal(signal.SIGINT, on_int)
+    with open(os.path.join(run, "faults.jsonl"), "a") as f:
+        f.write(json.dumps({"event": "start", "kind": "kill_broker", "target": "aws-1",
+                            "ts_ns": time.time_ns()}) + "\\n")
+    open(mark, "a").write("started\\n")
+    time.sleep(float(sys.argv[1]))
+    json.dump({"status": "completed", "run": []}, open(os.path.join(run, "journal.json"), "w"))
+""")
+
+# The runner in its own process (signals go to the main thread), with fake heal/stop.
+RUNNER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from riftdrill.chaos import runner
+    run = Path(sys.argv[1])
+    class F:
+        kind, target = "kill_broker", "aws-1"
+    def heal_all():
+        (run / "healed").write_text("yes")
+        return [F()]
+    def stop_load(d):
+        (run / "load-stopped").write_text("yes")
+    out = runner.run_chaos([sys.executable, sys.argv[2], sys.argv[3]], run, echo=False,
+                           grace_s=10, heal_all=heal_all, stop_load=stop_load)
+    print(out.interrupted_by, out.returncode, ",".join(out.healed))
+""")
+
+
+def start_runner(tmp_path: Path, sleep_s: float) -> tuple[subprocess.Popen[str], Path]:
+    run = tmp_path / "run"
+    run.mkdir()
+    fake = tmp_path / "fake_chaos.py"
+    fake.write_text(FAKE_CHAOS)
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(run), str(fake), str(sleep_s)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RIFTDRILL_HOME": str(ROOT)})
+    return proc, run
+
+
+def wait_for(path: Path, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (path.exists() and "started" in path.read_text()):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_is_forwarded_then_everything_is_healed(tmp_path: Path, sig: signal.Signals) -> None:
+    proc, run = start_runner(tmp_path, 60)
+    wait_for(run / "fake.log")
+    proc.send_signal(sig)
+    out, errs = proc.communicate(timeout=30)
+    assert proc.returncode == 0, errs
+    assert out.split() == [sig.name, "20", "kill_broker:aws-1"]
+    assert f"SIGINT pid={proc.pid}" in (run / "fake.log").read_text()  # chaos got the interrupt
+    assert (run / "healed").exists() and (run / "load-stopped").exists()
+    [w] = windows.fault_windows(run)
+    assert w.end_ns is not None and w.healed_by == "runner"
+
+
+def test_success_heals_too(tmp_path: Path) -> None:
+    proc, run = start_runner(tmp_path, 0.2)
+    out, errs = proc.communicate(timeout=30)
+    assert out.split() == ["None", "0", "kill_broker:aws-1"], errs
+    assert (run / "healed").exists() and (run / "load-stopped").exists()
+
+
+def test_heal_everything_never_raises_and_reports(tmp_path: Path) -> None:
+    def bad_heal() -> list[Any]:
+        raise RiftdrillError("inventory locked")
+
+    def bad_stop(d: Path) -> None:
+        raise OSError("gone")
+
+    healed, errors = runner.heal_everything(tmp_path, bad_stop, bad_heal)
+    assert healed == []
+    assert any("riftdrill heal" in e for e in errors) and any("gone" in e for e in errors)
+
+
+# ---- input checks -----------------------------------------------------------------------
+
+EXP = {"title": "t", "method": [], "configuration": {
+    "hold_s": {"type": "env", "key": "RIFTDRILL_HOLD_S", "default": 30},
+    "broker": {"type": "env", "key": "RIFTDRILL_BROKER", "default": "aws-2"}}}
+
+
+def test_vars_are_checked_against_the_experiment() -> None:
+    assert runner.parse_vars(["hold_s=5", "broker=gcp-1"], EXP) == {"hold_s": "5",
+                                                                    "broker": "gcp-1"}
+    with pytest.raises(runner.ExperimentError, match=r"unknown --var 'hodl_s'.*known: broker, hold_s"):
+        runner.parse_vars(["hodl_s=5"], EXP)
+    with pytest.raises(runner.ExperimentError, match="must be a number"):
+        runner.parse_vars(["hold_s=soon"], EXP)
+    with pytest.raises(runner.ExperimentError, match="NAME=VALUE"):
+        runner.parse_vars(["hold_s"], EXP)
+
+
+def test_effective_params_var_over_env_over_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIFTDRILL_BROKER", "gcp-2")
+    assert runner.effective_params(EXP, {"hold_s": "7"}) == {"hold_s": 7, "broker": "gcp-2"}
+
+
+def test_unknown_experiment_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIFTDRILL_HOME", str(ROOT))
+    with pytest.raises(runner.ExperimentError, match=r"experiments are: .*broker-kill"):
+        runner.resolve_experiment("broker-kil")
+    assert runner.resolve_experiment("broker-kill").name == "broker-kill.json"
+
+
+def test_every_experiment_heals_in_its_rollbacks_and_is_overridable() -> None:
+    for path in (ROOT / "experiments").glob("*.json"):
+        exp = json.loads(path.read_text())
+        funcs = [r["provider"]["func"] for r in exp["rollbacks"]]
+        assert funcs == ["heal_all", "stop_load"], path.name
+        conf = exp["configuration"]
+        for key in ("rate", "baseline_s", "recovery_s"):
+            assert conf[key]["type"] == "env", (path.name, key)
+        assert "hold_s" in conf or "cycles" in conf, path.name
+        assert exp["steady-state-hypothesis"]["probes"], path.name
+
+
+def test_cli_bad_input_is_one_line_and_exit_2() -> None:
+    env = {**os.environ, "RIFTDRILL_HOME": str(ROOT)}
+    for args in (["nope"], ["broker-kill", "--var", "bogus=1"], ["broker-kill", "--suite"]):
+        p = subprocess.run([sys.executable, "-m", "riftdrill", "drill", *args], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert p.returncode == 2, (args, p.stderr)
+        assert p.stderr.strip().splitlines()[-1].startswith("riftdrill: error:"), p.stderr
+
+
+# ---- judging and summary -----------------------------------------------------------------
+
+def test_a_drill_whose_fault_never_happened_fails(tmp_path: Path) -> None:
+    (tmp_path / "journal.json").write_text(json.dumps({
+        "status": "completed", "experiment": {},
+        "steady_states": {"before": {"steady_state_met": True, "probes": []}},
+        "run": [{"activity": {"type": "action", "name": "start-load"}, "status": "succeeded"}],
+        "rollbacks": []}))
+    from tests.unit.test_chaos_targets import inv
+
+    outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
+    verdict, recovery, _report, _violations, wins = runner.judge(
+        tmp_path, "broker-kill", {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    assert not verdict.passed and wins == [] and recovery is None
+    assert any("fault never happened" in r for r in verdict.reasons)
+    assert any("load never started" in r for r in verdict.reasons)
+
+
+def test_summary_has_the_report_schema(tmp_path: Path) -> None:
+    from riftdrill.chaos.recovery import RecoveryFigures
+    from riftdrill.chaos.verdict import Verdict
+    from tests.unit.test_chaos_targets import inv
+
+    w = windows.FaultWindow(kind="kill_broker", target="aws-2", start_ns=2 * 10**9,
+                            end_ns=3 * 10**9)
+    s = runner.build_summary(
+        tmp_path, "broker-kill", {"title": "T"}, inv(), {"hold_s": 5}, "2026-01-01T00:00:00+00:00",
+        [w], RecoveryFigures(fault_start_ns=1, fault_end_ns=2, run_end_ns=3), None,
+        Verdict(passed=False, reasons=["x"]), [], {"aws-to-gcp": {"bytes": 5, "packets": 1}},
+        runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0))
+    path = runner.write_summary(tmp_path, s)
+    data = json.loads(path.read_text())
+    for key in ("schema_version", "run_id", "experiment", "title", "target", "engine",
+                "engine_version", "topology", "started_at", "ended_at", "riftdrill_sha", "host",
+                "params", "fault_windows", "recovery", "verify", "verdict", "slo", "link_bytes",
+                "journal", "load_dir"):
+        assert key in data, key
+    assert data["schema_version"] == 1 and data["title"] == "T"
+    assert set(data["host"]) >= {"cores", "memory_gib", "kernel"}
+    assert data["fault_windows"][0] | {} == {"kind": "kill_broker", "target": "aws-2",
+                                             "direction": "both", "start_s": 2.0, "end_s": 3.0,
+                                             "healed_by": "drill"}
+    assert data["verify"] == {"passed": False, "counts": {}}
+    assert data["verdict"] == {"passed": False, "reasons": ["x"]}
+    assert data["slo"] == {"violations": []}
+    assert (data["journal"], data["load_dir"]) == ("journal.json", "load")
+
+
+def test_counters_delta() -> None:
+    assert runner.counters_delta({"a": {"bytes": 5}}, {"a": {"bytes": 12}, "b": {"bytes": 1}}) == {
+        "a": {"bytes": 7}, "b": {"bytes": 1}}
