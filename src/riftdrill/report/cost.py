@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill import paths
@@ -46,9 +46,9 @@ class PriceTable(_Strict):
     as_of: str  # the date the list prices were read
     currency: str = "USD"
     source: str = ""
-    egress_per_gb: dict[str, float]  # cloud -> price of a GB leaving it toward the other cloud
+    egress_per_gb: dict[str, NonNegativeFloat]  # cloud -> price of a GB leaving it toward the other cloud
     object_store: dict[str, StorePrices]  # api ("s3" | "gcs") -> prices
-    instance_hour: dict[str, float]  # cloud -> one broker instance for one hour
+    instance_hour: dict[str, NonNegativeFloat]  # cloud -> one broker instance for one hour
     instance_type: dict[str, str] = {}  # cloud -> what `instance_hour` is the price of
 
 
@@ -70,7 +70,9 @@ def load_prices(path: Path | None = None) -> PriceTable:
     try:
         return PriceTable.model_validate(raw)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # An unknown field first: a misspelt name also reports the real one as missing.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = ".".join(str(p) for p in first["loc"])
         if first["type"] == "extra_forbidden":
             raise ValidationError(f"{path}: unknown field {loc!r}") from None
@@ -263,7 +265,7 @@ def _gcs_snapshot(store: Any) -> dict[str, Any]:
     objects = stored = 0
     generations: dict[str, int] = {}
     for bucket in store.buckets:
-        for blob in client.list_blobs(bucket):
+        for blob in client.list_blobs(bucket, timeout=10, retry=None):
             objects += 1
             stored += int(blob.size or 0)
             generations[f"{bucket}/{blob.name}"] = int(blob.generation or 0)

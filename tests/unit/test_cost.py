@@ -1,0 +1,161 @@
+"""Cost per drill: the price table's validation and the arithmetic a published number rests on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from riftdrill.errors import ValidationError
+from riftdrill.report.cost import (
+    HOURS_PER_MONTH,
+    SECONDS_PER_MONTH,
+    count_recorded_requests,
+    load_prices,
+    price_usage,
+    store_usage_delta,
+    usage_from_summary,
+)
+from riftdrill.report.runs import RunSummary
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _prices(tmp_path: Path, extra: str = "") -> Path:
+    p = tmp_path / "prices.yaml"
+    p.write_text("""as_of: "2025-06-01"
+currency: USD
+egress_per_gb: {aws: 0.09, gcp: 0.12}
+object_store:
+  s3: {put_per_1000: 0.005, get_per_1000: 0.0004, storage_gb_month: 0.023}
+  gcs: {put_per_1000: 0.005, get_per_1000: 0.0004, storage_gb_month: 0.020}
+instance_hour: {aws: 0.2, gcp: 0.1}
+""" + extra)
+    return p
+
+
+def _summary(**kw: object) -> RunSummary:
+    base: dict[str, object] = {"run_id": "r", "experiment": "e", "engine": "kafka",
+                               "started_at": "2026-01-01T00:00:00+00:00",
+                               "ended_at": "2026-01-01T01:00:00+00:00"}  # exactly one hour
+    return RunSummary.model_validate({**base, **kw})
+
+
+def test_shipped_price_table_is_valid_and_dated() -> None:
+    prices = load_prices(ROOT / "prices.yaml")
+    assert prices.as_of and set(prices.egress_per_gb) == {"aws", "gcp"}
+    assert set(prices.object_store) == {"s3", "gcs"} and set(prices.instance_hour) == {"aws", "gcp"}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("egress_per_tb: {aws: 90}\n", "unknown field 'egress_per_tb'"),
+    ("", None),
+])
+def test_unknown_field_is_an_error_naming_it(tmp_path: Path, extra: str, message: str | None) -> None:
+    path = _prices(tmp_path, extra)
+    if message is None:
+        load_prices(path)
+        return
+    with pytest.raises(ValidationError, match=message):
+        load_prices(path)
+
+
+def test_unknown_nested_field_and_bad_value_are_named(tmp_path: Path) -> None:
+    path = _prices(tmp_path)
+    path.write_text(path.read_text().replace("put_per_1000: 0.005, get", "put_per_1k: 0.005, get", 1))
+    with pytest.raises(ValidationError, match=r"unknown field 'object_store.s3.put_per_1k'"):
+        load_prices(path)
+    path = _prices(tmp_path)
+    path.write_text(path.read_text().replace("aws: 0.2", "aws: -1"))
+    with pytest.raises(ValidationError, match=r"instance_hour.aws"):
+        load_prices(path)
+    with pytest.raises(ValidationError, match=r"not found"):
+        load_prices(tmp_path / "nope.yaml")
+
+
+def test_one_hour_drill_cost_and_month(tmp_path: Path) -> None:
+    prices = load_prices(_prices(tmp_path))
+    summary = _summary(
+        link_bytes={"aws-to-gcp": {"bytes": 10_000_000_000, "packets": 1},
+                    "gcp-to-aws": {"bytes": 5_000_000_000, "packets": 1}},
+        store_usage={"aws-s3": {"cloud": "aws", "api": "s3", "put": 2000, "get": 10000,
+                                "other": 50, "stored_bytes": 100_000_000_000}},
+        brokers=[{"name": "aws-1", "cloud": "aws"}, {"name": "aws-2", "cloud": "aws"},
+                 {"name": "gcp-1", "cloud": "gcp"}])
+    cost = price_usage(usage_from_summary(summary), prices)
+    by = {c.item: c for c in cost.lines}
+    assert by["egress aws-to-gcp"].drill == pytest.approx(10 * 0.09)  # 10 GB out of AWS
+    assert by["egress gcp-to-aws"].drill == pytest.approx(5 * 0.12)
+    assert by["aws-s3 PUT/LIST"].drill == pytest.approx(2 * 0.005)
+    assert by["aws-s3 GET"].drill == pytest.approx(10 * 0.0004)  # DELETEs ("other") are free
+    assert by["aws-s3 storage"].monthly == pytest.approx(100 * 0.023)
+    assert by["aws-s3 storage"].drill == pytest.approx(100 * 0.023 / HOURS_PER_MONTH)
+    assert by["brokers in aws (instance)"].quantity == pytest.approx(2.0)  # 2 brokers x 1 h
+    assert by["brokers in aws (instance)"].drill == pytest.approx(0.4)
+    assert by["brokers in gcp (instance)"].monthly == pytest.approx(HOURS_PER_MONTH * 0.1)
+    # A one-hour drill: traffic per month is 730 times the drill's.
+    assert by["egress aws-to-gcp"].monthly == pytest.approx(0.9 * HOURS_PER_MONTH)
+    assert cost.drill_total == pytest.approx(sum(c.drill for c in cost.lines))
+    assert cost.monthly_total == pytest.approx(
+        (0.9 + 0.6 + 0.01 + 0.004 + 0.4 + 0.1) * HOURS_PER_MONTH + 2.3)
+    assert SECONDS_PER_MONTH == 730 * 3600
+
+
+def test_brokers_from_params_and_unpriced_things_become_notes(tmp_path: Path) -> None:
+    prices = load_prices(_prices(tmp_path))
+    summary = _summary(params={"brokers_per_cloud": 3},
+                       link_bytes={"aws-to-azure": {"bytes": 1, "packets": 1},
+                                   "azure-to-aws": {"bytes": 1, "packets": 1}})
+    usage = usage_from_summary(summary)
+    assert usage.brokers_by_cloud == {"aws": 3, "azure": 3}
+    cost = price_usage(usage, prices)
+    assert any("no egress price for 'azure'" in n for n in cost.notes)
+    assert any("no instance_hour price for cloud 'azure'" in n for n in cost.notes)
+    assert any("object stores: usage not measured" in n for n in cost.notes)
+    assert {c.item for c in cost.lines} == {"egress aws-to-azure", "brokers in aws (instance)"}
+    nothing = price_usage(usage_from_summary(_summary()), prices)
+    assert nothing.lines == [] and nothing.drill_total == 0
+    assert any("broker-hours not priced" in n for n in nothing.notes)
+
+
+def test_moto_recording_counts_writes_lists_reads() -> None:
+    lines = [json.dumps(e).encode() for e in [
+        {"method": "PUT", "url": "http://s/b/k1", "headers": {"Content-Length": "100"}},
+        {"method": "POST", "url": "http://s/b/k2?uploads", "headers": {"content-length": "0"}},
+        {"method": "GET", "url": "http://s/b?list-type=2", "headers": {}},
+        {"method": "GET", "url": "http://s/b/k1", "headers": {}},
+        {"method": "HEAD", "url": "http://s/b/k1", "headers": {}},
+        {"method": "DELETE", "url": "http://s/b/k1", "headers": {}},
+        {"method": "POST", "url": "http://s/moto-api/recorder/start-recording", "headers": {}},
+    ]] + [b""]
+    assert count_recorded_requests(lines) == {"put": 3, "get": 2, "other": 1, "bytes_in": 100}
+
+
+def test_store_usage_delta() -> None:
+    before = {"aws-s3": {"cloud": "aws", "api": "s3", "objects": 2, "stored_bytes": 100,
+                         "requests": {"put": 5, "get": 1, "other": 0, "bytes_in": 100}},
+              "gcp-gcs": {"cloud": "gcp", "api": "gcs", "objects": 1, "stored_bytes": 10,
+                          "generations": {"b/a": 1}}}
+    after = {"aws-s3": {"cloud": "aws", "api": "s3", "objects": 4, "stored_bytes": 300,
+                        "requests": {"put": 9, "get": 11, "other": 1, "bytes_in": 300}},
+             "gcp-gcs": {"cloud": "gcp", "api": "gcs", "objects": 2, "stored_bytes": 40,
+                         "generations": {"b/a": 2, "b/b": 1}},
+             "x": {"cloud": "aws", "api": "s3", "error": "ConnectError: refused"}}
+    d = store_usage_delta(before, after)
+    assert d["aws-s3"] | {} == {"cloud": "aws", "api": "s3", "objects": 4, "stored_bytes": 300,
+                                "put": 4, "get": 10, "other": 1, "bytes_in": 200,
+                                "requests_measured": True, "method": "moto request recording"}
+    assert d["gcp-gcs"]["put"] == 2 and d["gcp-gcs"]["bytes_in"] == 30  # a rewrite + a new object
+    assert d["gcp-gcs"]["requests_measured"] is False
+    assert d["x"]["requests_measured"] is False and "refused" in d["x"]["method"]
+
+
+def test_collect_store_usage_reports_an_unreachable_store() -> None:
+    from riftdrill.report.cost import collect_store_usage
+
+    store = SimpleNamespace(name="gcp-gcs", cloud="gcp", api="gcs", endpoint="http://127.0.0.1:9",
+                            buckets=["b"])
+    out = collect_store_usage(SimpleNamespace(stores=[store]))
+    assert set(out["gcp-gcs"]) == {"cloud", "api", "error"}

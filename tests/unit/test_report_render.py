@@ -1,0 +1,174 @@
+"""`riftdrill report` on fixture runs: what a reader of the reports and the index relies on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from riftdrill.report.compare import build_compare, load_compare, write_compare
+from riftdrill.report.cost import load_prices
+from riftdrill.report.render import render_all
+from riftdrill.report.runs import RunInputError, load_run
+from tests.fixtures.report.build import build_results
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURED = ROOT / "tests" / "fixtures" / "runs"  # real drill runs committed by the drill runner
+KAFKA = "20260528T202710Z-sever-link-kafka"
+LOSSY = "20260528T212710Z-sever-link-lossy"
+BROKEN = "20260528T222710Z-broken"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    res = tmp_path_factory.mktemp("results")
+    runs = build_results(res)
+    write_compare(build_compare("sever-engines", [load_run(r) for r in runs], "kafka vs tansu"), res)
+    return res
+
+
+@pytest.fixture(scope="module")
+def rendered(results: Path) -> dict[str, object]:
+    return render_all(results, load_prices(ROOT / "prices.yaml")).to_json()
+
+
+def test_every_run_and_comparison_gets_md_html_and_plots(results: Path,
+                                                        rendered: dict[str, object]) -> None:
+    kinds = sorted((r["kind"], r["id"]) for r in rendered["rendered"])  # type: ignore[attr-defined]
+    assert kinds == [("compare", "sever-engines"), ("index", "index"), ("run", KAFKA), ("run", LOSSY)]
+    for run in (KAFKA, LOSSY):
+        d = results / "runs" / run
+        assert (d / "report.md").stat().st_size > 1000
+        plots = {p.name for p in (d / "plots").glob("*.png")}
+        assert {"timeline.png", "percentiles.png", "lag.png"} <= plots
+        for p in (d / "plots").glob("*.png"):
+            assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+    assert "verify.png" in {p.name for p in (results / "runs" / LOSSY / "plots").glob("*")}
+    assert (results / "compare" / "sever-engines" / "report.html").exists()
+
+
+def test_a_run_report_is_self_describing(results: Path, rendered: object) -> None:
+    md = (results / "runs" / KAFKA / "report.md").read_text()
+    for fact in ("0123456789abcdef0123456789abcdef01234567", "kafka 4.4.0", "stretched",
+                 "2 cores, 7.8 GiB", "| rate_per_s | 80 |", "| brokers_per_cloud | 2 |",
+                 "| sever_link | aws-gcp | 2026-05-28T20:27:40Z | 2026-05-28T20:27:55Z | 15 s |",
+                 "**PASSED**", "worst time to first ack | 15.009 s", "errors _MSG_TIMED_OUT | 160",
+                 "![Timeline: produce rate, ack latency, errors](plots/timeline.png)"):
+        assert fact in md, fact
+
+
+def test_verifier_offsets_and_failing_verdict_are_listed(results: Path, rendered: object) -> None:
+    md = (results / "runs" / LOSSY / "report.md").read_text()
+    assert "**FAILED**" in md and "verify: 5 lost" in md
+    assert "| main/riftdrill/1 | lost | 5 | 400-403, 977 |" in md
+    assert "| main/riftdrill/1 | duplicates | 12 | 1200-1211 |" in md
+    assert "| lost | 5 | yes |" in md
+
+
+def test_cost_is_in_each_report(results: Path, rendered: object) -> None:
+    md = (results / "runs" / KAFKA / "report.md").read_text()
+    assert "as of 2025-06-01" in md
+    # 1.45 GB left AWS at 0.09/GB during the drill.
+    assert "| egress aws-to-gcp | 1.45 | GB | 0.09 | 0.13 USD |" in md
+    assert "| total |" in md
+
+
+def test_html_is_self_contained(results: Path, rendered: object) -> None:
+    for page in [results / "index.html", *results.glob("*/*/report.html")]:
+        html = page.read_text()
+        assert "http://" not in html and "https://" not in html, page
+        assert 'src="data:image/png;base64,' in html or page.name == "index.html"
+        assert "<script src" not in html and "<link rel=\"stylesheet\"" not in html
+
+
+def test_index_lists_runs_comparison_and_skipped(results: Path, rendered: dict[str, object]) -> None:
+    md = (results / "index.md").read_text()
+    assert f"[{KAFKA}](runs/{KAFKA}/report.html)" in md
+    assert "| stretched | sever-link | FAIL | 15.009 s |" in md and "| 5 | 12 |" in md
+    assert "## Engine comparison sever-engines" in md
+    assert "(compare/sever-engines/report.html)" in md
+    skipped = rendered["skipped"]
+    assert [s["path"].rsplit("/", 1)[-1] for s in skipped] == [BROKEN]  # type: ignore[attr-defined,index]
+    assert "summary.json: not readable JSON" in skipped[0]["error"]  # type: ignore[index]
+    assert "Skipped (unreadable) results" in md and BROKEN in md
+    html = (results / "index.html").read_text()
+    assert 'class="sortable"' in html and "<script>" in html
+
+
+def test_missing_optional_file_is_a_note_missing_timeline_skips(results: Path, tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    shutil.copytree(results / "runs" / KAFKA, res / "runs" / "no-verify")
+    (res / "runs" / "no-verify" / "verify.json").unlink()
+    shutil.copytree(results / "runs" / KAFKA, res / "runs" / "no-timeline")
+    (res / "runs" / "no-timeline" / "load" / "timeline.json").unlink()
+    shutil.copytree(results / "compare" / "sever-engines", res / "compare" / "bad")
+    (res / "compare" / "bad" / "compare.json").write_text('{"compare_id": "bad", "created_at": "x", '
+                                                         '"entries": [], "color": 1}')
+    out = render_all(res, None)
+    assert [r.dir.name for r in out.rendered] == ["no-verify", "results"]
+    errors = {Path(s.path).name: s.error for s in out.skipped}
+    assert "load/timeline.json: missing" in errors["no-timeline"]
+    assert "color" in errors["bad"]
+    md = (res / "runs" / "no-verify" / "report.md").read_text()
+    assert "verify.json is missing" in md and "## Missing inputs" in md
+    assert "## Cost" not in md  # rendered without a price table
+
+
+def test_bad_summary_field_names_it(tmp_path: Path, results: Path) -> None:
+    run = tmp_path / "r"
+    shutil.copytree(results / "runs" / KAFKA, run)
+    s = json.loads((run / "summary.json").read_text())
+    s["fault_windows"][0]["start_s"] = "soon"
+    (run / "summary.json").write_text(json.dumps(s))
+    with pytest.raises(RunInputError, match=r"summary.json: fault_windows.0.start_s"):
+        load_run(run)
+
+
+def test_compare_json_round_trip_and_one_entry_per_engine(results: Path) -> None:
+    doc = load_compare(results / "compare" / "sever-engines")
+    assert [(e.engine, e.lost, e.verdict_passed) for e in doc.entries] == [
+        ("kafka", 0, True), ("tansu", 5, False)]
+    assert doc.entries[0].usage is not None and doc.entries[0].usage.link_bytes["aws-to-gcp"] > 0
+    twice = doc.model_dump()
+    twice["entries"].append(twice["entries"][0])
+    with pytest.raises(ValueError, match="two entries for experiment"):
+        type(doc).model_validate(twice)
+
+
+def test_cli_json_lists_rendered_reports(results: Path, tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    shutil.copytree(results / "runs" / KAFKA, res / "runs" / KAFKA)
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "report", "--results", str(res),
+                           "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [r["kind"] for r in out["rendered"]] == ["run", "index"]
+    assert out["rendered"][0]["html"].endswith(f"{KAFKA}/report.html") and out["skipped"] == []
+
+
+def test_cli_bad_prices_exit_2_naming_the_field(results: Path, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text((ROOT / "prices.yaml").read_text() + "\negress_per_tb: {aws: 90}\n")
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "report", "--results",
+                           str(tmp_path / "none"), "--prices", str(prices)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"riftdrill: error: {prices}: unknown field 'egress_per_tb'"]
+
+
+def test_captured_drill_runs_render(tmp_path: Path) -> None:
+    """Every real run the drill runner committed under tests/fixtures/runs renders cleanly."""
+    captured = sorted(p for p in CAPTURED.glob("*") if p.is_dir()) if CAPTURED.is_dir() else []
+    res = tmp_path / "results"
+    for run_dir in captured:
+        shutil.copytree(run_dir, res / "runs" / run_dir.name)
+    out = render_all(res, load_prices(ROOT / "prices.yaml"))
+    assert out.skipped == [], out.skipped
+    for run_dir in captured:
+        assert (res / "runs" / run_dir.name / "plots" / "timeline.png").exists()
+        assert (res / "runs" / run_dir.name / "report.html").exists()
