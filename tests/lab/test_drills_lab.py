@@ -1,0 +1,112 @@
+"""Drills against the real lab: a killed broker and a severed link under acks=all load lose no
+acknowledged record, and a drill interrupted mid-fault leaves no fault behind.
+
+Short durations via --var (each drill ~60 s on the 2-core machine); the file takes ~4 min.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riftdrill.inventory import Inventory
+from tests.conftest import ROOT, riftdrill, status
+
+pytestmark = pytest.mark.lab
+
+SHORT = ["--var", "baseline_s=8", "--var", "recovery_s=15", "--var", "rate=200"]
+
+
+def drill(*args: str) -> tuple[int, dict[str, Any]]:
+    proc = riftdrill("drill", *args, "--json", check=False, timeout=400)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def assert_lab_healthy() -> None:
+    data = status()
+    assert data["faults"] == []
+    assert all(b["state"] == "running" for b in data["brokers"])  # type: ignore[index,union-attr]
+    assert all(lk["state"] == "up" for lk in data["links"])  # type: ignore[index,union-attr]
+    assert all(s["state"] == "open" for s in data["stores"])  # type: ignore[index,union-attr]
+
+
+def assert_passed_without_loss(rc: int, summary: dict[str, Any], kind: str) -> None:
+    assert summary["verdict"]["passed"], summary["verdict"]["reasons"]
+    assert rc == 0
+    assert summary["verify"]["passed"] and summary["verify"]["counts"]["lost"] == 0
+    assert summary["verify"]["acks"] > 1000  # the load really ran through the fault
+    assert summary["params"]["replication_factor"] == 3
+    assert summary["params"]["min_insync_replicas"] == 2
+    assert summary["params"]["load"]["acks"] == "all"
+    [window] = summary["fault_windows"]
+    assert window["kind"] == kind and window["end_s"] > window["start_s"]
+    assert summary["recovery"]["worst_time_to_first_ack_s"] is not None
+    run = ROOT / "results" / "runs" / summary["run_id"]
+    for name in ("summary.json", "journal.json", "verify.json", "load/timeline.json"):
+        assert (run / name).exists(), name
+
+
+def test_broker_kill_drill_loses_nothing_and_heals(lab: Inventory) -> None:
+    rc, summary = drill("broker-kill", "--var", "hold_s=12", *SHORT)
+    assert_passed_without_loss(rc, summary, "kill_broker")
+    assert summary["fault_windows"][0]["target"] == "aws-2"
+    assert_lab_healthy()
+
+
+def test_link_sever_drill_loses_nothing_and_heals(lab: Inventory) -> None:
+    rc, summary = drill("link-sever", "--var", "hold_s=15", *SHORT)
+    assert_passed_without_loss(rc, summary, "sever_link")
+    # the minority cloud could not produce while the link was down
+    assert summary["recovery"]["worst_unavailability_s"] >= 10
+    assert summary["link_bytes"]["aws-to-gcp"]["bytes"] > 0
+    assert_lab_healthy()
+
+
+def _newest_run_with_fault(since: float) -> Path | None:
+    runs = [d for d in (ROOT / "results" / "runs").glob("*-link-sever") if d.stat().st_mtime >= since]
+    for d in sorted(runs, reverse=True):
+        f = d / "faults.jsonl"
+        if f.exists() and '"start"' in f.read_text():
+            return d
+    return None
+
+
+def test_sigint_mid_fault_heals_everything(lab: Inventory) -> None:
+    since = time.time() - 1
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riftdrill", "drill", "link-sever", "--var", "hold_s=120",
+         "--var", "baseline_s=5", "--var", "recovery_s=5", "--json"],
+        cwd=ROOT, env={**os.environ, "RIFTDRILL_HOME": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        run = None
+        while run is None:
+            assert time.monotonic() < deadline, "the fault was never injected"
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            time.sleep(0.5)
+            run = _newest_run_with_fault(since)
+        assert any(f["kind"] == "sever_link" for f in status()["faults"])  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            riftdrill("heal", check=False)
+    assert proc.returncode == 130, err[-2000:]
+    summary = json.loads(out)
+    assert not summary["verdict"]["passed"]
+    assert any("interrupted (SIGINT)" in r for r in summary["verdict"]["reasons"])
+    assert summary["fault_windows"][0]["end_s"] is not None
+    assert summary["verify"]["counts"].get("lost", 0) == 0
+    assert_lab_healthy()
