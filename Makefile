@@ -14,7 +14,7 @@ EXP ?=
 
 DEPLOY_ARGS := --target $(TARGET) --engine $(ENGINE) --topology $(TOPOLOGY) --brokers-per-cloud $(BROKERS)
 
-.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report clean
+.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report compare clean
 
 setup:
 	@bash scripts/setup.sh
@@ -69,6 +69,11 @@ bench: setup
 	$(PY) -m riftdrill.bench
 
 report: setup
+	$(RD) report
+
+# The same drills on kafka (stateful, RF=3) and tansu (stateless, log in S3), side by side.
+compare: setup
+	$(RD) compare
 	$(RD) report
 
 clean: destroy

@@ -301,6 +301,25 @@ def fault_unblock(store: str, as_json: JsonOpt = False) -> None:
     _fault_done(f"unblocked {store}", as_json)
 
 
+@app.command()
+def compare(
+    engine: Annotated[list[str] | None, typer.Option("--engine", help="default: kafka tansu")] = None,
+    experiment: Annotated[list[str] | None, typer.Option("--experiment", help="drills to run")] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="drill variable k=v")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the same drills on kafka and tansu, time a broker replacement, render side by side."""
+    from riftdrill.compare import COMPARE_EXPERIMENTS, ENGINES, run_compare
+
+    progress = (lambda line: None) if as_json else (lambda line: err.print(line))
+    compare_dir = run_compare(tuple(engine or ENGINES), tuple(experiment or COMPARE_EXPERIMENTS),
+                              var or [], progress=progress)
+    if as_json:
+        _emit({"compare": str(compare_dir)})
+    else:
+        out.print(f"comparison: {compare_dir}")
+
+
 def _mount_optional() -> None:
     """Sub-apps of other packages, mounted when present."""
     import importlib

@@ -148,16 +148,18 @@ def prepare(node: KafkaNode) -> list[str]:
     node.config_path.parent.mkdir(parents=True, exist_ok=True)
     node.config_path.write_text(render_properties(node))
     if not (node.data_dir / "meta.properties").exists():
-        node.data_dir.mkdir(parents=True, exist_ok=True)
-        fmt = jvm_argv(kafka_libs(), "kafka.tools.StorageTool", 256,
-                       ["format", "-t", cluster_id(node.cluster), "-c", str(node.config_path),
-                        "--ignore-formatted"])
-        proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise SetupError(
-                f"formatting {node.name}'s storage failed: {proc.stdout[-400:]}{proc.stderr[-400:]}"
-            )
+        format_storage(node.name, node.data_dir, node.config_path, node.cluster)
     return jvm_argv(kafka_libs(), "kafka.Kafka", node.heap_mb, [str(node.config_path)])
+
+
+def format_storage(name: str, data_dir: Path, config_path: Path, cluster: str) -> None:
+    """KRaft storage format (meta.properties, and the bootstrap checkpoint on controllers)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fmt = jvm_argv(kafka_libs(), "kafka.tools.StorageTool", 256,
+                   ["format", "-t", cluster_id(cluster), "-c", str(config_path), "--ignore-formatted"])
+    proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise SetupError(f"formatting {name}'s storage failed: {proc.stdout[-400:]}{proc.stderr[-400:]}")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,17 @@ class CompareEntry(BaseModel):
     usage: Usage | None = None
 
 
+class BrokerReplacement(BaseModel):
+    """Kill a broker, replace it with a fresh one (empty disk), time until it serves."""
+
+    model_config = ConfigDict(extra="forbid")
+    engine: str
+    broker: str
+    replacement_s: float | None  # kill -> fresh broker registered and serving its share
+    bytes_moved: int  # log bytes copied onto the fresh broker (0 for stateless engines)
+    note: str = ""
+
+
 class CompareDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     schema_version: int = SCHEMA_VERSION
@@ -57,6 +68,7 @@ class CompareDoc(BaseModel):
     created_at: str
     riftdrill_sha: str = ""
     entries: list[CompareEntry]
+    replacements: list[BrokerReplacement] = []
 
     @model_validator(mode="after")
     def _one_per_pair(self) -> CompareDoc:

@@ -297,6 +297,13 @@ def compare_document(doc: CompareDoc, prices: PriceTable | None, plots: list[Plo
              "what the run measured as a 730-hour month of the same workload (docs/report.md)."),
         compare_rows(doc, prices, link_prefix="../../runs/")]
     blocks += [Image(p) for p in plots]
+    if doc.replacements:
+        blocks.append(Para("Broker replacement: a broker is killed and replaced by a fresh one "
+                           "with an empty disk; the clock stops when it serves its share again."))
+        blocks.append(Table(["engine", "broker", "replacement", "data moved", "note"],
+                            [[r.engine, r.broker, _f(r.replacement_s, " s"),
+                              f"{r.bytes_moved / 2**20:.1f} MiB", r.note]
+                             for r in doc.replacements]))
     if prices is not None:
         blocks.append(Para(f"Prices: list prices as of {prices.as_of} ({prices.currency}), "
                            "editable in prices.yaml.", "note"))

@@ -1,0 +1,112 @@
+"""`riftdrill compare` / `make compare`: the same drills on a stateful and a stateless engine.
+
+For each engine: deploy the lab with it, run the drills with the same load, then replace a
+broker (kill it, give it an empty disk, start it) and time until it serves its share again,
+counting the log bytes copied onto it. The runs and replacements become one
+results/compare/<id>/ rendered side by side.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from riftdrill import faults, inventory, paths
+from riftdrill.deploy import DeploySpec, deploy
+from riftdrill.errors import LabError
+from riftdrill.inventory import Broker, Inventory
+from riftdrill.report.compare import BrokerReplacement
+
+COMPARE_EXPERIMENTS = ("broker-kill", "link-sever", "object-store-outage")
+ENGINES = ("kafka", "tansu")
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def _kafka_in_sync(inv: Inventory, broker: Broker) -> bool:
+    """Every partition with a replica on `broker` has it back in the ISR."""
+    from confluent_kafka.admin import AdminClient
+
+    md = AdminClient({"bootstrap.servers": inv.bootstrap(broker.cloud)}).list_topics(timeout=10)
+    if broker.id not in md.brokers:
+        return False
+    return all(broker.id in p.isrs for t in md.topics.values() for p in t.partitions.values()
+               if broker.id in p.replicas)
+
+
+def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
+    from riftdrill.engines import kafka
+    from riftdrill.lab.health import round_trip
+
+    broker = inv.brokers_in("gcp")[-1]
+    data_dir = paths.lab_dir() / "data" / f"broker-{broker.name}"
+    started = time.monotonic()
+    faults.kill_broker(broker.name)
+    if inv.engine == "kafka":
+        # A fresh machine: the disk is gone, the node keeps its id and re-joins empty.
+        shutil.rmtree(data_dir, ignore_errors=True)
+        config = paths.lab_dir() / "config" / f"broker-{broker.name}.properties"
+        kafka.format_storage(broker.name, data_dir, config, broker.cluster)
+    faults.restart_broker(broker.name)
+    deadline = started + timeout_s
+    note = ""
+    while True:
+        try:
+            if inv.engine == "kafka":
+                ready = _kafka_in_sync(inv, broker)
+                note = "in the ISR of every partition it hosts"
+            else:
+                round_trip(broker.bootstrap, 1, timeout_s=10)
+                ready, note = True, "serves a produce/consume round trip (stateless: no catch-up)"
+        except Exception:
+            ready = False
+        if ready:
+            break
+        if time.monotonic() > deadline:
+            return BrokerReplacement(engine=inv.engine, broker=broker.name, replacement_s=None,
+                                     bytes_moved=_dir_bytes(data_dir),
+                                     note=f"not serving after {timeout_s:.0f} s")
+        time.sleep(0.5)
+    moved = _dir_bytes(data_dir) if inv.engine == "kafka" else 0
+    return BrokerReplacement(engine=inv.engine, broker=broker.name,
+                             replacement_s=round(time.monotonic() - started, 1), bytes_moved=moved,
+                             note=note)
+
+
+def run_compare(engines: tuple[str, ...] = ENGINES,
+                experiments: tuple[str, ...] = COMPARE_EXPERIMENTS,
+                var_items: list[str] | None = None, compare_id: str | None = None,
+                progress: Callable[[str], None] = print) -> Path:
+    from riftdrill.chaos.runner import run_drill
+    from riftdrill.report.compare import build_compare, write_compare
+    from riftdrill.report.cost import load_prices
+    from riftdrill.report.render import render_compare
+    from riftdrill.report.runs import load_run
+
+    for engine in engines:
+        if engine not in ENGINES:
+            raise LabError(f"unknown engine {engine!r}; compare engines: {', '.join(ENGINES)}")
+    compare_id = compare_id or "compare-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dirs: list[Path] = []
+    replacements: list[BrokerReplacement] = []
+    for engine in engines:
+        progress(f"compare: deploying {engine}")
+        deploy(DeploySpec(engine=engine))
+        faults.heal_all()
+        for exp in experiments:
+            progress(f"compare: {engine}: drill {exp}")
+            result = run_drill(exp, var_items, echo=False)
+            run_dirs.append(result.run_dir)
+        progress(f"compare: {engine}: broker replacement")
+        replacements.append(replace_broker(inventory.load()))
+    doc = build_compare(compare_id, [load_run(d) for d in run_dirs],
+                        title=f"{' vs '.join(engines)}: {', '.join(experiments)}")
+    doc.replacements = replacements
+    out = write_compare(doc, paths.results_dir())
+    render_compare(out if out.is_dir() else out.parent, load_prices())
+    return out
