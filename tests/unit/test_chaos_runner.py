@@ -212,3 +212,16 @@ def test_summary_has_the_report_schema(tmp_path: Path) -> None:
 def test_counters_delta() -> None:
     assert runner.counters_delta({"a": {"bytes": 5}}, {"a": {"bytes": 12}, "b": {"bytes": 1}}) == {
         "a": {"bytes": 7}, "b": {"bytes": 1}}
+
+
+def test_an_interrupted_hold_is_not_reported_as_a_failed_fault() -> None:
+    from riftdrill.chaos.verdict import judge_journal
+
+    journal = {"status": "interrupted", "experiment": {},
+               "steady_states": {"before": {"steady_state_met": True, "probes": []}},
+               "run": [{"activity": {"type": "action", "name": "sever"}, "status": "succeeded"},
+                       {"activity": {"type": "action", "name": "hold-fault"}, "status": "failed"}],
+               "rollbacks": []}
+    reasons = judge_journal(journal)
+    assert "action 'hold-fault' was cut short by the interruption" in reasons
+    assert not any("fault never happened" in r for r in reasons)

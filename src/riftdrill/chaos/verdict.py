@@ -92,7 +92,10 @@ def judge_journal(journal: dict[str, Any]) -> list[str]:
         if r.get("status") == "succeeded":
             continue
         kind = (r.get("activity") or {}).get("type", "activity")
-        if kind == "action":
+        if status in ("interrupted", "aborted") and not r.get("exception"):
+            # cut short by the interrupt (e.g. a hold), not a failure of its own
+            reasons.append(f"{kind} '{_name(r)}' was cut short by the interruption")
+        elif kind == "action":
             reasons.append(f"fault action '{_name(r)}' failed, so the fault never happened: "
                            f"{_why(r)}")
         else:
