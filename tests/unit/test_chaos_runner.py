@@ -225,3 +225,20 @@ def test_an_interrupted_hold_is_not_reported_as_a_failed_fault() -> None:
     reasons = judge_journal(journal)
     assert "action 'hold-fault' was cut short by the interruption" in reasons
     assert not any("fault never happened" in r for r in reasons)
+
+
+FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "20261124T225246Z-broker-kill"
+
+
+def test_fixture_run_recomputes_to_its_summary() -> None:
+    """The committed real run: its ledgers + fault windows give the recovery figures in its
+    summary.json (the report tests read the same files)."""
+    from riftdrill.chaos.recovery import figures_from_run
+
+    summary = json.loads((FIXTURE / "summary.json").read_text())
+    assert summary["schema_version"] == 1 and summary["verdict"]["passed"]
+    start, end = windows.span(windows.fault_windows(FIXTURE)) or (0, None)
+    assert summary["fault_windows"][0]["start_s"] == round(start / 1e9, 3)
+    fig = figures_from_run(FIXTURE, start, end, baseline_s=summary["params"]["baseline_s"],
+                           max_lag=runner.zero_lag_records(summary["params"]))
+    assert fig.model_dump() == summary["recovery"]
