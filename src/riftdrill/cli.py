@@ -6,7 +6,6 @@ Errors a user can cause print one line and exit 2; every command a script may re
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -65,7 +64,9 @@ def _warn_stale_faults() -> None:
         inv = inventory.load()
     except RiftdrillError:
         return
-    stale = [f for f in inv.faults if f.by_pid and not os.path.exists(f"/proc/{f.by_pid}")]
+    from riftdrill.lab.procs import pid_alive
+
+    stale = [f for f in inv.faults if f.by_pid and not pid_alive(f.by_pid)]
     if stale:
         names = ", ".join(f"{f.kind}:{f.target}" for f in stale)
         err.print(f"[yellow]warning:[/yellow] {len(stale)} fault(s) left by a process that died: "

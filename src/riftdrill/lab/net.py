@@ -26,7 +26,7 @@ from pathlib import Path
 
 from riftdrill.errors import LabError, SetupError
 
-REGISTRY = Path(os.environ.get("RIFTDRILL_RUN_DIR", "/run/riftdrill"))
+REGISTRY = Path(os.environ.get("RIFTDRILL_NETNS_REGISTRY", "/run/riftdrill"))
 WAN_NS = "rd-wan"
 TABLE = "riftdrill"
 

@@ -57,6 +57,11 @@ def _state_char(pid: int) -> str | None:
         return None
 
 
+def pid_alive(pid: int) -> bool:
+    """Running or stopped; a zombie (dead, not yet reaped) counts as gone."""
+    return _state_char(pid) not in (None, "Z", "X")
+
+
 def start(spec: ProcSpec) -> int:
     """Start detached (own session, output to its log, stdin closed) and record its pid."""
     if state(spec.name) != "dead":

@@ -430,8 +430,12 @@ class KafkaConsumerUser(User):
         lag = 0
         for t in stats.get("topics", {}).values():
             for pid, p in t.get("partitions", {}).items():
-                if pid != "-1" and p.get("consumer_lag", -1) >= 0:
-                    lag += int(p["consumer_lag"])
+                # consumer_lag_stored counts from what this consumer has read; consumer_lag
+                # counts from the last auto-commit (every 5 s), so it swings while caught up.
+                stored = p.get("consumer_lag_stored", -1)
+                value = stored if stored >= 0 else p.get("consumer_lag", -1)
+                if pid != "-1" and value >= 0:
+                    lag += int(value)
         self.ctx.metrics.set_lag(self.consumer_index, lag)
 
     @task
