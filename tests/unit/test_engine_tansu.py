@@ -55,3 +55,11 @@ def test_conditional_writes_are_probed_on_a_real_s3_server(s3_server: str) -> No
 def test_unreachable_store_is_one_clear_error() -> None:
     with pytest.raises(LabError, match="cannot probe conditional writes"):
         tansu.check_conditional_writes("http://127.0.0.1:9", "b", "k", "s")
+
+
+def test_a_broker_that_came_up_in_memory_is_refused() -> None:
+    tansu.check_durable("aws-1", "tansu broker 0.6.0\nstorage: s3://riftdrill-aws-data/ [\"dynostore\"]")
+    with pytest.raises(LabError, match="non-durable"):
+        tansu.check_durable("aws-1", "tansu broker 0.6.0\nstorage: memory://tansu/ [\"dynostore\"]")
+    with pytest.raises(LabError, match="no storage line"):
+        tansu.check_durable("aws-1", "tansu broker 0.6.0\n")

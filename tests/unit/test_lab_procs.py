@@ -59,3 +59,14 @@ def test_a_recycled_pid_is_never_taken_for_ours(tmp_path: Path) -> None:
     record.write_text(json.dumps(data))
     assert procs.pid_of("short") is None
     assert not procs.send("short", signal.SIGTERM)
+
+
+def test_restart_keeps_the_environment_it_started_with(tmp_path: Path) -> None:
+    out = tmp_path / "env.txt"
+    spec = procs.ProcSpec(name="envy", namespace=None, env={"STORAGE_ENGINE": "s3://bucket/"},
+                          argv=["sh", "-c", f"echo $STORAGE_ENGINE >> {out}"])
+    procs.start(spec)
+    procs.wait_dead("envy", 5)
+    procs.restart("envy")
+    procs.wait_dead("envy", 5)
+    assert out.read_text().split() == ["s3://bucket/", "s3://bucket/"]

@@ -29,6 +29,10 @@ class LocalDriver:
     def start_broker(self, inv: Inventory, broker: Broker) -> None:
         procs.restart(broker.handle)
         stores.wait_listening(broker.address, broker.port, broker.handle, timeout_s=120)
+        if inv.engine == "tansu":
+            from riftdrill.lab.components import ensure_durable
+
+            ensure_durable(broker.handle)
 
     def sync_link(self, inv: Inventory, link: str) -> None:
         lk = inv.link(link)

@@ -82,6 +82,14 @@ def check_conditional_writes(endpoint: str, bucket: str, access_key: str, secret
             s3.delete_object(Bucket=bucket, Key=key)
 
 
+def check_durable(name: str, log_tail: str) -> None:
+    """Tansu prints `storage: <url>` at start; anything but s3:// is a broker that loses acks."""
+    lines = [ln for ln in log_tail.splitlines() if ln.startswith("storage: ")]
+    if not lines or not lines[-1].startswith("storage: s3://"):
+        found = lines[-1] if lines else "no storage line"
+        raise LabError(f"tansu {name} started on non-durable storage ({found}); refused and stopped")
+
+
 def argv() -> list[str]:
     check_installed()
     return [str(tansu_bin()), "broker"]

@@ -123,6 +123,18 @@ def _tansu_broker_up(spec: Spec) -> None:
     env |= {"AWS_ACCESS_KEY_ID": stores.LAB_S3_KEY, "AWS_SECRET_ACCESS_KEY": stores.LAB_S3_SECRET}
     procs.start(procs.ProcSpec(name=name, namespace=spec["namespace"], argv=argv, env=env))
     stores.wait_listening(node.address, node.port, name, timeout_s=float(spec.get("timeout_s", 60)))
+    ensure_durable(name)
+
+
+def ensure_durable(proc_name: str) -> None:
+    """Stop a Tansu broker that came up on anything but its S3 bucket."""
+    from riftdrill.engines import tansu
+
+    try:
+        tansu.check_durable(proc_name, procs.tail(proc_name, 40))
+    except LabError:
+        procs.stop(proc_name, grace_s=0)
+        raise
 
 
 def broker_down(spec: Spec) -> None:

@@ -77,8 +77,10 @@ def start(spec: ProcSpec) -> int:
         # `ip netns exec` execs the command, so the pid is the server's own.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=env, cwd=spec.cwd, start_new_session=True, close_fds=True)
+    # The env overrides are kept so a restart runs with the same configuration (Tansu takes its
+    # storage from the environment: without it, it would fall back to memory://). Lab-only values.
     record = {"pid": proc.pid, "start_ticks": _start_ticks(proc.pid), "argv": argv,
-              "namespace": spec.namespace, "started_at": time.time()}
+              "env": spec.env or {}, "namespace": spec.namespace, "started_at": time.time()}
     tmp = _pid_file(spec.name).with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     os.replace(tmp, _pid_file(spec.name))
@@ -165,4 +167,4 @@ def restart(name: str) -> int:
     argv = record["argv"]
     ns = record.get("namespace")
     inner = argv[4:] if ns and argv[:3] == ["ip", "netns", "exec"] else argv
-    return start(ProcSpec(name=name, namespace=ns, argv=inner))
+    return start(ProcSpec(name=name, namespace=ns, argv=inner, env=record.get("env") or None))
