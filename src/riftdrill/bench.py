@@ -117,7 +117,37 @@ def bench_drill(out: Path) -> dict[str, Any]:
     return dict(module.run_bench(out))
 
 
-BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill}
+def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -> dict[str, Any]:
+    """The same open-model load (1 KiB, acks=all, 6 partitions) on each engine, plus the time
+    to replace a broker with a fresh, empty one."""
+    import tempfile
+
+    from riftdrill.compare import replace_broker
+    from riftdrill.load.runner import LoadSpec, run_load
+
+    engines: dict[str, Any] = {}
+    for engine in ("kafka", "tansu"):
+        inv = deploy(DeploySpec(engine=engine))
+        spec = LoadSpec(rate_per_s=rate_per_s, duration_s=duration_s, size_bytes=1024, acks="all",
+                        partitions=6, topic=f"bench-{engine}", placement=["aws"], consumers=False)
+        with tempfile.TemporaryDirectory(prefix="riftdrill-bench-") as tmp:
+            result = run_load(spec, Path(tmp), inv, progress=False)
+        replacement = replace_broker(inventory.load())
+        engines[engine] = {
+            "engine_version": inv.engine_version, "target_rate_per_s": rate_per_s,
+            "acked_per_s": round(result.acked_per_s, 1), "failed": result.failed,
+            "ack_p50_ms": result.ack_latency_ms.get("p50"),
+            "ack_p99_ms": result.ack_latency_ms.get("p99"),
+            "broker_replacement_s": replacement.replacement_s,
+            "broker_replacement_bytes_moved": replacement.bytes_moved,
+        }
+    deploy(DeploySpec())  # leave the default lab behind
+    return {"load": f"{rate_per_s:.0f} rec/s x {duration_s:.0f} s, 1 KiB, acks=all, producers in aws",
+            "engines": engines}
+
+
+BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,
+           "engines": bench_engines}
 
 
 def main(names: list[str]) -> int:
