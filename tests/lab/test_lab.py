@@ -114,8 +114,8 @@ def test_one_way_sever_drops_one_direction(lab: Inventory) -> None:
     aws_broker = lab.brokers_in("aws")[0]
     riftdrill("fault", "sever", "--direction", "b-to-a", "--json")
     try:
-        rules = subprocess.run(["ip", "netns", "exec", "rd-wan", "nft", "list", "table", "inet",
-                                "riftdrill"], capture_output=True, text=True).stdout
+        rules = subprocess.run(["ip", "netns", "exec", "rd-wan", "nft", "list", "chain", "inet",
+                                "riftdrill", "forward"], capture_output=True, text=True).stdout
         assert "ip saddr 198.18.2.0/24 ip daddr 198.18.1.0/24 drop" in rules
         assert "ip saddr 198.18.1.0/24 ip daddr 198.18.2.0/24" not in rules
         assert not tcp_open_from("rd-gcp", aws_broker.address, aws_broker.port)
@@ -261,7 +261,8 @@ def test_destroy_leaves_nothing_behind(lab_session: None) -> None:
     assert not [p for p in pids if not net._is_zombie(p)]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert "rdh-" not in links
-    routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout.splitlines()
+    routes = [r.strip() for r in
+              subprocess.run(["ip", "route"], capture_output=True, text=True).stdout.splitlines()]
     # Only the guard stays: lab addresses stay unreachable instead of leaking off the machine.
     assert [r for r in routes if "198.18." in r] == ["unreachable 198.18.0.0/15 metric 4242"]
     assert "riftdrill" not in subprocess.run(["nft", "list", "tables"], capture_output=True,

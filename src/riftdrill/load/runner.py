@@ -79,9 +79,9 @@ class LoadResult:
 
 
 def locustfile_path() -> Path:
-    from riftdrill.load import locustfile
-
-    return Path(locustfile.__file__)
+    # Located, not imported: importing it imports locust, whose gevent monkey-patching breaks
+    # ssl (RecursionError) in any process that already imported it, e.g. boto3's.
+    return Path(__file__).with_name("locustfile.py")
 
 
 def placement_of(spec: LoadSpec, inv: Inventory) -> list[str]:
