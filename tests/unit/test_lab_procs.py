@@ -33,7 +33,7 @@ def test_kill_pause_resume_restart_track_state() -> None:
         with pytest.raises(LabError, match="already running"):
             procs.start(spec)
         procs.send("sleeper", signal.SIGSTOP)
-        assert procs.state("sleeper") == "paused"
+        assert procs.wait_state("sleeper", "paused", 5)
         procs.send("sleeper", signal.SIGCONT)
         procs.send("sleeper", signal.SIGKILL)
         assert procs.wait_dead("sleeper", 5)

@@ -22,9 +22,11 @@ class LocalDriver:
     def pause_broker(self, inv: Inventory, broker: Broker) -> None:
         if not procs.send(broker.handle, signal.SIGSTOP):
             raise FaultError(f"broker {broker.name} is not running; cannot pause it")
+        procs.wait_state(broker.handle, "paused", 5)
 
     def resume_broker(self, inv: Inventory, broker: Broker) -> None:
-        procs.send(broker.handle, signal.SIGCONT)
+        if procs.send(broker.handle, signal.SIGCONT):
+            procs.wait_state(broker.handle, "running", 5)
 
     def start_broker(self, inv: Inventory, broker: Broker) -> None:
         procs.restart(broker.handle)

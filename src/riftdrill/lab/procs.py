@@ -118,6 +118,16 @@ def send(name: str, sig: signal.Signals) -> bool:
     return True
 
 
+def wait_state(name: str, want: ProcState, timeout_s: float) -> bool:
+    """Signals are delivered asynchronously: wait until the process shows the state."""
+    deadline = time.monotonic() + timeout_s
+    while state(name) != want:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def wait_dead(name: str, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
