@@ -13,6 +13,13 @@ max_unavailability_s, max_time_to_p99_baseline_s, max_time_to_zero_lag_s, max_du
 max_reordered, max_unseen (records), max_lost (records; only 0 is accepted: an acknowledged
 record lost always fails a drill). A time bound may be `hold_s + N`, evaluated with the drill's
 hold_s. Unknown fields or experiments are validation errors naming them.
+
+An optional top-level block sets how much worse than the previous run of the same drill a
+figure may get before `riftdrill drill` flags it as a regression (see regression.py):
+
+    regression:
+      relative: 0.5      # new time > old * (1 + relative) + absolute_s is a regression
+      absolute_s: 2.0
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
 from riftdrill.chaos.recovery import RecoveryFigures
@@ -63,11 +70,25 @@ class ExperimentSlo(BaseModel):
         return v
 
 
+class Tolerance(BaseModel):
+    """How much worse than the previous run a time may get: new > old * (1 + relative) +
+    absolute_s is a regression (ack latency: absolute_s * 1000 ms)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relative: float = Field(default=0.5, ge=0)
+    absolute_s: float = Field(default=2.0, ge=0)
+
+    def limit_s(self, old_s: float) -> float:
+        return old_s * (1 + self.relative) + self.absolute_s
+
+
 class SloFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     defaults: ExperimentSlo = ExperimentSlo()
     experiments: dict[str, ExperimentSlo] = {}
+    regression: Tolerance = Tolerance()
 
 
 class Violation(BaseModel):
