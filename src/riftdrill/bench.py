@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory, paths
-from riftdrill.deploy import DeploySpec, deploy, destroy
+from riftdrill.deploy import DeploySpec, destroy
+from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.lab import net
 
 

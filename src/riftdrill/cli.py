@@ -81,14 +81,15 @@ def _root(ctx: typer.Context) -> None:
 
 @app.command()
 def deploy(
-    target: Annotated[str, typer.Option(help="local (the lab on this machine)")] = "local",
-    engine: Annotated[str, typer.Option(help="kafka")] = "kafka",
+    target: Annotated[str, typer.Option(help="local (the lab here) | aws-gcp")] = "local",
+    engine: Annotated[str, typer.Option(help="kafka | tansu (lab); automq | kafka (aws-gcp)")] = "kafka",
     topology: Annotated[str, typer.Option(help="stretched | per-cloud")] = "stretched",
     brokers_per_cloud: Annotated[int, typer.Option(help="brokers in each cloud")] = 2,
     replication_factor: Annotated[int, typer.Option("--rf", help="default topic RF")] = 3,
     min_insync_replicas: Annotated[int, typer.Option("--min-isr")] = 2,
     wan_rate_mbit: Annotated[int | None, typer.Option(help="shape the link (Mbit/s)")] = None,
     wan_latency_ms: Annotated[float | None, typer.Option(help="link latency (needs netem)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="aws-gcp: show the plan, change nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Provision the cluster with Terraform and write the inventory (idempotent)."""
@@ -101,7 +102,11 @@ def deploy(
                       wan_latency_ms=wan_latency_ms)
     spec.validate()
     with _Progress(not as_json, f"deploying {engine}/{topology} on {target}") as progress:
-        inv = do_deploy(spec, progress)
+        inv = do_deploy(spec, progress, dry_run=dry_run)
+    if inv is None:  # a dry run
+        if as_json:
+            _emit({"dry_run": True})
+        return
     if as_json:
         _emit(inv.model_dump())
         return
@@ -111,12 +116,27 @@ def deploy(
 @app.command()
 def destroy(
     orphans: Annotated[bool, typer.Option(help="also remove labs left by other checkouts")] = False,
+    target: Annotated[str, typer.Option(help="local | aws-gcp")] = "local",
+    yes: Annotated[bool, typer.Option("--yes", help="aws-gcp: do not ask for confirmation")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Tear everything down: processes, namespaces, veths, nft tables, data. No-op if nothing."""
     from riftdrill.deploy import destroy as do_destroy
     from riftdrill.lab.net import preflight
 
+    if target == "aws-gcp":
+        from riftdrill.cloud.deploy import destroy as cloud_destroy
+        from riftdrill.deploy import workspace
+
+        with _Progress(not as_json, "destroying aws-gcp") as progress:
+            done = cloud_destroy(workspace("aws-gcp"), yes, progress)
+        if as_json:
+            _emit({"target": target, "terraform_destroyed": done})
+        else:
+            out.print("aws-gcp destroyed" if done else "nothing deployed on aws-gcp")
+        return
+    if target != "local":
+        raise RiftdrillError(f"unknown target {target!r}; choose one of: local, aws-gcp")
     preflight()
     with _Progress(not as_json, "destroying") as progress:
         report = do_destroy(progress, orphans=orphans)

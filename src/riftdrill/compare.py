@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from riftdrill import faults, inventory, paths
-from riftdrill.deploy import DeploySpec, deploy
+from riftdrill.deploy import DeploySpec
+from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.errors import LabError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.report.compare import BrokerReplacement

@@ -20,8 +20,9 @@ from riftdrill.inventory import Inventory
 from riftdrill.lab import net, procs, stores
 from riftdrill.terraform import Workspace
 
-TARGETS = ("local",)
+TARGETS = ("local", "aws-gcp")
 ENGINES = ("kafka", "tansu")
+CLOUD_ENGINES = ("automq", "kafka")
 TOPOLOGIES = ("stretched", "per-cloud")
 LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
 
@@ -42,7 +43,8 @@ class DeploySpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        choices = {"target": TARGETS, "engine": ENGINES, "topology": TOPOLOGIES}
+        engines = CLOUD_ENGINES if self.target == "aws-gcp" else ENGINES
+        choices = {"target": TARGETS, "engine": engines, "topology": TOPOLOGIES}
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value not in allowed:
@@ -50,6 +52,8 @@ class DeploySpec:
         if not 1 <= self.brokers_per_cloud <= 9:
             raise ValidationError("brokers_per_cloud must be 1..9")
         total = self.brokers_per_cloud * 2
+        if self.target == "aws-gcp":
+            return  # the env's own variable validation covers the rest
         if self.topology == "stretched" and self.replication_factor > total:
             raise ValidationError(
                 f"replication_factor {self.replication_factor} exceeds the {total} brokers; "
@@ -117,8 +121,20 @@ def _lab_intact() -> bool:
     return all(ns in net.namespaces() for ns in LAB_NAMESPACES)
 
 
-def deploy(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
+def deploy(spec: DeploySpec, progress: Progress | None = None, dry_run: bool = False
+           ) -> Inventory | None:
     spec.validate()
+    if spec.target == "aws-gcp":
+        from riftdrill.cloud import deploy as cloud_deploy
+
+        return cloud_deploy.deploy(workspace("aws-gcp"), spec.engine, spec.topology,
+                                   spec.brokers_per_cloud, dry_run, progress)
+    if dry_run:
+        raise ValidationError("--dry-run is for cloud targets; the lab is built for real")
+    return deploy_lab(spec, progress)
+
+
+def deploy_lab(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
     net.preflight()
     if spec.engine == "tansu":
         from riftdrill.engines import tansu

@@ -134,6 +134,14 @@ class Workspace:
         if rc != 0:
             raise RiftdrillError(f"terraform apply failed: {self.last_error()} (log: {self.log_path})")
 
+    def plan(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
+        """Show what apply would do (dry run); the plan is in the log and the progress view."""
+        tf = self._tf(variables)
+        rc = self._run(lambda: tf.plan(capture_output=False, no_color=IsFlagged,
+                                       detailed_exitcode=IsNotFlagged), progress)
+        if rc != 0:
+            raise RiftdrillError(f"terraform plan failed: {self.last_error()} (log: {self.log_path})")
+
     def destroy(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
         tf = self._tf(variables)
         rc = self._run(lambda: tf.destroy(force=IsNotFlagged, auto_approve=True,

@@ -1,0 +1,130 @@
+"""`riftdrill deploy|destroy --target aws-gcp`: the guard first, then Terraform on infra/envs/aws-gcp.
+
+Order matters: every check that needs no network runs before anything talks to a cloud, so a
+wrong account, a missing allow-list or missing credentials costs one line and no API call.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from riftdrill import guard, inventory
+from riftdrill.errors import RiftdrillError
+from riftdrill.inventory import Inventory
+from riftdrill.terraform import Workspace
+
+Progress = Callable[[str], None]
+_AWS_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def gcp_project() -> str:
+    project = os.environ.get("RIFTDRILL_GCP_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise guard.GuardError("no GCP project named; set RIFTDRILL_GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
+    return project
+
+
+def aws_account_from_allow_list(allowed: set[str]) -> str:
+    accounts = sorted(a for a in allowed if _AWS_ACCOUNT.match(a))
+    if len(accounts) != 1:
+        raise guard.GuardError("the allow-list must name exactly one AWS account for a deploy "
+                               f"(found {len(accounts)}); set RIFTDRILL_ALLOWED_ACCOUNTS")
+    return accounts[0]
+
+
+def check_local_credentials() -> None:
+    """Credentials must be configured locally (no network call to find out)."""
+    import botocore.session
+
+    if botocore.session.get_session().get_credentials() is None:
+        raise guard.CredentialsError("no AWS credentials found (environment, profile or SSO); "
+                                     "configure the drill account's credentials")
+    if not (os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+            or os.path.exists(os.path.expanduser(
+                "~/.config/gcloud/application_default_credentials.json"))):
+        raise guard.CredentialsError("no Google credentials found; set "
+                                     "GOOGLE_APPLICATION_CREDENTIALS or run gcloud auth "
+                                     "application-default login")
+
+
+def preflight() -> tuple[str, str]:
+    """(aws account, gcp project), both allow-listed, credentials present. No network."""
+    allowed = guard.allowed_accounts()
+    if not allowed:
+        raise guard.GuardError(f"no cloud account is allow-listed; set {guard.ALLOWED_ENV}="
+                               "<aws account id>,<gcp project id> or list them in "
+                               f"{guard.default_allow_file()}")
+    project = gcp_project()
+    account = aws_account_from_allow_list(allowed)
+    guard.check_allowed(account, project, allowed)
+    check_local_credentials()
+    return account, project
+
+
+def caller_account() -> str:
+    """The AWS account the configured credentials belong to (the one network check)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        sts = boto3.client("sts", config=Config(connect_timeout=5, read_timeout=10,
+                                                retries={"max_attempts": 1}))
+        return str(sts.get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as exc:
+        raise guard.CredentialsError(guard.redact(f"cannot confirm the AWS account: {exc}")) from exc
+
+
+def tf_vars(account: str, project: str, engine: str, topology: str,
+            brokers_per_cloud: int) -> dict[str, Any]:
+    return {"allowed_aws_account_ids": [account], "gcp_project_id": project, "engine": engine,
+            "topology": topology, "brokers_per_cloud": brokers_per_cloud}
+
+
+def deploy(ws: Workspace, engine: str, topology: str, brokers_per_cloud: int,
+           dry_run: bool, progress: Progress | None) -> Inventory | None:
+    account, project = preflight()
+    if caller_account() != account:
+        raise guard.GuardError("the configured AWS credentials are not for the allow-listed "
+                               f"account {account}; refusing")
+    variables = tf_vars(account, project, engine, topology, brokers_per_cloud)
+    try:
+        ws.init(progress)
+        if dry_run:
+            ws.plan(variables, progress)
+            return None
+        ws.apply(variables, progress)
+    except RiftdrillError as exc:
+        from riftdrill.cloud.errors import explain
+
+        raise explain(_log_tail(ws) + str(exc)) from exc
+    from riftdrill.cloud.inventory import inventory_from_outputs
+
+    inv = inventory_from_outputs(ws.outputs())
+    inventory.save(inv)
+    return inv
+
+
+def destroy(ws: Workspace, yes: bool, progress: Progress | None) -> bool:
+    account, project = preflight()
+    guard.confirm_destroy(yes)
+    if not ws.has_state():
+        return False
+    try:
+        ws.init(progress)
+        ws.destroy(tf_vars(account, project, "automq", "per-cloud", 1), progress)
+    except RiftdrillError as exc:
+        from riftdrill.cloud.errors import explain
+
+        raise explain(_log_tail(ws) + str(exc), action="destroy") from exc
+    return True
+
+
+def _log_tail(ws: Workspace) -> str:
+    try:
+        return ws.log_path.read_text(errors="replace")[-20000:]
+    except OSError:
+        return ""
