@@ -1,12 +1,19 @@
 """`riftdrill drill`: the command the main CLI mounts (`command`, a plain typer command: a typer
 sub-app with a positional argument would read `--var` after EXP as a sub-command name).
 
-    riftdrill drill EXP [--var k=v ...] [--json]     one drill (EXP: name under experiments/ or a path)
-    riftdrill drill --suite [--var k=v ...] [--json] the standard suite, short profile
-    riftdrill drill --list                           the experiments
+    riftdrill drill EXP [--var k=v ...] [--json] [--fail-on-regression]
+                                   one drill (EXP: name under experiments/ or a path)
+    riftdrill drill --suite [--var k=v ...] [--json] [--fail-on-regression]
+                                   the standard suite, short profile
+    riftdrill drill --list         the experiments
 
-Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (unknown experiment, bad --var,
-bad slo.yaml, nothing deployed: one line); 130 interrupted (SIGINT/SIGTERM; faults healed).
+Every drill is compared with the previous run of the same drill (regression.py); regressions are
+printed under the table and recorded in summary.json, and fail the command only with
+--fail-on-regression.
+
+Exit codes: 0 every drill passed; 1 a drill failed (or, with --fail-on-regression, regressed);
+2 bad input (unknown experiment, bad --var, bad slo.yaml, nothing deployed: one line);
+130 interrupted (SIGINT/SIGTERM; faults healed).
 Exit 1 and 130 are SystemExit (the main CLI runs click with standalone_mode=False).
 """
 
@@ -56,6 +63,13 @@ def render(results: list[runner.DrillResult], console: Console) -> None:
     for r in results:
         for reason in r.verdict.reasons:
             console.print(f"  [red]{r.summary['experiment']}[/red]: {reason}")
+    for r in results:
+        for flag in r.regressions:
+            console.print(f"  [yellow]{r.summary['experiment']}[/yellow]: {flag}",
+                          highlight=False)
+        error = (r.summary.get("regressions") or {}).get("error")
+        if error:
+            console.print(f"  [yellow]{r.summary['experiment']}[/yellow]: {error}")
 
 
 def command(
@@ -67,6 +81,9 @@ def command(
         "--suite", help="Run the standard suite with the short profile.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the experiments.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+    fail_on_regression: Annotated[bool, typer.Option(
+        "--fail-on-regression", help="Exit 1 when a drill regressed against the previous run of "
+        "the same drill (slo.yaml `regression:` tolerance), even if it passed.")] = False,
 ) -> None:
     """Run a drill (or the suite): heal always, verify, recovery figures, SLO, verdict."""
     if list_:
@@ -98,11 +115,13 @@ def command(
         result = runner.run_drill(name, items, echo=not json_out)
         results.append(result)
         if not json_out:
-            err.print(f"  -> {'PASS' if result.verdict.passed else 'FAIL'} ({result.run_dir})")
+            flagged = f", {len(result.regressions)} regression(s)" if result.regressed else ""
+            err.print(f"  -> {'PASS' if result.verdict.passed else 'FAIL'}{flagged} "
+                      f"({result.run_dir})")
         if result.exit_code == runner.EXIT_INTERRUPTED:
             code = runner.EXIT_INTERRUPTED
             break
-        if result.exit_code != runner.EXIT_PASS:
+        if result.exit_code != runner.EXIT_PASS or (fail_on_regression and result.regressed):
             code = runner.EXIT_FAIL
     if json_out:
         print(json.dumps([r.summary for r in results], indent=2, default=str) if suite

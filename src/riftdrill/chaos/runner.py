@@ -12,6 +12,8 @@ SIGTERM, an exception) the runner then heals: it forwards an interrupt to chaos 
 rollbacks heal too), waits at most CHAOS_STOP_GRACE_S, kills it if needed, runs
 `faults.heal_all()`, closes open fault windows and stops the load. Only then it verifies,
 computes the recovery figures and decides the verdict (Chaos Toolkit's exit status is not it).
+Last, it compares the run with the previous run of the same drill (regression.py) and records
+the flags under `regressions` in summary.json: they do not change the verdict or the exit code.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from riftdrill import faults, inventory, paths
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import windows
 from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
+from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.verdict import Verdict, decide
 from riftdrill.errors import RiftdrillError, ValidationError
 
@@ -342,6 +345,21 @@ class DrillResult:
     summary: dict[str, Any]
     verdict: Verdict
     exit_code: int
+    regressions: list[str] = field(default_factory=list)  # one message per flagged figure
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+
+def regressions_block(summary: dict[str, Any], runs_dir: Path,
+                      tolerance: slo_mod.Tolerance) -> dict[str, Any]:
+    """summary.json's `regressions`; never raises (a broken comparison is not a failed drill)."""
+    try:
+        return compare_with_previous(summary, runs_dir, tolerance).to_summary()
+    except Exception as exc:
+        return {"previous_run_id": None, "regressed": False, "flags": [],
+                "error": f"could not compare with the previous run: {exc}"}
 
 
 def judge(run_dir: Path, experiment_name: str, params: dict[str, Any], inv: inventory.Inventory,
@@ -416,10 +434,12 @@ def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool
     summary = build_summary(run_dir, name, exp, inv, params, started_at, wins, recovery, report,
                             verdict, violations, counters_delta(counters_before, counters_after),
                             outcome)
+    summary["regressions"] = regressions_block(summary, run_dir.parent, slo_file.regression)
     write_summary(run_dir, summary)
     code = EXIT_INTERRUPTED if outcome.interrupted_by in ("SIGINT", "SIGTERM") else (
         EXIT_PASS if verdict.passed else EXIT_FAIL)
-    return DrillResult(run_dir=run_dir, summary=summary, verdict=verdict, exit_code=code)
+    return DrillResult(run_dir=run_dir, summary=summary, verdict=verdict, exit_code=code,
+                       regressions=[f["message"] for f in summary["regressions"]["flags"]])
 
 
 def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.Inventory,
@@ -431,6 +451,10 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
     spec_path = run_dir / "load" / "spec.json"
     if spec_path.exists():
         load_spec = json.loads(spec_path.read_text())
+    ack_p99_ms: float | None = None
+    with suppress(OSError, ValueError, LookupError, TypeError):
+        p99 = json.loads((run_dir / "load" / "summary.json").read_text())["ack_latency_ms"]["p99"]
+        ack_p99_ms = float(p99) if isinstance(p99, int | float) else None
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,
@@ -452,6 +476,7 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         "verify": ({"passed": report.passed, "counts": dict(report.totals),
                     "acks": report.acks, "records_read": report.records_read}
                    if report is not None else {"passed": False, "counts": {}}),
+        "ack_p99_ms": ack_p99_ms,  # the load's whole-run p99 ack latency (load/summary.json)
         "verdict": {"passed": verdict.passed, "reasons": verdict.reasons},
         "slo": {"violations": [v.model_dump() for v in violations]},
         "link_bytes": link_bytes,
