@@ -272,3 +272,24 @@ def test_unknown_tolerance_field_is_named(tmp_path: Path) -> None:
 def test_negative_tolerance_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"regression\.relative"):
         slo.load(write(tmp_path, "regression:\n  relative: -1\n"))
+
+
+# ---- the runner's summary block -----------------------------------------------------------
+
+def test_runner_block_records_flags(tmp_path: Path) -> None:
+    from riftdrill.chaos import runner
+
+    put(tmp_path, OLD)
+    block = runner.regressions_block(with_recovery(NEW, time_to_zero_lag_s=60.0), tmp_path, TOL)
+    assert block["regressed"] is True and block["previous_run_id"] == OLD["run_id"]
+
+
+def test_runner_block_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from riftdrill.chaos import runner
+
+    def boom(*a: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runner, "compare_with_previous", boom)
+    block = runner.regressions_block(NEW, tmp_path, TOL)
+    assert block["regressed"] is False and "disk on fire" in block["error"]
