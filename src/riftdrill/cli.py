@@ -209,6 +209,22 @@ def status(as_json: JsonOpt = False) -> None:
     try:
         inv = inventory.load()
     except NotDeployedError:
+        from riftdrill.deploy import workspace
+
+        cloud_ws = workspace("aws-gcp")
+        if cloud_ws.has_state():
+            # A partial cloud apply leaves no inventory: show what exists so it can be destroyed.
+            from riftdrill.cloud.status import existing_resources
+
+            resources = existing_resources(cloud_ws.show())
+            if as_json:
+                _emit({"deployed": "partial", "target": "aws-gcp", "resources": resources})
+                return
+            out.print(f"aws-gcp: partial deployment, {len(resources)} resource(s) exist "
+                      "(`riftdrill destroy --target aws-gcp` removes them):")
+            for address in resources:
+                out.print(f"  {address}")
+            return
         if as_json:
             _emit({"deployed": False})
             return

@@ -164,6 +164,21 @@ class Workspace:
         raw: dict[str, Any] = json.loads(out or "{}")
         return {k: v.get("value") for k, v in raw.items()}
 
+    def show(self) -> dict[str, Any]:
+        """`terraform show -json` of the state: what exists, even after a partial apply."""
+        tf = self._tf()
+        saved_env = dict(os.environ)
+        os.environ.update(_env(self.data_dir))
+        try:
+            rc, out, err = tf.show_cmd(str(self.state_path), json=IsFlagged, no_color=IsFlagged)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+        if rc != 0:
+            raise RiftdrillError(f"terraform show failed: {(err or '').strip()[-300:]}")
+        shown: dict[str, Any] = json.loads(out or "{}")
+        return shown
+
     def has_state(self) -> bool:
         try:
             state = json.loads(self.state_path.read_text())

@@ -53,3 +53,25 @@ def test_lab_engines_are_not_cloud_engines(tmp_path: Path) -> None:
     proc = run(["deploy", "--target", "aws-gcp", "--engine", "tansu"], {}, tmp_path)
     assert proc.returncode == 2
     assert "unknown engine 'tansu'; choose one of: automq, kafka" in proc.stderr
+
+
+def test_status_after_a_partial_cloud_apply_lists_what_exists(tmp_path: Path) -> None:
+    """No inventory, but state: status names the resources so the user can destroy them."""
+    from riftdrill.terraform import terraform_bin
+
+    module = tmp_path / "partial"
+    module.mkdir()
+    (module / "main.tf").write_text('resource "terraform_data" "vpc" {\n  input = 1\n}\n')
+    env = {**os.environ, "TF_DATA_DIR": str(tmp_path / "tfdata"), "TF_CLI_CONFIG_FILE": "/dev/null",
+           "CHECKPOINT_DISABLE": "1"}
+    state = tmp_path / "home" / ".riftdrill" / "terraform" / "aws-gcp.tfstate"
+    state.parent.mkdir(parents=True)
+    for cmd in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false", f"-state={state}"]):
+        subprocess.run([terraform_bin(), *cmd], cwd=module, env=env, check=True, capture_output=True)
+    home = tmp_path / "home"
+    (home / "infra" / "envs" / "aws-gcp").mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "status", "--json"], capture_output=True,
+                          text=True, cwd=home, env={**os.environ, "RIFTDRILL_HOME": str(home)},
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert '"terraform_data.vpc"' in proc.stdout and '"partial"' in proc.stdout
