@@ -1,6 +1,7 @@
-# The local two-cloud lab. Each component is a terraform_data resource whose provisioners run
-# `python -m riftdrill.lab up|down <kind>` with the component's spec: Terraform owns ordering
-# (clouds -> link/stores -> brokers -> ready -> mirror) and tears down in reverse.
+# The local two-cloud lab. Each component is a lab-component module: a terraform_data resource
+# whose provisioners run `python -m riftdrill.lab up|down <kind>` with the component's spec.
+# Terraform owns ordering (clouds -> link/stores -> brokers -> ready -> mirror) and tears down in
+# reverse.
 
 locals {
   clouds = {
@@ -113,107 +114,64 @@ locals {
   }
 }
 
-resource "terraform_data" "cloud" {
-  for_each         = local.clouds
-  triggers_replace = each.value
-  input            = merge(local.runner, { spec = jsonencode(each.value) })
-
-  provisioner "local-exec" {
-    command     = "${self.input.python} -m riftdrill.lab up cloud"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
-  provisioner "local-exec" {
-    when        = destroy
-    command     = "${self.input.python} -m riftdrill.lab down cloud"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
+module "cloud" {
+  source   = "../../modules/lab-component"
+  for_each = local.clouds
+  kind     = "cloud"
+  spec     = each.value
+  runner   = local.runner
 }
 
-resource "terraform_data" "link" {
-  triggers_replace = local.link
-  input            = merge(local.runner, { spec = jsonencode(local.link) })
-  depends_on       = [terraform_data.cloud]
-
-  provisioner "local-exec" {
-    command     = "${self.input.python} -m riftdrill.lab up link"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
-  provisioner "local-exec" {
-    when        = destroy
-    command     = "${self.input.python} -m riftdrill.lab down link"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
+module "link" {
+  source     = "../../modules/lab-component"
+  kind       = "link"
+  spec       = local.link
+  runner     = local.runner
+  depends_on = [module.cloud]
 }
 
-resource "terraform_data" "store" {
-  for_each         = local.stores
-  triggers_replace = each.value
-  input            = merge(local.runner, { spec = jsonencode(each.value) })
-  depends_on       = [terraform_data.cloud]
-
-  provisioner "local-exec" {
-    command     = "${self.input.python} -m riftdrill.lab up store"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
-  provisioner "local-exec" {
-    when        = destroy
-    command     = "${self.input.python} -m riftdrill.lab down store"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
+module "store" {
+  source     = "../../modules/lab-component"
+  for_each   = local.stores
+  kind       = "store"
+  spec       = each.value
+  runner     = local.runner
+  depends_on = [module.cloud]
 }
 
-resource "terraform_data" "broker" {
-  for_each         = local.brokers
-  triggers_replace = each.value
-  input            = merge(local.runner, { spec = jsonencode(each.value) })
+module "broker" {
+  source   = "../../modules/lab-component"
+  for_each = local.brokers
+  kind     = "broker"
+  spec     = each.value
+  runner   = local.runner
   # Brokers talk across the link from the start (replicas span both clouds); Tansu brokers
   # need their bucket.
-  depends_on = [terraform_data.cloud, terraform_data.link, terraform_data.store]
-
-  provisioner "local-exec" {
-    command     = "${self.input.python} -m riftdrill.lab up broker"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
-  provisioner "local-exec" {
-    when        = destroy
-    command     = "${self.input.python} -m riftdrill.lab down broker"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
+  depends_on = [module.cloud, module.link, module.store]
 }
 
-resource "terraform_data" "ready" {
-  triggers_replace = [for b in terraform_data.broker : b.id]
-  input = merge(local.runner, {
-    spec = jsonencode({
-      engine = var.engine
-      clusters = [for n, c in local.clusters : {
-        name               = n
-        bootstrap          = join(",", [for b in c.brokers : "${b.address}:${b.port}"])
-        broker_ids         = [for b in c.brokers : b.id]
-        replication_factor = c.rf
-      }]
-    })
-  })
-
-  provisioner "local-exec" {
-    command     = "${self.input.python} -m riftdrill.lab up ready"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
+module "ready" {
+  source = "../../modules/lab-component"
+  kind   = "ready"
+  spec = {
+    engine = var.engine
+    clusters = [for n, c in local.clusters : {
+      name               = n
+      bootstrap          = join(",", [for b in c.brokers : "${b.address}:${b.port}"])
+      broker_ids         = [for b in c.brokers : b.id]
+      replication_factor = c.rf
+    }]
   }
+  runner = local.runner
+  # A rebuilt broker is checked again.
+  replace_when = [for b in module.broker : b.id]
 }
 
-resource "terraform_data" "mirror" {
-  for_each         = local.mirrors
-  triggers_replace = each.value
-  input            = merge(local.runner, { spec = jsonencode(each.value) })
-  depends_on       = [terraform_data.ready]
-
-  provisioner "local-exec" {
-    command     = "${self.input.python} -m riftdrill.lab up mirror"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
-  provisioner "local-exec" {
-    when        = destroy
-    command     = "${self.input.python} -m riftdrill.lab down mirror"
-    environment = { RIFTDRILL_SPEC = self.input.spec, RIFTDRILL_HOME = self.input.home }
-  }
+module "mirror" {
+  source     = "../../modules/lab-component"
+  for_each   = local.mirrors
+  kind       = "mirror"
+  spec       = each.value
+  runner     = local.runner
+  depends_on = [module.ready]
 }

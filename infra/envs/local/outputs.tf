@@ -54,7 +54,7 @@ output "inventory" {
       handle = "mirror-${m.name}"
     }]
   }
-  depends_on = [terraform_data.ready, terraform_data.mirror, terraform_data.store]
+  depends_on = [module.ready, module.mirror, module.store]
 }
 
 output "bootstrap_servers" {

@@ -1,0 +1,4 @@
+output "id" {
+  description = "Changes whenever the component is rebuilt."
+  value       = terraform_data.this.id
+}
