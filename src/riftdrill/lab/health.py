@@ -11,10 +11,13 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from riftdrill.errors import LabError
 
 HEALTH_TOPIC = "__riftdrill_health"
+# Probes report failure through their result; librdkafka's own connection chatter (which goes on
+# after a probe while the client is not yet collected) would only bury that.
+QUIET = {"log_level": 2}
 
 
 def registered_brokers(bootstrap: str, timeout_s: float = 5) -> set[int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, **QUIET})
     md = admin.list_topics(timeout=timeout_s)
     return set(md.brokers)
 
@@ -22,7 +25,7 @@ def registered_brokers(bootstrap: str, timeout_s: float = 5) -> set[int]:
 def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -> float:
     """Produce one record with acks=all and read it back; returns the seconds it took."""
     started = time.monotonic()
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
     futures = admin.create_topics([NewTopic(HEALTH_TOPIC, 1, replication_factor)])
     try:
         futures[HEALTH_TOPIC].result(timeout=timeout_s)
@@ -30,7 +33,7 @@ def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
             raise
     token = uuid.uuid4().hex.encode()
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **QUIET,
                          "message.timeout.ms": int(timeout_s * 1000)})
     delivered: list[tuple[int, int]] = []
     errors: list[str] = []
@@ -46,7 +49,7 @@ def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -
     if not delivered:
         raise LabError(f"health produce to {bootstrap} failed: {errors or 'timed out'}")
     partition, offset = delivered[0]
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-health-{token.decode()}",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-health-{token.decode()}", **QUIET,
                          "enable.auto.commit": False})
     try:
         consumer.assign([TopicPartition(HEALTH_TOPIC, partition, offset)])
