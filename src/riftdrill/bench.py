@@ -128,7 +128,12 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
 
     engines: dict[str, Any] = {}
     for engine in ("kafka", "tansu"):
+        # A fresh lab per engine and a short warm-up, so neither inherits the other's backlog.
+        destroy()
         inv = deploy(DeploySpec(engine=engine))
+        with tempfile.TemporaryDirectory(prefix="riftdrill-warmup-") as tmp:
+            run_load(LoadSpec(rate_per_s=rate_per_s, duration_s=5, topic=f"warmup-{engine}",
+                              placement=["aws"], consumers=False), Path(tmp), inv, progress=False)
         spec = LoadSpec(rate_per_s=rate_per_s, duration_s=duration_s, size_bytes=1024, acks="all",
                         partitions=6, topic=f"bench-{engine}", placement=["aws"], consumers=False)
         with tempfile.TemporaryDirectory(prefix="riftdrill-bench-") as tmp:
