@@ -172,3 +172,18 @@ def test_captured_drill_runs_render(tmp_path: Path) -> None:
     for run_dir in captured:
         assert (res / "runs" / run_dir.name / "plots" / "timeline.png").exists()
         assert (res / "runs" / run_dir.name / "report.html").exists()
+
+
+def test_regressions_flagged_by_the_runner_show_in_the_report(tmp_path: Path) -> None:
+    captured = sorted(p for p in CAPTURED.glob("*") if p.is_dir())
+    res = tmp_path / "results"
+    run_dir = res / "runs" / captured[0].name
+    shutil.copytree(captured[0], run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["regressions"] = {"previous_run_id": "20261101T000000Z-broker-kill", "regressed": True,
+                              "flags": [{"message": "worst_unavailability_s 9.0 s > limit 2.2 s"}]}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    render_all(res, load_prices(ROOT / "prices.yaml"))
+    md = (run_dir / "report.md").read_text()
+    assert "Regressions against run 20261101T000000Z-broker-kill" in md
+    assert "worst_unavailability_s 9.0 s > limit 2.2 s" in md

@@ -98,6 +98,12 @@ def _verdict(run: RunData) -> list[Block]:
     violations = (s.slo or {}).get("violations") or []
     if violations:
         blocks += [Para("SLO violations:"), Bullets([str(v) for v in violations])]
+    regressions = getattr(s, "regressions", None) or {}
+    if isinstance(regressions, dict) and regressions.get("flags"):
+        blocks += [Para(f"Regressions against run {regressions.get('previous_run_id')}:", "fail"),
+                   Bullets([str(f.get("message", f)) for f in regressions["flags"]])]
+    elif isinstance(regressions, dict) and regressions.get("previous_run_id"):
+        blocks.append(Para(f"No regression against run {regressions['previous_run_id']}.", "note"))
     if run.journal:
         j = run.journal
         blocks.append(Para(f"Chaos Toolkit journal: status {j.get('status', '?')}, deviated "
