@@ -110,6 +110,13 @@ def _riftdrill_run(inv: Inventory, cloud: str, work: Path, name: str, rate: floa
     }
 
 
+LEDGER_PAIRS = 3
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return sorted(runs, key=lambda r: float(r["msgs_per_s"]))[len(runs) // 2]
+
+
 def run_bench(inv: Inventory, out_path: Path, cloud: str | None = None) -> dict[str, Any]:
     """Run the load benchmark and write `out_path` (results/bench/load.json)."""
     cloud = cloud or inv.clouds[0].name
@@ -120,10 +127,20 @@ def run_bench(inv: Inventory, out_path: Path, cloud: str | None = None) -> dict[
         work = Path(tmp)
         runs["kafka_perf"] = run_kafka_perf(inv, cloud)
         flat_out = 1_000_000.0  # far above capacity: the process sends as fast as it can
-        runs["riftdrill"] = _riftdrill_run(inv, cloud, work, "max", flat_out, THROUGHPUT_S)
-        runs["riftdrill_no_ledger"] = _riftdrill_run(
-            inv, cloud, work, "noledger", flat_out, THROUGHPUT_S, ledger=False
-        )
+        # Ledger on/off in alternating pairs, medians compared: a single pair on a busy 2-core
+        # machine mostly measured which run came first (the cluster still draining a backlog).
+        with_ledger: list[dict[str, Any]] = []
+        without: list[dict[str, Any]] = []
+        for i in range(LEDGER_PAIRS):
+            order = [True, False] if i % 2 == 0 else [False, True]
+            for ledger in order:
+                r = _riftdrill_run(inv, cloud, work, f"{'max' if ledger else 'noledger'}-{i}",
+                                   flat_out, THROUGHPUT_S, ledger=ledger)
+                (with_ledger if ledger else without).append(r)
+        runs["riftdrill"] = _median_run(with_ledger)
+        runs["riftdrill_no_ledger"] = _median_run(without)
+        runs["ledger_pairs"] = {"with": [r["msgs_per_s"] for r in with_ledger],
+                                "without": [r["msgs_per_s"] for r in without]}
         # Highest rate with p99 publish delay < 5 ms: bisect between 0 and the flat-out rate.
         lo, hi = 0.0, max(runs["riftdrill"]["msgs_per_s"], 100.0)
         search = []
