@@ -155,8 +155,10 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
                 progress("lab state out of date: tearing down before deploying")
             _destroy_locked(progress, orphans=False)
         ws.init(progress)
-        ws.apply(spec.tf_vars(), progress)
+        # Recorded before applying: if this apply fails half-way, a deploy of another shape
+        # must know the machine holds (part of) this one and tear it down first.
         _spec_path().write_text(json.dumps(asdict(spec)))
+        ws.apply(spec.tf_vars(), progress)
         inv = Inventory.model_validate(ws.outputs()["inventory"])
         try:
             inv.faults = inventory.load().faults

@@ -74,3 +74,15 @@ def test_mirrormaker_config_replicates_one_way() -> None:
     assert "aws->gcp.enabled = true" in text
     assert "gcp->aws.enabled = false" in text
     assert "aws->gcp.topics = riftdrill.*" in text
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    ids = [kafka.new_cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids)
+
+
+def test_a_data_dir_of_another_cluster_is_recognised(tmp_path: Path) -> None:
+    (tmp_path / "meta.properties").write_text("version=1\ncluster.id=abc\nnode.id=101\n")
+    assert kafka.formatted_cluster_id(tmp_path) == "abc"
+    assert kafka.formatted_cluster_id(tmp_path / "none") is None

@@ -129,8 +129,27 @@ def cluster_id(cluster: str) -> str:
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            path.write_text(new_cluster_id())
         return path.read_text().strip()
+
+
+def new_cluster_id() -> str:
+    """Base64url of a random UUID, never starting with '-': the storage tool's argument parser
+    would read such an id as an option (1 in 64 ids; Kafka's own generator avoids it too)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def formatted_cluster_id(data_dir: Path) -> str | None:
+    try:
+        for line in (data_dir / "meta.properties").read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
+    except OSError:
+        return None
+    return None
 
 
 def jvm_argv(libs: Path, main_class: str, heap_mb: int, args: list[str]) -> list[str]:
@@ -147,6 +166,10 @@ def prepare(node: KafkaNode) -> list[str]:
     check_installed()
     node.config_path.parent.mkdir(parents=True, exist_ok=True)
     node.config_path.write_text(render_properties(node))
+    existing = formatted_cluster_id(node.data_dir)
+    if existing is not None and existing != cluster_id(node.cluster):
+        # Left by a lab of another shape (e.g. per-cloud before stretched): not this cluster's.
+        shutil.rmtree(node.data_dir)
     if not (node.data_dir / "meta.properties").exists():
         format_storage(node.name, node.data_dir, node.config_path, node.cluster)
     return jvm_argv(kafka_libs(), "kafka.Kafka", node.heap_mb, [str(node.config_path)])
@@ -156,7 +179,8 @@ def format_storage(name: str, data_dir: Path, config_path: Path, cluster: str) -
     """KRaft storage format (meta.properties, and the bootstrap checkpoint on controllers)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     fmt = jvm_argv(kafka_libs(), "kafka.tools.StorageTool", 256,
-                   ["format", "-t", cluster_id(cluster), "-c", str(config_path), "--ignore-formatted"])
+                   ["format", f"--cluster-id={cluster_id(cluster)}", "-c", str(config_path),
+                    "--ignore-formatted"])
     proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise SetupError(f"formatting {name}'s storage failed: {proc.stdout[-400:]}{proc.stderr[-400:]}")
