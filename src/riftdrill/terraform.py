@@ -10,13 +10,14 @@ Output is streamed to a log file that a progress view tails, so a long apply sho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,17 +91,14 @@ class Workspace:
         return Terraform(working_dir=str(self.module_dir), variables=variables or {},
                          terraform_bin_path=terraform_bin())
 
-    def _run(self, fn: Callable[[], tuple[int, str | None, str | None]],
-             progress: Callable[[str], None] | None) -> int:
-        """Run a python-terraform call with its output going to our log, tailed for progress."""
+    def _run(self, action: str, fn: Callable[[], tuple[int, str | None, str | None]],
+             progress: Callable[[str], None] | None) -> None:
+        """Run a python-terraform call with its output going to our log, tailed for progress;
+        a non-zero exit becomes one RiftdrillError naming what went wrong."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        saved_env = dict(os.environ)
-        tf_env = _env(self.data_dir)
-        os.environ.clear()
-        os.environ.update(tf_env)
         saved_out, saved_err = sys.stdout, sys.stderr
         stop = threading.Event()
-        with open(self.log_path, "a") as log:
+        with open(self.log_path, "a") as log, _terraform_env(self.data_dir):
             log.write(f"\n=== {time.strftime('%FT%T')}\n")
             log.flush()
             tailer = threading.Thread(target=_tail, args=(self.log_path, log.tell(), stop, progress),
@@ -112,71 +110,53 @@ class Workspace:
                 rc, _, _ = fn()
             finally:
                 sys.stdout, sys.stderr = saved_out, saved_err
-                os.environ.clear()
-                os.environ.update(saved_env)
                 stop.set()
                 tailer.join(timeout=2)
-        return rc
+        if rc != 0:
+            raise RiftdrillError(f"terraform {action} failed: {self.last_error()} (log: {self.log_path})")
+
+    def _json(self, action: str, fn: Callable[[], tuple[int, str | None, str | None]]) -> Any:
+        """A captured command whose stdout is JSON."""
+        with _terraform_env(self.data_dir):
+            rc, out, err = fn()
+        if rc != 0:
+            raise RiftdrillError(f"terraform {action} failed: {(err or '').strip()[-300:]}")
+        return json.loads(out or "{}")
 
     def init(self, progress: Callable[[str], None] | None = None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tf = self._tf()
-        rc = self._run(lambda: tf.init(backend_config={"path": str(self.state_path)},
-                                       reconfigure=IsFlagged, capture_output=False,
-                                       no_color=IsFlagged, input=False), progress)
-        if rc != 0:
-            raise RiftdrillError(f"terraform init failed; see {self.log_path}: {self.last_error()}")
+        self._run("init", lambda: tf.init(backend_config={"path": str(self.state_path)},
+                                          reconfigure=IsFlagged, capture_output=False,
+                                          no_color=IsFlagged, input=False), progress)
 
     def apply(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
         tf = self._tf(variables)
-        rc = self._run(lambda: tf.apply(skip_plan=True, capture_output=False, no_color=IsFlagged),
-                       progress)
-        if rc != 0:
-            raise RiftdrillError(f"terraform apply failed: {self.last_error()} (log: {self.log_path})")
+        self._run("apply", lambda: tf.apply(skip_plan=True, capture_output=False, no_color=IsFlagged),
+                  progress)
 
     def plan(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
         """Show what apply would do (dry run); the plan is in the log and the progress view."""
         tf = self._tf(variables)
-        rc = self._run(lambda: tf.plan(capture_output=False, no_color=IsFlagged,
-                                       detailed_exitcode=IsNotFlagged), progress)
-        if rc != 0:
-            raise RiftdrillError(f"terraform plan failed: {self.last_error()} (log: {self.log_path})")
+        self._run("plan", lambda: tf.plan(capture_output=False, no_color=IsFlagged,
+                                          detailed_exitcode=IsNotFlagged), progress)
 
     def destroy(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
         tf = self._tf(variables)
-        rc = self._run(lambda: tf.destroy(force=IsNotFlagged, auto_approve=True,
-                                          capture_output=False, no_color=IsFlagged), progress)
-        if rc != 0:
-            raise RiftdrillError(f"terraform destroy failed: {self.last_error()} (log: {self.log_path})")
+        self._run("destroy", lambda: tf.destroy(force=IsNotFlagged, auto_approve=True,
+                                                capture_output=False, no_color=IsFlagged), progress)
 
     def outputs(self) -> dict[str, Any]:
         """All outputs, unwrapped to their values (read whole: output(name) breaks on scalars)."""
         tf = self._tf()
-        saved_env = dict(os.environ)
-        os.environ.update(_env(self.data_dir))
-        try:
-            rc, out, err = tf.output_cmd(json=IsFlagged)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved_env)
-        if rc != 0:
-            raise RiftdrillError(f"terraform output failed: {(err or '').strip()[-300:]}")
-        raw: dict[str, Any] = json.loads(out or "{}")
+        raw: dict[str, Any] = self._json("output", lambda: tf.output_cmd(json=IsFlagged))
         return {k: v.get("value") for k, v in raw.items()}
 
     def show(self) -> dict[str, Any]:
         """`terraform show -json` of the state: what exists, even after a partial apply."""
         tf = self._tf()
-        saved_env = dict(os.environ)
-        os.environ.update(_env(self.data_dir))
-        try:
-            rc, out, err = tf.show_cmd(str(self.state_path), json=IsFlagged, no_color=IsFlagged)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved_env)
-        if rc != 0:
-            raise RiftdrillError(f"terraform show failed: {(err or '').strip()[-300:]}")
-        shown: dict[str, Any] = json.loads(out or "{}")
+        shown: dict[str, Any] = self._json("show", lambda: tf.show_cmd(
+            str(self.state_path), json=IsFlagged, no_color=IsFlagged))
         return shown
 
     def has_state(self) -> bool:
@@ -206,6 +186,20 @@ class Workspace:
                 block = [ln.strip("│ ").strip() for ln in lines[i:i + 8]]
                 return " ".join(b for b in block if b)[:400]
         return lines[-1] if lines else "no output"
+
+
+@contextlib.contextmanager
+def _terraform_env(data_dir: Path) -> Iterator[None]:
+    """python-terraform passes os.environ to Terraform: set ours for the call, then restore."""
+    saved = dict(os.environ)
+    tf_env = _env(data_dir)
+    os.environ.clear()
+    os.environ.update(tf_env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _tail(path: Path, offset: int, stop: threading.Event,

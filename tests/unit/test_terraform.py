@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from python_terraform import IsFlagged, IsNotFlagged, Terraform
+from python_terraform import IsNotFlagged, Terraform
 
 from riftdrill.errors import RiftdrillError
 from riftdrill.terraform import Workspace, terraform_bin
@@ -76,4 +76,3 @@ def test_apply_failure_is_one_readable_error(workspace: Workspace) -> None:
 
 def test_a_terraform_binary_is_found() -> None:
     assert Path(terraform_bin()).exists()
-    assert IsFlagged is not IsNotFlagged
