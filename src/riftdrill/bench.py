@@ -164,6 +164,9 @@ def main(names: list[str]) -> int:
     for name in chosen:
         out = bench_dir / f"{name}.json"
         print(f"bench {name} ...", file=sys.stderr, flush=True)
+        # Some benches write their own file: merge only what this run wrote, never a stale one
+        # (a failed bench keeps the published figures untouched).
+        started = time.time()
         try:
             figures = BENCHES[name](out)
         except ModuleNotFoundError as exc:
@@ -175,7 +178,8 @@ def main(names: list[str]) -> int:
             continue
         # Each bench may write its own file; we add when and where it ran.
         record = {"bench": name, "measured_at": datetime.now(UTC).isoformat(), "host": host_facts(),
-                  **(json.loads(out.read_text()) if out.exists() and name != "lab" else {}),
+                  **(json.loads(out.read_text())
+                     if out.exists() and out.stat().st_mtime >= started else {}),
                   **figures}
         out.write_text(json.dumps(record, indent=2, default=str) + "\n")
         print(f"bench {name}: {out}", file=sys.stderr)

@@ -104,17 +104,9 @@ def _spec_path() -> Path:
 
 
 def _check_namespaces_free() -> None:
-    owner = str(paths.state_dir())
-    owned = net.owned_namespaces()
+    """Before Terraform starts: a foreign namespace is a one-line error, not a failed apply."""
     for ns in LAB_NAMESPACES:
-        if ns not in net.namespaces():
-            continue
-        if ns not in owned:
-            raise LabError(f"network namespace {ns} exists but riftdrill did not make it; "
-                           f"remove it (`ip netns del {ns}`) or free the name")
-        if owned[ns] != owner:
-            raise LabError(f"namespace {ns} belongs to the lab of {owned[ns]}; run `riftdrill destroy`"
-                           " there, or `riftdrill destroy --orphans` here")
+        net.check_namespace_free(ns, str(paths.state_dir()))
 
 
 def _lab_intact() -> bool:

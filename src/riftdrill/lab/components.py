@@ -8,7 +8,6 @@ by Ctrl-C is finished by the next one.
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -181,11 +180,6 @@ def ready_up(spec: Spec) -> None:
 
 def ready_down(spec: Spec) -> None:
     return None
-
-
-def port_free(address: str, port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex((address, port)) != 0
 
 
 ACTIONS = {

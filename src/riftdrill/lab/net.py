@@ -115,20 +115,23 @@ def owned_namespaces() -> dict[str, str]:
     return found
 
 
+def check_namespace_free(ns: str, owner: str) -> bool:
+    """True if `ns` exists and is `owner`'s; raises if it exists and is anyone else's."""
+    if ns not in namespaces():
+        return False
+    owned = owned_namespaces()
+    if ns not in owned:
+        raise LabError(f"network namespace {ns} exists but riftdrill did not make it; "
+                       f"remove it (`ip netns del {ns}`) or free the name")
+    if owned[ns] != owner:
+        raise LabError(f"namespace {ns} belongs to the lab of {owned[ns] or 'another checkout'}; "
+                       "run `riftdrill destroy` there, or `riftdrill destroy --orphans` here")
+    return True
+
+
 def claim_namespace(ns: str, owner: str) -> bool:
     """Create `ns` for `owner`; returns False when it already exists and is ours."""
-    owned = owned_namespaces()
-    if ns in namespaces():
-        if ns not in owned:
-            raise LabError(
-                f"network namespace {ns} exists but riftdrill did not make it; "
-                f"remove it (`ip netns del {ns}`) or free the name"
-            )
-        if owned[ns] != owner:
-            raise LabError(
-                f"namespace {ns} belongs to the lab of {owned[ns] or 'another checkout'}; "
-                "run `riftdrill destroy` there, or `riftdrill destroy --orphans` here"
-            )
+    if check_namespace_free(ns, owner):
         return False
     _marker(ns).parent.mkdir(parents=True, exist_ok=True)
     # Marker first: if we die between the two steps, destroy still finds the namespace.
@@ -373,11 +376,3 @@ def nft_set_rules(ns: str, hook: str, rules: list[str]) -> None:
         f"add rule inet {TABLE} {hook} {rule}\n" for rule in rules
     )
     ns_run(ns, ["nft", "-f", "-"], input_text=script)
-
-
-def nft_rules(ns: str) -> str:
-    return ns_run(ns, ["nft", "list", "table", "inet", TABLE], check=False)
-
-
-def nft_tables_in(ns: str) -> list[str]:
-    return [line for line in ns_run(ns, ["nft", "list", "tables"], check=False).splitlines() if line]
