@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -161,7 +162,7 @@ def test_paused_broker_and_heal_all(lab: Inventory) -> None:
     assert {b["name"]: b["state"] for b in data["brokers"]}[victim.name] == "paused"  # type: ignore[union-attr,index]
     assert len(data["faults"]) == 2  # type: ignore[arg-type]
     healed = riftdrill("heal", "--json")
-    assert len(__import__("json").loads(healed.stdout)["healed"]) == 2
+    assert len(json.loads(healed.stdout)["healed"]) == 2
     data = status()
     assert data["faults"] == [] and data["links"][0]["state"] == "up"  # type: ignore[index]
     assert all(b["state"] == "running" for b in data["brokers"])  # type: ignore[union-attr,index]
@@ -252,7 +253,7 @@ def test_destroy_leaves_nothing_behind(lab_session: None) -> None:
     riftdrill("deploy", "--json")
     pids = [p for ns in ("rd-aws", "rd-gcp", "rd-wan") for p in net.namespace_pids(ns)]
     assert pids, "expected lab processes before destroy"
-    report = __import__("json").loads(riftdrill("destroy", "--json").stdout)
+    report = json.loads(riftdrill("destroy", "--json").stdout)
     assert set(report["namespaces_removed"]) == {"rd-aws", "rd-gcp", "rd-wan"}
     assert not {"rd-aws", "rd-gcp", "rd-wan"} & net.namespaces()
     deadline = time.monotonic() + 15  # a SIGKILLed JVM takes a moment to be reaped
@@ -270,7 +271,7 @@ def test_destroy_leaves_nothing_behind(lab_session: None) -> None:
     assert not (ROOT / ".riftdrill" / "lab").exists()
     assert not (ROOT / ".riftdrill" / "inventory.json").exists()
     # Destroy with nothing deployed is a no-op, not an error.
-    again = __import__("json").loads(riftdrill("destroy", "--json").stdout)
+    again = json.loads(riftdrill("destroy", "--json").stdout)
     assert again["namespaces_removed"] == []
 
 
