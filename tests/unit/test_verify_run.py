@@ -44,7 +44,7 @@ def write_ledger(run_dir: Path, cloud: str, pid: int, n: int) -> None:
 
 
 def fake_replay(logs: dict[tuple[str, str], list[tuple[int, int, int]]]) -> verifier.Replay:
-    def replay(bootstrap: str, cluster: str, topics: Sequence[str]) -> list[PartitionRead]:
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
         out = []
         for topic in topics:
             recs = logs.get((cluster, topic))
@@ -142,3 +142,29 @@ def test_bench_writes_figures(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "verify.json").read_text())
     assert saved["records"] == 20_000 and figures["records_per_s"] == saved["records_per_s"]
     assert saved["totals"]["lost"] > 0 and saved["totals"]["duplicates"] > 0
+
+
+def test_ledger_of_a_producer_outside_the_inventory_clouds_maps_by_its_bootstrap() -> None:
+    inv = per_cloud_inventory()
+    header = {"cloud": "local", "producer_id": 0, "bootstrap": "198.18.2.1:9092"}
+    assert verifier.ledger_cluster(header, inv) == "gcp"
+    assert verifier.ledger_cluster({"cloud": "aws", "producer_id": 0}, inv) == "aws"
+    with pytest.raises(RiftdrillError, match="--rd-cloud"):
+        verifier.ledger_cluster({"cloud": "local", "producer_id": 0, "bootstrap": "10.0.0.1:9092"}, inv)
+
+
+def test_replay_is_told_when_this_run_started(tmp_path: Path) -> None:
+    """Records intended before the earliest schedule start belong to an earlier run."""
+    for pid, start in ((1, 2_000), (2, 1_000)):
+        path = tmp_path / "load" / "ledgers" / f"aws-p{pid}.rdl"
+        with LedgerWriter(path, pid, "aws", ["orders"], schedule_start_ns=start) as w:
+            w.append_ack("orders", 0, pid - 1, b"k-1", 0, 0, start, start)
+    seen: list[int] = []
+
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
+        seen.append(since_ns)
+        return fake_replay({("aws", "orders"): [(0, 1, 0), (1, 2, 0)]})(bootstrap, cluster, topics, since_ns)
+
+    report = verifier.verify_run(tmp_path, per_cloud_inventory(), clusters=["aws"], replay=replay)
+    assert seen == [1_000]
+    assert report.passed

@@ -92,7 +92,15 @@ def error_name(code: int) -> str:
 class LedgerWriter:
     """Append-only writer for one producer. Not thread-safe: one producer, one writer."""
 
-    def __init__(self, path: Path, producer_id: int, cloud: str, topics: list[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        producer_id: int,
+        cloud: str,
+        topics: list[str],
+        bootstrap: str = "",
+        schedule_start_ns: int = 0,
+    ) -> None:
         self.path = path
         self.producer_id = producer_id
         self._topic_index = {t: i for i, t in enumerate(topics)}
@@ -102,6 +110,10 @@ class LedgerWriter:
             "producer_id": producer_id,
             "cloud": cloud,
             "topics": list(topics),
+            "bootstrap": bootstrap,  # which cluster, when `cloud` is not one of the inventory's
+            # Every record of this producer is intended at or after this: the verifier tells
+            # this run's records from an earlier run's in the same topic by it.
+            "schedule_start_ns": schedule_start_ns,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started_at": datetime.now(UTC).isoformat(),

@@ -22,7 +22,7 @@ import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from locust import User, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 
 from riftdrill.errors import RiftdrillError
 from riftdrill.load import kafka
@@ -42,13 +42,18 @@ CONSUMER_READY_S = 10.0  # producers wait at most this long for consumers' first
 def _add_options(parser: Any) -> None:
     g = parser.add_argument_group("riftdrill")
     g.add_argument("--rd-bootstrap", default="", help="Kafka bootstrap servers")
-    g.add_argument("--rd-cloud", default="local", help="cloud this process runs in")
+    g.add_argument("--rd-cloud", default="",
+                   help="cloud this process runs in (default: the inventory's first cloud, "
+                        "or 'local' with --rd-bootstrap)")  # fmt: skip
     g.add_argument("--rd-run-dir", default="", help="run dir: ledgers and metrics go to load/")
     g.add_argument("--rd-rate", type=float, default=1000.0, help="total msgs/s, all producers")
-    g.add_argument("--rd-producers-total", type=int, default=1,
-                   help="producer users in the whole run: the rate is split over them")  # fmt: skip
-    g.add_argument("--rd-producer-users", type=int, default=1, help="producer users here")
-    g.add_argument("--rd-consumer-users", type=int, default=1, help="consumer users here")
+    g.add_argument("--rd-producers-total", type=int, default=0,
+                   help="producer users in the whole run, the rate is split over them "
+                        "(default: --rd-producer-users)")  # fmt: skip
+    g.add_argument("--rd-producer-users", type=int, default=1,
+                   help="producer users in this process (master: over all workers)")  # fmt: skip
+    g.add_argument("--rd-consumer-users", type=int, default=1,
+                   help="consumer users in this process (master: over all workers)")  # fmt: skip
     g.add_argument("--rd-duration", type=float, default=0.0,
                    help="producers stop sending after this many s (0: never)")  # fmt: skip
     g.add_argument("--rd-topic", default="riftdrill")
@@ -85,15 +90,20 @@ class LoadContext:
     run_start_ns: int
     producers: list[KafkaProducerUser] = field(default_factory=list)
     consumers: list[KafkaConsumerUser] = field(default_factory=list)
+    runs_in_process: int = 0  # tests this process ran before this one (web UI restarts)
     next_local_index: int = 0
     assigned: int = 0  # consumer users that got their first assignment
     closed: bool = False
 
     def process_index(self, env: Environment) -> int:
-        # Distributed mode: the master numbers its workers; our own launcher passes an index.
-        if isinstance(env.runner, WorkerRunner):
-            return int(env.runner.worker_index) + int(self.opts.rd_process_index)
-        return int(self.opts.rd_process_index)
+        return process_index(env, self.opts)
+
+
+def process_index(env: Environment, opts: Any) -> int:
+    # Distributed mode: the master numbers its workers; our own launcher passes an index.
+    if isinstance(env.runner, WorkerRunner):
+        return int(env.runner.worker_index) + int(opts.rd_process_index)
+    return int(opts.rd_process_index)
 
 
 def context_of(env: Environment) -> LoadContext:
@@ -106,21 +116,23 @@ def context_of(env: Environment) -> LoadContext:
 
 def _bootstrap(opts: Any) -> str:
     if opts.rd_bootstrap:
+        opts.rd_cloud = opts.rd_cloud or "local"
         return str(opts.rd_bootstrap)
     from riftdrill import inventory
 
-    return inventory.load().bootstrap(opts.rd_cloud)
+    inv = inventory.load()
+    clouds = [cloud for c in inv.clusters for cloud in c.clouds]
+    opts.rd_cloud = opts.rd_cloud or clouds[0]
+    if opts.rd_cloud not in clouds:
+        raise RiftdrillError(
+            f"--rd-cloud {opts.rd_cloud!r} is not a cloud of the inventory ({', '.join(clouds)}); "
+            "pick one of them or pass --rd-bootstrap"
+        )
+    return inv.bootstrap(opts.rd_cloud)
 
 
-def _on_init(environment: Environment, **_: Any) -> None:
-    opts = environment.parsed_options
-    if opts is None or not hasattr(opts, "rd_topic"):
-        return
-    if isinstance(environment.runner, MasterRunner):
-        # The master only dispatches users: fix their counts, keep no ledger or metrics.
-        KafkaProducerUser.fixed_count = opts.rd_producer_users
-        KafkaConsumerUser.fixed_count = opts.rd_consumer_users
-        return
+def _preflight_or_exit(opts: Any) -> None:
+    """Resolve the bootstrap, check it answers and the topic exists; exit 2 with one line if not."""
     try:
         bootstrap = _bootstrap(opts)
         kafka.check_reachable(bootstrap)
@@ -132,39 +144,118 @@ def _on_init(environment: Environment, **_: Any) -> None:
     opts.rd_bootstrap = bootstrap
     # The blocking preflight above froze gevent's cached clock; Locust's -t timer would fire early.
     gevent.get_hub().loop.update_now()
-    run_dir = Path(opts.rd_run_dir or f"results/runs/locust-{time.strftime('%Y%m%dT%H%M%S')}")
-    load_dir = run_dir / "load"
-    worker = f"{opts.rd_cloud}-{opts.rd_process_index}-{os.getpid()}"
+
+
+def _fix_counts(opts: Any) -> None:
+    KafkaProducerUser.fixed_count = opts.rd_producer_users
+    KafkaConsumerUser.fixed_count = opts.rd_consumer_users
+    if not opts.rd_producers_total:
+        # One process, or a master dispatching these users over its workers: the same number.
+        opts.rd_producers_total = opts.rd_producer_users
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None or not hasattr(opts, "rd_topic"):
+        return
+    if isinstance(environment.runner, WorkerRunner):
+        # A worker's --rd-* options are the master's, and arrive with its first spawn message:
+        # everything that needs them waits for test_start.
+        return
+    _fix_counts(opts)
+    if isinstance(environment.runner, MasterRunner):
+        if opts.rd_exit_when_done and opts.rd_duration > 0:
+            _register_master_quit(environment)
+        return  # the master only dispatches users: no Kafka client, ledger or metrics here
+    _preflight_or_exit(opts)  # headless or web UI: fail before the UI or the run starts
+
+
+def _run_dir(opts: Any, runs_in_process: int) -> Path:
+    base = opts.rd_run_dir or f"results/runs/locust-{time.strftime('%Y%m%dT%H%M%S')}"
+    # The web UI can start a test again in the same process: each test gets its own ledgers.
+    return Path(base if runs_in_process == 0 else f"{base}-{runs_in_process + 1}")
+
+
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None or not hasattr(opts, "rd_topic") or isinstance(environment.runner, MasterRunner):
+        return
+    if isinstance(environment.runner, WorkerRunner):
+        _fix_counts(opts)
+        _preflight_or_exit(opts)
+    previous = getattr(environment, "riftdrill", None)
+    runs = previous.runs_in_process + 1 if isinstance(previous, LoadContext) else 0
+    load_dir = _run_dir(opts, runs) / "load"
+    worker = f"{opts.rd_cloud}-{process_index(environment, opts)}-{os.getpid()}"
     ctx = LoadContext(
         opts=opts,
         load_dir=load_dir,
         metrics=ProcessMetrics(load_dir / "workers" / worker / "metrics.jsonl"),
         run_start_ns=opts.rd_run_start_ns or time.time_ns(),
+        runs_in_process=runs,
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
-    KafkaProducerUser.fixed_count = opts.rd_producer_users
-    KafkaConsumerUser.fixed_count = opts.rd_consumer_users
     gevent.spawn(_write_seconds, ctx)
     if opts.rd_exit_when_done and opts.rd_duration > 0:
         gevent.spawn(_quit_when_done, ctx, environment)
 
 
+DONE_MESSAGE = "riftdrill_done"  # worker -> master: this worker's producers finished and drained
+
+
 def _quit_when_done(ctx: LoadContext, env: Environment) -> None:
     """The schedule, not a wall-clock -t, ends a run: every producer sends its full count,
-    in-flight sends get up to the delivery timeout, consumers get a short tail to catch up."""
+    in-flight sends get up to the delivery timeout, consumers get a short tail to catch up.
+
+    A worker does not quit by itself (its master would hand its users to another worker, which
+    would start sending again): it tells the master, which quits once every worker is done.
+    """
     opts = ctx.opts
-    while not ctx.producers or any(p.sending and not p.schedule_done() for p in ctx.producers):
+    worker = isinstance(env.runner, WorkerRunner)
+    while env.runner is not None and env.runner.state != STATE_RUNNING:
+        gevent.sleep(0.05)  # every user spawned: a worker knows its share only from then on
+    expected = _users_here(env, KafkaProducerUser, int(opts.rd_producer_users))
+    while len(ctx.producers) < expected or any(
+        p.sending and not p.schedule_done() for p in ctx.producers
+    ):
         gevent.sleep(0.05)
     deadline = time.monotonic() + opts.rd_delivery_timeout_ms / 1000 + 1
     while time.monotonic() < deadline and any(p.in_flight() for p in ctx.producers):
         gevent.sleep(0.05)
-    if ctx.consumers:
-        tail_end = time.monotonic() + CONSUMER_TAIL_S
-        gevent.sleep(1.5)  # let a fresh stats report (lag) arrive after the last ack
-        while time.monotonic() < tail_end and ctx.metrics.lag() != 0:
-            gevent.sleep(0.2)
+    if worker and env.runner is not None:
+        env.runner.send_message(DONE_MESSAGE, {"producers": len(ctx.producers)})
+        return
+    _consumer_tail(ctx)
     if env.runner is not None:
         env.runner.quit()
+
+
+def _consumer_tail(ctx: LoadContext | None) -> None:
+    if ctx is not None and not ctx.consumers:
+        return
+    tail_end = time.monotonic() + CONSUMER_TAIL_S
+    gevent.sleep(1.5)  # let a fresh stats report (lag) arrive after the last ack
+    while time.monotonic() < tail_end and (ctx is None or ctx.metrics.lag() != 0):
+        gevent.sleep(0.2)
+
+
+def _register_master_quit(env: Environment) -> None:
+    """Master side of --rd-exit-when-done: quit once every connected worker reported done."""
+    runner = env.runner
+    assert isinstance(runner, MasterRunner)
+    done: set[str] = set()
+
+    def on_done(environment: Environment, msg: Any, **_: Any) -> None:
+        done.add(str(msg.node_id))
+        if len(done) >= runner.worker_count:
+            gevent.spawn(_quit_after_tail, runner)
+
+    runner.register_message(DONE_MESSAGE, on_done)
+
+
+def _quit_after_tail(runner: MasterRunner) -> None:
+    _consumer_tail(None)  # the master sees no lag: consumers on workers get the whole tail
+    runner.quit()
 
 
 def _write_seconds(ctx: LoadContext) -> None:
@@ -205,6 +296,13 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     if isinstance(getattr(environment, "riftdrill", None), LoadContext):
         # Broker errors are data (counted, in the ledger), not a failed run.
         environment.process_exit_code = 0
+
+
+def _users_here(env: Environment, user_class: type[User], configured: int) -> int:
+    """Users of a class this process runs: on a worker, what the master dispatched to it."""
+    if isinstance(env.runner, WorkerRunner):
+        return int(env.runner.target_user_classes_count.get(user_class.__name__, 0))
+    return configured
 
 
 def _payloads(size_bytes: int, seed: int) -> list[tuple[bytes, int]]:
@@ -251,13 +349,15 @@ class KafkaProducerUser(User):
         # Like OMB: start sending once this process's consumers own their partitions, so e2e
         # latency measures the cluster, not the consumer group's first join.
         deadline = time.monotonic() + CONSUMER_READY_S
-        while ctx.assigned < int(o.rd_consumer_users) and time.monotonic() < deadline:
+        consumers_here = _users_here(self.environment, KafkaConsumerUser, int(o.rd_consumer_users))
+        while ctx.assigned < consumers_here and time.monotonic() < deadline:
             gevent.sleep(0.05)
         self.schedule = OpenSchedule(rate, time.time_ns(), float(o.rd_duration))
         if not o.rd_no_ledger:
             self.ledger = LedgerWriter(
                 ctx.load_dir / "ledgers" / f"{o.rd_cloud}-p{self.producer_id}.rdl",
-                self.producer_id, str(o.rd_cloud), [self.topic],
+                self.producer_id, str(o.rd_cloud), [self.topic], str(o.rd_bootstrap),
+                self.schedule.start_ns,
             )  # fmt: skip
         conf: dict[str, Any] = {
             "bootstrap.servers": o.rd_bootstrap,
@@ -488,5 +588,6 @@ class KafkaConsumerUser(User):
 # Registered on Locust's global hooks at import, so a locustfile only has to import the users.
 events.init_command_line_parser.add_listener(_add_options)  # type: ignore[no-untyped-call]
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
+events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_on_test_stop)  # type: ignore[no-untyped-call]
 events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]

@@ -69,6 +69,7 @@ class PartitionRead:
     checksums: list[int] = field(default_factory=list)  # as stored in the record header
     checksum_ok: list[bool] = field(default_factory=list)  # header checksum == crc32(payload)
     foreign: list[int] = field(default_factory=list)  # offsets of non-riftdrill records
+    earlier_runs: int = 0  # riftdrill records sent before this run started: skipped
 
     def append(self, offset: int, producer_id: int, seq: int, checksum: int, ok: bool) -> None:
         self.offsets.append(offset)
@@ -167,7 +168,7 @@ def check_partition(read: PartitionRead, acks: Sequence[AckLike], failed: set[Re
     return PartitionResult(
         cluster=read.cluster, topic=read.topic, partition=read.partition,
         low_watermark=read.low_watermark, high_watermark=read.high_watermark,
-        read=read.read, acked=len(acks),
+        read=read.read, acked=len(acks), earlier_runs=read.earlier_runs,
         anomalies=_anomalies(lost=lost, unseen=unseen, duplicates=scan.duplicates,
                              reordered=scan.reordered, corrupt=corrupt, unexpected=unexpected,
                              failed_present=failed_present, unacknowledged=unacknowledged),
@@ -225,6 +226,7 @@ class ClusterLedger:
     topics: set[str] = field(default_factory=set)
     n_acks: int = 0
     n_errors: int = 0
+    since_ns: int | None = None  # earliest schedule start of these producers (0: unknown)
 
     def add_ack(self, ack: AckLike) -> None:
         self.acks[(ack.topic, ack.partition)].append(ack)

@@ -44,8 +44,10 @@ def render(report: VerifyReport, console: Console) -> None:
                   *(str(report.totals.get(c, 0)) for c in _COLUMNS), style="bold")
     console.print(table)
     verdict = "[green]clean[/green]" if report.passed else "[red]FAILED[/red]"
+    earlier = sum(p.earlier_runs for p in report.partitions)
+    note = f", {earlier} records of earlier runs in these topics skipped" if earlier else ""
     console.print(f"{verdict}: {len(rows)} partitions, replay {report.replay_s:.1f}s, "
-                  f"check {report.check_s:.2f}s")
+                  f"check {report.check_s:.2f}s{note}")
 
 
 @app.callback(invoke_without_command=True)

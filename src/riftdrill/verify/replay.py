@@ -77,9 +77,12 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
     return reads
 
 
-def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *,
+def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *, since_ns: int = 0,
                   timeout_s: float = 600.0, idle_timeout_s: float = 30.0) -> list[PartitionRead]:
-    """Read `topics` of `cluster` completely; one PartitionRead per existing partition."""
+    """Read `topics` of `cluster` completely; one PartitionRead per existing partition.
+
+    Records intended before `since_ns` (an earlier run into the same topic) are only counted.
+    """
     consumer = _consumer(bootstrap)
     try:
         reads = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
@@ -87,14 +90,14 @@ def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *,
         if pending:
             consumer.incremental_assign([TopicPartition(t, p, r.low_watermark)
                              for (t, p), r in pending.items()])
-            _consume(consumer, pending, timeout_s, idle_timeout_s)
+            _consume(consumer, pending, timeout_s, idle_timeout_s, since_ns)
         return reads
     finally:
         consumer.close()
 
 
 def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
-             timeout_s: float, idle_timeout_s: float) -> None:
+             timeout_s: float, idle_timeout_s: float, since_ns: int) -> None:
     unpack_header, crc32 = HEADER.unpack_from, zlib.crc32
     deadline = time.monotonic() + timeout_s
     last_progress = time.monotonic()
@@ -131,9 +134,12 @@ def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
                 read.foreign.append(offset)
             else:
                 # Inline of riftdrill.load.record.decode: no per-record object on the hot path.
-                _, pid, seq, _, checksum = unpack_header(value)
-                read.append(offset, pid, seq, checksum,
-                            crc32(memoryview(value)[HEADER_SIZE:]) == checksum)
+                _, pid, seq, send_ts_ns, checksum = unpack_header(value)
+                if send_ts_ns < since_ns:
+                    read.earlier_runs += 1
+                else:
+                    read.append(offset, pid, seq, checksum,
+                                crc32(memoryview(value)[HEADER_SIZE:]) == checksum)
             if offset >= read.high_watermark - 1:
                 done.append(tp)  # type: ignore[arg-type]
         if done:

@@ -92,6 +92,7 @@ class PartitionResult(BaseModel):
     high_watermark: int  # at the start of the replay: the replay read everything below it
     read: int  # records read
     acked: int  # acks the ledgers hold for this partition
+    earlier_runs: int = 0  # records of earlier runs into the same topic: read, not judged
     anomalies: dict[str, Anomaly] = {}  # only kinds with count > 0
 
     def count(self, kind: str) -> int:

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from riftdrill import paths
 from riftdrill.errors import RiftdrillError
@@ -24,7 +25,8 @@ from riftdrill.verify.check import (
 )
 from riftdrill.verify.report import MirrorResult, PartitionResult, VerifyReport
 
-Replay = Callable[[str, str, Sequence[str]], list[PartitionRead]]  # (bootstrap, cluster, topics)
+# (bootstrap, cluster, topics, since_ns): records intended before since_ns are an earlier run's
+Replay = Callable[[str, str, Sequence[str], int], list[PartitionRead]]
 
 
 def resolve_run_dir(run: str | None, runs_dir: Path | None = None) -> Path:
@@ -52,11 +54,14 @@ def load_ledgers(run_dir: Path, inv: Inventory) -> tuple[dict[str, ClusterLedger
     for path in files:
         try:
             header = read_header(path)
-            cluster = inv.cluster_of(str(header["cloud"])).name
+            cluster = ledger_cluster(header, inv)
         except (OSError, ValueError, KeyError) as exc:
             raise RiftdrillError(f"ledger {path} is unreadable ({exc})") from exc
         ledger = by_cluster.setdefault(cluster, ClusterLedger())
         ledger.producers.add(int(header["producer_id"]))
+        # 0 (ledgers before schedule_start_ns was recorded): no record counts as an earlier run's
+        start = int(header.get("schedule_start_ns") or 0)
+        ledger.since_ns = start if ledger.since_ns is None else min(ledger.since_ns, start)
         ledger.topics.update(header.get("topics") or [])
         add_ack, add_error = ledger.add_ack, ledger.add_error
         for entry in read_ledger(path):
@@ -67,10 +72,31 @@ def load_ledgers(run_dir: Path, inv: Inventory) -> tuple[dict[str, ClusterLedger
     return by_cluster, len(files)
 
 
-def _default_replay(bootstrap: str, cluster: str, topics: Sequence[str]) -> list[PartitionRead]:
+def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
+    """The cluster a ledger's producer wrote to: the one serving its cloud, or, for a producer
+    outside the inventory's clouds (plain `locust`, cloud "local"), the one its bootstrap names."""
+    cloud = str(header["cloud"])
+    if any(cloud in c.clouds for c in inv.clusters):
+        return inv.cluster_of(cloud).name
+    addresses = set(str(header.get("bootstrap") or "").split(","))
+    for c in inv.clusters:
+        if any(addresses & set(b.split(",")) for b in c.bootstrap.values()):
+            return c.name
+    if len(inv.clusters) == 1:
+        return inv.clusters[0].name
+    raise RiftdrillError(
+        f"ledger of producer {header.get('producer_id')} names cloud {cloud!r} and bootstrap "
+        f"{header.get('bootstrap')!r}, neither in the inventory; run the load with --rd-cloud "
+        "set to a cloud of the inventory"
+    )
+
+
+def _default_replay(
+    bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int
+) -> list[PartitionRead]:
     from riftdrill.verify.replay import replay_topics
 
-    return replay_topics(bootstrap, cluster, topics)
+    return replay_topics(bootstrap, cluster, topics, since_ns=since_ns)
 
 
 def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
@@ -79,6 +105,7 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
     from riftdrill.verify.replay import cluster_bootstrap
 
     ledgers, n_files = load_ledgers(run_dir, inv)
+    since_ns = min((lg.since_ns or 0 for lg in ledgers.values()), default=0)
     selected = list(clusters) if clusters else sorted(ledgers)
     for name in selected:
         inv.cluster_named(name)  # unknown name -> RiftdrillError listing the clusters
@@ -94,7 +121,7 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
         if ledger is None:
             continue  # nobody produced into it; a mirror target is read below
         t0 = time.perf_counter()
-        reads = replay(cluster_bootstrap(inv, cluster), cluster, sorted(ledger.topics))
+        reads = replay(cluster_bootstrap(inv, cluster), cluster, sorted(ledger.topics), since_ns)
         t1 = time.perf_counter()
         partitions += check_cluster(cluster, reads, ledger)
         check_s += time.perf_counter() - t1
@@ -108,7 +135,7 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
         mirror_of = {f"{mm.source}.{t}": t for t in topics}  # DefaultReplicationPolicy names
         t0 = time.perf_counter()
         mreads = {(r.topic, r.partition): r for r in
-                  replay(cluster_bootstrap(inv, mm.target), mm.target, sorted(mirror_of))}
+                  replay(cluster_bootstrap(inv, mm.target), mm.target, sorted(mirror_of), since_ns)}
         t1 = time.perf_counter()
         for (cl, topic, p), src in sorted(reads_by_tp.items()):
             if cl != mm.source or topic not in topics:
