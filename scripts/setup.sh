@@ -54,12 +54,14 @@ fi
 
 # 4. Apache Kafka and MirrorMaker 2 as jars from Maven Central.
 fetch_jars() {  # pom, destination
-  local pom="$1" dest="$2"
-  [ -f "$dest/.complete" ] && return 0
+  local pom="$1" dest="$2" sum
+  sum="$(sha256sum "$pom" | cut -d' ' -f1)"
+  # .complete holds the pom's checksum: a changed pom (a new pin) resolves the jars again.
+  [ "$(cat "$dest/.complete" 2>/dev/null)" = "$sum" ] && return 0
   step "resolve $(basename "$dest") jars (Maven)"
   rm -rf "$dest.tmp"
   mvn -B -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dest.tmp/libs" -DincludeScope=runtime
-  rm -rf "$dest"; mv "$dest.tmp" "$dest"; touch "$dest/.complete"
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"; echo "$sum" > "$dest/.complete"
 }
 fetch_jars "$ROOT/scripts/setup/kafka-pom.xml" "$CACHE/kafka-$KAFKA_VERSION"
 fetch_jars "$ROOT/scripts/setup/mirrormaker-pom.xml" "$CACHE/mirrormaker-$MM2_VERSION"

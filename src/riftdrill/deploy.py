@@ -61,9 +61,6 @@ class DeploySpec:
             )
         if not 1 <= self.min_insync_replicas <= self.replication_factor:
             raise ValidationError("min_insync_replicas must be between 1 and replication_factor")
-        if self.engine == "tansu" and self.topology != "stretched":
-            raise ValidationError("engine tansu runs stretched only: per-cloud needs an S3 API on the "
-                                  "gcp side, which the lab's GCS server lacks")
         if self.engine == "kafka" and self.topology == "stretched" and self.brokers_per_cloud < 2:
             raise ValidationError("stretched needs 2+ brokers per cloud (2 KRaft voters live in aws)")
 

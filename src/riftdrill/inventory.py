@@ -65,6 +65,19 @@ class ObjectStore(BaseModel):
     port: int
     buckets: list[str]
     handle: str = ""
+    # A GCS store's S3-compatible (interoperability) API on the same address: what S3-only
+    # engines (Tansu) use in gcp. Blocking the store blocks it too.
+    s3_port: int | None = None
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port] + ([self.s3_port] if self.s3_port else [])
+
+    @property
+    def s3_endpoint(self) -> str | None:
+        if self.api == "s3":
+            return self.endpoint
+        return f"http://{self.address}:{self.s3_port}" if self.s3_port else None
 
 
 class Link(BaseModel):

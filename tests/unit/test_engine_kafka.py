@@ -74,6 +74,7 @@ def test_mirrormaker_config_replicates_one_way() -> None:
     assert "aws->gcp.enabled = true" in text
     assert "gcp->aws.enabled = false" in text
     assert "aws->gcp.topics = riftdrill.*" in text
+    assert "sync.topic.acls.enabled = false" in text  # no authorizer; Tansu breaks the sync
 
 
 def test_cluster_ids_never_look_like_options() -> None:

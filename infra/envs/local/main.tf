@@ -67,20 +67,30 @@ locals {
       heap_mb             = var.broker_heap_mb
       # Tansu, stretched: every broker shares the aws store's bucket, so gcp brokers reach
       # their log over the WAN link, as in a real cross-cloud shared-storage deployment.
-      bucket      = local.stores["aws-s3"].buckets[0]
-      s3_endpoint = "http://${local.stores["aws-s3"].address}:${local.stores["aws-s3"].port}"
+      # Per-cloud: each cluster keeps its log in its own cloud's store (gcp: through the GCS
+      # store's S3 interoperability endpoint).
+      bucket      = local.data_store[b.cluster].buckets[0]
+      s3_endpoint = "http://${local.data_store[b.cluster].address}:${local.data_store[b.cluster].s3_port}"
     })
+  }
+
+  # Where a cluster's Tansu brokers keep their log (an S3 API: port s3_port).
+  data_store = local.stretched ? { main = local.stores["aws-s3"] } : {
+    aws = local.stores["aws-s3"]
+    gcp = local.stores["gcp-gcs"]
   }
 
   stores = {
     aws-s3 = {
       name    = "aws-s3", cloud = "aws", namespace = "rd-aws", api = "s3"
-      address = cidrhost(local.clouds.aws.cidr, 5), port = 9000
+      address = cidrhost(local.clouds.aws.cidr, 5), port = 9000, s3_port = 9000
       buckets = ["riftdrill-aws-data", "riftdrill-aws-ops"]
     }
     gcp-gcs = {
       name    = "gcp-gcs", cloud = "gcp", namespace = "rd-gcp", api = "gcs"
       address = cidrhost(local.clouds.gcp.cidr, 5), port = 4443
+      # GCS's S3 interoperability API, only where an S3-only engine needs it (0: none).
+      s3_port = local.tansu && !local.stretched ? 9000 : 0
       buckets = ["riftdrill-gcp-data", "riftdrill-gcp-ops"]
     }
   }

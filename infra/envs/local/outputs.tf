@@ -37,6 +37,7 @@ output "inventory" {
       port     = s.port
       buckets  = s.buckets
       handle   = "store-${s.name}"
+      s3_port  = s.api == "gcs" && s.s3_port > 0 ? s.s3_port : null
     }]
     links = [{
       name       = local.link.name

@@ -61,6 +61,7 @@ class LocalDriver:
             other = inv.store(fault.target)
             if other.cloud == st.cloud:
                 # drop, not reject: an outage looks like timeouts to clients, as in a real cloud.
-                rules.append(f'ip daddr {other.address} tcp dport {other.port} drop '
+                ports = ", ".join(str(p) for p in other.ports)
+                rules.append(f'ip daddr {other.address} tcp dport {{ {ports} }} drop '
                              f'comment "{fault.id}"')
         net.nft_set_rules(ns, "input", rules)

@@ -54,22 +54,29 @@ def link_down(spec: Spec) -> None:
 def _store(spec: Spec) -> stores.StoreSpec:
     return stores.StoreSpec(name=spec["name"], cloud=spec["cloud"], namespace=spec["namespace"],
                             api=spec["api"], address=spec["address"], port=int(spec["port"]),
-                            buckets=list(spec["buckets"]))
+                            buckets=list(spec["buckets"]), s3_port=int(spec.get("s3_port") or 0))
 
 
 def store_up(spec: Spec) -> None:
-    st = _store(spec)
-    procs.stop(st.proc_name, grace_s=2)
-    net.add_host_address(st.namespace, st.address)
-    procs.start(procs.ProcSpec(name=st.proc_name, namespace=st.namespace, argv=stores.argv(st)))
-    stores.wait_listening(st.address, st.port, st.proc_name, timeout_s=60)
-    stores.create_buckets(st)
+    main = _store(spec)
+    interop = main.s3_interop()
+    for st in (main, interop):
+        if st is not None:
+            procs.stop(st.proc_name, grace_s=2)
+    net.add_host_address(main.namespace, main.address)
+    for st in (main, interop):
+        if st is not None:
+            procs.start(procs.ProcSpec(name=st.proc_name, namespace=st.namespace, argv=stores.argv(st)))
+            stores.wait_listening(st.address, st.port, st.proc_name, timeout_s=60)
+            stores.create_buckets(st)
 
 
 def store_down(spec: Spec) -> None:
-    st = _store(spec)
-    procs.stop(st.proc_name, grace_s=2)
-    net.remove_host_address(st.namespace, st.address)
+    main = _store(spec)
+    for st in (main.s3_interop(), main):
+        if st is not None:
+            procs.stop(st.proc_name, grace_s=2)
+    net.remove_host_address(main.namespace, main.address)
 
 
 def _node(spec: Spec) -> kafka.KafkaNode:

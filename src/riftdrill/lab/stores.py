@@ -35,6 +35,7 @@ class StoreSpec:
     address: str
     port: int
     buckets: list[str]
+    s3_port: int = 0  # gcs only: an S3-compatible endpoint on the same address (0: none)
 
     @property
     def endpoint(self) -> str:
@@ -43,6 +44,17 @@ class StoreSpec:
     @property
     def proc_name(self) -> str:
         return f"store-{self.name}"
+
+    def s3_interop(self) -> StoreSpec | None:
+        """GCS's S3 interoperability API, played by a moto server beside fake-gcs-server.
+
+        Its buckets have the GCS store's names but are separate objects: in the lab an object
+        written through one API is not visible through the other (in GCS it would be).
+        """
+        if self.api != "gcs" or not self.s3_port:
+            return None
+        return StoreSpec(name=f"{self.name}-s3", cloud=self.cloud, namespace=self.namespace,
+                         api="s3", address=self.address, port=self.s3_port, buckets=self.buckets)
 
 
 def fake_gcs_bin() -> Path:

@@ -209,13 +209,14 @@ def price_usage(usage: Usage, prices: PriceTable) -> Cost:
 
 # ---- measuring the object stores -----------------------------------------------------------
 
-def _s3_snapshot(store: Any) -> dict[str, Any]:
+def _s3_snapshot(store: Any, endpoint: str | None = None) -> dict[str, Any]:
     """Objects and bytes by listing; request counts from moto's recorder when it is recording."""
     import requests
 
     from riftdrill.lab.stores import s3_client
 
-    s3 = s3_client(store.endpoint)
+    endpoint = endpoint or store.endpoint
+    s3 = s3_client(endpoint)
     objects = stored = 0
     for bucket in store.buckets:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -224,7 +225,7 @@ def _s3_snapshot(store: Any) -> dict[str, Any]:
                 stored += int(obj["Size"])
     snap: dict[str, Any] = {"objects": objects, "stored_bytes": stored}
     try:
-        resp = requests.get(f"{store.endpoint}/moto-api/recorder/download-recording",
+        resp = requests.get(f"{endpoint}/moto-api/recorder/download-recording",
                             stream=True, timeout=10)
         if resp.status_code == 200:
             snap["requests"] = count_recorded_requests(resp.iter_lines())
@@ -284,6 +285,13 @@ def collect_store_usage(inv: Any) -> dict[str, dict[str, Any]]:
         base = {"cloud": store.cloud, "api": store.api}
         try:
             snap = _s3_snapshot(store) if store.api == "s3" else _gcs_snapshot(store)
+            if store.api == "gcs" and store.s3_endpoint:
+                # What S3-only engines wrote through the store's S3 interoperability API.
+                interop = _s3_snapshot(store, store.s3_endpoint)
+                snap["objects"] += interop["objects"]
+                snap["stored_bytes"] += interop["stored_bytes"]
+                if "requests" in interop:
+                    snap["requests"] = interop["requests"]
         except Exception as exc:  # any client failure: report it, never fail the drill
             out[store.name] = {**base, "error": f"{type(exc).__name__}: {exc}"[:300]}
             continue
@@ -296,11 +304,12 @@ def start_store_recording(inv: Any) -> None:
     import requests
 
     for store in inv.stores:
-        if store.api != "s3":
+        endpoint = store.s3_endpoint
+        if not endpoint:
             continue
         try:
-            requests.post(f"{store.endpoint}/moto-api/recorder/reset-recording", timeout=5)
-            requests.post(f"{store.endpoint}/moto-api/recorder/start-recording", timeout=5)
+            requests.post(f"{endpoint}/moto-api/recorder/reset-recording", timeout=5)
+            requests.post(f"{endpoint}/moto-api/recorder/start-recording", timeout=5)
         except requests.RequestException:
             pass
 
