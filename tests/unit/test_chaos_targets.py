@@ -92,3 +92,15 @@ def test_leader_target_reads_the_load_topic_and_partition_leaders(
     assert [b.name for b in targets.resolve(inv(), "leader")] == ["aws-2"]
     assert [b.name for b in targets.resolve(inv(), "leader:other")] == ["aws-2"]
     assert seen == ["drill-x", "other"]
+
+
+def test_leader_with_an_id_outside_the_inventory_is_found_by_address(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tansu: every broker is node 111 and advertises itself; the one that answered leads."""
+    monkeypatch.setattr(targets, "partition_leaders", lambda *a, **k: {0: 111, 1: 111})
+    b = inv().broker("gcp-1")
+    monkeypatch.setattr(targets, "node_address", lambda *a, **k: (b.address, b.port))
+    assert targets.resolve(inv(), "leader:t")[0].name == "gcp-1"
+    monkeypatch.setattr(targets, "node_address", lambda *a, **k: ("10.9.9.9", 9092))
+    with pytest.raises(targets.TargetError, match="node 111"):
+        targets.resolve(inv(), "leader:t")

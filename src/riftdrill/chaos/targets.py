@@ -88,9 +88,27 @@ def partition_leaders(bootstrap: str, topic: str, timeout_s: float = 10) -> dict
     return {p.id: p.leader for p in t.partitions.values()}
 
 
+def node_address(bootstrap: str, node_id: int, timeout_s: float = 10) -> tuple[str, int] | None:
+    """Where the cluster's metadata says node `node_id` is (host, port)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+    b = admin.list_topics(timeout=timeout_s).brokers.get(node_id)
+    return (str(b.host), int(b.port)) if b is not None else None
+
+
 def leader_of_topic(inv: Inventory, topic: str) -> Broker:
-    first = inv.clouds[0].name
-    return inv.broker(leader_of_most(partition_leaders(inv.bootstrap(first), topic)))
+    bootstrap = inv.bootstrap(inv.clouds[0].name)
+    lid = leader_of_most(partition_leaders(bootstrap, topic))
+    if any(b.id == lid for b in inv.brokers):
+        return inv.broker(lid)
+    # Stateless engines (Tansu 0.6: every broker is node 111 and advertises itself as the leader
+    # of everything) name no inventory id: the leader is the broker that answered, by address.
+    where = node_address(bootstrap, lid)
+    for b in inv.brokers:
+        if where == (b.address, b.port):
+            return b
+    raise TargetError(f"the leader of {topic} is node {lid} at {where}, which is no broker of the inventory")
 
 
 def running_load_topic() -> str:

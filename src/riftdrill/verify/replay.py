@@ -78,26 +78,37 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
 
 
 def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *, since_ns: int = 0,
-                  timeout_s: float = 600.0, idle_timeout_s: float = 30.0) -> list[PartitionRead]:
+                  partitions_at_once: int = 0, to_eof: bool = False, timeout_s: float = 600.0,
+                  idle_timeout_s: float = 30.0) -> list[PartitionRead]:
     """Read `topics` of `cluster` completely; one PartitionRead per existing partition.
 
     Records intended before `since_ns` (an earlier run into the same topic) are only counted.
+    `partitions_at_once` > 0 reads that many partitions at a time (0: all at once): Tansu 0.6
+    answers a fetch of many partitions one partition at a time and so slowly that the others
+    look stalled, while it serves one partition at a time steadily. `to_eof` reads each
+    partition to the end its fetches report instead of to ListOffsets' high watermark, which
+    Tansu 0.6 reports stale (tens of records short), so the last acks would look unseen.
     """
     consumer = _consumer(bootstrap)
     try:
         reads = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
-        pending = {(r.topic, r.partition): r for r in reads if r.high_watermark > r.low_watermark}
-        if pending:
-            consumer.incremental_assign([TopicPartition(t, p, r.low_watermark)
-                             for (t, p), r in pending.items()])
-            _consume(consumer, pending, timeout_s, idle_timeout_s, since_ns)
+        todo = [r for r in reads if to_eof or r.high_watermark > r.low_watermark]
+        step = partitions_at_once if partitions_at_once > 0 else max(1, len(todo))
+        deadline = time.monotonic() + timeout_s
+        for i in range(0, len(todo), step):
+            pending = {(r.topic, r.partition): r for r in todo[i : i + step]}
+            tps = [TopicPartition(t, p, r.low_watermark) for (t, p), r in pending.items()]
+            consumer.incremental_assign(tps)
+            # _consume unassigns each partition as it completes.
+            _consume(consumer, pending, max(1.0, deadline - time.monotonic()), idle_timeout_s,
+                     since_ns, to_eof)  # fmt: skip
         return reads
     finally:
         consumer.close()
 
 
 def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
-             timeout_s: float, idle_timeout_s: float, since_ns: int) -> None:
+             timeout_s: float, idle_timeout_s: float, since_ns: int, to_eof: bool = False) -> None:
     unpack_header, crc32 = HEADER.unpack_from, zlib.crc32
     deadline = time.monotonic() + timeout_s
     last_progress = time.monotonic()
@@ -120,13 +131,15 @@ def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
+                    if to_eof:  # the end the fetch reported is the partition's real end
+                        read.high_watermark = max(read.high_watermark, int(msg.offset() or 0))
                     done.append(tp)  # type: ignore[arg-type]
                     continue
                 if err.fatal() or not err.retriable():
                     raise ReplayError(f"reading {tp[0]}[{tp[1]}] failed: {err.str()}")
                 continue
             offset: int = msg.offset()  # type: ignore[assignment]
-            if offset >= read.high_watermark:
+            if offset >= read.high_watermark and not to_eof:
                 done.append(tp)  # type: ignore[arg-type]
                 continue
             value = msg.value()
@@ -140,7 +153,7 @@ def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
                 else:
                     read.append(offset, pid, seq, checksum,
                                 crc32(memoryview(value)[HEADER_SIZE:]) == checksum)
-            if offset >= read.high_watermark - 1:
+            if offset >= read.high_watermark - 1 and not to_eof:
                 done.append(tp)  # type: ignore[arg-type]
         if done:
             finished = [pending.pop(tp) for tp in dict.fromkeys(done) if tp in pending]

@@ -91,19 +91,26 @@ def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
     )
 
 
-def _default_replay(
-    bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int
-) -> list[PartitionRead]:
+def _replay_for(inv: Inventory) -> Replay:
     from riftdrill.verify.replay import replay_topics
 
-    return replay_topics(bootstrap, cluster, topics, since_ns=since_ns)
+    # Tansu serves a many-partition fetch too slowly to tell from a stall, and reports a stale
+    # high watermark: one partition at a time, each to the end its fetches report.
+    tansu = inv.engine == "tansu"
+
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
+        return replay_topics(bootstrap, cluster, topics, since_ns=since_ns,
+                             partitions_at_once=1 if tansu else 0, to_eof=tansu)
+
+    return replay
 
 
 def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
-               replay: Replay = _default_replay) -> VerifyReport:
+               replay: Replay | None = None) -> VerifyReport:
     """Verify a run; writes nothing (the CLI writes `<run>/verify.json`)."""
     from riftdrill.verify.replay import cluster_bootstrap
 
+    replay = replay or _replay_for(inv)
     ledgers, n_files = load_ledgers(run_dir, inv)
     since_ns = min((lg.since_ns or 0 for lg in ledgers.values()), default=0)
     selected = list(clusters) if clusters else sorted(ledgers)
