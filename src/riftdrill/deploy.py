@@ -15,7 +15,7 @@ from typing import Any
 
 from riftdrill import inventory, paths
 from riftdrill.engines import kafka
-from riftdrill.errors import LabError, ValidationError
+from riftdrill.errors import LabError, SetupError, ValidationError
 from riftdrill.inventory import Inventory
 from riftdrill.lab import net, procs, stores
 from riftdrill.terraform import Workspace
@@ -129,6 +129,8 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
         from riftdrill.engines import tansu
 
         tansu.check_installed()
+        if not (stores.s3proxy_libs() / f"s3proxy-{stores.S3PROXY_VERSION}.jar").exists():
+            raise SetupError(f"S3Proxy missing ({stores.s3proxy_libs()}); run `make setup`")
     else:
         kafka.check_installed()
     if not stores.fake_gcs_bin().exists():

@@ -68,6 +68,7 @@ class ObjectStore(BaseModel):
     # A GCS store's S3-compatible (interoperability) API on the same address: what S3-only
     # engines (Tansu) use in gcp. Blocking the store blocks it too.
     s3_port: int | None = None
+    server: str = ""  # the lab's server for the S3 API: moto or s3proxy ("" in clouds)
 
     @property
     def ports(self) -> list[int]:

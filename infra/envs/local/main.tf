@@ -12,6 +12,9 @@ locals {
   stretched      = var.topology == "stretched"
   tansu          = var.engine == "tansu"
   engine_version = { kafka = "4.4.0", tansu = "0.6.0" }[var.engine]
+  # S3 API server: moto records requests (cost report); Tansu's many small conditional writes
+  # need S3Proxy's speed (moto: ~3 s per produce at 200 rec/s).
+  s3_server = local.tansu ? "s3proxy" : "moto"
 
   # per-cloud: 3 voters when a cloud has 3+ brokers, else 1 (a 2-voter quorum survives nothing).
   per_cloud_voters = var.brokers_per_cloud >= 3 ? 3 : 1
@@ -84,6 +87,7 @@ locals {
     aws-s3 = {
       name    = "aws-s3", cloud = "aws", namespace = "rd-aws", api = "s3"
       address = cidrhost(local.clouds.aws.cidr, 5), port = 9000, s3_port = 9000
+      server  = local.s3_server
       buckets = ["riftdrill-aws-data", "riftdrill-aws-ops"]
     }
     gcp-gcs = {
@@ -91,6 +95,7 @@ locals {
       address = cidrhost(local.clouds.gcp.cidr, 5), port = 4443
       # GCS's S3 interoperability API, only where an S3-only engine needs it (0: none).
       s3_port = local.tansu && !local.stretched ? 9000 : 0
+      server  = local.s3_server
       buckets = ["riftdrill-gcp-data", "riftdrill-gcp-ops"]
     }
   }

@@ -38,6 +38,7 @@ output "inventory" {
       buckets  = s.buckets
       handle   = "store-${s.name}"
       s3_port  = s.api == "gcs" && s.s3_port > 0 ? s.s3_port : null
+      server   = s.server
     }]
     links = [{
       name       = local.link.name

@@ -54,7 +54,8 @@ def link_down(spec: Spec) -> None:
 def _store(spec: Spec) -> stores.StoreSpec:
     return stores.StoreSpec(name=spec["name"], cloud=spec["cloud"], namespace=spec["namespace"],
                             api=spec["api"], address=spec["address"], port=int(spec["port"]),
-                            buckets=list(spec["buckets"]), s3_port=int(spec.get("s3_port") or 0))
+                            buckets=list(spec["buckets"]), s3_port=int(spec.get("s3_port") or 0),
+                            server=str(spec.get("server") or "moto"))
 
 
 def store_up(spec: Spec) -> None:
