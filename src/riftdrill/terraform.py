@@ -67,6 +67,18 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+LOG_ROTATE_BYTES = 8 * 1024 * 1024  # every deploy appends; a busy lab reached 15 MB in a day
+
+
+def _rotate(log: Path) -> None:
+    """Keep the log and one predecessor (`<log>.1`), each up to LOG_ROTATE_BYTES."""
+    try:
+        if log.stat().st_size > LOG_ROTATE_BYTES:
+            log.replace(log.with_name(log.name + ".1"))
+    except FileNotFoundError:
+        pass
+
+
 @dataclass
 class Workspace:
     """One Terraform root module plus the state riftdrill keeps for it under .riftdrill/."""
@@ -96,6 +108,7 @@ class Workspace:
         """Run a python-terraform call with its output going to our log, tailed for progress;
         a non-zero exit becomes one RiftdrillError naming what went wrong."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        _rotate(self.log_path)
         saved_out, saved_err = sys.stdout, sys.stderr
         stop = threading.Event()
         with open(self.log_path, "a") as log, _terraform_env(self.data_dir):

@@ -133,12 +133,26 @@ def _tansu_broker_up(spec: Spec) -> None:
     ensure_durable(name)
 
 
+STORAGE_LINE_WAIT_S = 15.0
+
+
 def ensure_durable(proc_name: str) -> None:
-    """Stop a Tansu broker that came up on anything but its S3 bucket."""
+    """Stop a Tansu broker that came up on anything but its S3 bucket.
+
+    Only this start's output counts, and Tansu may accept connections before it prints its
+    `storage:` line (a replaced broker once was refused for it): wait for the line a while.
+    """
     from riftdrill.engines import tansu
 
+    deadline = time.monotonic() + STORAGE_LINE_WAIT_S
+    while True:
+        since_start = procs.tail(proc_name, 400).rsplit(procs.START_MARKER, 1)[-1]
+        printed = any(ln.startswith("storage: ") for ln in since_start.splitlines())
+        if printed or time.monotonic() > deadline or procs.state(proc_name) == "dead":
+            break
+        time.sleep(0.2)
     try:
-        tansu.check_durable(proc_name, procs.tail(proc_name, 40))
+        tansu.check_durable(proc_name, since_start)
     except LabError:
         procs.stop(proc_name, grace_s=0)
         raise

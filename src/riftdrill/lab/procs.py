@@ -34,6 +34,9 @@ def procs_dir() -> Path:
     return paths.lab_dir() / "procs"
 
 
+START_MARKER = "--- riftdrill start"  # a line before each start's output in the process's log
+
+
 def log_path(name: str) -> Path:
     return paths.lab_dir() / "logs" / f"{name}.log"
 
@@ -72,7 +75,7 @@ def start(spec: ProcSpec) -> int:
     argv = ["ip", "netns", "exec", spec.namespace, *spec.argv] if spec.namespace else spec.argv
     env = {**os.environ, **(spec.env or {})}
     with open(log, "ab") as out:
-        out.write(f"\n--- riftdrill start {time.strftime('%FT%T')}: {' '.join(argv)}\n".encode())
+        out.write(f"\n{START_MARKER} {time.strftime('%FT%T')}: {' '.join(argv)}\n".encode())
         out.flush()
         # `ip netns exec` execs the command, so the pid is the server's own.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
