@@ -60,23 +60,26 @@ def _store(spec: Spec) -> stores.StoreSpec:
 
 def store_up(spec: Spec) -> None:
     main = _store(spec)
-    interop = main.s3_interop()
-    for st in (main, interop):
-        if st is not None:
-            procs.stop(st.proc_name, grace_s=2)
+    servers = _servers(main)
+    for st in servers:
+        procs.stop(st.proc_name, grace_s=2)
     net.add_host_address(main.namespace, main.address)
-    for st in (main, interop):
-        if st is not None:
-            procs.start(procs.ProcSpec(name=st.proc_name, namespace=st.namespace, argv=stores.argv(st)))
-            stores.wait_listening(st.address, st.port, st.proc_name, timeout_s=60)
-            stores.create_buckets(st)
+    for st in servers:
+        procs.start(procs.ProcSpec(name=st.proc_name, namespace=st.namespace, argv=stores.argv(st)))
+        stores.wait_listening(st.address, st.port, st.proc_name, timeout_s=60)
+        stores.create_buckets(st)
+
+
+def _servers(main: stores.StoreSpec) -> list[stores.StoreSpec]:
+    """The store's server, and the S3 interoperability server beside it if it has one."""
+    interop = main.s3_interop()
+    return [main] if interop is None else [main, interop]
 
 
 def store_down(spec: Spec) -> None:
     main = _store(spec)
-    for st in (main.s3_interop(), main):
-        if st is not None:
-            procs.stop(st.proc_name, grace_s=2)
+    for st in reversed(_servers(main)):
+        procs.stop(st.proc_name, grace_s=2)
     net.remove_host_address(main.namespace, main.address)
 
 

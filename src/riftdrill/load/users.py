@@ -95,9 +95,6 @@ class LoadContext:
     assigned: int = 0  # consumer users that got their first assignment
     closed: bool = False
 
-    def process_index(self, env: Environment) -> int:
-        return process_index(env, self.opts)
-
 
 def process_index(env: Environment, opts: Any) -> int:
     # Distributed mode: the master numbers its workers; our own launcher passes an index.
@@ -121,7 +118,7 @@ def _bootstrap(opts: Any) -> str:
     from riftdrill import inventory
 
     inv = inventory.load()
-    clouds = [cloud for c in inv.clusters for cloud in c.clouds]
+    clouds = [c.name for c in inv.clouds]
     opts.rd_cloud = opts.rd_cloud or clouds[0]
     if opts.rd_cloud not in clouds:
         raise RiftdrillError(
@@ -223,7 +220,7 @@ def _quit_when_done(ctx: LoadContext, env: Environment) -> None:
     while time.monotonic() < deadline and any(p.in_flight() for p in ctx.producers):
         gevent.sleep(0.05)
     if worker and env.runner is not None:
-        env.runner.send_message(DONE_MESSAGE, {"producers": len(ctx.producers)})
+        env.runner.send_message(DONE_MESSAGE)
         return
     _consumer_tail(ctx)
     if env.runner is not None:
@@ -339,7 +336,7 @@ class KafkaProducerUser(User):
         self.ctx = ctx
         local = ctx.next_local_index
         ctx.next_local_index += 1
-        self.producer_id = ctx.process_index(self.environment) * 256 + local
+        self.producer_id = process_index(self.environment, o) * 256 + local
         self.topic = str(o.rd_topic)
         self.key_mode = str(o.rd_keys)
         self.key_count = int(o.rd_key_count)
@@ -510,7 +507,7 @@ class KafkaConsumerUser(User):
             "enable.auto.commit": True,
             "statistics.interval.ms": 1000,
             "stats_cb": self._on_stats,
-            "client.id": f"riftdrill-c{ctx.process_index(self.environment)}-{self.consumer_index}",
+            "client.id": f"riftdrill-c{process_index(self.environment, ctx.opts)}-{self.consumer_index}",
         }
         self.consumer = Consumer(conf)
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)

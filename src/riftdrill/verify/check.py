@@ -226,7 +226,7 @@ class ClusterLedger:
     topics: set[str] = field(default_factory=set)
     n_acks: int = 0
     n_errors: int = 0
-    since_ns: int | None = None  # earliest schedule start of these producers (0: unknown)
+    schedule_starts: list[int] = field(default_factory=list)  # per ledger (0: not recorded)
 
     def add_ack(self, ack: AckLike) -> None:
         self.acks[(ack.topic, ack.partition)].append(ack)

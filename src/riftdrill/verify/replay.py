@@ -78,22 +78,21 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
 
 
 def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *, since_ns: int = 0,
-                  partitions_at_once: int = 0, to_eof: bool = False, timeout_s: float = 600.0,
+                  one_at_a_time: bool = False, timeout_s: float = 600.0,
                   idle_timeout_s: float = 30.0) -> list[PartitionRead]:
     """Read `topics` of `cluster` completely; one PartitionRead per existing partition.
 
     Records intended before `since_ns` (an earlier run into the same topic) are only counted.
-    `partitions_at_once` > 0 reads that many partitions at a time (0: all at once): Tansu 0.6
-    answers a fetch of many partitions one partition at a time and so slowly that the others
-    look stalled, while it serves one partition at a time steadily. `to_eof` reads each
-    partition to the end its fetches report instead of to ListOffsets' high watermark, which
-    Tansu 0.6 reports stale (tens of records short), so the last acks would look unseen.
+    `one_at_a_time` reads one partition after another, each to the end its fetches report
+    instead of to ListOffsets' high watermark: Tansu 0.6 answers a fetch of many partitions so
+    slowly that they look stalled, and reports a high watermark tens of records short (the
+    last acks would look unseen).
     """
     consumer = _consumer(bootstrap)
     try:
         reads = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
-        todo = [r for r in reads if to_eof or r.high_watermark > r.low_watermark]
-        step = partitions_at_once if partitions_at_once > 0 else max(1, len(todo))
+        todo = [r for r in reads if one_at_a_time or r.high_watermark > r.low_watermark]
+        step = 1 if one_at_a_time else max(1, len(todo))
         deadline = time.monotonic() + timeout_s
         for i in range(0, len(todo), step):
             pending = {(r.topic, r.partition): r for r in todo[i : i + step]}
@@ -101,7 +100,7 @@ def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *, since_
             consumer.incremental_assign(tps)
             # _consume unassigns each partition as it completes.
             _consume(consumer, pending, max(1.0, deadline - time.monotonic()), idle_timeout_s,
-                     since_ns, to_eof)  # fmt: skip
+                     since_ns, to_eof=one_at_a_time)  # fmt: skip
         return reads
     finally:
         consumer.close()

@@ -59,9 +59,7 @@ def load_ledgers(run_dir: Path, inv: Inventory) -> tuple[dict[str, ClusterLedger
             raise RiftdrillError(f"ledger {path} is unreadable ({exc})") from exc
         ledger = by_cluster.setdefault(cluster, ClusterLedger())
         ledger.producers.add(int(header["producer_id"]))
-        # 0 (ledgers before schedule_start_ns was recorded): no record counts as an earlier run's
-        start = int(header.get("schedule_start_ns") or 0)
-        ledger.since_ns = start if ledger.since_ns is None else min(ledger.since_ns, start)
+        ledger.schedule_starts.append(int(header.get("schedule_start_ns") or 0))
         ledger.topics.update(header.get("topics") or [])
         add_ack, add_error = ledger.add_ack, ledger.add_error
         for entry in read_ledger(path):
@@ -99,8 +97,7 @@ def _replay_for(inv: Inventory) -> Replay:
     tansu = inv.engine == "tansu"
 
     def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
-        return replay_topics(bootstrap, cluster, topics, since_ns=since_ns,
-                             partitions_at_once=1 if tansu else 0, to_eof=tansu)
+        return replay_topics(bootstrap, cluster, topics, since_ns=since_ns, one_at_a_time=tansu)
 
     return replay
 
@@ -112,7 +109,10 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
 
     replay = replay or _replay_for(inv)
     ledgers, n_files = load_ledgers(run_dir, inv)
-    since_ns = min((lg.since_ns or 0 for lg in ledgers.values()), default=0)
+    # Records intended before the earliest schedule start are an earlier run's; a ledger from
+    # before schedule_start_ns was recorded (0) turns that off.
+    starts = [s for lg in ledgers.values() for s in lg.schedule_starts]
+    since_ns = min(starts) if starts and all(starts) else 0
     selected = list(clusters) if clusters else sorted(ledgers)
     for name in selected:
         inv.cluster_named(name)  # unknown name -> RiftdrillError listing the clusters
