@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import platform
 import sys
 import threading
 import time
@@ -20,17 +18,8 @@ from typing import Any
 from riftdrill import inventory, paths
 from riftdrill.deploy import DeploySpec, destroy
 from riftdrill.deploy import deploy_lab as deploy
+from riftdrill.host import host_facts
 from riftdrill.lab import net
-
-
-def host_facts() -> dict[str, Any]:
-    mem_kib = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kib = int(line.split()[1])
-    return {"cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "load_average": os.getloadavg()}
 
 
 def lab_rss_bytes() -> int:

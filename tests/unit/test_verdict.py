@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from riftdrill.chaos.recovery import RecoveryFigures
-from riftdrill.chaos.verdict import SloBounds, decide, load_journal
+from riftdrill.chaos.verdict import decide, load_journal
 from riftdrill.errors import RiftdrillError
 from riftdrill.verify.report import Anomaly, PartitionResult, VerifyReport
 
@@ -97,26 +96,6 @@ def test_verify_counts_combine() -> None:
     assert not v.passed
     assert v.reasons == ["verify: 3 lost (see results/runs/r1/verify.json)"]
     assert decide(journal(), verify=report(duplicates=2)).passed
-
-
-def figures(**over: Any) -> RecoveryFigures:
-    base: dict[str, Any] = dict(fault_start_ns=0, fault_end_ns=None, run_end_ns=10**10,
-                                worst_time_to_first_ack_s=2.0, worst_unavailability_s=2.5,
-                                time_to_p99_baseline_s=None,
-                                reasons={"time_to_p99_baseline_s": "p99 never came back"})
-    base.update(over)
-    return RecoveryFigures(**base)
-
-
-def test_slo_bounds() -> None:
-    slo = SloBounds(max_time_to_first_ack_s=5, max_unavailability_s=2.0, max_duplicates=1)
-    v = decide(journal(), verify=report(duplicates=2), recovery=figures(), slo=slo)
-    assert v.reasons == ["SLO unavailability_s <= 2.0: measured 2.5",
-                         "SLO duplicates <= 1: measured 2"]
-    never = decide(journal(), recovery=figures(), slo=SloBounds(max_time_to_p99_baseline_s=10))
-    assert never.reasons == ["SLO time_to_p99_baseline_s <= 10.0: not met, never recovered "
-                             "(p99 never came back)"]
-    assert decide(journal(), recovery=figures(), slo=SloBounds(max_unavailability_s=3)).passed
 
 
 def test_load_journal(tmp_path: Path) -> None:

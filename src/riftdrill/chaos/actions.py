@@ -74,9 +74,21 @@ def pause_broker(broker: str) -> dict[str, Any]:
     return {"paused": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
 
-def _broker_faults(name: str) -> list[str]:
-    return [f.kind for f in inventory.load().faults
-            if f.kind in ("kill_broker", "pause_broker") and f.target == name]
+BROKER_FAULTS = ("kill_broker", "pause_broker")
+
+
+def _restart(names: list[str]) -> tuple[dict[str, list[str]], float]:
+    """Restart brokers and close the fault windows they were under: ({name: kinds}, seconds)."""
+    faulted = inventory.load().faults
+    kinds: dict[str, list[str]] = {
+        n: [f.kind for f in faulted if f.kind in BROKER_FAULTS and f.target == n] for n in names
+    }
+    t0 = time.time_ns()
+    for name in names:
+        faults.restart_broker(name)
+        for kind in kinds[name]:
+            windows.record_end(kind, name, ts_ns=t0)
+    return kinds, round((time.time_ns() - t0) / 1e9, 3)
 
 
 def resume_broker(broker: str) -> dict[str, Any]:
@@ -91,37 +103,24 @@ def resume_broker(broker: str) -> dict[str, Any]:
 def restart_broker(broker: str) -> dict[str, Any]:
     """Bring a killed or paused broker back (waits until it listens again)."""
     b = targets.resolve_one(inventory.load(), broker)
-    kinds = _broker_faults(b.name)
-    t0 = time.time_ns()
-    faults.restart_broker(b.name)
-    for kind in kinds:
-        windows.record_end(kind, b.name, ts_ns=t0)
-    return {"restarted": b.name, "healed": kinds, "seconds": round((time.time_ns() - t0) / 1e9, 3)}
+    kinds, seconds = _restart([b.name])
+    return {"restarted": b.name, "healed": kinds[b.name], "seconds": seconds}
 
 
 def kill_cloud(cloud: str) -> dict[str, Any]:
     """SIGKILL every broker of one cloud (a whole-cloud outage)."""
-    brokers = targets.resolve(inventory.load(), f"cloud:{cloud}")
-    killed = []
-    for b in brokers:
-        faults.kill_broker(b.name)
-        windows.record_start("kill_broker", b.name)
-        killed.append(b.name)
+    killed = [b.name for b in targets.resolve(inventory.load(), f"cloud:{cloud}")]
+    for name in killed:
+        faults.kill_broker(name)
+        windows.record_start("kill_broker", name)
     return {"killed": killed, "cloud": cloud, "at": _now()}
 
 
 def restart_cloud(cloud: str) -> dict[str, Any]:
     """Restart every broker of one cloud that is killed or paused."""
-    brokers = targets.resolve(inventory.load(), f"cloud:{cloud}")
-    t0 = time.time_ns()
-    healed = []
-    for b in brokers:
-        kinds = _broker_faults(b.name)
-        faults.restart_broker(b.name)
-        for kind in kinds:
-            windows.record_end(kind, b.name, ts_ns=t0)
-        healed.append(b.name)
-    return {"restarted": healed, "seconds": round((time.time_ns() - t0) / 1e9, 3)}
+    names = [b.name for b in targets.resolve(inventory.load(), f"cloud:{cloud}")]
+    _, seconds = _restart(names)
+    return {"restarted": names, "seconds": seconds}
 
 
 # ---- the link --------------------------------------------------------------------------------
@@ -264,12 +263,6 @@ def stop_load() -> dict[str, Any]:
 def restart_faulted_brokers() -> dict[str, Any]:
     """Restart every broker under a kill or pause fault (after a role-targeted kill the role
     has moved on, so the heal names no broker)."""
-    inv = inventory.load()
-    names = sorted({f.target for f in inv.faults if f.kind in ("kill_broker", "pause_broker")})
-    t0 = time.time_ns()
-    for name in names:
-        kinds = _broker_faults(name)
-        faults.restart_broker(name)
-        for kind in kinds:
-            windows.record_end(kind, name, ts_ns=t0)
-    return {"restarted": names, "seconds": round((time.time_ns() - t0) / 1e9, 3)}
+    names = sorted({f.target for f in inventory.load().faults if f.kind in BROKER_FAULTS})
+    _, seconds = _restart(names)
+    return {"restarted": names, "seconds": seconds}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -41,6 +40,7 @@ from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.verdict import Verdict, decide
 from riftdrill.errors import RiftdrillError, ValidationError
+from riftdrill.host import host_facts
 
 SCHEMA_VERSION = 1
 CHAOS_STOP_GRACE_S = 120.0  # chaos's rollbacks stop the load (which drains in-flight sends)
@@ -296,13 +296,6 @@ def _pump(proc: subprocess.Popen[bytes], out_file: Any, echo: bool) -> None:
 
 # ---- judging ------------------------------------------------------------------------------
 
-def host_info() -> dict[str, Any]:
-    import psutil
-
-    return {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "kernel": platform.release()}
-
-
 def git_sha() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -467,7 +460,7 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         "started_at": started_at,
         "ended_at": datetime.now(UTC).isoformat(),
         "riftdrill_sha": git_sha(),
-        "host": host_info(),
+        "host": host_facts(),
         "params": {**params, "load": load_spec,
                    "replication_factor": inv.replication_factor,
                    "min_insync_replicas": inv.min_insync_replicas},

@@ -9,8 +9,9 @@ all of these hold:
   fault never happened; a failed probe means the drill did not observe what it claims);
 - the steady state held after the fault (`deviated` is false);
 - every rollback succeeded (else faults may still be in force);
-- verify found no failing anomaly (lost, corrupt, unexpected, missing_in_mirror), when given;
-- every SLO bound given holds on the recovery figures and verify counts.
+- verify found no failing anomaly (lost, corrupt, unexpected, missing_in_mirror), when given.
+The runner then adds its own checks (a fault window was recorded, and the bounds of slo.yaml hold
+on the recovery figures and verify counts: `riftdrill.chaos.slo`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.errors import RiftdrillError
 from riftdrill.verify.report import VerifyReport
 
@@ -30,18 +30,6 @@ class Verdict(BaseModel):
     passed: bool
     reasons: list[str] = []  # why it failed, in the order checked; empty when passed
     checked: list[str] = []  # what the verdict was based on: journal, verify, slo
-
-
-class SloBounds(BaseModel):
-    """Upper bounds a drill promises; None = not bounded. Times in seconds."""
-
-    max_time_to_first_ack_s: float | None = None
-    max_unavailability_s: float | None = None
-    max_time_to_p99_baseline_s: float | None = None
-    max_time_to_zero_lag_s: float | None = None
-    max_duplicates: int | None = None
-    max_reordered: int | None = None
-    max_unseen: int | None = None
 
 
 def load_journal(path: Path) -> dict[str, Any]:
@@ -125,54 +113,12 @@ def judge_verify(report: VerifyReport) -> list[str]:
             + f" (see {report.run_dir}/verify.json)"]
 
 
-def _bound(reasons: list[str], name: str, value: float | None, bound: float | None,
-           why_none: str | None) -> None:
-    if bound is None:
-        return
-    if value is None:
-        reasons.append(f"SLO {name} <= {bound}: not met, never recovered ({why_none or '?'})")
-    elif value > bound:
-        reasons.append(f"SLO {name} <= {bound}: measured {value}")
-
-
-def judge_slo(slo: SloBounds, recovery: RecoveryFigures | None,
-              report: VerifyReport | None) -> list[str]:
-    reasons: list[str] = []
-    timing = (slo.max_time_to_first_ack_s, slo.max_unavailability_s,
-              slo.max_time_to_p99_baseline_s, slo.max_time_to_zero_lag_s)
-    if recovery is None and any(b is not None for b in timing):
-        reasons.append("SLO bounds on recovery were given but no recovery figures")
-    if recovery is not None:
-        why = recovery.reasons
-        _bound(reasons, "time_to_first_ack_s", recovery.worst_time_to_first_ack_s,
-               slo.max_time_to_first_ack_s, why.get("worst_time_to_first_ack_s"))
-        _bound(reasons, "unavailability_s", recovery.worst_unavailability_s,
-               slo.max_unavailability_s, None)
-        _bound(reasons, "time_to_p99_baseline_s", recovery.time_to_p99_baseline_s,
-               slo.max_time_to_p99_baseline_s, why.get("time_to_p99_baseline_s"))
-        _bound(reasons, "time_to_zero_lag_s", recovery.time_to_zero_lag_s,
-               slo.max_time_to_zero_lag_s, why.get("time_to_zero_lag_s"))
-    counts = (("duplicates", slo.max_duplicates), ("reordered", slo.max_reordered),
-              ("unseen", slo.max_unseen))
-    for kind, bound in counts:
-        if bound is None:
-            continue
-        if report is None:
-            reasons.append(f"SLO max {kind} given but there is no verify report")
-        else:
-            _bound(reasons, kind, report.totals.get(kind, 0), bound, None)
-    return reasons
-
-
-def decide(journal: dict[str, Any], verify: VerifyReport | None = None,
-           recovery: RecoveryFigures | None = None, slo: SloBounds | None = None) -> Verdict:
-    """The drill's verdict from its journal, and optionally its verify report and SLOs."""
+def decide(journal: dict[str, Any], verify: VerifyReport | None = None) -> Verdict:
+    """The drill's verdict from its journal and, when given, its verify report (the runner adds
+    fault windows and the SLO bounds of slo.yaml: `riftdrill.chaos.slo`)."""
     reasons = judge_journal(journal)
     checked = ["journal"]
     if verify is not None:
         reasons += judge_verify(verify)
         checked.append("verify")
-    if slo is not None:
-        reasons += judge_slo(slo, recovery, verify)
-        checked.append("slo")
     return Verdict(passed=not reasons, reasons=reasons, checked=checked)
