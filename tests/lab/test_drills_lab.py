@@ -59,6 +59,10 @@ def test_broker_kill_drill_loses_nothing_and_heals(lab: Inventory) -> None:
     rc, summary = drill("broker-kill", "--var", "hold_s=12", *SHORT)
     assert_passed_without_loss(rc, summary, "kill_broker")
     assert summary["fault_windows"][0]["target"] == "aws-2"
+    # The cost report's object-store figures are measured around the drill: moto counts requests.
+    usage = summary["store_usage"]
+    assert set(usage) == {s.name for s in lab.stores}
+    assert usage["aws-s3"]["requests_measured"] is True and "error" not in usage["gcp-gcs"]
     assert_lab_healthy()
 
 

@@ -105,6 +105,9 @@ def test_tansu_broker_kill_drill_loses_nothing_and_skips_isr(lab_session: None) 
     assert summary["verify"]["acks"] > 1000
     [window] = summary["fault_windows"]
     assert window["kind"] == "kill_broker"
+    # Tansu's log is in the aws bucket: the drill wrote objects there (S3Proxy counts no requests).
+    assert summary["store_usage"]["aws-s3"]["objects"] > 0
+    assert summary["store_usage"]["aws-s3"]["requests_measured"] is False
     journal = (ROOT / "results" / "runs" / summary["run_id"] / "journal.json").read_text()
     assert '"output": "not applicable: tansu brokers keep no replicas' in journal
     status = json.loads(riftdrill("status", "--json").stdout)

@@ -144,7 +144,7 @@ def test_store_usage_delta() -> None:
                          "generations": {"b/a": 2, "b/b": 1}},
              "x": {"cloud": "aws", "api": "s3", "error": "ConnectError: refused"}}
     d = store_usage_delta(before, after)
-    assert d["aws-s3"] | {} == {"cloud": "aws", "api": "s3", "objects": 4, "stored_bytes": 300,
+    assert d["aws-s3"] == {"cloud": "aws", "api": "s3", "objects": 4, "stored_bytes": 300,
                                 "put": 4, "get": 10, "other": 1, "bytes_in": 200,
                                 "requests_measured": True, "method": "moto request recording"}
     assert d["gcp-gcs"]["put"] == 2 and d["gcp-gcs"]["bytes_in"] == 30  # a rewrite + a new object
@@ -153,9 +153,11 @@ def test_store_usage_delta() -> None:
 
 
 def test_collect_store_usage_reports_an_unreachable_store() -> None:
+    from riftdrill.inventory import ObjectStore
     from riftdrill.report.cost import collect_store_usage
 
-    store = SimpleNamespace(name="gcp-gcs", cloud="gcp", api="gcs", endpoint="http://127.0.0.1:9",
-                            buckets=["b"])
+    store = ObjectStore(name="gcp-gcs", cloud="gcp", api="gcs", endpoint="http://127.0.0.1:9",
+                        address="127.0.0.1", port=9, buckets=["b"])
     out = collect_store_usage(SimpleNamespace(stores=[store]))
     assert set(out["gcp-gcs"]) == {"cloud", "api", "error"}
+    assert "Connection" in out["gcp-gcs"]["error"] or "refused" in out["gcp-gcs"]["error"]

@@ -41,6 +41,7 @@ from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.verdict import Verdict, decide
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
+from riftdrill.report import cost
 
 SCHEMA_VERSION = 1
 CHAOS_STOP_GRACE_S = 120.0  # chaos's rollbacks stop the load (which drains in-flight sends)
@@ -419,6 +420,12 @@ def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool
     run_dir = new_run_dir(name, runs_dir)
     started_at = datetime.now(UTC).isoformat()
     counters_before = link_counters(inv.target)
+    # The lab's object stores before and after, for the cost report (cloud stores are priced
+    # from their own billing, not measured here).
+    stores_before = None
+    if inv.target == "local":
+        cost.start_store_recording(inv)
+        stores_before = cost.collect_store_usage(inv)
     cmd = chaos_command(exp_path, run_dir, {k: str(v) for k, v in params.items()}, chaos_bin)
     outcome = run_chaos(cmd, run_dir, echo=echo)
     counters_after = link_counters(inv.target)
@@ -427,6 +434,8 @@ def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool
     summary = build_summary(run_dir, name, exp, inv, params, started_at, wins, recovery, report,
                             verdict, violations, counters_delta(counters_before, counters_after),
                             outcome)
+    if stores_before is not None:
+        summary["store_usage"] = cost.store_usage_delta(stores_before, cost.collect_store_usage(inv))
     summary["regressions"] = regressions_block(summary, run_dir.parent, slo_file.regression)
     write_summary(run_dir, summary)
     code = EXIT_INTERRUPTED if outcome.interrupted_by in ("SIGINT", "SIGTERM") else (
