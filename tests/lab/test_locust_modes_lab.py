@@ -69,8 +69,8 @@ def test_distributed_master_and_two_workers(lab: Inventory, tmp_path: Path) -> N
                        log=tmp_path / f"worker-{i}.log") for i in range(2)]  # fmt: skip
     try:
         assert master.wait(90) == 0, (tmp_path / "master.log").read_text()[-2000:]
-        for w in workers:
-            assert w.wait(30) == 0, (tmp_path / "worker-0.log").read_text()[-2000:]
+        for i, w in enumerate(workers):
+            assert w.wait(30) == 0, (tmp_path / f"worker-{i}.log").read_text()[-2000:]
     finally:
         _stop(master, *workers)
 
@@ -94,6 +94,16 @@ def _post(url: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
 def _get(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as r:
         return dict(json.loads(r.read()))
+
+
+def _stats_until(url: str, done: Any, timeout_s: float = 30) -> dict[str, dict[str, Any]]:
+    """Locust's request stats by method, polled until `done(stats)` or the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = {s["method"]: s for s in _get(f"{url}/stats/requests")["stats"] if s["method"]}
+        if done(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.5)
 
 
 def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -120,13 +130,11 @@ def test_web_ui_start_stop_start_and_ctrl_c(lab: Inventory, tmp_path: Path) -> N
         _wait_up(url, proc, log)
         for _ in range(2):
             assert _post(f"{url}/swarm", {"user_count": 2, "spawn_rate": 2, "host": ""})["success"]
-            time.sleep(5)
-            stats = _get(f"{url}/stats/requests")
-            assert {s["method"] for s in stats["stats"]} >= {"produce", "consume"}
-            assert _post(f"{url}/stop")["success"]
-            time.sleep(2)
+            stats = _stats_until(url, lambda st: {"produce", "consume"} <= set(st))
+            assert set(stats) >= {"produce", "consume"}
+            assert _post(f"{url}/stop")["success"]  # test_stop drains before it answers
         assert _post(f"{url}/swarm", {"user_count": 2, "spawn_rate": 2, "host": ""})["success"]
-        time.sleep(3)
+        _stats_until(url, lambda st: st.get("produce", {}).get("num_requests", 0) > 0)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, log.read_text()[-2000:]
     finally:

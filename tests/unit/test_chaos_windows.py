@@ -10,12 +10,12 @@ from riftdrill.chaos import windows
 
 
 def test_start_and_end_pair_into_one_window(tmp_path: Path) -> None:
-    windows.record_start("kill_broker", "aws-1", run_dir=tmp_path, ts_ns=1_000)
-    windows.record_end("kill_broker", "aws-1", run_dir=tmp_path, ts_ns=5_000)
+    windows.record_start("kill_broker", "aws-1", run_dir=tmp_path, ts_ns=1_500_000_000)
+    windows.record_end("kill_broker", "aws-1", run_dir=tmp_path, ts_ns=5_250_000_000)
     [w] = windows.fault_windows(tmp_path)
     assert (w.kind, w.target, w.start_ns, w.end_ns, w.healed_by) == (
-        "kill_broker", "aws-1", 1_000, 5_000, "drill")
-    assert w.to_summary()["start_s"] == 0.0 and w.to_summary()["end_s"] == 0.0
+        "kill_broker", "aws-1", 1_500_000_000, 5_250_000_000, "drill")
+    assert w.to_summary()["start_s"] == 1.5 and w.to_summary()["end_s"] == 5.25
 
 
 def test_flap_cycles_give_one_window_each_and_span_covers_them(tmp_path: Path) -> None:

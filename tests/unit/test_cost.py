@@ -11,7 +11,6 @@ import pytest
 from riftdrill.errors import ValidationError
 from riftdrill.report.cost import (
     HOURS_PER_MONTH,
-    SECONDS_PER_MONTH,
     count_recorded_requests,
     load_prices,
     price_usage,
@@ -100,7 +99,6 @@ def test_one_hour_drill_cost_and_month(tmp_path: Path) -> None:
     assert cost.drill_total == pytest.approx(sum(c.drill for c in cost.lines))
     assert cost.monthly_total == pytest.approx(
         (0.9 + 0.6 + 0.01 + 0.004 + 0.4 + 0.1) * HOURS_PER_MONTH + 2.3)
-    assert SECONDS_PER_MONTH == 730 * 3600
 
 
 def test_brokers_from_params_and_unpriced_things_become_notes(tmp_path: Path) -> None:

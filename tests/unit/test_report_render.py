@@ -163,7 +163,8 @@ def test_cli_bad_prices_exit_2_naming_the_field(results: Path, tmp_path: Path) -
 
 def test_captured_drill_runs_render(tmp_path: Path) -> None:
     """Every real run the drill runner committed under tests/fixtures/runs renders cleanly."""
-    captured = sorted(p for p in CAPTURED.glob("*") if p.is_dir()) if CAPTURED.is_dir() else []
+    captured = sorted(p for p in CAPTURED.glob("*") if p.is_dir())
+    assert captured, f"no captured runs under {CAPTURED}"
     res = tmp_path / "results"
     for run_dir in captured:
         shutil.copytree(run_dir, res / "runs" / run_dir.name)
