@@ -10,7 +10,7 @@
 #   deploy  riftdrill deploy "$@": a no-op when the lab already matches  RIFTDRILL_DEPLOY_MAX_S=1800
 #   heal    riftdrill heal: undo faults a killed drill left behind       RIFTDRILL_HEAL_MAX_S=300
 #   suite   riftdrill drill --suite --json --fail-on-regression          RIFTDRILL_SUITE_MAX_S=5400
-#           (~10-12 min for the 8 drills on 2 cores; on the bound the suite gets SIGTERM, which
+#           (8-9 min for the 8 drills on 2 cores, measured; on the bound the suite gets SIGTERM, which
 #           heals every fault, and is killed RIFTDRILL_KILL_AFTER_S=300 later)
 #   report  riftdrill report: results/ as Markdown + HTML (also after a failed suite)
 #                                                                        RIFTDRILL_REPORT_MAX_S=600

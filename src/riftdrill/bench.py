@@ -122,7 +122,8 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
     for engine in ("kafka", "tansu"):
         # A fresh lab per engine, so neither inherits the other's backlog, and a warm-up on the
         # bench topic itself: fresh JVMs and a new topic's first leader elections held Kafka at
-        # ~3 s p50 for its first 20 s here (warm: 10 ms), which a 5 s warm-up did not cover.
+        # 3.1 s p50 over its first 20 s at 1000 rec/s here (the same load 20 s later: 9.5 ms);
+        # with a 5 s warm-up this bench recorded 883 ms p50 for Kafka.
         destroy()
         inv = deploy(DeploySpec(engine=engine))
         with tempfile.TemporaryDirectory(prefix="riftdrill-warmup-") as tmp:

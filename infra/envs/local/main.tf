@@ -13,7 +13,7 @@ locals {
   tansu          = var.engine == "tansu"
   engine_version = { kafka = "4.4.0", tansu = "0.6.0" }[var.engine]
   # S3 API server: moto records requests (cost report); Tansu's many small conditional writes
-  # need S3Proxy's speed (moto: ~3 s per produce at 200 rec/s).
+  # need S3Proxy's speed (measured: 3.4 s p50 per produce on moto at 200 rec/s, 9 ms on S3Proxy).
   s3_server = local.tansu ? "s3proxy" : "moto"
 
   # per-cloud: 3 voters when a cloud has 3+ brokers, else 1 (a 2-voter quorum survives nothing).
