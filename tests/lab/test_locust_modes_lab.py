@@ -96,6 +96,13 @@ def _get(url: str) -> dict[str, Any]:
         return dict(json.loads(r.read()))
 
 
+def _wait_for_acks(run_dir: Path, timeout_s: float = 40) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not _acks(run_dir):
+        assert time.monotonic() < deadline, f"no ack in {run_dir} within {timeout_s:g} s"
+        time.sleep(0.5)
+
+
 def _stats_until(url: str, done: Any, timeout_s: float = 30) -> dict[str, dict[str, Any]]:
     """Locust's request stats by method, polled until `done(stats)` or the deadline."""
     deadline = time.monotonic() + timeout_s
@@ -123,24 +130,25 @@ def test_web_ui_start_stop_start_and_ctrl_c(lab: Inventory, tmp_path: Path) -> N
     run_dir, port = tmp_path / "web", _free_port()
     url, log = f"http://127.0.0.1:{port}", tmp_path / "web.log"
     topic = f"rd-web-{uuid.uuid4().hex[:8]}"
+    dirs = [run_dir, run_dir.with_name("web-2"), run_dir.with_name("web-3")]
     proc = _locust("--web-host", "127.0.0.1", "--web-port", str(port), "--rd-rate", "200",
                    "--rd-run-dir", str(run_dir), "--rd-topic", topic,
                    "--rd-replication-factor", str(lab.replication_factor), log=log)  # fmt: skip
     try:
         _wait_up(url, proc, log)
-        for _ in range(2):
+        for d in dirs[:2]:
             assert _post(f"{url}/swarm", {"user_count": 2, "spawn_rate": 2, "host": ""})["success"]
+            _wait_for_acks(d)  # this test's own ledger, not stats a previous test left behind
             stats = _stats_until(url, lambda st: {"produce", "consume"} <= set(st))
             assert set(stats) >= {"produce", "consume"}
             assert _post(f"{url}/stop")["success"]  # test_stop drains before it answers
         assert _post(f"{url}/swarm", {"user_count": 2, "spawn_rate": 2, "host": ""})["success"]
-        _stats_until(url, lambda st: st.get("produce", {}).get("num_requests", 0) > 0)
+        _wait_for_acks(dirs[2])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, log.read_text()[-2000:]
     finally:
         _stop(proc)
 
-    dirs = [run_dir, run_dir.with_name("web-2"), run_dir.with_name("web-3")]
     for d in dirs:
         acks = _acks(d)
         assert acks, f"no acks in {d}"
