@@ -173,7 +173,7 @@ def test_a_drill_whose_fault_never_happened_fails(tmp_path: Path) -> None:
 
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
     verdict, recovery, _report, _violations, wins = runner.judge(
-        tmp_path, "broker-kill", {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+        tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
     assert not verdict.passed and wins == [] and recovery is None
     assert any("fault never happened" in r for r in verdict.reasons)
     assert any("load never started" in r for r in verdict.reasons)

@@ -109,7 +109,7 @@ def test_figures_from_run_reads_ledgers_and_timeline(tmp_path: Path) -> None:
                     zip(series.ack_ts_ns, series.send_ts_ns, strict=True)):
                 w.append_ack("t", 0, seq, None, seq, 0, send_ns, ack_ns)
             w.append_error("t", 10**6, 7, 101 * NS, 102 * NS)
-    rows = [{"t_s": float(t), "consumer_lag": lag}
+    rows = [{"t": t, "consumer_lag": lag}
             for t, lag in [(100, 0), (101, 30), (102, 0), (103, 0)]]
     (tmp_path / "load" / "timeline.json").write_text(json.dumps(rows))
     fig = figures_from_run(tmp_path, FAULT, FAULT_END)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory
@@ -75,6 +76,9 @@ def cluster_reachable(cloud: str | None = None, timeout_s: float | str = 5) -> b
 
 # ---- from the running load ---------------------------------------------------------------
 
+_TAILS: dict[Path, Any] = {}  # run dir -> MetricsTail: probes poll once a second while settling
+
+
 def _load_seconds(window_s: float) -> list[dict[str, Any]]:
     """Per-process metric lines of the last `window_s` complete seconds of the drill's load."""
     from riftdrill.load import aggregate
@@ -82,7 +86,9 @@ def _load_seconds(window_s: float) -> list[dict[str, Any]]:
     run_dir = windows.run_dir_from_env()
     if run_dir is None or not (run_dir / "load" / "workers").is_dir():
         return []
-    lines = aggregate.MetricsTail(run_dir / "load").poll()
+    tail = _TAILS.setdefault(run_dir, aggregate.MetricsTail(run_dir / "load"))
+    tail.poll()  # only what was written since the last call is read
+    lines = tail.lines
     if not lines:
         return []
     last = max(int(d["t"]) for d in lines)

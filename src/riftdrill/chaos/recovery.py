@@ -228,15 +228,11 @@ def acks_from_ledgers(run_dir: Path) -> tuple[dict[str, AckSeries], list[tuple[i
 
 
 def lag_from_timeline(path: Path) -> tuple[list[float], list[int]] | None:
-    """(t_s, consumer_lag) from load/timeline.json (a list of rows, or {"rows": [...]}); rows
-    carry the epoch second as "t" (the load's timeline) or "t_s"."""
+    """(epoch second, consumer_lag) from the load's load/timeline.json (a list of rows)."""
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
-    rows = data.get("rows", []) if isinstance(data, dict) else data
-    # The load's timeline names the epoch second "t"; "t_s" is accepted too.
-    pairs = [(float(r["t_s"] if "t_s" in r else r["t"]), int(r["consumer_lag"])) for r in rows
-             if r.get("consumer_lag") is not None]
+    rows = json.loads(path.read_text())
+    pairs = [(float(r["t"]), int(r["consumer_lag"])) for r in rows if r.get("consumer_lag") is not None]
     return [t for t, _ in pairs], [lg for _, lg in pairs]
 
 

@@ -38,7 +38,7 @@ from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import windows
 from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
-from riftdrill.chaos.verdict import Verdict, decide
+from riftdrill.chaos.verdict import Verdict, decide, load_journal
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
 from riftdrill.report import cost
@@ -356,12 +356,11 @@ def regressions_block(summary: dict[str, Any], runs_dir: Path,
                 "error": f"could not compare with the previous run: {exc}"}
 
 
-def judge(run_dir: Path, experiment_name: str, params: dict[str, Any], inv: inventory.Inventory,
+def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
           outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> tuple[
               Verdict, RecoveryFigures | None, Any, list[slo_mod.Violation],
               list[windows.FaultWindow]]:
     """Verdict from journal + fault windows + verify + recovery + SLO."""
-    from riftdrill.chaos.verdict import load_journal
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
@@ -429,7 +428,7 @@ def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool
     cmd = chaos_command(exp_path, run_dir, {k: str(v) for k, v in params.items()}, chaos_bin)
     outcome = run_chaos(cmd, run_dir, echo=echo)
     counters_after = link_counters(inv.target)
-    verdict, recovery, report, violations, wins = judge(run_dir, name, params, inv, outcome,
+    verdict, recovery, report, violations, wins = judge(run_dir, params, inv, outcome,
                                                        bounds)
     summary = build_summary(run_dir, name, exp, inv, params, started_at, wins, recovery, report,
                             verdict, violations, counters_delta(counters_before, counters_after),

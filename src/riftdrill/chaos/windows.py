@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,3 @@ def span(windows: list[FaultWindow]) -> tuple[int, int | None] | None:
     end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
     return start, end
 
-
-def as_dicts(windows: list[FaultWindow]) -> list[dict[str, Any]]:
-    return [asdict(w) for w in windows]
