@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory, paths
-from riftdrill.deploy import DeploySpec, destroy
+from riftdrill.deploy import ENGINES, DeploySpec, destroy
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.host import host_facts
 from riftdrill.lab import net
@@ -119,7 +119,7 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
     from riftdrill.load.runner import LoadSpec, run_load
 
     engines: dict[str, Any] = {}
-    for engine in ("kafka", "tansu"):
+    for engine in ENGINES:
         # A fresh lab per engine, so neither inherits the other's backlog, and a warm-up on the
         # bench topic itself: fresh JVMs and a new topic's first leader elections held Kafka at
         # 3.1 s p50 over its first 20 s at 1000 rec/s here (the same load 20 s later: 9.5 ms);

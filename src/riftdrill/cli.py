@@ -346,7 +346,8 @@ def compare(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the same drills on kafka and tansu, time a broker replacement, render side by side."""
-    from riftdrill.compare import COMPARE_EXPERIMENTS, ENGINES, run_compare
+    from riftdrill.compare import COMPARE_EXPERIMENTS, run_compare
+    from riftdrill.deploy import ENGINES
 
     progress = (lambda line: None) if as_json else (lambda line: err.print(line))
     compare_dir = run_compare(tuple(engine or ENGINES), tuple(experiment or COMPARE_EXPERIMENTS),

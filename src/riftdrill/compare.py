@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from riftdrill import faults, inventory, paths
-from riftdrill.deploy import DeploySpec
+from riftdrill.deploy import ENGINES, DeploySpec
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.errors import LabError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.report.compare import BrokerReplacement
 
 COMPARE_EXPERIMENTS = ("broker-kill", "link-sever", "object-store-outage")
-ENGINES = ("kafka", "tansu")
 
 
 def _dir_bytes(path: Path) -> int:
