@@ -1,5 +1,6 @@
 """The load side on the real lab: exact counts, a ledger that matches Kafka record for record,
-consumer e2e latencies, and a dead bootstrap failing fast with exit 2."""
+consumer e2e latencies, a run that ends at its fences with every consumer ledger behind them,
+and a dead bootstrap failing fast with exit 2."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from riftdrill.inventory import Inventory
+from riftdrill.load.consumer_ledger import (
+    KIND_COMMIT,
+    KIND_POLL,
+    POLL_FENCE,
+    consumer_ledger_files,
+    read_consumer_ledger,
+)
+from riftdrill.load.fence import FenceSet
 from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
 from riftdrill.load.record import decode
 from riftdrill.load.runner import LoadSpec, load_status, run_load, start_load, stop_load
@@ -85,6 +95,46 @@ def test_background_start_status_stop(lab: Inventory, tmp_path: Path) -> None:
     assert res is not None and res.interrupted and res.acked > 0
     ledgered = sum(1 for f in ledger_files(run_dir) for e in read_ledger(f) if isinstance(e, Ack))
     assert ledgered == res.acked  # Ctrl-C flushed every ack to the ledger
+    _assert_ended_at_fences(run_dir, spec.partitions)  # a stop ends at the fences too
+
+
+def _assert_ended_at_fences(run_dir: Path, partitions: int) -> None:
+    """fences.json fences every partition; the group polled every fence and committed past it;
+    the consumers polled every acked record; the producers ran idempotent."""
+    fences = FenceSet.read(run_dir / "load" / "fences.json")
+    topic = read_header(ledger_files(run_dir)[0])["topics"][0]
+    assert sorted(fences.offsets[topic]) == list(range(partitions)), fences.to_json()
+    logs = [read_consumer_ledger(f) for f in consumer_ledger_files(run_dir)]
+    assert logs, "no consumer ledger"
+    polls = [e for log in logs for e in log.entries if e.kind == KIND_POLL]
+    fenced = {e.partition for e in polls
+              if e.flags & POLL_FENCE and e.checksum == zlib.crc32(fences.nonce)}  # fmt: skip
+    assert fenced == set(range(partitions))
+    committed: dict[int, int] = {}
+    for log in logs:
+        for e in log.entries:
+            if e.kind == KIND_COMMIT and e.flags == 0:
+                committed[e.partition] = max(e.offset, committed.get(e.partition, -1))
+    assert all(committed.get(p, -1) > o for p, o in fences.offsets[topic].items()), committed
+    polled = {(e.partition, e.offset) for e in polls if e.flags == 0}
+    acks = [e for f in ledger_files(run_dir) for e in read_ledger(f) if isinstance(e, Ack)]
+    assert acks and all((a.partition, a.offset) in polled for a in acks)
+    for f in ledger_files(run_dir):
+        assert read_header(f)["producer"] == {"acks": "all", "idempotence": True,
+                                              "max_in_flight": 5}  # fmt: skip
+    assert all(log.truncated_entries == 0 and log.member_ids for log in logs)
+
+
+def test_short_run_ends_at_its_fences(lab: Inventory, tmp_path: Path) -> None:
+    run_dir = tmp_path / "fenced"
+    spec = LoadSpec(rate_per_s=200, duration_s=10, topic=f"rd-load-{uuid.uuid4().hex[:8]}")
+    t0 = time.monotonic()
+    res = run_load(spec, run_dir, lab, progress=False)
+    assert res.acked == 2000 and not res.interrupted
+    assert time.monotonic() - t0 < 10 + 30  # the fence wait ends at the fences, not a timeout
+    _assert_ended_at_fences(run_dir, spec.partitions)
+    markers = list((run_dir / "load" / "workers").glob("*/producers-done"))
+    assert len(markers) == len(lab.clouds)
 
 
 def test_dead_bootstrap_exits_2_quickly(lab: Inventory, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from riftdrill.inventory import Inventory
+from riftdrill.load.consumer_ledger import consumer_ledger_files
 from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
 from riftdrill.verify.verifier import verify_run
 
@@ -81,6 +82,9 @@ def test_distributed_master_and_two_workers(lab: Inventory, tmp_path: Path) -> N
     acks = _acks(run_dir)
     assert len(acks) == rate * duration_s  # the full schedule, sent once: no worker restarted it
     assert len(list((run_dir / "load" / "workers").glob("*/metrics.jsonl"))) == 2
+    assert len(list((run_dir / "load" / "workers").glob("*/producers-done"))) == 2
+    assert len(consumer_ledger_files(run_dir)) == 1  # the one consumer, on one of the workers
+    assert not (run_dir / "load" / "fences.json").exists()  # no runner: a tail, no fences
     report = verify_run(run_dir, lab)
     assert report.passed and report.totals.get("lost", 0) == 0 and report.acks == len(acks)
 
@@ -125,6 +129,17 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"locust web UI not up: {log.read_text()[-2000:]}")
 
 
+def _verify_own(run_dir: Path, lab: Inventory) -> Any:
+    """Verified before the next test writes to the same topic: a later test's records (other
+    producer ids) would be unexpected to this one."""
+    acks = _acks(run_dir)
+    assert acks, f"no acks in {run_dir}"
+    report = verify_run(run_dir, lab)  # earlier tests' records in the topic are skipped
+    assert report.passed and report.acks == len(acks), (run_dir, report.totals)
+    assert consumer_ledger_files(run_dir), f"no consumer ledger in {run_dir}"
+    return report
+
+
 def test_web_ui_start_stop_start_and_ctrl_c(lab: Inventory, tmp_path: Path) -> None:
     """Two tests from one web UI process get a run dir each; Ctrl-C flushes the ledgers."""
     run_dir, port = tmp_path / "web", _free_port()
@@ -142,6 +157,7 @@ def test_web_ui_start_stop_start_and_ctrl_c(lab: Inventory, tmp_path: Path) -> N
             stats = _stats_until(url, lambda st: {"produce", "consume"} <= set(st))
             assert set(stats) >= {"produce", "consume"}
             assert _post(f"{url}/stop")["success"]  # test_stop drains before it answers
+            _verify_own(d, lab)
         assert _post(f"{url}/swarm", {"user_count": 2, "spawn_rate": 2, "host": ""})["success"]
         _wait_for_acks(dirs[2])
         proc.send_signal(signal.SIGINT)
@@ -149,10 +165,7 @@ def test_web_ui_start_stop_start_and_ctrl_c(lab: Inventory, tmp_path: Path) -> N
     finally:
         _stop(proc)
 
-    for d in dirs:
-        acks = _acks(d)
-        assert acks, f"no acks in {d}"
-        report = verify_run(d, lab)  # each test's records are its own; earlier ones are skipped
-        assert report.passed and report.acks == len(acks), d
-    later = verify_run(dirs[2], lab)
+    later = _verify_own(dirs[2], lab)
     assert sum(p.earlier_runs for p in later.partitions) > 0
+    ids = [read_header(f)["producer_id"] for d in dirs for f in ledger_files(d)]
+    assert len(set(ids)) == len(dirs)  # each test's producer has an id of its own

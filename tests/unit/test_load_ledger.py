@@ -14,7 +14,10 @@ from riftdrill.load.ledger import (
     ledger_files,
     read_header,
     read_ledger,
+    read_ledger_counted,
 )
+from riftdrill.load.spec import producer_settings
+from riftdrill.verify.contract import producer_contract
 
 
 def _write(path: Path, n: int) -> None:
@@ -84,3 +87,26 @@ def test_two_producers_never_share_a_ledger(tmp_path: Path) -> None:
 def test_foreign_keys_are_refused(tmp_path: Path) -> None:
     with LedgerWriter(tmp_path / "l.rdl", 1, "aws", ["t"]) as w, pytest.raises(ValueError):
         w.append_ack("t", 0, 0, b"user-key", 0, 0, 0, 0)
+
+
+def test_torn_tail_is_counted(tmp_path: Path) -> None:
+    p = tmp_path / "l.rdl"
+    _write(p, 10)
+    assert read_ledger_counted(p)[1] == 0
+    os.truncate(p, p.stat().st_size - 3)
+    entries, torn = read_ledger_counted(p)
+    assert (len(entries), torn) == (10, 1)
+    with open(p, "ab") as f:
+        f.write(b"\0" * ENTRY_SIZE * 2)
+    assert read_ledger_counted(p)[1] == 3  # the torn entry plus two zeroed ones
+
+
+def test_header_records_the_producer_contract(tmp_path: Path) -> None:
+    p = tmp_path / "l.rdl"
+    LedgerWriter(p, 1, "aws", ["t"], producer=producer_settings("all", True, 5)).close()
+    header = read_header(p)
+    assert header["producer"] == {"acks": "all", "idempotence": True, "max_in_flight": 5}
+    assert producer_contract(header).idempotent
+    q = tmp_path / "legacy.rdl"
+    LedgerWriter(q, 2, "aws", ["t"], producer=producer_settings("1", False, 1_000_000)).close()
+    assert not producer_contract(read_header(q)).idempotent

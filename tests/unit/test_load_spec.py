@@ -1,5 +1,7 @@
 """Bad input fails up front with a ValidationError naming the field."""
 
+from pathlib import Path
+
 import pytest
 
 from riftdrill.errors import ValidationError
@@ -31,3 +33,60 @@ def test_json_round_trip_and_unknown_fields() -> None:
     assert LoadSpec.from_json(spec.to_json()) == spec
     with pytest.raises(ValidationError, match="bogus"):
         LoadSpec.from_json({**spec.to_json(), "bogus": 1})
+
+
+def test_profiles_derive_the_producer_contract() -> None:
+    s = LoadSpec(rate_per_s=1, duration_s=1)
+    assert (s.profile, s.idempotence, s.max_in_flight, s.acks) == ("idempotent", True, 5, "all")
+    legacy = LoadSpec(rate_per_s=1, duration_s=1, profile="legacy", acks="1")
+    assert (legacy.idempotence, legacy.max_in_flight) == (False, 1_000_000)
+    assert LoadSpec(rate_per_s=1, duration_s=1, profile="legacy", max_in_flight=3).max_in_flight == 3
+    assert LoadSpec(rate_per_s=1, duration_s=1, max_in_flight=1).max_in_flight == 1
+    assert LoadSpec.from_json(legacy.to_json()) == legacy
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"profile": "exactly-once"}, "profile"),
+        ({"acks": "1"}, "acks=all"),  # idempotence needs acks=all: librdkafka refuses otherwise
+        ({"acks": "0"}, "acks=all"),
+        ({"max_in_flight": 6}, "at most 5 in flight"),
+        ({"max_in_flight": 0}, "max_in_flight"),
+        ({"profile": "legacy", "max_in_flight": 1_000_001}, "max_in_flight"),
+        ({"idempotence": False}, "profile"),
+        ({"profile": "legacy", "idempotence": True}, "profile"),
+        ({"fence_wait_s": -1}, "fence_wait_s"),
+    ],
+)
+def test_bad_producer_contracts_are_one_line(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError, match=field) as err:
+        LoadSpec(rate_per_s=1, duration_s=1, **kwargs)  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)
+
+
+def test_specs_from_before_profiles_stay_readable() -> None:
+    old = LoadSpec(rate_per_s=1, duration_s=1, profile="legacy").to_json()
+    del old["profile"], old["max_in_flight"], old["fence_wait_s"]
+    spec = LoadSpec.from_json(old)
+    assert (spec.profile, spec.idempotence) == ("legacy", False)
+
+
+def test_launcher_passes_the_contract_and_the_fence_options() -> None:
+    from riftdrill.load.runner import worker_command
+    from tests.unit.test_inventory import sample
+
+    def cmd(**kw: object) -> list[str]:
+        spec = LoadSpec(rate_per_s=1, duration_s=1, **kw)  # type: ignore[arg-type]
+        return worker_command(spec, sample(), "gcp", 1, Path("/tmp/r"), 5)
+
+    def value(c: list[str], opt: str) -> str:
+        return c[c.index(opt) + 1]
+
+    c = cmd()
+    assert "--rd-idempotence" in c and "--rd-no-idempotence" not in c
+    assert (value(c, "--rd-max-in-flight"), value(c, "--rd-cluster")) == ("5", "main")
+    assert "--rd-await-fences" in c and float(value(c, "--rd-fence-wait-s")) == 60
+    legacy = cmd(profile="legacy", fence_wait_s=5)
+    assert "--rd-no-idempotence" in legacy and value(legacy, "--rd-max-in-flight") == "1000000"
+    assert float(value(legacy, "--rd-fence-wait-s")) == 5

@@ -232,18 +232,22 @@ def drill_run_dir() -> Path:
 
 def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int | str = 1024,
                partitions: int | str = 6, topic: str = "",
-               delivery_timeout_ms: int | str = 30000) -> dict[str, Any]:
+               delivery_timeout_ms: int | str = 30000,
+               profile: str = "idempotent") -> dict[str, Any]:
     """Start the background load (acks=all, the inventory's RF, a fresh topic per drill unless
-    `topic` is given). `duration_s` is only a safety bound: `stop_load` ends it."""
+    `topic` is given). `duration_s` is only a safety bound: `stop_load` ends it. `profile`:
+    "idempotent" (the drills' contract) or "legacy" (idempotence off)."""
     from riftdrill.load.runner import LoadSpec
     from riftdrill.load.runner import start_load as _start
 
     run_dir = drill_run_dir()
     spec = LoadSpec(rate_per_s=float(rate), duration_s=float(duration_s), size_bytes=int(size),
                     partitions=int(partitions), topic=topic or _safe_topic(f"drill-{run_dir.name}"),
-                    delivery_timeout_ms=int(delivery_timeout_ms))
+                    delivery_timeout_ms=int(delivery_timeout_ms),
+                    profile=profile)  # type: ignore[arg-type]  # validated: bad one is one line
     pid = _start(spec, run_dir, paths.inventory_path())
-    return {"pid": pid, "run_dir": str(run_dir), "topic": spec.topic, "rate": spec.rate_per_s}
+    return {"pid": pid, "run_dir": str(run_dir), "topic": spec.topic, "rate": spec.rate_per_s,
+            "profile": spec.profile}
 
 
 def stop_load() -> dict[str, Any]:

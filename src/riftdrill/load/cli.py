@@ -59,7 +59,17 @@ def load(
     partitions: Annotated[int, typer.Option(help="used when the topic is created")] = 6,
     replication_factor: Annotated[int | None, typer.Option(help="default: inventory's")] = None,
     acks: Annotated[str, typer.Option()] = "all",
-    idempotence: Annotated[bool, typer.Option()] = False,
+    profile: Annotated[
+        str,
+        typer.Option(help="idempotent | legacy. Producer contract: idempotent = idempotence, "
+                          "acks=all, <= 5 in flight; legacy = idempotence off, 1000000 in flight"),
+    ] = "idempotent",
+    idempotence: Annotated[
+        bool | None, typer.Option(help="default: on for idempotent, off for legacy")
+    ] = None,
+    max_in_flight: Annotated[
+        int | None, typer.Option(help="max.in.flight.requests.per.connection (default: profile's)")
+    ] = None,
     compression: Annotated[str, typer.Option()] = "none",
     linger_ms: Annotated[float, typer.Option()] = 5,
     batch_size: Annotated[int, typer.Option()] = 65536,
@@ -72,6 +82,9 @@ def load(
     consumers: Annotated[bool, typer.Option(help="run consumers (e2e latency)")] = True,
     consumers_per_cloud: Annotated[int, typer.Option()] = 1,
     delivery_timeout_ms: Annotated[int, typer.Option()] = 30000,
+    fence_wait_s: Annotated[
+        float, typer.Option(help="at the end, how long consumers may read on to the fences")
+    ] = 60,
     run_dir: Annotated[Path | None, typer.Option(help="default results/runs/<utc>-load")] = None,
     background: Annotated[bool, typer.Option(help="start and return; see status/stop")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
@@ -83,11 +96,14 @@ def load(
         spec = LoadSpec(
             rate_per_s=rate, duration_s=duration, size_bytes=size, topic=topic,
             partitions=partitions, replication_factor=replication_factor, acks=acks,
-            idempotence=idempotence, compression=compression, linger_ms=linger_ms,
+            profile=profile,  # type: ignore[arg-type]  # validated
+            idempotence=idempotence, max_in_flight=max_in_flight, compression=compression,
+            linger_ms=linger_ms,
             batch_size=batch_size, keys=keys,  # type: ignore[arg-type]  # validated
             key_count=key_count, placement=placement or None,
             producers_per_cloud=producers_per_cloud, consumers=consumers,
             consumers_per_cloud=consumers_per_cloud, delivery_timeout_ms=delivery_timeout_ms,
+            fence_wait_s=fence_wait_s,
         )  # fmt: skip
         rd = run_dir or default_run_dir()
         if background:
@@ -122,7 +138,11 @@ def status(
 @app.command()
 def stop(
     run_dir: Annotated[Path, typer.Option(help="the run's directory")],
-    timeout: Annotated[float, typer.Option(help="seconds to wait for a clean stop")] = 30,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="seconds to wait for a clean stop (default: the drain and fence wait "
+                          "of the run's spec, plus merging)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Stop a background load cleanly (ledger and metrics flushed) and print its result."""

@@ -10,6 +10,8 @@ is recognised and ignored; a bad entry followed by good ones is corruption and r
 Writes go to the OS every FLUSH_INTERVAL_S or FLUSH_ENTRIES (whichever first), so a crash of
 the load process loses at most the acks of that last fraction of a second, never earlier ones;
 fsync runs every FSYNC_INTERVAL_S so a machine crash loses at most that much.
+The container (EntryWriter, valid_entries) takes its magic as a parameter: the consumer ledger
+(consumer_ledger.py, b"RDC1") is the same file format with other entry kinds.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 MAGIC = b"RDL1"
 FORMAT_VERSION = 1
@@ -33,7 +35,8 @@ FORMAT_VERSION = 1
 # checksum u32, seq u64, send_ts_ns i64, ts_ns i64 (ack or error time), error_code i32, crc u32
 ENTRY = struct.Struct("<BxHiqqIIQqqiI")
 ENTRY_SIZE = ENTRY.size  # 64
-_BODY = struct.Struct("<BxHiqqIIQqqi")  # ENTRY without the crc: what the crc covers
+ENTRY_BODY = struct.Struct("<BxHiqqIIQqqi")  # ENTRY without the crc: what the crc covers
+_CRC = struct.Struct("<I")
 KIND_ACK = 1
 KIND_ERROR = 2
 NO_KEY = -1
@@ -89,88 +92,36 @@ def error_name(code: int) -> str:
     return str(KafkaError(code).name())
 
 
-class LedgerWriter:
-    """Append-only writer for one producer. Not thread-safe: one producer, one writer."""
+class EntryWriter:
+    """The append-only container both ledgers share: `magic | header_len u32 | header JSON
+    space-padded to a multiple of ENTRY_SIZE | entries`, each entry ENTRY_SIZE bytes ending in the
+    crc32 of the bytes before it. Not thread-safe: one writer per file.
+    """
 
-    def __init__(
-        self,
-        path: Path,
-        producer_id: int,
-        cloud: str,
-        topics: list[str],
-        bootstrap: str = "",
-        schedule_start_ns: int = 0,
-    ) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], magic: bytes = MAGIC) -> None:
         self.path = path
-        self.producer_id = producer_id
-        self._topic_index = {t: i for i, t in enumerate(topics)}
-        header = {
-            "format": FORMAT_VERSION,
-            "entry_size": ENTRY_SIZE,
-            "producer_id": producer_id,
-            "cloud": cloud,
-            "topics": list(topics),
-            "bootstrap": bootstrap,  # which cluster, when `cloud` is not one of the inventory's
-            # Every record of this producer is intended at or after this: the verifier tells
-            # this run's records from an earlier run's in the same topic by it.
-            "schedule_start_ns": schedule_start_ns,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": datetime.now(UTC).isoformat(),
-        }
         body = json.dumps(header).encode()
-        pad = (-(8 + len(body))) % ENTRY_SIZE
-        body += b" " * pad
+        body += b" " * ((-(8 + len(body))) % ENTRY_SIZE)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two producers must never share a ledger (ids are unique per run).
+        # O_EXCL: two writers must never share a file (ids are unique per run).
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        os.write(self._fd, MAGIC + struct.pack("<I", len(body)) + body)
+        os.write(self._fd, magic + struct.pack("<I", len(body)) + body)
         os.fsync(self._fd)
         self._buf = bytearray()
         self._pending = 0
         self._last_flush = time.monotonic()
         self._last_fsync = self._last_flush
-        self.acks = 0
-        self.errors = 0
 
-    def _append(self, body: bytes) -> None:
+    def append_body(self, body: bytes) -> None:
+        """One entry from its first ENTRY_SIZE - 4 bytes (packed with ENTRY_BODY); adds the crc."""
         self._buf += body
-        self._buf += struct.pack("<I", zlib.crc32(body))
+        self._buf += _CRC.pack(zlib.crc32(body))
         self._pending += 1
         if self._pending >= FLUSH_ENTRIES:
             self.flush()
 
-    def append_ack(
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        seq: int,
-        checksum: int,
-        send_ts_ns: int,
-        ack_ts_ns: int,
-    ) -> None:
-        body = _BODY.pack(
-            KIND_ACK, self._topic_index[topic], partition, offset, key_to_int(key),
-            self.producer_id, checksum, seq, send_ts_ns, ack_ts_ns, 0,
-        )  # fmt: skip
-        self.acks += 1
-        self._append(body)
-
-    def append_error(
-        self, topic: str, seq: int, error_code: int, send_ts_ns: int, ts_ns: int,
-        partition: int = -1, key: bytes | None = None, checksum: int = 0,
-    ) -> None:  # fmt: skip
-        body = _BODY.pack(
-            KIND_ERROR, self._topic_index[topic], partition, -1, key_to_int(key),
-            self.producer_id, checksum, seq, send_ts_ns, ts_ns, error_code,
-        )  # fmt: skip
-        self.errors += 1
-        self._append(body)
-
     def maybe_flush(self) -> None:
-        """Called from the producer loop: bounds how much a crash can lose, in time."""
+        """Called from the client's loop: bounds how much a crash can lose, in time."""
         if self._pending and time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
             self.flush()
 
@@ -185,6 +136,10 @@ class LedgerWriter:
             os.fsync(self._fd)
             self._last_fsync = now
 
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
     def close(self) -> None:
         if self._fd < 0:
             return
@@ -193,7 +148,7 @@ class LedgerWriter:
         os.close(self._fd)
         self._fd = -1
 
-    def __enter__(self) -> LedgerWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -205,10 +160,76 @@ class LedgerWriter:
         self.close()
 
 
-def _read_raw_header(f: Any, path: Path) -> tuple[dict[str, Any], int]:
+class LedgerWriter(EntryWriter):
+    """Append-only ledger of one producer."""
+
+    def __init__(
+        self,
+        path: Path,
+        producer_id: int,
+        cloud: str,
+        topics: list[str],
+        bootstrap: str = "",
+        schedule_start_ns: int = 0,
+        producer: dict[str, Any] | None = None,
+    ) -> None:
+        self.producer_id = producer_id
+        self._topic_index = {t: i for i, t in enumerate(topics)}
+        header = {
+            "format": FORMAT_VERSION,
+            "entry_size": ENTRY_SIZE,
+            "producer_id": producer_id,
+            "cloud": cloud,
+            "topics": list(topics),
+            "bootstrap": bootstrap,  # which cluster, when `cloud` is not one of the inventory's
+            # Every record of this producer is intended at or after this: the verifier tells
+            # this run's records from an earlier run's in the same topic by it.
+            "schedule_start_ns": schedule_start_ns,
+            # What the client was configured with (acks, idempotence, max_in_flight): the
+            # verifier derives the run's delivery contract from it (verify/contract.py).
+            "producer": dict(producer or {}),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+        super().__init__(path, header)
+        self.acks = 0
+        self.errors = 0
+
+    def append_ack(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        seq: int,
+        checksum: int,
+        send_ts_ns: int,
+        ack_ts_ns: int,
+    ) -> None:
+        body = ENTRY_BODY.pack(
+            KIND_ACK, self._topic_index[topic], partition, offset, key_to_int(key),
+            self.producer_id, checksum, seq, send_ts_ns, ack_ts_ns, 0,
+        )  # fmt: skip
+        self.acks += 1
+        self.append_body(body)
+
+    def append_error(
+        self, topic: str, seq: int, error_code: int, send_ts_ns: int, ts_ns: int,
+        partition: int = -1, key: bytes | None = None, checksum: int = 0,
+    ) -> None:  # fmt: skip
+        body = ENTRY_BODY.pack(
+            KIND_ERROR, self._topic_index[topic], partition, -1, key_to_int(key),
+            self.producer_id, checksum, seq, send_ts_ns, ts_ns, error_code,
+        )  # fmt: skip
+        self.errors += 1
+        self.append_body(body)
+
+
+def _read_raw_header(f: Any, path: Path, magic: bytes = MAGIC) -> tuple[dict[str, Any], int]:
     head = f.read(8)
-    if len(head) < 8 or head[:4] != MAGIC:
-        raise ValueError(f"{path} is not a riftdrill ledger (missing RDL1 header)")
+    if len(head) < 8 or head[:4] != magic:
+        raise ValueError(f"{path} is not a riftdrill ledger (missing {magic.decode()} header)")
     (length,) = struct.unpack("<I", head[4:])
     body = f.read(length)
     if len(body) < length:
@@ -217,45 +238,63 @@ def _read_raw_header(f: Any, path: Path) -> tuple[dict[str, Any], int]:
     return header, 8 + length
 
 
-def read_header(path: Path) -> dict[str, Any]:
+def read_header(path: Path, magic: bytes = MAGIC) -> dict[str, Any]:
     with open(path, "rb") as f:
-        return _read_raw_header(f, path)[0]
+        return _read_raw_header(f, path, magic)[0]
 
 
-def _valid_entries(path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
-    """Decode every whole entry; stop at a torn tail; raise on damage before good entries."""
+def valid_entries(path: Path, magic: bytes = MAGIC) -> tuple[dict[str, Any], list[tuple[Any, ...]], int]:
+    """(header, every whole entry's ENTRY fields, entries ignored at the tail).
+
+    A torn tail (a partial entry, or whole entries failing their crc after the last good one) is
+    counted, not fatal; a bad entry followed by good ones raises LedgerCorruptError.
+    """
     with open(path, "rb") as f:
-        header, start = _read_raw_header(f, path)
+        header, start = _read_raw_header(f, path, magic)
         data = f.read()
     whole = len(data) - len(data) % ENTRY_SIZE
     out: list[tuple[Any, ...]] = []
     bad_at: int | None = None
+    bad = 0
     for pos in range(0, whole, ENTRY_SIZE):
         fields = ENTRY.unpack_from(data, pos)
         if zlib.crc32(data[pos : pos + ENTRY_SIZE - 4]) != fields[-1]:
             if bad_at is None:
                 bad_at = pos
+            bad += 1
             continue
         if bad_at is not None:
             raise LedgerCorruptError(
                 f"{path}: entry at byte {start + bad_at} is damaged but later entries are whole"
             )
         out.append(fields)
-    return header, out
+    return header, out, bad + (1 if whole < len(data) else 0)
+
+
+def _decode(header: dict[str, Any], entries: list[tuple[Any, ...]]) -> list[Ack | DeliveryError]:
+    topics: list[str] = header["topics"]
+    names: dict[int, str] = {}
+    out: list[Ack | DeliveryError] = []
+    for kind, ti, part, off, key, pid, crc, seq, send, ts, code, _ in entries:
+        if kind == KIND_ACK:
+            out.append(Ack(topics[ti], part, off, int_to_key(key), pid, seq, crc, send, ts))
+        else:
+            if code not in names:
+                names[code] = error_name(code)
+            out.append(DeliveryError(topics[ti], pid, seq, code, names[code], send, ts))
+    return out
+
+
+def read_ledger_counted(path: Path) -> tuple[list[Ack | DeliveryError], int]:
+    """Every entry in append order, and how many entries a torn tail cost (the verifier reports
+    them as `ledger_truncated_lines`)."""
+    header, entries, truncated = valid_entries(path)
+    return _decode(header, entries), truncated
 
 
 def read_ledger(path: Path) -> Iterator[Ack | DeliveryError]:
     """Every entry in append order; a truncated or torn tail entry is ignored."""
-    header, entries = _valid_entries(path)
-    topics: list[str] = header["topics"]
-    names: dict[int, str] = {}
-    for kind, ti, part, off, key, pid, crc, seq, send, ts, code, _ in entries:
-        if kind == KIND_ACK:
-            yield Ack(topics[ti], part, off, int_to_key(key), pid, seq, crc, send, ts)
-        else:
-            if code not in names:
-                names[code] = error_name(code)
-            yield DeliveryError(topics[ti], pid, seq, code, names[code], send, ts)
+    yield from read_ledger_counted(path)[0]
 
 
 def read_acks_numpy(path: Path) -> Any:
@@ -274,7 +313,7 @@ def read_acks_numpy(path: Path) -> Any:
          ("seq", "<u8"), ("send_ts_ns", "<i8"), ("ts_ns", "<i8"), ("error_code", "<i4"),
          ("crc", "<u4")]
     )  # fmt: skip
-    _, entries = _valid_entries(path)
+    _, entries, _ = valid_entries(path)
     return np.array([(e[0], 0, *e[1:]) for e in entries], dtype=dtype)
 
 

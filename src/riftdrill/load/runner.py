@@ -24,14 +24,20 @@ from riftdrill import inventory as inventory_mod
 from riftdrill import paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
-from riftdrill.load import aggregate, histograms, kafka
+from riftdrill.load import aggregate, endrun, histograms, kafka
+from riftdrill.load.consumer_ledger import consumer_ledger_files
+from riftdrill.load.fence import WRITE_TIMEOUT_S
 from riftdrill.load.ledger import ledger_files
 from riftdrill.load.spec import LoadSpec
 
 __all__ = ["LoadResult", "LoadSpec", "load_status", "run_load", "start_load", "stop_load"]
 
-STOP_GRACE_S = 45.0  # SIGTERM -> Locust drains in-flight sends (delivery timeout) then exits
+# SIGTERM -> a Locust process drains in-flight sends (up to the delivery timeout), then its
+# consumers read up to the fences (up to fence_wait_s), commit (<= 5 s) and close (<= 30 s when
+# a broker does not answer, users.CONSUMER_REQUEST_TIMEOUT_MS): stop_grace_s(spec).
+STOP_GRACE_S = 60.0  # on top of the delivery timeout and the fence wait
 START_WAIT_S = 20.0  # start_load waits this long for preflight to pass or fail
+FINISH_S = 30.0  # after the processes exit: fence thread join, merging results
 
 
 @dataclass
@@ -78,6 +84,16 @@ class LoadResult:
         )  # fmt: skip
 
 
+def stop_grace_s(spec: LoadSpec) -> float:
+    """How long a Locust process may take to end cleanly after SIGTERM before it is killed."""
+    return spec.delivery_timeout_ms / 1000 + spec.fence_wait_s + STOP_GRACE_S
+
+
+def stop_timeout_s(spec: LoadSpec) -> float:
+    """How long stop_load waits for the whole background load (processes, fences, results)."""
+    return stop_grace_s(spec) + WRITE_TIMEOUT_S + FINISH_S
+
+
 def locustfile_path() -> Path:
     # Located, not imported: importing it imports locust, whose gevent monkey-patching breaks
     # ssl (RecursionError) in any process that already imported it, e.g. boto3's.
@@ -100,6 +116,7 @@ def worker_command(
     users = spec.producers_per_cloud + consumers
     load_dir = run_dir / "load"
     safety_s = int(spec.duration_s + spec.delivery_timeout_ms / 1000 + 60)
+    cluster = inv.cluster_of(cloud).name
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless",
         "-u", str(users), "-r", str(users), "-t", f"{safety_s}s", "--only-summary",
@@ -113,6 +130,7 @@ def worker_command(
         "--rd-topic", spec.topic, "--rd-partitions", str(spec.partitions),
         "--rd-replication-factor", str(replication_factor(spec, inv)),
         "--rd-size", str(spec.size_bytes), "--rd-acks", str(spec.acks),
+        "--rd-max-in-flight", str(spec.max_in_flight),
         "--rd-compression", spec.compression, "--rd-linger-ms", repr(float(spec.linger_ms)),
         "--rd-batch-size", str(spec.batch_size), "--rd-keys", spec.keys,
         "--rd-key-count", str(spec.key_count),
@@ -120,9 +138,10 @@ def worker_command(
         "--rd-delivery-timeout-ms", str(spec.delivery_timeout_ms),
         "--rd-process-index", str(index), "--rd-run-start-ns", str(run_start_ns),
         "--rd-locust-report", spec.locust_report,
+        "--rd-fence-wait-s", repr(float(spec.fence_wait_s)), "--rd-await-fences",
+        "--rd-cluster", cluster,
     ]  # fmt: skip
-    if spec.idempotence:
-        cmd.append("--rd-idempotence")
+    cmd.append("--rd-idempotence" if spec.idempotence else "--rd-no-idempotence")
     if not spec.ledger:
         cmd.append("--rd-no-ledger")
     ns = inv.cloud(cloud).namespace
@@ -141,6 +160,47 @@ def preflight(spec: LoadSpec, inv: Inventory) -> None:
     rf = replication_factor(spec, inv)
     for cluster in {inv.cluster_of(c).name for c in clouds}:
         kafka.ensure_topic(inv.bootstrap(clouds[0], cluster), spec.topic, spec.partitions, rf)
+
+
+def fence_targets(inv: Inventory, clouds: list[str]) -> dict[str, str]:
+    """cluster -> bootstrap, once per cluster the run's processes wrote to (as preflight)."""
+    out: dict[str, str] = {}
+    for cloud in clouds:
+        out.setdefault(inv.cluster_of(cloud).name, inv.bootstrap(cloud))
+    return out
+
+
+Procs = list[tuple[str, "subprocess.Popen[bytes]", Path]]
+
+
+class _Fencer:
+    """Writes the run's fences (in a thread, so a signal never interrupts a half-written fence)
+    once every process's producers are done; see endrun.py for the whole sequence."""
+
+    def __init__(self, spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Path) -> None:
+        self.topic = spec.topic
+        self.targets = fence_targets(inv, clouds)
+        self.load_dir = load_dir
+        self.thread: threading.Thread | None = None
+
+    def poll(self, procs: Procs) -> None:
+        if self.thread is not None:
+            return
+        ends = [endrun.ProcessEnd(endrun.process_marker_written(self.load_dir, cloud, i),
+                                  p.poll() is not None)
+                for i, (cloud, p, _) in enumerate(procs)]  # fmt: skip
+        if endrun.fences_due(ends):
+            self.thread = threading.Thread(
+                target=endrun.write_run_fences, name="riftdrill-fences", daemon=True,
+                args=(self.targets, self.topic, self.load_dir / endrun.FENCES_FILE),
+            )  # fmt: skip
+            self.thread.start()
+
+    def finish(self, procs: Procs) -> None:
+        """After the processes exited: fences still due are written, a write under way ends."""
+        self.poll(procs)
+        if self.thread is not None:
+            self.thread.join(timeout=WRITE_TIMEOUT_S + 15)
 
 
 def _write_state(load_dir: Path, state: dict[str, Any]) -> None:
@@ -241,7 +301,8 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
     (load_dir / "spec.json").write_text(json.dumps(spec.to_json(), indent=1) + "\n")
     started_at = datetime.now(UTC).isoformat()
     run_start_ns = time.time_ns()
-    procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    procs: Procs = []
+    fencer = _Fencer(spec, inv, clouds, load_dir)
     interrupted = False
     try:
         for i, cloud in enumerate(clouds):
@@ -260,15 +321,17 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             while any(p.poll() is None for _, p, _ in procs):
                 time.sleep(0.5)
                 prog.update()
+                fencer.poll(procs)
         except KeyboardInterrupt:
             interrupted = True
-            _stop_workers(procs)
+            _stop_workers(procs, fencer, stop_grace_s(spec))
         prog.update()
         prog.done()
     finally:
         if any(p.poll() is None for _, p, _ in procs):
             interrupted = True
-            _stop_workers(procs)
+            _stop_workers(procs, fencer, stop_grace_s(spec))
+        fencer.finish(procs)
     for cloud, p, log in procs:
         if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT) and not interrupted:
             msg = _last_error_line(log) or f"exit code {p.returncode}, no output"
@@ -285,6 +348,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             "ended_at": datetime.now(UTC).isoformat(),
             "placement": clouds,
             "ledgers": [str(p.relative_to(run_dir)) for p in ledger_files(run_dir)],
+            "consumer_ledgers": [str(p.relative_to(run_dir)) for p in consumer_ledger_files(run_dir)],
             "spec": spec.to_json(),
         },
     )
@@ -292,16 +356,19 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
     return LoadResult.from_summary(run_dir, summary)
 
 
-def _stop_workers(procs: list[tuple[str, subprocess.Popen[bytes], Path]]) -> None:
-    """SIGTERM: Locust quits, our quitting hook drains in-flight sends into the ledger."""
+def _stop_workers(procs: Procs, fencer: _Fencer, grace_s: float) -> None:
+    """SIGTERM means "stop producing, finish cleanly": each process drains its producers and
+    writes its marker; fences are written meanwhile (the consumers wait for them). A process
+    still there after `grace_s` is killed."""
     for _, p, _ in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
+    deadline = time.monotonic() + grace_s
+    while any(p.poll() is None for _, p, _ in procs) and time.monotonic() < deadline:
+        fencer.poll(procs)
+        time.sleep(0.2)
     for _, p, _ in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if p.poll() is None:
             p.kill()
             p.wait()
 
@@ -374,10 +441,24 @@ def read_result(run_dir: Path) -> LoadResult | None:
     return LoadResult.from_summary(run_dir, summary)
 
 
-def stop_load(run_dir: Path, timeout_s: float = 30) -> LoadResult | None:
-    """SIGINT the background load, wait for it to flush, return its result (None if none)."""
+def _spec_of(load_dir: Path) -> LoadSpec | None:
+    try:
+        return LoadSpec.from_json(json.loads((load_dir / "spec.json").read_text()))
+    except (OSError, ValueError, RiftdrillError, TypeError):
+        return None
+
+
+def stop_load(run_dir: Path, timeout_s: float | None = None) -> LoadResult | None:
+    """SIGINT the background load, wait for it to end cleanly (producers drained, consumers at
+    the fences, results merged), return its result (None if none).
+
+    `timeout_s` defaults to stop_timeout_s(spec): the runner kills a process that overruns its
+    own grace first, so a stop only ends in SIGTERM / SIGKILL when the runner itself hangs."""
     load_dir = run_dir / "load"
     pid = _pid(load_dir)
+    spec = _spec_of(load_dir)
+    if timeout_s is None:
+        timeout_s = stop_timeout_s(spec) if spec is not None else STOP_GRACE_S + FINISH_S
     if _alive(pid):
         assert pid is not None
         proc = psutil.Process(pid)
@@ -387,7 +468,7 @@ def stop_load(run_dir: Path, timeout_s: float = 30) -> LoadResult | None:
         except psutil.TimeoutExpired:
             proc.terminate()
             try:
-                proc.wait(timeout=STOP_GRACE_S)
+                proc.wait(timeout=FINISH_S)
             except psutil.TimeoutExpired:
                 proc.kill()
     return read_result(run_dir)

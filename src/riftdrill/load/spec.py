@@ -10,6 +10,11 @@ from riftdrill.errors import ValidationError
 from riftdrill.load.record import HEADER_SIZE
 
 KeyMode = Literal["none", "round-robin", "per-key"]
+Profile = Literal["idempotent", "legacy"]
+PROFILES = ("idempotent", "legacy")
+MAX_IN_FLIGHT = 1_000_000  # librdkafka's ceiling (and its default)
+MAX_IDEMPOTENT_IN_FLIGHT = 5  # librdkafka refuses more with enable.idempotence
+MAX_FENCE_WAIT_S = 3600.0
 ACKS = ("all", "-1", "0", "1")
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 KEY_MODES = ("none", "round-robin", "per-key")
@@ -26,7 +31,12 @@ class LoadSpec:
     partitions: int = 6
     replication_factor: int | None = None  # None: the inventory's
     acks: str = "all"
-    idempotence: bool = False
+    # The producer contract. "idempotent": enable.idempotence, acks=all, at most 5 in flight
+    # (Kafka: no duplicates, per-partition order). "legacy": idempotence off and 1000000 in
+    # flight (retries may duplicate and reorder). None = the profile's value; resolved at init.
+    profile: Profile = "idempotent"
+    idempotence: bool | None = None
+    max_in_flight: int | None = None  # max.in.flight.requests.per.connection
     compression: str = "none"
     linger_ms: float = 5
     batch_size: int = 65536
@@ -40,8 +50,16 @@ class LoadSpec:
     delivery_timeout_ms: int = 30000  # librdkafka message.timeout.ms: a stuck send becomes an error
     ledger: bool = True
     locust_report: Literal["per-message", "per-poll"] = "per-message"
+    fence_wait_s: float = 60.0  # after its producers are done, how long consumers may read on
 
     def __post_init__(self) -> None:
+        _need(self.profile in PROFILES, "profile",
+              f"{self.profile!r} must be one of {', '.join(PROFILES)}")  # fmt: skip
+        legacy = self.profile == "legacy"
+        if self.idempotence is None:
+            self.idempotence = not legacy
+        if self.max_in_flight is None:
+            self.max_in_flight = MAX_IN_FLIGHT if legacy else MAX_IDEMPOTENT_IN_FLIGHT
         validate(self)
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +71,8 @@ class LoadSpec:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValidationError(f"unknown load spec field(s): {', '.join(unknown)}")
+        if "profile" not in data and data.get("idempotence") is False:
+            data = {**data, "profile": "legacy"}  # a spec from before profiles existed
         return cls(**data)
 
 
@@ -63,6 +83,27 @@ def _need(ok: bool, field: str, message: str) -> None:
 
 def _is_num(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def producer_settings(acks: str, idempotence: bool, max_in_flight: int) -> dict[str, Any]:
+    """The producer contract as every ledger header records it (`"producer"`), read back by
+    riftdrill.verify.contract.producer_contract."""
+    return {"acks": str(acks), "idempotence": bool(idempotence), "max_in_flight": int(max_in_flight)}
+
+
+def producer_problem(acks: str, idempotence: bool, max_in_flight: int | None) -> str | None:
+    """Why librdkafka (or the idempotent contract) would refuse these settings; None if fine.
+    Shared by LoadSpec and the Locust options."""
+    if not (isinstance(max_in_flight, int) and not isinstance(max_in_flight, bool)
+            and 1 <= max_in_flight <= MAX_IN_FLIGHT):
+        return f"max_in_flight {max_in_flight!r} must be in [1, {MAX_IN_FLIGHT}]"
+    if idempotence and str(acks) not in ("all", "-1"):
+        return (f"idempotence needs acks=all, got acks={acks}: use acks all, or the legacy "
+                "profile (idempotence off)")
+    if idempotence and max_in_flight > MAX_IDEMPOTENT_IN_FLIGHT:
+        return (f"idempotence allows at most {MAX_IDEMPOTENT_IN_FLIGHT} in flight, got "
+                f"max_in_flight={max_in_flight}: lower it, or use the legacy profile")
+    return None
 
 
 def validate(s: LoadSpec) -> None:
@@ -82,6 +123,13 @@ def validate(s: LoadSpec) -> None:
           and 1 <= s.replication_factor <= 32), "replication_factor",
           f"{s.replication_factor!r} must be in [1, 32] or None")  # fmt: skip
     _need(str(s.acks) in ACKS, "acks", f"{s.acks!r} must be one of {', '.join(ACKS)}")
+    _need(isinstance(s.idempotence, bool), "idempotence", f"{s.idempotence!r} must be true or false")
+    want = s.profile == "idempotent"
+    _need(s.idempotence == want, "profile",
+          f"profile {s.profile} means idempotence {'on' if want else 'off'}, got idempotence="
+          f"{s.idempotence}: drop the idempotence setting or change the profile")  # fmt: skip
+    problem = producer_problem(str(s.acks), bool(s.idempotence), s.max_in_flight)
+    _need(problem is None, "producer settings", str(problem))
     _need(s.compression in COMPRESSIONS, "compression",
           f"{s.compression!r} must be one of {', '.join(COMPRESSIONS)}")  # fmt: skip
     _need(_is_num(s.linger_ms) and 0 <= s.linger_ms <= 900_000, "linger_ms",
@@ -103,3 +151,5 @@ def validate(s: LoadSpec) -> None:
           " [1000, 3600000]")  # fmt: skip
     _need(s.locust_report in ("per-message", "per-poll"), "locust_report",
           f"{s.locust_report!r} must be per-message or per-poll")  # fmt: skip
+    _need(_is_num(s.fence_wait_s) and 0 <= s.fence_wait_s <= MAX_FENCE_WAIT_S, "fence_wait_s",
+          f"{s.fence_wait_s!r} must be seconds in [0, {MAX_FENCE_WAIT_S:g}]")  # fmt: skip

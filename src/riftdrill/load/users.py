@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import struct
 import sys
 import time
 import zlib
@@ -19,24 +20,52 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+import gevent.event
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_STORED,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.load import kafka
+from riftdrill.load import endrun, kafka
+from riftdrill.load.consumer_ledger import (
+    POLL_CORRUPT,
+    POLL_EARLIER_RUN,
+    POLL_FENCE,
+    POLL_FOREIGN,
+    UNKNOWN_POSITION,
+    ConsumerLedgerWriter,
+    consumer_ledger_path,
+)
+from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.ledger import LedgerWriter
 from riftdrill.load.metrics import ProcessMetrics
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
 from riftdrill.load.schedule import OpenSchedule
+from riftdrill.load.spec import MAX_IDEMPOTENT_IN_FLIGHT, producer_problem, producer_settings
 
+RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
 MAX_SENDS_PER_TICK = 2000  # yield to callbacks and other users at least this often
 MAX_SLEEP_S = 0.005
 LATE_SEND_GRACE_NS = 1_000_000_000  # a little lateness at the end still sends the full count
-CONSUMER_TAIL_S = 3.0  # after the last ack, how long consumers may take to catch up
+CONSUMER_TAIL_S = 3.0  # without fences, how long consumers may take to catch up at the end
+CONSUMER_TAIL_MIN_S = 1.5  # ... at least: a fresh stats report (lag) after the last ack
 CONSUMER_READY_S = 10.0  # producers wait at most this long for consumers' first assignment
+COMMIT_INTERVAL_S = 0.1  # consumers commit what they processed at most this often
+FINAL_COMMIT_S = 5.0  # how long the last commit at close may take to be answered
+LOOKUP_TIMEOUT_S = 5.0  # committed / offsets_for_times / watermarks at assignment
+FENCES_CHECK_S = 0.2  # how often a draining process looks for load/fences.json
+CONSUMER_REQUEST_TIMEOUT_MS = 30_000  # bounds close() when a broker does not answer
 
 
 def _add_options(parser: Any) -> None:
@@ -61,7 +90,13 @@ def _add_options(parser: Any) -> None:
     g.add_argument("--rd-replication-factor", type=int, default=1)
     g.add_argument("--rd-size", type=int, default=1024, help="record value bytes")
     g.add_argument("--rd-acks", default="all")
-    g.add_argument("--rd-idempotence", action="store_true")
+    # Idempotent producers by default (the contract drills check); the first-added default wins.
+    g.add_argument("--rd-idempotence", dest="rd_idempotence", action="store_true", default=True,
+                   help="enable.idempotence (default on)")  # fmt: skip
+    g.add_argument("--rd-no-idempotence", dest="rd_idempotence", action="store_false",
+                   help="legacy producers: idempotence off (then raise --rd-max-in-flight too)")  # fmt: skip
+    g.add_argument("--rd-max-in-flight", type=int, default=MAX_IDEMPOTENT_IN_FLIGHT,
+                   help="max.in.flight.requests.per.connection (<= 5 with idempotence)")  # fmt: skip
     g.add_argument("--rd-compression", default="none")
     g.add_argument("--rd-linger-ms", type=float, default=5.0)
     g.add_argument("--rd-batch-size", type=int, default=65536)
@@ -78,6 +113,13 @@ def _add_options(parser: Any) -> None:
                    help="quit once every producer finished --rd-duration and drained")  # fmt: skip
     g.add_argument("--rd-locust-report", default="per-message",
                    choices=["per-message", "per-poll"])  # fmt: skip
+    g.add_argument("--rd-fence-wait-s", type=float, default=60.0,
+                   help="after the producers are done, consumers read until they polled the "
+                        "run's fences (load/fences.json) or this many s passed")  # fmt: skip
+    g.add_argument("--rd-await-fences", action="store_true",
+                   help="set by riftdrill's launcher: it writes load/fences.json")  # fmt: skip
+    g.add_argument("--rd-cluster", default="",
+                   help="cluster this process's consumers read (picks its entry of fences.json)")  # fmt: skip
 
 
 @dataclass
@@ -90,10 +132,12 @@ class LoadContext:
     run_start_ns: int
     producers: list[KafkaProducerUser] = field(default_factory=list)
     consumers: list[KafkaConsumerUser] = field(default_factory=list)
+    worker: str = ""  # <cloud>-<process index>-<pid>: this process's dir under load/workers/
     runs_in_process: int = 0  # tests this process ran before this one (web UI restarts)
     next_local_index: int = 0
     assigned: int = 0  # consumer users that got their first assignment
     closed: bool = False
+    draining: gevent.event.Event | None = None  # set once drain() finished
 
 
 def process_index(env: Environment, opts: Any) -> int:
@@ -131,6 +175,11 @@ def _bootstrap(opts: Any) -> str:
 def _preflight_or_exit(opts: Any) -> None:
     """Resolve the bootstrap, check it answers and the topic exists; exit 2 with one line if not."""
     try:
+        problem = producer_problem(str(opts.rd_acks), bool(opts.rd_idempotence),
+                                   int(opts.rd_max_in_flight))  # fmt: skip
+        if problem is not None:
+            raise RiftdrillError(f"{problem} (options --rd-acks, --rd-no-idempotence, "
+                                 "--rd-max-in-flight)")  # fmt: skip
         bootstrap = _bootstrap(opts)
         kafka.check_reachable(bootstrap)
         kafka.ensure_topic(bootstrap, opts.rd_topic, opts.rd_partitions,
@@ -189,6 +238,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         load_dir=load_dir,
         metrics=ProcessMetrics(load_dir / "workers" / worker / "metrics.jsonl"),
         run_start_ns=opts.rd_run_start_ns or time.time_ns(),
+        worker=worker,
         runs_in_process=runs,
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
@@ -201,8 +251,9 @@ DONE_MESSAGE = "riftdrill_done"  # worker -> master: this worker's producers fin
 
 
 def _quit_when_done(ctx: LoadContext, env: Environment) -> None:
-    """The schedule, not a wall-clock -t, ends a run: every producer sends its full count,
-    in-flight sends get up to the delivery timeout, consumers get a short tail to catch up.
+    """The schedule, not a wall-clock -t, ends a run: every producer sends its full count and
+    in-flight sends get up to the delivery timeout; then quit, whose drain() reads the
+    consumers up to the run's fences (or a short tail without them).
 
     A worker does not quit by itself (its master would hand its users to another worker, which
     would start sending again): it tells the master, which quits once every worker is done.
@@ -222,18 +273,8 @@ def _quit_when_done(ctx: LoadContext, env: Environment) -> None:
     if worker and env.runner is not None:
         env.runner.send_message(DONE_MESSAGE)
         return
-    _consumer_tail(ctx)
     if env.runner is not None:
-        env.runner.quit()
-
-
-def _consumer_tail(ctx: LoadContext | None) -> None:
-    if ctx is not None and not ctx.consumers:
-        return
-    tail_end = time.monotonic() + CONSUMER_TAIL_S
-    gevent.sleep(1.5)  # let a fresh stats report (lag) arrive after the last ack
-    while time.monotonic() < tail_end and (ctx is None or ctx.metrics.lag() != 0):
-        gevent.sleep(0.2)
+        env.runner.quit()  # stop -> test_stop -> drain(): marker, fences, consumers, close
 
 
 def _register_master_quit(env: Environment) -> None:
@@ -251,7 +292,9 @@ def _register_master_quit(env: Environment) -> None:
 
 
 def _quit_after_tail(runner: MasterRunner) -> None:
-    _consumer_tail(None)  # the master sees no lag: consumers on workers get the whole tail
+    # Each worker's drain() gives its consumers their tail when the quit arrives; this pause
+    # only lets the workers' last stats reports reach the master first.
+    gevent.sleep(CONSUMER_TAIL_MIN_S)
     runner.quit()
 
 
@@ -263,23 +306,77 @@ def _write_seconds(ctx: LoadContext) -> None:
 
 
 def drain(ctx: LoadContext, timeout_s: float) -> None:
-    """Wait for in-flight deliveries (their acks go to the ledger), then close ledgers and metrics.
+    """End the test: producers stop and drain (their acks go to the ledger), the marker
+    `producers-done` is written, consumers read up to the run's fences, then everything closes.
 
-    Runs once, at test stop or quit, so Ctrl-C / SIGTERM / the end of `-t` all flush the same way.
+    Runs at test stop or quit, so Ctrl-C / SIGTERM / the end of `-t` / --rd-exit-when-done all
+    end the same way. A second caller (SIGTERM while a drain runs) waits for the first one.
     """
     if ctx.closed:
         return
-    deadline = time.monotonic() + timeout_s
-    for p in ctx.producers:
-        p.sending = False
-    for p in ctx.producers:
-        while p.producer is not None and len(p.producer) > 0 and time.monotonic() < deadline:
-            p.producer.poll(0.05)
-        p.close()
-    for c in ctx.consumers:
-        c.close()
-    ctx.closed = True
-    ctx.metrics.close()
+    if ctx.draining is not None:
+        ctx.draining.wait(timeout_s + float(ctx.opts.rd_fence_wait_s) + FINAL_COMMIT_S
+                          + CONSUMER_REQUEST_TIMEOUT_MS / 1000 + 5)  # fmt: skip
+        return
+    ctx.draining = gevent.event.Event()
+    try:
+        deadline = time.monotonic() + timeout_s
+        for p in ctx.producers:
+            p.sending = False
+        for p in ctx.producers:
+            while p.producer is not None and len(p.producer) > 0 and time.monotonic() < deadline:
+                p.producer.poll(0.05)
+            p.close()
+        endrun.write_marker(endrun.marker_path(ctx.load_dir, ctx.worker))
+        _drain_consumers(ctx, time.monotonic() + float(ctx.opts.rd_fence_wait_s))
+    finally:
+        for c in ctx.consumers:
+            c.close()
+        ctx.closed = True
+        ctx.metrics.close()
+        ctx.draining.set()
+
+
+def _poll_all(consumers: list[KafkaConsumerUser]) -> None:
+    """One non-blocking poll of each consumer; a short sleep when none had anything."""
+    got = 0
+    for c in consumers:
+        got += c.poll_batch()
+    gevent.sleep(0 if got else 0.002)
+
+
+def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
+    """Read on until every consumer polled its cluster's fence on all partitions it owns, or
+    `deadline`. Without a launcher writing fences (plain locust) this is a short tail, unless
+    load/fences.json appears during it."""
+    pending = [c for c in ctx.consumers if c.consumer is not None]
+    if not pending:
+        return
+    path = ctx.load_dir / endrun.FENCES_FILE
+    opts = ctx.opts
+    fences: FenceSet | str | None = None
+    next_check = 0.0
+    start = time.monotonic()
+    while pending and time.monotonic() < deadline:
+        _poll_all(pending)
+        now = time.monotonic()
+        if fences is None and now >= next_check:
+            next_check = now + FENCES_CHECK_S
+            found = endrun.load_fences(path)
+            if found is not None:
+                fences = endrun.fences_of(found, str(opts.rd_cluster))
+            elif not opts.rd_await_fences and now - start >= CONSUMER_TAIL_S:
+                break  # nobody writes fences: today's short tail is over
+            elif not opts.rd_await_fences and now - start >= CONSUMER_TAIL_MIN_S \
+                    and ctx.metrics.lag() == 0:
+                break
+        if isinstance(fences, FenceSet):
+            for c in [c for c in pending if c.fenced(fences)]:
+                c.finish()
+                pending.remove(c)
+        # fences is a str: they could not be written; read on until the deadline.
+    for c in pending:
+        c.finish()
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
@@ -336,7 +433,10 @@ class KafkaProducerUser(User):
         self.ctx = ctx
         local = ctx.next_local_index
         ctx.next_local_index += 1
-        self.producer_id = process_index(self.environment, o) * 256 + local
+        # Each test a web UI process runs again gets ids of its own: its records land in the
+        # same topic, and an idempotent run's verify would see equal ids as duplicates.
+        self.producer_id = (ctx.runs_in_process * RERUN_ID_STRIDE
+                            + process_index(self.environment, o) * 256 + local)  # fmt: skip
         self.topic = str(o.rd_topic)
         self.key_mode = str(o.rd_keys)
         self.key_count = int(o.rd_key_count)
@@ -350,16 +450,19 @@ class KafkaProducerUser(User):
         while ctx.assigned < consumers_here and time.monotonic() < deadline:
             gevent.sleep(0.05)
         self.schedule = OpenSchedule(rate, time.time_ns(), float(o.rd_duration))
+        # The contract this producer runs under, recorded in its ledger exactly as configured.
+        contract = producer_settings(o.rd_acks, o.rd_idempotence, o.rd_max_in_flight)
         if not o.rd_no_ledger:
             self.ledger = LedgerWriter(
                 ctx.load_dir / "ledgers" / f"{o.rd_cloud}-p{self.producer_id}.rdl",
                 self.producer_id, str(o.rd_cloud), [self.topic], str(o.rd_bootstrap),
-                self.schedule.start_ns,
+                self.schedule.start_ns, producer=contract,
             )  # fmt: skip
         conf: dict[str, Any] = {
             "bootstrap.servers": o.rd_bootstrap,
-            "acks": o.rd_acks,
-            "enable.idempotence": bool(o.rd_idempotence),
+            "acks": contract["acks"],
+            "enable.idempotence": contract["idempotence"],
+            "max.in.flight.requests.per.connection": contract["max_in_flight"],
             "compression.type": o.rd_compression,
             "linger.ms": o.rd_linger_ms,
             "batch.size": o.rd_batch_size,
@@ -479,8 +582,10 @@ class KafkaProducerUser(User):
 
 
 class KafkaConsumerUser(User):
-    """A consumer-group member: end-to-end latency from the record's intended send time, lag,
-    rebalances, and a checksum check of every record it reads."""
+    """A consumer-group member that behaves like a careful application: manual offset store and
+    commit of what it processed, a start at the run's first offsets, and a ledger of every poll,
+    commit and (re)assignment. Measures end-to-end latency from the record's intended send time,
+    lag and rebalances, and checks every record's payload checksum."""
 
     wait_time = constant(0)
     fixed_count = 1
@@ -488,7 +593,19 @@ class KafkaConsumerUser(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.consumer: Consumer | None = None
+        self.ledger: ConsumerLedgerWriter | None = None
         self.assigned_once = False
+        self.epoch = 0  # local assignment epoch: +1 on every assign / revoke / lost callback
+        self.assignment: set[int] = set()
+        self.settled = False  # the last rebalance callback was an assign (none yet: False)
+        self.started_at: dict[int, int] = {}  # partition -> position of its latest assignment
+        self.positions: dict[int, int] = {}  # partition -> next offset to read (last polled + 1)
+        self.fences_polled: dict[int, set[bytes]] = {}  # partition -> nonces of fences polled
+        self.uncommitted = False  # offsets stored since the last commit request
+        self.last_commit = 0.0
+        self.commits_asked = 0
+        self.commits_answered = 0
+        self.closing = False
 
     def on_start(self) -> None:
         ctx = context_of(self.environment)
@@ -498,37 +615,167 @@ class KafkaConsumerUser(User):
         self.report_each = o.rd_locust_report == "per-message"
         group = o.rd_group or f"riftdrill-{ctx.load_dir.parent.name}"
         self.topic = str(o.rd_topic)
+        pindex = process_index(self.environment, ctx.opts)
+        client_id = f"riftdrill-c{pindex}-{self.consumer_index}"
+        if not o.rd_no_ledger:
+            self.ledger = ConsumerLedgerWriter(
+                consumer_ledger_path(ctx.load_dir, str(o.rd_cloud), pindex, self.consumer_index),
+                group=group, client_id=client_id, cloud=str(o.rd_cloud), topics=[self.topic],
+                run_start_ns=ctx.run_start_ns, bootstrap=str(o.rd_bootstrap),
+                cluster=str(o.rd_cluster),
+            )  # fmt: skip
         conf: dict[str, Any] = {
             "bootstrap.servers": o.rd_bootstrap,
             "group.id": group,
-            # Fresh group per run, producers wait for the first assignment: "latest" skips old
-            # runs' records instead of reading through them (which would inflate e2e latency).
-            "auto.offset.reset": "latest",
-            "enable.auto.commit": True,
+            # Offsets are stored after processing and committed by us (on_commit records the
+            # results). A committed offset that no longer exists restarts at the earliest
+            # record, never at the end: records must not be skipped.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "on_commit": self._on_commit,
+            # close() waits for in-flight requests: to an unreachable broker that is this
+            # timeout (librdkafka's 60 s default; 30 s is the Java consumer's request timeout).
+            "socket.timeout.ms": CONSUMER_REQUEST_TIMEOUT_MS,
             "statistics.interval.ms": 1000,
             "stats_cb": self._on_stats,
-            "client.id": f"riftdrill-c{process_index(self.environment, ctx.opts)}-{self.consumer_index}",
+            "client.id": client_id,
         }
         self.consumer = Consumer(conf)
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)  # fmt: skip
         ctx.consumers.append(self)
 
-    def _on_assign(self, consumer: Consumer, partitions: list[Any]) -> None:
+    # -- rebalances ---------------------------------------------------------------------------
+
+    def _start_positions(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Set each partition's start: its committed offset, else the first offset at the run's
+        start time, else the high watermark read now. Positions found are in tp.offset; an
+        unknown one is left to librdkafka (committed, else earliest: nothing skipped).
+
+        These lookups block the gevent loop (producers too), so together they get at most
+        LOOKUP_TIMEOUT_S; what is still unknown then starts at the earliest record."""
+        deadline = time.monotonic() + LOOKUP_TIMEOUT_S
+
+        def left_s() -> float:
+            return deadline - time.monotonic()
+
+        try:
+            committed = {tp.partition: tp.offset
+                         for tp in consumer.committed(partitions, timeout=left_s())}  # fmt: skip
+        except KafkaException:
+            for tp in partitions:
+                tp.offset = OFFSET_STORED
+            return
+        fresh = [tp for tp in partitions if committed.get(tp.partition, -1) < 0]
+        for tp in partitions:
+            tp.offset = committed.get(tp.partition, -1)
+        if not fresh:
+            return
+        start_ms = self.ctx.run_start_ns // 1_000_000
+        found: dict[int, int] = {}
+        with contextlib.suppress(KafkaException):
+            if left_s() > 0:
+                found = {tp.partition: tp.offset for tp in consumer.offsets_for_times(
+                    [TopicPartition(self.topic, tp.partition, start_ms) for tp in fresh],
+                    timeout=left_s())}  # fmt: skip
+        for tp in fresh:
+            at = found.get(tp.partition, OFFSET_BEGINNING)
+            if at == -1:
+                # Nothing at or after the run start yet: start at the end as it is *now*
+                # (OFFSET_END would resolve later and skip what arrives in between).
+                at = OFFSET_BEGINNING
+                with contextlib.suppress(KafkaException):
+                    if left_s() > 0:
+                        at = consumer.get_watermark_offsets(tp, timeout=left_s(), cached=False)[1]
+            tp.offset = at
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.epoch += 1
+        self._start_positions(consumer, partitions)
+        consumer.assign(partitions)
+        member = consumer.memberid() or ""
+        now = time.time_ns()
+        for tp in partitions:
+            pos = tp.offset if tp.offset >= 0 else UNKNOWN_POSITION
+            self.assignment.add(tp.partition)
+            self.started_at[tp.partition] = pos
+            if self.ledger is not None:
+                self.ledger.assign(0, tp.partition, pos, self.epoch, member, now)
+        self.settled = True
         if not self.assigned_once:
             self.assigned_once = True
             self.ctx.assigned += 1
         self.ctx.metrics.rebalanced()
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
-        return None
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not self.closing:
+            self._commit_sync(consumer)  # the next owner starts right after what we processed
+        self._forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._forget(partitions)  # no longer ours: nothing may be committed for them
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        self.epoch += 1
+        self.settled = False
+        now = time.time_ns()
+        for tp in partitions:
+            self.assignment.discard(tp.partition)
+            if self.ledger is not None:
+                self.ledger.revoke(0, tp.partition, self.positions.get(tp.partition, -1),
+                                   self.epoch, now)  # fmt: skip
+
+    # -- commits ------------------------------------------------------------------------------
+
+    def _commit_async(self, consumer: Consumer) -> None:
+        self.uncommitted = False
+        self.last_commit = time.monotonic()
+        try:
+            consumer.commit(asynchronous=True)
+        except KafkaException:
+            return  # e.g. nothing assigned: no callback will come
+        self.commits_asked += 1
+
+    def _commit_sync(self, consumer: Consumer) -> None:
+        """Synchronous commit (rebalance): librdkafka does not call on_commit for it."""
+        self.uncommitted = False
+        try:
+            result = consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() != KafkaError._NO_OFFSET:  # _NO_OFFSET: nothing new to commit
+                self._record_commit([TopicPartition(self.topic, p, o)
+                                     for p, o in self.positions.items()
+                                     if p in self.assignment], err.code())  # fmt: skip
+            return
+        self._record_commit(list(result or []), 0)
+
+    def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        self.commits_answered += 1
+        if err is not None and err.code() == KafkaError._NO_OFFSET:
+            return  # nothing was stored since the last commit
+        self._record_commit(partitions, err.code() if err is not None else 0)
+
+    def _record_commit(self, partitions: list[TopicPartition], code: int) -> None:
+        if self.ledger is None:
+            return
+        now = time.time_ns()
+        for tp in partitions:
+            own = tp.error.code() if tp.error is not None else 0
+            if tp.offset < 0 and not (code or own):
+                continue  # an assigned partition with nothing stored: nothing was committed
+            self.ledger.commit(0, tp.partition, tp.offset, self.epoch, code or own, now)
+
+    # -- polling ------------------------------------------------------------------------------
 
     def _on_stats(self, stats_json: str) -> None:
         stats = json.loads(stats_json)
         lag = 0
         for t in stats.get("topics", {}).values():
             for pid, p in t.get("partitions", {}).items():
-                # consumer_lag_stored counts from what this consumer has read; consumer_lag
-                # counts from the last auto-commit (every 5 s), so it swings while caught up.
+                # consumer_lag_stored counts from what this consumer has processed (stored);
+                # consumer_lag counts from the last commit.
                 stored = p.get("consumer_lag_stored", -1)
                 value = stored if stored >= 0 else p.get("consumer_lag", -1)
                 if pid != "-1" and value >= 0:
@@ -537,12 +784,26 @@ class KafkaConsumerUser(User):
 
     @task
     def consume_ready(self) -> None:
+        if self.consumer is None:
+            gevent.sleep(0.05)
+            return
+        gevent.sleep(0 if self.poll_batch() else 0.002)
+
+    def poll_batch(self) -> int:
+        """One non-blocking consume: every record into the ledger, riftdrill records of this
+        run into the metrics, then store the offsets and commit if due. Returns records polled."""
         consumer = self.consumer
         if consumer is None:
-            return
+            return 0
         msgs = consumer.consume(num_messages=1000, timeout=0)
         metrics = self.ctx.metrics
         start_ns = self.ctx.run_start_ns
+        ledger = self.ledger
+        log = ledger.poll if ledger is not None else None
+        epoch = self.epoch
+        unpack = HEADER.unpack_from
+        crc32 = zlib.crc32
+        touched: dict[int, int] = {}
         for m in msgs:
             err = m.error()
             if err is not None:
@@ -553,33 +814,98 @@ class KafkaConsumerUser(User):
                     )  # fmt: skip
                 continue
             value = m.value()
+            partition = m.partition() or 0
+            offset = m.offset() or 0
             now = time.time_ns()
-            if value is None or len(value) < HEADER_SIZE or value[:4] != MAGIC:
+            touched[partition] = offset + 1
+            if value is not None and len(value) >= HEADER_SIZE and value[:4] == MAGIC:
+                _, pid, seq, intended, crc = unpack(value)
+                ok = crc32(memoryview(value)[HEADER_SIZE:]) == crc
+                flags = 0 if ok else POLL_CORRUPT
+                if intended < start_ns:
+                    flags |= POLL_EARLIER_RUN
+                else:
+                    e2e_us = (now - intended) / 1000
+                    metrics.consumed(e2e_us, ok)
+                    if self.report_each:
+                        self.environment.events.request.fire(
+                            request_type="consume", name=self.topic, response_time=e2e_us / 1000,
+                            response_length=len(value), exception=None, context={},
+                        )  # fmt: skip
+                if log is not None:
+                    try:
+                        log(0, partition, offset, epoch, pid, crc, seq, intended, now, flags)
+                    except struct.error:  # a header no riftdrill producer wrote (ids out of range)
+                        log(0, partition, offset, epoch, 0, 0, 0, 0, now, POLL_FOREIGN | flags)
+            elif is_fence(value):
+                assert value is not None
+                nonce = fence_nonce(value)
+                self.fences_polled.setdefault(partition, set()).add(nonce)
+                if log is not None:
+                    log(0, partition, offset, epoch, 0, crc32(nonce), 0, 0, now, POLL_FENCE)
+            elif log is not None:
+                log(0, partition, offset, epoch, 0, 0, 0, 0, now, POLL_FOREIGN)
+        if touched:
+            self.positions.update(touched)
+            with contextlib.suppress(KafkaException):  # a partition revoked meanwhile
+                consumer.store_offsets(offsets=[TopicPartition(self.topic, p, o)
+                                                for p, o in touched.items()])  # fmt: skip
+                self.uncommitted = True
+        if self.uncommitted and time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
+            self._commit_async(consumer)
+        if ledger is not None:
+            ledger.maybe_flush()
+        return len(msgs)
+
+    # -- the end of a run ---------------------------------------------------------------------
+
+    def fenced(self, fences: FenceSet) -> bool:
+        """Every partition this member owns has polled the run's fence (or this member started
+        it past the fence: a previous owner read it and committed beyond). Nothing assigned,
+        after an assignment, counts as done."""
+        if not self.settled:
+            return False  # a rebalance is under way: the next assignment decides
+        at = fences.offsets.get(self.topic, {})
+        for p in self.assignment:
+            if fences.nonce in self.fences_polled.get(p, ()):
                 continue
-            _, _pid, _seq, intended, crc = HEADER.unpack_from(value)
-            if intended < start_ns:
-                continue  # written by an earlier run
-            ok = zlib.crc32(memoryview(value)[HEADER_SIZE:]) == crc
-            e2e_us = (now - intended) / 1000
-            metrics.consumed(e2e_us, ok)
-            if self.report_each:
-                self.environment.events.request.fire(
-                    request_type="consume", name=self.topic, response_time=e2e_us / 1000,
-                    response_length=len(value), exception=None, context={},
-                )  # fmt: skip
-        if not msgs:
+            fence_offset = at.get(p)
+            if fence_offset is None or self.started_at.get(p, -1) <= fence_offset:
+                return False
+        return True
+
+    def finish(self) -> None:
+        """Final commit of everything processed (waits for its answer, at most
+        FINAL_COMMIT_S), then close."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        with contextlib.suppress(KafkaException):
+            consumer.pause(consumer.assignment())  # no new records while the commit settles
+        deadline = time.monotonic() + FINAL_COMMIT_S
+        self._commit_async(consumer)
+        while time.monotonic() < deadline and (self.commits_answered < self.commits_asked
+                                               or self.uncommitted):  # fmt: skip
+            if self.uncommitted:
+                self._commit_async(consumer)  # records that were already queued at the pause
+            self.poll_batch()
             gevent.sleep(0.002)
-        else:
-            gevent.sleep(0)
+        self.close()
 
     def on_stop(self) -> None:
         return None
 
     def close(self) -> None:
         if self.consumer is not None:
+            self.closing = True  # on_revoke during close: the final commit is done already
+            if self.ledger is not None:
+                self.ledger.flush()  # close() can take CONSUMER_REQUEST_TIMEOUT_MS under a fault
             with contextlib.suppress(KafkaException, RuntimeError):
                 self.consumer.close()
             self.consumer = None
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
 
 
 # Registered on Locust's global hooks at import, so a locustfile only has to import the users.
