@@ -10,6 +10,7 @@ import pytest
 
 from riftdrill.chaos.verdict import decide, load_journal
 from riftdrill.errors import RiftdrillError
+from riftdrill.verify.contract import Contract, Profile
 from riftdrill.verify.report import Anomaly, PartitionResult, VerifyReport
 
 
@@ -84,18 +85,22 @@ def test_no_action_at_all_fails() -> None:
     assert not decide(journal(run=[activity("measure", "probe")])).passed
 
 
-def report(**totals: int) -> VerifyReport:
+def report(profile: Profile = "idempotent", **totals: int) -> VerifyReport:
     anomalies = {k: Anomaly(count=n, offsets=[(0, n - 1)]) for k, n in totals.items()}
     part = PartitionResult(cluster="main", topic="t", partition=0, low_watermark=0,
                            high_watermark=10, read=10, acked=10, anomalies=anomalies)
-    return VerifyReport(run_dir="results/runs/r1", partitions=[part]).finish()
+    return VerifyReport(run_dir="results/runs/r1", partitions=[part]).finish(
+        Contract(profile=profile))
 
 
 def test_verify_counts_combine() -> None:
     v = decide(journal(), verify=report(lost=3, duplicates=2))
     assert not v.passed
-    assert v.reasons == ["verify: 3 lost (see results/runs/r1/verify.json)"]
-    assert decide(journal(), verify=report(duplicates=2)).passed
+    assert v.reasons == ["verify: 3 lost, 2 duplicates (see results/runs/r1/verify.json)"]
+    legacy = decide(journal(), verify=report("legacy", lost=3, duplicates=2))
+    assert legacy.reasons == ["verify: 3 lost (see results/runs/r1/verify.json)"]
+    assert decide(journal(), verify=report("legacy", duplicates=2)).passed
+    assert not decide(journal(), verify=report(duplicates=2)).passed
 
 
 def test_load_journal(tmp_path: Path) -> None:

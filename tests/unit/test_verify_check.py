@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from riftdrill.load.ledger import Ack
+from riftdrill.verify.anomalies import ANOMALY_KINDS
 from riftdrill.verify.check import (
     ClusterLedger,
     PartitionRead,
@@ -10,7 +11,8 @@ from riftdrill.verify.check import (
     check_mirror,
     check_partition,
 )
-from riftdrill.verify.report import PartitionResult, VerifyReport, expand
+from riftdrill.verify.contract import Contract
+from riftdrill.verify.report import PartitionResult, VerifyReport, anomaly_from_offsets, expand
 
 PID = 7
 CK = 0xC0FFEE
@@ -21,10 +23,16 @@ def ack(offset: int, seq: int, pid: int = PID, partition: int = 0, topic: str = 
     return Ack(topic, partition, offset, None, pid, seq, checksum, 0, 0)
 
 
+IDEMPOTENT = Contract(profile="idempotent")
+LEGACY = Contract(profile="legacy")
+
+
 def log(*records: tuple[int, int, int] | tuple[int, int, int, bool], low: int = 0,
-        topic: str = "t", partition: int = 0, cluster: str = "main") -> PartitionRead:
-    """records: (offset, producer_id, seq[, checksum_ok])."""
-    read = PartitionRead(cluster=cluster, topic=topic, partition=partition, low_watermark=low)
+        topic: str = "t", partition: int = 0, cluster: str = "main",
+        fenced: bool = True) -> PartitionRead:
+    """records: (offset, producer_id, seq[, checksum_ok]); fenced: the replay met its fence."""
+    read = PartitionRead(cluster=cluster, topic=topic, partition=partition, low_watermark=low,
+                         fenced=fenced)
     for rec in records:
         off, pid, seq = rec[:3]
         ok = bool(rec[3]) if len(rec) == 4 else True
@@ -52,7 +60,7 @@ def test_clean_partition_has_no_anomalies() -> None:
 def test_lost_when_a_higher_offset_was_read() -> None:
     r = check(log((0, PID, 0), (2, PID, 2)), [ack(0, 0), ack(1, 1), ack(2, 2)])
     assert offsets(r, "lost") == [1]
-    assert offsets(r, "unseen") == []
+    assert "inconsistent_offset" not in r.anomalies  # nothing else sits at offset 1
 
 
 def test_acked_offsets_below_low_watermark_are_lost_even_with_nothing_read() -> None:
@@ -62,10 +70,42 @@ def test_acked_offsets_below_low_watermark_are_lost_even_with_nothing_read() -> 
     assert r.anomalies["lost"].offsets == [(0, 4)]  # reported as one range
 
 
-def test_unseen_when_the_log_ends_before_the_ack() -> None:
+def test_acks_past_the_end_of_a_fenced_log_are_lost() -> None:
+    # The replay met the fence after offset 1: acks at 2 and 3 can only have vanished.
     r = check(log((0, PID, 0), (1, PID, 1)), [ack(0, 0), ack(1, 1), ack(2, 2), ack(3, 3)])
-    assert offsets(r, "unseen") == [2, 3]
+    assert offsets(r, "lost") == [2, 3]
+
+
+def test_acks_past_where_an_unfenced_replay_stopped_are_unreadable_not_lost() -> None:
+    read = log((0, PID, 0), (2, PID, 2), fenced=False)
+    r = check(read, [ack(0, 0), ack(1, 1), ack(2, 2), ack(3, 3), ack(4, 4)])
+    assert offsets(r, "lost") == [1]  # the replay read past offset 1
+    assert offsets(r, "unreadable") == [3, 4]
+    report = VerifyReport(run_dir="x", partitions=[r]).finish(LEGACY)
+    assert "unreadable" in report.failing_kinds and not report.passed
+
+
+def test_record_read_at_another_offset_than_acked_is_inconsistent() -> None:
+    r = check(log((0, PID, 0), (1, PID, 1), (2, PID, 2)), [ack(0, 0), ack(1, 1), ack(7, 2)])
+    assert offsets(r, "inconsistent_offset") == [7]
     assert "lost" not in r.anomalies
+
+
+def test_acked_offset_holding_another_record_is_inconsistent() -> None:
+    # seq 1 acked at 1 is read at 2; offset 1 holds seq 2, acked at 2: both acks are wrong.
+    r = check(log((0, PID, 0), (1, PID, 2), (2, PID, 1)), [ack(0, 0), ack(1, 1), ack(2, 2)])
+    assert offsets(r, "inconsistent_offset") == [1, 2]
+
+
+def test_ack_without_an_offset_is_checked_by_identity_only() -> None:
+    r = check(log((0, PID, 0), (1, PID, 1)), [ack(0, 0), ack(-1, 1)])
+    assert r.anomalies == {}
+
+
+def test_retried_duplicate_acked_at_its_second_copy_is_consistent() -> None:
+    r = check(log((0, PID, 0), (1, PID, 0)), [ack(1, 0)])
+    assert offsets(r, "duplicates") == [1]
+    assert "inconsistent_offset" not in r.anomalies
 
 
 def test_record_overwritten_at_its_acked_offset_is_lost() -> None:
@@ -73,6 +113,7 @@ def test_record_overwritten_at_its_acked_offset_is_lost() -> None:
     r = check(log((0, PID, 0), (1, PID, 9), (2, PID, 10)), [ack(0, 0), ack(1, 1)],
               producers={PID})
     assert offsets(r, "lost") == [1]
+    assert offsets(r, "inconsistent_offset") == [1]  # offset 1 holds another record
     assert offsets(r, "unacknowledged") == [1, 2]
 
 
@@ -122,31 +163,55 @@ def test_acks_into_a_partition_the_cluster_lost_are_lost() -> None:
     results = check_cluster("main", [log((0, PID, 0))], ledger)
     gone = next(r for r in results if r.partition == 1)
     assert offsets(gone, "lost") == [0, 1]
-    report = VerifyReport(run_dir="x", partitions=results).finish()
+    report = VerifyReport(run_dir="x", partitions=results).finish(LEGACY)
     assert report.totals["lost"] == 2
     assert not report.passed
 
 
-def test_report_passes_with_only_non_failing_anomalies() -> None:
-    r = check(log((0, PID, 0), (1, PID, 0)), [ack(0, 0), ack(5, 1)])
-    report = VerifyReport(run_dir="x", partitions=[r]).finish()
-    assert report.totals["duplicates"] == 1 and report.totals["unseen"] == 1
-    assert report.passed
-    again = VerifyReport.model_validate_json(report.model_dump_json())
-    assert again.totals == report.totals
+def test_duplicates_and_reorders_fail_under_the_idempotent_contract_only() -> None:
+    r = check(log((0, PID, 1), (1, PID, 0), (2, PID, 0), (3, PID, 2)),
+              [ack(0, 1), ack(1, 0), ack(3, 2)], failed={(PID, 9)})
+    assert offsets(r, "duplicates") == [2] and offsets(r, "reordered") == [1]
+    strict = VerifyReport(run_dir="x", partitions=[r]).finish(IDEMPOTENT)
+    assert not strict.passed
+    assert {"duplicates", "reordered"} <= set(strict.failing_kinds)
+    legacy = VerifyReport(run_dir="x", partitions=[r]).finish(LEGACY)
+    assert legacy.passed
+    assert legacy.allowed_kinds == ["duplicates", "reordered", "failed_present", "unacknowledged"]
+    again = VerifyReport.model_validate_json(legacy.model_dump_json())
+    assert again.totals == legacy.totals and again.contract == LEGACY
 
 
-def test_mirror_missing_unseen_and_duplicates_by_identity() -> None:
+def test_every_kind_but_the_allowed_ones_fails() -> None:
+    for contract in (IDEMPOTENT, LEGACY):
+        for kind in ANOMALY_KINDS:
+            part = PartitionResult(cluster="main", topic="t", partition=0, low_watermark=0,
+                                   high_watermark=1, read=1, acked=1,
+                                   anomalies={kind: anomaly_from_offsets([0])})
+            report = VerifyReport(run_dir="x", partitions=[part]).finish(contract)
+            assert report.passed == (kind in report.allowed_kinds), (contract.profile, kind)
+
+
+def test_an_unfinished_report_never_passes() -> None:
+    assert not VerifyReport(run_dir="x").passed
+
+
+def test_mirror_missing_unreadable_and_duplicates_by_identity() -> None:
     source = log(*[(o, PID, o) for o in range(6)])
     acks = [ack(o, o) for o in range(6)]
-    # Mirror holds source seqs 0, 2, 3 (3 twice) at its own offsets; 1 missing, 4-5 lag.
-    mirror = log((10, PID, 0), (11, PID, 2), (12, PID, 3), (13, PID, 3),
-                 topic="main.t", cluster="gcp")
-    m = check_mirror(source, mirror, acks, set(), {PID})
+    # Mirror holds source seqs 0, 2, 3 (3 twice) at its own offsets; 1 missing, 4-5 not there.
+    records = ((10, PID, 0), (11, PID, 2), (12, PID, 3), (13, PID, 3))
+    lagging = log(*records, topic="main.t", cluster="gcp", fenced=False)
+    m = check_mirror(source, lagging, acks, set(), {PID})
     assert expand(m.anomalies["missing_in_mirror"]) == [1]  # source offsets
-    assert expand(m.anomalies["unseen_in_mirror"]) == [4, 5]
+    assert expand(m.anomalies["unreadable"]) == [4, 5]  # the mirror never showed the fence
     assert expand(m.anomalies["duplicates"]) == [13]  # mirror offsets
     assert m.expected == 6 and m.read == 4
+    # Once the mirror was read up to the copied fence, whatever it lacks is missing.
+    fenced = check_mirror(source, log(*records, topic="main.t", cluster="gcp"), acks, set(),
+                          {PID})
+    assert expand(fenced.anomalies["missing_in_mirror"]) == [1, 4, 5]
+    assert "unreadable" not in fenced.anomalies
 
 
 def test_mirror_keeps_acked_record_the_source_lost_and_flags_strangers() -> None:

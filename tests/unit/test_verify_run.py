@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, MirrorMaker
+from riftdrill.load.fence import FenceSet
 from riftdrill.load.ledger import LedgerWriter
 from riftdrill.verify import cli, verifier
 from riftdrill.verify.bench import run_bench
@@ -43,14 +44,26 @@ def write_ledger(run_dir: Path, cloud: str, pid: int, n: int) -> None:
         w.append_error("orders", n, 7, 0, 0)
 
 
-def fake_replay(logs: dict[tuple[str, str], list[tuple[int, int, int]]]) -> verifier.Replay:
-    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
+FENCES = FenceSet(nonce=b"n" * 16)
+
+
+def fake_fence(bootstrap: str, topics: Sequence[str]) -> FenceSet:
+    return FENCES
+
+
+def fake_replay(logs: dict[tuple[str, str], list[tuple[int, int, int]]],
+                unfenced: frozenset[tuple[str, str]] = frozenset()) -> verifier.Replay:
+    """Reads of partition 0 of each topic; each met its fence unless named in `unfenced`."""
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int,
+               fences: FenceSet) -> list[PartitionRead]:
+        assert fences is FENCES
         out = []
         for topic in topics:
             recs = logs.get((cluster, topic))
             if recs is None:
                 continue
-            r = PartitionRead(cluster=cluster, topic=topic, partition=0)
+            r = PartitionRead(cluster=cluster, topic=topic, partition=0,
+                              fenced=(cluster, topic) not in unfenced)
             for off, pid, seq in recs:
                 r.append(off, pid, seq, 0, True)
             r.high_watermark = len(recs)
@@ -73,7 +86,8 @@ def test_ledgers_go_to_their_clouds_cluster_and_mirror_is_checked(run_dir: Path)
         ("gcp", "orders"): [(0, 2, 0), (1, 2, 2)],  # gcp seq 1 lost
         ("gcp", "aws.orders"): [(0, 1, 0), (1, 1, 2)],  # mirror lacks aws seq 1, lags on 3-4
     }
-    report = verifier.verify_run(run_dir, per_cloud_inventory(), replay=fake_replay(logs))
+    replay = fake_replay(logs, unfenced=frozenset({("gcp", "aws.orders")}))
+    report = verifier.verify_run(run_dir, per_cloud_inventory(), replay=replay, fence=fake_fence)
     assert report.clusters == ["aws", "gcp"]
     assert (report.ledgers, report.acks, report.errors) == (2, 8, 2)
     by_cluster = {p.cluster: p for p in report.partitions}
@@ -82,18 +96,18 @@ def test_ledgers_go_to_their_clouds_cluster_and_mirror_is_checked(run_dir: Path)
     (mirror,) = report.mirrors
     assert mirror.mirror_topic == "aws.orders"
     assert expand(mirror.anomalies["missing_in_mirror"]) == [1]
-    assert expand(mirror.anomalies["unseen_in_mirror"]) == [3, 4]
+    assert expand(mirror.anomalies["unreadable"]) == [3, 4]
     assert not report.passed
 
 
 def test_cluster_filter_skips_mirror(run_dir: Path) -> None:
     logs = {("aws", "orders"): [(o, 1, o) for o in range(5)]}
     report = verifier.verify_run(run_dir, per_cloud_inventory(), clusters=["aws"],
-                                 replay=fake_replay(logs))
+                                 replay=fake_replay(logs), fence=fake_fence)
     assert report.passed and report.mirrors == []
     with pytest.raises(RiftdrillError, match="no cluster 'nope'"):
         verifier.verify_run(run_dir, per_cloud_inventory(), clusters=["nope"],
-                            replay=fake_replay(logs))
+                            replay=fake_replay(logs), fence=fake_fence)
 
 
 def test_resolve_run_dir(tmp_path: Path) -> None:
@@ -120,7 +134,7 @@ def test_cli_writes_verify_json_and_exits_1_on_lost(run_dir: Path,
     monkeypatch.setattr(cli.inventory, "load", per_cloud_inventory)
     real = verifier.verify_run
     monkeypatch.setattr(verifier, "verify_run", lambda d, inv, clusters=None: real(
-        d, inv, clusters=clusters, replay=fake_replay(logs)))
+        d, inv, clusters=clusters, replay=fake_replay(logs), fence=fake_fence))
     result = CliRunner().invoke(cli.app, ["--run", str(run_dir), "--cluster", "aws", "--json"])
     assert result.exit_code == 1, result.output
     saved = json.loads((run_dir / "verify.json").read_text())
@@ -161,10 +175,13 @@ def test_replay_is_told_when_this_run_started(tmp_path: Path) -> None:
             w.append_ack("orders", 0, pid - 1, b"k-1", 0, 0, start, start)
     seen: list[int] = []
 
-    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int,
+               fences: FenceSet) -> list[PartitionRead]:
         seen.append(since_ns)
-        return fake_replay({("aws", "orders"): [(0, 1, 0), (1, 2, 0)]})(bootstrap, cluster, topics, since_ns)
+        return fake_replay({("aws", "orders"): [(0, 1, 0), (1, 2, 0)]})(
+            bootstrap, cluster, topics, since_ns, fences)
 
-    report = verifier.verify_run(tmp_path, per_cloud_inventory(), clusters=["aws"], replay=replay)
+    report = verifier.verify_run(tmp_path, per_cloud_inventory(), clusters=["aws"],
+                                 replay=replay, fence=fake_fence)
     assert seen == [1_000]
     assert report.passed

@@ -2,12 +2,14 @@
 
 Pure functions, no Kafka: `check_partition` and `check_mirror` take what the replay read and
 what the ledgers hold and return results with the offending offsets. Each anomaly is defined
-once, in `riftdrill.verify.report.ANOMALY_KINDS`; this module is where those words become code.
+once, in `riftdrill.verify.anomalies`; this module is where those words become code.
 
-Identity of a record is (producer_id, seq). Within one partition the replay read every offset
-between the low and the high watermark, so an acked record that was not read is *lost* if the
-log goes past its offset (a later record was read, or the low watermark moved above it after
-DeleteRecords/retention) and *unseen* if the log ends before it.
+Identity of a record is (producer_id, seq). The replay reads each partition from its start up
+to a fence written after the load stopped (and after the ledgers were read), so every acked
+record must have been read: one that was not is *lost*, whatever its offset. If the replay could
+not reach the fence, acks above the last offset it read are *unreadable* (not judged, failing)
+and acks below it still *lost*. An ack also names an offset: the record read there must be the
+acked one (`inconsistent_offset` otherwise).
 
 Speed: one pass over the read columns and one over the acks, dict lookups on tuple keys, no
 per-record objects (about 1.5-2 M records/s on one core, see `riftdrill.verify.bench`).
@@ -15,6 +17,7 @@ per-record objects (about 1.5-2 M records/s on one core, see `riftdrill.verify.b
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,8 +64,10 @@ class PartitionRead:
     topic: str
     partition: int
     low_watermark: int = 0
-    high_watermark: int = 0
+    high_watermark: int = 0  # where the replay stopped: the fence's offset + 1
     exists: bool = True  # False: the topic/partition is gone from the cluster
+    fenced: bool = False  # the replay read up to this verification's fence
+    fence_offset: int = -1  # offset the fence was read at (-1: not reached)
     offsets: list[int] = field(default_factory=list)
     producer_ids: list[int] = field(default_factory=list)
     seqs: list[int] = field(default_factory=list)
@@ -84,7 +89,9 @@ class PartitionRead:
 
     @property
     def horizon(self) -> int:
-        """Highest offset the log is known to have had: last read, or just below low watermark."""
+        """Highest offset the replay has read past (everything up to it was read)."""
+        if self.fenced:
+            return 2**63
         last = max(self.offsets[-1] if self.offsets else -1,
                    self.foreign[-1] if self.foreign else -1)
         return max(last, self.low_watermark - 1)
@@ -150,17 +157,32 @@ def check_partition(read: PartitionRead, acks: Sequence[AckLike], failed: set[Re
     """
     scan = _scan(read)
     first_at = scan.first_at
-    offsets, checksums = read.offsets, read.checksums
+    offsets, checksums, ids = read.offsets, read.checksums, (read.producer_ids, read.seqs)
     corrupt = scan.corrupt
-    horizon = read.horizon if read.exists else 2**63  # a vanished partition lost everything
+    # A vanished partition lost everything; an unfenced one lost only what it read past.
+    horizon = read.horizon if read.exists else 2**63
     lost: list[int] = []
-    unseen: list[int] = []
+    unreadable: list[int] = []
+    inconsistent: list[int] = []
     for ack in acks:
+        key = (ack.producer_id, ack.seq)
         # pop: what is left afterwards is what was read without an ack (each send acks once).
-        i = first_at.pop((ack.producer_id, ack.seq), None)
-        if i is None:
-            (lost if ack.offset <= horizon else unseen).append(ack.offset)
-        elif checksums[i] != ack.checksum and read.checksum_ok[i]:
+        i = first_at.pop(key, None)
+        if i is None or offsets[i] != ack.offset:
+            # Off the fast path: what does the acked offset hold? (offsets are ascending; an
+            # ack without an offset, as acks=0 gets, is checked by identity only)
+            j = bisect_left(offsets, ack.offset)
+            held = (ids[0][j], ids[1][j]) if j < len(offsets) and offsets[j] == ack.offset else None
+            if ack.offset >= 0 and held != key and (held is not None or i is not None):
+                # another record sits at the acked offset, or this one was read elsewhere only
+                inconsistent.append(ack.offset)
+            if i is None:
+                if ack.offset <= horizon or not read.exists:
+                    lost.append(ack.offset)
+                else:
+                    unreadable.append(ack.offset)
+                continue
+        if checksums[i] != ack.checksum and read.checksum_ok[i]:
             corrupt.append(offsets[i])  # self-consistent but not what was sent
     failed_present, unacknowledged, unexpected = _classify_unmatched(
         ((key, offsets[i]) for key, i in first_at.items()), failed, known_producers)
@@ -168,9 +190,10 @@ def check_partition(read: PartitionRead, acks: Sequence[AckLike], failed: set[Re
     return PartitionResult(
         cluster=read.cluster, topic=read.topic, partition=read.partition,
         low_watermark=read.low_watermark, high_watermark=read.high_watermark,
-        read=read.read, acked=len(acks), earlier_runs=read.earlier_runs,
-        anomalies=_anomalies(lost=lost, unseen=unseen, duplicates=scan.duplicates,
-                             reordered=scan.reordered, corrupt=corrupt, unexpected=unexpected,
+        fenced=read.fenced, read=read.read, acked=len(acks), earlier_runs=read.earlier_runs,
+        anomalies=_anomalies(lost=lost, inconsistent_offset=inconsistent, unreadable=unreadable,
+                             duplicates=scan.duplicates, reordered=scan.reordered,
+                             corrupt=corrupt, unexpected=unexpected,
                              failed_present=failed_present, unacknowledged=unacknowledged),
     )
 
@@ -180,10 +203,12 @@ def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[Ac
     """A mirrored partition against its source partition (MirrorMaker 2 keeps partition numbers).
 
     Offsets differ between the clusters, so the mirror is matched by identity: every record
-    read in the source partition is expected in the mirror. The mirror's horizon is the highest
-    *source* offset among records it holds; a source record below it that the mirror lacks is
-    `missing_in_mirror`, one above it is `unseen_in_mirror` (lag). Duplicates, reorders,
-    corruption and unexpected records in the mirror are reported at mirror offsets.
+    read in the source partition is expected in the mirror. When the mirror was read up to the
+    source's fence (copied by the mirror like any record), a source record the mirror lacks is
+    `missing_in_mirror`; when it was not, the missing records above the highest *source* offset
+    the mirror holds are `unreadable` (the mirror may still be catching up), those below it
+    missing. Duplicates, reorders, corruption and unexpected records in the mirror are reported
+    at mirror offsets.
     """
     src = _scan(source)
     src_offset = {key: source.offsets[i] for key, i in src.first_at.items()}
@@ -193,11 +218,13 @@ def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[Ac
         off = src_offset.get(key)
         if off is not None and off > mirror_horizon:
             mirror_horizon = off
+    if mirror.fenced:
+        mirror_horizon = 2**63
     missing: list[int] = []
-    unseen: list[int] = []
+    unreadable: list[int] = []
     for key, off in src_offset.items():
         if key not in mir.first_at:
-            (missing if off <= mirror_horizon else unseen).append(off)
+            (missing if off <= mirror_horizon else unreadable).append(off)
     # A mirrored record the source no longer has is fine if it was acked (the mirror kept it).
     acked_here = {(a.producer_id, a.seq) for a in acks}
     unmatched = ((key, mirror.offsets[i]) for key, i in mir.first_at.items()
@@ -208,8 +235,8 @@ def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[Ac
     return MirrorResult(
         source_cluster=source.cluster, target_cluster=mirror.cluster, topic=source.topic,
         mirror_topic=mirror.topic, partition=source.partition, read=mirror.read,
-        expected=len(src_offset),
-        anomalies=_anomalies(missing_in_mirror=missing, unseen_in_mirror=unseen,
+        expected=len(src_offset), fenced=mirror.fenced,
+        anomalies=_anomalies(missing_in_mirror=missing, unreadable=unreadable,
                              duplicates=mir.duplicates, reordered=mir.reordered,
                              corrupt=mir.corrupt, unexpected=unexpected,
                              failed_present=failed_present, unacknowledged=unacknowledged),

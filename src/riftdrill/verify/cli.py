@@ -1,7 +1,7 @@
 """`riftdrill verify`: the typer sub-app the main CLI mounts (`app.add_typer(app, name="verify")`).
 
-Exit codes: 0 clean; 1 a failing anomaly (lost, corrupt, unexpected, missing_in_mirror);
-2 bad input or a cluster that cannot be read completely: a RiftdrillError, which the main CLI
+Exit codes: 0 clean; 1 an anomaly the run's contract does not allow (riftdrill.verify.contract);
+2 bad input, an unreachable cluster or a fence that cannot be written: a RiftdrillError, which the main CLI
 prints as one line. Exit 1 is a SystemExit, not typer.Exit: the main CLI runs click with
 standalone_mode=False, where typer.Exit's code would be returned and dropped.
 """
@@ -15,13 +15,15 @@ from rich.console import Console
 from rich.table import Table
 
 from riftdrill import inventory
-from riftdrill.verify.report import ANOMALY_KINDS, VerifyReport
+from riftdrill.verify.anomalies import ANOMALY_KINDS
+from riftdrill.verify.contract import ALWAYS_ALLOWED
+from riftdrill.verify.report import VerifyReport
 
 app = typer.Typer(help="Replay the log and check it against the load ledgers.",
                   no_args_is_help=False, add_completion=False)
 
-_COLUMNS = ("lost", "unseen", "duplicates", "reordered", "corrupt", "unexpected",
-            "missing_in_mirror")
+# Every kind but the two a contract always allows, in the order of their definitions.
+_COLUMNS = tuple(k for k in ANOMALY_KINDS if k not in ALWAYS_ALLOWED)
 
 
 def render(report: VerifyReport, console: Console) -> None:
@@ -48,6 +50,14 @@ def render(report: VerifyReport, console: Console) -> None:
     note = f", {earlier} records of earlier runs in these topics skipped" if earlier else ""
     console.print(f"{verdict}: {len(rows)} partitions, replay {report.replay_s:.1f}s, "
                   f"check {report.check_s:.2f}s{note}")
+    c = report.contract
+    if c is not None:
+        consumers = "checked" if c.consumers_checked else "not checked (no consumer ledgers)"
+        console.print(f"contract: {c.profile} (acks {'/'.join(c.acks) or '?'}, idempotence "
+                      f"{'on' if c.idempotence else 'off'}, max in flight {c.max_in_flight}); "
+                      f"consumers {consumers}; allowed: {', '.join(report.allowed_kinds)}")
+    if report.ledger_truncated_lines:
+        console.print(f"{report.ledger_truncated_lines} torn ledger entries (a crash mid-write) skipped")
 
 
 @app.callback(invoke_without_command=True)
@@ -58,8 +68,9 @@ def verify(
         help="Only these clusters (repeatable); mirrors need source and target.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Replay every topic the ledgers wrote to and report lost/unseen/duplicate/reordered/
-    corrupt/unexpected records per partition; writes <run>/verify.json."""
+    """Write a fence to every partition the ledgers wrote to, replay up to it, check producers'
+    and consumers' ledgers against it; writes <run>/verify.json. Exit 0 clean, 1 an anomaly the
+    run's contract does not allow, 2 bad input or an unreadable cluster."""
     from riftdrill.verify.verifier import resolve_run_dir, verify_run
 
     run_dir = resolve_run_dir(run)

@@ -1,9 +1,17 @@
-"""Replay: read topics of one cluster from the low to the high watermark, with confluent-kafka.
+"""Replay: read topics of one cluster from their start up to a fence, with confluent-kafka.
 
-The high watermark is taken once, before reading: records produced later are not part of the
-verdict (the ledgers were read first, so every ack they hold is below it). A partition whose low
-watermark is above 0 had records deleted (DeleteRecords, retention); the replay starts at the low
-watermark and the checker counts acked offsets below it as lost.
+The verifier reads the ledgers first, then writes a fence to every partition
+(`riftdrill.load.fence`), then reads each partition until it meets that fence record. Every ack
+in the ledgers was given before the fence was written, so everything it could name lies before
+the fence: an ack the replay did not meet on the way is lost. The replay stops at the fence
+record itself, not at an offset or a high watermark, so an engine that misreports either
+cannot make it stop early. A partition whose fence is not met within the deadline is marked
+unfenced (the checker reports what it could not judge as `unreadable`); a cluster that cannot
+be reached or does not take the fence is a ReplayError / FenceError (exit 2), never a verdict.
+
+A partition whose low watermark is above 0 had records deleted (DeleteRecords, retention): the
+replay starts at the low watermark and the checker counts acks below it as lost. Mirrors are
+read the same way up to the *source's* fence, which the mirror copies like any record.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
+from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
 from riftdrill.verify.check import PartitionRead
 
@@ -77,50 +86,43 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
     return reads
 
 
-def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], *, since_ns: int = 0,
-                  one_at_a_time: bool = False, timeout_s: float = 600.0,
+def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: FenceSet, *,
+                  since_ns: int = 0, one_at_a_time: bool = False, timeout_s: float = 600.0,
                   idle_timeout_s: float = 30.0) -> list[PartitionRead]:
-    """Read `topics` of `cluster` completely; one PartitionRead per existing partition.
+    """Read `topics` of `cluster` up to `fences`; one PartitionRead per existing partition.
 
     Records intended before `since_ns` (an earlier run into the same topic) are only counted.
-    `one_at_a_time` reads one partition after another, each to the end its fetches report
-    instead of to ListOffsets' high watermark: Tansu 0.6 answers a fetch of many partitions so
-    slowly that they look stalled, and reports a high watermark tens of records short (the
-    last acks would look unseen).
+    `one_at_a_time` reads one partition after another: Tansu 0.6 answers a fetch of many
+    partitions so slowly that they look stalled. A partition that shows no progress for
+    `idle_timeout_s`, or is not done by `timeout_s`, is left unfenced.
     """
     consumer = _consumer(bootstrap)
     try:
         reads = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
-        todo = [r for r in reads if one_at_a_time or r.high_watermark > r.low_watermark]
-        step = 1 if one_at_a_time else max(1, len(todo))
+        step = 1 if one_at_a_time else max(1, len(reads))
         deadline = time.monotonic() + timeout_s
-        for i in range(0, len(todo), step):
-            pending = {(r.topic, r.partition): r for r in todo[i : i + step]}
+        for i in range(0, len(reads), step):
+            pending = {(r.topic, r.partition): r for r in reads[i : i + step]}
             tps = [TopicPartition(t, p, r.low_watermark) for (t, p), r in pending.items()]
             consumer.incremental_assign(tps)
-            # _consume unassigns each partition as it completes.
-            _consume(consumer, pending, max(1.0, deadline - time.monotonic()), idle_timeout_s,
-                     since_ns, to_eof=one_at_a_time)  # fmt: skip
+            # _consume unassigns each partition as it meets its fence.
+            _consume(consumer, pending, fences.nonce, deadline, idle_timeout_s, since_ns)
         return reads
     finally:
         consumer.close()
 
 
-def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
-             timeout_s: float, idle_timeout_s: float, since_ns: int, to_eof: bool = False) -> None:
+def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead], nonce: bytes,
+             deadline: float, idle_timeout_s: float, since_ns: int) -> None:
     unpack_header, crc32 = HEADER.unpack_from, zlib.crc32
-    deadline = time.monotonic() + timeout_s
     last_progress = time.monotonic()
     while pending:
         now = time.monotonic()
         if now > deadline or now - last_progress > idle_timeout_s:
-            where = ", ".join(f"{t}[{p}]@{r.horizon + 1}/{r.high_watermark}"
-                              for (t, p), r in sorted(pending.items())[:5])
-            raise ReplayError(f"replay stalled on {len(pending)} partition(s): {where}; "
-                              "is the cluster healthy?")
+            consumer.incremental_unassign(
+                [TopicPartition(r.topic, r.partition) for r in pending.values()])
+            return  # left unfenced: the checker says what could not be judged
         msgs = consumer.consume(num_messages=_BATCH, timeout=1.0)
-        if msgs:
-            last_progress = now
         done: list[tuple[str, int]] = []
         for msg in msgs:
             tp = (msg.topic(), msg.partition())
@@ -130,19 +132,21 @@ def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    if to_eof:  # the end the fetch reported is the partition's real end
-                        read.high_watermark = max(read.high_watermark, int(msg.offset() or 0))
-                    done.append(tp)  # type: ignore[arg-type]
-                    continue
+                    continue  # the fence is not there yet: keep polling until the deadline
                 if err.fatal() or not err.retriable():
                     raise ReplayError(f"reading {tp[0]}[{tp[1]}] failed: {err.str()}")
                 continue
+            last_progress = now
             offset: int = msg.offset()  # type: ignore[assignment]
-            if offset >= read.high_watermark and not to_eof:
-                done.append(tp)  # type: ignore[arg-type]
-                continue
+            read.high_watermark = offset + 1
             value = msg.value()
             if value is None or len(value) < HEADER_SIZE or value[:4] != MAGIC:
+                if is_fence(value):
+                    assert value is not None
+                    if fence_nonce(value) == nonce:
+                        read.fenced, read.fence_offset = True, offset
+                        done.append(tp)  # type: ignore[arg-type]
+                    continue  # another verification's fence: not a record of anyone's
                 read.foreign.append(offset)
             else:
                 # Inline of riftdrill.load.record.decode: no per-record object on the hot path.
@@ -152,10 +156,7 @@ def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead],
                 else:
                     read.append(offset, pid, seq, checksum,
                                 crc32(memoryview(value)[HEADER_SIZE:]) == checksum)
-            if offset >= read.high_watermark - 1 and not to_eof:
-                done.append(tp)  # type: ignore[arg-type]
         if done:
             finished = [pending.pop(tp) for tp in dict.fromkeys(done) if tp in pending]
             consumer.incremental_unassign(
                 [TopicPartition(r.topic, r.partition) for r in finished])
-

@@ -1,6 +1,6 @@
 """The verifier's result: what every anomaly is, where it is, and whether the run is clean.
 
-Each anomaly kind is defined once (here, in `ANOMALY_KINDS`) and reported per partition with
+Each anomaly kind is defined once (`riftdrill.verify.anomalies`) and reported per partition with
 the offending offsets, Jepsen-style. Offsets are stored as closed ranges `[first, last]`:
 DeleteRecords or a truncated leader loses contiguous runs, and a million lost offsets then fit
 in one line. The list is capped so a catastrophic run still writes a readable file; `count` is
@@ -11,46 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
-AnomalyKind = Literal[
-    "lost",
-    "unseen",
-    "duplicates",
-    "reordered",
-    "corrupt",
-    "unexpected",
-    "failed_present",
-    "unacknowledged",
-    "missing_in_mirror",
-    "unseen_in_mirror",
-]
-
-# What each kind means; docs/verify.md and `riftdrill verify --help` quote this table.
-ANOMALY_KINDS: dict[str, str] = {
-    "lost": "acked at an offset that was never read although a higher offset was read, "
-    "or that lies below the low watermark (deleted/truncated away)",
-    "unseen": "acked, never read, above the highest offset read (the log ends before it)",
-    "duplicates": "a (producer, seq) read again after its first copy; offsets of the extra copies",
-    "reordered": "a producer's seq read after a higher seq of the same producer in the partition",
-    "corrupt": "payload checksum does not match its header, or differs from the acked checksum",
-    "unexpected": "not a riftdrill record, or written by a producer no ledger belongs to",
-    "failed_present": "the producer was told the send failed, yet it is in the log (legal: a "
-    "failed send is indeterminate)",
-    "unacknowledged": "from a known producer but its ledger has no outcome for it (in flight "
-    "when the producer stopped)",
-    "missing_in_mirror": "read in the source partition, absent from the mirror although a later "
-    "source record of that partition was mirrored; offsets are source offsets",
-    "unseen_in_mirror": "read in the source, absent from the mirror, after the last mirrored "
-    "record (mirror lag); offsets are source offsets",
-}
-
-# Kinds that fail a run (exit code 1). `unseen` is reported but not failing: it is the same as
-# Jepsen's, a write the reader may simply not have reached. `duplicates`/`reordered` are
-# expected without idempotence, so a drill decides about them through its SLO bounds.
-FAILING_KINDS: tuple[AnomalyKind, ...] = ("lost", "corrupt", "unexpected", "missing_in_mirror")
+from riftdrill.verify.anomalies import ANOMALY_KINDS
+from riftdrill.verify.contract import Contract, allowed_kinds
 
 MAX_RANGES = 1000
 
@@ -89,7 +54,8 @@ class PartitionResult(BaseModel):
     topic: str
     partition: int
     low_watermark: int
-    high_watermark: int  # at the start of the replay: the replay read everything below it
+    high_watermark: int  # where the replay stopped: everything below it was read
+    fenced: bool = False  # the replay reached this verification's fence
     read: int  # records read
     acked: int  # acks the ledgers hold for this partition
     earlier_runs: int = 0  # records of earlier runs into the same topic: read, not judged
@@ -110,11 +76,25 @@ class MirrorResult(BaseModel):
     partition: int
     read: int
     expected: int  # source records (acked and read in the source) for this partition
+    fenced: bool = False  # the mirror was read up to the source's fence
     anomalies: dict[str, Anomaly] = {}
 
     def count(self, kind: str) -> int:
         a = self.anomalies.get(kind)
         return a.count if a else 0
+
+
+class GroupResult(BaseModel):
+    """What one consumer group did, from its members' consumer ledgers."""
+
+    cluster: str
+    group: str
+    members: int  # consumer ledgers (one per consumer user)
+    polls: int
+    commits: int  # successful commit results, per partition
+    failed_commits: int
+    rebalances: int  # partition assignments seen
+    committed: dict[str, int] = {}  # "topic[p]" -> the highest offset the group committed
 
 
 class VerifyReport(BaseModel):
@@ -124,17 +104,21 @@ class VerifyReport(BaseModel):
     ledgers: int = 0
     acks: int = 0
     errors: int = 0
+    ledger_truncated_lines: int = 0  # torn ledger entries (a crash mid-write): counted, skipped
     records_read: int = 0
     partitions: list[PartitionResult] = []
     mirrors: list[MirrorResult] = []
+    groups: list[GroupResult] = []
     totals: dict[str, int] = {}
-    failing_kinds: list[str] = list(FAILING_KINDS)
-    passed: bool = True
+    contract: Contract | None = None  # what the producers and consumers held, from the ledgers
+    allowed_kinds: list[str] = []  # reported, not failing: derived from the contract
+    failing_kinds: list[str] = []  # every other kind
+    passed: bool = False  # set by finish(): a report nobody finished never passes
     replay_s: float = 0.0
     check_s: float = 0.0
 
-    def finish(self) -> VerifyReport:
-        """Sum anomalies over partitions and mirrors and set `passed`."""
+    def finish(self, contract: Contract) -> VerifyReport:
+        """Sum anomalies over partitions, mirrors and groups; judge them by the contract."""
         totals: dict[str, int] = dict.fromkeys(ANOMALY_KINDS, 0)
         for anomalies in [p.anomalies for p in self.partitions] + [
                 m.anomalies for m in self.mirrors]:
@@ -143,5 +127,9 @@ class VerifyReport(BaseModel):
         self.totals = totals
         self.records_read = sum(p.read for p in self.partitions) + sum(
             m.read for m in self.mirrors)
+        allowed = allowed_kinds(contract)
+        self.contract = contract
+        self.allowed_kinds = list(allowed)
+        self.failing_kinds = [k for k in ANOMALY_KINDS if k not in allowed]
         self.passed = not any(totals[k] for k in self.failing_kinds)
         return self

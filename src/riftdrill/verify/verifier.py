@@ -1,4 +1,8 @@
-"""`riftdrill verify` end to end: ledgers -> replay per cluster (and mirror) -> check -> report.
+"""`riftdrill verify` end to end: ledgers -> fences -> replay per cluster (and mirror) -> check.
+
+Order matters: the ledgers are read first, then a fence is written to every partition, then the
+replay reads each partition up to its fence. Every ack the ledgers hold was given before the
+fence existed, so each one must be met on the way (see riftdrill.verify.replay).
 
 Which cluster a ledger's acks belong to: the cluster serving the ledger's cloud
 (`Inventory.cluster_of(header["cloud"])`): `main` when stretched, the producer's own cloud's
@@ -11,22 +15,47 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from riftdrill import paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
+from riftdrill.load.fence import FenceSet
 from riftdrill.verify.check import (
     ClusterLedger,
     PartitionRead,
     check_cluster,
     check_mirror,
 )
-from riftdrill.verify.report import MirrorResult, PartitionResult, VerifyReport
+from riftdrill.verify.consumers import EntryLike, check_group
+from riftdrill.verify.contract import ProducerContract, producer_contract, run_contract
+from riftdrill.verify.report import (
+    GroupResult,
+    MirrorResult,
+    PartitionResult,
+    VerifyReport,
+    anomaly_from_offsets,
+)
 
-# (bootstrap, cluster, topics, since_ns): records intended before since_ns are an earlier run's
-Replay = Callable[[str, str, Sequence[str], int], list[PartitionRead]]
+# (bootstrap, cluster, topics, since_ns, fences): records intended before since_ns are an
+# earlier run's; each partition is read up to its fence of `fences`.
+Replay = Callable[[str, str, Sequence[str], int, FenceSet], list[PartitionRead]]
+# (bootstrap, topics) -> the fences written
+Fence = Callable[[str, Sequence[str]], FenceSet]
+
+
+@dataclass
+class RunLedgers:
+    """Everything a run's ledgers hold, grouped by cluster, read once."""
+
+    by_cluster: dict[str, ClusterLedger]
+    files: int
+    producers: list[ProducerContract]
+    truncated_entries: int = 0
+    # (cluster, group) -> each member's entries in order
+    groups: dict[tuple[str, str], list[Sequence[EntryLike]]] = field(default_factory=dict)
 
 
 def resolve_run_dir(run: str | None, runs_dir: Path | None = None) -> Path:
@@ -43,37 +72,54 @@ def resolve_run_dir(run: str | None, runs_dir: Path | None = None) -> Path:
     raise RiftdrillError(f"no run {run!r} (neither a directory nor a run id under {runs})")
 
 
-def load_ledgers(run_dir: Path, inv: Inventory) -> tuple[dict[str, ClusterLedger], int]:
-    """Ledgers of a run grouped by cluster; also how many ledger files there were."""
-    from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
+def load_ledgers(run_dir: Path, inv: Inventory) -> RunLedgers:
+    """Producer and consumer ledgers of a run, grouped by cluster. A torn tail (a crash
+    mid-write) is counted; anything else unreadable is a RiftdrillError naming the file."""
+    from riftdrill.load.consumer_ledger import consumer_ledger_files, read_consumer_ledger
+    from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger_counted
 
     files = ledger_files(run_dir)
     if not files:
-        raise RiftdrillError(f"no ledgers under {run_dir}/load/ledgers; was load run for it?")
-    by_cluster: dict[str, ClusterLedger] = {}
+        raise RiftdrillError(f"no ledgers under {run_dir}/load/ledgers; was load run for it? "
+                             "(`riftdrill load` or `riftdrill drill` write them)")
+    out = RunLedgers(by_cluster={}, files=len(files), producers=[])
     for path in files:
         try:
             header = read_header(path)
             cluster = ledger_cluster(header, inv)
+            entries, torn = read_ledger_counted(path)
         except (OSError, ValueError, KeyError) as exc:
-            raise RiftdrillError(f"ledger {path} is unreadable ({exc})") from exc
-        ledger = by_cluster.setdefault(cluster, ClusterLedger())
+            raise RiftdrillError(f"ledger {path} is unreadable ({exc}); it is damaged: "
+                                 "re-run the load, a damaged ledger cannot be judged") from exc
+        out.truncated_entries += torn
+        out.producers.append(producer_contract(header))
+        ledger = out.by_cluster.setdefault(cluster, ClusterLedger())
         ledger.producers.add(int(header["producer_id"]))
         ledger.schedule_starts.append(int(header.get("schedule_start_ns") or 0))
         ledger.topics.update(header.get("topics") or [])
         add_ack, add_error = ledger.add_ack, ledger.add_error
-        for entry in read_ledger(path):
+        for entry in entries:
             if isinstance(entry, Ack):
                 add_ack(entry)
             else:
                 add_error(entry)
-    return by_cluster, len(files)
+    for path in consumer_ledger_files(run_dir):
+        try:
+            log = read_consumer_ledger(path)
+            cluster = ledger_cluster(log.header, inv)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RiftdrillError(f"consumer ledger {path} is unreadable ({exc}); it is "
+                                 "damaged: re-run the load") from exc
+        out.truncated_entries += log.truncated_entries
+        members = out.groups.setdefault((cluster, str(log.header.get("group", ""))), [])
+        members.append(log.entries)
+    return out
 
 
 def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
     """The cluster a ledger's producer wrote to: the one serving its cloud, or, for a producer
     outside the inventory's clouds (plain `locust`, cloud "local"), the one its bootstrap names."""
-    cloud = str(header["cloud"])
+    cloud = str(header["cloud"])  # KeyError: not a ledger header
     if any(cloud in c.clouds for c in inv.clusters):
         return inv.cluster_of(cloud).name
     addresses = set(str(header.get("bootstrap") or "").split(","))
@@ -92,23 +138,43 @@ def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
 def _replay_for(inv: Inventory) -> Replay:
     from riftdrill.verify.replay import replay_topics
 
-    # Tansu serves a many-partition fetch too slowly to tell from a stall, and reports a stale
-    # high watermark: one partition at a time, each to the end its fetches report.
+    # Tansu serves a many-partition fetch too slowly to tell from a stall: one at a time.
     tansu = inv.engine == "tansu"
 
-    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int) -> list[PartitionRead]:
-        return replay_topics(bootstrap, cluster, topics, since_ns=since_ns, one_at_a_time=tansu)
+    def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int,
+               fences: FenceSet) -> list[PartitionRead]:
+        return replay_topics(bootstrap, cluster, topics, fences, since_ns=since_ns,
+                             one_at_a_time=tansu)
 
     return replay
 
 
+def _write_fences(bootstrap: str, topics: Sequence[str]) -> FenceSet:
+    from riftdrill.load.fence import write_fences
+
+    return write_fences(bootstrap, topics)
+
+
+def _attach(results: dict[tuple[str, str, int], PartitionResult], cluster: str,
+            kind: str, by_tp: dict[tuple[str, int], list[int]]) -> None:
+    for (topic, partition), offsets in by_tp.items():
+        result = results.get((cluster, topic, partition))
+        if result is not None and offsets:
+            result.anomalies[kind] = anomaly_from_offsets(offsets)
+
+
 def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
-               replay: Replay | None = None) -> VerifyReport:
+               replay: Replay | None = None, fence: Fence | None = None) -> VerifyReport:
     """Verify a run; writes nothing (the CLI writes `<run>/verify.json`)."""
     from riftdrill.verify.replay import cluster_bootstrap
 
     replay = replay or _replay_for(inv)
-    ledgers, n_files = load_ledgers(run_dir, inv)
+    fence = fence or _write_fences
+    run = load_ledgers(run_dir, inv)  # before the fences: every ack in them precedes a fence
+    ledgers = run.by_cluster
+    if not any(lg.n_acks or lg.n_errors for lg in ledgers.values()):
+        raise RiftdrillError(f"the ledgers under {run_dir}/load/ledgers hold no send outcome: "
+                             "the load sent nothing, so there is nothing to verify; re-run it")
     # Records intended before the earliest schedule start are an earlier run's; a ledger from
     # before schedule_start_ns was recorded (0) turns that off.
     starts = [s for lg in ledgers.values() for s in lg.schedule_starts]
@@ -116,9 +182,12 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
     selected = list(clusters) if clusters else sorted(ledgers)
     for name in selected:
         inv.cluster_named(name)  # unknown name -> RiftdrillError listing the clusters
-    report = VerifyReport(run_dir=str(run_dir), clusters=selected, ledgers=n_files,
+    report = VerifyReport(run_dir=str(run_dir), clusters=selected, ledgers=run.files,
                           acks=sum(lg.n_acks for lg in ledgers.values()),
-                          errors=sum(lg.n_errors for lg in ledgers.values()))
+                          errors=sum(lg.n_errors for lg in ledgers.values()),
+                          ledger_truncated_lines=run.truncated_entries)
+    fences = {name: fence(cluster_bootstrap(inv, name), sorted(ledgers[name].topics))
+              for name in selected if name in ledgers}
     partitions: list[PartitionResult] = []
     mirrors: list[MirrorResult] = []
     reads_by_tp: dict[tuple[str, str, int], PartitionRead] = {}
@@ -128,12 +197,29 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
         if ledger is None:
             continue  # nobody produced into it; a mirror target is read below
         t0 = time.perf_counter()
-        reads = replay(cluster_bootstrap(inv, cluster), cluster, sorted(ledger.topics), since_ns)
+        reads = replay(cluster_bootstrap(inv, cluster), cluster, sorted(ledger.topics), since_ns,
+                       fences[cluster])
         t1 = time.perf_counter()
         partitions += check_cluster(cluster, reads, ledger)
         check_s += time.perf_counter() - t1
         replay_s += t1 - t0
         reads_by_tp.update({(cluster, r.topic, r.partition): r for r in reads})
+    by_key = {(p.cluster, p.topic, p.partition): p for p in partitions}
+    t0 = time.perf_counter()
+    for (cluster, group), members in sorted(run.groups.items()):
+        ledger = ledgers.get(cluster)
+        if ledger is None or cluster not in selected:
+            continue
+        reads_here = {(t, p): r for (c, t, p), r in reads_by_tp.items() if c == cluster}
+        found = check_group(members, reads_here, ledger.acks)
+        for kind in ("poll_skip", "nonmonotonic_poll", "undelivered", "unconsumed"):
+            _attach(by_key, cluster, kind, getattr(found, kind))
+        g = found.offsets
+        report.groups.append(GroupResult(
+            cluster=cluster, group=group, members=len(members), polls=g.polls,
+            commits=g.commits, failed_commits=g.failed_commits, rebalances=g.rebalances,
+            committed={f"{t}[{p}]": o for (t, p), o in sorted(g.committed.items())}))
+    check_s += time.perf_counter() - t0
     for mm in inv.mirrors:
         source = ledgers.get(mm.source)
         if source is None or mm.source not in selected or mm.target not in selected:
@@ -141,8 +227,10 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
         topics = sorted(t for t in source.topics if re.fullmatch(mm.topics, t))
         mirror_of = {f"{mm.source}.{t}": t for t in topics}  # DefaultReplicationPolicy names
         t0 = time.perf_counter()
+        # The mirror copies the source's fence like any record: read up to that copy.
         mreads = {(r.topic, r.partition): r for r in
-                  replay(cluster_bootstrap(inv, mm.target), mm.target, sorted(mirror_of), since_ns)}
+                  replay(cluster_bootstrap(inv, mm.target), mm.target, sorted(mirror_of),
+                         since_ns, fences[mm.source])}
         t1 = time.perf_counter()
         for (cl, topic, p), src in sorted(reads_by_tp.items()):
             if cl != mm.source or topic not in topics:
@@ -158,4 +246,5 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
     report.mirrors = mirrors
     report.replay_s = round(replay_s, 3)
     report.check_s = round(check_s, 3)
-    return report.finish()
+    contract = run_contract(run.producers, consumers_checked=bool(report.groups))
+    return report.finish(contract)

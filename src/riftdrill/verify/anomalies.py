@@ -1,0 +1,58 @@
+"""Every anomaly the verifier can report, defined once: a name and what it means.
+
+Whether a kind fails a run is not decided here but by the run's contract
+(`riftdrill.verify.contract.allowed_kinds`): everything not allowed there fails.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+AnomalyKind = Literal[
+    "lost",
+    "inconsistent_offset",
+    "unreadable",
+    "duplicates",
+    "reordered",
+    "corrupt",
+    "unexpected",
+    "failed_present",
+    "unacknowledged",
+    "missing_in_mirror",
+    "poll_skip",
+    "nonmonotonic_poll",
+    "undelivered",
+    "unconsumed",
+]
+
+# What each kind means; docs/verify.md and `riftdrill verify --help` quote this table. Which
+# kinds fail a run is decided in one place: `riftdrill.verify.contract.allowed_kinds`.
+ANOMALY_KINDS: dict[AnomalyKind, str] = {
+    "lost": "acked, and not read anywhere in the partition although the replay read it up to a "
+    "fence written after the load stopped (or the partition/topic is gone)",
+    "inconsistent_offset": "acked at offset o, but the record read at o is another one, or the "
+    "acked record was read only at other offsets",
+    "unreadable": "the replay could not read the partition up to its fence within the deadline: "
+    "acked records at or after the last offset read could not be judged",
+    "duplicates": "a (producer, seq) read again after its first copy; offsets of the extra copies",
+    "reordered": "a producer's seq read after a higher seq of the same producer in the partition",
+    "corrupt": "payload checksum does not match its header, or differs from the acked checksum",
+    "unexpected": "not a riftdrill record, or written by a producer no ledger belongs to",
+    "failed_present": "the producer was told the send failed, yet it is in the log (a failed "
+    "send is indeterminate)",
+    "unacknowledged": "from a known producer but its ledger has no outcome for it (in flight "
+    "when the producer stopped)",
+    "missing_in_mirror": "read in the source partition up to its fence, absent from the mirror "
+    "although the mirror was read up to the mirrored fence; offsets are source offsets",
+    "poll_skip": "a consumer's consecutive polls of a partition, with no rebalance or seek "
+    "between, jumped over offsets that hold records; offsets of the skipped records",
+    "nonmonotonic_poll": "a consumer polled an offset at or below the one it polled before on "
+    "that partition, with no rebalance or seek between",
+    "undelivered": "acked and in the log, received by no member of the group, although the "
+    "group committed past it (breaks at-least-once)",
+    "unconsumed": "acked and in the log, received by no member of the group, and the group "
+    "never committed past it: the consumers stopped before reaching the fence",
+}
+
+KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
+assert set(KINDS) == set(ANOMALY_KINDS), "every kind has exactly one definition"

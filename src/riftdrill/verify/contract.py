@@ -1,0 +1,79 @@
+"""The contract a run held, and the one allow-list derived from it.
+
+Jepsen's `jepsen.tests.kafka` is the model: every anomaly is bad unless the test's declared
+setup makes it legal (`allowed-error-types`). Here the setup is read from what the run's
+producers and consumers actually used (their ledger headers), never from what a flag intended:
+
+- `idempotent` (the default for drills): acks=all, enable.idempotence=true,
+  max.in.flight.requests.per.connection <= 5. Kafka promises no duplicates and per-producer
+  order within a partition, so `duplicates` and `reordered` fail.
+- `legacy`: anything else (idempotence off, acks=1/0, more than 5 in flight). Retries may
+  duplicate and reorder records, so those two are allowed, and reported.
+
+Always allowed, whatever the contract: `failed_present` and `unacknowledged`. A failed or
+unanswered send is indeterminate in Kafka (the broker may have appended it before the client
+gave up); Jepsen treats such writes as "info" operations the same way. Nothing else is allowed:
+`lost`, `inconsistent_offset`, `unreadable`, `corrupt`, `unexpected`, `missing_in_mirror`,
+`poll_skip`, `nonmonotonic_poll`, `undelivered` and `unconsumed` fail every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from riftdrill.verify.anomalies import KINDS, AnomalyKind
+
+Profile = Literal["idempotent", "legacy"]
+MAX_IDEMPOTENT_IN_FLIGHT = 5  # Kafka keeps order with idempotence only up to 5 in flight
+
+ALWAYS_ALLOWED: tuple[AnomalyKind, ...] = ("failed_present", "unacknowledged")
+LEGACY_ALLOWED: tuple[AnomalyKind, ...] = ("duplicates", "reordered")
+
+
+class ProducerContract(BaseModel):
+    """What one producer was configured with (a ledger header's `producer`)."""
+
+    acks: str = "unknown"
+    idempotence: bool = False
+    max_in_flight: int = 1_000_000  # librdkafka's default; unknown counts as unbounded
+
+    @property
+    def idempotent(self) -> bool:
+        return (self.acks in ("all", "-1") and self.idempotence
+                and self.max_in_flight <= MAX_IDEMPOTENT_IN_FLIGHT)
+
+
+class Contract(BaseModel):
+    profile: Profile
+    producers: int = 0  # ledgers it was derived from
+    acks: list[str] = []  # every acks setting seen
+    idempotence: bool = False  # every producer had it on
+    max_in_flight: int = 0  # the largest seen
+    consumers_checked: bool = False  # consumer ledgers were present and checked
+
+
+def producer_contract(header: Mapping[str, Any]) -> ProducerContract:
+    """A ledger header's producer settings; ledgers from before they were recorded are legacy."""
+    raw = header.get("producer")
+    return ProducerContract.model_validate(raw) if isinstance(raw, dict) else ProducerContract()
+
+
+def run_contract(producers: Iterable[ProducerContract], consumers_checked: bool) -> Contract:
+    """The run is idempotent only if every producer was: one legacy producer can duplicate."""
+    ps = list(producers)
+    profile: Profile = "idempotent" if ps and all(p.idempotent for p in ps) else "legacy"
+    return Contract(profile=profile, producers=len(ps), acks=sorted({p.acks for p in ps}),
+                    idempotence=bool(ps) and all(p.idempotence for p in ps),
+                    max_in_flight=max((p.max_in_flight for p in ps), default=0),
+                    consumers_checked=consumers_checked)
+
+
+def allowed_kinds(contract: Contract) -> tuple[AnomalyKind, ...]:
+    """The allow-list: the only place that decides an anomaly may pass."""
+    allowed = set(ALWAYS_ALLOWED)
+    if contract.profile == "legacy":
+        allowed |= set(LEGACY_ALLOWED)
+    return tuple(k for k in KINDS if k in allowed)
