@@ -172,11 +172,75 @@ def test_a_drill_whose_fault_never_happened_fails(tmp_path: Path) -> None:
     from tests.unit.test_chaos_targets import inv
 
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
-    verdict, recovery, _report, _violations, wins = runner.judge(
-        tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
-    assert not verdict.passed and wins == [] and recovery is None
+    verdict, recovery, _report, violations, wins, sends = runner.judge(
+        tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_failed_send_ratio=0.01))
+    assert not verdict.passed and wins == [] and recovery is None and sends is None
     assert any("fault never happened" in r for r in verdict.reasons)
     assert any("load never started" in r for r in verdict.reasons)
+    # no ledgers, no failed-send figure: a bounded ratio cannot be shown to hold
+    assert [v.bound for v in violations] == ["max_failed_send_ratio", "max_lost"]
+    assert "no failed-send figure" in violations[0].message
+
+
+JOURNAL_OK = {"status": "completed", "experiment": {},
+              "steady_states": {"before": {"steady_state_met": True, "probes": []}},
+              "run": [{"activity": {"type": "action", "name": "sever"}, "status": "succeeded"}],
+              "rollbacks": []}
+
+
+def _run_with_ledger(tmp_path: Path, acks: int, timed_out: int) -> Path:
+    from riftdrill.load.ledger import LedgerWriter
+
+    (tmp_path / "journal.json").write_text(json.dumps(JOURNAL_OK))
+    windows.record_start("sever_link", "aws-gcp", run_dir=tmp_path, ts_ns=10**9)
+    windows.record_end("sever_link", "aws-gcp", run_dir=tmp_path, ts_ns=2 * 10**9)
+    with LedgerWriter(tmp_path / "load" / "ledgers" / "aws-p0.rdl", 0, "aws", ["t"]) as w:
+        for seq in range(acks):
+            w.append_ack("t", 0, seq, None, seq, 0, seq, seq + 1)
+        for seq in range(acks, acks + timed_out):
+            w.append_error("t", seq, -192, seq, seq + 1)
+    return tmp_path
+
+
+def _judge_with_clean_verify(monkeypatch: pytest.MonkeyPatch, run: Path,
+                             bounds: ExperimentSlo) -> tuple[Any, ...]:
+    """judge() on a run whose verify is clean (the replay needs a lab: stubbed)."""
+    from riftdrill.chaos.recovery import RecoveryFigures
+    from riftdrill.verify import verifier
+    from riftdrill.verify.contract import run_contract
+    from riftdrill.verify.report import VerifyReport
+    from tests.unit.test_chaos_targets import inv
+
+    report = VerifyReport(run_dir=str(run)).finish(run_contract([], consumers_checked=False))
+    monkeypatch.setattr(verifier, "verify_run", lambda run_dir, inventory: report)
+    monkeypatch.setattr(runner, "figures_from_run", lambda *a, **kw: RecoveryFigures(
+        fault_start_ns=10**9, fault_end_ns=2 * 10**9, run_end_ns=3 * 10**9))
+    outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
+    return runner.judge(run, {"hold_s": 1}, inv(), outcome, bounds)
+
+
+def test_failed_sends_over_the_bound_fail_the_drill(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _run_with_ledger(tmp_path, acks=70, timed_out=30)
+    verdict, _rec, _rep, violations, _w, sends = _judge_with_clean_verify(
+        monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.25))
+    assert sends is not None
+    assert (sends.attempted, sends.acked, sends.failed, sends.failed_ratio) == (100, 70, 30, 0.3)
+    assert sends.errors_by_code == {"_MSG_TIMED_OUT": 30}
+    [v] = violations
+    assert (v.bound, v.limit, v.measured) == ("max_failed_send_ratio", 0.25, 0.3)
+    assert not verdict.passed
+    assert verdict.reasons == [v.message]
+    assert "30.00% of sends failed (30 of 100: _MSG_TIMED_OUT 30)" in v.message
+
+
+def test_failed_sends_within_the_bound_pass(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _run_with_ledger(tmp_path, acks=70, timed_out=30)
+    verdict, _rec, _rep, violations, _w, sends = _judge_with_clean_verify(
+        monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.35))
+    assert violations == [] and verdict.passed, verdict.reasons
+    assert sends is not None and sends.failed == 30
 
 
 def test_summary_has_the_report_schema(tmp_path: Path) -> None:
@@ -204,9 +268,45 @@ def test_summary_has_the_report_schema(tmp_path: Path) -> None:
                                              "direction": "both", "start_s": 2.0, "end_s": 3.0,
                                              "healed_by": "drill"}
     assert data["verify"] == {"passed": False, "counts": {}}
+    assert data["sends"] is None  # no ledgers read: not 0 failed
     assert data["verdict"] == {"passed": False, "reasons": ["x"]}
     assert data["slo"] == {"violations": []}
     assert (data["journal"], data["load_dir"]) == ("journal.json", "load")
+
+
+def test_summary_carries_sends_and_the_verify_contract(tmp_path: Path) -> None:
+    from riftdrill.chaos.verdict import Verdict
+    from riftdrill.load.outcomes import SendOutcomes
+    from riftdrill.verify.anomalies import KINDS
+    from riftdrill.verify.contract import ProducerContract, run_contract
+    from riftdrill.verify.report import Anomaly, PartitionResult, VerifyReport
+    from tests.unit.test_chaos_targets import inv
+
+    contract = run_contract([ProducerContract(acks="all", idempotence=True, max_in_flight=5)],
+                            consumers_checked=True)
+    part = PartitionResult(cluster="main", topic="t", partition=0, low_watermark=0,
+                           high_watermark=10, read=10, acked=10,
+                           anomalies={"duplicates": Anomaly(count=2, offsets=[(3, 4)])})
+    report = VerifyReport(run_dir=str(tmp_path), acks=10, partitions=[part]).finish(contract)
+    report.ledger_truncated_lines = 1
+    sends = SendOutcomes.from_counts(10, {"_MSG_TIMED_OUT": 3, "NOT_ENOUGH_REPLICAS": 1})
+    s = runner.build_summary(
+        tmp_path, "link-sever", {"title": "T"}, inv(), {"hold_s": 5}, "2026-01-01T00:00:00+00:00",
+        [], None, report, Verdict(passed=False, reasons=["x"]), [], {},
+        runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0), sends=sends)
+    data = json.loads(runner.write_summary(tmp_path, s).read_text())
+    assert data["sends"] == {"attempted": 14, "acked": 10, "failed": 4,
+                             "failed_ratio": 4 / 14,
+                             "errors_by_code": {"NOT_ENOUGH_REPLICAS": 1, "_MSG_TIMED_OUT": 3}}
+    v = data["verify"]
+    assert set(v["counts"]) == set(KINDS) and v["counts"]["duplicates"] == 2
+    assert v["passed"] is False  # duplicates fail an idempotent run
+    assert v["contract"]["profile"] == "idempotent" and v["contract"]["consumers_checked"]
+    assert v["allowed_kinds"] == ["failed_present", "unacknowledged"]
+    assert "duplicates" in v["failing_kinds"] and "lost" in v["failing_kinds"]
+    assert set(v["allowed_kinds"]) | set(v["failing_kinds"]) == set(KINDS)
+    assert v["ledger_truncated_lines"] == 1
+    assert (v["acks"], v["records_read"]) == (10, 10)
 
 
 def test_counters_delta() -> None:

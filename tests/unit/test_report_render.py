@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from riftdrill.report import columns
 from riftdrill.report.compare import build_compare, load_compare, write_compare
 from riftdrill.report.cost import load_prices
 from riftdrill.report.render import render_all
 from riftdrill.report.runs import RunInputError, load_run
-from tests.fixtures.report.build import build_results
+from tests.fixtures.report.build import build_results, build_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURED = ROOT / "tests" / "fixtures" / "runs"  # real drill runs committed by the drill runner
@@ -88,7 +89,11 @@ def test_html_is_self_contained(results: Path, rendered: object) -> None:
 def test_index_lists_runs_comparison_and_skipped(results: Path, rendered: dict[str, object]) -> None:
     md = (results / "index.md").read_text()
     assert f"[{KAFKA}](runs/{KAFKA}/report.html)" in md
-    assert "| stretched | sever-link | FAIL | 15.009 s |" in md and "| 5 | 12 |" in md
+    assert "| stretched | sever-link | FAIL | 15.009 s |" in md
+    # lost, inconsistent offsets, duplicates, reordered, undelivered, poll-skips, failed-send %,
+    # unreadable (160 of 7200 sends timed out in the fixture)
+    assert "| 5 | 2 | 12 | 1 | 3 | 4 | 2.22% | 7 |" in md
+    assert "| 0 | 0 | 0 | 0 | 0 | 0 | 2.22% | 0 |" in md
     assert "## Engine comparison sever-engines" in md
     assert "(compare/sever-engines/report.html)" in md
     skipped = rendered["skipped"]
@@ -188,3 +193,95 @@ def test_regressions_flagged_by_the_runner_show_in_the_report(tmp_path: Path) ->
     md = (run_dir / "report.md").read_text()
     assert "Regressions against run 20261101T000000Z-broker-kill" in md
     assert "worst_unavailability_s 9.0 s > limit 2.2 s" in md
+
+
+# ---- the verdict columns (issue #11) ---------------------------------------------------------
+
+HEADER = "| " + " | ".join(columns.HEADINGS) + " |"
+
+
+def test_columns_are_one_definition_shown_everywhere(results: Path, rendered: object) -> None:
+    assert columns.HEADINGS == ["lost", "inconsistent offsets", "duplicates", "reordered",
+                                "undelivered", "poll-skips", "failed-send %", "unreadable"]
+    pages = [results / "index.md", results / "compare" / "sever-engines" / "report.md",
+             results / "runs" / KAFKA / "report.md", results / "runs" / LOSSY / "report.md"]
+    for page in pages:
+        md = page.read_text()
+        assert HEADER[2:-2] in md, page  # the index and comparison have more columns around
+
+
+def test_a_new_run_shows_every_column_and_its_contract(results: Path, rendered: object) -> None:
+    md = (results / "runs" / LOSSY / "report.md").read_text()
+    assert f"{HEADER}\n|---|---|---|---|---|---|---|---|\n| 5 | 2 | 12 | 1 | 3 | 4 | 2.22% | 7 |" in md
+    assert ("Contract held: legacy (acks all, idempotence off, at most 5 requests in flight per "
+            "connection, from 2 producer ledgers; consumers checked).") in md
+    assert ("Allowed anomalies (reported, do not fail the run): duplicates, reordered, "
+            "failed_present, unacknowledged. Every other kind fails it: lost, "
+            "inconsistent_offset, unreadable,") in md
+    assert "| duplicates | 12 | no |" in md and "| poll_skip | 4 | yes |" in md
+    assert "| failed _MSG_TIMED_OUT | 160 |" in md and "| failed share | 2.22% |" in md
+    clean = (results / "runs" / KAFKA / "report.md").read_text()
+    assert "Contract held: idempotent (acks all, idempotence on, at most 5" in clean
+    assert ("Allowed anomalies (reported, do not fail the run): failed_present, "
+            "unacknowledged.") in clean
+
+
+def test_an_old_summary_renders_dashes_not_zeros(tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    build_run(res / "runs", "20260527T202710Z-sever-link-old", old_shape=True)
+    summary = json.loads((res / "runs" / "20260527T202710Z-sever-link-old" / "summary.json")
+                         .read_text())
+    assert "sends" not in summary and "unseen" in summary["verify"]["counts"]
+    out = render_all(res, None)
+    assert out.skipped == []
+    index = (res / "index.md").read_text()
+    # measured then: lost, duplicates, reordered; not measured then: the rest
+    assert "| 22 s | 0 | — | 0 | 0 | — | — | — | — | n/a |" in index
+    md = (res / "runs" / "20260527T202710Z-sever-link-old" / "report.md").read_text()
+    assert f"{HEADER}\n|---|---|---|---|---|---|---|---|\n| 0 | — | 0 | 0 | — | — | — | — |" in md
+    assert ("Contract: not recorded (verified before contracts existed). Anomalies that failed "
+            "the run then: lost, corrupt, unexpected, missing_in_mirror") in md
+    assert "summary.json has no `sends`" in md and "| unseen | 0 | no |" in md
+
+    (res / "runs" / "20260527T202710Z-sever-link-old" / "verify.json").unlink()
+    render_all(res, None)
+    md = (res / "runs" / "20260527T202710Z-sever-link-old" / "report.md").read_text()
+    assert "| 0 | — | 0 | 0 | — | — | — | — |" in md
+    assert "Contract: not recorded (verified before contracts existed)." in md
+
+
+def test_summary_without_verify_json_keeps_contract_and_columns(results: Path,
+                                                               tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    shutil.copytree(results / "runs" / LOSSY, res / "runs" / LOSSY)
+    (res / "runs" / LOSSY / "verify.json").unlink()
+    render_all(res, None)
+    md = (res / "runs" / LOSSY / "report.md").read_text()
+    assert "| 5 | 2 | 12 | 1 | 3 | 4 | 2.22% | 7 |" in md
+    assert "Contract held: legacy" in md and "verify.json is missing; counts from summary" in md
+
+
+def test_unchecked_consumers_are_not_shown_as_zero(results: Path, tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    run = res / "runs" / KAFKA
+    shutil.copytree(results / "runs" / KAFKA, run)
+    verify = json.loads((run / "verify.json").read_text())
+    verify["contract"]["consumers_checked"] = False
+    (run / "verify.json").write_text(json.dumps(verify))
+    render_all(res, None)
+    index = (res / "index.md").read_text()
+    assert "| 0 | 0 | 0 | 0 | — | — | 2.22% | 0 |" in index
+    md = (run / "report.md").read_text()
+    assert "consumers not checked: consumer anomalies not measured" in md
+    assert "| undelivered | not checked | yes |" in md
+
+
+def test_captured_old_runs_show_failed_sends_as_unknown(tmp_path: Path) -> None:
+    captured = sorted(p for p in CAPTURED.glob("*") if p.is_dir())
+    res = tmp_path / "results"
+    for run_dir in captured:
+        shutil.copytree(run_dir, res / "runs" / run_dir.name)
+    render_all(res, None)
+    for run_dir in captured:
+        figures = columns.run_figures(load_run(res / "runs" / run_dir.name))
+        assert figures["failed_send_ratio"] is None and figures["lost"] == 0

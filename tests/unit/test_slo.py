@@ -9,6 +9,7 @@ import pytest
 from riftdrill.chaos import slo
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.errors import ValidationError
+from riftdrill.load.outcomes import SendOutcomes
 from riftdrill.verify.report import VerifyReport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,3 +99,79 @@ def test_missing_recovery_figures_fail_timing_bounds() -> None:
 def test_no_verify_report_cannot_show_zero_lost() -> None:
     [v] = slo.check(slo.ExperimentSlo(), None, None, 0)
     assert v.bound == "max_lost" and "no verify report" in v.message
+
+
+# ---- failed sends ----------------------------------------------------------------------------
+
+def sends(acked: int, **errors: int) -> SendOutcomes:
+    return SendOutcomes.from_counts(acked, errors)
+
+
+CLEAN = VerifyReport(run_dir="x", totals={"lost": 0})
+
+
+def test_failed_send_ratio_over_the_bound_is_a_violation() -> None:
+    b = slo.ExperimentSlo(max_failed_send_ratio=0.25)
+    [v] = slo.check(b, None, CLEAN, 0, sends=sends(70, _MSG_TIMED_OUT=29, NOT_ENOUGH_REPLICAS=1))
+    assert (v.bound, v.limit, v.measured, v.over_by) == ("max_failed_send_ratio", 0.25, 0.3, 0.05)
+    assert v.message == ("SLO max_failed_send_ratio <= 0.25: 30.00% of sends failed (30 of 100: "
+                         "NOT_ENOUGH_REPLICAS 1, _MSG_TIMED_OUT 29), over by 5.00%")
+
+
+def test_failed_send_ratio_within_or_at_the_bound_holds() -> None:
+    b = slo.ExperimentSlo(max_failed_send_ratio=0.3)
+    assert slo.check(b, None, CLEAN, 0, sends=sends(70, _MSG_TIMED_OUT=30)) == []
+    assert slo.check(slo.ExperimentSlo(max_failed_send_ratio=0.0), None, CLEAN, 0,
+                     sends=sends(100)) == []
+
+
+def test_missing_send_figure_violates_a_set_bound() -> None:
+    b = slo.ExperimentSlo(max_failed_send_ratio=0.5)
+    [v] = slo.check(b, None, CLEAN, 0, sends=None)
+    assert (v.bound, v.limit, v.measured, v.over_by) == ("max_failed_send_ratio", 0.5, None, None)
+    assert "no producer ledger could be read" in v.message
+    [v] = slo.check(b, None, CLEAN, 0, sends=sends(0))  # nothing answered: no evidence either
+    assert v.measured is None and "no send got an answer" in v.message
+    # without a bound the figure is not needed
+    assert slo.check(slo.ExperimentSlo(), None, CLEAN, 0, sends=None) == []
+
+
+def test_failed_send_ratio_must_be_between_0_and_1(tmp_path: Path) -> None:
+    for bad in ("1.5", "-0.1"):
+        p = write(tmp_path, f"experiments:\n  link-sever: {{max_failed_send_ratio: {bad}}}\n")
+        with pytest.raises(ValidationError, match=r"experiments\.link-sever\.max_failed_send_ratio"):
+            slo.load(p, {"link-sever"})
+
+
+def test_max_unseen_is_gone(tmp_path: Path) -> None:
+    p = write(tmp_path, "defaults: {max_unseen: 0}\n")
+    with pytest.raises(ValidationError, match=r"defaults\.max_unseen: unknown field"):
+        slo.load(p)
+
+
+def test_the_repo_bounds_failed_sends_for_every_experiment() -> None:
+    """A drill without its own bound gets the default, which tolerates almost no failure."""
+    names = {p.stem for p in (ROOT / "experiments").glob("*.json")}
+    parsed = slo.load(ROOT / "slo.yaml", names)
+    default = parsed.defaults.max_failed_send_ratio
+    assert default is not None and default <= 0.001
+    for name in names:
+        bound = slo.bounds_for(parsed, name).max_failed_send_ratio
+        assert bound is not None and 0 <= bound < 0.5, name
+    assert slo.bounds_for(parsed, "broker-kill").max_failed_send_ratio == 0.005
+    assert slo.bounds_for(parsed, "link-sever").max_failed_send_ratio == 0.35
+
+
+def test_the_captured_broker_kill_run_meets_its_failed_send_bound() -> None:
+    """Calibration data that is committed with its ledgers: a correct Kafka broker-kill."""
+    from riftdrill.load.outcomes import send_outcomes
+
+    run = ROOT / "tests" / "fixtures" / "runs" / "20261124T225246Z-broker-kill"
+    figure = send_outcomes(run)
+    assert (figure.attempted, figure.failed) == (2594, 0)
+    bound = slo.bounds_for(slo.load(ROOT / "slo.yaml"), "broker-kill").max_failed_send_ratio
+    bounds = slo.ExperimentSlo(max_failed_send_ratio=bound)
+    assert slo.check(bounds, None, CLEAN, 8, sends=figure) == []
+    # ...and the bound would catch Tansu's broker-kill figure (164 of 17002 sends timed out)
+    [v] = slo.check(bounds, None, CLEAN, 30, sends=sends(16838, _MSG_TIMED_OUT=164))
+    assert v.bound == "max_failed_send_ratio"

@@ -41,10 +41,14 @@ from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.verdict import Verdict, decide, load_journal
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
+from riftdrill.load.outcomes import SendOutcomes, send_outcomes
 from riftdrill.report import cost
+from riftdrill.verify.report import VerifyReport
 
 SCHEMA_VERSION = 1
-CHAOS_STOP_GRACE_S = 120.0  # chaos's rollbacks stop the load (which drains in-flight sends)
+# chaos's rollbacks stop the load, which drains, waits for its fences and closes consumers:
+# longer than load.runner.stop_timeout_s with default settings (~210 s)
+CHAOS_STOP_GRACE_S = 240.0
 CHAOS_MAX_S = 3 * 3600.0  # a drill that runs longer than this is killed and healed
 SUITE = ("broker-kill", "broker-pause", "leader-kill", "link-sever", "link-asymmetric",
          "link-flap", "object-store-outage", "cloud-outage")
@@ -359,8 +363,8 @@ def regressions_block(summary: dict[str, Any], runs_dir: Path,
 def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
           outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> tuple[
               Verdict, RecoveryFigures | None, Any, list[slo_mod.Violation],
-              list[windows.FaultWindow]]:
-    """Verdict from journal + fault windows + verify + recovery + SLO."""
+              list[windows.FaultWindow], SendOutcomes | None]:
+    """Verdict from journal + fault windows + verify + recovery + send outcomes + SLO."""
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
@@ -386,6 +390,12 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
             reasons.append(f"verify could not check the run: {exc}")
     else:
         reasons.append("the load never started: no ledgers to verify")
+    sends = None
+    if (run_dir / "load" / "ledgers").is_dir():
+        try:
+            sends = send_outcomes(run_dir)
+        except (OSError, ValueError) as exc:
+            reasons.append(f"failed sends could not be counted: {exc}")
     recovery = None
     sp = windows.span(wins)
     if sp is not None and report is not None:
@@ -396,12 +406,12 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         except RiftdrillError as exc:
             reasons.append(f"recovery figures: {exc}")
     violations = slo_mod.check(bounds, recovery, report,
-                               float(params.get("hold_s", 0) or 0))
+                               float(params.get("hold_s", 0) or 0), sends=sends)
     base = decide(journal, verify=report) if journal is not None else Verdict(passed=False)
     all_reasons = reasons + base.reasons + [v.message for v in violations]
     verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
                       checked=[*base.checked, "fault_windows", "slo"])
-    return verdict, recovery, report, violations, wins
+    return verdict, recovery, report, violations, wins, sends
 
 
 def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool = True,
@@ -428,11 +438,11 @@ def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool
     cmd = chaos_command(exp_path, run_dir, {k: str(v) for k, v in params.items()}, chaos_bin)
     outcome = run_chaos(cmd, run_dir, echo=echo)
     counters_after = link_counters(inv.target)
-    verdict, recovery, report, violations, wins = judge(run_dir, params, inv, outcome,
-                                                       bounds)
+    verdict, recovery, report, violations, wins, sends = judge(run_dir, params, inv, outcome,
+                                                              bounds)
     summary = build_summary(run_dir, name, exp, inv, params, started_at, wins, recovery, report,
                             verdict, violations, counters_delta(counters_before, counters_after),
-                            outcome)
+                            outcome, sends=sends)
     if stores_before is not None:
         summary["store_usage"] = cost.store_usage_delta(stores_before, cost.collect_store_usage(inv))
     summary["regressions"] = regressions_block(summary, run_dir.parent, slo_file.regression)
@@ -447,7 +457,7 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
                   params: dict[str, Any], started_at: str, wins: list[windows.FaultWindow],
                   recovery: RecoveryFigures | None, report: Any, verdict: Verdict,
                   violations: list[slo_mod.Violation], link_bytes: dict[str, Any],
-                  outcome: ChaosOutcome) -> dict[str, Any]:
+                  outcome: ChaosOutcome, *, sends: SendOutcomes | None = None) -> dict[str, Any]:
     load_spec: dict[str, Any] = {}
     spec_path = run_dir / "load" / "spec.json"
     if spec_path.exists():
@@ -474,9 +484,9 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
                    "min_insync_replicas": inv.min_insync_replicas},
         "fault_windows": [w.to_summary() for w in wins],
         "recovery": recovery.model_dump() if recovery is not None else None,
-        "verify": ({"passed": report.passed, "counts": dict(report.totals),
-                    "acks": report.acks, "records_read": report.records_read}
-                   if report is not None else {"passed": False, "counts": {}}),
+        "verify": verify_block(report),
+        # every send's outcome over the whole run, from the producer ledgers (None: unreadable)
+        "sends": sends.model_dump() if sends is not None else None,
         "ack_p99_ms": ack_p99_ms,  # the load's whole-run p99 ack latency (load/summary.json)
         "verdict": {"passed": verdict.passed, "reasons": verdict.reasons},
         "slo": {"violations": [v.model_dump() for v in violations]},
@@ -486,6 +496,19 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         "chaos": {"returncode": outcome.returncode, "interrupted_by": outcome.interrupted_by,
                   "seconds": outcome.seconds, "healed_by_runner": outcome.healed},
     }
+
+
+def verify_block(report: VerifyReport | None) -> dict[str, Any]:
+    """summary.json's `verify`: every anomaly kind's count, the contract the run held and which
+    kinds it allowed or failed on (the report renders these without verify.json)."""
+    if report is None:
+        return {"passed": False, "counts": {}}
+    return {"passed": report.passed, "counts": dict(report.totals),
+            "contract": report.contract.model_dump() if report.contract is not None else None,
+            "allowed_kinds": list(report.allowed_kinds),
+            "failing_kinds": list(report.failing_kinds),
+            "ledger_truncated_lines": int(getattr(report, "ledger_truncated_lines", 0)),
+            "acks": report.acks, "records_read": report.records_read}
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:

@@ -2,17 +2,27 @@
 
     defaults:                       # every experiment, unless it overrides a bound
       max_time_to_first_ack_s: 30
+      max_failed_send_ratio: 0.001
     experiments:
       broker-kill:
         max_unavailability_s: 20
       link-sever:
         max_unavailability_s: hold_s + 30   # relative to the drill's fault hold
+        max_failed_send_ratio: 0.35
 
-Bounds (seconds unless noted; absent = not bounded): max_time_to_first_ack_s,
-max_unavailability_s, max_time_to_p99_baseline_s, max_time_to_zero_lag_s, max_duplicates,
-max_reordered, max_unseen (records), max_lost (records; only 0 is accepted: an acknowledged
-record lost always fails a drill). A time bound may be `hold_s + N`, evaluated with the drill's
-hold_s. Unknown fields or experiments are validation errors naming them.
+Bounds (absent = not bounded):
+- seconds from the fault start: max_time_to_first_ack_s, max_unavailability_s,
+  max_time_to_p99_baseline_s, max_time_to_zero_lag_s. A time bound may be `hold_s + N`,
+  evaluated with the drill's hold_s; a figure that never recovered breaks it.
+- max_failed_send_ratio (0..1): failed sends / sends that got an answer, over the whole run,
+  from the producer ledgers (`riftdrill.load.outcomes`, summary.json `sends.failed_ratio`).
+  No ledgers, or no send at all, breaks it: a ratio over nothing is no evidence.
+- records, from the verifier's counts: max_lost (only 0 is accepted: an acknowledged record lost
+  always fails a drill), max_duplicates, max_reordered. Whether duplicates or reordered records
+  fail a run is decided by the run's contract (`riftdrill.verify.contract`); these two bounds
+  only tighten that (e.g. a legacy-contract drill that must not duplicate more than N).
+Unknown fields or experiments are validation errors naming them (`max_unseen` is gone: the
+verifier no longer has an "unseen" kind).
 
 An optional top-level block sets how much worse than the previous run of the same drill a
 figure may get before `riftdrill drill` flags it as a regression (see regression.py):
@@ -34,6 +44,7 @@ from pydantic import ValidationError as PydanticError
 
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.errors import ValidationError
+from riftdrill.load.outcomes import SendOutcomes
 from riftdrill.verify.report import VerifyReport
 
 Bound = float | str | None
@@ -47,9 +58,9 @@ class ExperimentSlo(BaseModel):
     max_unavailability_s: Bound = None
     max_time_to_p99_baseline_s: Bound = None
     max_time_to_zero_lag_s: Bound = None
-    max_duplicates: int | None = None
-    max_reordered: int | None = None
-    max_unseen: int | None = None
+    max_failed_send_ratio: float | None = Field(default=None, ge=0, le=1)
+    max_duplicates: int | None = Field(default=None, ge=0)
+    max_reordered: int | None = Field(default=None, ge=0)
     max_lost: int = 0
 
     @field_validator("max_time_to_first_ack_s", "max_unavailability_s",
@@ -159,9 +170,29 @@ def _check(out: list[Violation], name: str, limit: float | None, measured: float
                                      f"over by {over:g}"))
 
 
+def _check_sends(out: list[Violation], limit: float | None, sends: SendOutcomes | None) -> None:
+    name = "max_failed_send_ratio"
+    if limit is None:
+        return
+    if sends is None or sends.attempted == 0:
+        why = ("no producer ledger could be read" if sends is None
+               else "no send got an answer (no ledger entries)")
+        out.append(Violation(bound=name, limit=limit, measured=None, over_by=None,
+                             message=f"SLO {name} <= {limit:g}: no failed-send figure ({why})"))
+        return
+    if sends.failed_ratio > limit:
+        over = round(sends.failed_ratio - limit, 6)
+        codes = ", ".join(f"{k} {n}" for k, n in sends.errors_by_code.items())
+        out.append(Violation(
+            bound=name, limit=limit, measured=sends.failed_ratio, over_by=over,
+            message=f"SLO {name} <= {limit:g}: {sends.failed_ratio:.2%} of sends failed "
+                    f"({sends.failed} of {sends.attempted}: {codes}), over by {over:.2%}"))
+
+
 def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: VerifyReport | None,
-          hold_s: float) -> list[Violation]:
-    """Every bound the drill broke (empty: all held)."""
+          hold_s: float, *, sends: SendOutcomes | None = None) -> list[Violation]:
+    """Every bound the drill broke (empty: all held). `sends`: the run's send outcomes (None:
+    the ledgers could not be read, which breaks a max_failed_send_ratio bound)."""
     out: list[Violation] = []
     timing = {
         "max_time_to_first_ack_s": ("worst_time_to_first_ack_s", "worst_time_to_first_ack_s"),
@@ -180,8 +211,8 @@ def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: Verif
             continue
         _check(out, bound, limit, getattr(recovery, figure),
                recovery.reasons.get(reason_key) if reason_key else None)
-    counts = {"max_duplicates": "duplicates", "max_reordered": "reordered",
-              "max_unseen": "unseen", "max_lost": "lost"}
+    _check_sends(out, bounds.max_failed_send_ratio, sends)
+    counts = {"max_duplicates": "duplicates", "max_reordered": "reordered", "max_lost": "lost"}
     for bound, kind in counts.items():
         limit_i: int | None = getattr(bounds, bound)
         if limit_i is None:

@@ -7,11 +7,14 @@ Schema (version 1), one entry per (experiment, engine):
      "entries": [{"experiment", "engine", "engine_version", "topology", "target", "run_id",
                   "verdict_passed", "worst_time_to_first_ack_s", "worst_unavailability_s",
                   "time_to_p99_baseline_s", "time_to_zero_lag_s", "ack_p99_ms", "acked",
-                  "lost", "duplicates", "usage": {duration_s, link_bytes, stores,
-                  brokers_by_cloud, notes}}]}
+                  "lost", "inconsistent_offset", "duplicates", "reordered", "undelivered",
+                  "poll_skip", "failed_send_ratio", "unreadable",
+                  "usage": {duration_s, link_bytes, stores, brokers_by_cloud, notes}}]}
 
 Figures are copied from each run's summary.json, so a comparison stays readable when the runs
 are pruned; usage (not cost) is stored, so an edited prices.yaml re-prices it on the next render.
+The verdict figures are the columns of `riftdrill.report.columns` (null: the run did not
+measure it, shown as "—"); a comparison written before a figure existed simply lacks it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from riftdrill.report.columns import KEYS, run_figures
 from riftdrill.report.cost import Usage, usage_from_summary
 from riftdrill.report.runs import RunData, RunInputError
 
@@ -44,9 +48,19 @@ class CompareEntry(BaseModel):
     time_to_zero_lag_s: float | None = None
     ack_p99_ms: float | None = None
     acked: int | None = None
+    # the verdict columns (riftdrill.report.columns.VERDICT_COLUMNS); None: not measured
     lost: int | None = None
+    inconsistent_offset: int | None = None
     duplicates: int | None = None
+    reordered: int | None = None
+    undelivered: int | None = None
+    poll_skip: int | None = None
+    failed_send_ratio: float | None = None
+    unreadable: int | None = None
     usage: Usage | None = None
+
+
+assert set(KEYS) <= set(CompareEntry.model_fields), "every verdict column is a compare field"
 
 
 class BrokerReplacement(BaseModel):
@@ -82,9 +96,8 @@ class CompareDoc(BaseModel):
 
 def entry_from_run(run: RunData) -> CompareEntry:
     s, rec = run.summary, run.summary.recovery
-    totals = run.verify.totals if run.verify else (s.verify or {}).get("counts", {})
     ack = (run.load_summary or {}).get("ack_latency_ms") or {}
-    return CompareEntry(
+    return CompareEntry.model_validate(dict(
         experiment=s.experiment, engine=s.engine, engine_version=s.engine_version,
         topology=s.topology, target=s.target, run_id=s.run_id,
         verdict_passed=s.verdict.passed if s.verdict else None,
@@ -93,8 +106,7 @@ def entry_from_run(run: RunData) -> CompareEntry:
         time_to_p99_baseline_s=rec.time_to_p99_baseline_s if rec else None,
         time_to_zero_lag_s=rec.time_to_zero_lag_s if rec else None,
         ack_p99_ms=ack.get("p99"), acked=(run.load_summary or {}).get("acked"),
-        lost=totals.get("lost", 0), duplicates=totals.get("duplicates", 0),
-        usage=usage_from_summary(s))
+        usage=usage_from_summary(s), **run_figures(run)))
 
 
 def build_compare(compare_id: str, runs: list[RunData], title: str = "") -> CompareDoc:

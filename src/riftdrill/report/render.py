@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from riftdrill.report import columns
 from riftdrill.report.compare import CompareDoc, CompareEntry, load_compare
 from riftdrill.report.cost import Cost, PriceTable, price_usage, usage_from_summary
 from riftdrill.report.document import (
@@ -95,6 +96,11 @@ def _verdict(run: RunData) -> list[Block]:
                            "pass" if s.verdict.passed else "fail"))
         if s.verdict.reasons:
             blocks.append(Bullets(list(s.verdict.reasons)))
+    blocks += [Para("Anomalies found by the verifier, and the share of sends that failed over "
+                    "the whole run ('—': not measured by this run):"),
+               Table(columns.HEADINGS,
+                     [[text for text, _ in columns.cells(columns.run_figures(run))]])]
+    blocks += _contract(columns.verify_facts(run))
     violations = (s.slo or {}).get("violations") or []
     if violations:
         blocks += [Para("SLO violations:"), Bullets([str(v) for v in violations])]
@@ -115,6 +121,29 @@ def _verdict(run: RunData) -> list[Block]:
         if acts:
             blocks.append(Table(["activity", "status", "duration", "start"], acts))
     return blocks
+
+
+def _contract(facts: columns.VerifyFacts) -> list[Block]:
+    """The contract the run held and the anomalies it allowed (riftdrill.verify.contract)."""
+    c = facts.contract
+    if c is None:
+        if not facts.counts:
+            return [Para("Contract: not recorded (the run was not verified).", "note")]
+        then = (f" Anomalies that failed the run then: {', '.join(facts.failing_kinds)}; every "
+                "other kind was only reported." if facts.failing_kinds else "")
+        return [Para("Contract: not recorded (verified before contracts existed)." + then,
+                     "note")]
+    acks = ", ".join(str(a) for a in c.get("acks") or []) or "unknown"
+    consumers = ("consumers checked" if c.get("consumers_checked")
+                 else "consumers not checked: consumer anomalies not measured")
+    return [
+        Para(f"Contract held: {c.get('profile', '?')} (acks {acks}, idempotence "
+             f"{'on' if c.get('idempotence') else 'off'}, at most {c.get('max_in_flight', '?')} "
+             f"requests in flight per connection, from {c.get('producers', '?')} producer "
+             f"ledgers; {consumers})."),
+        Para(f"Allowed anomalies (reported, do not fail the run): "
+             f"{', '.join(facts.allowed_kinds) or 'none'}. Every other kind fails it: "
+             f"{', '.join(facts.failing_kinds) or 'none'}.")]
 
 
 def _recovery(run: RunData) -> list[Block]:
@@ -139,10 +168,24 @@ def _recovery(run: RunData) -> list[Block]:
     return blocks
 
 
+def _sends(run: RunData) -> list[Block]:
+    sends = run.summary.sends
+    if sends is None:
+        return [Para("Sends: summary.json has no `sends` (written before failed sends were "
+                     "counted): not shown.", "note")]
+    rows = [["attempted (acked + failed)", str(sends.attempted)], ["acked", str(sends.acked)],
+            ["failed", str(sends.failed)],
+            ["failed share", f"{sends.failed_ratio:.2%}" if sends.attempted else "n/a"]]
+    rows += [[f"failed {code}", str(n)] for code, n in sends.errors_by_code.items()]
+    return [Para("Sends over the whole run, from the producer ledgers (slo.yaml bounds the "
+                 "failed share: max_failed_send_ratio):"), Table(["sends", "value"], rows)]
+
+
 def _load(run: RunData) -> list[Block]:
+    sends = _sends(run)
     ls = run.load_summary
     if not ls:
-        return [Para("load/summary.json is missing.", "note")]
+        return [*sends, Para("load/summary.json is missing.", "note")]
     counts = [[c, _f(ls.get(c))] for c in ("sent", "acked", "failed", "consumed", "corrupt",
                                             "rebalances", "seconds", "processes") if c in ls]
     lat_rows = []
@@ -150,25 +193,31 @@ def _load(run: RunData) -> list[Block]:
         d = ls.get(name) or {}
         lat_rows.append([name.removesuffix("_ms").replace("_", " ")] +
                         [_f(d.get(k)) for k in ("count", "p50", "p90", "p99", "p99_9", "max")])
-    return [Table(["counter", "value"], counts),
+    return [*sends, Table(["counter", "value"], counts),
             Table(["latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"], lat_rows)]
 
 
 def _verify(run: RunData) -> list[Block]:
     v = run.verify
     if v is None:
-        counts = (run.summary.verify or {}).get("counts")
-        if counts:
+        facts = columns.verify_facts(run)
+        if facts.counts:
             return [Para("verify.json is missing; counts from summary.json:", "note"),
-                    Table(["anomaly", "count"], [[k, str(n)] for k, n in counts.items()])]
+                    Table(["anomaly", "count"],
+                          [[k, str(n) if facts.measured(k) else "not checked"]
+                           for k, n in facts.counts.items()])]
         return [Para("verify.json is missing: the run was not verified.", "note")]
+    facts = columns.verify_facts(run)
+    torn = getattr(v, "ledger_truncated_lines", 0)
     blocks: list[Block] = [
         Para("PASSED: no failing anomaly" if v.passed else "FAILED: failing anomalies below",
              "pass" if v.passed else "fail"),
         Para(f"{v.ledgers} ledgers, {v.acks} acks, {v.errors} delivery errors, {v.records_read} "
-             f"records read from {', '.join(v.clusters) or 'no cluster'}."),
+             f"records read from {', '.join(v.clusters) or 'no cluster'}."
+             + (f" {torn} torn ledger entries (a crash mid-write) were skipped." if torn else "")),
         Table(["anomaly", "count", "fails the run"],
-              [[k, str(n), "yes" if k in v.failing_kinds else "no"] for k, n in v.totals.items()]),
+              [[k, str(n) if facts.measured(k) else "not checked",
+                "yes" if k in v.failing_kinds else "no"] for k, n in v.totals.items()]),
     ]
     rows = []
     for p in v.partitions:
@@ -285,7 +334,7 @@ def compare_rows(doc: CompareDoc, prices: PriceTable | None, link_prefix: str = 
             (_f(e.time_to_p99_baseline_s, " s"), e.time_to_p99_baseline_s),
             (_f(e.time_to_zero_lag_s, " s"), e.time_to_zero_lag_s),
             (_f(e.ack_p99_ms, " ms"), e.ack_p99_ms),
-            (str(e.lost), e.lost), (str(e.duplicates), e.duplicates),
+            *columns.cells(e.model_dump()),
             (_money(monthly, cost.currency) if cost and monthly is not None else "n/a", monthly),
             (e.run_id, None)]
         rows.append([v for v, _ in values])
@@ -293,7 +342,7 @@ def compare_rows(doc: CompareDoc, prices: PriceTable | None, link_prefix: str = 
         if link_prefix:
             links[(i, len(values) - 1)] = f"{link_prefix}{e.run_id}/report.html"
     return Table(["experiment", "engine", "topology", "verdict", "first ack", "unavailable",
-                  "p99 back", "lag zero", "ack p99", "lost", "dup", "per month", "run"],
+                  "p99 back", "lag zero", "ack p99", *columns.HEADINGS, "per month", "run"],
                  rows, sort_keys=keys, links=links, sortable=True, id="compare")
 
 
@@ -337,10 +386,8 @@ class Skipped:
 
 def index_row(run: RunData, prices: PriceTable | None) -> tuple[list[str], list[str | float | None]]:
     s, rec = run.summary, run.summary.recovery
-    totals = run.verify.totals if run.verify else (s.verify or {}).get("counts", {})
     cost = run_cost(run, prices) if prices is not None else None
     verdict = "n/a" if s.verdict is None else "pass" if s.verdict.passed else "FAIL"
-    lost, dup = totals.get("lost"), totals.get("duplicates")
     ttfa = rec.worst_time_to_first_ack_s if rec else None
     unav = rec.worst_unavailability_s if rec else None
     p99 = rec.time_to_p99_baseline_s if rec else None
@@ -350,7 +397,7 @@ def index_row(run: RunData, prices: PriceTable | None) -> tuple[list[str], list[
         (s.started_at[:19].replace("T", " "), s.started_epoch_s),
         (f"{s.engine} {s.engine_version}".strip(), None), (s.topology, None), (s.experiment, None),
         (verdict, None), (_f(ttfa, " s"), ttfa), (_f(unav, " s"), unav), (_f(p99, " s"), p99),
-        (_f(lag, " s"), lag), (_f(lost), lost), (_f(dup), dup),
+        (_f(lag, " s"), lag), *columns.cells(columns.run_figures(run)),
         (_money(monthly, cost.currency) if cost and monthly is not None else "n/a", monthly),
         (s.run_id, None)]
     return [c for c, _ in cells], [k for _, k in cells]
@@ -366,12 +413,14 @@ def index_document(runs: list[RunData], compares: list[CompareDoc], skipped: lis
         keys.append(k)
         links[(i, len(cells) - 1)] = f"runs/{run.run_dir.name}/report.html"
     table = Table(["date (UTC)", "engine", "topology", "experiment", "verdict", "first ack",
-                   "unavailable", "p99 back", "lag zero", "lost", "dup", "per month", "report"],
+                   "unavailable", "p99 back", "lag zero", *columns.HEADINGS, "per month", "report"],
                   rows, sort_keys=keys, links=links, sortable=True, id="runs")
     sections = [Section("Runs", [
         Para("Click a column header to sort. Recovery figures are the worst over clouds "
-             "(docs/verify.md); 'per month' is this workload for 730 hours at the list prices "
-             "of prices.yaml."), table])]
+             "(docs/verify.md); anomalies are the verifier's counts and 'failed-send %' the "
+             "share of sends that failed over the whole run (docs/report.md); '—' is a figure "
+             "the run did not measure. 'per month' is this workload for 730 hours at the list "
+             "prices of prices.yaml."), table])]
     for doc in compares:
         t = compare_rows(doc, prices, link_prefix="runs/")
         t.id = f"compare-{doc.compare_id}"

@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.errors import RiftdrillError
+from riftdrill.load.outcomes import SendOutcomes
 from riftdrill.verify.report import VerifyReport
 
 
@@ -67,7 +68,8 @@ class RunSummary(BaseModel):
     params: dict[str, Any] = {}
     fault_windows: list[FaultWindow] = []
     recovery: RecoveryFigures | None = None
-    verify: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None  # passed, counts, contract, allowed/failing_kinds
+    sends: SendOutcomes | None = None  # absent in summaries written before it existed
     verdict: VerdictSummary | None = None
     slo: dict[str, Any] | None = None
     link_bytes: dict[str, dict[str, int]] = {}
