@@ -14,7 +14,7 @@ EXP ?=
 
 DEPLOY_ARGS := --target $(TARGET) --engine $(ENGINE) --topology $(TOPOLOGY) --brokers-per-cloud $(BROKERS)
 
-.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report compare clean
+.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures compare clean
 
 setup:
 	@bash scripts/setup.sh
@@ -70,6 +70,10 @@ bench: setup
 
 report: setup
 	$(RD) report
+
+# The figures README.md and docs/drills.md quote, regenerated from results/ (between markers).
+figures: setup
+	$(RD) report --figures
 
 # The same drills on kafka (stateful, RF=3) and tansu (stateless, log in S3), side by side.
 compare: setup

@@ -145,7 +145,7 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
         }
     deploy(DeploySpec())  # leave the default lab behind
     return {"load": f"{rate_per_s:.0f} rec/s x {duration_s:.0f} s, 1 KiB, acks=all, producers in aws",
-            "engines": engines}
+            "warmup_s": WARMUP_S, "engines": engines}
 
 
 BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,

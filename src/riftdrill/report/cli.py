@@ -1,15 +1,20 @@
 """`riftdrill report`: render every run and comparison under results/, then the index.
 
     riftdrill report [--results results] [--prices prices.yaml] [--run ID]... [--json]
+    riftdrill report --figures [--check] [--doc FILE]... [--results results] [--json]
     riftdrill report compare RUN_ID... [--id NAME] [--title TEXT] [--json]
 
 Unreadable run or comparison directories are listed and skipped (exit 0: the rest is rendered);
-a bad price table is an error (exit 2) naming the field.
+a bad price table is an error (exit 2) naming the field. `--figures` regenerates the marked
+blocks of README.md and docs/drills.md from results/ (riftdrill.report.figures); with `--check`
+it writes nothing and exits 1 listing the stale blocks; a broken marker or an unknown block name
+is an error (exit 2).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -38,11 +43,25 @@ def report(
     run: Annotated[list[str] | None, typer.Option(
         "--run", help="Only re-render these run/compare ids (the index always covers all).")] = None,
     no_cost: Annotated[bool, typer.Option("--no-cost", help="Leave cost out.")] = False,
+    figures: Annotated[bool, typer.Option(
+        "--figures", help="Regenerate the figures blocks of README.md and docs/drills.md from "
+        "results/ instead of rendering reports.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="With --figures: write nothing, exit 1 if a block is stale.")] = False,
+    doc: Annotated[list[Path] | None, typer.Option(
+        "--doc", help="With --figures: these documents (default: README.md, docs/drills.md).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render report.md + report.html (with plots) for every run and comparison, and
-    results/index.{md,html}."""
+    results/index.{md,html}; or, with --figures, the figures quoted in the docs."""
     if ctx.invoked_subcommand is not None:
+        return
+    if figures or check or doc:
+        if not figures:
+            raise RiftdrillError("--check and --doc go with --figures: "
+                                 "riftdrill report --figures --check")
+        _figures(results or paths.project_root() / "results", doc, check, as_json)
         return
     from riftdrill.report.cost import default_prices_path, load_prices
     from riftdrill.report.render import render_all
@@ -64,6 +83,30 @@ def report(
         err.print(f"[yellow]skipped[/yellow] {s.path}: {s.error}", soft_wrap=True)
     err.print(f"{sum(r.kind != 'index' for r in result.rendered)} reports, "
               f"{len(result.skipped)} skipped; index: {results / 'index.html'}")
+
+
+def _figures(results: Path, docs: list[Path] | None, check: bool, as_json: bool) -> None:
+    from riftdrill.report.figures import default_docs, update_docs
+
+    out = update_docs(docs or default_docs(paths.project_root()), results, write=not check,
+                      shown=_shown_path)
+    stale = [(d, name) for d in out for name in d.stale]
+    if as_json:
+        print(json.dumps({"checked" if check else "written": [d.to_json() for d in out]},
+                         indent=2))
+    else:
+        for d, name in stale:
+            verb = "stale" if check else "updated"
+            print(f"{_shown_path(d.path)}: figures:{name} {verb}", file=sys.stderr)
+        if check and stale:
+            print("run `make figures` (riftdrill report --figures) and commit the result",
+                  file=sys.stderr)
+        elif not stale:
+            blocks = sum(len(d.blocks) for d in out)
+            print(f"{blocks} figures blocks in {len(out)} documents up to date with "
+                  f"{_shown_path(results)}", file=sys.stderr)
+    if check and stale:
+        raise typer.Exit(1)
 
 
 def _shown_path(path: Path) -> str:

@@ -1,0 +1,325 @@
+"""The figures README.md and docs/drills.md quote are generated from results/, never typed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riftdrill.report import figures
+from riftdrill.report.figures import FiguresError, fill, find_blocks, load_results, update_docs
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = 1_000_000_000
+
+
+# ---- (a) the committed docs match the committed results ------------------------------------
+
+def test_committed_docs_are_up_to_date_with_committed_results() -> None:
+    """Fails when a figure between markers was typed by hand, or results/ changed without
+    `make figures`: run `make figures` and commit the result."""
+    out = update_docs(figures.default_docs(ROOT), ROOT / "results", write=False)
+    stale = [f"{d.path.relative_to(ROOT)}: figures:{name}" for d in out for name in d.stale]
+    assert stale == [], "stale figures blocks (run `make figures`): " + ", ".join(stale)
+    blocks = {d.path.relative_to(ROOT).as_posix(): set(d.blocks) for d in out}
+    assert blocks["README.md"] >= {"bench", "suites", "compare"}
+    assert blocks["docs/drills.md"] >= {"suite", "suite-tansu", "drill-bench"}
+
+
+def test_a_typed_figure_in_a_committed_block_is_caught(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    spans = [s for s in find_blocks(readme, "README.md") if s.name == "bench"]
+    assert spans, "README.md lost its figures:bench block"
+    body = readme[spans[0].start:spans[0].end]
+    edited = tmp_path / "README.md"
+    edited.write_text(readme[:spans[0].start] + body.replace("s", "s (typed: 1.0 s)", 1)
+                      + readme[spans[0].end:])
+    assert update_docs([edited], ROOT / "results", write=False)[0].stale == ["bench"]
+
+
+def test_cli_check_on_the_checkout_exits_0_and_writes_nothing() -> None:
+    before = {p: p.read_bytes() for p in figures.default_docs(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "report", "--figures", "--check"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert {p: p.read_bytes() for p in before} == before
+
+
+# ---- fixture results -----------------------------------------------------------------------
+
+def _write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _run(results: Path, run_id: str, *, engine: str = "kafka", started: str, seconds: int = 60,
+         passed: bool = True, reasons: list[str] | None = None, counts: dict[str, int] | None = None,
+         sends: dict[str, Any] | None = None, first_ack: dict[str, float | None] | None = None,
+         unavailable: dict[str, float] | None = None, errors: dict[str, int] | None = None,
+         params: dict[str, Any] | None = None) -> None:
+    experiment = run_id.split("-", 1)[1]
+    begin = datetime.fromisoformat(f"2026-05-01T{started}+00:00")
+    start_ns = 1_780_000_000 * NS
+    first_ack = {"aws": 0.3, "gcp": 0.2} if first_ack is None else first_ack
+    known = [v for v in first_ack.values() if v is not None]
+    summary: dict[str, Any] = {
+        "run_id": run_id, "experiment": experiment, "engine": engine,
+        "engine_version": {"kafka": "4.4.0", "tansu": "0.6.0"}[engine], "topology": "stretched",
+        "target": "local", "started_at": begin.isoformat(),
+        "ended_at": (begin + timedelta(seconds=seconds)).isoformat(),
+        "host": {"cores": 2, "memory_gib": 8.0, "kernel": "6.1"},
+        "params": {"rate": 200, "size": 1024, "partitions": 6, "baseline_s": 10, "recovery_s": 20,
+                   "replication_factor": 3, "min_insync_replicas": 2,
+                   "load": {"acks": "all", "producers_per_cloud": 1, "consumers": True,
+                            "consumers_per_cloud": 1}, **(params or {})},
+        "recovery": {"fault_start_ns": start_ns, "fault_end_ns": start_ns + 20 * NS,
+                     "run_end_ns": start_ns + 40 * NS, "time_to_first_ack_s": first_ack,
+                     "worst_time_to_first_ack_s": max(known)
+                     if len(known) == len(first_ack) else None,
+                     "unavailability_s": unavailable or {"aws": 0.5, "gcp": 0.25},
+                     "worst_unavailability_s": max((unavailable or {"aws": 0.5}).values()),
+                     "errors_by_code": errors or {}},
+        "verify": {"passed": passed, "counts": counts if counts is not None else {"lost": 0}},
+        "verdict": {"passed": passed, "reasons": reasons or []},
+    }
+    if sends is not None:
+        summary["sends"] = sends
+    _write(results / "runs" / run_id / "summary.json", summary)
+    _write(results / "runs" / run_id / "load" / "timeline.json", [{"t": 0}])
+
+
+def _compare(results: Path, ident: str, created: str, passed: bool) -> None:
+    entry = {"experiment": "link-sever", "engine": "kafka", "engine_version": "4.4.0",
+             "topology": "stretched", "run_id": f"{ident}-run", "verdict_passed": passed,
+             "worst_time_to_first_ack_s": 15.04, "worst_unavailability_s": 15.04, "lost": 0,
+             "duplicates": 3}
+    _write(results / "compare" / ident / "compare.json", {
+        "compare_id": ident, "title": "kafka vs tansu", "created_at": created,
+        "entries": [entry, {**entry, "engine": "tansu", "engine_version": "0.6.0",
+                            "verdict_passed": False, "lost": None, "failed_send_ratio": 0.0125}],
+        "replacements": [{"engine": "kafka", "broker": "gcp-2", "replacement_s": 7.25,
+                          "bytes_moved": 3 * 2**20, "note": "in the ISR"},
+                         {"engine": "tansu", "broker": "gcp-2", "replacement_s": 1.1,
+                          "bytes_moved": 0}]})
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    res = tmp_path / "results"
+    host = {"cores": 2, "memory_gib": 8.0, "kernel": "6.1", "load_average": [3.14, 2.0, 1.0]}
+    _write(res / "bench" / "lab.json", {
+        "measured_at": "2026-05-02T10:00:00+00:00", "host": host, "deploy_s": 17.8,
+        "destroy_s": 1.1, "peak_lab_rss_gib": 1.4,
+        "runs": [{"deploy_s": 18.2, "destroy_s": 1.2, "peak_lab_rss_gib": 1.4},
+                 {"deploy_s": 17.8, "destroy_s": 1.1, "peak_lab_rss_gib": 1.4}],
+        "goals": {"deploy_s": 60, "destroy_s": 15, "peak_lab_rss_gib": 6}, "lab": "the lab"})
+    _write(res / "bench" / "load.json", {
+        "measured_at": "2026-05-02T11:00:00+00:00", "host": host, "cloud": "aws",
+        "settings": {"size_bytes": 1024, "acks": "all", "partitions": 6, "replication_factor": 3,
+                     "linger_ms": 5, "batch_size": 65536},
+        "riftdrill_msgs_per_s": 40000.0, "kafka_perf_msgs_per_s": 20000.0, "ratio": 2.0,
+        "ratio_goal": 0.5, "ledger_overhead": 0.2, "ledger_overhead_goal": 0.1,
+        "max_rate_p99_publish_delay_under_5ms": 25720.0,
+        "runs": {"kafka_perf": {"records": 300000},
+                 "riftdrill": {"duration_s": 10.0, "msgs_per_s": 40000.0},
+                 "riftdrill_no_ledger": {"msgs_per_s": 50000.0},
+                 "ledger_pairs": {"with": [30000.0, 40000.0, 45000.0],
+                                  "without": [50000.0, 50000.0, 45000.0]}},
+        "search": [{"duration_s": 6.0}, {"duration_s": 6.0}]})
+    _write(res / "bench" / "verify.json", {
+        "measured_at": "2026-05-02T12:00:00+00:00", "host": host, "records": 1000000,
+        "records_per_s": 889420, "records_per_cpu_s": 891942,
+        "end_to_end_records_per_s": [100000, 120000, 110000]})
+    _write(res / "bench" / "engines.json", {
+        "measured_at": "2026-05-02T13:00:00+00:00", "host": host, "warmup_s": 30,
+        "load": "1000 rec/s x 30 s", "engines": {
+            "tansu": {"engine_version": "0.6.0", "target_rate_per_s": 1000, "acked_per_s": 990.0,
+                      "failed": 0, "ack_p50_ms": 7.739, "ack_p99_ms": 15.351,
+                      "broker_replacement_s": 1.5, "broker_replacement_bytes_moved": 0},
+            "kafka": {"engine_version": "4.4.0", "target_rate_per_s": 1000, "acked_per_s": 967.7,
+                      "failed": 2, "ack_p50_ms": 7.539, "ack_p99_ms": 149.375,
+                      "broker_replacement_s": 7.0, "broker_replacement_bytes_moved": 64667648}}})
+    # kafka: an older broker-kill (replaced by the newer one), the newer one in the new shape
+    # (every verdict column, sends), link-sever in the old shape (no sends, no
+    # inconsistent_offset) with a cloud that never got its first ack back.
+    _run(res, "20260501T080000Z-broker-kill", started="08:00:00", counts={"lost": 9})
+    _run(res, "20260501T090000Z-broker-kill", started="09:00:00", params={"broker": "aws-2",
+                                                                           "hold_s": 20},
+         counts={"lost": 0, "inconsistent_offset": 0, "duplicates": 2},
+         sends={"attempted": 1000, "acked": 985, "failed": 15, "failed_ratio": 0.015},
+         errors={"_MSG_TIMED_OUT": 15, "UNKNOWN": 1})
+    _run(res, "20260501T090200Z-link-sever", started="09:02:00", seconds=120, passed=False,
+         reasons=["SLO max_unavailability_s <= 10: measured 40, over by 30"],
+         params={"hold_s": 60}, counts={"lost": 0, "duplicates": 0},
+         first_ack={"aws": 6.0, "gcp": None}, unavailable={"aws": 6.0, "gcp": 40.0})
+    _run(res, "20260501T100000Z-broker-kill", engine="tansu", started="10:00:00",
+         params={"hold_s": 20}, counts={"lost": 3, "duplicates": 1})
+    (res / "runs" / "20260501T110000Z-broken").mkdir(parents=True)
+    _compare(res, "b-newer", "2026-05-03T00:00:00+00:00", True)
+    _compare(res, "z-older", "2026-05-01T00:00:00+00:00", False)
+    return res
+
+
+# ---- (b) rendering -------------------------------------------------------------------------
+
+def _rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ")]
+
+
+def test_suite_table_newest_run_per_experiment_dashes_and_never(results: Path) -> None:
+    text = figures.render_block("suite", load_results(results))
+    assert _rows(text) == [
+        "| drill | verdict | wall s | unavailable s | unavailable s per cloud | first ack s | "
+        "send errors from fault start | lost | inconsistent offsets | duplicates | failed-send % "
+        "| run |",
+        "| broker-kill (broker aws-2, hold 20 s) | pass | 60 | 0.5 | aws 0.5 / gcp 0.25 | 0.3 | "
+        "15 _MSG_TIMED_OUT, 1 UNKNOWN | 0 | 0 | 2 | 1.5% | 20260501T090000Z-broker-kill |",
+        "| link-sever (hold 60 s) | FAIL | 120 | 40 | aws 6 / gcp 40 | never | 0 | 0 | — | 0 | — | "
+        "20260501T090200Z-link-sever |",
+    ]
+    assert "20260501T080000Z-broker-kill" not in text  # the older run of the same experiment
+    assert "Every run: 200 rec/s, 1 KiB records, 6 partitions, acks=all, RF 3, min ISR 2" in text
+    assert "1 of 2 passed (failed: link-sever); lost 0 in every drill." in text
+    assert "- link-sever failed: SLO max_unavailability_s <= 10: measured 40, over by 30" in text
+    assert "1 run directories could not be read" in text
+    tansu = figures.render_block("suite-tansu", load_results(results))
+    assert "1 of 1 passed; lost: 3 in broker-kill." in tansu
+
+
+def test_suite_headings_are_the_reports_columns(results: Path) -> None:
+    from riftdrill.report import columns
+
+    header = _rows(figures.render_block("suite", load_results(results)))[0]
+    for c in columns.VERDICT_COLUMNS:
+        if c.key in figures.SHOWN_KEYS:
+            assert f"| {c.heading} |" in header
+
+
+def test_suites_one_line_per_engine(results: Path) -> None:
+    text = figures.render_block("suites", load_results(results))
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert lines == [
+        "- **kafka 4.4.0, stretched, target local**: 2 drills (broker-kill, link-sever), "
+        "2026-05-01 09:00-09:04 UTC: 1 of 2 passed (failed: link-sever); lost 0 in every drill.",
+        "- **tansu 0.6.0, stretched, target local**: 1 drills (broker-kill), "
+        "2026-05-01 10:00-10:01 UTC: 1 of 1 passed; lost: 3 in broker-kill.",
+    ]
+
+
+def test_bench_says_how_and_shows_the_spread(results: Path) -> None:
+    text = figures.render_block("bench", load_results(results))
+    assert "on 2 cores, 8 GiB, kernel 6.1" in text
+    assert ("deploy with warm caches until a round trip succeeds in every cloud: 17.8 s "
+            "(min of 2 runs, 17.8-18.2 s; goal at most 60 s)") in text
+    assert "peak resident memory of every process in the lab's namespaces: 1.4 GiB (2 runs, all " \
+           "1.4 GiB; goal at most 6 GiB)" in text
+    assert "1-min load average 3.1" in text and "measured 2026-05-02" in text
+    assert "40.0k msg/s acked (median of 3 runs, 30.0k-45.0k)" in text
+    assert "Kafka's `ProducerPerformance` with the same settings" in text
+    assert "Ratio riftdrill / ProducerPerformance: 2 (per riftdrill run 1.5-2.25; goal at least " \
+           "0.5)" in text
+    assert ("medians of 3 alternating on/off pairs: 20.0 % (per pair 40.0 %, 20.0 %, 0.0 %; "
+            "goal at most 10.0 %); without the ledger 50.0k msg/s (median of 3 runs, 45.0k-50.0k)") in text
+    assert "25.7k msg/s (2-step bisection of 6 s runs)" in text
+    assert "889.4k records/s wall clock, 891.9k per CPU-second (1 run)" in text
+    assert "**Verifier, end to end** (same bench): 110.0k records/s (median of 3 runs, " \
+           "100.0k-120.0k)" in text
+    assert "- `results/bench/drill.json`: missing, not shown." in text
+    rows = _rows(text.replace("  |", "|"))
+    assert "after a 30 s warm-up" in text
+    assert rows[1:] == ["| kafka 4.4.0 | 968 of 1000 | 2 | 7.54 | 149 | 7 | 61.7 MiB |",
+                        "| tansu 0.6.0 | 990 of 1000 | 0 | 7.74 | 15.4 | 1.5 | 0 MiB |"]
+
+
+def test_compare_is_the_newest_by_creation(results: Path) -> None:
+    text = figures.render_block("compare", load_results(results))
+    assert "`results/compare/b-newer/` (created 2026-05-03; kafka vs tansu)" in text
+    assert _rows(text)[1:3] == [
+        "| link-sever | kafka 4.4.0 | stretched | pass | 15 | 15 | 0 | — | 3 | — | b-newer-run |",
+        "| link-sever | tansu 0.6.0 | stretched | FAIL | 15 | 15 | — | — | 3 | 1.25% | b-newer-run |",
+    ]
+    assert "| kafka | gcp-2 | 7.25 | 3.0 MiB | in the ISR |" in text
+    assert "| tansu | gcp-2 | 1.1 | 0 MiB | — |" in text
+    assert "Older comparisons under `results/compare/`: `z-older` (created 2026-05-01)." in text
+
+
+def test_empty_results_say_so(tmp_path: Path) -> None:
+    res = load_results(tmp_path / "nothing")
+    for name in figures.BLOCKS:
+        assert figures.render_block(name, res)  # no crash, one sentence
+    assert "No readable kafka drill runs" in figures.render_block("suite", res)
+
+
+def test_same_results_same_bytes_and_only_between_markers(results: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("# Title 42\n\nbefore\n<!-- figures:suites -->\nold 1.0 s\n"
+                   "<!-- /figures:suites -->\nafter 7 s\n")
+    first = update_docs([doc], results)
+    assert first[0].stale == ["suites"] and first[0].blocks == ["suites"]
+    text = doc.read_text()
+    assert text.startswith("# Title 42\n\nbefore\n<!-- figures:suites -->\n\nDrill suites")
+    assert text.endswith("\n\n<!-- /figures:suites -->\nafter 7 s\n")
+    assert "old 1.0 s" not in text
+    assert update_docs([doc], results)[0].stale == []
+    assert doc.read_text() == text
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ---- (c) bad markers -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a\n<!-- figures:bench -->\nb\n", "doc.md:2: <!-- figures:bench --> has no closing "
+                                       "<!-- /figures:bench -->"),
+    ("<!-- figures:benchmarks -->\n<!-- /figures:benchmarks -->\n",
+     "doc.md:1: unknown figures block 'benchmarks'; blocks are: bench, compare"),
+    ("x\n\n<!-- /figures:bench -->\n", "doc.md:3: <!-- /figures:bench --> without its opening"),
+    ("<!-- figures:bench -->\n<!-- figures:suite -->\n<!-- /figures:suite -->\n"
+     "<!-- /figures:bench -->\n", "doc.md:2: <!-- figures:suite --> inside figures:bench"),
+    ("<!-- figures:bench -->\n<!-- /figures:suite -->\n", "doc.md:2: <!-- /figures:suite --> "
+                                                          "without its opening"),
+])
+def test_bad_markers_are_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(FiguresError) as exc:
+        find_blocks(text, "doc.md")
+    assert str(exc.value).startswith(message)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(FiguresError):
+        fill(text, figures.Results(), "doc.md")
+
+
+def test_cli_bad_marker_exit_2_one_line_nothing_written(results: Path, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.md", tmp_path / "bad.md"
+    good.write_text("<!-- figures:suites -->\n<!-- /figures:suites -->\n")
+    bad.write_text("x\n<!-- figures:suite -->\n")
+    before = good.read_text()
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "report", "--figures", "--results",
+                           str(results), "--doc", str(good), "--doc", str(bad)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"riftdrill: error: {bad}:2: <!-- figures:suite --> has no closing "
+        "<!-- /figures:suite -->"]
+    assert good.read_text() == before
+
+
+def test_cli_check_lists_stale_blocks_and_exits_1(results: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- figures:compare -->\ntyped 7.3 s\n<!-- /figures:compare -->\n")
+    cmd = [sys.executable, "-m", "riftdrill", "report", "--figures", "--results", str(results),
+           "--doc", str(doc)]
+    proc = subprocess.run([*cmd, "--check"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1
+    assert f"{doc}: figures:compare stale" in proc.stderr
+    assert "typed 7.3 s" in doc.read_text()
+    assert subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=300).returncode == 0
+    assert "typed 7.3 s" not in doc.read_text()
+    proc = subprocess.run([*cmd, "--check", "--json"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == {"checked": [{"path": str(doc), "blocks": ["compare"],
+                                                    "stale": []}]}
