@@ -16,7 +16,7 @@ from typing import Any
 from riftdrill.load import histograms
 from riftdrill.load.metrics import HIST_NAMES, read_metrics
 
-COUNTERS = ("sent", "acked", "failed", "consumed", "corrupt", "rebalances")
+COUNTERS = ("sent", "acked", "failed", "consumed", "corrupt", "rebalances", "producer_restarts")
 
 
 def metrics_files(load_dir: Path) -> list[Path]:

@@ -29,6 +29,7 @@ class SecondBucket:
     consumed: int = 0
     corrupt: int = 0
     rebalances: int = 0
+    producer_restarts: int = 0  # producers recreated after a fatal client error
     hists: dict[str, HdrHistogram] = field(
         default_factory=lambda: {n: histograms.new_histogram() for n in HIST_NAMES}
     )
@@ -42,6 +43,7 @@ class SecondBucket:
             "consumed": self.consumed,
             "corrupt": self.corrupt,
             "rebalances": self.rebalances,
+            "producer_restarts": self.producer_restarts,
             "lag": lag,
             "hist_us": {n: histograms.encode(h) for n, h in self.hists.items()},
         }
@@ -93,6 +95,10 @@ class ProcessMetrics:
     def rebalanced(self) -> None:
         self._bucket().rebalances += 1
         self.totals.rebalances += 1
+
+    def producer_restarted(self) -> None:
+        self._bucket().producer_restarts += 1
+        self.totals.producer_restarts += 1
 
     def set_lag(self, consumer_id: int, lag: int) -> None:
         self._lag_by_consumer[consumer_id] = lag

@@ -426,6 +426,8 @@ class KafkaProducerUser(User):
         self.ledger: LedgerWriter | None = None
         self.sending = True
         self.failed_in_poll = 0
+        self.fatal: str | None = None  # the client's fatal error, until the producer is recreated
+        self.restarts = 0
 
     def on_start(self) -> None:
         ctx = context_of(self.environment)
@@ -473,9 +475,29 @@ class KafkaProducerUser(User):
             "client.id": f"riftdrill-p{self.producer_id}",
             "on_delivery": self._on_delivery,
         }
+        self.conf = conf
         self.producer = Producer(conf)
         self.next_seq = 0
         ctx.producers.append(self)
+
+    def _recreate_after_fatal(self) -> None:
+        """librdkafka's rule for a fatal error (e.g. an idempotent producer's "Unable to
+        reconstruct MessageSet", librdkafka #4736, docs/findings.md): the instance is unusable
+        and must be destroyed and created anew, as a careful application would. What it still
+        held is purged and fails into the ledger: its queue includes batches waiting for a retry
+        that may already be in the log, so re-sending them would duplicate and reorder (tried:
+        1 duplicate, 574 reordered in one cloud-outage run). The new instance gets a new
+        producer id from the cluster; riftdrill's producer id and sequence carry on."""
+        old = self.producer
+        if old is not None:
+            old.purge(in_queue=True, in_flight=True)
+            old.flush(1.0)  # serves the purged sends' delivery reports: failed, in the ledger
+        print(f"riftdrill: producer p{self.producer_id} recreated after a fatal client error "
+              f"({self.fatal})", file=sys.stderr, flush=True)
+        self.fatal = None
+        self.restarts += 1
+        self.ctx.metrics.producer_restarted()
+        self.producer = Producer(self.conf)
 
     def _key(self, seq: int) -> bytes | None:
         if self.key_mode == "none":
@@ -487,6 +509,8 @@ class KafkaProducerUser(User):
 
     @task
     def send_due(self) -> None:
+        if self.fatal is not None and self.producer is not None:
+            self._recreate_after_fatal()
         producer = self.producer
         if producer is None:
             return
@@ -513,9 +537,14 @@ class KafkaProducerUser(User):
                 producer.poll(0)  # local queue full: the cluster is behind; retry next tick
                 break
             except KafkaException as exc:
-                self._record_error(seq, exc.args[0], intended, self._key(seq), crc)
+                err = exc.args[0]
+                self._record_error(seq, err, intended, self._key(seq), crc)
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    self.fatal = self.fatal or err.str()
             metrics.sent((actual - intended) / 1000)
             seq += 1
+            if self.fatal is not None:
+                break  # the instance is unusable: recreated at the next tick
         self.next_seq = seq
         producer.poll(0)
         if self.ledger is not None:
@@ -547,6 +576,11 @@ class KafkaProducerUser(User):
         _, _pid, seq, intended, crc = HEADER.unpack_from(value)
         if err is not None:
             self._record_error(seq, err, intended, msg.key(), crc)
+            if err.fatal():
+                self.fatal = self.fatal or err.str()
+            elif err.code() == KafkaError._PURGE_QUEUE and self.sending:
+                # librdkafka purges its own queue when an idempotent producer goes fatal.
+                self.fatal = self.fatal or "the client purged its queue"
             return
         if self.ledger is not None:
             partition, offset = msg.partition(), msg.offset()
