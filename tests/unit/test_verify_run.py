@@ -185,3 +185,41 @@ def test_replay_is_told_when_this_run_started(tmp_path: Path) -> None:
                                  replay=replay, fence=fake_fence)
     assert seen == [1_000]
     assert report.passed
+
+
+def test_a_torn_last_entry_is_counted_not_fatal(run_dir: Path) -> None:
+    path = run_dir / "load" / "ledgers" / "aws-p1.rdl"
+    path.write_bytes(path.read_bytes()[:-10])  # a crash cut the last entry
+    logs = {("aws", "orders"): [(o, 1, o) for o in range(5)]}
+    report = verifier.verify_run(run_dir, per_cloud_inventory(), clusters=["aws"],
+                                 replay=fake_replay(logs), fence=fake_fence)
+    assert report.ledger_truncated_lines == 1
+    assert report.passed and report.errors == 1  # the torn entry was aws's error entry
+
+
+def test_damaged_ledger_is_bad_input_naming_the_file(run_dir: Path) -> None:
+    path = run_dir / "load" / "ledgers" / "aws-p1.rdl"
+    data = bytearray(path.read_bytes())
+    data[-64 * 3] ^= 0xFF  # an entry before good ones
+    path.write_bytes(bytes(data))
+    with pytest.raises(RiftdrillError, match=r"aws-p1\.rdl is unreadable.*damaged"):
+        verifier.verify_run(run_dir, per_cloud_inventory(), replay=fake_replay({}),
+                            fence=fake_fence)
+
+
+def test_ledgers_without_any_outcome_are_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "load" / "ledgers" / "aws-p1.rdl"
+    LedgerWriter(path, 1, "aws", ["orders"]).close()
+    with pytest.raises(RiftdrillError, match="no send outcome"):
+        verifier.verify_run(tmp_path, per_cloud_inventory(), replay=fake_replay({}),
+                            fence=fake_fence)
+
+
+def test_cli_damaged_ledger_exits_2_with_one_line(run_dir: Path) -> None:
+    path = run_dir / "load" / "ledgers" / "gcp-p2.rdl"
+    path.write_bytes(b"RDL1\x00")  # cut inside its header
+    proc = subprocess.run([sys.executable, "-m", "riftdrill", "verify", "--run", str(run_dir)],
+                          capture_output=True, text=True, timeout=60, cwd=run_dir,
+                          env={**os.environ, "COLUMNS": "300"})
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "gcp-p2.rdl" in proc.stderr
