@@ -137,8 +137,12 @@ def test_acked_range_deleted_is_lost(topic: Topic, tmp_path: Path) -> None:
     topic.admin.delete_records([tp])[tp].result(30)
     code, report = verify(run_dir)
     assert code == 1 and not report["passed"]
-    assert report["totals"]["lost"] == sum(1 for s in sent if s.partition == 0 and s.offset < cut)
     assert report["totals"]["lost"] == cut
+    p0 = next(p for p in report["partitions"] if p["partition"] == 0)
+    assert p0["low_watermark"] == cut
+    acked_p0 = sorted(s.offset for s in sent if s.partition == 0)
+    assert p0["anomalies"]["lost"]["offsets"] == [[acked_p0[0], acked_p0[cut - 1]]]
+    assert report["records_read"] == len(sent) - cut
 
 
 def test_byte_flipped_copy_is_corrupt(topic: Topic, tmp_path: Path) -> None:
