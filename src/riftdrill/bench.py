@@ -96,9 +96,13 @@ def bench_load(out: Path) -> dict[str, Any]:
 
 
 def bench_verify(out: Path) -> dict[str, Any]:
-    from riftdrill.verify.bench import run_bench
+    """The checker alone, then end to end on the lab (both into one verify.json)."""
+    from riftdrill.verify.bench import run_bench, run_end_to_end
 
-    return dict(run_bench(out))
+    figures = dict(run_bench(out))
+    figures.update(run_end_to_end(_ensure_lab()))
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
 
 
 def bench_drill(out: Path) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Benchmark of the checker: records/s on a synthetic run of >= 1M records.
+"""Benchmarks of the verifier: the checker alone on a synthetic run of >= 1M records, and
+end to end (ledger read, fence, replay from the lab's real brokers, check) on 1M records of
+1 KiB produced into the lab first.
 
 `make bench` calls `run_bench(results/bench/verify.json)`. The synthetic run is shaped like a
 drill: several producers over several partitions, records never read (lost), a truncated tail
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from riftdrill.inventory import Inventory
 from riftdrill.verify.check import ClusterLedger, PartitionRead, check_cluster
 from riftdrill.verify.contract import Contract
 from riftdrill.verify.report import VerifyReport
@@ -90,6 +93,97 @@ def run_bench(out_path: Path, records: int = 1_000_000) -> dict[str, object]:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(figures, indent=2) + "\n")
     return figures
+
+
+def produce_for_bench(bootstrap: str, topic: str, run_dir: Path, cloud: str, records: int,
+                      size_bytes: int) -> None:
+    """`records` riftdrill records, produced as fast as the cluster takes them (idempotent,
+    acks=all), with the ledger the verifier reads."""
+    import zlib
+
+    from confluent_kafka import Producer
+
+    from riftdrill.load.ledger import LedgerWriter
+    from riftdrill.load.record import HEADER, MAGIC
+
+    payload = os.urandom(size_bytes - 32)
+    crc = zlib.crc32(payload)
+    start_ns = time.time_ns()
+    contract = {"acks": "all", "idempotence": True, "max_in_flight": 5}
+    with LedgerWriter(run_dir / "load" / "ledgers" / f"{cloud}-p1.rdl", 1, cloud, [topic],
+                      bootstrap, start_ns, producer=contract) as ledger:
+        failed: list[str] = []
+
+        def on_delivery(err: object, msg: object) -> None:
+            if err is not None:
+                failed.append(str(err))
+                return
+            value = msg.value()  # type: ignore[attr-defined]
+            seq = int.from_bytes(value[12:20], "big")
+            ledger.append_ack(topic, msg.partition(), msg.offset(), None, seq, crc,  # type: ignore[attr-defined]
+                              start_ns, time.time_ns())
+
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "enable.idempotence": True, "linger.ms": 20,
+                             "batch.size": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
+                             "on_delivery": on_delivery})
+        for seq in range(records):
+            value = HEADER.pack(MAGIC, 1, seq, start_ns, crc) + payload
+            while True:
+                try:
+                    producer.produce(topic, value)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            if seq % 1000 == 0:
+                producer.poll(0)
+        if producer.flush(300) or failed:
+            raise RuntimeError(f"bench load incomplete: {failed[:3]}")
+
+
+def run_end_to_end(inv: Inventory, records: int = 1_000_000, size_bytes: int = 1024,
+                   partitions: int = 12) -> dict[str, object]:
+    """Produce `records` into a fresh topic of the lab, then time `verify_run` on them."""
+    import shutil
+    import tempfile
+    import uuid
+
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    from riftdrill.verify.replay import cluster_bootstrap
+    from riftdrill.verify.verifier import verify_run
+
+    cluster = inv.clusters[0]
+    bootstrap = cluster_bootstrap(inv, cluster.name)
+    topic = f"rd-bench-verify-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    rf = min(inv.replication_factor, len(cluster.brokers))
+    admin.create_topics([NewTopic(topic, partitions, rf)])[topic].result(30)
+    run_dir = Path(tempfile.mkdtemp(prefix="rd-bench-verify-"))
+    try:
+        produce_for_bench(bootstrap, topic, run_dir, cluster.clouds[0], records, size_bytes)
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        report = verify_run(run_dir, inv, clusters=[cluster.name])
+        elapsed_s = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu_started
+    finally:
+        admin.delete_topics([topic])[topic].result(60)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if not report.passed or report.records_read != records:
+        raise RuntimeError(f"bench verify not clean: {report.totals} read {report.records_read}")
+    return {
+        "end_to_end_records": records,
+        "end_to_end_record_bytes": size_bytes,
+        "end_to_end_partitions": partitions,
+        "end_to_end_s": round(elapsed_s, 3),
+        "end_to_end_records_per_s": round(records / elapsed_s),
+        "end_to_end_replay_s": report.replay_s,
+        "end_to_end_check_s": report.check_s,
+        "end_to_end_cpu_s_this_process": round(cpu_s, 3),
+        "end_to_end_engine": f"{inv.engine} {inv.engine_version}",
+        "end_to_end_replication_factor": rf,
+    }
 
 
 if __name__ == "__main__":

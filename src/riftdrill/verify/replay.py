@@ -20,6 +20,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -112,51 +113,68 @@ def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: F
         consumer.close()
 
 
+def _sink(read: PartitionRead) -> tuple[PartitionRead, Any, Any, Any, Any, Any]:
+    """A partition's column appenders, bound once: the hot loop calls them per record."""
+    return (read, read.offsets.append, read.producer_ids.append, read.seqs.append,
+            read.checksums.append, read.checksum_ok.append)
+
+
 def _consume(consumer: Consumer, pending: dict[tuple[str, int], PartitionRead], nonce: bytes,
              deadline: float, idle_timeout_s: float, since_ns: int) -> None:
-    unpack_header, crc32 = HEADER.unpack_from, zlib.crc32
+    unpack_header, crc32, header_size = HEADER.unpack_from, zlib.crc32, HEADER_SIZE
+    sinks = {tp: _sink(r) for tp, r in pending.items()}
     last_progress = time.monotonic()
-    while pending:
+    while sinks:
         now = time.monotonic()
         if now > deadline or now - last_progress > idle_timeout_s:
             consumer.incremental_unassign(
-                [TopicPartition(r.topic, r.partition) for r in pending.values()])
+                [TopicPartition(r.topic, r.partition) for r, *_ in sinks.values()])
             return  # left unfenced: the checker says what could not be judged
         msgs = consumer.consume(num_messages=_BATCH, timeout=1.0)
         done: list[tuple[str, int]] = []
         for msg in msgs:
-            tp = (msg.topic(), msg.partition())
-            read = pending.get(tp)  # type: ignore[arg-type]
-            if read is None:
+            sink = sinks.get((msg.topic(), msg.partition()))  # type: ignore[arg-type]
+            if sink is None:
                 continue  # partition already complete; later records are not ours to judge
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue  # the fence is not there yet: keep polling until the deadline
                 if err.fatal() or not err.retriable():
-                    raise ReplayError(f"reading {tp[0]}[{tp[1]}] failed: {err.str()}")
+                    raise ReplayError(f"reading {msg.topic()}[{msg.partition()}] failed: "
+                                      f"{err.str()}; was the topic deleted under the verifier? "
+                                      "Verify again once the cluster is healthy")
                 continue
-            last_progress = now
+            read, add_offset, add_pid, add_seq, add_checksum, add_ok = sink
             offset: int = msg.offset()  # type: ignore[assignment]
-            read.high_watermark = offset + 1
             value = msg.value()
-            if value is None or len(value) < HEADER_SIZE or value[:4] != MAGIC:
-                if is_fence(value):
-                    assert value is not None
-                    if fence_nonce(value) == nonce:
-                        read.fenced, read.fence_offset = True, offset
-                        done.append(tp)  # type: ignore[arg-type]
-                    continue  # another verification's fence: not a record of anyone's
-                read.foreign.append(offset)
-            else:
+            if value is not None and len(value) >= header_size and value[:4] == MAGIC:
                 # Inline of riftdrill.load.record.decode: no per-record object on the hot path.
                 _, pid, seq, send_ts_ns, checksum = unpack_header(value)
                 if send_ts_ns < since_ns:
                     read.earlier_runs += 1
                 else:
-                    read.append(offset, pid, seq, checksum,
-                                crc32(memoryview(value)[HEADER_SIZE:]) == checksum)
+                    add_offset(offset)
+                    add_pid(pid)
+                    add_seq(seq)
+                    add_checksum(checksum)
+                    add_ok(crc32(memoryview(value)[header_size:]) == checksum)
+            elif is_fence(value):
+                assert value is not None
+                if fence_nonce(value) == nonce:
+                    read.fenced, read.fence_offset = True, offset
+                    done.append((read.topic, read.partition))
+                # another verification's fence: not a record of anyone's
+            else:
+                read.foreign.append(offset)
+        if msgs:
+            last_progress = now
+            for read, *_ in sinks.values():  # where each partition got to, once per batch
+                last = max(read.offsets[-1] if read.offsets else -1,
+                           read.foreign[-1] if read.foreign else -1, read.fence_offset)
+                read.high_watermark = max(read.high_watermark, last + 1)
         if done:
-            finished = [pending.pop(tp) for tp in dict.fromkeys(done) if tp in pending]
-            consumer.incremental_unassign(
-                [TopicPartition(r.topic, r.partition) for r in finished])
+            for tp in dict.fromkeys(done):
+                sinks.pop(tp, None)
+                pending.pop(tp, None)
+            consumer.incremental_unassign([TopicPartition(t, p) for t, p in dict.fromkeys(done)])
