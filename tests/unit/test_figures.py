@@ -155,8 +155,13 @@ def results(tmp_path: Path) -> Path:
          errors={"_MSG_TIMED_OUT": 15, "UNKNOWN": 1})
     _run(res, "20260501T090200Z-link-sever", started="09:02:00", seconds=120, passed=False,
          reasons=["SLO max_unavailability_s <= 10: measured 40, over by 30"],
-         params={"hold_s": 60}, counts={"lost": 0, "duplicates": 0},
+         params={"hold_s": 20}, counts={"lost": 0, "duplicates": 0},
          first_ack={"aws": 6.0, "gcp": None}, unavailable={"aws": 6.0, "gcp": 40.0})
+    _run(res, "20260501T090500Z-object-store-outage", started="09:05:00", params={"hold_s": 20},
+         counts={"lost": 0})
+    # the same drill with a longer hold is another kind of run: not part of the suite above
+    _run(res, "20260501T093000Z-link-sever", started="09:30:00", params={"hold_s": 60},
+         counts={"lost": 0})
     _run(res, "20260501T100000Z-broker-kill", engine="tansu", started="10:00:00",
          params={"hold_s": 20}, counts={"lost": 3, "duplicates": 1})
     (res / "runs" / "20260501T110000Z-broken").mkdir(parents=True)
@@ -179,12 +184,15 @@ def test_suite_table_newest_run_per_experiment_dashes_and_never(results: Path) -
         "| run |",
         "| broker-kill (broker aws-2, hold 20 s) | pass | 60 | 0.5 | aws 0.5 / gcp 0.25 | 0.3 | "
         "15 _MSG_TIMED_OUT, 1 UNKNOWN | 0 | 0 | 2 | 1.5% | 20260501T090000Z-broker-kill |",
-        "| link-sever (hold 60 s) | FAIL | 120 | 40 | aws 6 / gcp 40 | never | 0 | 0 | — | 0 | — | "
+        "| link-sever (hold 20 s) | FAIL | 120 | 40 | aws 6 / gcp 40 | never | 0 | 0 | — | 0 | — | "
         "20260501T090200Z-link-sever |",
+        "| object-store-outage (hold 20 s) | pass | 60 | 0.5 | aws 0.5 / gcp 0.25 | 0.3 | 0 | 0 "
+        "| — | — | — | 20260501T090500Z-object-store-outage |",
     ]
     assert "20260501T080000Z-broker-kill" not in text  # the older run of the same experiment
     assert "Every run: 200 rec/s, 1 KiB records, 6 partitions, acks=all, RF 3, min ISR 2" in text
-    assert "1 of 2 passed (failed: link-sever); lost 0 in every drill." in text
+    assert "2 of 3 passed (failed: link-sever); lost 0 in every drill." in text
+    assert "20260501T093000Z-link-sever" not in text  # a 60 s hold is not this suite's kind
     assert "- link-sever failed: SLO max_unavailability_s <= 10: measured 40, over by 30" in text
     assert "1 run directories could not be read" in text
     tansu = figures.render_block("suite-tansu", load_results(results))
@@ -203,11 +211,12 @@ def test_suite_headings_are_the_reports_columns(results: Path) -> None:
 def test_suites_one_line_per_engine(results: Path) -> None:
     text = figures.render_block("suites", load_results(results))
     lines = [line for line in text.splitlines() if line.startswith("- ")]
+    # Alike runs only (engine, topology, target, contract, hold), and only groups of at least
+    # three drills: the tansu run and the 60 s link-sever stand alone.
     assert lines == [
-        "- **kafka 4.4.0, stretched, target local**: 2 drills (broker-kill, link-sever), "
-        "2026-05-01 09:00-09:04 UTC: 1 of 2 passed (failed: link-sever); lost 0 in every drill.",
-        "- **tansu 0.6.0, stretched, target local**: 1 drills (broker-kill), "
-        "2026-05-01 10:00-10:01 UTC: 1 of 1 passed; lost: 3 in broker-kill.",
+        "- **kafka 4.4.0, stretched, target local, hold 20 s**: 3 drills (broker-kill, "
+        "link-sever, object-store-outage), 2026-05-01 09:00-09:06 UTC: 2 of 3 passed (failed: "
+        "link-sever); lost 0 in every drill.",
     ]
 
 
@@ -262,7 +271,7 @@ def test_same_results_same_bytes_and_only_between_markers(results: Path, tmp_pat
     first = update_docs([doc], results)
     assert first[0].stale == ["suites"] and first[0].blocks == ["suites"]
     text = doc.read_text()
-    assert text.startswith("# Title 42\n\nbefore\n<!-- figures:suites -->\n\nDrill suites")
+    assert text.startswith("# Title 42\n\nbefore\n<!-- figures:suites -->\n\nDrill runs")
     assert text.endswith("\n\n<!-- /figures:suites -->\nafter 7 s\n")
     assert "old 1.0 s" not in text
     assert update_docs([doc], results)[0].stale == []

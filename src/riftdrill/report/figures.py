@@ -406,35 +406,55 @@ class Suite:
     topology: str
     target: str
     runs: list[RunData]  # the newest run of each experiment, in the order they started
+    profile: str = ""  # the producer contract the runs held ("" for runs from before it)
+    hold_s: str = ""  # the drill timing profile: `make drills` holds 20 s, drill defaults 30-60
 
     @property
     def label(self) -> str:
         versions = sorted({r.summary.engine_version for r in self.runs if r.summary.engine_version})
-        return ", ".join(x for x in (f"{self.engine} {'/'.join(versions)}".strip(),
-                                     self.topology, f"target {self.target}" if self.target else "")
-                         if x)
+        parts = (f"{self.engine} {'/'.join(versions)}".strip(), self.topology,
+                 f"target {self.target}" if self.target else "",
+                 f"{self.profile} producers" if self.profile else "",
+                 f"hold {self.hold_s} s" if self.hold_s else "")
+        return ", ".join(x for x in parts if x)
 
     @property
     def newest(self) -> str:
         return max(r.summary.started_at for r in self.runs)
 
 
+SUITE_MIN_DRILLS = 3  # fewer alike runs are single drills, not a suite: results/index.md lists them
+
+
+def _suite_key(run: RunData) -> tuple[str, str, str, str, str]:
+    """Runs are only one suite when they are alike: same engine, topology, target, producer
+    contract and timing profile (a comparison's runs hold longer than `make drills`')."""
+    s = run.summary
+    profile = _get(s.verify, "contract", "profile") or ""
+    hold = _get(s.params, "hold_s")
+    return (s.engine, s.topology, s.target, str(profile),
+            "" if hold is None else f"{hold:g}" if isinstance(hold, int | float) else str(hold))
+
+
 def suites(runs: Sequence[RunData]) -> list[Suite]:
-    """One suite per (engine, topology, target): the newest run of each experiment."""
-    newest: dict[tuple[str, str, str], dict[str, RunData]] = {}
+    """One suite per kind of run (`_suite_key`): the newest run of each experiment."""
+    newest: dict[tuple[str, str, str, str, str], dict[str, RunData]] = {}
     for run in sorted(runs, key=lambda r: (r.summary.started_at, r.run_id)):
-        s = run.summary
-        newest.setdefault((s.engine, s.topology, s.target), {})[s.experiment] = run
-    out = [Suite(e, t, g, sorted(by_exp.values(), key=lambda r: (r.summary.started_at, r.run_id)))
-           for (e, t, g), by_exp in newest.items()]
+        newest.setdefault(_suite_key(run), {})[run.summary.experiment] = run
+    out = [Suite(e, t, g, sorted(by_exp.values(), key=lambda r: (r.summary.started_at, r.run_id)),
+                 profile, hold)
+           for (e, t, g, profile, hold), by_exp in newest.items()]
     order = {n: i for i, n in enumerate(_engine_sorted(s.engine for s in out))}
-    return sorted(out, key=lambda s: (order[s.engine], s.topology, s.target))
+    return sorted(out, key=lambda s: (order[s.engine], s.topology, s.target, s.profile,
+                                      s.hold_s))
 
 
 def newest_suite(runs: Sequence[RunData], engine: str) -> Suite | None:
-    """The suite of `engine` whose newest run is the newest."""
+    """The suite of `engine` whose newest run is the newest, among groups of at least
+    SUITE_MIN_DRILLS drills when there are any (a lone drill is not a suite)."""
     mine = [s for s in suites(runs) if s.engine == engine]
-    return max(mine, key=lambda s: s.newest) if mine else None
+    full = [s for s in mine if len(s.runs) >= SUITE_MIN_DRILLS]
+    return max(full or mine, key=lambda s: s.newest) if mine else None
 
 
 def _verdict(run: RunData) -> str:
@@ -555,11 +575,14 @@ def _when(suite: Suite) -> str:
 
 
 def render_suites(res: Results) -> str:
-    found = suites(res.runs)
+    found = [s for s in suites(res.runs) if len(s.runs) >= SUITE_MIN_DRILLS]
     if not found:
-        return "No readable drill runs under `results/runs/`."
-    lines = ["Drill suites (`make drills`; `results/runs/`): per engine, topology and target, the "
-             "newest run of each experiment. Per drill: docs/drills.md.", ""]
+        return "No suite of drill runs under `results/runs/`."
+    lines = ["Drill runs (`results/runs/`), grouped by engine, topology, target, producer "
+             "contract and fault hold (`make drills` holds every fault 20 s; `make compare` "
+             "and the drill defaults 30-60 s): the newest run of each experiment, for groups of at "
+             f"least {SUITE_MIN_DRILLS} drills (every run: results/index.md). Per drill: "
+             "docs/drills.md.", ""]
     for s in found:
         names = ", ".join(r.summary.experiment for r in s.runs)
         lines.append(f"- **{s.label}**: {len(s.runs)} drills ({names}), {_when(s)}: "
