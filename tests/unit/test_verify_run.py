@@ -215,11 +215,14 @@ def test_ledgers_without_any_outcome_are_bad_input(tmp_path: Path) -> None:
                             fence=fake_fence)
 
 
-def test_cli_damaged_ledger_exits_2_with_one_line(run_dir: Path) -> None:
+def test_cli_damaged_ledger_is_one_error_naming_the_file(run_dir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI raises the RiftdrillError (the main entry point prints it as one line, exit 2:
+    test_cli_bad_run_exits_2_with_one_line) and writes no verify.json."""
     path = run_dir / "load" / "ledgers" / "gcp-p2.rdl"
     path.write_bytes(b"RDL1\x00")  # cut inside its header
-    proc = subprocess.run([sys.executable, "-m", "riftdrill", "verify", "--run", str(run_dir)],
-                          capture_output=True, text=True, timeout=60, cwd=run_dir,
-                          env={**os.environ, "COLUMNS": "300"})
-    assert proc.returncode == 2, proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1 and "gcp-p2.rdl" in proc.stderr
+    monkeypatch.setattr(cli.inventory, "load", per_cloud_inventory)
+    result = CliRunner().invoke(cli.app, ["--run", str(run_dir)])
+    assert isinstance(result.exception, RiftdrillError)
+    assert "gcp-p2.rdl" in str(result.exception) and "\n" not in str(result.exception)
+    assert not (run_dir / "verify.json").exists()
