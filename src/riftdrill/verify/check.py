@@ -28,8 +28,8 @@ from riftdrill.verify.report import Anomaly, MirrorResult, PartitionResult, anom
 RecordId = tuple[int, int]  # (producer_id, seq)
 
 
-class AckLike(Protocol):
-    """What the checker needs of `riftdrill.load.ledger.Ack`."""
+class RecordAt(Protocol):
+    """A record's identity and where a ledger says it is: what acks and polls share."""
 
     @property
     def topic(self) -> str: ...
@@ -41,6 +41,11 @@ class AckLike(Protocol):
     def producer_id(self) -> int: ...
     @property
     def seq(self) -> int: ...
+
+
+class AckLike(RecordAt, Protocol):
+    """What the checker needs of `riftdrill.load.ledger.Ack`."""
+
     @property
     def checksum(self) -> int: ...
 

@@ -34,28 +34,18 @@ from riftdrill.load.consumer_ledger import (
     POLL_FENCE,
     POLL_FOREIGN,
 )
-from riftdrill.verify.check import AckLike, PartitionRead, RecordId
+from riftdrill.verify.check import AckLike, PartitionRead, RecordAt, RecordId
 
 TopicPartition = tuple[str, int]
 
 
-class EntryLike(Protocol):
+class EntryLike(RecordAt, Protocol):
     """What the checker needs of `riftdrill.load.consumer_ledger.ConsumerEntry`."""
 
     @property
     def kind(self) -> int: ...
     @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
     def epoch(self) -> int: ...
-    @property
-    def producer_id(self) -> int: ...
-    @property
-    def seq(self) -> int: ...
     @property
     def flags(self) -> int: ...
 
