@@ -94,9 +94,7 @@ def load_fences(path: Path) -> dict[str, FenceOutcome] | None:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if isinstance(data, dict) and ("nonce" in data or "error" in data):
-        return {SINGLE: _outcome(data)}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "nonce" in data or "error" in data:
         return {SINGLE: _outcome(data)}
     return {str(cluster): _outcome(v) for cluster, v in data.items()}
 

@@ -425,9 +425,7 @@ class KafkaProducerUser(User):
         self.producer: Producer | None = None
         self.ledger: LedgerWriter | None = None
         self.sending = True
-        self.failed_in_poll = 0
         self.fatal: str | None = None  # the client's fatal error, until the producer is recreated
-        self.restarts = 0
 
     def on_start(self) -> None:
         ctx = context_of(self.environment)
@@ -495,7 +493,6 @@ class KafkaProducerUser(User):
         print(f"riftdrill: producer p{self.producer_id} recreated after a fatal client error "
               f"({self.fatal})", file=sys.stderr, flush=True)
         self.fatal = None
-        self.restarts += 1
         self.ctx.metrics.producer_restarted()
         self.producer = Producer(self.conf)
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riftdrill.report.runs import RunData
+from riftdrill.verify.anomalies import CONSUMER_KINDS
 
 Value = int | float | None
 Figures = Mapping[str, Value]
 MISSING = "—"
 
-# Kinds only the consumer check (consumer ledgers) can see: unmeasured unless it ran.
-CONSUMER_KINDS = ("poll_skip", "nonmonotonic_poll", "undelivered", "unconsumed")
 
 
 def _count(v: Value) -> str:

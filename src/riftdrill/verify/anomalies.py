@@ -55,4 +55,7 @@ ANOMALY_KINDS: dict[AnomalyKind, str] = {
 }
 
 KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
+# Kinds only consumer ledgers can show: unmeasured (not 0) in a run without them.
+CONSUMER_KINDS: tuple[AnomalyKind, ...] = ("poll_skip", "nonmonotonic_poll", "undelivered",
+                                           "unconsumed")
 assert set(KINDS) == set(ANOMALY_KINDS), "every kind has exactly one definition"

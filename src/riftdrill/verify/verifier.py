@@ -23,6 +23,7 @@ from riftdrill import paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
 from riftdrill.load.fence import FenceSet
+from riftdrill.verify.anomalies import CONSUMER_KINDS
 from riftdrill.verify.check import (
     ClusterLedger,
     PartitionRead,
@@ -212,7 +213,7 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
             continue
         reads_here = {(t, p): r for (c, t, p), r in reads_by_tp.items() if c == cluster}
         found = check_group(members, reads_here, ledger.acks)
-        for kind in ("poll_skip", "nonmonotonic_poll", "undelivered", "unconsumed"):
+        for kind in CONSUMER_KINDS:
             _attach(by_key, cluster, kind, getattr(found, kind))
         g = found.offsets
         report.groups.append(GroupResult(
