@@ -28,7 +28,8 @@ def test_a_lab_broker_boots_from_the_cloud_init_properties(lab: Inventory) -> No
         name=broker.name, node_id=broker.id, cloud=broker.cloud, cluster=broker.cluster,
         address=broker.address, port=broker.port, controller_port=broker.controller_port or 9093,
         roles=list(broker.roles), voters=lab_props["controller.quorum.voters"],
-        replication_factor=lab.replication_factor, min_insync_replicas=lab.min_insync_replicas,
+        settings=kafka.KafkaSettings(replication_factor=lab.replication_factor,
+                                     min_insync_replicas=lab.min_insync_replicas),
     )
     values = {**kafka.template_values(node, lab_props["log.dirs"]),
               "engine_version": kafka.KAFKA_VERSION, "engine_url": "https://example.invalid/kafka.tgz",

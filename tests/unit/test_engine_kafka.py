@@ -14,7 +14,7 @@ NODE = kafka.KafkaNode(
     name="aws-1", node_id=101, cloud="aws", cluster="main", address="198.18.1.11", port=9092,
     controller_port=9093, roles=["broker", "controller"],
     voters="101@198.18.1.11:9093,102@198.18.1.12:9093,201@198.18.2.11:9093",
-    replication_factor=3, min_insync_replicas=2,
+    settings=kafka.KafkaSettings(replication_factor=3, min_insync_replicas=2),
 )
 
 

@@ -11,7 +11,9 @@ downloaded (infra/README.md records why they cannot be built either). What runs:
   passes only declared inputs and every required one, every variable/output is documented;
 - checkov over infra/ with zero failed checks and only the reviewed waivers;
 - `terraform validate` + `terraform test` (mock providers) when a provider mirror exists at
-  ~/.cache/riftdrill/terraform-plugins (or RIFTDRILL_TF_PLUGIN_DIR).
+  ~/.cache/riftdrill/terraform-plugins (or RIFTDRILL_TF_PLUGIN_DIR);
+- `terraform validate` for real, offline, on what needs no provider: the lab's configuration and
+  infra/modules/node-layout (test_node_layout.py also runs the latter).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ INFRA = ROOT / "infra"
 LAB_ROOTS = [INFRA / "modules" / "lab-component", INFRA / "envs" / "local"]
 MODULES = sorted(p for p in (INFRA / "modules").iterdir() if p.is_dir() and p not in LAB_ROOTS)
 CLOUD_ROOTS = [*MODULES, INFRA / "envs" / "aws-gcp"]
+# Cloud modules with no provider (pure locals and outputs): validated for real, offline.
+PURE_MODULES = [INFRA / "modules" / "node-layout"]
+PROVIDER_ROOTS = [r for r in CLOUD_ROOTS if r not in PURE_MODULES]
 CHECKOV = Path.home() / ".cache/riftdrill/tools/checkov-3.3.30/bin/checkov"
 PLUGIN_DIR = Path(os.environ.get("RIFTDRILL_TF_PLUGIN_DIR")
                   or Path.home() / ".cache/riftdrill/terraform-plugins")
@@ -97,7 +102,7 @@ def test_fmt() -> None:
     assert res.returncode == 0, f"not terraform-fmt formatted: {res.stdout}"
 
 
-@pytest.mark.parametrize("root", CLOUD_ROOTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("root", PROVIDER_ROOTS, ids=lambda p: p.name)
 def test_terraform_loads_the_configuration(root: Path, tmp_path: Path, empty_mirror_rc: Path) -> None:
     data = tmp_path / "tfdata"
     init = _tf(["init", "-backend=false", "-input=false"], root, data, empty_mirror_rc)
@@ -171,7 +176,11 @@ def test_module_conventions(root: Path) -> None:
     versions = (root / "versions.tf").read_text()
     assert "required_version" in versions
     pins = re.findall(r'^\s+version\s*=\s*"([^"]+)"', versions, re.M)  # providers only
-    assert pins, f"{root.name}: providers are not version-constrained"
+    if root in PURE_MODULES:  # pure: no provider to pin, nothing to create
+        assert "required_providers" not in versions, f"{root.name} is meant to need no provider"
+        assert not re.search(r'^(resource|data) "', text, re.M), f"{root.name} is meant to be pure"
+    else:
+        assert pins, f"{root.name}: providers are not version-constrained"
     if root.parent.name == "envs":  # an env pins exactly; modules accept a tested range
         assert all(p.startswith("= ") for p in pins), f"{root.name}: env pins must be exact: {pins}"
     readme = (root / "README.md").read_text()
@@ -229,7 +238,7 @@ def _mirror_complete() -> bool:
 @pytest.mark.skipif(not _mirror_complete(),
                     reason=f"no provider mirror at {PLUGIN_DIR} (providers cannot be fetched or "
                            "built offline; infra/README.md)")
-@pytest.mark.parametrize("root", CLOUD_ROOTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("root", PROVIDER_ROOTS, ids=lambda p: p.name)
 def test_validate_and_test_with_providers(root: Path, tmp_path: Path) -> None:
     rc = tmp_path / "terraformrc"
     rc.write_text(_mirror_config(PLUGIN_DIR))
@@ -244,8 +253,8 @@ def test_validate_and_test_with_providers(root: Path, tmp_path: Path) -> None:
         assert res.returncode == 0, res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("root", LAB_ROOTS, ids=lambda p: p.name)
-def test_lab_configuration_validates_offline(root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("root", [*LAB_ROOTS, *PURE_MODULES], ids=lambda p: p.name)
+def test_configuration_without_providers_validates_offline(root: Path, tmp_path: Path) -> None:
     """No provider to fetch: `terraform validate` checks types and references for real."""
     from riftdrill.terraform import terraform_bin
 

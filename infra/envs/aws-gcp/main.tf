@@ -38,7 +38,6 @@ locals {
 
   kafka_port      = 9092
   controller_port = 9093
-  node_id_base    = { aws = 1, gcp = 101 }
 
   default_settings = {
     replication_factor           = var.engine == "automq" ? 1 : 3
@@ -54,20 +53,53 @@ locals {
   }
   settings = var.kafka_settings != null ? var.kafka_settings : local.default_settings
 
-  # Controller addresses follow the modules' fixed layout (host 10+i of subnet i % 3), so the
-  # quorum is known before any instance exists and no module depends on the other.
-  voters = {
-    aws = [for i in range(var.controllers.aws) :
-    "${local.node_id_base.aws + i}@${cidrhost(var.aws_private_subnet_cidrs[i % 3], 10 + i)}:${local.controller_port}"]
-    gcp = [for i in range(var.controllers.gcp) :
-    "${local.node_id_base.gcp + i}@${cidrhost(var.gcp_subnet_cidr, 10 + i)}:${local.controller_port}"]
+  # Each cloud's node layout, laid out by infra/modules/node-layout: the env reads its voters to
+  # build the quorum, and the cluster module lays its nodes out from the same inputs. The quorum
+  # is thus known before any instance exists and neither cluster module depends on the other.
+  layout = {
+    aws = {
+      node_id_base     = 1
+      controller_count = var.controllers.aws
+      zones            = local.aws_azs
+      subnet_cidrs     = var.aws_private_subnet_cidrs
+    }
+    gcp = {
+      node_id_base     = 101
+      controller_count = var.controllers.gcp
+      zones            = local.gcp_zones
+      subnet_cidrs     = [var.gcp_subnet_cidr]
+    }
   }
+  voters = { for c, l in module.layout : c => l.voters }
   quorum = var.topology == "stretched" ? {
     aws = join(",", concat(local.voters.aws, local.voters.gcp))
     gcp = join(",", concat(local.voters.aws, local.voters.gcp))
     } : {
     aws = join(",", local.voters.aws)
     gcp = join(",", local.voters.gcp)
+  }
+}
+
+module "layout" {
+  source   = "../../modules/node-layout"
+  for_each = local.layout
+
+  node_id_base     = each.value.node_id_base
+  controller_count = each.value.controller_count
+  broker_count     = var.brokers_per_cloud
+  zones            = each.value.zones
+  subnet_cidrs     = each.value.subnet_cidrs
+  kafka_port       = local.kafka_port
+  controller_port  = local.controller_port
+  kafka_settings   = local.settings
+}
+
+# The quorum comes from the env's layouts, the nodes from each cluster module's own layout of
+# the same inputs: should the two ever differ, plan says so.
+check "quorum_matches_the_clusters" {
+  assert {
+    condition     = module.aws.controller_addresses == module.layout["aws"].controller_addresses && module.gcp.controller_addresses == module.layout["gcp"].controller_addresses
+    error_message = "The clusters' controller addresses differ from the quorum's layout: pass module.aws/module.gcp the inputs of local.layout."
   }
 }
 
@@ -98,8 +130,8 @@ module "aws" {
   engine_sha256  = var.engine_sha256
 
   cluster_id               = random_id.cluster[var.topology == "stretched" ? "main" : "aws"].b64_url
-  node_id_base             = local.node_id_base.aws
-  controller_count         = var.controllers.aws
+  node_id_base             = local.layout.aws.node_id_base
+  controller_count         = local.layout.aws.controller_count
   broker_count             = var.brokers_per_cloud
   controller_quorum_voters = local.quorum.aws
   kafka_settings           = local.settings
@@ -128,8 +160,8 @@ module "gcp" {
   engine_sha256  = var.engine_sha256
 
   cluster_id               = random_id.cluster[var.topology == "stretched" ? "main" : "gcp"].b64_url
-  node_id_base             = local.node_id_base.gcp
-  controller_count         = var.controllers.gcp
+  node_id_base             = local.layout.gcp.node_id_base
+  controller_count         = local.layout.gcp.controller_count
   broker_count             = var.brokers_per_cloud
   controller_quorum_voters = local.quorum.gcp
   kafka_settings           = local.settings

@@ -1,6 +1,7 @@
 # One cloud of a riftdrill deployment on AWS: network, object storage, IAM and the Kafka-compatible
-# nodes. Every node has a fixed private address (cidrhost) so the KRaft quorum and the advertised
-# listeners are known at plan time, before any instance exists.
+# nodes. The node layout (fixed private addresses, node ids, quorum, the broker template's values)
+# comes from ../node-layout, so the KRaft quorum and the advertised listeners are known at plan
+# time, before any instance exists, and are laid out as on every other cloud.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -23,6 +24,20 @@ data "aws_ami" "ubuntu" {
   }
 }
 
+module "layout" {
+  source = "../node-layout"
+
+  node_id_base             = var.node_id_base
+  controller_count         = var.controller_count
+  broker_count             = var.broker_count
+  zones                    = var.azs
+  subnet_cidrs             = var.private_subnet_cidrs
+  kafka_port               = var.kafka_port
+  controller_port          = var.controller_port
+  controller_quorum_voters = var.controller_quorum_voters
+  kafka_settings           = var.kafka_settings
+}
+
 locals {
   tags = merge(var.tags, {
     "riftdrill:drill-target" = "true"
@@ -32,39 +47,19 @@ locals {
   ami_id = var.ami_id != null ? var.ami_id : data.aws_ami.ubuntu[0].id
   region = data.aws_region.current.name
 
-  controllers = [for i in range(var.controller_count) : {
-    key     = "controller-${i + 1}"
-    node_id = var.node_id_base + i
-    roles   = "controller"
-    subnet  = i % 3
-    ip      = cidrhost(var.private_subnet_cidrs[i % 3], 10 + i)
-  }]
-  brokers = [for i in range(var.broker_count) : {
-    key     = "broker-${i + 1}"
-    node_id = var.node_id_base + 10 + i
-    roles   = "broker"
-    subnet  = i % 3
-    ip      = cidrhost(var.private_subnet_cidrs[i % 3], 20 + i)
-  }]
-  nodes = { for n in concat(local.controllers, local.brokers) : n.key => n }
+  # Which nodes exist, their node.id, AZ and fixed address: one rule for every cloud.
+  nodes = module.layout.nodes
 
   s3_endpoint = "https://s3.${local.region}.amazonaws.com"
   # AutoMQ bucket URLs: <bucket index>@s3://<bucket>?region=..&endpoint=..; the instance role signs.
   automq_query = "region=${local.region}&endpoint=${local.s3_endpoint}&authType=instance"
 
-  node_properties = { for k, n in local.nodes : k => templatefile(
+  node_properties = { for k, values in module.layout.template_values : k => templatefile(
     "${path.module}/../../templates/${var.engine}/server.properties.tftpl",
-    merge(var.kafka_settings, {
-      process_roles            = n.roles
-      node_id                  = n.node_id
-      rack                     = var.azs[n.subnet]
-      controller_quorum_voters = var.controller_quorum_voters
-      listeners                = n.roles == "controller" ? "CONTROLLER://0.0.0.0:${var.controller_port}" : "PLAINTEXT://0.0.0.0:${var.kafka_port}"
-      advertised_listeners     = n.roles == "controller" ? "CONTROLLER://${n.ip}:${var.controller_port}" : "PLAINTEXT://${n.ip}:${var.kafka_port}"
-      log_dirs                 = "/var/lib/riftdrill/data"
-      data_buckets             = "0@s3://${aws_s3_bucket.data.id}?${local.automq_query}"
-      ops_buckets              = "1@s3://${aws_s3_bucket.ops.id}?${local.automq_query}"
-      wal_path                 = "0@s3://${aws_s3_bucket.data.id}?${local.automq_query}"
+    merge(values, {
+      data_buckets = "0@s3://${aws_s3_bucket.data.id}?${local.automq_query}"
+      ops_buckets  = "1@s3://${aws_s3_bucket.ops.id}?${local.automq_query}"
+      wal_path     = "0@s3://${aws_s3_bucket.data.id}?${local.automq_query}"
     })
   ) }
 
@@ -635,8 +630,8 @@ resource "aws_launch_template" "node" {
   }
 
   network_interfaces {
-    subnet_id             = aws_subnet.private[each.value.subnet].id
-    private_ip_address    = each.value.ip
+    subnet_id             = aws_subnet.private[each.value.zone_index].id
+    private_ip_address    = each.value.address
     security_groups       = [aws_security_group.nodes.id]
     delete_on_termination = true
   }
@@ -711,7 +706,7 @@ resource "aws_autoscaling_group" "broker" {
   min_size            = 1
   max_size            = 1
   desired_capacity    = 1
-  vpc_zone_identifier = [aws_subnet.private[each.value.subnet].id]
+  vpc_zone_identifier = [aws_subnet.private[each.value.zone_index].id]
   health_check_type   = "EC2"
 
   launch_template {
@@ -759,9 +754,9 @@ resource "aws_lb_target_group" "bootstrap" {
 }
 
 resource "aws_lb_target_group_attachment" "bootstrap" {
-  for_each         = var.create_nlb ? { for b in local.brokers : b.key => b } : {}
+  for_each         = var.create_nlb ? { for b in module.layout.brokers : b.key => b } : {}
   target_group_arn = aws_lb_target_group.bootstrap[0].arn
-  target_id        = each.value.ip
+  target_id        = each.value.address
   port             = var.kafka_port
 }
 

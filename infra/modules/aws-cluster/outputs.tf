@@ -69,19 +69,19 @@ output "nodes" {
     name    = "${var.name}-${k}"
     node_id = n.node_id
     roles   = n.roles
-    zone    = var.azs[n.subnet]
-    address = n.ip
-    port    = n.roles == "controller" ? var.controller_port : var.kafka_port
+    zone    = n.zone
+    address = n.address
+    port    = n.port
     handle  = contains(keys(aws_instance.node), k) ? aws_instance.node[k].id : "asg:${aws_autoscaling_group.broker[k].name}"
   }]
 }
 
 output "controller_addresses" {
-  description = "Fixed addresses of this cloud's controllers, by node.id (the env builds the quorum from them)."
-  value       = { for c in local.controllers : tostring(c.node_id) => c.ip }
+  description = "Fixed addresses of this cloud's controllers, by node.id (the env checks its quorum against them)."
+  value       = module.layout.controller_addresses
 }
 
 output "bootstrap" {
   description = "Bootstrap servers for clients in this cloud: the NLB when created, else every broker."
-  value       = var.create_nlb ? "${aws_lb.bootstrap[0].dns_name}:${var.kafka_port}" : join(",", [for b in local.brokers : "${b.ip}:${var.kafka_port}"])
+  value       = var.create_nlb ? "${aws_lb.bootstrap[0].dns_name}:${var.kafka_port}" : module.layout.bootstrap
 }

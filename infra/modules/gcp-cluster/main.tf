@@ -1,6 +1,21 @@
 # One cloud of a riftdrill deployment on GCP: network, GCS buckets (reached by AutoMQ through
 # the S3-compatible XML API with an HMAC key), a bucket-scoped service account and the nodes.
-# Addresses are fixed (cidrhost) so the KRaft quorum is known at plan time.
+# The node layout (fixed addresses, node ids, quorum, the broker template's values) comes from
+# ../node-layout, so the KRaft quorum is known at plan time and laid out as on every other cloud.
+
+module "layout" {
+  source = "../node-layout"
+
+  node_id_base             = var.node_id_base
+  controller_count         = var.controller_count
+  broker_count             = var.broker_count
+  zones                    = var.zones
+  subnet_cidrs             = [var.subnet_cidr] # one regional subnet spans the three zones
+  kafka_port               = var.kafka_port
+  controller_port          = var.controller_port
+  controller_quorum_voters = var.controller_quorum_voters
+  kafka_settings           = var.kafka_settings
+}
 
 locals {
   labels = merge(var.labels, {
@@ -10,39 +25,19 @@ locals {
   })
   bucket_location = var.bucket_location != null ? var.bucket_location : upper(var.region)
 
-  controllers = [for i in range(var.controller_count) : {
-    key     = "controller-${i + 1}"
-    node_id = var.node_id_base + i
-    roles   = "controller"
-    zone    = var.zones[i % 3]
-    ip      = cidrhost(var.subnet_cidr, 10 + i)
-  }]
-  brokers = [for i in range(var.broker_count) : {
-    key     = "broker-${i + 1}"
-    node_id = var.node_id_base + 10 + i
-    roles   = "broker"
-    zone    = var.zones[i % 3]
-    ip      = cidrhost(var.subnet_cidr, 20 + i)
-  }]
-  nodes = { for n in concat(local.controllers, local.brokers) : n.key => n }
+  # Which nodes exist, their node.id, zone and fixed address: one rule for every cloud.
+  nodes = module.layout.nodes
 
   gcs_endpoint = "https://storage.googleapis.com"
   # AutoMQ speaks S3 to GCS; the HMAC key reaches it as KAFKA_S3_ACCESS_KEY/SECRET_KEY.
   automq_query = "region=${var.region}&endpoint=${local.gcs_endpoint}&authType=static"
 
-  node_properties = { for k, n in local.nodes : k => templatefile(
+  node_properties = { for k, values in module.layout.template_values : k => templatefile(
     "${path.module}/../../templates/${var.engine}/server.properties.tftpl",
-    merge(var.kafka_settings, {
-      process_roles            = n.roles
-      node_id                  = n.node_id
-      rack                     = n.zone
-      controller_quorum_voters = var.controller_quorum_voters
-      listeners                = n.roles == "controller" ? "CONTROLLER://0.0.0.0:${var.controller_port}" : "PLAINTEXT://0.0.0.0:${var.kafka_port}"
-      advertised_listeners     = n.roles == "controller" ? "CONTROLLER://${n.ip}:${var.controller_port}" : "PLAINTEXT://${n.ip}:${var.kafka_port}"
-      log_dirs                 = "/var/lib/riftdrill/data"
-      data_buckets             = "0@s3://${google_storage_bucket.data.name}?${local.automq_query}"
-      ops_buckets              = "1@s3://${google_storage_bucket.ops.name}?${local.automq_query}"
-      wal_path                 = "0@s3://${google_storage_bucket.data.name}?${local.automq_query}"
+    merge(values, {
+      data_buckets = "0@s3://${google_storage_bucket.data.name}?${local.automq_query}"
+      ops_buckets  = "1@s3://${google_storage_bucket.ops.name}?${local.automq_query}"
+      wal_path     = "0@s3://${google_storage_bucket.data.name}?${local.automq_query}"
     })
   ) }
 
@@ -362,7 +357,7 @@ resource "google_compute_instance" "node" {
 
   network_interface {
     subnetwork = google_compute_subnetwork.nodes.id
-    network_ip = each.value.ip
+    network_ip = each.value.address
     # No access_config: no external address.
   }
 

@@ -60,13 +60,18 @@ output "nodes" {
     node_id = n.node_id
     roles   = n.roles
     zone    = n.zone
-    address = n.ip
-    port    = n.roles == "controller" ? var.controller_port : var.kafka_port
+    address = n.address
+    port    = n.port
     handle  = "projects/${var.project_id}/zones/${n.zone}/instances/${google_compute_instance.node[k].name}"
   }]
 }
 
+output "controller_addresses" {
+  description = "Fixed addresses of this cloud's controllers, by node.id (the env checks its quorum against them)."
+  value       = module.layout.controller_addresses
+}
+
 output "bootstrap" {
   description = "Bootstrap servers for clients in this cloud: every broker."
-  value       = join(",", [for b in local.brokers : "${b.ip}:${var.kafka_port}"])
+  value       = module.layout.bootstrap
 }

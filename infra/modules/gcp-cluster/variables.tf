@@ -141,7 +141,7 @@ variable "broker_count" {
 }
 
 variable "controller_quorum_voters" {
-  description = "controller.quorum.voters of the cluster this cloud's nodes join (id@host:port,...); the env computes it from every cloud's fixed controller addresses."
+  description = "controller.quorum.voters of the cluster this cloud's nodes join (id@host:port,...); the env joins every cloud's node-layout voters."
   type        = string
 
   validation {

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from riftdrill import paths
@@ -57,6 +57,27 @@ def check_installed() -> None:
 
 
 @dataclass(frozen=True)
+class KafkaSettings:
+    """The durability and sizing values of server.properties.tftpl, named as its variables.
+
+    The cloud modules take the same fields as Terraform's `kafka_settings` object; the defaults
+    are the lab's (the cloud env sets its own).
+    """
+
+    replication_factor: int
+    min_insync_replicas: int
+    num_partitions: int = 6
+    network_threads: int = 2
+    io_threads: int = 4
+    segment_bytes: int = 64 * 1024 * 1024
+    retention_hours: int = 24
+    # Lab defaults: a dead broker leaves the ISR within seconds, as in a tuned cluster.
+    broker_session_timeout_ms: int = 6000
+    broker_heartbeat_interval_ms: int = 1000
+    replica_lag_time_max_ms: int = 10000
+
+
+@dataclass(frozen=True)
 class KafkaNode:
     name: str  # "aws-1"
     node_id: int
@@ -67,10 +88,13 @@ class KafkaNode:
     controller_port: int
     roles: list[str]
     voters: str  # "101@198.18.1.11:9093,..."
-    replication_factor: int
-    min_insync_replicas: int
-    partitions: int = 6
+    settings: KafkaSettings
     heap_mb: int = 512
+    # broker.rack; "" = the cloud (a lab cloud is one zone, so replicas spread over clouds).
+    zone: str = ""
+    # Where the listeners bind; "" = the node's own address (lab brokers share a namespace).
+    # A cloud VM runs one node and listens on 0.0.0.0 (infra/modules/node-layout).
+    listen_address: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -83,35 +107,21 @@ class KafkaNode:
 
 
 def template_values(node: KafkaNode, log_dirs: str) -> dict[str, object]:
-    listeners = []
-    advertised = []
-    if "broker" in node.roles:
-        listeners.append(f"PLAINTEXT://{node.address}:{node.port}")
-        advertised.append(f"PLAINTEXT://{node.address}:{node.port}")
-    if "controller" in node.roles:
-        listeners.append(f"CONTROLLER://{node.address}:{node.controller_port}")
-        advertised.append(f"CONTROLLER://{node.address}:{node.controller_port}")
-    values: dict[str, object] = {
+    """The values of server.properties.tftpl for one node: the same rule as
+    infra/modules/node-layout's `template_values` (tests/unit/test_node_layout.py runs both)."""
+    listen = node.listen_address or node.address
+    ports = [("PLAINTEXT", node.port)] if "broker" in node.roles else []
+    ports += [("CONTROLLER", node.controller_port)] if "controller" in node.roles else []
+    return {
+        **asdict(node.settings),
         "process_roles": ",".join(node.roles),
         "node_id": node.node_id,
-        "rack": node.cloud,
+        "rack": node.zone or node.cloud,
         "controller_quorum_voters": node.voters,
-        "listeners": ",".join(listeners),
-        "advertised_listeners": ",".join(advertised),
+        "listeners": ",".join(f"{name}://{listen}:{port}" for name, port in ports),
+        "advertised_listeners": ",".join(f"{name}://{node.address}:{port}" for name, port in ports),
         "log_dirs": log_dirs,
-        "replication_factor": node.replication_factor,
-        "min_insync_replicas": node.min_insync_replicas,
-        "num_partitions": node.partitions,
-        "network_threads": 2,
-        "io_threads": 4,
-        "segment_bytes": 64 * 1024 * 1024,
-        "retention_hours": 24,
-        # Lab defaults: a dead broker leaves the ISR within seconds, as in a tuned cluster.
-        "broker_session_timeout_ms": 6000,
-        "broker_heartbeat_interval_ms": 1000,
-        "replica_lag_time_max_ms": 10000,
     }
-    return values
 
 
 def render_properties(node: KafkaNode, log_dirs: str | None = None) -> str:

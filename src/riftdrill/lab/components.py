@@ -88,9 +88,11 @@ def _node(spec: Spec) -> kafka.KafkaNode:
         name=spec["name"], node_id=int(spec["id"]), cloud=spec["cloud"], cluster=spec["cluster"],
         address=spec["address"], port=int(spec["port"]),
         controller_port=int(spec["controller_port"]), roles=list(spec["roles"]),
-        voters=spec["voters"], replication_factor=int(spec["replication_factor"]),
-        min_insync_replicas=int(spec["min_insync_replicas"]),
-        partitions=int(spec.get("partitions", 6)), heap_mb=int(spec.get("heap_mb", 512)),
+        voters=spec["voters"],
+        settings=kafka.KafkaSettings(replication_factor=int(spec["replication_factor"]),
+                                     min_insync_replicas=int(spec["min_insync_replicas"]),
+                                     num_partitions=int(spec.get("partitions", 6))),
+        heap_mb=int(spec.get("heap_mb", 512)),
     )
 
 
