@@ -302,3 +302,19 @@ def _wait_leader(admin: AdminClient, topic: str, leader: int, timeout_s: float =
     while _partition0(admin, topic).leader != leader:
         assert time.monotonic() < deadline, f"broker {leader} was never elected"
         time.sleep(0.5)
+
+
+def test_replay_split_over_processes_reads_what_one_process_reads(topic: Topic) -> None:
+    """The verifier's default replay deals partitions to processes: it must read exactly what
+    one process reads, record for record, foreign records and fences included."""
+    from riftdrill.load.fence import write_fences
+    from riftdrill.verify.replay import replay_topics
+
+    produce(topic, 13, 200)
+    raw_produce(topic, 1, b"not a riftdrill record")
+    fences = write_fences(topic.bootstrap, [topic.name])
+    one = replay_topics(topic.bootstrap, "main", [topic.name], fences, workers=1)
+    two = replay_topics(topic.bootstrap, "main", [topic.name], fences, workers=2)
+    assert [r.partition for r in two] == [r.partition for r in one] == list(range(PARTITIONS))
+    assert all(r.fenced for r in two) and sum(len(r.offsets) for r in two) == 200
+    assert two == one

@@ -20,14 +20,12 @@ gave up); Jepsen treats such writes as "info" operations the same way. Nothing e
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
+from riftdrill.load.spec import MAX_IDEMPOTENT_IN_FLIGHT, Profile
 from riftdrill.verify.anomalies import KINDS, AnomalyKind
-
-Profile = Literal["idempotent", "legacy"]
-MAX_IDEMPOTENT_IN_FLIGHT = 5  # Kafka keeps order with idempotence only up to 5 in flight
 
 ALWAYS_ALLOWED: tuple[AnomalyKind, ...] = ("failed_present", "unacknowledged")
 LEGACY_ALLOWED: tuple[AnomalyKind, ...] = ("duplicates", "reordered")

@@ -89,28 +89,70 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
 
 def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: FenceSet, *,
                   since_ns: int = 0, one_at_a_time: bool = False, timeout_s: float = 600.0,
-                  idle_timeout_s: float = 30.0) -> list[PartitionRead]:
+                  idle_timeout_s: float = 30.0, workers: int = 1) -> list[PartitionRead]:
     """Read `topics` of `cluster` up to `fences`; one PartitionRead per existing partition.
 
     Records intended before `since_ns` (an earlier run into the same topic) are only counted.
     `one_at_a_time` reads one partition after another: Tansu 0.6 answers a fetch of many
     partitions so slowly that they look stalled. A partition that shows no progress for
-    `idle_timeout_s`, or is not done by `timeout_s`, is left unfenced.
+    `idle_timeout_s`, or is not done by `timeout_s`, is left unfenced. `workers` > 1 splits the
+    partitions over that many processes: the per-record work is Python, bound to one core.
     """
     consumer = _consumer(bootstrap)
     try:
         reads = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
-        step = 1 if one_at_a_time else max(1, len(reads))
-        deadline = time.monotonic() + timeout_s
-        for i in range(0, len(reads), step):
-            pending = {(r.topic, r.partition): r for r in reads[i : i + step]}
-            tps = [TopicPartition(t, p, r.low_watermark) for (t, p), r in pending.items()]
-            consumer.incremental_assign(tps)
-            # _consume unassigns each partition as it meets its fence.
-            _consume(consumer, pending, fences.nonce, deadline, idle_timeout_s, since_ns)
+        if workers <= 1 or one_at_a_time or len(reads) <= 1:
+            step = 1 if one_at_a_time else max(1, len(reads))
+            deadline = time.monotonic() + timeout_s
+            for i in range(0, len(reads), step):
+                _replay_group(consumer, reads[i : i + step], fences.nonce, deadline,
+                              idle_timeout_s, since_ns)
+            return reads
+    finally:
+        consumer.close()
+    return _replay_in_processes(bootstrap, reads, fences.nonce, workers, timeout_s,
+                                idle_timeout_s, since_ns)
+
+
+def _replay_group(consumer: Consumer, reads: Sequence[PartitionRead], nonce: bytes,
+                  deadline: float, idle_timeout_s: float, since_ns: int) -> None:
+    pending = {(r.topic, r.partition): r for r in reads}
+    consumer.incremental_assign([TopicPartition(r.topic, r.partition, r.low_watermark)
+                                 for r in reads])
+    # _consume unassigns each partition as it meets its fence.
+    _consume(consumer, pending, nonce, deadline, idle_timeout_s, since_ns)
+
+
+def _replay_worker(bootstrap: str, reads: list[PartitionRead], nonce: bytes, timeout_s: float,
+                   idle_timeout_s: float, since_ns: int) -> list[PartitionRead]:
+    """One process's share of a replay (see _replay_in_processes)."""
+    from riftdrill.gcpause import gc_paused
+
+    consumer = _consumer(bootstrap)
+    try:
+        with gc_paused():
+            _replay_group(consumer, reads, nonce, time.monotonic() + timeout_s,
+                          idle_timeout_s, since_ns)
         return reads
     finally:
         consumer.close()
+
+
+def _replay_in_processes(bootstrap: str, reads: list[PartitionRead], nonce: bytes,
+                         workers: int, timeout_s: float, idle_timeout_s: float,
+                         since_ns: int) -> list[PartitionRead]:
+    """Partitions dealt round-robin to `workers` spawned processes (spawn: this process
+    already runs librdkafka threads, which a fork would copy half-way). Each returns its
+    PartitionReads, merged back in the original order."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    shares = [reads[i::workers] for i in range(workers) if reads[i::workers]]
+    with ProcessPoolExecutor(len(shares), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_replay_worker, bootstrap, share, nonce, timeout_s,
+                               idle_timeout_s, since_ns) for share in shares]
+        done = {(r.topic, r.partition): r for f in futures for r in f.result()}
+    return [done[(r.topic, r.partition)] for r in reads]
 
 
 def _sink(read: PartitionRead) -> tuple[PartitionRead, Any, Any, Any, Any, Any]:

@@ -21,8 +21,10 @@ from typing import Any
 
 from riftdrill import paths
 from riftdrill.errors import RiftdrillError
+from riftdrill.gcpause import gc_paused
 from riftdrill.inventory import Inventory
 from riftdrill.load.fence import FenceSet
+from riftdrill.load.ledger import ProducerLedger
 from riftdrill.verify.anomalies import CONSUMER_KINDS
 from riftdrill.verify.check import (
     ClusterLedger,
@@ -61,34 +63,28 @@ class RunLedgers:
 
 def resolve_run_dir(run: str | None, runs_dir: Path | None = None) -> Path:
     """`--run`: a directory, a run id under results/runs, or (None) the newest run."""
-    runs = runs_dir or paths.results_dir() / "runs"
-    if run is None:
-        candidates = [d for d in runs.glob("*") if d.is_dir()] if runs.is_dir() else []
-        if not candidates:
-            raise RiftdrillError(f"no runs under {runs}; run `riftdrill load` or pass --run")
-        return max(candidates, key=lambda d: d.stat().st_mtime)
-    for candidate in (Path(run), runs / run):
-        if candidate.is_dir():
-            return candidate
-    raise RiftdrillError(f"no run {run!r} (neither a directory nor a run id under {runs})")
+    return paths.resolve_run_dir(run, runs_dir)
 
 
-def load_ledgers(run_dir: Path, inv: Inventory) -> RunLedgers:
+def load_ledgers(run_dir: Path, inv: Inventory,
+                 producers: Sequence[ProducerLedger] | None = None) -> RunLedgers:
     """Producer and consumer ledgers of a run, grouped by cluster. A torn tail (a crash
-    mid-write) is counted; anything else unreadable is a RiftdrillError naming the file."""
+    mid-write) is counted; anything else unreadable is a RiftdrillError naming the file.
+    `producers`: the producer ledgers already read (a drill reads them once), else read here."""
     from riftdrill.load.consumer_ledger import consumer_ledger_files, read_consumer_ledger
-    from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger_counted
+    from riftdrill.load.ledger import ledger_files, read_producer_ledger
 
-    files = ledger_files(run_dir)
+    files = ledger_files(run_dir) if producers is None else [p.path for p in producers]
     if not files:
         raise RiftdrillError(f"no ledgers under {run_dir}/load/ledgers; was load run for it? "
                              "(`riftdrill load` or `riftdrill drill` write them)")
+    given = {p.path: p for p in producers or ()}
     out = RunLedgers(by_cluster={}, files=len(files), producers=[])
     for path in files:
         try:
-            header = read_header(path)
+            read = given[path] if path in given else read_producer_ledger(path)
+            header, entries, torn = read.header, read.entries, read.torn
             cluster = ledger_cluster(header, inv)
-            entries, torn = read_ledger_counted(path)
         except (OSError, ValueError, KeyError) as exc:
             raise RiftdrillError(f"ledger {path} is unreadable ({exc}); it is damaged: "
                                  "re-run the load, a damaged ledger cannot be judged") from exc
@@ -98,12 +94,7 @@ def load_ledgers(run_dir: Path, inv: Inventory) -> RunLedgers:
         ledger.producers.add(int(header["producer_id"]))
         ledger.schedule_starts.append(int(header.get("schedule_start_ns") or 0))
         ledger.topics.update(header.get("topics") or [])
-        add_ack, add_error = ledger.add_ack, ledger.add_error
-        for entry in entries:
-            if isinstance(entry, Ack):
-                add_ack(entry)
-            else:
-                add_error(entry)
+        ledger.add_entries(entries)
     for path in consumer_ledger_files(run_dir):
         try:
             log = read_consumer_ledger(path)
@@ -136,7 +127,13 @@ def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
     )
 
 
-def _replay_for(inv: Inventory) -> Replay:
+# Processes the replay of one cluster is split over: its per-record work is Python, so one
+# process is bound to one core (verify/bench.py measures 1 against 2).
+REPLAY_WORKERS = 2
+
+
+def replay_for(inv: Inventory, workers: int = REPLAY_WORKERS) -> Replay:
+    """The replay verify_run uses by default for `inv`'s engine."""
     from riftdrill.verify.replay import replay_topics
 
     # Tansu serves a many-partition fetch too slowly to tell from a stall: one at a time.
@@ -145,7 +142,7 @@ def _replay_for(inv: Inventory) -> Replay:
     def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int,
                fences: FenceSet) -> list[PartitionRead]:
         return replay_topics(bootstrap, cluster, topics, fences, since_ns=since_ns,
-                             one_at_a_time=tansu)
+                             one_at_a_time=tansu, workers=workers)
 
     return replay
 
@@ -165,13 +162,22 @@ def _attach(results: dict[tuple[str, str, int], PartitionResult], cluster: str,
 
 
 def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
-               replay: Replay | None = None, fence: Fence | None = None) -> VerifyReport:
-    """Verify a run; writes nothing (the CLI writes `<run>/verify.json`)."""
+               replay: Replay | None = None, fence: Fence | None = None,
+               producers: Sequence[ProducerLedger] | None = None) -> VerifyReport:
+    """Verify a run; writes nothing (the CLI writes `<run>/verify.json`). `producers`: its
+    producer ledgers if already read (`load.ledger.read_run_ledgers`)."""
+    with gc_paused():
+        return _verify_run(run_dir, inv, clusters, replay, fence, producers)
+
+
+def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
+                replay: Replay | None, fence: Fence | None,
+                producers: Sequence[ProducerLedger] | None) -> VerifyReport:
     from riftdrill.verify.replay import cluster_bootstrap
 
-    replay = replay or _replay_for(inv)
+    replay = replay or replay_for(inv)
     fence = fence or _write_fences
-    run = load_ledgers(run_dir, inv)  # before the fences: every ack in them precedes a fence
+    run = load_ledgers(run_dir, inv, producers)  # before the fences: every ack precedes one
     ledgers = run.by_cluster
     if not any(lg.n_acks or lg.n_errors for lg in ledgers.values()):
         raise RiftdrillError(f"the ledgers under {run_dir}/load/ledgers hold no send outcome: "
