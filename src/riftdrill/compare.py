@@ -8,6 +8,7 @@ results/compare/<id>/ rendered side by side.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from riftdrill import faults, inventory, paths
 from riftdrill.deploy import ENGINES, DeploySpec
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.errors import LabError
-from riftdrill.inventory import Broker, Inventory
+from riftdrill.inventory import Broker, Inventory, LabEngine
 from riftdrill.report.compare import BrokerReplacement
 
 COMPARE_EXPERIMENTS = ("broker-kill", "link-sever", "object-store-outage")
@@ -49,13 +50,14 @@ def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
     broker = inv.brokers_in("gcp")[-1]
     data_dir = paths.lab_dir() / "data" / f"broker-{broker.name}"
     started = time.monotonic()
-    faults.kill_broker(broker.name)
+    # This process owns the fault: if it dies before the restart, commands warn about it.
+    faults.kill_broker(broker, owner_pid=os.getpid())
     if inv.engine == "kafka":
         # A fresh machine: the disk is gone, the node keeps its id and re-joins empty.
         shutil.rmtree(data_dir, ignore_errors=True)
         config = paths.lab_dir() / "config" / f"broker-{broker.name}.properties"
         kafka.format_storage(broker.name, data_dir, config, broker.cluster)
-    faults.restart_broker(broker.name)
+    faults.restart_broker(inv, broker)
     deadline = started + timeout_s
     note = ""
     while True:
@@ -81,11 +83,11 @@ def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
                              note=note)
 
 
-def run_compare(engines: tuple[str, ...] = ENGINES,
+def run_compare(engines: tuple[LabEngine, ...] = ENGINES,
                 experiments: tuple[str, ...] = COMPARE_EXPERIMENTS,
                 var_items: list[str] | None = None, compare_id: str | None = None,
                 progress: Callable[[str], None] = print) -> Path:
-    from riftdrill.chaos.runner import run_drill
+    from riftdrill.chaos.runner import plan_drill, run_drill
     from riftdrill.report.compare import build_compare, write_compare
     from riftdrill.report.cost import load_prices
     from riftdrill.report.render import render_compare
@@ -103,7 +105,7 @@ def run_compare(engines: tuple[str, ...] = ENGINES,
         faults.heal_all()
         for exp in experiments:
             progress(f"compare: {engine}: drill {exp}")
-            result = run_drill(exp, var_items, echo=False)
+            result = run_drill(plan_drill(exp, var_items), echo=False)
             run_dirs.append(result.run_dir)
         progress(f"compare: {engine}: broker replacement")
         replacements.append(replace_broker(inventory.load()))

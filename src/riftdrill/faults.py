@@ -1,115 +1,186 @@
 """Fault primitives: record in the inventory, then apply through the target's driver.
 
-These are what `riftdrill fault ...`, `riftdrill heal` and the Chaos Toolkit actions call.
+These are what `riftdrill fault ...`, `riftdrill heal`, `riftdrill compare` and the Chaos Toolkit
+actions call, with the objects their caller resolved from the inventory (`Broker`, `Link`,
+`ObjectStore`): nothing here looks a name up again. Each primitive does one locked
+read-modify-write of the inventory (`inventory.locked`):
+
+- injecting records the fault first, so a crash cannot orphan it, then applies it with the
+  inventory it just wrote (declarative network faults need the new record to be in it);
+- bringing a broker back applies first, with the caller's inventory, then forgets;
+- healing a network fault forgets first, then makes the target match what is still recorded.
+
+`owner_pid` is the process that owns an injected fault (`Fault.by_pid`): the drill runner of the
+run context, 0 for faults injected by hand.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Collection, Sequence
 
 from riftdrill import inventory
-from riftdrill.drivers import driver_for
+from riftdrill.drivers import Driver, driver_for
 from riftdrill.errors import FaultError
-from riftdrill.inventory import Direction, Fault, FaultKind, Inventory
+from riftdrill.inventory import Broker, Direction, Fault, FaultKind, Inventory, Link, ObjectStore
+
+BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
+HEALABLE: tuple[FaultKind, ...] = (*BROKER_FAULTS, "sever_link", "block_object_store")
 
 
-def _new_fault(kind: FaultKind, target: str, direction: Direction = "both") -> Fault:
+def _new_fault(kind: FaultKind, target: str, owner_pid: int,
+               direction: Direction = "both") -> Fault:
     return Fault(id=f"{kind}-{target}-{uuid.uuid4().hex[:6]}", kind=kind, target=target,
-                 direction=direction)
+                 direction=direction, by_pid=owner_pid)
 
 
-def _record(kind: FaultKind, target: str, direction: Direction = "both") -> tuple[Inventory, Fault]:
-    fault = _new_fault(kind, target, direction)
+def _record(new: list[Fault]) -> Inventory:
     with inventory.locked() as inv:
-        inv.faults.append(fault)
-    return inv, fault
-
-
-def _forget(fault_ids: set[str]) -> Inventory:
-    with inventory.locked() as inv:
-        inv.faults = [f for f in inv.faults if f.id not in fault_ids]
+        inv.faults.extend(new)
     return inv
 
 
-def kill_broker(name: str) -> Fault:
-    broker = inventory.load().broker(name)
-    inv, fault = _record("kill_broker", broker.name)
-    driver_for(inv).kill_broker(inv, broker)
-    return fault
+def _forget(kinds: FaultKind | Collection[FaultKind], targets: Collection[str]) -> Inventory:
+    """Drop every recorded fault of `kinds` on `targets`: what is recorded now, under the lock."""
+    with inventory.locked() as inv:
+        gone = {f.id for target in targets for f in inv.faults_on(kinds, target)}
+        inv.faults = [f for f in inv.faults if f.id not in gone]
+    return inv
 
 
-def pause_broker(name: str) -> Fault:
-    broker = inventory.load().broker(name)
-    inv, fault = _record("pause_broker", broker.name)
+# ---- brokers -------------------------------------------------------------------------------
+
+def kill_brokers(brokers: Sequence[Broker], *, owner_pid: int,
+                 on_killed: Callable[[Fault], None] | None = None) -> list[Fault]:
+    """SIGKILL brokers (all recorded in one write first); `on_killed` runs as each one is down."""
+    if not brokers:
+        return []
+    new = [_new_fault("kill_broker", b.name, owner_pid) for b in brokers]
+    inv = _record(new)
+    drv = driver_for(inv)
+    for broker, fault in zip(brokers, new, strict=True):
+        drv.kill_broker(inv, broker)
+        if on_killed is not None:
+            on_killed(fault)
+    return new
+
+
+def kill_broker(broker: Broker, *, owner_pid: int) -> Fault:
+    return kill_brokers([broker], owner_pid=owner_pid)[0]
+
+
+def pause_broker(broker: Broker, *, owner_pid: int) -> Fault:
+    fault = _new_fault("pause_broker", broker.name, owner_pid)
+    inv = _record([fault])
     driver_for(inv).pause_broker(inv, broker)
     return fault
 
 
-def resume_broker(name: str) -> None:
-    inv = inventory.load()
-    broker = inv.broker(name)
+def resume_broker(inv: Inventory, broker: Broker) -> None:
+    """SIGCONT a paused broker. `inv` is the caller's: it picks the driver before the lock."""
     driver_for(inv).resume_broker(inv, broker)
-    _forget({f.id for f in inv.faults if f.kind == "pause_broker" and f.target == broker.name})
+    _forget("pause_broker", [broker.name])
 
 
-def restart_broker(name: str) -> None:
-    """Bring a broker back to running, whatever fault (kill or pause) it is under."""
-    inv = inventory.load()
-    broker = inv.broker(name)
-    drv = driver_for(inv)
+def _bring_back(drv: Driver, inv: Inventory, broker: Broker) -> None:
     state = drv.broker_state(inv, broker)
     if state == "paused":
         drv.resume_broker(inv, broker)
     elif state == "dead":
         drv.start_broker(inv, broker)
-    _forget({f.id for f in inv.faults
-             if f.kind in ("kill_broker", "pause_broker") and f.target == broker.name})
 
 
-def sever_link(link: str | None = None, direction: Direction = "both") -> Fault:
-    lk = inventory.load().link(link)
-    inv, fault = _record("sever_link", lk.name, direction)
-    driver_for(inv).sync_link(inv, lk.name)
+def restart_brokers(inv: Inventory, brokers: Sequence[Broker], *,
+                    on_restarted: Callable[[Broker], None] | None = None) -> None:
+    """Bring brokers back to running, whatever fault (kill or pause) each is under, then forget
+    their broker faults in one write (those brought back, also when a later one fails)."""
+    drv = driver_for(inv)
+    done: list[str] = []
+    try:
+        for broker in brokers:
+            _bring_back(drv, inv, broker)
+            done.append(broker.name)
+            if on_restarted is not None:
+                on_restarted(broker)
+    finally:
+        if done:
+            _forget(BROKER_FAULTS, done)
+
+
+def restart_broker(inv: Inventory, broker: Broker) -> None:
+    restart_brokers(inv, [broker])
+
+
+# ---- the link and the object stores ----------------------------------------------------------
+
+def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int) -> Fault:
+    fault = _new_fault("sever_link", link.name, owner_pid, direction)
+    inv = _record([fault])
+    driver_for(inv).sync_link(inv, link.name)
     return fault
 
 
-def heal_link(link: str | None = None) -> None:
-    inv = inventory.load()
-    lk = inv.link(link)
-    inv = _forget({f.id for f in inv.faults if f.kind == "sever_link" and f.target == lk.name})
-    driver_for(inv).sync_link(inv, lk.name)
+def heal_link(link: Link) -> None:
+    """Remove every sever of the link (whatever its direction)."""
+    inv = _forget("sever_link", [link.name])
+    driver_for(inv).sync_link(inv, link.name)
 
 
-def block_object_store(store: str) -> Fault:
-    st = inventory.load().store(store)
-    inv, fault = _record("block_object_store", st.name)
-    driver_for(inv).sync_store(inv, st.name)
+def block_object_store(store: ObjectStore, *, owner_pid: int) -> Fault:
+    fault = _new_fault("block_object_store", store.name, owner_pid)
+    inv = _record([fault])
+    driver_for(inv).sync_store(inv, store.name)
     return fault
 
 
-def unblock_object_store(store: str) -> None:
-    inv = inventory.load()
-    st = inv.store(store)
-    inv = _forget({f.id for f in inv.faults
-                   if f.kind == "block_object_store" and f.target == st.name})
-    driver_for(inv).sync_store(inv, st.name)
+def unblock_object_store(store: ObjectStore) -> None:
+    inv = _forget("block_object_store", [store.name])
+    driver_for(inv).sync_store(inv, store.name)
 
 
-def heal_all() -> list[Fault]:
-    """Undo every recorded fault, whoever injected it; returns what was healed."""
+# ---- everything ------------------------------------------------------------------------------
+
+def heal_all(owner_pid: int | None = None) -> list[Fault]:
+    """Undo every recorded fault, whoever injected it (or only those `owner_pid` owns); returns
+    what was healed.
+
+    One read, then brokers are brought back; one locked write forgets every fault healed, then
+    each faulted link and store is made to match what is left (another owner's sever of the
+    same link stays in force). A failure does not stop the rest: what could not be healed stays
+    recorded and the first error is raised at the end.
+    """
     inv = inventory.load()
-    healed = list(inv.faults)
-    for fault in healed:
-        heal(fault)
+    recorded = [f for f in inv.faults if owner_pid is None or f.by_pid == owner_pid]
+    if not recorded:
+        return []
+    drv = driver_for(inv)
+    errors: list[Exception] = []
+    failed: set[str] = set()  # ids left recorded
+    for fault in recorded:
+        if fault.kind not in HEALABLE:
+            failed.add(fault.id)
+            errors.append(FaultError(f"do not know how to heal a {fault.kind} fault; remove it "
+                                     "from the inventory"))
+    broker_faults = [f for f in recorded if f.kind in BROKER_FAULTS]
+    for name in dict.fromkeys(f.target for f in broker_faults):
+        try:
+            _bring_back(drv, inv, inv.broker(name))
+        except Exception as exc:
+            errors.append(exc)
+            failed |= {f.id for f in broker_faults if f.target == name}
+    healed = [f for f in recorded if f.id not in failed]
+    healed_ids = {f.id for f in healed}
+    with inventory.locked() as now:
+        now.faults = [f for f in now.faults if f.id not in healed_ids]
+    network = [f for f in healed if f.kind in ("sever_link", "block_object_store")]
+    for kind, target in dict.fromkeys((f.kind, f.target) for f in network):
+        try:
+            if kind == "sever_link":
+                drv.sync_link(now, target)
+            else:
+                drv.sync_store(now, target)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
     return healed
-
-
-def heal(fault: Fault) -> None:
-    if fault.kind in ("kill_broker", "pause_broker"):
-        restart_broker(fault.target)
-    elif fault.kind == "sever_link":
-        heal_link(fault.target)
-    elif fault.kind == "block_object_store":
-        unblock_object_store(fault.target)
-    else:
-        raise FaultError(f"do not know how to heal a {fault.kind} fault; remove it from the inventory")

@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -23,8 +23,11 @@ from riftdrill.errors import NotDeployedError, RiftdrillError
 
 SCHEMA_VERSION = 1
 
+# The allowed values, defined once: tuples of them come from typing.get_args.
 Target = Literal["local", "aws-gcp"]
-Engine = Literal["kafka", "tansu", "automq"]
+LabEngine = Literal["kafka", "tansu"]  # what the local lab runs
+CloudEngine = Literal["automq", "kafka"]  # what the aws-gcp target runs
+Engine = Literal[LabEngine, CloudEngine]  # kafka, tansu, automq
 Topology = Literal["stretched", "per-cloud"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "block_object_store", "stop_mirror"
@@ -114,9 +117,9 @@ class Fault(BaseModel):
     target: str  # broker name, link name, store name or mirror name
     direction: Direction = "both"
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
-    # The drill runner that owns the fault (RIFTDRILL_DRILL_PID); 0 = injected by hand, kept
-    # until healed. A fault whose owner died was never healed by it: commands warn about it.
-    by_pid: int = Field(default_factory=lambda: int(os.environ.get("RIFTDRILL_DRILL_PID", "0")))
+    # The drill runner that owns the fault (the run context's owner_pid); 0 = injected by hand,
+    # kept until healed. A fault whose owner died was never healed by it: commands warn about it.
+    by_pid: int = 0
 
 
 class Inventory(BaseModel):
@@ -185,6 +188,12 @@ class Inventory(BaseModel):
 
     def brokers_in(self, cloud: str) -> list[Broker]:
         return [b for b in self.brokers if b.cloud == cloud]
+
+    def faults_on(self, kind: FaultKind | Collection[FaultKind],
+                  target: str | None = None) -> list[Fault]:
+        """The recorded faults of one kind (or any of several) on `target` (None: any target)."""
+        kinds = {kind} if isinstance(kind, str) else set(kind)
+        return [f for f in self.faults if f.kind in kinds and target in (None, f.target)]
 
 
 def load(path: Path | None = None) -> Inventory:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from riftdrill.chaos import targets
@@ -67,21 +69,18 @@ def test_resolve_one_refuses_a_whole_cloud() -> None:
         targets.resolve_one(inv(), "cloud:aws")
 
 
-def test_leader_target_without_topic_needs_the_running_load(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    monkeypatch.delenv("RIFTDRILL_RUN_DIR", raising=False)
+def test_leader_target_without_topic_needs_the_running_load(tmp_path: object) -> None:
     with pytest.raises(targets.TargetError, match="start the load first"):
         targets.resolve(inv(), "leader")
+    with pytest.raises(targets.TargetError, match="start the load first"):
+        targets.resolve(inv(), "leader", run_dir=Path(str(tmp_path)))
 
 
 def test_leader_target_reads_the_load_topic_and_partition_leaders(
         monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    from pathlib import Path
-
     run = Path(str(tmp_path))
     (run / "load").mkdir()
     (run / "load" / "spec.json").write_text('{"topic": "drill-x"}')
-    monkeypatch.setenv("RIFTDRILL_RUN_DIR", str(run))
     seen: list[str] = []
 
     def fake_leaders(bootstrap: str, topic: str, timeout_s: float = 10) -> dict[int, int]:
@@ -89,8 +88,8 @@ def test_leader_target_reads_the_load_topic_and_partition_leaders(
         return {0: 102, 1: 102, 2: 201}
 
     monkeypatch.setattr(targets, "partition_leaders", fake_leaders)
-    assert [b.name for b in targets.resolve(inv(), "leader")] == ["aws-2"]
-    assert [b.name for b in targets.resolve(inv(), "leader:other")] == ["aws-2"]
+    assert [b.name for b in targets.resolve(inv(), "leader", run_dir=run)] == ["aws-2"]
+    assert [b.name for b in targets.resolve(inv(), "leader:other", run_dir=run)] == ["aws-2"]
     assert seen == ["drill-x", "other"]
 
 

@@ -75,7 +75,20 @@ def test_concurrent_fault_records_are_not_lost(tmp_path: Path) -> None:
 
 
 def test_manual_faults_have_no_owner_but_drill_faults_do(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RIFTDRILL_DRILL_PID", raising=False)
-    assert Fault(id="a", kind="sever_link", target="aws-gcp").by_pid == 0
+    # The owner is passed explicitly (the run context's owner_pid), never read from os.environ.
     monkeypatch.setenv("RIFTDRILL_DRILL_PID", "4242")
-    assert Fault(id="b", kind="sever_link", target="aws-gcp").by_pid == 4242
+    assert Fault(id="a", kind="sever_link", target="aws-gcp").by_pid == 0
+    assert Fault(id="b", kind="sever_link", target="aws-gcp", by_pid=4242).by_pid == 4242
+
+
+def test_faults_on_finds_faults_by_kind_and_target() -> None:
+    inv = sample()
+    inv.faults = [Fault(id="k1", kind="kill_broker", target="aws-1"),
+                  Fault(id="p1", kind="pause_broker", target="aws-1"),
+                  Fault(id="k2", kind="kill_broker", target="gcp-1"),
+                  Fault(id="s1", kind="sever_link", target="aws-gcp", direction="a-to-b")]
+    assert [f.id for f in inv.faults_on("kill_broker")] == ["k1", "k2"]
+    assert [f.id for f in inv.faults_on("kill_broker", "gcp-1")] == ["k2"]
+    assert [f.id for f in inv.faults_on(("kill_broker", "pause_broker"), "aws-1")] == ["k1", "p1"]
+    assert inv.faults_on("sever_link", "other") == []
+    assert inv.faults_on("block_object_store") == []

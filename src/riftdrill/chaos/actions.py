@@ -1,33 +1,37 @@
 """Chaos Toolkit actions (python provider, module `riftdrill.chaos.actions`).
 
 Each action finds the inventory the way every riftdrill command does (RIFTDRILL_HOME, else the
-checkout around the working directory), applies one fault primitive from `riftdrill.faults`
-(which records the fault in the inventory first, so `riftdrill heal` can always undo it) and
-appends the fault window to `$RIFTDRILL_RUN_DIR/faults.jsonl` for the recovery math. A window
-starts when the primitive returned (the fault is in force: nft rule loaded, process dead) and
-ends when the heal was issued (a restarted broker may need seconds more to listen again; the
-recovery figures measure that from the acks).
+checkout around the working directory), reads it once to resolve its target to an object
+(`Broker`, `Link`, `ObjectStore`) and hands that object to one primitive of `riftdrill.faults`,
+which records the fault in the inventory first (one locked write, so `riftdrill heal` can
+always undo it) and applies it. The fault window is appended to `<run_dir>/faults.jsonl` for the
+recovery math; the run directory and the fault owner come from the run context the experiment's
+`configuration` carries (`RunContext.from_configuration`). A window starts when the primitive
+returned (the fault is in force: nft rule loaded, process dead) and ends when the heal was
+issued (a restarted broker may need seconds more to listen again; the recovery figures measure
+that from the acks).
 
 Targets (`broker=`): a name or node id, or a role: "leader" / "leader:<topic>" (the broker
 leading most partitions), "controller" (the active KRaft controller); `kill_cloud(cloud=)` takes
 every broker of one cloud. See `riftdrill.chaos.targets`.
 
 Arguments arrive from `--var`/configuration as strings; every numeric argument is coerced.
+Activities that need the run context take `configuration` as their last argument (chaoslib
+passes the experiment's configuration to it).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from riftdrill import faults, inventory, paths
-from riftdrill.chaos import targets, windows
+from riftdrill.chaos import interrupt, targets, windows
+from riftdrill.context import RunContext
 from riftdrill.errors import ValidationError
-from riftdrill.inventory import Direction
+from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
 
 __all__ = [
     "block_object_store", "flap_link", "heal_all", "heal_link", "hold", "kill_broker",
@@ -38,7 +42,7 @@ __all__ = [
 
 MAX_HOLD_S = 3600.0
 MAX_FLAP_CYCLES = 20
-DIRECTIONS = ("both", "a-to-b", "b-to-a")
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 
 
 def _seconds(value: float | str, name: str, upper: float = MAX_HOLD_S) -> float:
@@ -55,102 +59,160 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+# ---- the run context -------------------------------------------------------------------------
+# Without one (an experiment run without the riftdrill control) faults are still applied and
+# recorded, owned by nobody (0), and no fault window is written.
+
+def _owner(ctx: RunContext | None) -> int:
+    return ctx.owner_pid if ctx else 0
+
+
+def _clock_ns(ctx: RunContext | None) -> int:
+    return ctx.clock_ns() if ctx else time.time_ns()
+
+
+def _started(ctx: RunContext | None, kind: FaultKind, target: str,
+             direction: Direction = "both") -> None:
+    """Open a fault window: the fault is in force now."""
+    if ctx is not None:
+        windows.record_start(kind, target, direction, run_dir=ctx.run_dir, ts_ns=ctx.clock_ns())
+
+
+def _ended(ctx: RunContext | None, kind: FaultKind, target: str, ts_ns: int) -> None:
+    """Close a fault window at `ts_ns`, when its heal was issued."""
+    if ctx is not None:
+        windows.record_end(kind, target, run_dir=ctx.run_dir, ts_ns=ts_ns)
+
+
 # ---- brokers -------------------------------------------------------------------------------
 
-def kill_broker(broker: str) -> dict[str, Any]:
+def kill_broker(broker: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """SIGKILL one broker (name, id, "leader[:topic]" or "controller"); it stays down until
     `restart_broker`."""
-    b = targets.resolve_one(inventory.load(), broker)
-    faults.kill_broker(b.name)
-    windows.record_start("kill_broker", b.name)
+    ctx = RunContext.from_configuration(configuration)
+    b = targets.resolve_one(inventory.load(), broker, run_dir=ctx.run_dir if ctx else None)
+    faults.kill_broker(b, owner_pid=_owner(ctx))
+    _started(ctx, "kill_broker", b.name)
     return {"killed": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
 
-def pause_broker(broker: str) -> dict[str, Any]:
+def pause_broker(broker: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """SIGSTOP one broker: alive to the kernel, silent to its peers (the gray failure)."""
-    b = targets.resolve_one(inventory.load(), broker)
-    faults.pause_broker(b.name)
-    windows.record_start("pause_broker", b.name)
+    ctx = RunContext.from_configuration(configuration)
+    b = targets.resolve_one(inventory.load(), broker, run_dir=ctx.run_dir if ctx else None)
+    faults.pause_broker(b, owner_pid=_owner(ctx))
+    _started(ctx, "pause_broker", b.name)
     return {"paused": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
 
-BROKER_FAULTS = ("kill_broker", "pause_broker")
+BROKER_FAULTS = faults.BROKER_FAULTS
 
 
-def _restart(names: list[str]) -> tuple[dict[str, list[str]], float]:
+def _restart(ctx: RunContext | None, inv: Inventory,
+             brokers: list[Broker]) -> tuple[dict[str, list[str]], float]:
     """Restart brokers and close the fault windows they were under: ({name: kinds}, seconds)."""
-    faulted = inventory.load().faults
-    kinds: dict[str, list[str]] = {
-        n: [f.kind for f in faulted if f.kind in BROKER_FAULTS and f.target == n] for n in names
+    kinds: dict[str, list[FaultKind]] = {
+        b.name: [f.kind for f in inv.faults_on(BROKER_FAULTS, b.name)] for b in brokers
     }
-    t0 = time.time_ns()
-    for name in names:
-        faults.restart_broker(name)
-        for kind in kinds[name]:
-            windows.record_end(kind, name, ts_ns=t0)
-    return kinds, round((time.time_ns() - t0) / 1e9, 3)
+    t0 = _clock_ns(ctx)
+
+    def close_windows(b: Broker) -> None:
+        for kind in kinds[b.name]:
+            _ended(ctx, kind, b.name, t0)
+
+    faults.restart_brokers(inv, brokers, on_restarted=close_windows)
+    return {n: list(k) for n, k in kinds.items()}, round((_clock_ns(ctx) - t0) / 1e9, 3)
 
 
-def resume_broker(broker: str) -> dict[str, Any]:
+def resume_broker(broker: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """SIGCONT a paused broker."""
-    b = targets.resolve_one(inventory.load(), broker)
-    t0 = time.time_ns()
-    faults.resume_broker(b.name)
-    windows.record_end("pause_broker", b.name, ts_ns=t0)
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    b = targets.resolve_one(inv, broker, run_dir=ctx.run_dir if ctx else None)
+    t0 = _clock_ns(ctx)
+    faults.resume_broker(inv, b)
+    _ended(ctx, "pause_broker", b.name, t0)
     return {"resumed": b.name, "at": _now()}
 
 
-def restart_broker(broker: str) -> dict[str, Any]:
+def restart_broker(broker: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Bring a killed or paused broker back (waits until it listens again)."""
-    b = targets.resolve_one(inventory.load(), broker)
-    kinds, seconds = _restart([b.name])
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    b = targets.resolve_one(inv, broker, run_dir=ctx.run_dir if ctx else None)
+    kinds, seconds = _restart(ctx, inv, [b])
     return {"restarted": b.name, "healed": kinds[b.name], "seconds": seconds}
 
 
-def kill_cloud(cloud: str) -> dict[str, Any]:
+def kill_cloud(cloud: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """SIGKILL every broker of one cloud (a whole-cloud outage)."""
-    killed = [b.name for b in targets.resolve(inventory.load(), f"cloud:{cloud}")]
-    for name in killed:
-        faults.kill_broker(name)
-        windows.record_start("kill_broker", name)
-    return {"killed": killed, "cloud": cloud, "at": _now()}
+    ctx = RunContext.from_configuration(configuration)
+    brokers = targets.resolve(inventory.load(), f"cloud:{cloud}")
+    faults.kill_brokers(brokers, owner_pid=_owner(ctx),
+                        on_killed=lambda fault: _started(ctx, "kill_broker", fault.target))
+    return {"killed": [b.name for b in brokers], "cloud": cloud, "at": _now()}
 
 
-def restart_cloud(cloud: str) -> dict[str, Any]:
+def restart_cloud(cloud: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Restart every broker of one cloud that is killed or paused."""
-    names = [b.name for b in targets.resolve(inventory.load(), f"cloud:{cloud}")]
-    _, seconds = _restart(names)
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    brokers = targets.resolve(inv, f"cloud:{cloud}")
+    _, seconds = _restart(ctx, inv, brokers)
+    return {"restarted": [b.name for b in brokers], "seconds": seconds}
+
+
+def restart_faulted_brokers(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Restart every broker under a kill or pause fault (after a role-targeted kill the role
+    has moved on, so the heal names no broker)."""
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    names = sorted({f.target for f in inv.faults_on(BROKER_FAULTS)})
+    _, seconds = _restart(ctx, inv, [inv.broker(n) for n in names])
     return {"restarted": names, "seconds": seconds}
 
 
 # ---- the link --------------------------------------------------------------------------------
 
 def _direction(direction: str) -> Direction:
-    if direction not in DIRECTIONS:
-        raise ValidationError(f"invalid direction: {direction!r}; use both, a-to-b or b-to-a")
-    return direction  # type: ignore[return-value]
+    for d in DIRECTIONS:
+        if direction == d:
+            return d
+    raise ValidationError(f"invalid direction: {direction!r}; use {', '.join(DIRECTIONS[:-1])} "
+                          f"or {DIRECTIONS[-1]}")
 
 
-def sever_link(direction: str = "both", link: str | None = None) -> dict[str, Any]:
+def _sever(ctx: RunContext | None, lk: Link, d: Direction) -> None:
+    faults.sever_link(lk, d, owner_pid=_owner(ctx))
+    _started(ctx, "sever_link", lk.name, d)
+
+
+def _heal(ctx: RunContext | None, lk: Link) -> None:
+    t0 = _clock_ns(ctx)
+    faults.heal_link(lk)
+    _ended(ctx, "sever_link", lk.name, t0)
+
+
+def sever_link(direction: str = "both", link: str | None = None,
+               configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Cut the cross-cloud link: both ways, or one way ("a-to-b": the link's a side can no
     longer send to its b side) for an asymmetric partition."""
     d = _direction(direction)
-    fault = faults.sever_link(link or None, d)
-    windows.record_start("sever_link", fault.target, d)
-    return {"severed": fault.target, "direction": d, "at": _now()}
+    lk = inventory.load().link(link or None)
+    _sever(RunContext.from_configuration(configuration), lk, d)
+    return {"severed": lk.name, "direction": d, "at": _now()}
 
 
-def heal_link(link: str | None = None) -> dict[str, Any]:
+def heal_link(link: str | None = None, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Remove every sever of the link."""
     lk = inventory.load().link(link or None)
-    t0 = time.time_ns()
-    faults.heal_link(lk.name)
-    windows.record_end("sever_link", lk.name, ts_ns=t0)
+    _heal(RunContext.from_configuration(configuration), lk)
     return {"healed": lk.name, "at": _now()}
 
 
 def flap_link(cycles: int | str = 3, down_s: float | str = 5, up_s: float | str = 5,
-              direction: str = "both", link: str | None = None) -> dict[str, Any]:
+              direction: str = "both", link: str | None = None,
+              configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Sever and heal the link `cycles` times (at most 20): down `down_s`, then up `up_s`.
     The link is always left up, even when interrupted."""
     try:
@@ -161,54 +223,63 @@ def flap_link(cycles: int | str = 3, down_s: float | str = 5, up_s: float | str 
         raise ValidationError(f"invalid cycles: {n} must be in [1, {MAX_FLAP_CYCLES}]")
     down, up = _seconds(down_s, "down_s", 600), _seconds(up_s, "up_s", 600)
     d = _direction(direction)
+    ctx = RunContext.from_configuration(configuration)
+    lk = inventory.load().link(link or None)
     done = 0
     try:
         for i in range(n):
-            sever_link(d, link)
+            _sever(ctx, lk, d)
             time.sleep(down)
-            heal_link(link)
+            _heal(ctx, lk)
             done += 1
             if i < n - 1:
                 time.sleep(up)
     finally:
         if done < n:
-            heal_link(link)
+            _heal(ctx, lk)
     return {"cycles": done, "down_s": down, "up_s": up, "direction": d}
 
 
 # ---- object stores -----------------------------------------------------------------------
 
-def block_object_store(store: str) -> dict[str, Any]:
+def block_object_store(store: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Drop all traffic to one object store (store name or cloud name): timeouts, not refusals."""
+    ctx = RunContext.from_configuration(configuration)
     st = inventory.load().store(store)
-    faults.block_object_store(st.name)
-    windows.record_start("block_object_store", st.name)
+    faults.block_object_store(st, owner_pid=_owner(ctx))
+    _started(ctx, "block_object_store", st.name)
     return {"blocked": st.name, "at": _now()}
 
 
-def unblock_object_store(store: str) -> dict[str, Any]:
+def unblock_object_store(store: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    ctx = RunContext.from_configuration(configuration)
     st = inventory.load().store(store)
-    t0 = time.time_ns()
-    faults.unblock_object_store(st.name)
-    windows.record_end("block_object_store", st.name, ts_ns=t0)
+    t0 = _clock_ns(ctx)
+    faults.unblock_object_store(st)
+    _ended(ctx, "block_object_store", st.name, t0)
     return {"unblocked": st.name, "at": _now()}
 
 
 # ---- everything ------------------------------------------------------------------------------
 
-def heal_all() -> dict[str, Any]:
+def heal_all(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Undo every fault recorded in the inventory (whoever injected it)."""
-    t0 = time.time_ns()
+    ctx = RunContext.from_configuration(configuration)
+    t0 = _clock_ns(ctx)
     healed = faults.heal_all()
     for f in healed:
-        windows.record_end(f.kind, f.target, ts_ns=t0)
+        _ended(ctx, f.kind, f.target, t0)
     return {"healed": [f"{f.kind}:{f.target}" for f in healed]}
 
 
 def hold(seconds: float | str) -> dict[str, Any]:
-    """Wait (baseline, fault hold, recovery window); at most an hour."""
+    """Wait (baseline, fault hold, recovery window); at most an hour. An interrupted run does
+    not wait it out: Ctrl-C raises in the main thread, and a hold in a background thread ends
+    as soon as the riftdrill control requests the stop."""
     s = _seconds(seconds, "seconds")
-    time.sleep(s)
+    t0 = time.monotonic()
+    if not interrupt.sleep_s(s):
+        return {"held_s": round(time.monotonic() - t0, 3), "interrupted": True}
     return {"held_s": s}
 
 
@@ -218,29 +289,24 @@ def _safe_topic(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", name)[:200]
 
 
-def drill_run_dir() -> Path:
-    """RIFTDRILL_RUN_DIR (set by `riftdrill drill`); under a stock `chaos run`, a new
-    results/runs/<UTC>-chaos directory, exported so later activities find it."""
-    run_dir = windows.run_dir_from_env()
-    if run_dir is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        run_dir = paths.results_dir() / "runs" / f"{stamp}-chaos"
-        os.environ[windows.RUN_DIR_ENV] = str(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
-
-
 def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int | str = 1024,
                partitions: int | str = 6, topic: str = "",
                delivery_timeout_ms: int | str = 30000,
-               profile: str = "idempotent") -> dict[str, Any]:
+               profile: str = "idempotent", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Start the background load (acks=all, the inventory's RF, a fresh topic per drill unless
-    `topic` is given). `duration_s` is only a safety bound: `stop_load` ends it. `profile`:
-    "idempotent" (the drills' contract) or "legacy" (idempotence off)."""
+    `topic` is given) in the run directory. `duration_s` is only a safety bound: `stop_load`
+    ends it. `profile`: "idempotent" (the drills' contract) or "legacy" (idempotence off)."""
     from riftdrill.load.runner import LoadSpec
     from riftdrill.load.runner import start_load as _start
 
-    run_dir = drill_run_dir()
+    ctx = RunContext.from_configuration(configuration)
+    if ctx is None:
+        # Without a run directory stop_load could never find the load: it would run unstopped.
+        raise ValidationError("start_load needs the run directory: declare the riftdrill control "
+                              "(module riftdrill.chaos.control) in the experiment, or pass "
+                              "--var run_dir=<dir>")
+    run_dir = ctx.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
     spec = LoadSpec(rate_per_s=float(rate), duration_s=float(duration_s), size_bytes=int(size),
                     partitions=int(partitions), topic=topic or _safe_topic(f"drill-{run_dir.name}"),
                     delivery_timeout_ms=int(delivery_timeout_ms),
@@ -250,23 +316,15 @@ def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int
             "profile": spec.profile}
 
 
-def stop_load() -> dict[str, Any]:
+def stop_load(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Stop the drill's background load (flushes ledgers, writes the timeline); idempotent."""
     from riftdrill.load.runner import stop_load as _stop
 
-    run_dir = windows.run_dir_from_env()
-    if run_dir is None:
+    ctx = RunContext.from_configuration(configuration)
+    if ctx is None:
         return {"stopped": False, "reason": "no load was started"}
-    result = _stop(run_dir)
+    result = _stop(ctx.run_dir)
     if result is None:
         return {"stopped": False, "reason": "no load result"}
     return {"stopped": True, "sent": result.sent, "acked": result.acked, "failed": result.failed,
             "consumed": result.consumed}
-
-
-def restart_faulted_brokers() -> dict[str, Any]:
-    """Restart every broker under a kill or pause fault (after a role-targeted kill the role
-    has moved on, so the heal names no broker)."""
-    names = sorted({f.target for f in inventory.load().faults if f.kind in BROKER_FAULTS})
-    _, seconds = _restart(names)
-    return {"restarted": names, "seconds": seconds}

@@ -20,6 +20,7 @@ import re
 import subprocess
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 
 from riftdrill.errors import FaultError, RiftdrillError
 from riftdrill.inventory import Broker, Inventory
@@ -111,13 +112,10 @@ def leader_of_topic(inv: Inventory, topic: str) -> Broker:
     raise TargetError(f"the leader of {topic} is node {lid} at {where}, which is no broker of the inventory")
 
 
-def running_load_topic() -> str:
-    """The topic of the drill's load (RIFTDRILL_RUN_DIR/load/spec.json)."""
+def running_load_topic(run_dir: Path | None) -> str:
+    """The topic of the drill's load (<run_dir>/load/spec.json)."""
     import json
 
-    from riftdrill.chaos.windows import run_dir_from_env
-
-    run_dir = run_dir_from_env()
     spec = run_dir / "load" / "spec.json" if run_dir else None
     if spec is None or not spec.exists():
         raise TargetError("target 'leader' needs a topic: start the load first (start_load) "
@@ -125,8 +123,9 @@ def running_load_topic() -> str:
     return str(json.loads(spec.read_text())["topic"])
 
 
-def resolve(inv: Inventory, target: str) -> list[Broker]:
-    """The brokers a target string names (see the module doc)."""
+def resolve(inv: Inventory, target: str, run_dir: Path | None = None) -> list[Broker]:
+    """The brokers a target string names (see the module doc); `run_dir` is the drill's, where
+    a bare "leader" finds the topic of the running load."""
     target = str(target).strip()
     if target.startswith("cloud:"):
         cloud = inv.cloud(target.split(":", 1)[1]).name
@@ -137,13 +136,13 @@ def resolve(inv: Inventory, target: str) -> list[Broker]:
     if target == "controller":
         return [active_controller(inv)]
     if target == "leader" or target.startswith("leader:"):
-        topic = target.split(":", 1)[1] if ":" in target else running_load_topic()
+        topic = target.split(":", 1)[1] if ":" in target else running_load_topic(run_dir)
         return [leader_of_topic(inv, topic)]
     return [inv.broker(target)]
 
 
-def resolve_one(inv: Inventory, target: str) -> Broker:
-    brokers = resolve(inv, target)
+def resolve_one(inv: Inventory, target: str, run_dir: Path | None = None) -> Broker:
+    brokers = resolve(inv, target, run_dir)
     if len(brokers) != 1:
         raise TargetError(f"target {target!r} names {len(brokers)} brokers; this action takes one "
                           "(use kill_cloud for a whole cloud)")

@@ -1,0 +1,325 @@
+"""Every Chaos Toolkit action over a fake driver: one read and one locked write of inventory.json
+per fault action, record-before-apply, fault windows and owners from the run context.
+
+The driver is faked (it is not the subject: the lab tests drive the real one); the inventory is
+a real file under a temporary RIFTDRILL_HOME, and every read and write of it is counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riftdrill import faults, inventory, paths
+from riftdrill.chaos import actions, windows
+from riftdrill.drivers.base import BrokerState
+from riftdrill.errors import FaultError
+from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, ObjectStore
+
+OWNER = 4242
+
+
+def lab() -> Inventory:
+    def broker(i: int, name: str, cloud: str) -> Broker:
+        return Broker(id=i, name=name, cloud=cloud, cluster="main", address=f"198.18.{i % 100}.11",
+                      port=9092, roles=["broker"], handle=f"broker-{name}")
+
+    return Inventory(
+        target="local", engine="kafka", engine_version="4.4.0", topology="stretched",
+        replication_factor=3, min_insync_replicas=2,
+        clouds=[Cloud(name="aws", provider="lab", cidr="198.18.1.0/24", namespace="rd-aws"),
+                Cloud(name="gcp", provider="lab", cidr="198.18.2.0/24", namespace="rd-gcp")],
+        clusters=[Cluster(name="main", clouds=["aws", "gcp"], brokers=[101, 102, 201],
+                          bootstrap={"aws": "198.18.1.11:9092", "gcp": "198.18.2.11:9092"})],
+        brokers=[broker(101, "aws-1", "aws"), broker(102, "aws-2", "aws"),
+                 broker(201, "gcp-1", "gcp")],
+        stores=[ObjectStore(name="aws-s3", cloud="aws", api="s3", endpoint="http://198.18.1.5:9000",
+                            address="198.18.1.5", port=9000, buckets=["b"])],
+        links=[Link(name="aws-gcp", a="aws", b="gcp")],
+    )
+
+
+def on_disk() -> list[tuple[str, str]]:
+    """(kind, target) of the faults inventory.json records now (read past the counters)."""
+    with open(paths.inventory_path()) as f:
+        return [(x["kind"], x["target"]) for x in json.load(f)["faults"]]
+
+
+@dataclass
+class FakeDriver:
+    """Brokers are states in a dict; a network fault is what the last sync saw recorded. Each
+    call checks the order against the file: injected faults are on disk before they are applied,
+    network heals are off disk before the target is synced."""
+
+    states: dict[str, BrokerState] = field(default_factory=dict)
+    severed: dict[str, list[str]] = field(default_factory=dict)
+    blocked: dict[str, bool] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    fail_start: set[str] = field(default_factory=set)
+
+    def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState:
+        return self.states.get(broker.name, "running")
+
+    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+        assert ("kill_broker", broker.name) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"kill {broker.name}")
+        self.states[broker.name] = "dead"
+
+    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+        assert ("pause_broker", broker.name) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"pause {broker.name}")
+        self.states[broker.name] = "paused"
+
+    def resume_broker(self, inv: Inventory, broker: Broker) -> None:
+        self.calls.append(f"resume {broker.name}")
+        self.states[broker.name] = "running"
+
+    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+        if broker.name in self.fail_start:
+            raise FaultError(f"broker {broker.name} did not start")
+        self.calls.append(f"start {broker.name}")
+        self.states[broker.name] = "running"
+
+    def sync_link(self, inv: Inventory, link: str) -> None:
+        recorded = [f.direction for f in inv.faults_on("sever_link", link)]
+        assert recorded == [d for k, d in self._disk_directions(link) if k == "sever_link"]
+        self.calls.append(f"sync_link {link} {recorded}")
+        self.severed[link] = list(recorded)
+
+    def sync_store(self, inv: Inventory, store: str) -> None:
+        blocked = bool(inv.faults_on("block_object_store", store))
+        assert blocked == (("block_object_store", store) in on_disk())
+        self.calls.append(f"sync_store {store} {blocked}")
+        self.blocked[store] = blocked
+
+    @staticmethod
+    def _disk_directions(link: str) -> list[tuple[str, str]]:
+        with open(paths.inventory_path()) as f:
+            return [(x["kind"], x["direction"]) for x in json.load(f)["faults"]
+                    if x["target"] == link]
+
+
+@dataclass
+class Counts:
+    loads: int = 0  # inventory.load outside a lock: plain reads
+    locked: int = 0  # inventory.locked: read-modify-writes under flock
+    unlocked_saves: int = 0  # writes outside a lock: must never happen
+    file_reads: int = 0  # reads of inventory.json's bytes, however they come
+
+
+@pytest.fixture()
+def counted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Counts, FakeDriver]]:
+    monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path))
+    inventory.save(lab())
+    inv_path = paths.inventory_path()
+    counts = Counts()
+    depth = [0]
+    real_load, real_save, real_locked = inventory.load, inventory.save, inventory.locked
+    real_read_text = Path.read_text
+
+    def load(path: Path | None = None) -> Inventory:
+        if depth[0] == 0:
+            counts.loads += 1
+        return real_load(path)
+
+    def save(inv: Inventory, path: Path | None = None) -> None:
+        if depth[0] == 0:
+            counts.unlocked_saves += 1
+        real_save(inv, path)
+
+    @contextlib.contextmanager
+    def locked(path: Path | None = None) -> Iterator[Inventory]:
+        counts.locked += 1
+        depth[0] += 1
+        try:
+            with real_locked(path) as inv:
+                yield inv
+        finally:
+            depth[0] -= 1
+
+    def read_text(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self == inv_path:
+            counts.file_reads += 1
+        return real_read_text(self, *args, **kwargs)
+
+    # `locked` calls the module's `load`/`save`, so patching the module counts those too.
+    monkeypatch.setattr(inventory, "load", load)
+    monkeypatch.setattr(inventory, "save", save)
+    monkeypatch.setattr(inventory, "locked", locked)
+    monkeypatch.setattr(Path, "read_text", read_text)
+    driver = FakeDriver()
+    monkeypatch.setattr(faults, "driver_for", lambda inv: driver)
+    yield counts, driver
+
+
+def configuration(run_dir: Path) -> dict[str, Any]:
+    return {"run_dir": str(run_dir), "owner_pid": OWNER, "other": "kept"}
+
+
+def test_every_action_reads_once_and_writes_once_under_the_lock(
+        counted: tuple[Counts, FakeDriver], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counts, driver = counted
+    run_dir = tmp_path / "results" / "runs" / "r1"
+    conf = configuration(run_dir)
+
+    import riftdrill.load.runner as load_runner
+
+    started: list[Path] = []
+    monkeypatch.setattr(load_runner, "start_load", lambda spec, rd, inv_path: started.append(rd) or 7)
+    monkeypatch.setattr(load_runner, "stop_load", lambda rd: None)
+
+    # (action, call, plain reads allowed, locked writes expected, faults on disk afterwards)
+    Step = tuple[str, Callable[[], dict[str, Any]], int, int, list[tuple[str, str]]]
+    drill: list[Step] = [
+        ("start_load", lambda: actions.start_load(rate=1, duration_s=1, configuration=conf), 0, 0, []),
+        ("hold", lambda: actions.hold(0), 0, 0, []),
+        ("kill_broker", lambda: actions.kill_broker("aws-1", conf), 1, 1,
+         [("kill_broker", "aws-1")]),
+        ("restart_broker", lambda: actions.restart_broker("101", conf), 1, 1, []),
+        ("pause_broker", lambda: actions.pause_broker("gcp-1", conf), 1, 1,
+         [("pause_broker", "gcp-1")]),
+        ("resume_broker", lambda: actions.resume_broker("gcp-1", conf), 1, 1, []),
+        ("kill_cloud", lambda: actions.kill_cloud("aws", conf), 1, 1,
+         [("kill_broker", "aws-1"), ("kill_broker", "aws-2")]),
+        ("restart_cloud", lambda: actions.restart_cloud("aws", conf), 1, 1, []),
+        ("pause_broker", lambda: actions.pause_broker("aws-2", conf), 1, 1,
+         [("pause_broker", "aws-2")]),
+        ("restart_faulted_brokers", lambda: actions.restart_faulted_brokers(conf), 1, 1, []),
+        ("sever_link", lambda: actions.sever_link("a-to-b", None, conf), 1, 1,
+         [("sever_link", "aws-gcp")]),
+        ("heal_link", lambda: actions.heal_link("aws-gcp", conf), 1, 1, []),
+        # flap_link is `cycles` severs and heals: one locked write each, one read in all
+        ("flap_link", lambda: actions.flap_link(2, 0, 0, "both", None, conf), 1, 4, []),
+        ("block_object_store", lambda: actions.block_object_store("aws", conf), 1, 1,
+         [("block_object_store", "aws-s3")]),
+        ("unblock_object_store", lambda: actions.unblock_object_store("aws-s3", conf), 1, 1, []),
+        ("kill_broker", lambda: actions.kill_broker("gcp-1", conf), 1, 1,
+         [("kill_broker", "gcp-1")]),
+        ("sever_link", lambda: actions.sever_link("both", "aws-gcp", conf), 1, 1,
+         [("kill_broker", "gcp-1"), ("sever_link", "aws-gcp")]),
+        ("block_object_store", lambda: actions.block_object_store("aws-s3", conf), 1, 1,
+         [("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3")]),
+        ("heal_all", lambda: actions.heal_all(conf), 1, 1, []),
+        ("heal_all", lambda: actions.heal_all(conf), 1, 0, []),  # nothing recorded: no write
+        ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
+    ]
+    assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
+
+    env_before = dict(os.environ)
+    for name, call, reads, writes, after in drill:
+        before = Counts(**vars(counts))
+        call()
+        loads, locked = counts.loads - before.loads, counts.locked - before.locked
+        assert loads <= reads, f"{name}: {loads} reads of inventory.json"
+        assert locked == writes, f"{name}: {locked} locked writes of inventory.json"
+        assert counts.file_reads - before.file_reads == loads + locked, f"{name}: a hidden read"
+        assert counts.unlocked_saves == 0, f"{name}: wrote inventory.json outside the lock"
+        assert sorted(on_disk()) == sorted(after), name
+    assert dict(os.environ) == env_before, "an action changed os.environ"
+    assert started == [run_dir]
+
+    assert all(f == "running" for f in driver.states.values())
+    assert driver.severed == {"aws-gcp": []} and driver.blocked == {"aws-s3": False}
+    wins = windows.fault_windows(run_dir)
+    assert [(w.kind, w.target) for w in wins] == [
+        ("kill_broker", "aws-1"), ("pause_broker", "gcp-1"),
+        ("kill_broker", "aws-1"), ("kill_broker", "aws-2"), ("pause_broker", "aws-2"),
+        ("sever_link", "aws-gcp"), ("sever_link", "aws-gcp"), ("sever_link", "aws-gcp"),
+        ("block_object_store", "aws-s3"),
+        ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3")]
+    assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
+    assert wins[5].direction == "a-to-b"
+
+
+def test_faults_are_owned_by_the_run_contexts_owner(counted: tuple[Counts, FakeDriver],
+                                                    tmp_path: Path) -> None:
+    actions.kill_broker("aws-1", configuration(tmp_path / "run"))
+    actions.sever_link("both")  # no run context: injected by nobody, no window written
+    owners = {f.kind: f.by_pid for f in inventory.load().faults}
+    assert owners == {"kill_broker": OWNER, "sever_link": 0}
+    assert [w.kind for w in windows.fault_windows(tmp_path / "run")] == ["kill_broker"]
+
+
+def test_start_load_without_a_run_context_refuses_in_one_line(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    from riftdrill.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"riftdrill\.chaos\.control"):
+        actions.start_load()
+    assert actions.stop_load() == {"stopped": False, "reason": "no load was started"}
+
+
+def test_directions_come_from_the_literal() -> None:
+    assert actions.DIRECTIONS == ("both", "a-to-b", "b-to-a")
+    from riftdrill.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="use both, a-to-b or b-to-a"):
+        actions.sever_link("sideways")
+
+
+def test_heal_all_heals_what_it_can_and_keeps_the_rest_recorded(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    _, driver = counted
+    inv = inventory.load()
+    faults.kill_broker(inv.broker("aws-1"), owner_pid=0)
+    faults.kill_broker(inv.broker("aws-2"), owner_pid=0)
+    faults.sever_link(inv.link(), "both", owner_pid=0)
+    driver.fail_start = {"aws-1"}
+    with pytest.raises(FaultError, match="aws-1 did not start"):
+        faults.heal_all()
+    assert on_disk() == [("kill_broker", "aws-1")]
+    assert driver.states == {"aws-1": "dead", "aws-2": "running"}
+    assert driver.severed == {"aws-gcp": []}
+    driver.fail_start = set()
+    assert [(f.kind, f.target) for f in faults.heal_all()] == [("kill_broker", "aws-1")]
+    assert on_disk() == []
+
+
+def test_a_fault_kind_nothing_can_heal_is_kept_and_named(counted: tuple[Counts, FakeDriver]) -> None:
+    from riftdrill.inventory import Fault
+
+    with inventory.locked() as inv:
+        inv.faults.append(Fault(id="m", kind="stop_mirror", target="mm"))
+        inv.faults.append(Fault(id="s", kind="sever_link", target="aws-gcp"))
+    with pytest.raises(FaultError, match="stop_mirror"):
+        faults.heal_all()
+    assert on_disk() == [("stop_mirror", "mm")]
+
+
+def test_restart_forgets_the_brokers_brought_back_when_a_later_one_fails(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    counts, driver = counted
+    inv = inventory.load()
+    brokers = [inv.broker("aws-1"), inv.broker("aws-2")]
+    faults.kill_brokers(brokers, owner_pid=0)
+    driver.fail_start = {"aws-2"}
+    before = counts.locked
+    with pytest.raises(FaultError):
+        faults.restart_brokers(inventory.load(), brokers)
+    assert counts.locked - before == 1
+    assert on_disk() == [("kill_broker", "aws-2")]
+
+
+def test_heal_all_of_one_owner_keeps_the_others_faults_in_force(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    counts, driver = counted
+    inv = inventory.load()
+    faults.sever_link(inv.link(), "a-to-b", owner_pid=OWNER)
+    faults.sever_link(inv.link(), "b-to-a", owner_pid=0)
+    faults.kill_broker(inv.broker("aws-1"), owner_pid=OWNER)
+    faults.pause_broker(inv.broker("gcp-1"), owner_pid=0)
+    before = Counts(**vars(counts))
+    healed = faults.heal_all(owner_pid=OWNER)
+    assert (counts.loads - before.loads, counts.locked - before.locked) == (1, 1)
+    assert sorted((f.kind, f.target) for f in healed) == [("kill_broker", "aws-1"),
+                                                          ("sever_link", "aws-gcp")]
+    assert sorted(on_disk()) == [("pause_broker", "gcp-1"), ("sever_link", "aws-gcp")]
+    assert driver.severed == {"aws-gcp": ["b-to-a"]}
+    assert driver.states == {"aws-1": "running", "gcp-1": "paused"}
