@@ -4,20 +4,22 @@ python-terraform 0.10.1 (2019) predates Terraform 1.x:
 - `destroy()` passes `-force`, which Terraform 1.x removed: we pass force=IsNotFlagged and
   `-auto-approve` instead;
 - `apply()` auto-approves only with skip_plan=True;
-- `output(name)` crashes on bare JSON values, so we read `output -json` whole.
+- `output(name)` crashes on bare JSON values, so we read `output -json` whole;
+- it hands Terraform this process's whole environment and takes no other, so our variables
+  (TF_DATA_DIR, ...) go on its command line through env(1) (`_Terraform`): os.environ is never
+  changed.
 Output is streamed to a log file that a progress view tails, so a long apply shows progress.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,17 +56,34 @@ def _version_ok(binary: str) -> bool:
     return (major, minor) >= MIN_VERSION
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["TF_DATA_DIR"] = str(data_dir)
-    env["TF_IN_AUTOMATION"] = "1"
-    env["CHECKPOINT_DISABLE"] = "1"  # no phoning home: there is no network here
+def _tf_vars(data_dir: Path) -> dict[str, str]:
+    """The environment riftdrill sets for Terraform, on top of its own."""
     rc = paths.cache_dir() / "terraformrc"
     if not rc.exists():
         rc.parent.mkdir(parents=True, exist_ok=True)
         rc.write_text("# riftdrill: no plugin installation from the network\n")
-    env["TF_CLI_CONFIG_FILE"] = str(rc)
-    return env
+    return {"TF_DATA_DIR": str(data_dir), "TF_IN_AUTOMATION": "1",
+            "CHECKPOINT_DISABLE": "1",  # no phoning home: there is no network here
+            "TF_CLI_CONFIG_FILE": str(rc)}
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, **_tf_vars(data_dir)}
+
+
+class _Terraform(Terraform):  # type: ignore[misc]  # python-terraform is untyped
+    """python-terraform's Terraform whose commands run with `env`'s variables set: 0.10.1 gives
+    Popen this process's environment (or none) and takes no other, so they go on the command
+    line through env(1), which sets them and execs Terraform (same pid, same signals)."""
+
+    def __init__(self, env: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.env = env
+
+    def generate_cmd_string(self, cmd: str, *args: Any, **kwargs: Any) -> list[str]:
+        terraform: list[str] = super().generate_cmd_string(cmd, *args, **kwargs)
+        return [shutil.which("env") or "env", *(f"{k}={v}" for k, v in self.env.items()),
+                *terraform]
 
 
 # Every deploy appends: terraform-local.log held 14.9 MB after the first two development days.
@@ -101,8 +120,8 @@ class Workspace:
         return paths.state_dir() / "logs" / f"terraform-{self.name}.log"
 
     def _tf(self, variables: dict[str, Any] | None = None) -> Terraform:
-        return Terraform(working_dir=str(self.module_dir), variables=variables or {},
-                         terraform_bin_path=terraform_bin())
+        return _Terraform(_tf_vars(self.data_dir), working_dir=str(self.module_dir),
+                          variables=variables or {}, terraform_bin_path=terraform_bin())
 
     def _run(self, action: str, fn: Callable[[], tuple[int, str | None, str | None]],
              progress: Callable[[str], None] | None) -> None:
@@ -112,7 +131,7 @@ class Workspace:
         _rotate(self.log_path)
         saved_out, saved_err = sys.stdout, sys.stderr
         stop = threading.Event()
-        with open(self.log_path, "a") as log, _terraform_env(self.data_dir):
+        with open(self.log_path, "a") as log:
             log.write(f"\n=== {time.strftime('%FT%T')}\n")
             log.flush()
             tailer = threading.Thread(target=_tail, args=(self.log_path, log.tell(), stop, progress),
@@ -131,8 +150,7 @@ class Workspace:
 
     def _json(self, action: str, fn: Callable[[], tuple[int, str | None, str | None]]) -> Any:
         """A captured command whose stdout is JSON."""
-        with _terraform_env(self.data_dir):
-            rc, out, err = fn()
+        rc, out, err = fn()
         if rc != 0:
             raise RiftdrillError(f"terraform {action} failed: {(err or '').strip()[-300:]}")
         return json.loads(out or "{}")
@@ -200,20 +218,6 @@ class Workspace:
                 block = [ln.strip("│ ").strip() for ln in lines[i:i + 8]]
                 return " ".join(b for b in block if b)[:400]
         return lines[-1] if lines else "no output"
-
-
-@contextlib.contextmanager
-def _terraform_env(data_dir: Path) -> Iterator[None]:
-    """python-terraform passes os.environ to Terraform: set ours for the call, then restore."""
-    saved = dict(os.environ)
-    tf_env = _env(data_dir)
-    os.environ.clear()
-    os.environ.update(tf_env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _tail(path: Path, offset: int, stop: threading.Event,

@@ -76,3 +76,15 @@ def test_apply_failure_is_one_readable_error(workspace: Workspace) -> None:
 
 def test_a_terraform_binary_is_found() -> None:
     assert Path(terraform_bin()).exists()
+
+
+def test_terraform_gets_our_variables_without_touching_os_environ(workspace: Workspace) -> None:
+    import os
+
+    before = dict(os.environ)
+    cmd = workspace._tf().generate_cmd_string("plan")
+    assert Path(cmd[0]).name == "env" and f"TF_DATA_DIR={workspace.data_dir}" in cmd
+    assert cmd.index("plan") > cmd.index("TF_IN_AUTOMATION=1")  # env VAR=... terraform plan
+    workspace.init()
+    assert dict(os.environ) == before and "TF_DATA_DIR" not in os.environ
+    assert (workspace.data_dir / "terraform.tfstate").exists()  # TF_DATA_DIR reached Terraform

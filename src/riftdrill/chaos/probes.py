@@ -6,8 +6,10 @@ hypotheses (`tolerance: true`): `produce_succeeds`, `p99_ack_latency_within`,
 `consumer_lag_within`, `no_offline_partitions`, `cluster_reachable`.
 
 Latency and lag come from the drill's running load (its per-second metrics under
-`$RIFTDRILL_RUN_DIR/load/workers`). Before the load starts (the first hypothesis) there is no
-load: latency is then measured directly with `DIRECT_SAMPLES` acks=all produces, and lag is 0.
+`<run dir>/load/workers`; the run dir comes from the run context in the experiment's
+configuration, which Chaos Toolkit passes as the last argument `configuration`). Before the load
+starts (the first hypothesis) there is no load: latency is then measured directly with
+`DIRECT_SAMPLES` acks=all produces, and lag is 0.
 Produce and reachability probes run from inside each cloud (its network namespace on the lab),
 so a partition shows up as what a client in that cloud sees.
 """
@@ -22,8 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory
-from riftdrill.chaos import windows
+from riftdrill.context import RunContext
 from riftdrill.inventory import Inventory
+
+__all__ = [  # the probes `chaos discover riftdrill` lists
+    "cluster_reachable", "consumer_lag", "consumer_lag_within", "no_offline_partitions",
+    "offline_partitions", "p99_ack_latency_ms", "p99_ack_latency_within", "produce_succeeds",
+    "reachable_from", "under_replicated_partitions", "verify_ledger",
+]
 
 PROBE_TOPIC = "riftdrill-probe"  # never the load's topic: verify would see foreign records
 DIRECT_SAMPLES = 20
@@ -79,11 +87,15 @@ def cluster_reachable(cloud: str | None = None, timeout_s: float | str = 5) -> b
 _TAILS: dict[Path, Any] = {}  # run dir -> MetricsTail: probes poll once a second while settling
 
 
-def _load_seconds(window_s: float) -> list[dict[str, Any]]:
+def _run_dir(configuration: dict[str, Any] | None) -> Path | None:
+    ctx = RunContext.from_configuration(configuration)
+    return ctx.run_dir if ctx is not None else None
+
+
+def _load_seconds(window_s: float, run_dir: Path | None) -> list[dict[str, Any]]:
     """Per-process metric lines of the last `window_s` complete seconds of the drill's load."""
     from riftdrill.load import aggregate
 
-    run_dir = windows.run_dir_from_env()
     if run_dir is None or not (run_dir / "load" / "workers").is_dir():
         return []
     tail = _TAILS.setdefault(run_dir, aggregate.MetricsTail(run_dir / "load"))
@@ -117,12 +129,13 @@ def _direct_p99_ms(samples: int = DIRECT_SAMPLES) -> float | None:
     return round(latencies[max(0, -(-99 * len(latencies) // 100) - 1)], 3)
 
 
-def p99_ack_latency_ms(window_s: float | str = 10) -> float | None:
+def p99_ack_latency_ms(window_s: float | str = 10,
+                       configuration: dict[str, Any] | None = None) -> float | None:
     """p99 ack latency (ms) of the drill's load over its last `window_s` seconds; without a
     load, of DIRECT_SAMPLES sequential produces; None when nothing was acked."""
     from riftdrill.load import histograms
 
-    lines = _load_seconds(float(window_s))
+    lines = _load_seconds(float(window_s), _run_dir(configuration))
     if not lines:
         return _direct_p99_ms()
     hist = histograms.merge(d["hist_us"]["ack_latency"] for d in lines)
@@ -141,19 +154,21 @@ def _eventually(check: Callable[[], bool], settle_s: float) -> bool:
 
 
 def p99_ack_latency_within(max_ms: float | str = 1000, window_s: float | str = 10,
-                           settle_s: float | str = 0) -> bool:
+                           settle_s: float | str = 0,
+                           configuration: dict[str, Any] | None = None) -> bool:
     """p99 over the last `window_s` s is <= max_ms, now or within `settle_s` s (a backlog
     drained after a heal reads as seconds of latency until it is acked)."""
     def ok() -> bool:
-        p99 = p99_ack_latency_ms(window_s)
+        p99 = p99_ack_latency_ms(window_s, configuration)
         return p99 is not None and p99 <= float(max_ms)
 
     return _eventually(ok, float(settle_s))
 
 
-def consumer_lag(window_s: float | str = 3) -> int:
+def consumer_lag(window_s: float | str = 3,
+                 configuration: dict[str, Any] | None = None) -> int:
     """The drill's consumer lag (records), latest report in the last seconds; 0 without a load."""
-    lines = _load_seconds(float(window_s))
+    lines = _load_seconds(float(window_s), _run_dir(configuration))
     if not lines:
         return 0
     last = max(int(d["t"]) for d in lines)
@@ -161,9 +176,11 @@ def consumer_lag(window_s: float | str = 3) -> int:
 
 
 def consumer_lag_within(max_records: int | str = 2000, window_s: float | str = 3,
-                        settle_s: float | str = 0) -> bool:
+                        settle_s: float | str = 0,
+                        configuration: dict[str, Any] | None = None) -> bool:
     """Consumer lag <= max_records, now or within `settle_s` seconds."""
-    return _eventually(lambda: consumer_lag(window_s) <= int(max_records), float(settle_s))
+    return _eventually(lambda: consumer_lag(window_s, configuration) <= int(max_records),
+                       float(settle_s))
 
 
 # ---- partitions ------------------------------------------------------------------------
@@ -209,13 +226,14 @@ def no_offline_partitions(topic: str | None = None) -> bool:
     return offline_partitions(topic) == 0
 
 
-def verify_ledger() -> dict[str, Any]:
+def verify_ledger(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Replay the drill's topics against its ledgers (after stop_load); counts per anomaly."""
     from riftdrill.verify.verifier import verify_run
 
-    run_dir = windows.run_dir_from_env()
+    run_dir = _run_dir(configuration)
     if run_dir is None:
-        return {"passed": False, "reason": "no drill run directory (RIFTDRILL_RUN_DIR)"}
+        return {"passed": False, "reason": "no drill run directory (configuration run_dir; "
+                "declare the riftdrill control or run it with `riftdrill drill`)"}
     report = verify_run(run_dir, inventory.load())
     (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
     return {"passed": report.passed, "counts": report.totals}

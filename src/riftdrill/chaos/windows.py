@@ -1,9 +1,11 @@
 """Fault-window bookkeeping: when each fault of a drill started and when it was healed.
 
 Every fault action appends a `start` line, every heal action an `end` line, to
-`$RIFTDRILL_RUN_DIR/faults.jsonl` (one JSON object per line, appended with O_APPEND so a crash
-never leaves more than a torn last line). The runner pairs them into windows for the recovery
-math: an `end` closes the earliest open window of the same target whose kind it heals.
+`<run dir>/faults.jsonl` (one JSON object per line, appended with O_APPEND so a crash never
+leaves more than a torn last line). The run dir is passed explicitly: actions take it from the
+run context in their Chaos Toolkit configuration (`riftdrill.context.RunContext`). The runner
+pairs the lines into windows for the recovery math: an `end` closes the earliest open window of
+the same target whose kind it heals.
 
     {"event": "start", "kind": "kill_broker", "target": "aws-1", "direction": "both", "ts_ns": ...}
     {"event": "end",   "kind": "kill_broker", "target": "aws-1", "ts_ns": ...}
@@ -19,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RUN_DIR_ENV = "RIFTDRILL_RUN_DIR"
 FILE = "faults.jsonl"
 
 
@@ -30,7 +31,8 @@ class FaultWindow:
     start_ns: int
     end_ns: int | None  # None: never healed inside the drill (the runner's final heal closes it)
     direction: str = "both"
-    healed_by: str = "drill"  # "drill" (a method action) or "runner" (the runner's heal)
+    # "drill" (a method action) or "runner" (the end-of-run heal: the runner's or the control's)
+    healed_by: str = "drill"
 
     def to_summary(self) -> dict[str, Any]:
         """The summary.json shape: epoch seconds."""
@@ -40,14 +42,9 @@ class FaultWindow:
                 "healed_by": self.healed_by}
 
 
-def run_dir_from_env() -> Path | None:
-    value = os.environ.get(RUN_DIR_ENV)
-    return Path(value) if value else None
-
-
 def _append(run_dir: Path | None, record: dict[str, Any]) -> None:
     if run_dir is None:
-        return  # a stock `chaos run` without a load: nothing to do the recovery math over
+        return  # no run context (an experiment without the riftdrill control): no recovery math
     run_dir.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     fd = os.open(run_dir / FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -58,16 +55,16 @@ def _append(run_dir: Path | None, record: dict[str, Any]) -> None:
 
 
 def record_start(kind: str, target: str, direction: str = "both", *,
-                 run_dir: Path | None = None, ts_ns: int | None = None) -> None:
-    _append(run_dir or run_dir_from_env(),
+                 run_dir: Path | None, ts_ns: int | None = None) -> None:
+    _append(run_dir,
             {"event": "start", "kind": kind, "target": target, "direction": direction,
              "ts_ns": ts_ns or time.time_ns(),
              "at": datetime.now(UTC).isoformat()})
 
 
-def record_end(kind: str, target: str, *, run_dir: Path | None = None,
+def record_end(kind: str, target: str, *, run_dir: Path | None,
                ts_ns: int | None = None, by: str = "drill") -> None:
-    _append(run_dir or run_dir_from_env(),
+    _append(run_dir,
             {"event": "end", "kind": kind, "target": target, "ts_ns": ts_ns or time.time_ns(),
              "by": by, "at": datetime.now(UTC).isoformat()})
 
