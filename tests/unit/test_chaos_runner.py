@@ -22,13 +22,15 @@ from riftdrill.errors import RiftdrillError
 ROOT = Path(__file__).resolve().parents[2]
 
 # A stand-in for `chaos run`: records a fault window, writes a journal, then sleeps; on SIGINT it
-# writes "interrupted" and exits like chaos does (status interrupted).
+# writes "interrupted" and exits like chaos does (status interrupted). The run context arrives
+# as `--var run_dir=... --var owner_pid=...`, as `chaos run` gets it.
 FAKE_CHAOS = textwrap.dedent("""
     import json, os, signal, sys, time
-    run = os.environ["RIFTDRILL_RUN_DIR"]
+    var = dict(a.split("=", 1) for a in sys.argv[2:] if a != "--var")
+    run = var["run_dir"]
     mark = os.path.join(run, "fake.log")
     def on_int(signum, frame):
-        open(mark, "a").write("SIGINT pid=%s\\n" % os.environ["RIFTDRILL_DRILL_PID"])
+        open(mark, "a").write("SIGINT pid=%s\\n" % var["owner_pid"])
         json.dump({"status": "interrupted", "run": []}, open(os.path.join(run, "journal.json"), "w"))
         sys.exit(20)
     signal.signal(signal.SIGINT, on_int)
@@ -42,10 +44,12 @@ FAKE_CHAOS = textwrap.dedent("""
 
 # The runner in its own process (signals go to the main thread), with fake heal/stop.
 RUNNER = textwrap.dedent("""
-    import sys
+    import os, sys
     from pathlib import Path
     from riftdrill.chaos import runner
+    from riftdrill.context import RunContext
     run = Path(sys.argv[1])
+    ctx = RunContext(run_dir=run, owner_pid=os.getpid())
     class F:
         kind, target = "kill_broker", "aws-1"
     def heal_all():
@@ -53,7 +57,8 @@ RUNNER = textwrap.dedent("""
         return [F()]
     def stop_load(d):
         (run / "load-stopped").write_text("yes")
-    out = runner.run_chaos([sys.executable, sys.argv[2], sys.argv[3]], run, echo=False,
+    out = runner.run_chaos([sys.executable, sys.argv[2], sys.argv[3], *ctx.var_args()], run,
+                           echo=False,
                            grace_s=10, heal_all=heal_all, stop_load=stop_load)
     print(out.interrupted_by, out.returncode, ",".join(out.healed))
 """)
@@ -126,6 +131,32 @@ def test_vars_are_checked_against_the_experiment() -> None:
         runner.parse_vars(["hold_s=soon"], EXP)
     with pytest.raises(runner.ExperimentError, match="NAME=VALUE"):
         runner.parse_vars(["hold_s"], EXP)
+
+
+def test_the_run_context_goes_in_as_vars_and_is_no_parameter() -> None:
+    from riftdrill.context import RunContext
+
+    exp = {**EXP, "configuration": {**EXP["configuration"], "run_dir": "", "owner_pid": 0}}
+    with pytest.raises(runner.ExperimentError, match="run context"):
+        runner.parse_vars(["run_dir=/tmp/x"], exp)
+    params = runner.effective_params(exp, {"hold_s": "5"})
+    assert params == {"hold_s": 5, "broker": "aws-2"}
+    cmd = runner.chaos_command(Path("/e/link-sever.json"), RunContext(Path("/r/run"), 77),
+                               {"hold_s": "5", "run_dir": "", "owner_pid": "0"}, chaos_bin="chaos")
+    assert cmd[-5:] == ["--var", "run_dir=/r/run", "--var", "owner_pid=77", "/e/link-sever.json"]
+    assert "hold_s=5" in cmd and "run_dir=" not in cmd and "owner_pid=0" not in cmd
+    assert "--journal-path" in cmd and "/r/run/journal.json" in cmd
+
+
+def test_what_the_control_healed_is_reported_by_the_runner(tmp_path: Path) -> None:
+    # chaos's riftdrill control writes control.json as chaos ends
+    write = ("from pathlib import Path; from riftdrill.chaos import runner; "
+             "runner.ControlReport(healed=['sever_link:aws-gcp'], cleanup_errors=['x failed'])"
+             f".write(Path({str(tmp_path)!r}))")
+    outcome = runner.run_chaos([sys.executable, "-c", write], tmp_path, echo=False,
+                               heal_all=lambda: [], stop_load=lambda d: None)
+    assert outcome.returncode == 0
+    assert outcome.healed == ["sever_link:aws-gcp"] and outcome.cleanup_errors == ["x failed"]
 
 
 def test_effective_params_var_over_env_over_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,7 +243,7 @@ def _judge_with_clean_verify(monkeypatch: pytest.MonkeyPatch, run: Path,
     from tests.unit.test_chaos_targets import inv
 
     report = VerifyReport(run_dir=str(run)).finish(run_contract([], consumers_checked=False))
-    monkeypatch.setattr(verifier, "verify_run", lambda run_dir, inventory: report)
+    monkeypatch.setattr(verifier, "verify_run", lambda run_dir, inventory, **kw: report)
     monkeypatch.setattr(runner, "figures_from_run", lambda *a, **kw: RecoveryFigures(
         fault_start_ns=10**9, fault_end_ns=2 * 10**9, run_end_ns=3 * 10**9))
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
@@ -241,6 +272,41 @@ def test_failed_sends_within_the_bound_pass(tmp_path: Path,
         monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.35))
     assert violations == [] and verdict.passed, verdict.reasons
     assert sends is not None and sends.failed == 30
+
+
+def test_a_drill_reads_each_producer_ledger_once(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify, the send outcomes and the recovery figures share one read of the ledgers."""
+    from riftdrill.load import ledger
+    from riftdrill.verify import verifier
+    from riftdrill.verify.contract import run_contract
+    from riftdrill.verify.report import VerifyReport
+    from tests.unit.test_chaos_targets import inv
+
+    run = _run_with_ledger(tmp_path, acks=70, timed_out=30)
+    report = VerifyReport(run_dir=str(run)).finish(run_contract([], consumers_checked=False))
+
+    def verify(run_dir: Path, inventory: Any, producers: Any = None) -> VerifyReport:
+        verifier.load_ledgers(run_dir, inventory, producers)  # what verify reads (no replay)
+        return report
+
+    reads: list[Path] = []
+    real = ledger.valid_entries
+
+    def counted(path: Path, *a: Any) -> Any:
+        reads.append(path)
+        return real(path, *a)
+
+    monkeypatch.setattr(verifier, "verify_run", verify)
+    monkeypatch.setattr(ledger, "valid_entries", counted)
+    outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
+    verdict, _recovery, _report, _violations, _wins, sends = runner.judge(
+        run, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    assert sends is not None and sends.attempted == 100
+    # the recovery math ran over the same entries (this ledger's nanosecond clock is too short
+    # for figures: it says so)
+    assert any(r.startswith("recovery figures:") for r in verdict.reasons), verdict.reasons
+    assert reads == [run / "load" / "ledgers" / "aws-p0.rdl"]
 
 
 def test_summary_has_the_report_schema(tmp_path: Path) -> None:
@@ -310,7 +376,9 @@ def test_summary_carries_sends_and_the_verify_contract(tmp_path: Path) -> None:
 
 
 def test_counters_delta() -> None:
-    assert runner.counters_delta({"a": {"bytes": 5}}, {"a": {"bytes": 12}, "b": {"bytes": 1}}) == {
+    from riftdrill.drivers.usage import counters_delta
+
+    assert counters_delta({"a": {"bytes": 5}}, {"a": {"bytes": 12}, "b": {"bytes": 1}}) == {
         "a": {"bytes": 7}, "b": {"bytes": 1}}
 
 

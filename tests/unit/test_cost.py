@@ -8,16 +8,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from riftdrill.chaos.summary import RunSummary
+from riftdrill.drivers.usage import count_recorded_requests, store_usage_delta
 from riftdrill.errors import ValidationError
 from riftdrill.report.cost import (
     HOURS_PER_MONTH,
-    count_recorded_requests,
     load_prices,
     price_usage,
-    store_usage_delta,
     usage_from_summary,
 )
-from riftdrill.report.runs import RunSummary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,8 +150,8 @@ def test_store_usage_delta() -> None:
 
 
 def test_collect_store_usage_reports_an_unreachable_store() -> None:
+    from riftdrill.drivers.usage import collect_store_usage
     from riftdrill.inventory import ObjectStore
-    from riftdrill.report.cost import collect_store_usage
 
     store = ObjectStore(name="gcp-gcs", cloud="gcp", api="gcs", endpoint="http://127.0.0.1:9",
                         address="127.0.0.1", port=9, buckets=["b"])

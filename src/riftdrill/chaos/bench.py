@@ -20,7 +20,7 @@ from riftdrill.chaos import runner
 def run_bench(out_path: Path, experiment: str = "broker-kill",
               var_items: list[str] | None = None) -> dict[str, Any]:
     t0 = time.monotonic()
-    result = runner.run_drill(experiment, var_items or [], echo=False)
+    result = runner.run_drill(runner.plan_drill(experiment, var_items), echo=False)
     wall = round(time.monotonic() - t0, 3)
     s = result.summary
     data = {"drill": experiment, "vars": var_items or [], "wall_s": wall,

@@ -29,10 +29,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from riftdrill.errors import RiftdrillError
+
+if TYPE_CHECKING:
+    from riftdrill.load.ledger import ProducerLedger
 
 NS = 1_000_000_000
 BUCKET_NS = 100_000_000  # 100 ms: the resolution of the sliding-window figures
@@ -210,15 +214,19 @@ def compute_recovery(
 
 # ---- adapters from a run directory --------------------------------------------------------
 
-def acks_from_ledgers(run_dir: Path) -> tuple[dict[str, AckSeries], list[tuple[int, str]]]:
-    """Ack series per cloud and (ts_ns, error name) from every ledger of a run."""
-    from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
+def acks_from_ledgers(run_dir: Path, producers: Iterable[ProducerLedger] | None = None
+                      ) -> tuple[dict[str, AckSeries], list[tuple[int, str]]]:
+    """Ack series per cloud and (ts_ns, error name) from every ledger of a run (`producers` if
+    already read, else read here one at a time)."""
+    from riftdrill.load.ledger import Ack, ledger_files, read_producer_ledger
 
     by_cloud: dict[str, AckSeries] = {}
     errors: list[tuple[int, str]] = []
-    for path in ledger_files(run_dir):
-        series = by_cloud.setdefault(str(read_header(path)["cloud"]), AckSeries())
-        for e in read_ledger(path):
+    if producers is None:
+        producers = (read_producer_ledger(path) for path in ledger_files(run_dir))
+    for ledger in producers:
+        series = by_cloud.setdefault(str(ledger.header["cloud"]), AckSeries())
+        for e in ledger.entries:
             if isinstance(e, Ack):
                 series.ack_ts_ns.append(e.ack_ts_ns)
                 series.send_ts_ns.append(e.send_ts_ns)
@@ -239,9 +247,10 @@ def lag_from_timeline(path: Path) -> tuple[list[float], list[int]] | None:
 def figures_from_run(run_dir: Path, fault_start_ns: int, fault_end_ns: int | None,
                      run_end_ns: int | None = None, *, max_lag: int = 0,
                      window_s: float = WINDOW_S, factor: float = FACTOR,
-                     baseline_s: float = BASELINE_S) -> RecoveryFigures:
+                     baseline_s: float = BASELINE_S,
+                     producers: Iterable[ProducerLedger] | None = None) -> RecoveryFigures:
     """Recovery figures of a run; run end defaults to the last ack or error seen."""
-    by_cloud, errors = acks_from_ledgers(run_dir)
+    by_cloud, errors = acks_from_ledgers(run_dir, producers)
     if run_end_ns is None:
         last = [max(s.ack_ts_ns) for s in by_cloud.values() if s.ack_ts_ns]
         last += [max(ts for ts, _ in errors)] if errors else []

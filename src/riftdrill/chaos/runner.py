@@ -5,13 +5,17 @@
         faults.jsonl                         fault windows, appended by the actions
         load/                                ledgers, timeline, summary, histograms
         verify.json  summary.json            the replay and the drill's verdict
+        control.json                         what the riftdrill control healed as chaos ended
 
-`chaos run` runs as a child in its own session with RIFTDRILL_DRILL_PID (faults it injects are
-owned by this process) and RIFTDRILL_RUN_DIR. Whatever happens (success, failure, SIGINT,
-SIGTERM, an exception) the runner then heals: it forwards an interrupt to chaos (whose
-rollbacks heal too), waits at most CHAOS_STOP_GRACE_S, kills it if needed, runs
-`faults.heal_all()`, closes open fault windows and stops the load. Only then it verifies,
-computes the recovery figures and decides the verdict (Chaos Toolkit's exit status is not it).
+`chaos run` runs as a child in its own session; the run context (`riftdrill.context`: this run's
+directory, and this process as the owner of the faults it injects) goes in with
+`--var run_dir=... --var owner_pid=...`. Whatever happens (success, failure, SIGINT, SIGTERM, an
+exception) the experiment's riftdrill control heals the faults it owns and stops the load as
+chaos ends (`chaos/control.py`), and the runner then heals again as a safety net (chaos may have
+been killed): it forwards an interrupt to chaos, waits at most CHAOS_STOP_GRACE_S, kills it if
+needed, runs `faults.heal_all()`, closes open fault windows and stops the load (idempotent).
+Only then it verifies, computes the recovery figures and decides the verdict (Chaos Toolkit's
+exit status is not it), once (`finish_drill`; under a stock `chaos run` the control calls it).
 Last, it compares the run with the previous run of the same drill (regression.py) and records
 the flags under `regressions` in summary.json: they do not change the verdict or the exit code.
 """
@@ -28,24 +32,33 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from riftdrill import faults, inventory, paths
+from riftdrill import context, faults, inventory, paths
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import windows
 from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
+from riftdrill.chaos.summary import (
+    SCHEMA_VERSION,
+    FaultWindow,
+    HostFacts,
+    RunSummary,
+    VerdictSummary,
+)
 from riftdrill.chaos.verdict import Verdict, decide, load_journal
+from riftdrill.context import RunContext
+from riftdrill.drivers import driver_for
+from riftdrill.drivers.usage import LinkCounters, StoreSnapshots, counters_delta, store_usage_delta
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
+from riftdrill.load.ledger import ProducerLedger, read_run_ledgers
 from riftdrill.load.outcomes import SendOutcomes, send_outcomes
-from riftdrill.report import cost
 from riftdrill.verify.report import VerifyReport
 
-SCHEMA_VERSION = 1
 # chaos's rollbacks stop the load, which drains, waits for its fences and closes consumers:
 # longer than load.runner.stop_timeout_s with default settings (~210 s)
 CHAOS_STOP_GRACE_S = 240.0
@@ -105,6 +118,9 @@ def parse_vars(items: list[str], experiment: dict[str, Any]) -> dict[str, str]:
             raise ExperimentError(f"bad --var {item!r}: use NAME=VALUE")
         if ":" in key:
             raise ExperimentError(f"bad --var {item!r}: riftdrill takes NAME=VALUE (no :type)")
+        if key in context.KEYS:
+            raise ExperimentError(f"bad --var {key}: riftdrill sets the run context itself; "
+                                  "pass only the drill's parameters")
         if key not in conf:
             raise ExperimentError(f"unknown --var {key!r} for {experiment.get('title', '?')!r}; "
                                   f"known: {', '.join(sorted(conf))}")
@@ -121,17 +137,29 @@ def parse_vars(items: list[str], experiment: dict[str, Any]) -> dict[str, str]:
 
 
 def effective_params(experiment: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
-    """Every configuration value the drill runs with: --var, else env, else the default."""
-    params: dict[str, Any] = {}
+    """Every configuration value the drill runs with: --var, else env, else the default (the
+    run context keys are not parameters: left out)."""
+    values: dict[str, Any] = {}
     for key, spec in (experiment.get("configuration") or {}).items():
         if key in given:
-            params[key] = given[key]
+            values[key] = given[key]
         elif isinstance(spec, dict) and spec.get("type") == "env":
-            params[key] = os.environ.get(str(spec["key"]), spec.get("default"))
+            values[key] = os.environ.get(str(spec["key"]), spec.get("default"))
         else:
-            params[key] = spec
+            values[key] = spec
+    return drill_params(values)
+
+
+def drill_params(values: dict[str, Any]) -> dict[str, Any]:
+    """A drill's parameters from resolved configuration values: numbers as numbers, without
+    the run context keys."""
+    params: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in context.KEYS:
+            continue
+        params[key] = value
         try:
-            f = float(params[key])
+            f = float(value)
             params[key] = int(f) if f.is_integer() else f
         except (TypeError, ValueError):
             pass
@@ -197,14 +225,16 @@ def _trap(sig_state: _Signals) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def chaos_command(exp_path: Path, run_dir: Path, params: dict[str, str],
+def chaos_command(exp_path: Path, ctx: RunContext, params: dict[str, str],
                   chaos_bin: str | None = None) -> list[str]:
+    """`chaos run` of one drill: its parameters, then the run context, as `--var`s."""
     chaos = chaos_bin or shutil.which("chaos", path=str(Path(sys.executable).parent)) or "chaos"
-    cmd = [chaos, "--log-file", str(run_dir / "chaos.log"), "run",
-           "--journal-path", str(run_dir / "journal.json"), "--rollback-strategy", "always"]
+    cmd = [chaos, "--log-file", str(ctx.run_dir / "chaos.log"), "run",
+           "--journal-path", str(ctx.run_dir / "journal.json"), "--rollback-strategy", "always"]
     for k, v in params.items():
-        cmd += ["--var", f"{k}={v}"]
-    return [*cmd, str(exp_path)]
+        if k not in ctx.to_vars():
+            cmd += ["--var", f"{k}={v}"]
+    return [*cmd, *ctx.var_args(), str(exp_path)]
 
 
 def heal_everything(run_dir: Path, stop_load: Callable[[Path], object] | None = None,
@@ -240,9 +270,8 @@ def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
               stop_load: Callable[[Path], object] | None = None,
               heal_all: Callable[[], list[Any]] | None = None) -> ChaosOutcome:
     """Run chaos; heal in every case (also when this raises, e.g. on a second signal)."""
-    env = {**os.environ, "RIFTDRILL_DRILL_PID": str(os.getpid()),
-           windows.RUN_DIR_ENV: str(run_dir), "RIFTDRILL_HOME": str(paths.project_root()),
-           "PYTHONUNBUFFERED": "1"}
+    # Not run context (that is in `cmd`'s --vars): which checkout chaos's activities act on.
+    env = {**os.environ, "RIFTDRILL_HOME": str(paths.project_root()), "PYTHONUNBUFFERED": "1"}
     sig = _Signals()
     t0 = time.monotonic()
     proc: subprocess.Popen[bytes] | None = None
@@ -275,10 +304,43 @@ def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
                 if threading.current_thread() is threading.main_thread():
                     signal.signal(s, signal.SIG_IGN)
             outcome.healed, outcome.cleanup_errors = heal_everything(run_dir, stop_load, heal_all)
+            # what the experiment's riftdrill control healed as chaos ended comes first
+            by_control = read_control_report(run_dir)
+            outcome.healed = [*by_control.healed, *outcome.healed]
+            outcome.cleanup_errors = [*by_control.cleanup_errors, *outcome.cleanup_errors]
     outcome.returncode = proc.returncode if proc is not None else None
     outcome.interrupted_by = sig.received
     outcome.seconds = round(time.monotonic() - t0, 3)
     return outcome
+
+
+CONTROL_FILE = "control.json"  # what the riftdrill control did at the end of the experiment
+
+
+@dataclass
+class ControlReport:
+    """The end of a run as the riftdrill control did it (`chaos/control.py`)."""
+
+    healed: list[str] = field(default_factory=list)  # "kind:target" of the faults it healed
+    cleanup_errors: list[str] = field(default_factory=list)
+    interrupted_by: str | None = None  # "SIGINT" / "SIGTERM" as chaos saw it
+
+    def write(self, run_dir: Path) -> None:
+        path = run_dir / CONTROL_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, path)
+
+
+def read_control_report(run_dir: Path) -> ControlReport:
+    """The control's report; empty when it did not run (chaos killed, or no control)."""
+    try:
+        data = json.loads((run_dir / CONTROL_FILE).read_text())
+        return ControlReport(healed=[str(h) for h in data.get("healed", [])],
+                             cleanup_errors=[str(e) for e in data.get("cleanup_errors", [])],
+                             interrupted_by=data.get("interrupted_by"))
+    except (OSError, ValueError, AttributeError):
+        return ControlReport()
 
 
 def _wait_or_kill(proc: subprocess.Popen[bytes], grace_s: float) -> None:
@@ -310,23 +372,6 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None
 
 
-def link_counters(target: str) -> dict[str, dict[str, int]]:
-    if target != "local":
-        return {}
-    try:
-        from riftdrill.lab.net import link_counters as counters
-
-        return counters()
-    except Exception:
-        return {}
-
-
-def counters_delta(before: dict[str, dict[str, int]],
-                   after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    return {k: {m: v - before.get(k, {}).get(m, 0) for m, v in vals.items()}
-            for k, vals in after.items()}
-
-
 LAG_SLACK_S = 6.0
 
 
@@ -340,7 +385,7 @@ def zero_lag_records(params: dict[str, Any]) -> int:
 @dataclass
 class DrillResult:
     run_dir: Path
-    summary: dict[str, Any]
+    summary: dict[str, Any]  # what summary.json holds (RunSummary.to_json_dict): `--json` prints it
     verdict: Verdict
     exit_code: int
     regressions: list[str] = field(default_factory=list)  # one message per flagged figure
@@ -382,9 +427,14 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         reasons.append("no fault was injected (no fault window recorded): the fault never "
                        "happened, so the drill tested nothing")
     report = None
+    # Verify, the send outcomes and the recovery figures judge the same producer ledgers: read
+    # them once. Unreadable: each reads them itself, and says why, as it would alone.
+    producers: list[ProducerLedger] | None = None
     if (run_dir / "load" / "ledgers").is_dir():
+        with suppress(OSError, ValueError):
+            producers = read_run_ledgers(run_dir)
         try:
-            report = verify_run(run_dir, inv)
+            report = verify_run(run_dir, inv, producers=producers)
             (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
         except RiftdrillError as exc:
             reasons.append(f"verify could not check the run: {exc}")
@@ -393,7 +443,7 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     sends = None
     if (run_dir / "load" / "ledgers").is_dir():
         try:
-            sends = send_outcomes(run_dir)
+            sends = send_outcomes(run_dir, producers)
         except (OSError, ValueError) as exc:
             reasons.append(f"failed sends could not be counted: {exc}")
     recovery = None
@@ -402,7 +452,7 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         try:
             recovery = figures_from_run(run_dir, sp[0], sp[1],
                                         baseline_s=float(params.get("baseline_s", 60) or 60),
-                                        max_lag=zero_lag_records(params))
+                                        max_lag=zero_lag_records(params), producers=producers)
         except RiftdrillError as exc:
             reasons.append(f"recovery figures: {exc}")
     violations = slo_mod.check(bounds, recovery, report,
@@ -414,50 +464,112 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     return verdict, recovery, report, violations, wins, sends
 
 
-def run_drill(experiment: str, var_items: list[str] | None = None, *, echo: bool = True,
-              chaos_bin: str | None = None, runs_dir: Path | None = None,
-              slo_path: Path | None = None) -> DrillResult:
-    exp_path = resolve_experiment(experiment)
-    exp = read_experiment(exp_path)
-    name = exp_path.stem
-    given = parse_vars(var_items or [], exp)
+@dataclass(frozen=True)
+class DrillPlan:
+    """A drill resolved once, at the edge: its experiment file read and its --var items checked
+    (before anything runs, so a suite with one bad name or value starts nothing)."""
+
+    name: str
+    path: Path
+    experiment: dict[str, Any]
+    given: dict[str, str]  # the --var values given, checked against the configuration
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return effective_params(self.experiment, self.given)
+
+
+def plan_drill(experiment: str, var_items: list[str] | None = None, *,
+               suite: bool = False) -> DrillPlan:
+    """`suite`: the suite's short profile (SUITE_VARS) under the user's --var items; keys the
+    experiment lacks are skipped, as one --var list serves every drill of a suite."""
+    path = resolve_experiment(experiment)
+    exp = read_experiment(path)
+    items = list(var_items or [])
+    if suite:
+        conf = exp.get("configuration", {})
+        given = {i.split("=", 1)[0] for i in items}
+        items = ([f"{k}={v}" for k, v in SUITE_VARS.items() if k in conf and k not in given]
+                 + [i for i in items if i.split("=", 1)[0] in conf])
+    return DrillPlan(name=path.stem, path=path, experiment=exp, given=parse_vars(items, exp))
+
+
+def run_drill(plan: DrillPlan, *, echo: bool = True, chaos_bin: str | None = None,
+              runs_dir: Path | None = None, slo_path: Path | None = None) -> DrillResult:
+    start = begin_drill(plan.name, plan.experiment, plan.params, slo_path)
+    run_dir = new_run_dir(plan.name, runs_dir)
+    ctx = RunContext(run_dir=run_dir, owner_pid=os.getpid())  # this process owns the faults
+    cmd = chaos_command(plan.path, ctx, {k: str(v) for k, v in start.params.items()},
+                        chaos_bin)
+    outcome = run_chaos(cmd, run_dir, echo=echo)
+    return finish_drill(run_dir, start, outcome)
+
+
+@dataclass
+class DrillStart:
+    """A drill before chaos runs: what it is, and what is measured to compare with after."""
+
+    name: str
+    experiment: dict[str, Any]
+    params: dict[str, Any]
+    inv: inventory.Inventory
+    bounds: slo_mod.ExperimentSlo
+    tolerance: slo_mod.Tolerance
+    started_at: str
+    counters_before: LinkCounters
+    stores_before: StoreSnapshots
+
+
+def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
+                slo_path: Path | None = None) -> DrillStart:
+    """Everything a drill needs before chaos runs (`riftdrill drill`, or the riftdrill control
+    under a stock `chaos run`): its SLO bounds, the inventory, the counters to diff."""
     slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
                             set(known_experiments()) | {name})
     bounds = slo_mod.bounds_for(slo_file, name)
     inv = inventory.load()
-    params = effective_params(exp, given)
-    run_dir = new_run_dir(name, runs_dir)
     started_at = datetime.now(UTC).isoformat()
-    counters_before = link_counters(inv.target)
-    # The lab's object stores before and after, for the cost report (cloud stores are priced
-    # from their own billing, not measured here).
-    stores_before = None
-    if inv.target == "local":
-        cost.start_store_recording(inv)
-        stores_before = cost.collect_store_usage(inv)
-    cmd = chaos_command(exp_path, run_dir, {k: str(v) for k, v in params.items()}, chaos_bin)
-    outcome = run_chaos(cmd, run_dir, echo=echo)
-    counters_after = link_counters(inv.target)
+    # The link's counters and the object stores before and after, for the cost report: the
+    # target's driver measures what it can ({} for what it cannot).
+    driver = driver_for(inv)
+    counters_before = driver.link_counters(inv)
+    driver.start_store_recording(inv)
+    stores_before = driver.store_snapshot(inv)
+    return DrillStart(name=name, experiment=exp, params=params, inv=inv, bounds=bounds,
+                      tolerance=slo_file.regression, started_at=started_at,
+                      counters_before=counters_before, stores_before=stores_before)
+
+
+def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> DrillResult:
+    """Judge a drill whose chaos run has ended and healed; write its summary.json. Called once
+    per run: by `run_drill`, or by the riftdrill control when no runner owns the run."""
+    inv, params = start.inv, start.params
+    driver = driver_for(inv)
+    counters_after = driver.link_counters(inv)
     verdict, recovery, report, violations, wins, sends = judge(run_dir, params, inv, outcome,
-                                                              bounds)
-    summary = build_summary(run_dir, name, exp, inv, params, started_at, wins, recovery, report,
-                            verdict, violations, counters_delta(counters_before, counters_after),
+                                                              start.bounds)
+    summary = build_summary(run_dir, start.name, start.experiment, inv, params, start.started_at,
+                            wins, recovery, report, verdict, violations,
+                            counters_delta(start.counters_before, counters_after),
                             outcome, sends=sends)
-    if stores_before is not None:
-        summary["store_usage"] = cost.store_usage_delta(stores_before, cost.collect_store_usage(inv))
-    summary["regressions"] = regressions_block(summary, run_dir.parent, slo_file.regression)
+    store_usage = store_usage_delta(start.stores_before, driver.store_snapshot(inv))
+    if store_usage:  # a target that measures no store writes no `store_usage`
+        summary.store_usage = store_usage
+    summary.regressions = regressions_block(summary.to_json_dict(), run_dir.parent,
+                                            start.tolerance)
     write_summary(run_dir, summary)
     code = EXIT_INTERRUPTED if outcome.interrupted_by in ("SIGINT", "SIGTERM") else (
         EXIT_PASS if verdict.passed else EXIT_FAIL)
-    return DrillResult(run_dir=run_dir, summary=summary, verdict=verdict, exit_code=code,
-                       regressions=[f["message"] for f in summary["regressions"]["flags"]])
+    return DrillResult(run_dir=run_dir, summary=summary.to_json_dict(), verdict=verdict,
+                       exit_code=code,
+                       regressions=[f["message"] for f in summary.regressions["flags"]])
 
 
 def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.Inventory,
                   params: dict[str, Any], started_at: str, wins: list[windows.FaultWindow],
                   recovery: RecoveryFigures | None, report: Any, verdict: Verdict,
-                  violations: list[slo_mod.Violation], link_bytes: dict[str, Any],
-                  outcome: ChaosOutcome, *, sends: SendOutcomes | None = None) -> dict[str, Any]:
+                  violations: list[slo_mod.Violation], link_bytes: LinkCounters,
+                  outcome: ChaosOutcome, *, sends: SendOutcomes | None = None) -> RunSummary:
     load_spec: dict[str, Any] = {}
     spec_path = run_dir / "load" / "spec.json"
     if spec_path.exists():
@@ -466,36 +578,36 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
     with suppress(OSError, ValueError, LookupError, TypeError):
         p99 = json.loads((run_dir / "load" / "summary.json").read_text())["ack_latency_ms"]["p99"]
         ack_p99_ms = float(p99) if isinstance(p99, int | float) else None
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_dir.name,
-        "experiment": name,
-        "title": exp.get("title", name),
-        "target": inv.target,
-        "engine": inv.engine,
-        "engine_version": inv.engine_version,
-        "topology": inv.topology,
-        "started_at": started_at,
-        "ended_at": datetime.now(UTC).isoformat(),
-        "riftdrill_sha": git_sha(),
-        "host": host_facts(),
-        "params": {**params, "load": load_spec,
-                   "replication_factor": inv.replication_factor,
-                   "min_insync_replicas": inv.min_insync_replicas},
-        "fault_windows": [w.to_summary() for w in wins],
-        "recovery": recovery.model_dump() if recovery is not None else None,
-        "verify": verify_block(report),
+    return RunSummary(
+        schema_version=SCHEMA_VERSION,
+        run_id=run_dir.name,
+        experiment=name,
+        title=exp.get("title", name),
+        target=inv.target,
+        engine=inv.engine,
+        engine_version=inv.engine_version,
+        topology=inv.topology,
+        started_at=started_at,
+        ended_at=datetime.now(UTC).isoformat(),
+        riftdrill_sha=git_sha(),
+        host=HostFacts.model_validate(host_facts()),
+        params={**params, "load": load_spec,
+                "replication_factor": inv.replication_factor,
+                "min_insync_replicas": inv.min_insync_replicas},
+        fault_windows=[FaultWindow.model_validate(w.to_summary()) for w in wins],
+        recovery=recovery,
+        verify=verify_block(report),
         # every send's outcome over the whole run, from the producer ledgers (None: unreadable)
-        "sends": sends.model_dump() if sends is not None else None,
-        "ack_p99_ms": ack_p99_ms,  # the load's whole-run p99 ack latency (load/summary.json)
-        "verdict": {"passed": verdict.passed, "reasons": verdict.reasons},
-        "slo": {"violations": [v.model_dump() for v in violations]},
-        "link_bytes": link_bytes,
-        "journal": "journal.json",
-        "load_dir": "load",
-        "chaos": {"returncode": outcome.returncode, "interrupted_by": outcome.interrupted_by,
-                  "seconds": outcome.seconds, "healed_by_runner": outcome.healed},
-    }
+        sends=sends,
+        ack_p99_ms=ack_p99_ms,
+        verdict=VerdictSummary(passed=verdict.passed, reasons=verdict.reasons),
+        slo={"violations": [v.model_dump() for v in violations]},
+        link_bytes=link_bytes,
+        journal="journal.json",
+        load_dir="load",
+        chaos={"returncode": outcome.returncode, "interrupted_by": outcome.interrupted_by,
+               "seconds": outcome.seconds, "healed_by_runner": outcome.healed},
+    )
 
 
 def verify_block(report: VerifyReport | None) -> dict[str, Any]:
@@ -511,9 +623,9 @@ def verify_block(report: VerifyReport | None) -> dict[str, Any]:
             "acks": report.acks, "records_read": report.records_read}
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
+def write_summary(run_dir: Path, summary: RunSummary) -> Path:
     path = run_dir / "summary.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    tmp.write_text(summary.to_json())
     os.replace(tmp, path)
     return path

@@ -1,7 +1,8 @@
 """Fault drivers: one per target, the same primitives everywhere.
 
 Chaos Toolkit activities call `driver_for(inventory)` and never learn whether a broker is a
-process in a network namespace or a cloud VM.
+process in a network namespace or a cloud VM; the drill runner measures what a drill used (link
+bytes, object stores) through the same driver (`usage.py`).
 """
 
 from __future__ import annotations

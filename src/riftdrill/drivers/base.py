@@ -4,13 +4,15 @@ A driver only *applies* state; `riftdrill.faults` records each fault in the inve
 is applied (so a crash cannot orphan it) and removes the record after it is healed. Network
 faults are declarative: `sync_link` / `sync_store` make the target match the faults currently
 recorded in the inventory, so healing one of two overlapping faults keeps the other in force.
-Every method is idempotent.
+Every method is idempotent. The measurements behind `link_counters` and `store_snapshot` are
+what the cost report prices; a target that cannot measure something returns {} for it.
 """
 
 from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.inventory import Broker, Inventory
 
 BrokerState = Literal["running", "paused", "dead"]
@@ -35,3 +37,13 @@ class Driver(Protocol):
 
     def sync_store(self, inv: Inventory, store: str) -> None:
         """Block the store iff a `block_object_store` fault for it is in `inv.faults`."""
+
+    # What a drill used (riftdrill.drivers.usage): snapshots before and after, never raising.
+    def link_counters(self, inv: Inventory) -> LinkCounters:
+        """Cumulative bytes and packets per link direction; {} where the target counts none."""
+
+    def start_store_recording(self, inv: Inventory) -> None:
+        """Count object-store requests from now on, where the store can count them."""
+
+    def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
+        """Per object store: objects, bytes stored, requests if known; {} where not measured."""

@@ -1,10 +1,13 @@
-"""The local lab's driver: brokers are processes in namespaces, the link is nft rules in rd-wan."""
+"""The local lab's driver: brokers are processes in namespaces, the link is nft rules in rd-wan,
+the link's byte counters are nft counters there, the stores are moto / S3Proxy / fake-gcs servers."""
 
 from __future__ import annotations
 
 import signal
 
+from riftdrill.drivers import usage
 from riftdrill.drivers.base import BrokerState
+from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.lab import net, procs, stores
@@ -40,9 +43,7 @@ class LocalDriver:
         lk = inv.link(link)
         a, b = inv.cloud(lk.a).cidr, inv.cloud(lk.b).cidr
         rules: list[str] = []
-        for fault in inv.faults:
-            if fault.kind != "sever_link" or fault.target != lk.name:
-                continue
+        for fault in inv.faults_on("sever_link", lk.name):
             pairs = {"both": [(a, b), (b, a)], "a-to-b": [(a, b)], "b-to-a": [(b, a)]}
             for src, dst in pairs[fault.direction]:
                 rules.append(f'ip saddr {src} ip daddr {dst} drop comment "{fault.id}"')
@@ -55,9 +56,7 @@ class LocalDriver:
             raise FaultError(f"cloud {st.cloud} has no lab namespace")
         # The cloud's input chain serves every store in that cloud: rebuild it from all faults.
         rules: list[str] = []
-        for fault in inv.faults:
-            if fault.kind != "block_object_store":
-                continue
+        for fault in inv.faults_on("block_object_store"):
             other = inv.store(fault.target)
             if other.cloud == st.cloud:
                 # drop, not reject: an outage looks like timeouts to clients, as in a real cloud.
@@ -65,3 +64,15 @@ class LocalDriver:
                 rules.append(f'ip daddr {other.address} tcp dport {{ {ports} }} drop '
                              f'comment "{fault.id}"')
         net.nft_set_rules(ns, "input", rules)
+
+    def link_counters(self, inv: Inventory) -> LinkCounters:
+        try:
+            return net.link_counters()  # the accounting chain of rd-wan
+        except Exception:  # a measurement never fails a drill
+            return {}
+
+    def start_store_recording(self, inv: Inventory) -> None:
+        usage.start_store_recording(inv)
+
+    def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
+        return usage.collect_store_usage(inv)

@@ -10,11 +10,12 @@ run, before, during and after the faults; summary.json carries it as `sends` and
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from riftdrill.load.ledger import Ack, ledger_files, read_ledger
+from riftdrill.load.ledger import Ack, ProducerLedger, ledger_files, read_producer_ledger
 
 
 class SendOutcomes(BaseModel):
@@ -33,13 +34,17 @@ class SendOutcomes(BaseModel):
                    errors_by_code=dict(sorted(errors_by_code.items())))
 
 
-def send_outcomes(run_dir: Path) -> SendOutcomes:
-    """Every producer ledger of the run, read once. A torn tail is ignored (as everywhere); a
-    damaged ledger raises LedgerCorruptError (a ValueError), an unreadable one OSError."""
+def send_outcomes(run_dir: Path, producers: Iterable[ProducerLedger] | None = None
+                  ) -> SendOutcomes:
+    """Every producer ledger of the run (`producers` if already read, else read here, one at a
+    time). A torn tail is ignored (as everywhere); a damaged ledger raises LedgerCorruptError
+    (a ValueError), an unreadable one OSError."""
     acked = 0
     errors: Counter[str] = Counter()
-    for path in ledger_files(run_dir):
-        for entry in read_ledger(path):
+    if producers is None:
+        producers = (read_producer_ledger(path) for path in ledger_files(run_dir))
+    for ledger in producers:
+        for entry in ledger.entries:
             if isinstance(entry, Ack):
                 acked += 1
             else:

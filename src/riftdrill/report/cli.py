@@ -1,10 +1,12 @@
 """`riftdrill report`: render every run and comparison under results/, then the index.
 
-    riftdrill report [--results results] [--prices prices.yaml] [--run ID]... [--json]
+    riftdrill report [--results results] [--prices prices.yaml] [--run RUN]... [--json]
     riftdrill report --figures [--check] [--doc FILE]... [--results results] [--json]
     riftdrill report compare RUN_ID... [--id NAME] [--title TEXT] [--json]
 
-Unreadable run or comparison directories are listed and skipped (exit 0: the rest is rendered);
+`--run RUN` (a run or comparison id, or its directory) renders only those, an unknown one is
+an error (exit 2). Unreadable run or comparison directories are listed and skipped (exit 0: the
+rest is rendered);
 a bad price table is an error (exit 2) naming the field. `--figures` regenerates the marked
 blocks of README.md and docs/drills.md from results/ (riftdrill.report.figures); with `--check`
 it writes nothing and exits 1 listing the stale blocks; a broken marker or an unknown block name
@@ -41,7 +43,8 @@ def report(
     results: ResultsOpt = None,
     prices: PricesOpt = None,
     run: Annotated[list[str] | None, typer.Option(
-        "--run", help="Only re-render these run/compare ids (the index always covers all).")] = None,
+        "--run", help="Only re-render these runs or comparisons: an id under results/runs or "
+        "results/compare, or its directory (repeatable; the index always covers all).")] = None,
     no_cost: Annotated[bool, typer.Option("--no-cost", help="Leave cost out.")] = False,
     figures: Annotated[bool, typer.Option(
         "--figures", help="Regenerate the figures blocks of README.md and docs/drills.md from "
@@ -67,6 +70,7 @@ def report(
     from riftdrill.report.render import render_all
 
     results = results or paths.project_root() / "results"
+    run = _run_ids(results, run) if run else None
     prices_path = prices or default_prices_path()
     table = None if no_cost else load_prices(prices_path)
     shown = _shown_path(prices_path)
@@ -83,6 +87,18 @@ def report(
         err.print(f"[yellow]skipped[/yellow] {s.path}: {s.error}", soft_wrap=True)
     err.print(f"{sum(r.kind != 'index' for r in result.rendered)} reports, "
               f"{len(result.skipped)} skipped; index: {results / 'index.html'}")
+
+
+def _run_ids(results: Path, runs: list[str]) -> list[str]:
+    """`--run` values as the ids render_all filters on; one naming nothing is bad input."""
+    ids = []
+    for run in runs:
+        name = Path(run).name if Path(run).is_dir() else run
+        if not any((results / kind / name).is_dir() for kind in ("runs", "compare")):
+            raise RiftdrillError(f"no run or comparison {run!r} under {results / 'runs'} or "
+                                 f"{results / 'compare'}; leave out --run to render them all")
+        ids.append(name)
+    return ids
 
 
 def _figures(results: Path, docs: list[Path] | None, check: bool, as_json: bool) -> None:
@@ -118,7 +134,8 @@ def _shown_path(path: Path) -> str:
 
 @app.command("compare")
 def compare(
-    run_ids: Annotated[list[str], typer.Argument(help="Run ids under results/runs to compare.")],
+    run_ids: Annotated[list[str], typer.Argument(
+        help="Runs to compare: run ids under results/runs or run directories.")],
     compare_id: Annotated[str | None, typer.Option("--id", help="Name of the comparison "
                                                    "(default: compare-<newest run id>).")] = None,
     title: Annotated[str, typer.Option(help="One line shown above the table.")] = "",

@@ -191,8 +191,11 @@ def spread(published: float | None, samples: Sequence[float],
 
 def _measured(bench: dict[str, Any], file: str) -> str:
     parts = [f"`results/bench/{file}.json`", f"measured {_date(bench.get('measured_at'))}"]
+    # The bench's own reading (taken when it measured) before the host's (taken at the end).
     load = _get(bench, "host", "load_average")
-    load1 = _num(load[0]) if isinstance(load, list) and load else _num(bench.get("load_avg_1m"))
+    load1 = _num(bench.get("load_avg_1m"))
+    if load1 is None and isinstance(load, list) and load:
+        load1 = _num(load[0])
     if load1 is not None:
         parts.append(f"1-min load average {load1:.1f}")
     return "; ".join(parts)
@@ -300,7 +303,12 @@ def _bench_verify(b: dict[str, Any]) -> list[str]:
     lines = [f"- **Verifier, the checker alone** ({_measured(b, 'verify')}): grouping and checking "
              + (f"{_g(records)} " if records is not None else "")
              + "synthetic acks against synthetic reads in memory (no Kafka, no ledger files): "
-             f"{_k(rps)} records/s wall clock, {_k(cpu)} per CPU-second (1 run)."]
+             f"{_k(rps)} records/s wall clock, {_k(cpu)} per CPU-second "
+             f"({spread(rps, _samples(b.get('runs_records_per_s')), _k)})."]
+    by_workers = _dict(b.get("end_to_end_by_replay_workers"))
+    if by_workers:
+        lines.append(_bench_verify_end_to_end(b, by_workers))
+        return lines
     e2e = b.get("end_to_end_records_per_s")
     samples = _samples(e2e) or _samples(b.get("end_to_end_runs"))
     value = _num(e2e) if not isinstance(e2e, list) else statistics.median(samples) if samples else None
@@ -310,6 +318,34 @@ def _bench_verify(b: dict[str, Any]) -> list[str]:
                      + (f"; {how}" if isinstance(how, str) and how else "")
                      + f"): {_k(value)} records/s ({spread(value, samples, _k)}).")
     return lines
+
+
+def _bench_verify_end_to_end(b: dict[str, Any], by_workers: dict[str, Any]) -> str:
+    """verify_run on records produced into the lab, per replay process count (median, range)."""
+    records, size = _num(b.get("end_to_end_records")), _num(b.get("end_to_end_record_bytes"))
+    what = (f"{_g(records)} records of {_g(size, ' B')}" if records is not None else "records")
+    where = ", ".join(x for x in (
+        str(b.get("end_to_end_engine") or ""),
+        f"RF {_g(_num(b.get('end_to_end_replication_factor')))}"
+        if _num(b.get("end_to_end_replication_factor")) is not None else "",
+        f"{_g(_num(b.get('end_to_end_partitions')))} partitions"
+        if _num(b.get("end_to_end_partitions")) is not None else "") if x)
+    parts = []
+    default = str(_num(b.get("end_to_end_replay_workers")) or "")
+    for n, fig in sorted(by_workers.items(), key=lambda kv: kv[0] != default.removesuffix(".0")):
+        fig = _dict(fig)
+        times = [t for t in (_num(_get(x, "s")) for x in _list(fig.get("trials"))) if t is not None]
+        rate = _num(fig.get("median_records_per_s"))
+        procs = "1 process" if n == "1" else f"{n} processes"
+        parts.append(f"replay in {procs}: {_k(rate)} records/s (median of {len(times)} runs, "
+                     f"{_g(min(times), ' s') if times else MISSING}-"
+                     f"{_g(max(times), ' s') if times else MISSING} per run)")
+    load = [_num(b.get("end_to_end_load_avg_1m_before")), _num(b.get("end_to_end_load_avg_1m_after"))]
+    load_text = (f"; 1-min load average {_g(load[0])} before, {_g(load[1])} after"
+                 if all(x is not None for x in load) else "")
+    return (f"- **Verifier, end to end** (same bench): `verify_run` on {what} produced into the "
+            f"lab ({where}): ledger read, fence, replay to the fence, check{load_text}. "
+            + "; ".join(parts) + ".")
 
 
 def _bench_drill(b: dict[str, Any]) -> str:

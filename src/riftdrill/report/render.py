@@ -56,6 +56,9 @@ def _write(path: Path, text: str | bytes) -> None:
 
 # ---- one run -------------------------------------------------------------------------------
 
+OTHER_SUMMARY_FIELDS = ("ack_p99_ms", "chaos", "regressions")  # shown as "other summary field"
+
+
 def run_cost(run: RunData, prices: PriceTable) -> Cost:
     return price_usage(usage_from_summary(run.summary), prices)
 
@@ -75,7 +78,9 @@ def _facts(run: RunData) -> list[Block]:
                     [[w.kind, w.target, _iso(w.start_s), _iso(w.end_s) if w.end_s else "not healed",
                       _f(w.end_s - w.start_s, " s") if w.end_s else "n/a"]
                      for w in s.fault_windows])
-    extra = {k: v for k, v in (s.model_extra or {}).items()}
+    # Unknown keys, and the known ones no other section shows, as the runner wrote them.
+    extra = {**s.model_dump(include=set(OTHER_SUMMARY_FIELDS) & s.model_fields_set),
+             **(s.model_extra or {})}
     blocks: list[Block] = [Table(["fact", "value"], rows), Para("Parameters (everything needed to "
                                                                   "run it again):"), params]
     if s.fault_windows:

@@ -12,83 +12,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.chaos.summary import RunSummary
 from riftdrill.errors import RiftdrillError
-from riftdrill.load.outcomes import SendOutcomes
 from riftdrill.verify.report import VerifyReport
 
 
 class RunInputError(RiftdrillError):
     """A run directory is missing a required file or holds an unreadable one."""
-
-
-class FaultWindow(BaseModel):
-    kind: str
-    target: str = ""
-    start_s: float  # epoch seconds
-    end_s: float | None = None  # None: never healed within the run
-
-
-class HostFacts(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    cores: int | None = None
-    memory_gib: float | None = None
-    kernel: str | None = None
-
-
-class VerdictSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    passed: bool
-    reasons: list[str] = []
-
-
-class RunSummary(BaseModel):
-    """`summary.json` as the drill runner writes it; unknown keys are kept and shown."""
-
-    model_config = ConfigDict(extra="allow")
-    schema_version: int = 1
-    run_id: str
-    experiment: str
-    title: str = ""
-    target: str = ""
-    engine: str
-    engine_version: str = ""
-    topology: str = ""
-    started_at: str
-    ended_at: str
-    riftdrill_sha: str = ""
-    host: HostFacts = HostFacts()
-    params: dict[str, Any] = {}
-    fault_windows: list[FaultWindow] = []
-    recovery: RecoveryFigures | None = None
-    verify: dict[str, Any] | None = None  # passed, counts, contract, allowed/failing_kinds
-    sends: SendOutcomes | None = None  # absent in summaries written before it existed
-    verdict: VerdictSummary | None = None
-    slo: dict[str, Any] | None = None
-    link_bytes: dict[str, dict[str, int]] = {}
-    store_usage: dict[str, dict[str, Any]] = {}
-    brokers: list[dict[str, Any]] = []
-    journal: str = "journal.json"
-    load_dir: str = "load"
-
-    @property
-    def duration_s(self) -> float:
-        return max(0.0, (_ts(self.ended_at) - _ts(self.started_at)))
-
-    @property
-    def started_epoch_s(self) -> float:
-        return _ts(self.started_at)
-
-
-def _ts(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass

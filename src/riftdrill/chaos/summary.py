@@ -1,0 +1,97 @@
+"""`summary.json`: one drill's facts, figures and verdict; the drill runner writes it, the
+reports, the figure blocks of the docs and the comparisons read it.
+
+Published runs under results/runs/ are data that is never rewritten, so the model reads every
+shape a runner ever wrote: fields added later are optional (`sends`, `ack_p99_ms`,
+`store_usage`, `regressions`), and keys it does not know are kept (`extra="allow"`) and shown
+by the report. `to_json` writes only the fields the runner set, so a drill that did not measure
+its object stores has no `store_usage`, as before this model existed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.load.outcomes import SendOutcomes
+
+SCHEMA_VERSION = 1
+
+
+class FaultWindow(BaseModel):
+    kind: str
+    target: str = ""
+    direction: str = "both"
+    start_s: float  # epoch seconds
+    end_s: float | None = None  # None: never healed within the run
+    healed_by: str = "drill"  # "drill" (a method action) or "runner" (the runner's heal)
+
+
+class HostFacts(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    cores: int | None = None
+    memory_gib: float | None = None
+    kernel: str | None = None
+
+
+class VerdictSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    passed: bool
+    reasons: list[str] = []
+
+
+class RunSummary(BaseModel):
+    """`summary.json` as the drill runner writes it; unknown keys are kept and shown."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    experiment: str
+    title: str = ""
+    target: str = ""
+    engine: str
+    engine_version: str = ""
+    topology: str = ""
+    started_at: str
+    ended_at: str
+    riftdrill_sha: str | None = ""  # None: not run from a git checkout
+    host: HostFacts = HostFacts()
+    params: dict[str, Any] = {}
+    fault_windows: list[FaultWindow] = []
+    recovery: RecoveryFigures | None = None
+    verify: dict[str, Any] | None = None  # passed, counts, contract, allowed/failing_kinds
+    sends: SendOutcomes | None = None  # absent in summaries written before it existed
+    ack_p99_ms: float | None = None  # the load's whole-run p99 ack latency (load/summary.json)
+    verdict: VerdictSummary | None = None
+    slo: dict[str, Any] | None = None
+    link_bytes: dict[str, dict[str, int]] = {}  # "aws-to-gcp" -> {"bytes": n, "packets": n}
+    journal: str = "journal.json"
+    load_dir: str = "load"
+    chaos: dict[str, Any] | None = None  # returncode, interrupted_by, seconds, healed_by_runner
+    store_usage: dict[str, dict[str, Any]] = {}  # {}: the target's stores were not measured
+    regressions: dict[str, Any] | None = None  # chaos.regression's block
+    brokers: list[dict[str, Any]] = []  # for broker-hours; absent: params.brokers_per_cloud
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, (_ts(self.ended_at) - _ts(self.started_at)))
+
+    @property
+    def started_epoch_s(self) -> float:
+        return _ts(self.started_at)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """What summary.json holds: every field the writer set, and the kept unknown keys."""
+        return self.model_dump(include=self.model_fields_set
+                               | set(self.model_extra or {}))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_json_dict(), indent=2, default=str) + "\n"
+
+
+def _ts(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
