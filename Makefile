@@ -3,18 +3,18 @@ SHELL := /bin/bash
 VENV := .riftdrill/venv
 PY := $(VENV)/bin/python
 RD := $(VENV)/bin/riftdrill
-TARGET ?= local
-ENGINE ?= kafka
-TOPOLOGY ?= stretched
-BROKERS ?= 2
 RATE ?= 500
 DURATION ?= 30
 SIZE ?= 1024
 EXP ?=
 
-DEPLOY_ARGS := --target $(TARGET) --engine $(ENGINE) --topology $(TOPOLOGY) --brokers-per-cloud $(BROKERS)
+# Only what you set: TARGET, ENGINE, TOPOLOGY, BROKERS left out keep what is deployed (nothing
+# deployed: a local stretched kafka lab, 2 brokers per cloud). A value that differs from the
+# deployed lab is named, then the lab is torn down and deployed again as asked.
+DEPLOY_ARGS := $(if $(TARGET),--target $(TARGET)) $(if $(ENGINE),--engine $(ENGINE)) \
+	$(if $(TOPOLOGY),--topology $(TOPOLOGY)) $(if $(BROKERS),--brokers-per-cloud $(BROKERS))
 
-.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures compare clean
+.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures experiments compare clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,7 +23,7 @@ deploy: setup
 	$(RD) deploy $(DEPLOY_ARGS)
 
 destroy: setup
-	$(RD) destroy
+	$(RD) destroy $(if $(TARGET),--target $(TARGET))
 
 status: setup
 	$(RD) status
@@ -74,6 +74,10 @@ report: setup
 # The figures README.md and docs/drills.md quote, regenerated from results/ (between markers).
 figures: setup
 	$(RD) report --figures
+
+# experiments/*.json from experiments/base.yaml + experiments/drills/*.yaml (experiments/README.md).
+experiments: setup
+	$(RD) experiments --write
 
 # The same drills on kafka (stateful, RF=3) and tansu (stateless, log in S3), side by side.
 compare: setup

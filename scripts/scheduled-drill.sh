@@ -7,7 +7,8 @@
 #
 # Steps, each bounded by `timeout` (seconds, overridable from the environment):
 #   setup   scripts/setup.sh when the venv is missing                 (no bound: setup caches)
-#   deploy  riftdrill deploy "$@": a no-op when the lab already matches  RIFTDRILL_DEPLOY_MAX_S=1800
+#   deploy  riftdrill deploy "$@": the deployed lab as it is (arguments  RIFTDRILL_DEPLOY_MAX_S=1800
+#           left out keep what is deployed; nothing deployed: the default lab)
 #   heal    riftdrill heal: undo faults a killed drill left behind       RIFTDRILL_HEAL_MAX_S=300
 #   suite   riftdrill drill --suite --json --fail-on-regression          RIFTDRILL_SUITE_MAX_S=5400
 #           (8-9 min for the 8 drills on 2 cores, measured; on the bound the suite gets SIGTERM, which
@@ -101,7 +102,7 @@ try:
     runs = json.load(open(sys.argv[1]))
 except Exception:
     sys.exit(0)
-for s in runs if isinstance(runs, list) else [runs]:
+for s in runs:  # `drill --json`: a list of summaries
     v = s["verdict"]
     reg = s.get("regressions") or {}
     flags = reg.get("flags") or []

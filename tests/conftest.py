@@ -54,7 +54,9 @@ def lab(lab_session: None) -> object:
 
     if (ROOT / ".riftdrill" / "inventory.json").exists():
         riftdrill("heal", "--json", check=False)  # each test starts from a healed lab
-    riftdrill("deploy", "--json")
+    # Named in full: `deploy` alone keeps whatever shape an earlier test deployed.
+    riftdrill("deploy", "--engine", "kafka", "--topology", "stretched", "--brokers-per-cloud", "2",
+              "--json")
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     assert inv.topology == "stretched"
     return inv

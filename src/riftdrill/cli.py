@@ -1,23 +1,98 @@
 """`riftdrill`: deploy, status, faults, heal, destroy (load, drill, verify, report mount here too).
 
-Errors a user can cause print one line and exit 2; every command a script may read has --json.
+Errors a user can cause print one line and exit 2 (usage errors too: `RiftdrillGroup.main`);
+every command a script may read has --json, one JSON shape per command.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Annotated, Any
+from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError  # typer 0.29 vendors click
+from typer.core import TyperGroup
 
 from riftdrill import faults, inventory
 from riftdrill.errors import NotDeployedError, RiftdrillError
+from riftdrill.inventory import Direction, Engine, LabEngine, Target, Topology
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+EXIT_CODES = ("Exit codes: 0 ok; 1 a verdict failed (drill, verify, smoke, report --figures "
+              "--check); 2 bad input: one line on stderr naming the problem and the fix; "
+              "130 interrupted (a drill heals its faults first).")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _choice_message(exc: typer.TyperException) -> str | None:
+    """A bad choice in the project's words: `unknown engine 'x'; choose one of: kafka, ...`."""
+    param = getattr(exc, "param", None)
+    descriptor = getattr(param, "type_descriptor", None)
+    errors = getattr(exc.__cause__, "errors", None)  # typer validates with pydantic
+    if param is None or descriptor is None or not descriptor.is_choice or errors is None:
+        return None
+    value = errors()[0].get("input")
+    name = (param.name or "value").replace("_", " ")
+    return f"unknown {name} {value!r}; choose one of: {', '.join(map(str, descriptor.choices))}"
+
+
+def usage_line(exc: typer.TyperException) -> str:
+    """A click/typer usage error as one line naming the problem and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else " (see --help)"
+    message = (_choice_message(exc) or exc.format_message()).rstrip(".")
+    return _one_line(f"riftdrill: error: {message}{hint}")
+
+
+class RiftdrillGroup(TyperGroup):
+    """The root command: every way out is an exit code, bad input is one line (exit 2).
+
+    Done here rather than in `main()` so that click's test runner sees the same behaviour."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        try:
+            # Not standalone: click would print usage errors as a multi-line box.
+            rc = super().main(args, prog_name, complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
+        except RiftdrillError as exc:
+            # Plain print: rich would wrap the one line at the terminal width.
+            print(f"riftdrill: error: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except NoArgsIsHelpError as exc:  # `riftdrill`, `riftdrill fault`: the help, exit 2
+            exc.show()
+            sys.exit(2)
+        except typer.TyperException as exc:  # click's usage errors
+            print(usage_line(exc), file=sys.stderr)
+            sys.exit(2)
+        except (typer.Abort, KeyboardInterrupt):
+            print("riftdrill: interrupted", file=sys.stderr)
+            sys.exit(130)
+        # Not standalone, click returns the code of a typer.Exit instead of exiting.
+        sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _package_version() -> str:
+    try:
+        return version("riftdrill")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
+# Markdown: help paragraphs are wrapped to the terminal, not at the docstrings' line breaks.
+app = typer.Typer(cls=RiftdrillGroup, name="riftdrill", no_args_is_help=True,
+                  rich_markup_mode="markdown", epilog=EXIT_CODES,
                   help="Two-cloud Kafka-compatible lab, chaos drills and a replay verifier.")
 fault_app = typer.Typer(no_args_is_help=True, help="Inject or heal one fault by hand.")
 app.add_typer(fault_app, name="fault")
@@ -25,6 +100,14 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+if TYPE_CHECKING:
+    LabEngineChoice = str
+else:  # typer takes list[Enum] but not list[Literal]: the Literal's values as an Enum
+    LabEngineChoice = StrEnum("LabEngineChoice", [(e, e) for e in get_args(LabEngine)])
+BrokerArg = Annotated[str, typer.Argument(help="The broker: its name (e.g. aws-1) or node id.")]
+LinkArg = Annotated[str | None, typer.Argument(
+    help="The cross-cloud link's name (default: the only link).")]
+StoreArg = Annotated[str, typer.Argument(help="The object store: its name or its cloud's.")]
 
 
 def _emit(data: Any) -> None:
@@ -73,36 +156,68 @@ def _warn_stale_faults() -> None:
                   f"{names}; run `riftdrill heal`")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"riftdrill {_package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(ctx: typer.Context) -> None:
+def _root(
+    ctx: typer.Context,
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print riftdrill's version and exit.")] = False,
+) -> None:
     if ctx.invoked_subcommand not in ("heal", "destroy", "deploy", None):
         _warn_stale_faults()
 
 
 @app.command()
 def deploy(
-    target: Annotated[str, typer.Option(help="local (the lab here) | aws-gcp")] = "local",
-    engine: Annotated[str, typer.Option(help="kafka | tansu (lab); automq | kafka (aws-gcp)")] = "kafka",
-    topology: Annotated[str, typer.Option(help="stretched | per-cloud")] = "stretched",
-    brokers_per_cloud: Annotated[int, typer.Option(help="brokers in each cloud")] = 2,
-    replication_factor: Annotated[int, typer.Option("--rf", help="default topic RF")] = 3,
-    min_insync_replicas: Annotated[int, typer.Option("--min-isr")] = 2,
-    wan_rate_mbit: Annotated[int | None, typer.Option(help="shape the link (Mbit/s)")] = None,
-    wan_latency_ms: Annotated[float | None, typer.Option(help="link latency (needs netem)")] = None,
+    target: Annotated[Target | None, typer.Option(help="the lab on this machine, or aws-gcp")] = None,
+    engine: Annotated[Engine | None, typer.Option(
+        help="kafka or tansu (local); automq or kafka (aws-gcp)")] = None,
+    topology: Annotated[Topology | None, typer.Option(
+        help="one cluster over both clouds, or one per cloud")] = None,
+    brokers_per_cloud: Annotated[int | None, typer.Option(help="brokers in each cloud")] = None,
+    replication_factor: Annotated[int | None, typer.Option(
+        "--rf", help="default topic replication factor")] = None,
+    min_insync_replicas: Annotated[int | None, typer.Option(
+        "--min-isr", help="min.insync.replicas of topics")] = None,
+    wan_rate_mbit: Annotated[int | None, typer.Option(
+        help="shape the link (Mbit/s; 0: unshaped)")] = None,
+    wan_latency_ms: Annotated[float | None, typer.Option(
+        help="link latency (needs netem; 0: none)")] = None,
     dry_run: Annotated[bool, typer.Option(help="aws-gcp: show the plan, change nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Provision the cluster with Terraform and write the inventory (idempotent)."""
-    from riftdrill.deploy import DeploySpec
+    """Provision the cluster with Terraform and write the inventory (idempotent).
+
+    Options left out keep what is deployed. Nothing deployed: local kafka, stretched, 2 brokers
+    per cloud, RF 3, min ISR 2 (aws-gcp: terraform.tfvars, else the env's defaults).
+
+    An option that differs from the deployed lab is named on stderr, then the lab is torn down
+    and deployed again as asked."""
+    from riftdrill.deploy import DeployRequest, deployed_spec, plan_deploy
     from riftdrill.deploy import deploy as do_deploy
 
-    spec = DeploySpec(target=target, engine=engine, topology=topology,
-                      brokers_per_cloud=brokers_per_cloud, replication_factor=replication_factor,
-                      min_insync_replicas=min_insync_replicas, wan_rate_mbit=wan_rate_mbit,
-                      wan_latency_ms=wan_latency_ms)
-    spec.validate()
-    with _Progress(not as_json, f"deploying {engine}/{topology} on {target}") as progress:
-        inv = do_deploy(spec, progress, dry_run=dry_run)
+    request = DeployRequest(target=target, engine=engine, topology=topology,
+                            brokers_per_cloud=brokers_per_cloud,
+                            replication_factor=replication_factor,
+                            min_insync_replicas=min_insync_replicas, wan_rate_mbit=wan_rate_mbit,
+                            wan_latency_ms=wan_latency_ms)
+    plan = plan_deploy(request, deployed_spec())
+    plan.spec.validate()
+    notice = plan.notice()
+
+    def announce() -> None:  # after the checks, before the first change
+        if notice:
+            err.print(f"riftdrill: {notice}", highlight=False, soft_wrap=True)
+
+    with _Progress(not as_json, f"deploying {plan.title()}") as progress:
+        inv = do_deploy(plan.spec, progress, dry_run=dry_run, cloud_vars=plan.cloud_vars,
+                        announce=announce)
     if inv is None:  # a dry run
         if as_json:
             _emit({"dry_run": True})
@@ -116,11 +231,15 @@ def deploy(
 @app.command()
 def destroy(
     orphans: Annotated[bool, typer.Option(help="also remove labs left by other checkouts")] = False,
-    target: Annotated[str, typer.Option(help="local | aws-gcp")] = "local",
+    target: Annotated[Target, typer.Option(help="what to destroy: the local lab or aws-gcp")] = "local",
     yes: Annotated[bool, typer.Option("--yes", help="aws-gcp: do not ask for confirmation")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Tear everything down: processes, namespaces, veths, nft tables, data. No-op if nothing."""
+    """Tear everything down: processes, namespaces, veths, nft tables, data. No-op if nothing.
+
+    `--json`: `{target, terraform_destroyed, namespaces_removed, processes_killed, seconds}`."""
+    import time
+
     from riftdrill.deploy import destroy as do_destroy
     from riftdrill.lab.net import preflight
 
@@ -128,20 +247,20 @@ def destroy(
         from riftdrill.cloud.deploy import destroy as cloud_destroy
         from riftdrill.deploy import workspace
 
+        started = time.monotonic()
         with _Progress(not as_json, "destroying aws-gcp") as progress:
             done = cloud_destroy(workspace("aws-gcp"), yes, progress)
-        if as_json:
-            _emit({"target": target, "terraform_destroyed": done})
+        if as_json:  # the lab's shape: nothing of the lab's kind to remove on a cloud
+            _emit({"target": target, "terraform_destroyed": done, "namespaces_removed": [],
+                   "processes_killed": [], "seconds": round(time.monotonic() - started, 2)})
         else:
             out.print("aws-gcp destroyed" if done else "nothing deployed on aws-gcp")
         return
-    if target != "local":
-        raise RiftdrillError(f"unknown target {target!r}; choose one of: local, aws-gcp")
     preflight()
     with _Progress(not as_json, "destroying") as progress:
         report = do_destroy(progress, orphans=orphans)
     if as_json:
-        _emit(asdict(report))
+        _emit({"target": target, **asdict(report)})
     elif report.namespaces_removed or report.terraform_destroyed:
         out.print(f"destroyed in {report.seconds:.1f}s: {', '.join(report.namespaces_removed)}")
     else:
@@ -152,8 +271,8 @@ def status_data(inv: inventory.Inventory) -> dict[str, Any]:
     from riftdrill.drivers import driver_for
 
     drv = driver_for(inv)
-    severed = {f.target: f.direction for f in inv.faults if f.kind == "sever_link"}
-    blocked = {f.target for f in inv.faults if f.kind == "block_object_store"}
+    severed = {f.target: f.direction for f in inv.faults_on("sever_link")}
+    blocked = {f.target for f in inv.faults_on("block_object_store")}
     return {
         "target": inv.target, "engine": inv.engine, "engine_version": inv.engine_version,
         "topology": inv.topology,
@@ -249,7 +368,8 @@ def heal(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def smoke(as_json: JsonOpt = False) -> None:
-    """Produce and consume one record with a real Kafka client from inside each cloud."""
+    """Produce and consume one record with a real Kafka client from inside each cloud.
+    Exit 1 when a cloud fails the round trip."""
     import subprocess
 
     inv = inventory.load()
@@ -269,9 +389,10 @@ def smoke(as_json: JsonOpt = False) -> None:
         for r in results:
             out.print(f"{r['cloud']}: {'[green]ok[/green]' if r['ok'] else '[red]FAILED[/red]'} "
                       f"{r['detail']}")
-    if not all(r["ok"] for r in results):
-        raise RiftdrillError("smoke test failed in: "
-                             + ", ".join(r["cloud"] for r in results if not r["ok"]))
+    failed = [r["cloud"] for r in results if not r["ok"]]
+    if failed:  # a verdict, not bad input: exit 1
+        print(f"riftdrill: smoke test failed in: {', '.join(failed)}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def _fault_done(what: str, as_json: bool, fault: Any = None) -> None:
@@ -282,67 +403,76 @@ def _fault_done(what: str, as_json: bool, fault: Any = None) -> None:
 
 
 @fault_app.command("kill")
-def fault_kill(broker: str, as_json: JsonOpt = False) -> None:
+def fault_kill(broker: BrokerArg, as_json: JsonOpt = False) -> None:
     """SIGKILL a broker (name or node id)."""
-    _fault_done(f"killed {broker}", as_json, faults.kill_broker(broker))
+    fault = faults.kill_broker(inventory.load().broker(broker), owner_pid=0)  # 0: by hand
+    _fault_done(f"killed {broker}", as_json, fault)
 
 
 @fault_app.command("pause")
-def fault_pause(broker: str, as_json: JsonOpt = False) -> None:
+def fault_pause(broker: BrokerArg, as_json: JsonOpt = False) -> None:
     """SIGSTOP a broker: alive to the kernel, silent to its peers."""
-    _fault_done(f"paused {broker}", as_json, faults.pause_broker(broker))
+    fault = faults.pause_broker(inventory.load().broker(broker), owner_pid=0)
+    _fault_done(f"paused {broker}", as_json, fault)
 
 
 @fault_app.command("resume")
-def fault_resume(broker: str, as_json: JsonOpt = False) -> None:
-    faults.resume_broker(broker)
+def fault_resume(broker: BrokerArg, as_json: JsonOpt = False) -> None:
+    """SIGCONT a paused broker."""
+    inv = inventory.load()
+    faults.resume_broker(inv, inv.broker(broker))
     _fault_done(f"resumed {broker}", as_json)
 
 
 @fault_app.command("restart")
-def fault_restart(broker: str, as_json: JsonOpt = False) -> None:
+def fault_restart(broker: BrokerArg, as_json: JsonOpt = False) -> None:
     """Bring a killed or paused broker back."""
-    faults.restart_broker(broker)
+    inv = inventory.load()
+    faults.restart_broker(inv, inv.broker(broker))
     _fault_done(f"restarted {broker}", as_json)
 
 
 @fault_app.command("sever")
 def fault_sever(
-    link: Annotated[str | None, typer.Argument()] = None,
-    direction: Annotated[str, typer.Option(help="both | a-to-b | b-to-a")] = "both",
+    link: LinkArg = None,
+    direction: Annotated[Direction, typer.Option(
+        help="both ways, or only packets from the link's a side to b (a-to-b) or back")] = "both",
     as_json: JsonOpt = False,
 ) -> None:
     """Cut the cross-cloud link (both ways, or one way for an asymmetric partition)."""
-    if direction not in ("both", "a-to-b", "b-to-a"):
-        raise RiftdrillError(f"unknown direction {direction!r}; use both, a-to-b or b-to-a")
     _fault_done(f"severed {link or 'link'} ({direction})", as_json,
-                faults.sever_link(link, direction))  # type: ignore[arg-type]
+                faults.sever_link(inventory.load().link(link), direction, owner_pid=0))
 
 
 @fault_app.command("heal-link")
-def fault_heal_link(link: Annotated[str | None, typer.Argument()] = None,
-                    as_json: JsonOpt = False) -> None:
-    faults.heal_link(link)
+def fault_heal_link(link: LinkArg = None, as_json: JsonOpt = False) -> None:
+    """Restore the cross-cloud link (every direction severed by hand or by a drill)."""
+    faults.heal_link(inventory.load().link(link))
     _fault_done(f"healed {link or 'link'}", as_json)
 
 
 @fault_app.command("block-store")
-def fault_block(store: str, as_json: JsonOpt = False) -> None:
+def fault_block(store: StoreArg, as_json: JsonOpt = False) -> None:
     """Drop all traffic to one cloud's object store (name or cloud)."""
-    _fault_done(f"blocked {store}", as_json, faults.block_object_store(store))
+    fault = faults.block_object_store(inventory.load().store(store), owner_pid=0)
+    _fault_done(f"blocked {store}", as_json, fault)
 
 
 @fault_app.command("unblock-store")
-def fault_unblock(store: str, as_json: JsonOpt = False) -> None:
-    faults.unblock_object_store(store)
+def fault_unblock(store: StoreArg, as_json: JsonOpt = False) -> None:
+    """Let traffic reach the object store again."""
+    faults.unblock_object_store(inventory.load().store(store))
     _fault_done(f"unblocked {store}", as_json)
 
 
 @app.command()
 def compare(
-    engine: Annotated[list[str] | None, typer.Option("--engine", help="default: kafka tansu")] = None,
-    experiment: Annotated[list[str] | None, typer.Option("--experiment", help="drills to run")] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help="drill variable k=v")] = None,
+    engine: Annotated[list[LabEngineChoice] | None, typer.Option(
+        "--engine", help="engines to compare (repeatable); default: kafka and tansu")] = None,
+    experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", help="drills to run (repeatable); default: the comparison set")] = None,
+    var: Annotated[list[str] | None, typer.Option(
+        "--var", help="NAME=VALUE for every drill (repeatable)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the same drills on kafka and tansu, time a broker replacement, render side by side."""
@@ -350,7 +480,8 @@ def compare(
     from riftdrill.deploy import ENGINES
 
     progress = (lambda line: None) if as_json else (lambda line: err.print(line))
-    compare_dir = run_compare(tuple(engine or ENGINES), tuple(experiment or COMPARE_EXPERIMENTS),
+    engines = tuple(e for wanted in engine for e in ENGINES if e == wanted) if engine else ENGINES
+    compare_dir = run_compare(engines, tuple(experiment or COMPARE_EXPERIMENTS),
                               var or [], progress=progress)
     if as_json:
         _emit({"compare": str(compare_dir)})
@@ -358,12 +489,20 @@ def compare(
         out.print(f"comparison: {compare_dir}")
 
 
+@functools.cache
+def mounted_app() -> typer.Typer:
+    """The whole CLI: `app` with the sub-apps of other packages mounted (once)."""
+    _mount_optional()
+    return app
+
+
 def _mount_optional() -> None:
     """Sub-apps of other packages, mounted when present."""
     import importlib
 
     for module, name in (("riftdrill.load.cli", "load"), ("riftdrill.verify.cli", "verify"),
-                         ("riftdrill.chaos.cli", "drill"), ("riftdrill.report.cli", "report")):
+                         ("riftdrill.chaos.cli", "drill"), ("riftdrill.report.cli", "report"),
+                         ("riftdrill.chaos.experiments", "experiments")):
         try:
             sub = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -377,25 +516,4 @@ def _mount_optional() -> None:
 
 
 def main() -> None:
-    _mount_optional()
-    try:
-        rc = app(standalone_mode=False)
-        # Without standalone mode click returns a sub-command's typer.Exit code instead of exiting.
-        sys.exit(rc if isinstance(rc, int) else 0)
-    except RiftdrillError as exc:
-        # Plain print: rich would wrap the one line at the terminal width.
-        print(f"riftdrill: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("riftdrill: interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("riftdrill: interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    mounted_app()()  # RiftdrillGroup.main turns every outcome into an exit code

@@ -9,31 +9,32 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from riftdrill import inventory, paths
 from riftdrill.engines import kafka
-from riftdrill.errors import LabError, SetupError, ValidationError
-from riftdrill.inventory import Inventory
+from riftdrill.errors import LabError, RiftdrillError, SetupError, ValidationError
+from riftdrill.inventory import CloudEngine, Engine, Inventory, LabEngine, Target, Topology
 from riftdrill.lab import net, procs, stores
 from riftdrill.terraform import Workspace
 
-TARGETS = ("local", "aws-gcp")
-ENGINES = ("kafka", "tansu")
-CLOUD_ENGINES = ("automq", "kafka")
-TOPOLOGIES = ("stretched", "per-cloud")
+TARGETS: tuple[Target, ...] = get_args(Target)
+ENGINES: tuple[LabEngine, ...] = get_args(LabEngine)
+CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
+TOPOLOGIES: tuple[Topology, ...] = get_args(Topology)
 LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
 
 Progress = Callable[[str], None]
+Announce = Callable[[], None]  # called once the checks passed, right before anything changes
 
 
 @dataclass
 class DeploySpec:
-    target: str = "local"
-    engine: str = "kafka"
-    topology: str = "stretched"
+    target: Target = "local"
+    engine: Engine = "kafka"
+    topology: Topology = "stretched"
     brokers_per_cloud: int = 2
     replication_factor: int = 3
     min_insync_replicas: int = 2
@@ -81,6 +82,98 @@ class DeploySpec:
         return {**values, **self.extra}
 
 
+# What a cloud deploy takes from the request or the deployed lab; the rest is terraform.tfvars'.
+CLOUD_SHAPE = ("engine", "topology", "brokers_per_cloud")
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What `riftdrill deploy` was asked for. None = not given: keep what is deployed (or,
+    with nothing deployed, the default: DeploySpec's for the lab, terraform.tfvars' for aws-gcp)."""
+
+    target: Target | None = None
+    engine: Engine | None = None
+    topology: Topology | None = None
+    brokers_per_cloud: int | None = None
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
+    wan_rate_mbit: int | None = None
+    wan_latency_ms: float | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """The spec to deploy, and what it changes in the deployed lab (empty: nothing changes)."""
+
+    spec: DeploySpec
+    deployed: DeploySpec | None
+    changes: tuple[str, ...]
+    cloud_vars: frozenset[str]  # aws-gcp: the CLOUD_SHAPE names passed to Terraform
+
+    def notice(self) -> str | None:
+        """What a redeploy will do, said before it does it (None: nothing deployed changes)."""
+        if not self.changes:
+            return None
+        what = ", ".join(self.changes)
+        if self.deployed is not None and self.deployed.target == self.spec.target == "local":
+            return (f"the request differs from the deployed lab ({what}): tearing the lab down "
+                    "(its faults and data too) and deploying it again")
+        return f"the request differs from what is deployed ({what}): deploying again"
+
+    def title(self) -> str:
+        """`kafka/stretched on local`; terraform.tfvars decides what the request leaves open."""
+        shape = [str(getattr(self.spec, name)) if self.spec.target == "local"
+                 or name in self.cloud_vars else "(tfvars)" for name in ("engine", "topology")]
+        return f"{'/'.join(shape)} on {self.spec.target}"
+
+
+def plan_deploy(request: DeployRequest, deployed: DeploySpec | None) -> DeployPlan:
+    """Act on what is deployed unless the request asks for something else.
+
+    Unset fields keep the deployed lab's values; a field set to another value is a change,
+    named in `changes` so the CLI can say it before tearing anything down."""
+    given = request.given()
+    target = given.pop("target", deployed.target if deployed else "local")
+    base = deployed if deployed is not None and deployed.target == target else None
+    changes: tuple[str, ...] = ()
+    if base is None:
+        spec = DeploySpec(target=target, **given)
+        if deployed is not None:
+            changes = (f"target {deployed.target} -> {target}",)
+    else:
+        spec = replace(base, **given)
+        changes = tuple(f"{name.replace('_', ' ')} {getattr(base, name)} -> {value}"
+                        for name, value in given.items() if getattr(base, name) != value)
+    cloud_vars = frozenset(CLOUD_SHAPE if base is not None else
+                           [name for name in CLOUD_SHAPE if name in given])
+    return DeployPlan(spec=spec, deployed=deployed, changes=changes, cloud_vars=cloud_vars)
+
+
+def spec_of(inv: Inventory) -> DeploySpec:
+    """The shape of a deployed inventory (the lab records its exact spec; see deployed_spec)."""
+    first = inv.clouds[0].name if inv.clouds else ""
+    per_cloud = sum("broker" in b.roles for b in inv.brokers_in(first))
+    return DeploySpec(target=inv.target, engine=inv.engine, topology=inv.topology,
+                      brokers_per_cloud=per_cloud, replication_factor=inv.replication_factor,
+                      min_insync_replicas=inv.min_insync_replicas)
+
+
+def deployed_spec() -> DeploySpec | None:
+    """What this checkout has deployed: the lab's recorded spec (also of a half-applied lab),
+    else the shape of the inventory; None when nothing is deployed."""
+    try:
+        inv: Inventory | None = inventory.load()
+    except RiftdrillError:  # nothing deployed, or an inventory too broken to trust
+        inv = None
+    previous = _previous_spec()
+    if previous is not None and (inv is None or inv.target == "local"):
+        return DeploySpec(**{k: v for k, v in previous.items() if k in DeploySpec.__dataclass_fields__})
+    return spec_of(inv) if inv is not None else None
+
+
 def workspace(target: str = "local") -> Workspace:
     return Workspace(module_dir=paths.project_root() / "infra" / "envs" / target, name=target)
 
@@ -110,20 +203,26 @@ def _lab_intact() -> bool:
     return all(ns in net.namespaces() for ns in LAB_NAMESPACES)
 
 
-def deploy(spec: DeploySpec, progress: Progress | None = None, dry_run: bool = False
-           ) -> Inventory | None:
+def deploy(spec: DeploySpec, progress: Progress | None = None, dry_run: bool = False,
+           cloud_vars: frozenset[str] = frozenset(CLOUD_SHAPE),
+           announce: Announce | None = None) -> Inventory | None:
+    """Deploy `spec`; on aws-gcp only the `cloud_vars` of CLOUD_SHAPE are passed to Terraform
+    (the others come from terraform.tfvars, else the env's defaults). `announce` runs after the
+    preflight checks, before the first change (DeployPlan.notice)."""
     spec.validate()
     if spec.target == "aws-gcp":
         from riftdrill.cloud import deploy as cloud_deploy
 
-        return cloud_deploy.deploy(workspace("aws-gcp"), spec.engine, spec.topology,
-                                   spec.brokers_per_cloud, dry_run, progress)
+        shape = {name: getattr(spec, name) if name in cloud_vars else None for name in CLOUD_SHAPE}
+        return cloud_deploy.deploy(workspace("aws-gcp"), shape["engine"], shape["topology"],
+                                   shape["brokers_per_cloud"], dry_run, progress, announce)
     if dry_run:
         raise ValidationError("--dry-run is for cloud targets; the lab is built for real")
-    return deploy_lab(spec, progress)
+    return deploy_lab(spec, progress, announce)
 
 
-def deploy_lab(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
+def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
+               announce: Announce | None = None) -> Inventory:
     net.preflight()
     if spec.engine == "tansu":
         from riftdrill.engines import tansu
@@ -137,6 +236,8 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None) -> Inventory:
         raise LabError(f"fake-gcs-server missing ({stores.fake_gcs_bin()}); run `make setup`")
     with _deploy_lock():
         _check_namespaces_free()
+        if announce:
+            announce()
         ws = workspace(spec.target)
         previous = _previous_spec()
         if ws.has_state() and (not _lab_intact() or (previous and previous != asdict(spec))):

@@ -46,3 +46,29 @@ def cache_dir() -> Path:
 
 def results_dir() -> Path:
     return project_root() / "results"
+
+
+def runs_dir() -> Path:
+    return results_dir() / "runs"
+
+
+def resolve_run_dir(run: str | None, runs: Path | None = None) -> Path:
+    """`--run RUN` of every command: a run directory, a run id under results/runs, or (None)
+    the newest run there."""
+    from riftdrill.errors import RiftdrillError
+
+    runs = runs or runs_dir()
+    if run is None:
+        candidates = [d for d in runs.glob("*") if d.is_dir()] if runs.is_dir() else []
+        if not candidates:
+            raise RiftdrillError(f"no runs under {runs}; run `riftdrill load` or pass --run")
+        return max(candidates, key=lambda d: d.stat().st_mtime)
+    for candidate in (Path(run), runs / run):
+        if candidate.is_dir():
+            return candidate
+    raise RiftdrillError(f"no run {run!r} (neither a directory nor a run id under {runs})")
+
+
+def new_run_dir(run: str) -> Path:
+    """`--run RUN` naming a run that does not exist yet: a path (with a /) or a run id."""
+    return Path(run) if "/" in run else runs_dir() / run

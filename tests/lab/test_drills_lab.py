@@ -28,7 +28,8 @@ SHORT = ["--var", "baseline_s=8", "--var", "recovery_s=15", "--var", "rate=200"]
 def drill(*args: str) -> tuple[int, dict[str, Any]]:
     proc = riftdrill("drill", *args, "--json", check=False, timeout=400)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
-    return proc.returncode, json.loads(proc.stdout)
+    [summary] = json.loads(proc.stdout)  # `drill --json` prints a list, one item per drill
+    return proc.returncode, summary
 
 
 def assert_lab_healthy() -> None:
@@ -128,7 +129,7 @@ def test_sigint_mid_fault_heals_everything(lab: Inventory) -> None:
             proc.wait()
             riftdrill("heal", check=False)
     assert proc.returncode == 130, err[-2000:]
-    summary = json.loads(out)
+    [summary] = json.loads(out)
     assert not summary["verdict"]["passed"]
     assert any("interrupted (SIGINT)" in r for r in summary["verdict"]["reasons"])
     assert summary["fault_windows"][0]["end_s"] is not None

@@ -7,6 +7,7 @@ sub-app with a positional argument would read `--var` after EXP as a sub-command
                                    the standard suite, short profile
     riftdrill drill --list         the experiments
 
+`--json` prints a list of summary.json documents, one per drill run (one item for one drill).
 Every drill is compared with the previous run of the same drill (regression.py); regressions are
 printed under the table and recorded in summary.json, and fail the command only with
 --fail-on-regression.
@@ -80,7 +81,8 @@ def command(
     suite: Annotated[bool, typer.Option(
         "--suite", help="Run the standard suite with the short profile.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the experiments.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the summaries as a JSON list (one item per drill run).")] = False,
     fail_on_regression: Annotated[bool, typer.Option(
         "--fail-on-regression", help="Exit 1 when a drill regressed against the previous run of "
         "the same drill (slo.yaml `regression:` tolerance), even if it passed.")] = False,
@@ -94,25 +96,15 @@ def command(
         raise runner.ExperimentError("give one experiment, or --suite; experiments are: "
                                      + ", ".join(runner.known_experiments()))
     names = list(runner.SUITE) if suite else [experiment or ""]
-    plan: list[tuple[str, list[str]]] = []
-    for name in names:  # every name and --var checked before anything runs
-        items = list(var or [])
-        exp = runner.read_experiment(runner.resolve_experiment(name))
-        if suite:
-            # The short profile, under the user's --var; keys an experiment lacks are skipped.
-            conf = exp.get("configuration", {})
-            given = {i.split("=", 1)[0] for i in items}
-            items = [f"{k}={v}" for k, v in runner.SUITE_VARS.items()
-                     if k in conf and k not in given] + [i for i in items
-                                                          if i.split("=", 1)[0] in conf]
-        runner.parse_vars(items, exp)
-        plan.append((name, items))
+    # every name and --var checked before anything runs
+    plans = [runner.plan_drill(name, list(var or []), suite=suite) for name in names]
     results: list[runner.DrillResult] = []
     code = runner.EXIT_PASS
-    for name, items in plan:
+    for plan in plans:
         if not json_out:
-            err.print(f"[bold]drill {name}[/bold] " + " ".join(items))
-        result = runner.run_drill(name, items, echo=not json_out)
+            err.print(f"[bold]drill {plan.name}[/bold] "
+                      + " ".join(f"{k}={v}" for k, v in plan.given.items()))
+        result = runner.run_drill(plan, echo=not json_out)
         results.append(result)
         if not json_out:
             flagged = f", {len(result.regressions)} regression(s)" if result.regressed else ""
@@ -123,9 +115,8 @@ def command(
             break
         if result.exit_code != runner.EXIT_PASS or (fail_on_regression and result.regressed):
             code = runner.EXIT_FAIL
-    if json_out:
-        print(json.dumps([r.summary for r in results], indent=2, default=str) if suite
-              else json.dumps(results[0].summary, indent=2, default=str))
+    if json_out:  # one shape: a list of summaries, one drill or a suite
+        print(json.dumps([r.summary for r in results], indent=2, default=str))
     else:
         render(results, Console(width=None if sys.stdout.isatty() else 160))
     if code != runner.EXIT_PASS:

@@ -4,6 +4,9 @@ The previous run is the newest run under results/runs (by `started_at`, then run
 same experiment, engine, topology and target whose summary.json is readable and that was not
 interrupted. Directories without a summary.json (a drill still running, a runner SIGKILLed) are
 ignored; ones whose summary.json cannot be read are listed in `skipped_runs` and ignored.
+Summaries are read as plain JSON, not through `chaos.summary.RunSummary`, on purpose: a figure
+missing or odd in an old run is "not measured", never a reason to skip the whole run (the field
+names are the model's: tests/unit/test_summary.py).
 
 Figures compared (recovery figures are seconds from the fault start, docs/verify.md):
 

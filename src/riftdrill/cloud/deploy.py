@@ -78,18 +78,25 @@ def caller_account() -> str:
         raise guard.CredentialsError(guard.redact(f"cannot confirm the AWS account: {exc}")) from exc
 
 
-def tf_vars(account: str, project: str, engine: str, topology: str,
-            brokers_per_cloud: int) -> dict[str, Any]:
-    return {"allowed_aws_account_ids": [account], "gcp_project_id": project, "engine": engine,
-            "topology": topology, "brokers_per_cloud": brokers_per_cloud}
+def tf_vars(account: str, project: str, engine: str | None, topology: str | None,
+            brokers_per_cloud: int | None) -> dict[str, Any]:
+    """The -var values; a shape value of None is left to terraform.tfvars (else the default):
+    a -var would override the file."""
+    shape = {"engine": engine, "topology": topology, "brokers_per_cloud": brokers_per_cloud}
+    return {"allowed_aws_account_ids": [account], "gcp_project_id": project,
+            **{name: value for name, value in shape.items() if value is not None}}
 
 
-def deploy(ws: Workspace, engine: str, topology: str, brokers_per_cloud: int,
-           dry_run: bool, progress: Progress | None) -> Inventory | None:
+def deploy(ws: Workspace, engine: str | None, topology: str | None, brokers_per_cloud: int | None,
+           dry_run: bool, progress: Progress | None,
+           announce: Callable[[], None] | None = None) -> Inventory | None:
+    """`announce` runs once every guard passed, before Terraform starts."""
     account, project = preflight()
     if caller_account() != account:
         raise guard.GuardError("the configured AWS credentials are not for the allow-listed "
                                f"account {account}; refusing")
+    if announce:
+        announce()
     variables = tf_vars(account, project, engine, topology, brokers_per_cloud)
     try:
         ws.init(progress)

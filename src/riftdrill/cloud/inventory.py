@@ -15,7 +15,16 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ValidationError
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, ObjectStore
+from riftdrill.inventory import (
+    Broker,
+    Cloud,
+    CloudEngine,
+    Cluster,
+    Inventory,
+    Link,
+    ObjectStore,
+    Topology,
+)
 
 
 class _Node(BaseModel):
@@ -54,9 +63,9 @@ class _Link(BaseModel):
 
 class _Outputs(BaseModel):
     target: Literal["aws-gcp"]
-    engine: Literal["kafka", "automq"]
+    engine: CloudEngine
     engine_version: str
-    topology: Literal["stretched", "per-cloud"]
+    topology: Topology
     replication_factor: int
     min_insync_replicas: int
     kafka_port: int

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
 from riftdrill.engines.templates import render, templates_dir
 from riftdrill.errors import RiftdrillError
+from riftdrill.inventory import CloudEngine
 
-CLOUD_ENGINES = ("kafka", "automq")
+CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
 PROPERTIES_PATH = "/etc/riftdrill/server.properties"
 # What AWS nodes get: the instance profile signs S3 requests, so there is nothing to fetch.
 NO_CREDENTIALS_SCRIPT = "#!/bin/sh\nexit 0\n"

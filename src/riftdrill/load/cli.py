@@ -2,8 +2,11 @@
 
     riftdrill load --rate 1000 --duration 60 --size 1024            # foreground, live progress
     riftdrill load --rate 1000 --duration 600 --background          # returns at once; then
-    riftdrill load status --run-dir results/runs/<id>               # and
-    riftdrill load stop --run-dir results/runs/<id>
+    riftdrill load status [--run RUN]                                # and
+    riftdrill load stop [--run RUN]
+
+RUN is a run id under results/runs or a run directory, as for every command (`--run-dir` is
+the old spelling); status and stop default to the newest run.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import typer
 from riftdrill import inventory, paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.load.runner import LoadResult, load_status, run_load, start_load, stop_load
-from riftdrill.load.spec import LoadSpec
+from riftdrill.load.spec import Acks, Compression, KeyMode, LoadSpec, Profile
 
 app = typer.Typer(help="Open-model Kafka load with a ledger of every ack.", no_args_is_help=False)
 
 
 def _fail(exc: RiftdrillError) -> typer.Exit:
-    print(f"error: {exc}", file=sys.stderr)
+    print(f"riftdrill: error: {exc}", file=sys.stderr)
     return typer.Exit(2)
 
 
@@ -55,12 +58,12 @@ def load(
     rate: Annotated[float, typer.Option(help="total messages/s over all producers")] = 1000,
     duration: Annotated[float, typer.Option(help="seconds of sending")] = 60,
     size: Annotated[int, typer.Option(help="record value bytes (32-byte header incl.)")] = 1024,
-    topic: Annotated[str, typer.Option()] = "riftdrill",
+    topic: Annotated[str, typer.Option(help="topic to produce to and consume from")] = "riftdrill",
     partitions: Annotated[int, typer.Option(help="used when the topic is created")] = 6,
     replication_factor: Annotated[int | None, typer.Option(help="default: inventory's")] = None,
-    acks: Annotated[str, typer.Option()] = "all",
+    acks: Annotated[Acks, typer.Option(help="producer acks (idempotence needs all or -1)")] = "all",
     profile: Annotated[
-        str,
+        Profile,
         typer.Option(help="idempotent | legacy. Producer contract: idempotent = idempotence, "
                           "acks=all, <= 5 in flight; legacy = idempotence off, 1000000 in flight"),
     ] = "idempotent",
@@ -70,22 +73,27 @@ def load(
     max_in_flight: Annotated[
         int | None, typer.Option(help="max.in.flight.requests.per.connection (default: profile's)")
     ] = None,
-    compression: Annotated[str, typer.Option()] = "none",
-    linger_ms: Annotated[float, typer.Option()] = 5,
-    batch_size: Annotated[int, typer.Option()] = 65536,
-    keys: Annotated[str, typer.Option(help="none | round-robin | per-key")] = "round-robin",
-    key_count: Annotated[int, typer.Option()] = 64,
+    compression: Annotated[Compression, typer.Option(help="producer compression.type")] = "none",
+    linger_ms: Annotated[float, typer.Option(help="producer linger.ms")] = 5,
+    batch_size: Annotated[int, typer.Option(help="producer batch.size (bytes)")] = 65536,
+    keys: Annotated[KeyMode, typer.Option(
+        help="record keys: none, round-robin over --key-count keys, or one key per message "
+             "(per-key)")] = "round-robin",
+    key_count: Annotated[int, typer.Option(help="distinct keys (round-robin)")] = 64,
     placement: Annotated[
         list[str] | None, typer.Option(help="cloud(s) running producers; default all")
     ] = None,
-    producers_per_cloud: Annotated[int, typer.Option()] = 1,
+    producers_per_cloud: Annotated[int, typer.Option(help="producer processes per cloud")] = 1,
     consumers: Annotated[bool, typer.Option(help="run consumers (e2e latency)")] = True,
-    consumers_per_cloud: Annotated[int, typer.Option()] = 1,
-    delivery_timeout_ms: Annotated[int, typer.Option()] = 30000,
+    consumers_per_cloud: Annotated[int, typer.Option(help="consumers per cloud")] = 1,
+    delivery_timeout_ms: Annotated[int, typer.Option(
+        help="producer message.timeout.ms: a send stuck this long becomes an error")] = 30000,
     fence_wait_s: Annotated[
         float, typer.Option(help="at the end, how long consumers may read on to the fences")
     ] = 60,
-    run_dir: Annotated[Path | None, typer.Option(help="default results/runs/<utc>-load")] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", "--run-dir", help="the new run: a run id under results/runs or a directory; "
+        "default results/runs/<utc>-load")] = None,
     background: Annotated[bool, typer.Option(help="start and return; see status/stop")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
@@ -96,16 +104,16 @@ def load(
         spec = LoadSpec(
             rate_per_s=rate, duration_s=duration, size_bytes=size, topic=topic,
             partitions=partitions, replication_factor=replication_factor, acks=acks,
-            profile=profile,  # type: ignore[arg-type]  # validated
+            profile=profile,
             idempotence=idempotence, max_in_flight=max_in_flight, compression=compression,
             linger_ms=linger_ms,
-            batch_size=batch_size, keys=keys,  # type: ignore[arg-type]  # validated
+            batch_size=batch_size, keys=keys,
             key_count=key_count, placement=placement or None,
             producers_per_cloud=producers_per_cloud, consumers=consumers,
             consumers_per_cloud=consumers_per_cloud, delivery_timeout_ms=delivery_timeout_ms,
             fence_wait_s=fence_wait_s,
         )  # fmt: skip
-        rd = run_dir or default_run_dir()
+        rd = paths.new_run_dir(run) if run else default_run_dir()
         if background:
             pid = start_load(spec, rd)
             out: dict[str, Any] = {"pid": pid, "run_dir": str(rd)}
@@ -117,13 +125,23 @@ def load(
     _print_result(res, as_json)
 
 
+RunOpt = Annotated[str | None, typer.Option(
+    "--run", "--run-dir", help="a run id under results/runs or a run directory (default: the "
+    "newest run)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
+def _run_dir(run: str | None) -> Path:
+    try:
+        return paths.resolve_run_dir(run)
+    except RiftdrillError as exc:
+        raise _fail(exc) from None
+
+
 @app.command()
-def status(
-    run_dir: Annotated[Path, typer.Option(help="the run's directory")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
+def status(run: RunOpt = None, as_json: JsonOpt = False) -> None:
     """Counts so far and whether the background load still runs."""
-    st = load_status(run_dir)
+    st = load_status(_run_dir(run))
     if as_json:
         print(json.dumps(st, indent=1))
     else:
@@ -137,15 +155,16 @@ def status(
 
 @app.command()
 def stop(
-    run_dir: Annotated[Path, typer.Option(help="the run's directory")],
+    run: RunOpt = None,
     timeout: Annotated[
         float | None,
         typer.Option(help="seconds to wait for a clean stop (default: the drain and fence wait "
                           "of the run's spec, plus merging)"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Stop a background load cleanly (ledger and metrics flushed) and print its result."""
+    run_dir = _run_dir(run)
     res = stop_load(run_dir, timeout)
     if res is None:
         raise _fail(RiftdrillError(f"no load result in {run_dir}/load"))

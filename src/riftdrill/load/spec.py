@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from riftdrill.errors import ValidationError
 from riftdrill.load.record import HEADER_SIZE
 
 KeyMode = Literal["none", "round-robin", "per-key"]
 Profile = Literal["idempotent", "legacy"]
-PROFILES = ("idempotent", "legacy")
+Acks = Literal["all", "-1", "0", "1"]
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+PROFILES: tuple[Profile, ...] = get_args(Profile)
 MAX_IN_FLIGHT = 1_000_000  # librdkafka's ceiling (and its default)
 MAX_IDEMPOTENT_IN_FLIGHT = 5  # librdkafka refuses more with enable.idempotence
 MAX_FENCE_WAIT_S = 3600.0
-ACKS = ("all", "-1", "0", "1")
-COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
-KEY_MODES = ("none", "round-robin", "per-key")
+ACKS: tuple[Acks, ...] = get_args(Acks)
+COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
+KEY_MODES: tuple[KeyMode, ...] = get_args(KeyMode)
 MAX_SIZE_BYTES = 8 * 1024 * 1024
 MAX_DURATION_S = 7 * 24 * 3600
 

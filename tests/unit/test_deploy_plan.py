@@ -1,0 +1,148 @@
+"""Commands act on what is deployed unless the request asks for something else (no lab: the
+deployed lab is a fake inventory or a recorded spec)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riftdrill import inventory
+from riftdrill.cloud import deploy as cloud_deploy
+from riftdrill.cloud.inventory import inventory_from_outputs
+from riftdrill.deploy import (
+    DeployRequest,
+    DeploySpec,
+    deploy,
+    deployed_spec,
+    plan_deploy,
+    spec_of,
+)
+from riftdrill.errors import ValidationError
+from tests.unit.test_cloud_inventory import outputs
+from tests.unit.test_inventory import sample
+
+TANSU = DeploySpec(engine="tansu")
+
+
+def test_nothing_deployed_and_nothing_asked_is_the_default_lab() -> None:
+    plan = plan_deploy(DeployRequest(), None)
+    assert plan.spec == DeploySpec()
+    assert plan.changes == () and plan.notice() is None
+
+
+def test_make_drill_after_deploying_tansu_drills_tansu() -> None:
+    """`make deploy ENGINE=tansu`, then `make drill` (no ENGINE): the deployed lab, unchanged."""
+    plan = plan_deploy(DeployRequest(), TANSU)
+    assert plan.spec == TANSU
+    assert plan.changes == () and plan.notice() is None
+
+
+def test_a_request_equal_to_the_deployed_lab_changes_nothing() -> None:
+    plan = plan_deploy(DeployRequest(target="local", engine="tansu", topology="stretched"), TANSU)
+    assert plan.spec == TANSU and plan.notice() is None
+
+
+def test_a_different_request_is_named_before_the_lab_is_replaced() -> None:
+    plan = plan_deploy(DeployRequest(engine="kafka", brokers_per_cloud=3), TANSU)
+    assert plan.spec == DeploySpec(engine="kafka", brokers_per_cloud=3)
+    assert plan.changes == ("engine tansu -> kafka", "brokers per cloud 2 -> 3")
+    notice = plan.notice()
+    assert notice is not None
+    assert "engine tansu -> kafka, brokers per cloud 2 -> 3" in notice
+    assert "tearing the lab down" in notice
+
+
+def test_what_the_request_leaves_out_keeps_the_deployed_value() -> None:
+    deployed = DeploySpec(topology="per-cloud", brokers_per_cloud=3, wan_rate_mbit=100)
+    plan = plan_deploy(DeployRequest(engine="tansu"), deployed)
+    assert (plan.spec.engine, plan.spec.topology, plan.spec.brokers_per_cloud,
+            plan.spec.wan_rate_mbit) == ("tansu", "per-cloud", 3, 100)
+    assert plan.changes == ("engine kafka -> tansu",)
+
+
+def test_a_request_the_deployed_target_cannot_run_is_refused() -> None:
+    """The deployed aws-gcp target, `--engine tansu` without `--target`: refused, nothing runs."""
+    cloud = spec_of(inventory_from_outputs(outputs()))
+    plan = plan_deploy(DeployRequest(engine="tansu"), cloud)
+    assert plan.spec.target == "aws-gcp"
+    with pytest.raises(ValidationError, match="unknown engine 'tansu'; choose one of: automq, kafka"):
+        plan.spec.validate()
+
+
+def test_another_target_is_named_and_starts_from_its_defaults() -> None:
+    plan = plan_deploy(DeployRequest(target="aws-gcp"), TANSU)
+    assert plan.changes == ("target local -> aws-gcp",)
+    assert plan.cloud_vars == frozenset()  # terraform.tfvars decides engine, topology, brokers
+    assert plan.title() == "(tfvars)/(tfvars) on aws-gcp"
+
+
+def test_a_cloud_request_passes_terraform_only_what_was_asked_or_is_deployed() -> None:
+    fresh = plan_deploy(DeployRequest(target="aws-gcp", engine="kafka"), None)
+    assert fresh.cloud_vars == frozenset({"engine"})
+    cloud = spec_of(inventory_from_outputs(outputs()))
+    assert (cloud.target, cloud.engine, cloud.topology, cloud.brokers_per_cloud) == (
+        "aws-gcp", "automq", "per-cloud", 3)
+    again = plan_deploy(DeployRequest(), cloud)
+    assert again.spec == cloud and again.notice() is None
+    assert again.cloud_vars == frozenset({"engine", "topology", "brokers_per_cloud"})
+
+
+def test_cloud_deploy_leaves_unasked_shape_to_terraform_tfvars(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_deploy(ws: Any, engine: str | None, topology: str | None, brokers: int | None,
+                    dry_run: bool, progress: Any, announce: Any = None) -> None:
+        seen.update(engine=engine, topology=topology, brokers=brokers)
+
+    monkeypatch.setattr(cloud_deploy, "deploy", fake_deploy)
+    plan = plan_deploy(DeployRequest(target="aws-gcp", topology="stretched"), None)
+    deploy(plan.spec, dry_run=True, cloud_vars=plan.cloud_vars)
+    assert seen == {"engine": None, "topology": "stretched", "brokers": None}
+    assert cloud_deploy.tf_vars("123456789012", "p", None, "stretched", None) == {
+        "allowed_aws_account_ids": ["123456789012"], "gcp_project_id": "p", "topology": "stretched"}
+
+
+def test_the_deployed_spec_is_the_recorded_one_else_the_inventory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path))
+    assert deployed_spec() is None
+    inventory.save(sample())
+    assert deployed_spec() == DeploySpec(brokers_per_cloud=1)  # from the inventory's shape
+    recorded = DeploySpec(engine="kafka", wan_rate_mbit=50, broker_heap_mb=768)
+    (tmp_path / ".riftdrill" / "deploy-spec.json").write_text(json.dumps(asdict(recorded)))
+    assert deployed_spec() == recorded  # the lab's exact spec
+    inventory.save(inventory_from_outputs(outputs()))
+    deployed = deployed_spec()  # the cloud's inventory, not the lab's leftover spec
+    assert deployed is not None and deployed.target == "aws-gcp"
+
+
+def test_the_cli_says_what_changes_once_the_checks_passed(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from riftdrill import cli
+    from riftdrill import deploy as deploy_module
+
+    calls: list[str] = []
+
+    def fake_deploy(spec: DeploySpec, progress: Any = None, dry_run: bool = False,
+                    cloud_vars: Any = None, announce: Any = None) -> None:
+        calls.append("checks")
+        announce()
+        calls.append(f"deploy {spec.engine}")
+
+    monkeypatch.setattr(deploy_module, "deployed_spec", lambda: TANSU)
+    monkeypatch.setattr(deploy_module, "deploy", fake_deploy)
+    result = CliRunner().invoke(cli.mounted_app(), ["deploy", "--engine", "kafka", "--json"],
+                                env={"RIFTDRILL_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert calls == ["checks", "deploy kafka"]
+    assert "the request differs from the deployed lab (engine tansu -> kafka)" in result.stderr
+    quiet = CliRunner().invoke(cli.mounted_app(), ["deploy", "--json"],
+                               env={"RIFTDRILL_HOME": str(tmp_path)})
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert calls[-1] == "deploy tansu"
