@@ -11,16 +11,20 @@ read-modify-write of the inventory (`inventory.locked`):
 - healing a network fault forgets first, then makes the target match what is still recorded.
 
 `owner_pid` is the process that owns an injected fault (`Fault.by_pid`): the drill runner of the
-run context, 0 for faults injected by hand.
+run context, 0 for faults injected by hand. The driver returns an `Effect` for each fault and heal
+(when it was asked for, when it was seen in effect, and how): injections hand it to `on_effect`
+(their return value stays the recorded Fault), heals return it; fault windows are timed by it.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 
 from riftdrill import inventory
 from riftdrill.drivers import Driver, driver_for
+from riftdrill.drivers.base import Effect
 from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Direction, Fault, FaultKind, Inventory, Link, ObjectStore
 
@@ -50,8 +54,11 @@ def _forget(kinds: FaultKind | Collection[FaultKind], targets: Collection[str]) 
 
 # ---- brokers -------------------------------------------------------------------------------
 
+OnEffect = Callable[[Effect], None]
+
+
 def kill_brokers(brokers: Sequence[Broker], *, owner_pid: int,
-                 on_killed: Callable[[Fault], None] | None = None) -> list[Fault]:
+                 on_killed: Callable[[Fault, Effect], None] | None = None) -> list[Fault]:
     """SIGKILL brokers (all recorded in one write first); `on_killed` runs as each one is down."""
     if not brokers:
         return []
@@ -59,49 +66,55 @@ def kill_brokers(brokers: Sequence[Broker], *, owner_pid: int,
     inv = _record(new)
     drv = driver_for(inv)
     for broker, fault in zip(brokers, new, strict=True):
-        drv.kill_broker(inv, broker)
+        effect = drv.kill_broker(inv, broker)
         if on_killed is not None:
-            on_killed(fault)
+            on_killed(fault, effect)
     return new
 
 
-def kill_broker(broker: Broker, *, owner_pid: int) -> Fault:
-    return kill_brokers([broker], owner_pid=owner_pid)[0]
+def kill_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None) -> Fault:
+    return kill_brokers([broker], owner_pid=owner_pid,
+                        on_killed=None if on_effect is None else lambda _, e: on_effect(e))[0]
 
 
-def pause_broker(broker: Broker, *, owner_pid: int) -> Fault:
+def pause_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None) -> Fault:
     fault = _new_fault("pause_broker", broker.name, owner_pid)
     inv = _record([fault])
-    driver_for(inv).pause_broker(inv, broker)
+    effect = driver_for(inv).pause_broker(inv, broker)
+    if on_effect is not None:
+        on_effect(effect)
     return fault
 
 
-def resume_broker(inv: Inventory, broker: Broker) -> None:
+def resume_broker(inv: Inventory, broker: Broker) -> Effect:
     """SIGCONT a paused broker. `inv` is the caller's: it picks the driver before the lock."""
-    driver_for(inv).resume_broker(inv, broker)
+    effect = driver_for(inv).resume_broker(inv, broker)
     _forget("pause_broker", [broker.name])
+    return effect
 
 
-def _bring_back(drv: Driver, inv: Inventory, broker: Broker) -> None:
+def _bring_back(drv: Driver, inv: Inventory, broker: Broker) -> Effect:
+    requested = time.time_ns()
     state = drv.broker_state(inv, broker)
     if state == "paused":
-        drv.resume_broker(inv, broker)
-    elif state == "dead":
-        drv.start_broker(inv, broker)
+        return drv.resume_broker(inv, broker)
+    if state == "dead":
+        return drv.start_broker(inv, broker)
+    return Effect.since(requested, "already running")
 
 
 def restart_brokers(inv: Inventory, brokers: Sequence[Broker], *,
-                    on_restarted: Callable[[Broker], None] | None = None) -> None:
+                    on_restarted: Callable[[Broker, Effect], None] | None = None) -> None:
     """Bring brokers back to running, whatever fault (kill or pause) each is under, then forget
     their broker faults in one write (those brought back, also when a later one fails)."""
     drv = driver_for(inv)
     done: list[str] = []
     try:
         for broker in brokers:
-            _bring_back(drv, inv, broker)
+            effect = _bring_back(drv, inv, broker)
             done.append(broker.name)
             if on_restarted is not None:
-                on_restarted(broker)
+                on_restarted(broker, effect)
     finally:
         if done:
             _forget(BROKER_FAULTS, done)
@@ -113,29 +126,35 @@ def restart_broker(inv: Inventory, broker: Broker) -> None:
 
 # ---- the link and the object stores ----------------------------------------------------------
 
-def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int) -> Fault:
+def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int,
+               on_effect: OnEffect | None = None) -> Fault:
     fault = _new_fault("sever_link", link.name, owner_pid, direction)
     inv = _record([fault])
-    driver_for(inv).sync_link(inv, link.name)
+    effect = driver_for(inv).sync_link(inv, link.name)
+    if on_effect is not None:
+        on_effect(effect)
     return fault
 
 
-def heal_link(link: Link) -> None:
+def heal_link(link: Link) -> Effect:
     """Remove every sever of the link (whatever its direction)."""
     inv = _forget("sever_link", [link.name])
-    driver_for(inv).sync_link(inv, link.name)
+    return driver_for(inv).sync_link(inv, link.name)
 
 
-def block_object_store(store: ObjectStore, *, owner_pid: int) -> Fault:
+def block_object_store(store: ObjectStore, *, owner_pid: int,
+                       on_effect: OnEffect | None = None) -> Fault:
     fault = _new_fault("block_object_store", store.name, owner_pid)
     inv = _record([fault])
-    driver_for(inv).sync_store(inv, store.name)
+    effect = driver_for(inv).sync_store(inv, store.name)
+    if on_effect is not None:
+        on_effect(effect)
     return fault
 
 
-def unblock_object_store(store: ObjectStore) -> None:
+def unblock_object_store(store: ObjectStore) -> Effect:
     inv = _forget("block_object_store", [store.name])
-    driver_for(inv).sync_store(inv, store.name)
+    return driver_for(inv).sync_store(inv, store.name)
 
 
 # ---- everything ------------------------------------------------------------------------------

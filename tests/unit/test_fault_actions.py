@@ -19,7 +19,7 @@ import pytest
 
 from riftdrill import faults, inventory, paths
 from riftdrill.chaos import actions, windows
-from riftdrill.drivers.base import BrokerState
+from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, ObjectStore
 
@@ -67,37 +67,50 @@ class FakeDriver:
     def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState:
         return self.states.get(broker.name, "running")
 
-    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+    def kill_broker(self, inv: Inventory, broker: Broker) -> Effect:
         assert ("kill_broker", broker.name) in on_disk(), "applied before it was recorded"
         self.calls.append(f"kill {broker.name}")
         self.states[broker.name] = "dead"
+        return self._effect("pid gone")
 
-    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+    def pause_broker(self, inv: Inventory, broker: Broker) -> Effect:
         assert ("pause_broker", broker.name) in on_disk(), "applied before it was recorded"
         self.calls.append(f"pause {broker.name}")
         self.states[broker.name] = "paused"
+        return self._effect("state stopped")
 
-    def resume_broker(self, inv: Inventory, broker: Broker) -> None:
+    def resume_broker(self, inv: Inventory, broker: Broker) -> Effect:
         self.calls.append(f"resume {broker.name}")
         self.states[broker.name] = "running"
+        return self._effect("state running")
 
-    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+    def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
         if broker.name in self.fail_start:
             raise FaultError(f"broker {broker.name} did not start")
         self.calls.append(f"start {broker.name}")
         self.states[broker.name] = "running"
+        return self._effect("broker listening")
 
-    def sync_link(self, inv: Inventory, link: str) -> None:
+    def sync_link(self, inv: Inventory, link: str) -> Effect:
         recorded = [f.direction for f in inv.faults_on("sever_link", link)]
         assert recorded == [d for k, d in self._disk_directions(link) if k == "sever_link"]
         self.calls.append(f"sync_link {link} {recorded}")
         self.severed[link] = list(recorded)
+        return self._effect("nft rule listed" if recorded else "nft rules gone")
 
-    def sync_store(self, inv: Inventory, store: str) -> None:
+    def sync_store(self, inv: Inventory, store: str) -> Effect:
         blocked = bool(inv.faults_on("block_object_store", store))
         assert blocked == (("block_object_store", store) in on_disk())
         self.calls.append(f"sync_store {store} {blocked}")
         self.blocked[store] = blocked
+        return self._effect("store unreachable" if blocked else "store reachable")
+
+    # Effects on a clock of its own: asked for at n, seen in effect at n + 1 (seconds).
+    clock_s: int = 1000
+
+    def _effect(self, confirmed_by: str) -> Effect:
+        self.clock_s += 2
+        return Effect(self.clock_s * 10**9, (self.clock_s + 1) * 10**9, confirmed_by)
 
     @staticmethod
     def _disk_directions(link: str) -> list[tuple[str, str]]:
@@ -323,3 +336,34 @@ def test_heal_all_of_one_owner_keeps_the_others_faults_in_force(
     assert sorted(on_disk()) == [("pause_broker", "gcp-1"), ("sever_link", "aws-gcp")]
     assert driver.severed == {"aws-gcp": ["b-to-a"]}
     assert driver.states == {"aws-1": "running", "gcp-1": "paused"}
+
+
+def test_actions_stamp_windows_with_the_effect(counted: tuple[Counts, FakeDriver],
+                                               tmp_path: Path) -> None:
+    """A window runs from the fault seen in effect to the heal seen in effect, and keeps when
+    each was asked for and what was observed (summary.json's fault windows too)."""
+    from riftdrill.chaos.summary import FaultWindow
+
+    conf = configuration(tmp_path / "run")
+    actions.kill_broker("aws-1", conf)
+    actions.restart_broker("aws-1", conf)
+    actions.sever_link("both", None, conf)
+    actions.heal_link(None, conf)
+    actions.block_object_store("aws-s3", conf)
+    actions.unblock_object_store("aws-s3", conf)
+    lines = [json.loads(x) for x in (tmp_path / "run" / windows.FILE).read_text().splitlines()]
+    for line in lines:  # the fake driver: asked for at n s, seen in effect at n + 1 s
+        assert line["ts_ns"] - line["requested_ns"] == 10**9
+    assert [line["confirmed_by"] for line in lines] == [
+        "pid gone", "broker listening", "nft rule listed", "nft rules gone",
+        "store unreachable", "store reachable"]
+    wins = windows.fault_windows(tmp_path / "run")
+    kill = wins[0]
+    assert (kill.confirmed_by, kill.end_confirmed_by) == ("pid gone", "broker listening")
+    assert kill.start_ns == 1003 * 10**9 and kill.requested_ns == 1002 * 10**9
+    assert kill.end_ns == 1005 * 10**9 and kill.end_requested_ns == 1004 * 10**9
+    # ...and into summary.json's fault windows
+    shown = FaultWindow.model_validate(kill.to_summary())
+    assert (shown.start_s, shown.requested_s, shown.confirmed_by) == (1003.0, 1002.0, "pid gone")
+    assert (shown.end_s, shown.end_requested_s, shown.end_confirmed_by) == (
+        1005.0, 1004.0, "broker listening")

@@ -6,10 +6,11 @@ checkout around the working directory), reads it once to resolve its target to a
 which records the fault in the inventory first (one locked write, so `riftdrill heal` can
 always undo it) and applies it. The fault window is appended to `<run_dir>/faults.jsonl` for the
 recovery math; the run directory and the fault owner come from the run context the experiment's
-`configuration` carries (`RunContext.from_configuration`). A window starts when the primitive
-returned (the fault is in force: nft rule loaded, process dead) and ends when the heal was
-issued (a restarted broker may need seconds more to listen again; the recovery figures measure
-that from the acks).
+`configuration` carries (`RunContext.from_configuration`). A window starts when the driver saw
+the fault in effect (pid gone, state stopped, nft rule listed back, store unreachable) and ends
+when it saw the heal in effect (broker listening, state running, rule gone, store reachable):
+the driver's `Effect`, whose request time and observation (`requested_ns`, `confirmed_by`) the
+window keeps too. A heal of everything at once (`heal_all`) ends its windows when it returned.
 
 Targets (`broker=`): a name or node id, or a role: "leader" / "leader:<topic>" (the broker
 leading most partitions), "controller" (the active KRaft controller); `kill_cloud(cloud=)` takes
@@ -30,6 +31,7 @@ from typing import Any, get_args
 from riftdrill import faults, inventory, paths
 from riftdrill.chaos import interrupt, targets, windows
 from riftdrill.context import RunContext
+from riftdrill.drivers.base import Effect
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
 
@@ -71,17 +73,20 @@ def _clock_ns(ctx: RunContext | None) -> int:
     return ctx.clock_ns() if ctx else time.time_ns()
 
 
-def _started(ctx: RunContext | None, kind: FaultKind, target: str,
+def _started(ctx: RunContext | None, kind: FaultKind, target: str, effect: Effect,
              direction: Direction = "both") -> None:
-    """Open a fault window: the fault is in force now."""
+    """Open a fault window at the instant the driver saw the fault in effect."""
     if ctx is not None:
-        windows.record_start(kind, target, direction, run_dir=ctx.run_dir, ts_ns=ctx.clock_ns())
+        windows.record_start(kind, target, direction, run_dir=ctx.run_dir,
+                             ts_ns=effect.confirmed_ns, requested_ns=effect.requested_ns,
+                             confirmed_by=effect.confirmed_by)
 
 
-def _ended(ctx: RunContext | None, kind: FaultKind, target: str, ts_ns: int) -> None:
-    """Close a fault window at `ts_ns`, when its heal was issued."""
+def _ended(ctx: RunContext | None, kind: FaultKind, target: str, effect: Effect) -> None:
+    """Close a fault window at the instant the driver saw the heal in effect."""
     if ctx is not None:
-        windows.record_end(kind, target, run_dir=ctx.run_dir, ts_ns=ts_ns)
+        windows.record_end(kind, target, run_dir=ctx.run_dir, ts_ns=effect.confirmed_ns,
+                           requested_ns=effect.requested_ns, confirmed_by=effect.confirmed_by)
 
 
 # ---- brokers -------------------------------------------------------------------------------
@@ -91,8 +96,8 @@ def kill_broker(broker: str, configuration: dict[str, Any] | None = None) -> dic
     `restart_broker`."""
     ctx = RunContext.from_configuration(configuration)
     b = targets.resolve_one(inventory.load(), broker, run_dir=ctx.run_dir if ctx else None)
-    faults.kill_broker(b, owner_pid=_owner(ctx))
-    _started(ctx, "kill_broker", b.name)
+    faults.kill_broker(b, owner_pid=_owner(ctx),
+                       on_effect=lambda e: _started(ctx, "kill_broker", b.name, e))
     return {"killed": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
 
@@ -100,8 +105,8 @@ def pause_broker(broker: str, configuration: dict[str, Any] | None = None) -> di
     """SIGSTOP one broker: alive to the kernel, silent to its peers (the gray failure)."""
     ctx = RunContext.from_configuration(configuration)
     b = targets.resolve_one(inventory.load(), broker, run_dir=ctx.run_dir if ctx else None)
-    faults.pause_broker(b, owner_pid=_owner(ctx))
-    _started(ctx, "pause_broker", b.name)
+    faults.pause_broker(b, owner_pid=_owner(ctx),
+                        on_effect=lambda e: _started(ctx, "pause_broker", b.name, e))
     return {"paused": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
 
@@ -116,9 +121,9 @@ def _restart(ctx: RunContext | None, inv: Inventory,
     }
     t0 = _clock_ns(ctx)
 
-    def close_windows(b: Broker) -> None:
+    def close_windows(b: Broker, effect: Effect) -> None:
         for kind in kinds[b.name]:
-            _ended(ctx, kind, b.name, t0)
+            _ended(ctx, kind, b.name, effect)
 
     faults.restart_brokers(inv, brokers, on_restarted=close_windows)
     return {n: list(k) for n, k in kinds.items()}, round((_clock_ns(ctx) - t0) / 1e9, 3)
@@ -129,9 +134,7 @@ def resume_broker(broker: str, configuration: dict[str, Any] | None = None) -> d
     ctx = RunContext.from_configuration(configuration)
     inv = inventory.load()
     b = targets.resolve_one(inv, broker, run_dir=ctx.run_dir if ctx else None)
-    t0 = _clock_ns(ctx)
-    faults.resume_broker(inv, b)
-    _ended(ctx, "pause_broker", b.name, t0)
+    _ended(ctx, "pause_broker", b.name, faults.resume_broker(inv, b))
     return {"resumed": b.name, "at": _now()}
 
 
@@ -149,7 +152,7 @@ def kill_cloud(cloud: str, configuration: dict[str, Any] | None = None) -> dict[
     ctx = RunContext.from_configuration(configuration)
     brokers = targets.resolve(inventory.load(), f"cloud:{cloud}")
     faults.kill_brokers(brokers, owner_pid=_owner(ctx),
-                        on_killed=lambda fault: _started(ctx, "kill_broker", fault.target))
+                        on_killed=lambda fault, e: _started(ctx, "kill_broker", fault.target, e))
     return {"killed": [b.name for b in brokers], "cloud": cloud, "at": _now()}
 
 
@@ -183,14 +186,12 @@ def _direction(direction: str) -> Direction:
 
 
 def _sever(ctx: RunContext | None, lk: Link, d: Direction) -> None:
-    faults.sever_link(lk, d, owner_pid=_owner(ctx))
-    _started(ctx, "sever_link", lk.name, d)
+    faults.sever_link(lk, d, owner_pid=_owner(ctx),
+                      on_effect=lambda e: _started(ctx, "sever_link", lk.name, e, d))
 
 
 def _heal(ctx: RunContext | None, lk: Link) -> None:
-    t0 = _clock_ns(ctx)
-    faults.heal_link(lk)
-    _ended(ctx, "sever_link", lk.name, t0)
+    _ended(ctx, "sever_link", lk.name, faults.heal_link(lk))
 
 
 def sever_link(direction: str = "both", link: str | None = None,
@@ -246,17 +247,15 @@ def block_object_store(store: str, configuration: dict[str, Any] | None = None) 
     """Drop all traffic to one object store (store name or cloud name): timeouts, not refusals."""
     ctx = RunContext.from_configuration(configuration)
     st = inventory.load().store(store)
-    faults.block_object_store(st, owner_pid=_owner(ctx))
-    _started(ctx, "block_object_store", st.name)
+    faults.block_object_store(st, owner_pid=_owner(ctx),
+                              on_effect=lambda e: _started(ctx, "block_object_store", st.name, e))
     return {"blocked": st.name, "at": _now()}
 
 
 def unblock_object_store(store: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = RunContext.from_configuration(configuration)
     st = inventory.load().store(store)
-    t0 = _clock_ns(ctx)
-    faults.unblock_object_store(st)
-    _ended(ctx, "block_object_store", st.name, t0)
+    _ended(ctx, "block_object_store", st.name, faults.unblock_object_store(st))
     return {"unblocked": st.name, "at": _now()}
 
 
@@ -267,8 +266,9 @@ def heal_all(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = RunContext.from_configuration(configuration)
     t0 = _clock_ns(ctx)
     healed = faults.heal_all()
+    done = Effect(t0, _clock_ns(ctx), "heal_all returned")  # each heal confirmed by its driver
     for f in healed:
-        _ended(ctx, f.kind, f.target, t0)
+        _ended(ctx, f.kind, f.target, done)
     return {"healed": [f"{f.kind}:{f.target}" for f in healed]}
 
 

@@ -17,6 +17,24 @@ Definitions (each returns None with a reason when it cannot be said):
   lag <= max_lag (lag sampled at whatever rate the series has).
 - errors_by_code: delivery errors during [fault start, run end] by error name.
 - acked_during_fault: acks with ack time in [fault start, fault end).
+
+Per partition, as the client saw it (`partition_figures`; one row per producer cloud, topic and
+partition that had sends intended in [fault start, run end]):
+- a partition is unavailable from the first send to it that is not acked until its next ack
+  (the next ack of any record on that partition): for each send s, [s, first ack on the
+  partition at or after s), the partition's sends being its acked records (the ledger's ack
+  says where it landed) and its failed sends (the partition the client had queued them on).
+  A failed send whose partition is unknown (-1: a ledger from before errors kept it, or a send
+  refused before the partitioner chose one) counts as a send to every partition of its cloud's
+  topic: where a partition was acking meanwhile it adds nothing, where it was not it is the
+  evidence that the client wanted it. `unavailability_s` is the longest such interval clipped
+  to [fault start, run end] (none after the last send: a partition nobody wrote to is idle,
+  not unavailable; a send never followed by an ack counts up to run end).
+- time_to_first_ack_s: fault start -> first ack on the partition of a record sent at or after
+  fault start; None if none before run end.
+- headline: `worst_partition_unavailability_s` / `worst_partition` ("topic[p]@cloud") over all
+  rows, `partitions_affected` = rows with unavailability_s > AFFECTED_S; `per_cloud` the same
+  per producer cloud, with the slowest partition's time to first ack.
 """
 
 from __future__ import annotations
@@ -29,9 +47,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from riftdrill.errors import RiftdrillError
 
@@ -43,6 +61,9 @@ BUCKET_NS = 100_000_000  # 100 ms: the resolution of the sliding-window figures
 WINDOW_S = 1.0
 FACTOR = 1.5
 BASELINE_S = 60.0
+ZERO_LAG_SAMPLED = "sampled committed lag"  # RecoveryFigures.time_to_zero_lag_from
+AFFECTED_S = 1.0  # a partition unavailable longer than this is "affected"
+UNKNOWN_PARTITION = -1
 
 
 @dataclass(slots=True)
@@ -59,6 +80,46 @@ class AckSeries:
         return self
 
 
+@dataclass(slots=True)
+class PartitionSends:
+    """One producer cloud's sends to one partition: acks (ack time, send time) and the send
+    times of failed sends the client had put on this partition."""
+
+    ack_ts_ns: list[int] = field(default_factory=list)
+    send_ts_ns: list[int] = field(default_factory=list)  # of the acked records, parallel
+    failed_send_ts_ns: list[int] = field(default_factory=list)
+
+
+# (cloud, topic, partition) -> its sends; (cloud, topic) -> send times of failed sends whose
+# partition is unknown.
+PartitionKey = tuple[str, str, int]
+SendsByPartition = dict[PartitionKey, PartitionSends]
+Unattributed = dict[tuple[str, str], list[int]]
+
+
+class PartitionFigure(BaseModel):
+    cluster: str = ""
+    topic: str
+    partition: int
+    cloud: str  # the producers' cloud
+    unavailability_s: float
+    time_to_first_ack_s: float | None
+    # intended in [fault start, run end], acked or failed, known to be this partition's (failed
+    # sends of unknown partition are not counted here; see reasons["partitions"])
+    sends: int
+    acked: int  # of those
+
+
+class CloudPartitionFigures(BaseModel):
+    worst_partition_unavailability_s: float | None = None
+    partitions_affected: int = 0
+    time_to_first_ack_s: float | None = None  # the slowest partition's; None: one never acked
+
+
+PARTITION_FIELDS = ("partitions", "worst_partition_unavailability_s", "worst_partition",
+                    "partitions_affected", "per_cloud")
+
+
 class RecoveryFigures(BaseModel):
     fault_start_ns: int
     fault_end_ns: int | None
@@ -70,9 +131,29 @@ class RecoveryFigures(BaseModel):
     baseline_p99_ms: float | None = None
     time_to_p99_baseline_s: float | None = None
     time_to_zero_lag_s: float | None = None
+    # how time_to_zero_lag_s was measured: "consumer ledgers" (chaos/endtoend.py, the true lag)
+    # or "sampled committed lag" (the definition above); None in summaries written before
+    time_to_zero_lag_from: str | None = None
     errors_by_code: dict[str, int] = {}
     acked_during_fault: int = 0
+    # Per partition (absent in summaries written before they existed: None / [] / {}).
+    partitions: list[PartitionFigure] = []
+    worst_partition_unavailability_s: float | None = None
+    worst_partition: str | None = None  # "topic[p]@cloud"
+    partitions_affected: int = 0
+    per_cloud: dict[str, CloudPartitionFigures] = {}
     reasons: dict[str, str] = {}  # figure -> why it is None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_partition_fields(self, handler: SerializerFunctionWrapHandler
+                                        ) -> dict[str, Any]:
+        """A summary written before the per-partition figures (or the zero-lag label) existed
+        is dumped as it was read (published runs are never rewritten; tests/unit/test_summary.py)."""
+        out: dict[str, Any] = handler(self)
+        for name in (*PARTITION_FIELDS, "time_to_zero_lag_from"):
+            if name not in self.model_fields_set:
+                out.pop(name, None)
+        return out
 
 
 def _s(ns: int) -> float:
@@ -161,13 +242,100 @@ def time_to_zero_lag_s(t_s: Sequence[float], lag: Sequence[int], fault_start_s: 
     return round(max(0.0, recovered_at - fault_start_s), 3)
 
 
+def partition_unavailability_s(ack_ts_ns: Sequence[int], send_ts_ns: Sequence[int],
+                               start_ns: int, end_ns: int) -> float:
+    """Longest [send, next ack at or after it) over the sends (both sorted), clipped to
+    [start, end]; a send with no later ack counts to `end`. 0.0 without sends in the window."""
+    longest = 0
+    n = len(ack_ts_ns)
+    # A send at or before the last ack before the window is answered before the window: skip.
+    j0 = bisect.bisect_left(ack_ts_ns, start_ns)
+    first = bisect.bisect_right(send_ts_ns, ack_ts_ns[j0 - 1]) if j0 else 0
+    for s in send_ts_ns[first:]:
+        if s > end_ns:
+            break
+        j = bisect.bisect_left(ack_ts_ns, s)
+        a = ack_ts_ns[j] if j < n else end_ns
+        if a <= start_ns:
+            continue  # healed before the window
+        longest = max(longest, min(a, end_ns) - max(s, start_ns))
+    return _s(longest)
+
+
+def partition_figures(sends: SendsByPartition, unattributed: Unattributed,
+                      fault_start_ns: int, run_end_ns: int,
+                      clusters: dict[str, str] | None = None) -> list[PartitionFigure]:
+    """One row per (cloud, topic, partition) with sends in [fault start, run end] (module
+    docstring); `clusters`: producer cloud -> the cluster serving it."""
+    rows: list[PartitionFigure] = []
+    clusters = clusters or {}
+    for (cloud, topic, partition), ps in sorted(sends.items()):
+        pairs = sorted(zip(ps.ack_ts_ns, ps.send_ts_ns, strict=True))
+        acks = [a for a, _ in pairs]
+        failed = ps.failed_send_ts_ns + unattributed.get((cloud, topic), [])
+        all_sends = sorted([sd for _, sd in pairs] + failed)
+        in_window = [sd for sd in all_sends if fault_start_ns <= sd <= run_end_ns]
+        acked_after = [(a, sd) for a, sd in pairs if fault_start_ns <= sd <= run_end_ns]
+        known = len(acked_after) + sum(1 for sd in ps.failed_send_ts_ns
+                                       if fault_start_ns <= sd <= run_end_ns)
+        if not in_window:
+            continue  # nobody wrote to it after the fault: idle, not unavailable
+        first = min((a for a, _ in acked_after if a <= run_end_ns), default=None)
+        rows.append(PartitionFigure(
+            cluster=clusters.get(cloud, ""), topic=topic, partition=partition, cloud=cloud,
+            unavailability_s=partition_unavailability_s(acks, all_sends, fault_start_ns,
+                                                        run_end_ns),
+            time_to_first_ack_s=None if first is None else _s(max(0, first - fault_start_ns)),
+            sends=known, acked=len(acked_after)))
+    return rows
+
+
+def _partition_headline(fig: RecoveryFigures, rows: list[PartitionFigure],
+                        unattributed: Unattributed, fault_start_ns: int, run_end_ns: int,
+                        reasons: dict[str, str]) -> None:
+    fig.partitions = rows  # assigned, so set: summary.json then carries the per-partition block
+    fig.partitions_affected = 0
+    fig.per_cloud = {}
+    if not rows:
+        reasons["worst_partition_unavailability_s"] = (
+            "no send to a known partition was intended after the fault")
+        return
+    worst = max(rows, key=lambda r: r.unavailability_s)
+    fig.worst_partition_unavailability_s = worst.unavailability_s
+    fig.worst_partition = f"{worst.topic}[{worst.partition}]@{worst.cloud}"
+    fig.partitions_affected = sum(1 for r in rows if r.unavailability_s > AFFECTED_S)
+    for cloud in sorted({r.cloud for r in rows}):
+        mine = [r for r in rows if r.cloud == cloud]
+        ttfa = [r.time_to_first_ack_s for r in mine]
+        fig.per_cloud[cloud] = CloudPartitionFigures(
+            worst_partition_unavailability_s=max(r.unavailability_s for r in mine),
+            partitions_affected=sum(1 for r in mine if r.unavailability_s > AFFECTED_S),
+            time_to_first_ack_s=None if None in ttfa else max(t for t in ttfa if t is not None))
+        if None in ttfa:
+            never = ", ".join(f"{r.topic}[{r.partition}]" for r in mine
+                              if r.time_to_first_ack_s is None)
+            reasons[f"per_cloud.{cloud}.time_to_first_ack_s"] = (
+                f"no record sent in {cloud} after the fault was acked on {never} before the run "
+                "ended")
+    unknown = sum(1 for times in unattributed.values() for t in times
+                  if fault_start_ns <= t <= run_end_ns)
+    if unknown:
+        reasons["partitions"] = (
+            f"{unknown} failed sends after the fault record no partition (a ledger from before "
+            "errors kept it, or refused before a partition was chosen): each counts as a send "
+            "to every partition of its cloud's topic; the rest is computed from the acks")
+
+
 def compute_recovery(
     acks_by_cloud: dict[str, AckSeries], errors: Sequence[tuple[int, str]],
     fault_start_ns: int, fault_end_ns: int | None, run_end_ns: int, *,
     lag: tuple[Sequence[float], Sequence[int]] | None = None, max_lag: int = 0,
     window_s: float = WINDOW_S, factor: float = FACTOR, baseline_s: float = BASELINE_S,
+    partitions: tuple[SendsByPartition, Unattributed] | None = None,
+    clusters: dict[str, str] | None = None,
 ) -> RecoveryFigures:
-    """All figures for one fault. `errors`: (ts_ns, error name); `lag`: (t_s, lag) samples."""
+    """All figures for one fault. `errors`: (ts_ns, error name); `lag`: (t_s, lag) samples;
+    `partitions`: the sends per partition (None: no per-partition figures)."""
     if run_end_ns <= fault_start_ns:
         raise RiftdrillError("run end is not after fault start: cannot compute recovery")
     fig = RecoveryFigures(fault_start_ns=fault_start_ns, fault_end_ns=fault_end_ns,
@@ -208,6 +376,10 @@ def compute_recovery(
         reasons["time_to_zero_lag_s"] = "no consumer lag series"
     fig.errors_by_code = dict(Counter(name for ts, name in errors
                                       if fault_start_ns <= ts <= run_end_ns))
+    if partitions is not None:
+        rows = partition_figures(partitions[0], partitions[1], fault_start_ns, run_end_ns,
+                                 clusters)
+        _partition_headline(fig, rows, partitions[1], fault_start_ns, run_end_ns, reasons)
     fig.reasons = reasons
     return fig
 
@@ -235,6 +407,32 @@ def acks_from_ledgers(run_dir: Path, producers: Iterable[ProducerLedger] | None 
     return by_cloud, errors
 
 
+def sends_by_partition(producers: Iterable[ProducerLedger]
+                       ) -> tuple[SendsByPartition, Unattributed]:
+    """Per (cloud, topic, partition) sends, and failed sends of unknown partition per (cloud,
+    topic), from the producer ledgers."""
+    from riftdrill.load.ledger import Ack
+
+    sends: SendsByPartition = {}
+    unknown: Unattributed = {}
+    for ledger in producers:
+        cloud = str(ledger.header["cloud"])
+        for e in ledger.entries:
+            if e.partition == UNKNOWN_PARTITION:
+                if not isinstance(e, Ack):
+                    unknown.setdefault((cloud, e.topic), []).append(e.send_ts_ns)
+                continue  # an ack without a partition (never seen): nothing to place
+            ps = sends.get((cloud, e.topic, e.partition))
+            if ps is None:
+                ps = sends[(cloud, e.topic, e.partition)] = PartitionSends()
+            if isinstance(e, Ack):
+                ps.ack_ts_ns.append(e.ack_ts_ns)
+                ps.send_ts_ns.append(e.send_ts_ns)
+            else:
+                ps.failed_send_ts_ns.append(e.send_ts_ns)
+    return sends, unknown
+
+
 def lag_from_timeline(path: Path) -> tuple[list[float], list[int]] | None:
     """(epoch second, consumer_lag) from the load's load/timeline.json (a list of rows)."""
     if not path.exists():
@@ -248,8 +446,15 @@ def figures_from_run(run_dir: Path, fault_start_ns: int, fault_end_ns: int | Non
                      run_end_ns: int | None = None, *, max_lag: int = 0,
                      window_s: float = WINDOW_S, factor: float = FACTOR,
                      baseline_s: float = BASELINE_S,
-                     producers: Iterable[ProducerLedger] | None = None) -> RecoveryFigures:
-    """Recovery figures of a run; run end defaults to the last ack or error seen."""
+                     producers: Iterable[ProducerLedger] | None = None,
+                     clusters: dict[str, str] | None = None) -> RecoveryFigures:
+    """Recovery figures of a run; run end defaults to the last ack or error seen. `clusters`:
+    producer cloud -> cluster name, for the per-partition rows."""
+    if producers is None:
+        from riftdrill.load.ledger import read_run_ledgers
+
+        producers = read_run_ledgers(run_dir)
+    producers = list(producers)  # read twice: per cloud, then per partition
     by_cloud, errors = acks_from_ledgers(run_dir, producers)
     if run_end_ns is None:
         last = [max(s.ack_ts_ns) for s in by_cloud.values() if s.ack_ts_ns]
@@ -258,4 +463,5 @@ def figures_from_run(run_dir: Path, fault_start_ns: int, fault_end_ns: int | Non
     lag = lag_from_timeline(run_dir / "load" / "timeline.json")
     return compute_recovery(by_cloud, errors, fault_start_ns, fault_end_ns, run_end_ns,
                             lag=lag, max_lag=max_lag, window_s=window_s, factor=factor,
-                            baseline_s=baseline_s)
+                            baseline_s=baseline_s, partitions=sends_by_partition(producers),
+                            clusters=clusters)

@@ -11,9 +11,11 @@
         max_failed_send_ratio: 0.35
 
 Bounds (absent = not bounded):
-- seconds from the fault start: max_time_to_first_ack_s, max_unavailability_s,
-  max_time_to_p99_baseline_s, max_time_to_zero_lag_s. A time bound may be `hold_s + N`,
-  evaluated with the drill's hold_s; a figure that never recovered breaks it.
+- seconds from the fault start: max_time_to_first_ack_s, max_unavailability_s (cloud-wide: no
+  ack in a whole cloud), max_worst_partition_unavailability_s (the worst partition as its
+  producers saw it, recovery.py), max_time_to_p99_baseline_s, max_time_to_zero_lag_s. A time
+  bound may be `hold_s + N`, evaluated with the drill's hold_s; a figure that never recovered
+  (or was never measured) breaks it.
 - max_failed_send_ratio (0..1): failed sends / sends that got an answer, over the whole run,
   from the producer ledgers (`riftdrill.load.outcomes`, summary.json `sends.failed_ratio`).
   No ledgers, or no send at all, breaks it: a ratio over nothing is no evidence.
@@ -56,6 +58,7 @@ class ExperimentSlo(BaseModel):
 
     max_time_to_first_ack_s: Bound = None
     max_unavailability_s: Bound = None
+    max_worst_partition_unavailability_s: Bound = None
     max_time_to_p99_baseline_s: Bound = None
     max_time_to_zero_lag_s: Bound = None
     max_failed_send_ratio: float | None = Field(default=None, ge=0, le=1)
@@ -64,7 +67,8 @@ class ExperimentSlo(BaseModel):
     max_lost: int = 0
 
     @field_validator("max_time_to_first_ack_s", "max_unavailability_s",
-                     "max_time_to_p99_baseline_s", "max_time_to_zero_lag_s")
+                     "max_worst_partition_unavailability_s", "max_time_to_p99_baseline_s",
+                     "max_time_to_zero_lag_s")
     @classmethod
     def _time(cls, v: Bound) -> Bound:
         if isinstance(v, str) and not _RELATIVE.match(v):
@@ -156,7 +160,7 @@ def resolve_bound(value: Bound, hold_s: float) -> float | None:
 
 
 def _check(out: list[Violation], name: str, limit: float | None, measured: float | None,
-           why_none: str | None = None) -> None:
+           why_none: str | None = None, where: str | None = None) -> None:
     if limit is None:
         return
     if measured is None:
@@ -165,8 +169,9 @@ def _check(out: list[Violation], name: str, limit: float | None, measured: float
                                      f"({why_none or 'no figure'})"))
     elif measured > limit:
         over = round(measured - limit, 3)
+        at = f" ({where})" if where else ""
         out.append(Violation(bound=name, limit=limit, measured=measured, over_by=over,
-                             message=f"SLO {name} <= {limit:g}: measured {measured:g}, "
+                             message=f"SLO {name} <= {limit:g}: measured {measured:g}{at}, "
                                      f"over by {over:g}"))
 
 
@@ -197,6 +202,8 @@ def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: Verif
     timing = {
         "max_time_to_first_ack_s": ("worst_time_to_first_ack_s", "worst_time_to_first_ack_s"),
         "max_unavailability_s": ("worst_unavailability_s", None),
+        "max_worst_partition_unavailability_s": ("worst_partition_unavailability_s",
+                                                 "worst_partition_unavailability_s"),
         "max_time_to_p99_baseline_s": ("time_to_p99_baseline_s", "time_to_p99_baseline_s"),
         "max_time_to_zero_lag_s": ("time_to_zero_lag_s", "time_to_zero_lag_s"),
     }
@@ -209,8 +216,12 @@ def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: Verif
                                  message=f"SLO {bound}: no recovery figures (no fault window "
                                          "or no ledgers)"))
             continue
-        _check(out, bound, limit, getattr(recovery, figure),
-               recovery.reasons.get(reason_key) if reason_key else None)
+        why = recovery.reasons.get(reason_key) if reason_key else None
+        where = None
+        if bound == "max_worst_partition_unavailability_s":
+            where = recovery.worst_partition
+            why = why or "no per-partition figures: not measured"
+        _check(out, bound, limit, getattr(recovery, figure), why, where)
     _check_sends(out, bounds.max_failed_send_ratio, sends)
     counts = {"max_duplicates": "duplicates", "max_reordered": "reordered", "max_lost": "lost"}
     for bound, kind in counts.items():

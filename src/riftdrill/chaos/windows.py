@@ -7,8 +7,15 @@ run context in their Chaos Toolkit configuration (`riftdrill.context.RunContext`
 pairs the lines into windows for the recovery math: an `end` closes the earliest open window of
 the same target whose kind it heals.
 
-    {"event": "start", "kind": "kill_broker", "target": "aws-1", "direction": "both", "ts_ns": ...}
-    {"event": "end",   "kind": "kill_broker", "target": "aws-1", "ts_ns": ...}
+    {"event": "start", "kind": "kill_broker", "target": "aws-1", "direction": "both", "ts_ns": ...,
+     "requested_ns": ..., "confirmed_by": "pid gone"}
+    {"event": "end",   "kind": "kill_broker", "target": "aws-1", "ts_ns": ...,
+     "requested_ns": ..., "confirmed_by": "broker listening"}
+
+`ts_ns` is the instant the fault (or its heal) was seen in effect by the driver
+(`drivers.base.Effect`): every recovery figure counts from it. `requested_ns` is when it was
+asked for, `confirmed_by` what was observed. Lines written before these existed have neither;
+their `ts_ns` is when the call returned.
 """
 
 from __future__ import annotations
@@ -33,13 +40,27 @@ class FaultWindow:
     direction: str = "both"
     # "drill" (a method action) or "runner" (the end-of-run heal: the runner's or the control's)
     healed_by: str = "drill"
+    requested_ns: int | None = None  # the fault was asked for (start_ns: seen in effect)
+    confirmed_by: str | None = None
+    end_requested_ns: int | None = None  # the heal was asked for (end_ns: seen healed)
+    end_confirmed_by: str | None = None
 
     def to_summary(self) -> dict[str, Any]:
-        """The summary.json shape: epoch seconds."""
-        return {"kind": self.kind, "target": self.target, "direction": self.direction,
-                "start_s": round(self.start_ns / 1e9, 3),
-                "end_s": None if self.end_ns is None else round(self.end_ns / 1e9, 3),
-                "healed_by": self.healed_by}
+        """The summary.json shape: epoch seconds (the effect fields only when recorded)."""
+        out: dict[str, Any] = {
+            "kind": self.kind, "target": self.target, "direction": self.direction,
+            "start_s": round(self.start_ns / 1e9, 3),
+            "end_s": None if self.end_ns is None else round(self.end_ns / 1e9, 3),
+            "healed_by": self.healed_by}
+        if self.requested_ns is not None:
+            out["requested_s"] = round(self.requested_ns / 1e9, 3)
+        if self.confirmed_by is not None:
+            out["confirmed_by"] = self.confirmed_by
+        if self.end_requested_ns is not None:
+            out["end_requested_s"] = round(self.end_requested_ns / 1e9, 3)
+        if self.end_confirmed_by is not None:
+            out["end_confirmed_by"] = self.end_confirmed_by
+        return out
 
 
 def _append(run_dir: Path | None, record: dict[str, Any]) -> None:
@@ -54,19 +75,41 @@ def _append(run_dir: Path | None, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def _effect(requested_ns: int | None, confirmed_by: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if requested_ns is not None:
+        out["requested_ns"] = requested_ns
+    if confirmed_by is not None:
+        out["confirmed_by"] = confirmed_by
+    return out
+
+
 def record_start(kind: str, target: str, direction: str = "both", *,
-                 run_dir: Path | None, ts_ns: int | None = None) -> None:
+                 run_dir: Path | None, ts_ns: int | None = None,
+                 requested_ns: int | None = None, confirmed_by: str | None = None) -> None:
+    """`ts_ns`: when the fault was seen in effect (default now)."""
     _append(run_dir,
             {"event": "start", "kind": kind, "target": target, "direction": direction,
-             "ts_ns": ts_ns or time.time_ns(),
+             "ts_ns": ts_ns or time.time_ns(), **_effect(requested_ns, confirmed_by),
              "at": datetime.now(UTC).isoformat()})
 
 
 def record_end(kind: str, target: str, *, run_dir: Path | None,
-               ts_ns: int | None = None, by: str = "drill") -> None:
+               ts_ns: int | None = None, by: str = "drill",
+               requested_ns: int | None = None, confirmed_by: str | None = None) -> None:
+    """`ts_ns`: when the heal was seen in effect (default now)."""
     _append(run_dir,
             {"event": "end", "kind": kind, "target": target, "ts_ns": ts_ns or time.time_ns(),
-             "by": by, "at": datetime.now(UTC).isoformat()})
+             "by": by, **_effect(requested_ns, confirmed_by),
+             "at": datetime.now(UTC).isoformat()})
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
@@ -89,12 +132,16 @@ def pair(events: list[dict[str, Any]]) -> list[FaultWindow]:
         if ev.get("event") == "start":
             windows.append(FaultWindow(kind=str(ev["kind"]), target=str(ev["target"]),
                                        start_ns=int(ev["ts_ns"]), end_ns=None,
-                                       direction=str(ev.get("direction", "both"))))
+                                       direction=str(ev.get("direction", "both")),
+                                       requested_ns=_opt_int(ev.get("requested_ns")),
+                                       confirmed_by=_opt_str(ev.get("confirmed_by"))))
         elif ev.get("event") == "end":
             for w in windows:
                 if w.end_ns is None and w.kind == ev["kind"] and w.target == ev["target"]:
                     w.end_ns = int(ev["ts_ns"])
                     w.healed_by = str(ev.get("by", "drill"))
+                    w.end_requested_ns = _opt_int(ev.get("requested_ns"))
+                    w.end_confirmed_by = _opt_str(ev.get("confirmed_by"))
                     break
     return windows
 

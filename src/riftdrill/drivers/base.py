@@ -6,10 +6,17 @@ faults are declarative: `sync_link` / `sync_store` make the target match the fau
 recorded in the inventory, so healing one of two overlapping faults keeps the other in force.
 Every method is idempotent. The measurements behind `link_counters` and `store_snapshot` are
 what the cost report prices; a target that cannot measure something returns {} for it.
+
+Every fault and heal returns an `Effect`: when it was asked for and when the driver saw it in
+effect (within a bounded wait, else FaultError), so fault windows and every recovery figure
+count from the instant the fault was real, not from when a call returned.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
@@ -18,24 +25,38 @@ from riftdrill.inventory import Broker, Inventory
 BrokerState = Literal["running", "paused", "dead"]
 
 
+@dataclass(frozen=True)
+class Effect:
+    """A fault (or heal) as the driver observed it."""
+
+    requested_ns: int  # epoch ns just before the signal / rule load / API call
+    confirmed_ns: int  # epoch ns at which it was seen in effect
+    confirmed_by: str  # what was seen: "pid gone", "nft rule listed", "store unreachable", ...
+
+    @staticmethod
+    def since(requested_ns: int, confirmed_by: str) -> Effect:
+        """Confirmed now (the observation just succeeded)."""
+        return Effect(requested_ns, time.time_ns(), confirmed_by)
+
+
 class Driver(Protocol):
     def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState: ...
 
-    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+    def kill_broker(self, inv: Inventory, broker: Broker) -> Effect:
         """Hard stop (SIGKILL / forced instance stop); it stays down until `start_broker`."""
 
-    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+    def pause_broker(self, inv: Inventory, broker: Broker) -> Effect:
         """Freeze without closing sockets (SIGSTOP / suspend): the gray failure."""
 
-    def resume_broker(self, inv: Inventory, broker: Broker) -> None: ...
+    def resume_broker(self, inv: Inventory, broker: Broker) -> Effect: ...
 
-    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+    def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
         """Start a stopped broker with its data kept; a running one is left alone."""
 
-    def sync_link(self, inv: Inventory, link: str) -> None:
+    def sync_link(self, inv: Inventory, link: str) -> Effect:
         """Block exactly the directions that `sever_link` faults in `inv.faults` name."""
 
-    def sync_store(self, inv: Inventory, store: str) -> None:
+    def sync_store(self, inv: Inventory, store: str) -> Effect:
         """Block the store iff a `block_object_store` fault for it is in `inv.faults`."""
 
     # What a drill used (riftdrill.drivers.usage): snapshots before and after, never raising.
@@ -47,3 +68,7 @@ class Driver(Protocol):
 
     def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
         """Per object store: objects, bytes stored, requests if known; {} where not measured."""
+
+    def log_files(self, inv: Inventory) -> dict[str, Path]:
+        """Each broker's and mirror's log file on this machine, by inventory name; {} where the
+        target keeps its logs elsewhere (a drill copies the run's span of each: chaos/brokerlogs)."""

@@ -8,17 +8,20 @@ keeps the other in force. Cloud errors become one-line RiftdrillErrors (exit 2),
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from riftdrill import guard
 from riftdrill.drivers import aws, gcp
-from riftdrill.drivers.base import BrokerState
+from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError, RiftdrillError
 from riftdrill.inventory import Broker, Direction, Inventory
 
 F = TypeVar("F", bound=Callable[..., Any])
+API_RETURNED = "api returned"  # the cloud's confirmation: its API accepted the change
 
 
 def _one_line_errors(fn: F) -> F:
@@ -71,35 +74,47 @@ class CloudDriver:
             return aws.broker_state(inv, broker)
         return gcp.broker_state(inv, broker)
 
+    # Best effort on the effect: each call returns when the provider's API did (an instance
+    # stop or firewall change may take effect later), and the Effect says exactly that.
+
     @_one_line_errors
-    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+    def kill_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
             aws.kill_broker(inv, broker)
         else:
             gcp.kill_broker(inv, broker)
+        return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
-    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+    def pause_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
             aws.pause_broker(inv, broker)
         else:
             gcp.pause_broker(inv, broker)
+        return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
-    def resume_broker(self, inv: Inventory, broker: Broker) -> None:
+    def resume_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         if _provider(inv, broker.cloud) == "gcp":
             gcp.resume_broker(inv, broker)
         # aws brokers are never paused (EC2 has no suspend): nothing to resume
+        return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
-    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+    def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
             aws.start_broker(inv, broker)
         else:
             gcp.start_broker(inv, broker)
+        return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
-    def sync_link(self, inv: Inventory, link: str) -> None:
+    def sync_link(self, inv: Inventory, link: str) -> Effect:
+        requested = time.time_ns()
         lk = inv.link(link)
         directions: set[Direction] = {f.direction for f in inv.faults_on("sever_link", lk.name)}
         for cloud, peer in ((lk.a, lk.b), (lk.b, lk.a)):
@@ -107,15 +122,18 @@ class CloudDriver:
                 aws.sync_link(inv, lk.name, cloud, peer, directions)
             else:
                 gcp.sync_link(inv, lk.name, cloud, directions)
+        return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
-    def sync_store(self, inv: Inventory, store: str) -> None:
+    def sync_store(self, inv: Inventory, store: str) -> Effect:
+        requested = time.time_ns()
         st = inv.store(store)
         blocked = bool(inv.faults_on("block_object_store", st.name))
         if _provider(inv, st.cloud) == "aws":
             aws.sync_store(inv, st.name, blocked)
         else:
             gcp.sync_store(inv, st.name, blocked)
+        return Effect.since(requested, API_RETURNED)
 
     # Cloud link bytes (flow logs) and store requests come from the clouds' own billing and
     # logs, not from a drill's snapshots: nothing is measured here (the cost report says so).
@@ -127,6 +145,9 @@ class CloudDriver:
 
     def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
         return {}
+
+    def log_files(self, inv: Inventory) -> dict[str, Path]:
+        return {}  # the brokers' logs stay on their VMs (journald); a drill notes it copied none
 
 
 @_one_line_errors

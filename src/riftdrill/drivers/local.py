@@ -1,45 +1,129 @@
 """The local lab's driver: brokers are processes in namespaces, the link is nft rules in rd-wan,
-the link's byte counters are nft counters there, the stores are moto / S3Proxy / fake-gcs servers."""
+the link's byte counters are nft counters there, the stores are moto / S3Proxy / fake-gcs servers.
+
+Each fault and heal returns once it is observed in effect (a bounded wait, else FaultError):
+a killed broker's pid is gone, a paused one shows state T, a restarted one accepts a connection,
+an nft rule set is listed back with exactly the faults' rules, a blocked store refuses a connect
+(it times out: the rule drops) and an unblocked one accepts it again.
+"""
 
 from __future__ import annotations
 
 import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from riftdrill.drivers import usage
-from riftdrill.drivers.base import BrokerState
+from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.lab import net, procs, stores
+
+POLL_S = 0.005  # how finely an effect is timed
+CONFIRM_S = 10.0  # the bounded wait for a fault or heal to show
+PROBE_TIMEOUT_S = 0.3  # a dropped connect: longer than any lab round trip by far
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float | None = None,
+             poll_s: float | None = None) -> int | None:
+    """Epoch ns of the first poll at which `check()` held, None if not within `timeout_s`
+    (default CONFIRM_S)."""
+    deadline = time.monotonic() + (CONFIRM_S if timeout_s is None else timeout_s)
+    while True:
+        if check():
+            return time.time_ns()
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(POLL_S if poll_s is None else poll_s)
+
+
+def connects(address: str, port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _store_effect(requested_ns: int, address: str, port: int, blocked: bool) -> Effect:
+    """Blocked: a connect fails (dropped: it times out); its start is when the drop was seen in
+    force. Unblocked: a connect succeeds."""
+    deadline = time.monotonic() + CONFIRM_S
+    while time.monotonic() < deadline:
+        probe_ns = time.time_ns()
+        if connects(address, port) != blocked:
+            return Effect(requested_ns, probe_ns if blocked else time.time_ns(),
+                          f"store {'unreachable' if blocked else 'reachable'} "
+                          f"(connect to {address}:{port} {'failed' if blocked else 'succeeded'})")
+        time.sleep(POLL_S)
+    raise FaultError(f"store at {address}:{port} is still "
+                     f"{'reachable' if blocked else 'unreachable'} {CONFIRM_S:g} s after "
+                     f"{'blocking' if blocked else 'unblocking'} it; check `nft list ruleset` "
+                     "in its cloud's namespace")
+
+
+def _rules_listed(ns: str, hook: str, ids: list[str]) -> bool:
+    """The chain holds a rule for exactly these fault ids (by their comments)."""
+    listed = net.ns_run(ns, ["nft", "list", "chain", "inet", net.TABLE, hook], check=False)
+    found = {part.split('"', 1)[0] for part in listed.split('comment "')[1:]}
+    return found == set(ids)
+
+
+def _nft_effect(requested_ns: int, ns: str, hook: str, ids: list[str], what: str) -> Effect:
+    confirmed = wait_for(lambda: _rules_listed(ns, hook, ids), timeout_s=5.0, poll_s=0.05)
+    if confirmed is None:
+        raise FaultError(f"the {what} rules were loaded but `nft list chain inet {net.TABLE} "
+                         f"{hook}` in {ns} does not show them; check nftables there")
+    return Effect(requested_ns, confirmed,
+                  "nft rule listed" if ids else "nft rules gone")
 
 
 class LocalDriver:
     def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState:
         return procs.state(broker.handle)
 
-    def kill_broker(self, inv: Inventory, broker: Broker) -> None:
+    def kill_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         procs.send(broker.handle, signal.SIGKILL)
-        if not procs.wait_dead(broker.handle, 10):
-            raise FaultError(f"broker {broker.name} survived SIGKILL for 10 s")
+        gone = wait_for(lambda: procs.pid_of(broker.handle) is None)
+        if gone is None:
+            raise FaultError(f"broker {broker.name} survived SIGKILL for {CONFIRM_S:g} s")
+        return Effect(requested, gone, "pid gone")
 
-    def pause_broker(self, inv: Inventory, broker: Broker) -> None:
+    def pause_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         if not procs.send(broker.handle, signal.SIGSTOP):
             raise FaultError(f"broker {broker.name} is not running; cannot pause it")
-        procs.wait_state(broker.handle, "paused", 5)
+        stopped = wait_for(lambda: procs.state(broker.handle) == "paused")
+        if stopped is None:
+            raise FaultError(f"broker {broker.name} did not show state stopped {CONFIRM_S:g} s "
+                             "after SIGSTOP; `riftdrill heal` resumes it")
+        return Effect(requested, stopped, "state stopped")
 
-    def resume_broker(self, inv: Inventory, broker: Broker) -> None:
-        if procs.send(broker.handle, signal.SIGCONT):
-            procs.wait_state(broker.handle, "running", 5)
+    def resume_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
+        if not procs.send(broker.handle, signal.SIGCONT):
+            return Effect.since(requested, "not running (nothing to resume)")
+        running = wait_for(lambda: procs.state(broker.handle) == "running")
+        if running is None:
+            raise FaultError(f"broker {broker.name} still stopped {CONFIRM_S:g} s after SIGCONT")
+        return Effect(requested, running, "state running")
 
-    def start_broker(self, inv: Inventory, broker: Broker) -> None:
+    def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        requested = time.time_ns()
         procs.restart(broker.handle)
         stores.wait_listening(broker.address, broker.port, broker.handle, timeout_s=120)
+        listening = time.time_ns()  # the connect that just succeeded
         if inv.engine == "tansu":
             from riftdrill.lab.components import ensure_durable
 
             ensure_durable(broker.handle)
+        return Effect(requested, listening, "broker listening")
 
-    def sync_link(self, inv: Inventory, link: str) -> None:
+    def sync_link(self, inv: Inventory, link: str) -> Effect:
         lk = inv.link(link)
         a, b = inv.cloud(lk.a).cidr, inv.cloud(lk.b).cidr
         rules: list[str] = []
@@ -47,9 +131,12 @@ class LocalDriver:
             pairs = {"both": [(a, b), (b, a)], "a-to-b": [(a, b)], "b-to-a": [(b, a)]}
             for src, dst in pairs[fault.direction]:
                 rules.append(f'ip saddr {src} ip daddr {dst} drop comment "{fault.id}"')
+        requested = time.time_ns()
         net.nft_set_rules(net.WAN_NS, "forward", rules)
+        return _nft_effect(requested, net.WAN_NS, "forward",
+                           [f.id for f in inv.faults_on("sever_link", lk.name)], "link")
 
-    def sync_store(self, inv: Inventory, store: str) -> None:
+    def sync_store(self, inv: Inventory, store: str) -> Effect:
         st = inv.store(store)
         ns = inv.cloud(st.cloud).namespace
         if ns is None:
@@ -63,7 +150,10 @@ class LocalDriver:
                 ports = ", ".join(str(p) for p in other.ports)
                 rules.append(f'ip daddr {other.address} tcp dport {{ {ports} }} drop '
                              f'comment "{fault.id}"')
+        requested = time.time_ns()
         net.nft_set_rules(ns, "input", rules)
+        blocked = bool(inv.faults_on("block_object_store", st.name))
+        return _store_effect(requested, st.address, st.port, blocked)
 
     def link_counters(self, inv: Inventory) -> LinkCounters:
         try:
@@ -76,3 +166,9 @@ class LocalDriver:
 
     def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
         return usage.collect_store_usage(inv)
+
+    def log_files(self, inv: Inventory) -> dict[str, Path]:
+        # the supervisor's log of each process (procs.log_path): its stdout and stderr
+        named = [(b.name, b.handle) for b in inv.brokers] + [(m.name, m.handle) for m in inv.mirrors]
+        return {name: procs.log_path(handle) for name, handle in named
+                if handle and procs.log_path(handle).is_file()}

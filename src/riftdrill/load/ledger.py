@@ -71,6 +71,9 @@ class DeliveryError(NamedTuple):
     error_name: str
     send_ts_ns: int
     ts_ns: int
+    # The partition the client had put the send on (its delivery report's), -1 when unknown:
+    # ledgers written before it was recorded, or a send refused before a partition was chosen.
+    partition: int = -1
 
 
 def key_to_int(key: bytes | None) -> int:
@@ -286,7 +289,7 @@ def _decode(header: dict[str, Any], entries: list[tuple[Any, ...]]) -> list[Ack 
         else:
             if code not in names:
                 names[code] = error_name(code)
-            out.append(DeliveryError(topics[ti], pid, seq, code, names[code], send, ts))
+            out.append(DeliveryError(topics[ti], pid, seq, code, names[code], send, ts, part))
     return out
 
 
@@ -334,7 +337,7 @@ def read_acks_numpy(path: Path) -> Any:
 
     Fields: kind, topic_index, partition, offset, key, producer_id, checksum, seq, send_ts_ns,
     ts_ns, error_code, crc. Filter with `arr[arr["kind"] == KIND_ACK]`; map topic_index through
-    read_header(path)["topics"]. Needs numpy (not a riftdrill dependency); the torn-tail rule is the
+    read_header(path)["topics"]. Imports numpy when called; the torn-tail rule is the
     same as read_ledger's.
     """
     import numpy as np

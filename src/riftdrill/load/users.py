@@ -553,12 +553,13 @@ class KafkaProducerUser(User):
             gevent.sleep(min(max(wait_s, 0.0), MAX_SLEEP_S))
 
     def _record_error(
-        self, seq: int, err: KafkaError, intended: int, key: bytes | None, crc: int
-    ) -> None:
+        self, seq: int, err: KafkaError, intended: int, key: bytes | None, crc: int,
+        partition: int = -1,
+    ) -> None:  # fmt: skip
         now = time.time_ns()
         if self.ledger is not None:
-            self.ledger.append_error(self.topic, seq, err.code(), intended, now, key=key,
-                                     checksum=crc)  # fmt: skip
+            self.ledger.append_error(self.topic, seq, err.code(), intended, now,
+                                     partition=partition, key=key, checksum=crc)  # fmt: skip
         self.ctx.metrics.failed()
         self.environment.events.request.fire(
             request_type="produce", name=self.topic, response_time=(now - intended) / 1e6,
@@ -572,7 +573,11 @@ class KafkaProducerUser(User):
             return
         _, _pid, seq, intended, crc = HEADER.unpack_from(value)
         if err is not None:
-            self._record_error(seq, err, intended, msg.key(), crc)
+            # The partition the client queued it on (per-partition availability counts it);
+            # None / -1 when it failed before the partitioner chose one.
+            part = msg.partition()
+            self._record_error(seq, err, intended, msg.key(), crc,
+                               -1 if part is None or part < 0 else part)
             if err.fatal():
                 self.fatal = self.fatal or err.str()
             elif err.code() == KafkaError._PURGE_QUEUE and self.sending:
