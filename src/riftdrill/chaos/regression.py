@@ -12,6 +12,8 @@ Figures compared (recovery figures are seconds from the fault start, docs/verify
 
     worst_unavailability_s, worst_time_to_first_ack_s,   new > old * (1 + relative) + absolute_s
     time_to_p99_baseline_s, time_to_zero_lag_s
+      (time_to_zero_lag_s only between runs that measured it the same way,
+       `recovery.time_to_zero_lag_from`: true lag from the consumer ledgers, or sampled)
     ack_p99_ms (when both runs have it)                  new > old * (1 + relative) + absolute_s * 1000
     lost                                                  old == 0 and new > 0
     duplicates                                            new > old * (1 + relative)
@@ -135,6 +137,14 @@ def _figures(summary: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def _zero_lag_from(summary: dict[str, Any]) -> str:
+    """How the run measured time_to_zero_lag_s (`recovery.time_to_zero_lag_from`); runs written
+    before the label sampled the committed-offset lag."""
+    rec = summary.get("recovery")
+    value = rec.get("time_to_zero_lag_from") if isinstance(rec, dict) else None
+    return str(value or "sampled committed lag")
+
+
 def _g(v: float) -> str:
     return f"{v:g}"
 
@@ -149,6 +159,8 @@ def compare(new: dict[str, Any], old: dict[str, Any], tolerance: Tolerance) -> t
     for name, was in before.items():
         if was is None or name not in after:
             continue  # not measured before (or a figure this run does not report): no baseline
+        if name == "time_to_zero_lag_s" and _zero_lag_from(old) != _zero_lag_from(new):
+            continue  # true lag (consumer ledgers) vs sampled committed lag: not the same figure
         compared.append(name)
         now = after[name]
         unit = " ms" if name.endswith("_ms") else (" s" if name.endswith("_s") else "")
