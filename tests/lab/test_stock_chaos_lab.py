@@ -160,3 +160,7 @@ def test_stock_chaos_run_interrupted_mid_fault_is_healed_and_reported(
     assert (run / "journal.json").exists() and (run / "report.html").exists(), out
     control = json.loads((run / "control.json").read_text())
     assert control["healed"] == [f"sever_link:{lab.links[0].name}"]
+    # the broker timeline ran in chaos's own process (the control's begin_drill) until the end
+    timeline = summary["cluster_timeline"]
+    assert timeline["samples"] >= 5 and (run / "cluster.jsonl").exists()
+    assert f"logs/{lab.brokers[0].name}.log" in timeline["logs"]

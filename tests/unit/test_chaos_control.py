@@ -30,7 +30,7 @@ class FakeStart:
 
 
 def fake_begin(calls: list[Any]) -> Any:
-    def begin(name: str, exp: dict[str, Any], params: dict[str, Any]) -> FakeStart:
+    def begin(name: str, exp: dict[str, Any], params: dict[str, Any], **_: Any) -> FakeStart:
         calls.append((name, params))
         return FakeStart()
 
