@@ -173,6 +173,7 @@ def fake_drill(plan: runner.DrillPlan, *_: Any, **__: Any) -> Any:
 
 def test_drill_json_is_a_list_for_one_drill_as_for_a_suite(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "run_drill", fake_drill)
+    monkeypatch.setattr(runner, "render_report", lambda d: runner.ReportOutcome(True, "report"))
     one = invoke(["drill", "broker-kill", "--json"])
     assert one.exit_code == 0, one.output
     assert json.loads(one.stdout) == [{"experiment": "broker-kill", "run_id": "r-broker-kill"}]

@@ -93,3 +93,25 @@ def test_the_check_sees_errors_and_broken_plots(tmp_path: Path, browser: Browser
 def test_chromium_is_installed_by_setup() -> None:
     assert shutil.which("chromium") or Path("/usr/bin/chromium").exists(), (
         "chromium missing: make setup runs scripts/setup/browser.sh")
+
+
+def test_the_timeline_draws_one_series_per_cloud_and_shades_the_fault(results: Path,
+                                                                       browser: Browser) -> None:
+    """In the page as a reader sees it: the timeline's clouds and fault window (data-*), and its
+    pixels: the shaded window and each cloud's colour are drawn."""
+    from riftdrill.report.browser import blend, plot_pixels, rgb
+    from riftdrill.report.plots import CLOUD_COLORS, FAULT_ALPHA, FAULT_COLOR
+
+    browser.open(results / "runs" / "20260528T212710Z-sever-link-lossy" / "report.html")
+    assert browser.evaluate("document.querySelector('section.headline h2').textContent") == (
+        "Headline")
+    out = plot_pixels(browser, "plot-timeline", {
+        "shade": blend(FAULT_COLOR, FAULT_ALPHA), "aws": rgb(CLOUD_COLORS["aws"]),
+        "gcp": rgb(CLOUD_COLORS["gcp"])})
+    assert out is not None
+    assert out["data"] == {"x": "seconds from fault start", "series": "aws,gcp",
+                           "faultWindows": "0.000:15.000"}
+    counts = out["counts"]
+    assert counts["shade"] > 5000, counts  # three panels' 15 s of shading
+    assert counts["aws"] > 300 and counts["gcp"] > 300, counts
+    assert plot_pixels(browser, "plot-nothing", {"x": (0, 0, 0)}) is None

@@ -8,6 +8,9 @@ sub-app with a positional argument would read `--var` after EXP as a sub-command
     riftdrill drill --list         the experiments
 
 `--json` prints a list of summary.json documents, one per drill run (one item for one drill).
+After each drill its report (report.md, report.html) and results/index.* are rendered, as
+`riftdrill report --run <id>` does (runner.render_report). While chaos runs, a terminal shows a
+live line per cloud (acks/s, errors/s, ack p99; chaos/live.py), not with --json.
 Every drill is compared with the previous run of the same drill (regression.py); regressions are
 printed under the table and recorded in summary.json, and fail the command only with
 --fail-on-regression.
@@ -106,10 +109,18 @@ def command(
                       + " ".join(f"{k}={v}" for k, v in plan.given.items()))
         result = runner.run_drill(plan, echo=not json_out)
         results.append(result)
+        # the run's report and results/index.*, the same way the control renders a stock run
+        if not json_out:
+            with err.status(f"rendering the report of {result.run_dir.name}"):
+                report = runner.render_report(result.run_dir)
+        else:
+            report = runner.render_report(result.run_dir)
         if not json_out:
             flagged = f", {len(result.regressions)} regression(s)" if result.regressed else ""
             err.print(f"  -> {'PASS' if result.verdict.passed else 'FAIL'}{flagged} "
-                      f"({result.run_dir})")
+                      f"({result.run_dir})", soft_wrap=True)
+            err.print(f"  report: {report.message}" if report.ok
+                      else f"  [yellow]{report.message}[/yellow]", soft_wrap=True)
         if result.exit_code == runner.EXIT_INTERRUPTED:
             code = runner.EXIT_INTERRUPTED
             break

@@ -8,12 +8,13 @@ It makes a stock `chaos run experiments/<drill>.json` as safe as `riftdrill dril
 - Before anything runs (`configure_control`): the run context. `riftdrill drill` passes it
   (`--var run_dir=... --var owner_pid=...`); under a stock `chaos run` the control makes a new
   `results/runs/<UTC>-<drill>` directory, owns the run itself (owner_pid = this process) and
-  writes both into the configuration the activities get. SIGINT and SIGTERM are trapped: the stop
-  is requested (a hold in any thread ends at once) and KeyboardInterrupt is raised, chaoslib's
-  Ctrl-C path (status "interrupted"). Also when chaos was started with SIGINT ignored (`chaos
-  run ... &` from a script), which otherwise makes Ctrl-C wait out the whole hold; and for
-  SIGTERM, whose chaoslib handler raises an exception a python activity turns into a failed
-  activity, after which the method goes on.
+  writes both into the configuration the activities get; owning the run, it also starts the
+  broker timeline (`runner.begin_drill`: a thread of this process, stopped in finish_drill).
+  SIGINT and SIGTERM are trapped: the stop is requested (a hold in any thread ends at once)
+  and KeyboardInterrupt is raised, chaoslib's Ctrl-C path (status "interrupted"). Also when
+  chaos was started with SIGINT ignored (`chaos run ... &` from a script), which otherwise
+  makes Ctrl-C wait out the whole hold; and for SIGTERM, whose chaoslib handler raises an
+  exception a python activity turns into a failed activity, after which the method goes on.
 - At the end, whatever the end (`after_experiment_control`; `cleanup_control` if that never ran):
   heal every fault this run owns, close its fault windows and stop the load, whatever the
   rollback strategy (chaoslib's default skips the rollbacks of a failed or interrupted run).
@@ -37,7 +38,6 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -60,7 +60,6 @@ __all__ = ["after_experiment_control", "cleanup_control", "configure_control"]
 
 logger = logging.getLogger("chaostoolkit")  # chaos prints and logs it with its own lines
 
-REPORT_TIMEOUT_S = 300.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -128,7 +127,8 @@ def begin_run(configuration: dict[str, Any], experiment: dict[str, Any], *,
               runs_dir: Path | None = None,
               begin: Callable[..., runner.DrillStart] | None = None) -> RunState:
     """The run context (given, or made here) written into `configuration`; when this process
-    owns the run, what the drill measures before it starts."""
+    owns the run, what the drill measures before it starts (and the broker timeline, sampled
+    in this process until finish_drill)."""
     name = experiment_name(experiment)
     given = RunContext.from_configuration(configuration)
     if given is None:
@@ -143,7 +143,7 @@ def begin_run(configuration: dict[str, Any], experiment: dict[str, Any], *,
     if state.owns_end:
         try:
             state.start = (begin or runner.begin_drill)(
-                name, experiment, runner.drill_params(configuration))
+                name, experiment, runner.drill_params(configuration), run_dir=ctx.run_dir)
         except RiftdrillError as exc:
             logger.error(f"riftdrill: this run will not be judged: {exc}")
     return state
@@ -204,22 +204,13 @@ def _heal_owned(owner_pid: int) -> list[Fault]:
 
 
 def render_report(run_dir: Path) -> None:
-    """The run's Markdown + HTML report, as `riftdrill report --run <id>` renders it (a separate
-    process: the report package is not imported into chaos's)."""
-    cmd = [sys.executable, "-m", "riftdrill", "report", "--results", str(run_dir.parent.parent),
-           "--run", run_dir.name]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S,
-                             stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        logger.error(f"riftdrill: rendering the report took over {REPORT_TIMEOUT_S:g} s; "
-                     f"run `riftdrill report --run {run_dir.name}`")
-        return
-    if out.returncode != 0:
-        logger.error(f"riftdrill: the report was not rendered: "
-                     f"{(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    """The run's Markdown + HTML report and the index (runner.render_report, the same as at
+    the end of `riftdrill drill`), logged with chaos's lines."""
+    outcome = runner.render_report(run_dir)
+    if outcome.ok:
+        logger.info(f"riftdrill: report {outcome.message}")
     else:
-        logger.info(f"riftdrill: report {run_dir / 'report.html'}")
+        logger.error(f"riftdrill: {outcome.message}")
 
 
 def experiment_name(experiment: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
     results/runs/<UTC>-<exp>/
         journal.json  chaos.log  chaos.out   what Chaos Toolkit did
         faults.jsonl                         fault windows, appended by the actions
+        cluster.jsonl  logs/                 the broker timeline (1/s), brokers' + mirrors' logs
         load/                                ledgers, timeline, summary, histograms
         verify.json  summary.json            the replay and the drill's verdict
         control.json                         what the riftdrill control healed as chaos ended
@@ -38,8 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import context, faults, inventory, paths
+from riftdrill.chaos import brokerlogs, live, windows
 from riftdrill.chaos import slo as slo_mod
-from riftdrill.chaos import windows
+from riftdrill.chaos import timeline as timeline_mod
+from riftdrill.chaos.endtoend import EndToEnd, end_to_end_from_run, with_true_lag
 from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.summary import (
@@ -51,7 +54,7 @@ from riftdrill.chaos.summary import (
 )
 from riftdrill.chaos.verdict import Verdict, decide, load_journal
 from riftdrill.context import RunContext
-from riftdrill.drivers import driver_for
+from riftdrill.drivers import Driver, driver_for
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots, counters_delta, store_usage_delta
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
@@ -63,6 +66,8 @@ from riftdrill.verify.report import VerifyReport
 # longer than load.runner.stop_timeout_s with default settings (~210 s)
 CHAOS_STOP_GRACE_S = 240.0
 CHAOS_MAX_S = 3 * 3600.0  # a drill that runs longer than this is killed and healed
+# the broker timeline's hard stop: the longest chaos run, its stop grace and the heal after it
+TIMELINE_MAX_S = CHAOS_MAX_S + 2 * CHAOS_STOP_GRACE_S
 SUITE = ("broker-kill", "broker-pause", "leader-kill", "link-sever", "link-asymmetric",
          "link-flap", "object-store-outage", "cloud-outage")
 # The short profile of `make drill` / `riftdrill drill --suite`: ~75 s per drill on 2 cores.
@@ -244,9 +249,12 @@ def heal_everything(run_dir: Path, stop_load: Callable[[Path], object] | None = 
     errors: list[str] = []
     try:
         t0 = time.time_ns()
-        for f in (heal_all or faults.heal_all)():
+        done = (heal_all or faults.heal_all)()
+        t1 = time.time_ns()  # each heal was confirmed by its driver before heal_all returned
+        for f in done:
             healed.append(f"{f.kind}:{f.target}")
-            windows.record_end(f.kind, f.target, run_dir=run_dir, ts_ns=t0, by="runner")
+            windows.record_end(f.kind, f.target, run_dir=run_dir, ts_ns=t1, by="runner",
+                               requested_ns=t0, confirmed_by="heal_all returned")
     except Exception as exc:
         errors.append(f"heal_all failed: {exc} (run `riftdrill heal`)")
     try:
@@ -408,8 +416,9 @@ def regressions_block(summary: dict[str, Any], runs_dir: Path,
 def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
           outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> tuple[
               Verdict, RecoveryFigures | None, Any, list[slo_mod.Violation],
-              list[windows.FaultWindow], SendOutcomes | None]:
-    """Verdict from journal + fault windows + verify + recovery + send outcomes + SLO."""
+              list[windows.FaultWindow], SendOutcomes | None, EndToEnd | None]:
+    """Verdict from journal + fault windows + verify + recovery + send outcomes + SLO; and the
+    end-to-end block (consumer ledgers), whose true time to zero lag replaces the sampled one."""
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
@@ -452,16 +461,41 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         try:
             recovery = figures_from_run(run_dir, sp[0], sp[1],
                                         baseline_s=float(params.get("baseline_s", 60) or 60),
-                                        max_lag=zero_lag_records(params), producers=producers)
+                                        max_lag=zero_lag_records(params), producers=producers,
+                                        clusters={cloud: c.name for c in inv.clusters
+                                                  for cloud in c.clouds})
         except RiftdrillError as exc:
             reasons.append(f"recovery figures: {exc}")
+    e2e = None
+    if sp is not None and producers is not None:
+        e2e = end_to_end_block(run_dir, producers, sp, inv, recovery)
     violations = slo_mod.check(bounds, recovery, report,
                                float(params.get("hold_s", 0) or 0), sends=sends)
     base = decide(journal, verify=report) if journal is not None else Verdict(passed=False)
     all_reasons = reasons + base.reasons + [v.message for v in violations]
     verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
                       checked=[*base.checked, "fault_windows", "slo"])
-    return verdict, recovery, report, violations, wins, sends
+    return verdict, recovery, report, violations, wins, sends, e2e
+
+
+def end_to_end_block(run_dir: Path, producers: list[ProducerLedger],
+                     span: tuple[int, int | None], inv: inventory.Inventory,
+                     recovery: RecoveryFigures | None) -> EndToEnd | None:
+    """summary.json's `end_to_end` (None: no consumer ledgers); its time to zero lag replaces the
+    recovery's sampled one. An unreadable consumer ledger is said in the recovery's reasons
+    (verify fails the drill on it already)."""
+    from riftdrill.verify.verifier import ledger_cluster
+
+    try:
+        block = end_to_end_from_run(run_dir, producers, span[0], span[1],
+                                    cluster_of=lambda header: ledger_cluster(dict(header), inv))
+    except (OSError, ValueError, RiftdrillError) as exc:
+        if recovery is not None:
+            recovery.reasons["end_to_end"] = f"consumer ledgers unreadable: {exc}"
+        return None
+    if recovery is not None:
+        with_true_lag(recovery, block)
+    return block
 
 
 @dataclass(frozen=True)
@@ -496,12 +530,20 @@ def plan_drill(experiment: str, var_items: list[str] | None = None, *,
 
 def run_drill(plan: DrillPlan, *, echo: bool = True, chaos_bin: str | None = None,
               runs_dir: Path | None = None, slo_path: Path | None = None) -> DrillResult:
-    start = begin_drill(plan.name, plan.experiment, plan.params, slo_path)
     run_dir = new_run_dir(plan.name, runs_dir)
+    try:
+        start = begin_drill(plan.name, plan.experiment, plan.params, slo_path, run_dir=run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
+        raise
     ctx = RunContext(run_dir=run_dir, owner_pid=os.getpid())  # this process owns the faults
     cmd = chaos_command(plan.path, ctx, {k: str(v) for k, v in start.params.items()},
                         chaos_bin)
-    outcome = run_chaos(cmd, run_dir, echo=echo)
+    try:
+        with live.ticker(run_dir, enabled=echo):  # per-cloud acks/errors/p99, once a second
+            outcome = run_chaos(cmd, run_dir, echo=echo)
+    finally:
+        start.stop_timeline()  # chaos has ended and everything is healed: the span is over
     return finish_drill(run_dir, start, outcome)
 
 
@@ -518,12 +560,29 @@ class DrillStart:
     started_at: str
     counters_before: LinkCounters
     stores_before: StoreSnapshots
+    timeline: timeline_mod.Sampler | None = None  # the broker timeline, sampling until finish
+
+    def stop_timeline(self) -> None:
+        """Stop sampling (idempotent): on every exit path of a drill, and in finish_drill."""
+        if self.timeline is not None:
+            self.timeline.stop()
+
+
+def start_timeline(run_dir: Path, inv: inventory.Inventory) -> timeline_mod.Sampler | None:
+    """The broker timeline sampler of a drill (chaos/timeline.py); None, said on stderr, when
+    it cannot start: a drill is never failed by what observes it."""
+    try:
+        return timeline_mod.start(run_dir, inv, max_s=TIMELINE_MAX_S)
+    except Exception as exc:
+        print(f"riftdrill: no broker timeline for this drill: {exc}", file=sys.stderr)
+        return None
 
 
 def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
-                slo_path: Path | None = None) -> DrillStart:
+                slo_path: Path | None = None, *, run_dir: Path | None = None) -> DrillStart:
     """Everything a drill needs before chaos runs (`riftdrill drill`, or the riftdrill control
-    under a stock `chaos run`): its SLO bounds, the inventory, the counters to diff."""
+    under a stock `chaos run`): its SLO bounds, the inventory, the counters to diff, and (given
+    the run directory) the broker timeline, sampling from now until finish_drill."""
     slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
                             set(known_experiments()) | {name})
     bounds = slo_mod.bounds_for(slo_file, name)
@@ -537,24 +596,31 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
     stores_before = driver.store_snapshot(inv)
     return DrillStart(name=name, experiment=exp, params=params, inv=inv, bounds=bounds,
                       tolerance=slo_file.regression, started_at=started_at,
-                      counters_before=counters_before, stores_before=stores_before)
+                      counters_before=counters_before, stores_before=stores_before,
+                      timeline=start_timeline(run_dir, inv) if run_dir is not None else None)
 
 
 def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> DrillResult:
     """Judge a drill whose chaos run has ended and healed; write its summary.json. Called once
     per run: by `run_drill`, or by the riftdrill control when no runner owns the run."""
+    start.stop_timeline()
     inv, params = start.inv, start.params
     driver = driver_for(inv)
     counters_after = driver.link_counters(inv)
-    verdict, recovery, report, violations, wins, sends = judge(run_dir, params, inv, outcome,
-                                                              start.bounds)
+    cluster_timeline = cluster_timeline_block(run_dir, start, driver)
+    verdict, recovery, report, violations, wins, sends, e2e = judge(run_dir, params, inv,
+                                                                   outcome, start.bounds)
     summary = build_summary(run_dir, start.name, start.experiment, inv, params, start.started_at,
                             wins, recovery, report, verdict, violations,
                             counters_delta(start.counters_before, counters_after),
                             outcome, sends=sends)
+    if e2e is not None:  # a run without consumer ledgers writes no `end_to_end`
+        summary.end_to_end = e2e
     store_usage = store_usage_delta(start.stores_before, driver.store_snapshot(inv))
     if store_usage:  # a target that measures no store writes no `store_usage`
         summary.store_usage = store_usage
+    if cluster_timeline is not None:
+        summary.cluster_timeline = cluster_timeline
     summary.regressions = regressions_block(summary.to_json_dict(), run_dir.parent,
                                             start.tolerance)
     write_summary(run_dir, summary)
@@ -563,6 +629,31 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
     return DrillResult(run_dir=run_dir, summary=summary.to_json_dict(), verdict=verdict,
                        exit_code=code,
                        regressions=[f["message"] for f in summary.regressions["flags"]])
+
+
+def cluster_timeline_block(run_dir: Path, start: DrillStart,
+                           driver: Driver) -> timeline_mod.ClusterTimeline | None:
+    """summary.json's `cluster_timeline`: cluster.jsonl summed up, and the brokers' and mirrors'
+    log lines of the run's span copied into <run>/logs/ (where the target's driver keeps them).
+    None when the drill recorded no timeline and copied no log. Never raises."""
+    try:
+        block = timeline_mod.summarize(run_dir)
+    except OSError as exc:
+        block = timeline_mod.ClusterTimeline(sample_errors=1, logs_note=f"cluster.jsonl: {exc}")
+    try:
+        logs = brokerlogs.copy_logs(driver.log_files(start.inv), run_dir,
+                                    since_s=_epoch_s(start.started_at), until_s=time.time())
+    except Exception as exc:
+        logs = brokerlogs.CopiedLogs(note=f"logs not copied: {exc}")
+    if block is None and not logs.files:
+        return None
+    block = block or timeline_mod.ClusterTimeline()
+    block.logs, block.logs_note = logs.files, logs.note
+    return block
+
+
+def _epoch_s(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.Inventory,
@@ -629,3 +720,33 @@ def write_summary(run_dir: Path, summary: RunSummary) -> Path:
     tmp.write_text(summary.to_json())
     os.replace(tmp, path)
     return path
+
+
+REPORT_TIMEOUT_S = 300.0
+
+
+@dataclass
+class ReportOutcome:
+    ok: bool
+    message: str  # the report's path, or why it was not rendered (one line)
+
+
+def render_report(run_dir: Path) -> ReportOutcome:
+    """The run's report.md/report.html and results/index.*, as `riftdrill report --run <id>`
+    renders them: the one way a drill's report is rendered at its end (`riftdrill drill`, make
+    drill/drills, the control under a stock `chaos run`). A separate process: `report/` is a
+    higher layer than `chaos/`. Never raises."""
+    cmd = [sys.executable, "-m", "riftdrill", "report", "--results", str(run_dir.parent.parent),
+           "--run", run_dir.name]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return ReportOutcome(False, f"rendering the report took over {REPORT_TIMEOUT_S:g} s; "
+                                    f"run `riftdrill report --run {run_dir.name}`")
+    except OSError as exc:
+        return ReportOutcome(False, f"the report was not rendered: {exc}")
+    if out.returncode != 0:
+        return ReportOutcome(False, "the report was not rendered: "
+                                    f"{(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    return ReportOutcome(True, str(run_dir / "report.html"))

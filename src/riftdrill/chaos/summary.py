@@ -3,9 +3,10 @@ reports, the figure blocks of the docs and the comparisons read it.
 
 Published runs under results/runs/ are data that is never rewritten, so the model reads every
 shape a runner ever wrote: fields added later are optional (`sends`, `ack_p99_ms`,
-`store_usage`, `regressions`), and keys it does not know are kept (`extra="allow"`) and shown
-by the report. `to_json` writes only the fields the runner set, so a drill that did not measure
-its object stores has no `store_usage`, as before this model existed.
+`store_usage`, `regressions`, `cluster_timeline`), and keys it does not know are kept
+(`extra="allow"`) and shown by the report. `to_json` writes only the fields the runner set,
+so a drill that did not measure its object stores has no `store_usage`, as before this model
+existed.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
+from riftdrill.chaos.endtoend import EndToEnd
 from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.chaos.timeline import ClusterTimeline
 from riftdrill.load.outcomes import SendOutcomes
 
 SCHEMA_VERSION = 1
@@ -26,9 +29,24 @@ class FaultWindow(BaseModel):
     kind: str
     target: str = ""
     direction: str = "both"
-    start_s: float  # epoch seconds
-    end_s: float | None = None  # None: never healed within the run
+    start_s: float  # epoch seconds: the fault seen in effect (before effects were recorded:
+    # when the call returned)
+    end_s: float | None = None  # None: never healed within the run; else the heal seen in effect
     healed_by: str = "drill"  # "drill" (a method action) or "runner" (the runner's heal)
+    # What the driver observed (chaos/windows.py), absent in runs from before it was recorded.
+    requested_s: float | None = None  # the fault asked for
+    confirmed_by: str | None = None  # "pid gone", "state stopped", "nft rule listed", ...
+    end_requested_s: float | None = None  # the heal asked for
+    end_confirmed_by: str | None = None  # "broker listening", "nft rules gone", ...
+
+    @model_serializer(mode="wrap")
+    def _without_unrecorded_effects(self, handler: SerializerFunctionWrapHandler
+                                    ) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for name in ("requested_s", "confirmed_by", "end_requested_s", "end_confirmed_by"):
+            if out.get(name) is None and name not in self.model_fields_set:
+                out.pop(name, None)
+        return out
 
 
 class HostFacts(BaseModel):
@@ -75,6 +93,11 @@ class RunSummary(BaseModel):
     store_usage: dict[str, dict[str, Any]] = {}  # {}: the target's stores were not measured
     regressions: dict[str, Any] | None = None  # chaos.regression's block
     brokers: list[dict[str, Any]] = []  # for broker-hours; absent: params.brokers_per_cloud
+    # latency and true lag per cloud from the consumer ledgers (chaos/endtoend.py); absent: the
+    # run had no consumer ledgers, or was written before they were read
+    end_to_end: EndToEnd | None = None
+    # the broker timeline (<run>/cluster.jsonl) summed up, and the copied logs (<run>/logs/)
+    cluster_timeline: ClusterTimeline | None = None
 
     @property
     def duration_s(self) -> float:

@@ -151,6 +151,49 @@ class Browser:
         self.close()
 
 
+# One plot's data-* attributes, and how many of its pixels are each of the given colours (the
+# PNG drawn on a canvas: data: images do not taint it).
+_PIXELS = """((id, colors, tol) => {
+  const img = document.getElementById(id);
+  if (!img) return JSON.stringify(null);
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  const counts = {};
+  for (const k in colors) counts[k] = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    for (const k in colors) {
+      const w = colors[k];
+      if (Math.abs(d[i] - w[0]) <= tol && Math.abs(d[i + 1] - w[1]) <= tol
+          && Math.abs(d[i + 2] - w[2]) <= tol) counts[k]++;
+    }
+  }
+  return JSON.stringify({data: Object.assign({}, img.dataset), counts: counts});
+})"""
+
+
+def plot_pixels(browser: Browser, plot_id: str, colors: dict[str, tuple[int, int, int]],
+                tolerance: int = 6) -> dict[str, Any] | None:
+    """{"data": the plot's data-* attributes, "counts": pixels per colour} of the loaded page's
+    image `plot_id` (None when the page has no such image)."""
+    expr = f"{_PIXELS}({json.dumps(plot_id)}, {json.dumps(colors)}, {int(tolerance)})"
+    out = json.loads(browser.evaluate(expr))
+    return out if isinstance(out, dict) else None
+
+
+def blend(hex_color: str, alpha: float) -> tuple[int, int, int]:
+    """`hex_color` at `alpha` over white, as the PNG holds it (a shaded fault window)."""
+    rgb = [int(hex_color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    r, g, b = (round(255 - alpha * (255 - v)) for v in rgb)
+    return r, g, b
+
+
+def rgb(hex_color: str) -> tuple[int, int, int]:
+    return blend(hex_color, 1.0)
+
+
 def check_page(browser: Browser, page: Path, screenshot: Path | None = None) -> PageCheck:
     """Load `page`, then report its console errors, plots and external references."""
     browser.open(page)

@@ -43,6 +43,7 @@ Block = Para | Bullets | Table | Image
 class Section:
     title: str
     blocks: list[Block]
+    css: str = ""  # "headline": the HTML draws the section as a box
 
 
 @dataclass
@@ -95,6 +96,8 @@ th.desc:after{content:" \\2193";color:#222}
 .pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.note{color:#666}
 img.plot{max-width:100%;border:1px solid #eee;margin:.5em 0;display:block}
 code{background:#f4f4f4;padding:0 3px}
+section.headline{border:2px solid #444;border-radius:6px;padding:.2em 1em .6em;margin:1em 0;
+background:#fafafa}section.headline h2{margin-top:.4em}
 """
 
 # Click a header to sort by it; a second click reverses. Numbers sort as numbers (data-sort).
@@ -152,6 +155,8 @@ def to_html(doc: Document) -> str:
     parts = [f"<h1>{_e(doc.title)}</h1>", f'<p class="sub">{_e(doc.subtitle)}</p>']
     has_sortable = False
     for sec in doc.sections:
+        if sec.css:
+            parts.append(f'<section class="{_e(sec.css)}" id="{_e(sec.css)}">')
         parts.append(f"<h2>{_e(sec.title)}</h2>")
         for b in sec.blocks:
             if isinstance(b, Para):
@@ -164,8 +169,12 @@ def to_html(doc: Document) -> str:
                 parts.append(_html_table(b))
             else:
                 data = base64.b64encode(b.plot.png).decode("ascii")
+                # what the figure draws (x axis, clouds, fault windows), for readers and checks
+                meta = "".join(f' data-{_e(k)}="{_e(v)}"' for k, v in sorted(b.plot.meta.items()))
                 parts.append(f'<img class="plot" id="plot-{_e(b.plot.name)}" alt="{_e(b.plot.title)}"'
-                             f' src="data:image/png;base64,{data}">')
+                             f'{meta} src="data:image/png;base64,{data}">')
+        if sec.css:
+            parts.append("</section>")
     script = f"<script>{SORT_JS}</script>" if has_sortable else ""
     # An inline empty favicon: the browser would otherwise request /favicon.ico (a console error).
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

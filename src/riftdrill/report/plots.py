@@ -1,14 +1,17 @@
 """The report's figures, as PNG bytes (matplotlib's Agg backend: no display, no fonts to fetch).
 
-x axes are seconds since the run started (the first timeline second); every figure shades the
-fault windows, and the timeline marks when recovery happened (first ack, p99 back to baseline,
-consumer lag zero) from the recovery figures in summary.json.
+x axes are seconds from the fault start (the first fault window's start; negative before it),
+every time figure shades the fault windows, draws one series per cloud (never a sum over
+clouds: a cloud cut off must not hide behind a healthy one) and keeps its legend outside the
+axes. What is drawn is prepared, and unit-tested, in `series.py`; each Plot carries a summary of
+it (`meta`: the x axis, the clouds, the fault windows) that the HTML page exposes as data-*.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
@@ -16,14 +19,23 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from riftdrill.load import histograms
 from riftdrill.report.runs import RunData
+from riftdrill.report.series import ALL_CLOUDS, PartitionHeat, RunSeries, run_series
 
 NS = 1_000_000_000
 FAULT_COLOR = "#d62728"
+FAULT_ALPHA = 0.12
 PHASE_COLORS = {"before": "#1f77b4", "during": "#d62728", "after": "#2ca02c"}
+# One colour per cloud, the same in every figure; other clouds take the rest in order.
+CLOUD_COLORS = {"aws": "#ff7f0e", "gcp": "#1f77b4", ALL_CLOUDS: "#444444"}
+OTHER_COLORS = ["#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+# Acks in a second relative to the partition's usual rate: red = none (unavailable), green = as
+# usual.
+HEAT_CMAP = LinearSegmentedColormap.from_list("availability", ["#d62728", "#fdd49e", "#2ca02c"])
 # Percentiles of the HDR plot: 0, 90, 99, 99.9, ... up to 99.999 (x = 1 / (1 - p)).
 HDR_PERCENTILES = [100 * (1 - 10 ** (-k / 20)) for k in range(0, 101)]
 
@@ -33,6 +45,7 @@ class Plot:
     name: str  # file stem: plots/<name>.png
     title: str
     png: bytes
+    meta: dict[str, str] = field(default_factory=dict)  # shown as data-* on the HTML image
 
 
 def _png(fig: Figure) -> bytes:
@@ -42,82 +55,188 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _t0(run: RunData) -> float:
-    return float(run.timeline[0]["t"]) if run.timeline else run.summary.started_epoch_s
+def cloud_color(cloud: str, order: list[str]) -> str:
+    if cloud in CLOUD_COLORS:
+        return CLOUD_COLORS[cloud]
+    others = [c for c in order if c not in CLOUD_COLORS]
+    return OTHER_COLORS[others.index(cloud) % len(OTHER_COLORS)] if cloud in others else "#7f7f7f"
 
 
-def _shade_faults(ax: Axes, run: RunData, t0: float, label: bool) -> None:
-    end_default = float(run.timeline[-1]["t"]) + 1 if run.timeline else t0
-    for i, w in enumerate(run.summary.fault_windows):
-        end = w.end_s if w.end_s is not None else end_default
-        ax.axvspan(w.start_s - t0, end - t0, color=FAULT_COLOR, alpha=0.12, lw=0,
-                   label=f"fault: {w.kind} {w.target}".strip() if label and i == 0 else None)
+def _shade_faults(ax: Axes, series: RunSeries, label: bool) -> None:
+    for i, w in enumerate(series.windows):
+        ax.axvspan(w.start_s, w.end_s, color=FAULT_COLOR, alpha=FAULT_ALPHA, lw=0,
+                   label=(f"fault: {w.label}" + ("" if w.healed else " (not healed)"))
+                   if label and i == 0 else None)
 
 
-def recovery_markers(run: RunData) -> list[tuple[str, float]]:
-    """(label, epoch seconds) of each recovery moment the figures know."""
-    rec = run.summary.recovery
-    if rec is None:
-        return []
-    start = rec.fault_start_ns / NS
-    marks = [("first ack", rec.worst_time_to_first_ack_s),
-             ("p99 back to baseline", rec.time_to_p99_baseline_s),
-             ("lag zero", rec.time_to_zero_lag_s)]
-    return [(label, start + v) for label, v in marks if v is not None]
-
-
-def _mark_recovery(ax: Axes, run: RunData, t0: float, label: bool) -> None:
+def _mark_recovery(ax: Axes, series: RunSeries, label: bool) -> None:
     styles = ["--", "-.", ":"]
-    for (name, at), style in zip(recovery_markers(run), styles, strict=False):
-        ax.axvline(at - t0, color="#444444", ls=style, lw=1.2, label=name if label else None)
+    for (name, at), style in zip(series.markers, styles, strict=False):
+        ax.axvline(at, color="#444444", ls=style, lw=1.2, label=name if label else None)
 
 
-def _col(rows: list[dict[str, Any]], key: str) -> list[float]:
-    return [float(r[key]) if r.get(key) is not None else float("nan") for r in rows]
-
-
-def timeline_plot(run: RunData) -> Plot:
-    rows, t0 = run.timeline, _t0(run)
-    x = [float(r["t"]) - t0 for r in rows]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    ax1.plot(x, _col(rows, "sent"), label="sent/s", color="#7f7f7f", lw=1)
-    ax1.plot(x, _col(rows, "acked"), label="acked/s", color="#1f77b4", lw=1.5)
-    ax1.bar(x, _col(rows, "failed"), width=0.9, color=FAULT_COLOR, alpha=0.8, label="errors/s")
-    ax1.set_ylabel("records / s")
-    ax1.set_title("Produce rate, acks and errors per second")
-    ax2.plot(x, _col(rows, "ack_latency_p50_ms"), label="ack p50", color="#1f77b4", lw=1)
-    ax2.plot(x, _col(rows, "ack_latency_p99_ms"), label="ack p99", color="#ff7f0e", lw=1.5)
-    ax2.set_yscale("log")
-    ax2.set_ylabel("ack latency (ms)")
-    ax2.set_xlabel("seconds since run start")
-    ax2.set_title("Ack latency per second")
-    for i, ax in enumerate((ax1, ax2)):
-        _shade_faults(ax, run, t0, label=i == 0)
-        _mark_recovery(ax, run, t0, label=i == 0)
-        ax.grid(alpha=0.3)
-    ax1.legend(loc="upper right", fontsize=8, ncol=2)
-    ax2.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return Plot("timeline", "Timeline: produce rate, ack latency, errors", _png(fig))
-
-
-def lag_plot(run: RunData) -> Plot | None:
-    rows = [r for r in run.timeline if r.get("consumer_lag") is not None]
-    if not rows:
-        return None
-    t0 = _t0(run)
-    fig, ax = plt.subplots(figsize=(10, 3))
-    ax.plot([float(r["t"]) - t0 for r in rows], _col(rows, "consumer_lag"), color="#9467bd",
-            label="consumer lag (records)")
-    _shade_faults(ax, run, t0, label=True)
-    _mark_recovery(ax, run, t0, label=True)
-    ax.set_xlabel("seconds since run start")
-    ax.set_ylabel("records")
-    ax.set_title("Consumer lag")
+def _finish_axes(ax: Axes, series: RunSeries, title: str, ylabel: str,
+                 first: bool = True) -> None:
+    """Shade, mark, label; the fault and the recovery markers are named in the first panel's
+    legend only."""
+    _shade_faults(ax, series, label=first)
+    _mark_recovery(ax, series, label=first)
+    if series.from_fault:
+        ax.axvline(0, color=FAULT_COLOR, lw=0.8)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return Plot("lag", "Consumer lag over time", _png(fig))
+    if ax.get_legend_handles_labels()[0]:  # outside the axes: never over the data
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
+
+
+def _log_y(ax: Axes) -> None:
+    """A log y axis labelled in plain numbers (20, 50, 1000), not 2 x 10^1."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
+
+
+def _has(values: list[float]) -> bool:
+    return any(not math.isnan(v) for v in values)
+
+
+def heat_values(heat: PartitionHeat) -> list[list[float]]:
+    """Each row's acks per second over its usual rate (its median second with acks), capped at
+    1; nan before its producers' first intended send and after their last ledger entry (not
+    written: not yet, or no more; without those, its first and last ack), 0 (unavailable) in
+    between."""
+    out = []
+    for row in heat.rows:
+        usual = sorted(a for a in row.acks if a > 0)
+        norm = usual[len(usual) // 2] if usual else 1
+        seen = [i for i, a in enumerate(row.acks) if a > 0]
+        first = row.written_from if row.written_from is not None else (
+            seen[0] if seen else len(row.acks))
+        last = row.written_until if row.written_until is not None else (seen[-1] if seen else -1)
+        out.append([min(1.0, a / norm) if first <= i <= last else math.nan
+                    for i, a in enumerate(row.acks)])
+    return out
+
+
+def _heat(ax: Axes, heat: PartitionHeat) -> None:
+    import numpy as np
+
+    edges = [*heat.x_s, heat.x_s[-1] + 1] if heat.x_s else [0.0, 1.0]
+    cmap = HEAT_CMAP.with_extremes(bad="#f0f0f0")
+    ax.pcolormesh(edges, np.arange(len(heat.rows) + 1), np.ma.masked_invalid(heat_values(heat)),
+                  cmap=cmap, vmin=0, vmax=1, shading="flat")
+    one_topic = len({r.topic for r in heat.rows}) == 1
+    ax.set_yticks([i + 0.5 for i in range(len(heat.rows))])
+    ax.set_yticklabels([(f"{r.cloud} p{r.partition}" if one_topic else r.label)
+                        + (f" ({r.unavailability_s:g} s)" if r.unavailability_s is not None
+                           else "") for r in heat.rows], fontsize=7)
+    ax.invert_yaxis()
+
+
+def timeline_plot(run: RunData, series: RunSeries | None = None) -> Plot:
+    """Per cloud: acks/s, failed sends/s, ack p99; then the partitions' acks (heat map) and
+    the brokers' under-replicated / offline partitions when the run has them."""
+    s = series or run_series(run.run_dir, run.summary, run.timeline)
+    heat = s.partitions if s.partitions is not None and s.partitions.x_s else None
+    panels = ["acks", "failed", "p99"] + (["heat"] if heat else []) + (
+        ["cluster"] if s.cluster else [])
+    heights = {"acks": 2.2, "failed": 1.6, "p99": 2.2, "cluster": 1.8,
+               "heat": 0.6 + 0.18 * len(heat.rows) if heat else 0}
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, layout="constrained",
+                             figsize=(11, sum(heights[p] for p in panels)),
+                             height_ratios=[heights[p] for p in panels], squeeze=False)
+    order = [c.cloud for c in s.clouds]
+    ax_by = dict(zip(panels, axes[:, 0], strict=True))
+    for c in s.clouds:
+        color = cloud_color(c.cloud, order)
+        ax_by["acks"].plot(c.x_s, c.acked, color=color, lw=1.5, label=f"{c.cloud} acked/s")
+        ax_by["acks"].plot(c.x_s, c.sent, color=color, lw=0.8, ls=":", label=f"{c.cloud} sent/s")
+        ax_by["failed"].plot(c.x_s, c.failed, color=color, lw=1.2, drawstyle="steps-mid",
+                             label=f"{c.cloud} failed/s")
+        if _has(c.ack_p99_ms):
+            ax_by["p99"].plot(c.x_s, c.ack_p99_ms, color=color, lw=1.5, label=f"{c.cloud} ack p99")
+    _finish_axes(ax_by["acks"], s, "Acks and sends per second, per cloud", "records / s")
+    _finish_axes(ax_by["failed"], s, "Failed sends per second, per cloud", "records / s",
+                 first=False)
+    _log_y(ax_by["p99"])
+    _finish_axes(ax_by["p99"], s, "Ack latency p99 per second, per cloud", "ms (log)",
+                 first=False)
+    if heat:
+        _heat(ax_by["heat"], heat)
+        _shade_faults(ax_by["heat"], s, label=False)
+        dropped = f"; {heat.dropped_rows} healthier rows not shown" if heat.dropped_rows else ""
+        topics = sorted({r.topic for r in heat.rows})
+        ax_by["heat"].set_title(f"Acks per partition per second, per producer cloud "
+                                f"({', '.join(topics)}){dropped}\nred: no ack (unavailable), "
+                                "green: its usual rate, grey: not written", fontsize=10,
+                                loc="left")
+    if s.cluster:
+        ax = ax_by["cluster"]
+        for key in s.cluster.x_s:
+            tag = f"{key} " if key else ""
+            ax.plot(s.cluster.x_s[key], s.cluster.under_replicated[key], lw=1.5,
+                    drawstyle="steps-mid", label=f"{tag}under-replicated")
+            ax.plot(s.cluster.x_s[key], s.cluster.offline[key], lw=1.5, drawstyle="steps-mid",
+                    label=f"{tag}offline")
+            if _has(s.cluster.min_isr[key]):
+                ax.plot(s.cluster.x_s[key], s.cluster.min_isr[key], lw=1, ls="--",
+                        label=f"{tag}smallest ISR")
+        _finish_axes(ax, s, "Brokers: under-replicated and offline partitions, smallest ISR",
+                     "partitions / replicas", first=False)
+    axes[-1, 0].set_xlabel(s.x_label)
+    return Plot("timeline", "Timeline: produce rate, ack latency, errors", _png(fig), s.meta())
+
+
+def lag_plot(run: RunData, series: RunSeries | None = None) -> Plot | None:
+    """Per cloud: end-to-end p99 and consumer lag (true lag from the consumer ledgers when
+    summary.json has `end_to_end`, else the load's committed-offset lag)."""
+    s = series or run_series(run.run_dir, run.summary, run.timeline)
+    e2e = s.end_to_end
+    if e2e is None:
+        return None
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, layout="constrained", figsize=(11, 4.8))
+    order = sorted(e2e.x_s)
+    for cloud in order:
+        color = cloud_color(cloud, order)
+        if _has(e2e.e2e_p99_ms[cloud]):
+            ax1.plot(e2e.x_s[cloud], e2e.e2e_p99_ms[cloud], color=color, lw=1.5,
+                     label=f"{cloud} end-to-end p99")
+        if _has(e2e.lag[cloud]):
+            ax2.plot(e2e.x_s[cloud], e2e.lag[cloud], color=color, lw=1.5, label=f"{cloud} lag")
+    true_lag = e2e.source == "end_to_end"
+    _log_y(ax1)
+    _finish_axes(ax1, s, "End-to-end latency p99 (intended send to consumed), per cloud",
+                 "ms (log)")
+    _finish_axes(ax2, s, "Consumer lag, per cloud: " + (
+        "records acked and not yet consumed (consumer ledgers)" if true_lag else
+        "librdkafka's lag to the committed offset"), "records", first=False)
+    ax2.set_xlabel(s.x_label)
+    meta = {**s.meta(), "series": ",".join(order), "lag": "true" if true_lag else "committed"}
+    return Plot("lag", "End to end: latency and consumer lag", _png(fig), meta)
+
+
+def partition_bars_plot(series: RunSeries) -> Plot | None:
+    """Per-partition unavailability from summary.json, when the ledgers are not on disk."""
+    heat = series.partitions
+    if heat is None or heat.x_s or not heat.rows:
+        return None
+    rows = heat.rows
+    fig, ax = plt.subplots(figsize=(11, 0.8 + 0.22 * len(rows)), layout="constrained")
+    order = sorted({r.cloud for r in rows})
+    ax.barh([r.label for r in rows], [r.unavailability_s or 0.0 for r in rows],
+            color=[cloud_color(r.cloud, order) for r in rows])
+    ax.set_xlabel("longest unavailability after the fault start (s)")
+    ax.set_title("Unavailability per partition and producer cloud (ledgers not on disk: the "
+                 "seconds, not when)", fontsize=10, loc="left")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(alpha=0.3, axis="x")
+    return Plot("partitions", "Unavailability per partition", _png(fig),
+                {"series": ",".join(order)})
 
 
 def phase_histograms(run: RunData, name: str = "ack_latency_us") -> dict[str, Any]:
@@ -179,9 +298,10 @@ def verify_plot(counts: dict[str, int], failing: list[str]) -> Plot | None:
     return Plot("verify", "Verifier counts", _png(fig))
 
 
-def run_plots(run: RunData) -> list[Plot]:
-    plots: list[Plot | None] = [timeline_plot(run) if run.timeline else None, percentile_plot(run),
-                                lag_plot(run)]
+def run_plots(run: RunData, series: RunSeries | None = None) -> list[Plot]:
+    s = series or run_series(run.run_dir, run.summary, run.timeline)
+    plots: list[Plot | None] = [timeline_plot(run, s) if s.clouds else None,
+                                partition_bars_plot(s), percentile_plot(run), lag_plot(run, s)]
     if run.verify is not None:
         plots.append(verify_plot(run.verify.totals, run.verify.failing_kinds))
     return [p for p in plots if p is not None]

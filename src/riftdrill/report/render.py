@@ -25,8 +25,17 @@ from riftdrill.report.document import (
 )
 from riftdrill.report.plots import Plot, compare_plot, run_plots
 from riftdrill.report.runs import RunData, RunInputError, load_run, run_dirs
+from riftdrill.report.series import (
+    ALL_CLOUDS,
+    RunSeries,
+    cloud_metrics,
+    cloud_totals,
+    run_series,
+    summary_field,
+)
 
 MAX_RANGES_SHOWN = 20
+MAX_PARTITION_ROWS = 30
 
 
 def _f(v: Any, unit: str = "", nd: int = 3) -> str:
@@ -78,6 +87,12 @@ def _facts(run: RunData) -> list[Block]:
                     [[w.kind, w.target, _iso(w.start_s), _iso(w.end_s) if w.end_s else "not healed",
                       _f(w.end_s - w.start_s, " s") if w.end_s else "n/a"]
                      for w in s.fault_windows])
+    effect = []
+    for w in s.fault_windows:
+        req, by = _window_extra(w, "requested_s"), _window_extra(w, "confirmed_by")
+        if isinstance(req, int | float) or by:
+            effect.append([w.kind, w.target, _f(w.start_s - req, " s")
+                           if isinstance(req, int | float) else "n/a", str(by or "n/a")])
     # Unknown keys, and the known ones no other section shows, as the runner wrote them.
     extra = {**s.model_dump(include=set(OTHER_SUMMARY_FIELDS) & s.model_fields_set),
              **(s.model_extra or {})}
@@ -85,10 +100,147 @@ def _facts(run: RunData) -> list[Block]:
                                                                   "run it again):"), params]
     if s.fault_windows:
         blocks += [Para("Fault windows:"), windows]
+    if effect:
+        blocks += [Para("When each fault was in effect: the window starts when the fault was "
+                        "confirmed, after the request by this much:"),
+                   Table(["fault", "target", "request to effect", "confirmed by"], effect)]
     if extra:
         blocks.append(Table(["other summary field", "value"],
                             [[k, json.dumps(v, default=str)[:300]] for k, v in sorted(extra.items())]))
     return blocks
+
+
+def _window_extra(w: Any, name: str) -> Any:
+    """A fault window field later writers add (a declared field or a kept unknown key)."""
+    return getattr(w, name, None) if name in type(w).model_fields else (
+        (getattr(w, "model_extra", None) or {}).get(name))
+
+
+def _rec_field(rec: Any, name: str) -> Any:
+    if rec is None:
+        return None
+    if name in type(rec).model_fields:
+        value = getattr(rec, name)
+    else:
+        value = (getattr(rec, "model_extra", None) or {}).get(name)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump()
+    if isinstance(value, list):
+        return [v.model_dump() if callable(getattr(v, "model_dump", None)) else v for v in value]
+    if isinstance(value, dict):
+        return {k: v.model_dump() if callable(getattr(v, "model_dump", None)) else v
+                for k, v in value.items()}
+    return value
+
+
+def _m(v: Any, unit: str = "") -> str:
+    """A figure, or '—' when the run did not measure it."""
+    return "—" if v is None else _f(v, unit)
+
+
+def _headline(run: RunData, totals: dict[str, dict[str, Any]]) -> list[Block]:
+    """Per cloud: what the fault cost, in one box above everything else."""
+    s, rec = run.summary, run.summary.recovery
+    per_cloud = _rec_field(rec, "per_cloud") or {}
+    e2e = summary_field(s, "end_to_end")
+    e2e_cloud = (e2e or {}).get("per_cloud") or {} if isinstance(e2e, dict) else {}
+    clouds = sorted(set(totals) | set(rec.unavailability_s if rec else {}) | set(per_cloud)
+                    | set(e2e_cloud))
+    rows = []
+    for c in clouds:
+        pc = per_cloud.get(c) or {}
+        t = totals.get(c) or {}
+        rows.append([c, _m(rec.unavailability_s.get(c) if rec else None, " s"),
+                     _m(pc.get("worst_partition_unavailability_s"), " s"),
+                     _m(rec.time_to_first_ack_s.get(c) if rec else None, " s"),
+                     _m(t.get("failed")), "—", _m(t.get("ack_p99_ms"), " ms"),
+                     _m((e2e_cloud.get(c) or {}).get("max_lag_records"))])
+    lost = columns.run_figures(run).get("lost")
+    sends = s.sends
+    failed = (f"{sends.failed} ({sends.failed_ratio:.2%})" if sends is not None else "—")
+    rows.append([ALL_CLOUDS, _m(rec.worst_unavailability_s if rec else None, " s"),
+                 _m(_rec_field(rec, "worst_partition_unavailability_s"), " s"),
+                 _m(rec.worst_time_to_first_ack_s if rec else None, " s"), failed,
+                 "—" if lost is None else str(lost), _m(s.ack_p99_ms, " ms"),
+                 _m(max((int(v.get("max_lag_records") or 0) for v in e2e_cloud.values()),
+                        default=None))])
+    verdict = ("no verdict" if s.verdict is None else "PASSED" if s.verdict.passed
+               else f"FAILED: {s.verdict.reasons[0]}" if s.verdict.reasons else "FAILED")
+    blocks: list[Block] = [
+        Para(verdict, "note" if s.verdict is None else "pass" if s.verdict.passed else "fail"),
+        Table(["cloud", "unavailable (cloud-wide)", "worst partition unavailable",
+               "time to first ack", "failed sends", "lost", "ack p99 (whole run)", "max lag"],
+              rows)]
+    worst = _rec_field(rec, "worst_partition")
+    facts = []
+    if worst:
+        facts.append(f"worst partition {worst} "
+                     f"({_m(_rec_field(rec, 'worst_partition_unavailability_s'), ' s')}), "
+                     f"{_m(_rec_field(rec, 'partitions_affected'))} partitions affected")
+    if isinstance(e2e, dict):
+        facts.append(f"time to zero lag {_m(e2e.get('time_to_zero_lag_s'), ' s')}")
+    elif rec is not None and rec.time_to_zero_lag_s is not None:
+        facts.append(f"committed-offset lag back to zero after {_m(rec.time_to_zero_lag_s, ' s')}")
+    if s.fault_windows:
+        facts.append(", ".join(f"{w.kind} {w.target}".strip() + " " + (
+            _m(w.end_s - w.start_s, " s") if w.end_s else "not healed") for w in s.fault_windows))
+    if facts:
+        blocks.append(Para("; ".join(facts) + "."))
+    blocks.append(Para("'—': not measured (lost is counted per partition, not per producer "
+                       "cloud; older runs lack the per-partition and end-to-end figures). The "
+                       "glossary at the end defines every figure.", "note"))
+    return blocks
+
+
+GLOSSARY = [
+    "x axis: seconds from the fault start, the start of the first fault window (when the fault "
+    "was in effect; negative before it); the shaded spans are the fault windows.",
+    "per cloud: every series is one producer's (or consumer's) cloud, never a sum over clouds; "
+    "'all clouds' is a run written before per-process metrics were kept.",
+    "acked/s, sent/s: records acknowledged by the cluster / handed to the client, per second "
+    "of the ack / send.",
+    "failed sends: sends whose delivery report was an error (e.g. _MSG_TIMED_OUT); failed-send "
+    "% = failed / (acked + failed) over the whole run.",
+    "ack p99: 99th percentile of ack latency (intended send time to ack) of the acks of that "
+    "second (HDR histograms).",
+    "unavailable (cloud-wide): the longest interval after the fault start in which no record "
+    "of that cloud was acked.",
+    "worst partition unavailable: per partition, from the first send to it that was not acked "
+    "until its next ack; the longest such interval of any partition (docs/verify.md). "
+    "'partitions affected': partitions unavailable for more than a second.",
+    "time to first ack: from the fault start to the first ack of a record sent at or after it.",
+    "heat map: acks per partition per second, relative to that partition's usual rate (red: "
+    "no ack that second; grey: no producer wrote to it yet or any more).",
+    "lost: records acknowledged by the cluster that the replay to the fence did not find "
+    "(docs/verify.md); counted per partition.",
+    "end-to-end p99: intended send time to consumed, 99th percentile per second.",
+    "lag: with `end_to_end` in summary.json, records acked and not yet consumed (from the "
+    "producer and consumer ledgers); older runs show librdkafka's lag to the committed offset.",
+    "time to zero lag: the first moment after the last heal when every record acked before it "
+    "had been consumed (older runs: lag back under rate x 6 s of committed-offset lag).",
+    "p99 back to baseline: first moment after which every 1 s window's ack p99 stays within "
+    "1.5 x the baseline p99 (the seconds before the fault).",
+    "under-replicated / offline: partitions whose ISR is smaller than their replicas / that "
+    "have no leader, sampled once a second from the brokers (cluster.jsonl); smallest ISR: "
+    "the fewest in-sync replicas of any partition.",
+    "percentile plot: ack latency of the seconds before, during and after the fault windows "
+    "(by ack time).",
+]
+
+
+def _partitions(run: RunData) -> list[Block]:
+    parts = _rec_field(run.summary.recovery, "partitions") or []
+    if not parts:
+        return []
+    rows = sorted(parts, key=lambda p: -(p.get("unavailability_s") or 0.0))
+    table = Table(["cloud", "partition", "unavailability", "time to first ack", "sends", "acked"],
+                  [[str(p.get("cloud")), f"{p.get('topic')}[{p.get('partition')}]",
+                    _f(p.get("unavailability_s"), " s"), _f(p.get("time_to_first_ack_s"), " s"),
+                    _f(p.get("sends")), _f(p.get("acked"))] for p in rows[:MAX_PARTITION_ROWS]])
+    more = len(rows) - MAX_PARTITION_ROWS
+    return [Para("Per partition and producer cloud, worst first (from the fault start):"), table,
+            *([Para(f"... {more} more in summary.json.", "note")] if more > 0 else [])]
 
 
 def _verdict(run: RunData) -> list[Block]:
@@ -165,12 +317,31 @@ def _recovery(run: RunData) -> list[Block]:
         rows.append([f"time to first ack in {cloud}", _f(v, " s")])
     for cloud, u in sorted(rec.unavailability_s.items()):
         rows.append([f"unavailability in {cloud}", _f(u, " s")])
+    if _rec_field(rec, "worst_partition") is not None:
+        rows += [["worst partition", str(_rec_field(rec, "worst_partition"))],
+                 ["worst partition unavailability",
+                  _f(_rec_field(rec, "worst_partition_unavailability_s"), " s")],
+                 ["partitions affected (> 1 s)", _f(_rec_field(rec, "partitions_affected"))]]
     for code, n in sorted(rec.errors_by_code.items()):
         rows.append([f"errors {code}", str(n)])
+    e2e = summary_field(run.summary, "end_to_end")
+    if isinstance(e2e, dict):
+        rows.append(["time to zero lag (end to end)", _f(e2e.get("time_to_zero_lag_s"), " s")
+                     + (f" ({e2e['zero_lag_reason']})" if e2e.get("zero_lag_reason") else "")])
+        for cloud, block in sorted((e2e.get("per_cloud") or {}).items()):
+            rows.append([f"max lag in {cloud}", _f((block or {}).get("max_lag_records"),
+                                                    " records")])
+    cluster = summary_field(run.summary, "cluster_timeline")
+    if isinstance(cluster, dict):
+        for key, label in (("samples", "broker timeline samples"),
+                           ("max_under_replicated", "most under-replicated partitions"),
+                           ("max_offline", "most offline partitions"),
+                           ("controller_changes", "controller changes")):
+            rows.append([label, _f(cluster.get(key))])
     blocks: list[Block] = [Table(["figure", "value"], rows)]
     if rec.reasons:
         blocks.append(Bullets([f"{k}: {v}" for k, v in sorted(rec.reasons.items())]))
-    return blocks
+    return blocks + _partitions(run)
 
 
 def _sends(run: RunData) -> list[Block]:
@@ -262,16 +433,30 @@ def _cost(cost: Cost, prices_path: str) -> list[Block]:
     return blocks
 
 
-def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path: str) -> Document:
+def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path: str,
+                 totals: dict[str, dict[str, Any]] | None = None) -> Document:
+    """Headline box and timeline first, then the details, then the glossary. `totals`: per
+    cloud whole-run sends and ack p99 (series.cloud_totals; read from the run when None)."""
     s = run.summary
     verdict = "n/a" if s.verdict is None else "PASSED" if s.verdict.passed else "FAILED"
     by_name = {p.name: p for p in plots}
+    if totals is None:
+        totals = cloud_totals(cloud_metrics(run.run_dir / s.load_dir))
+    timeline: list[Block] = [Para(
+        "Seconds from the fault start, fault windows shaded, one series per cloud; the "
+        "vertical lines mark recovery (first ack, p99 back to baseline, lag zero).")]
+    if "timeline" in by_name:
+        timeline.append(Image(by_name["timeline"]))
+    else:
+        timeline.append(Para("No per-second load metrics: no timeline.", "note"))
     sections = [
+        Section("Headline", _headline(run, totals), css="headline"),
+        Section("Timeline", timeline),
         Section("Verdict", _verdict(run)),
         Section("Run", _facts(run)),
         Section("Recovery", _recovery(run)),
     ]
-    for name in ("timeline", "percentiles", "lag"):
+    for name in ("partitions", "lag", "percentiles"):
         if name in by_name:
             sections[-1].blocks.append(Image(by_name[name]))
     sections.append(Section("Load", _load(run)))
@@ -281,6 +466,7 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
     sections.append(Section("Verifier", ver))
     if cost is not None:
         sections.append(Section("Cost", _cost(cost, prices_path)))
+    sections.append(Section("Glossary", [Bullets(GLOSSARY)]))
     if run.notes:
         sections.append(Section("Missing inputs", [Bullets(run.notes)]))
     return Document(title=f"{s.experiment} on {s.engine} {s.engine_version}".strip(),
@@ -299,9 +485,11 @@ class Rendered:
 
 
 def render_run(run: RunData, prices: PriceTable | None, prices_path: str = "prices.yaml") -> Rendered:
-    plots = run_plots(run)
+    metrics = cloud_metrics(run.run_dir / run.summary.load_dir)  # read once, for both
+    series: RunSeries = run_series(run.run_dir, run.summary, run.timeline, metrics)
+    plots = run_plots(run, series)
     cost = run_cost(run, prices) if prices is not None else None
-    doc = run_document(run, plots, cost, prices_path)
+    doc = run_document(run, plots, cost, prices_path, cloud_totals(metrics))
     return _write_doc("run", run.run_id, run.run_dir, doc, plots)
 
 
