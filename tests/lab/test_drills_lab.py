@@ -40,10 +40,63 @@ def assert_lab_healthy() -> None:
     assert all(s["state"] == "open" for s in data["stores"])  # type: ignore[index,union-attr]
 
 
+# What verify may find in these drills besides a clean log. The idempotent producer has written
+# a batch twice after its requests to a partition timed out during a sever or an outage, in 3 of
+# the runs published or seen in CI so far (docs/findings.md: duplicates with no fatal error);
+# that is the client and broker misbehaving, not riftdrill. These tests test riftdrill: when the
+# log holds duplicates, the verdict must fail on exactly them, and the run's own consumers (an
+# independent reader) must have polled both copies, so the verifier reports only what is there.
+CLIENT_DUPLICATE_KINDS = {"duplicates", "failed_present", "unacknowledged"}
+
+
+def assert_duplicates_are_real_and_fail(rc: int, summary: dict[str, Any],
+                                        other_reasons: tuple[str, ...] = ()) -> None:
+    counts = summary["verify"]["counts"]
+    assert {k for k, v in counts.items() if v} <= CLIENT_DUPLICATE_KINDS, counts
+    assert rc == 1 and not summary["verdict"]["passed"] and not summary["verify"]["passed"]
+    assert all("duplicates" in r or r.startswith(other_reasons)
+               for r in summary["verdict"]["reasons"]), summary["verdict"]["reasons"]
+    run = ROOT / "results" / "runs" / summary["run_id"]
+    report = json.loads((run / "verify.json").read_text())
+    polls = consumer_polls(run)
+    found = 0
+    for part in report["partitions"]:
+        for lo, hi in part["anomalies"].get("duplicates", {}).get("offsets", []):
+            for offset in range(lo, hi + 1):
+                key = polls.get((part["topic"], part["partition"], offset))
+                assert key is not None, f"no consumer polled {part['topic']}[{part['partition']}]@{offset}"
+                copies = [o for (t, p_, o), k in polls.items()
+                          if (t, p_) == (part["topic"], part["partition"]) and k == key]
+                assert len(copies) >= 2, (offset, key, copies)
+                found += 1
+    assert found == counts["duplicates"]
+
+
+def consumer_polls(run: Path) -> dict[tuple[str, int, int], tuple[int, int]]:
+    """(topic, partition, offset) -> (producer id, seq) of every record the run's consumers
+    polled."""
+    from riftdrill.load.consumer_ledger import (
+        KIND_POLL,
+        consumer_ledger_files,
+        read_consumer_ledger,
+    )
+
+    polls: dict[tuple[str, int, int], tuple[int, int]] = {}
+    for path in consumer_ledger_files(run):
+        for e in read_consumer_ledger(path).entries:
+            if e.kind == KIND_POLL and not e.flags:
+                polls[(e.topic, e.partition, e.offset)] = (e.producer_id, e.seq)
+    return polls
+
+
 def assert_passed_without_loss(rc: int, summary: dict[str, Any], kind: str) -> None:
-    assert summary["verdict"]["passed"], summary["verdict"]["reasons"]
-    assert rc == 0
-    assert summary["verify"]["passed"] and summary["verify"]["counts"]["lost"] == 0
+    if summary["verify"]["counts"]["duplicates"]:
+        assert_duplicates_are_real_and_fail(rc, summary)
+    else:
+        assert summary["verdict"]["passed"], summary["verdict"]["reasons"]
+        assert rc == 0
+        assert summary["verify"]["passed"]
+    assert summary["verify"]["counts"]["lost"] == 0
     assert summary["verify"]["acks"] > 1000  # the load really ran through the fault
     assert summary["params"]["replication_factor"] == 3
     assert summary["params"]["min_insync_replicas"] == 2
@@ -80,16 +133,19 @@ def test_cloud_outage_drill_keeps_producing_through_client_fatal_errors(lab: Inv
     """Both gcp brokers die. librdkafka's idempotent producer has gone fatal here in every run
     so far ("Unable to reconstruct MessageSet", docs/findings.md): the load recreates it, so
     producing recovers, and what the dead instance held counts as failed sends. The log must
-    stay exact (no loss, no duplicate, no reorder), and failed sends may be the only reason the
-    verdict gives."""
+    stay exact (no loss, no reorder), and failed sends may be the only reason the verdict gives,
+    besides duplicates the client really wrote (see CLIENT_DUPLICATE_KINDS)."""
     rc, summary = drill("cloud-outage", "--var", "hold_s=15", *SHORT)
     assert rc in (0, 1)
-    assert summary["verify"]["passed"], summary["verify"]["counts"]
+    if summary["verify"]["counts"]["duplicates"]:
+        assert_duplicates_are_real_and_fail(rc, summary, ("SLO max_failed_send_ratio",))
+    else:
+        assert summary["verify"]["passed"], summary["verify"]["counts"]
     assert summary["verify"]["counts"]["lost"] == 0
     assert summary["verify"]["contract"]["profile"] == "idempotent"
     assert summary["recovery"]["worst_time_to_first_ack_s"] is not None  # every cloud acked again
-    assert all(r.startswith("SLO max_failed_send_ratio") for r in summary["verdict"]["reasons"]), \
-        summary["verdict"]["reasons"]
+    assert all(r.startswith("SLO max_failed_send_ratio") or "duplicates" in r
+               for r in summary["verdict"]["reasons"]), summary["verdict"]["reasons"]
     load = json.loads((ROOT / "results" / "runs" / summary["run_id"] / "load" /
                        "summary.json").read_text())
     assert "producer_restarts" in load  # counted whether or not the client went fatal
