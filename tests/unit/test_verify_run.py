@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from riftdrill import paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, MirrorMaker
 from riftdrill.load.fence import FenceSet
@@ -113,14 +114,14 @@ def test_cluster_filter_skips_mirror(run_dir: Path) -> None:
 def test_resolve_run_dir(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     with pytest.raises(RiftdrillError, match="no runs"):
-        verifier.resolve_run_dir(None, runs)
+        paths.resolve_run_dir(None, runs)
     (runs / "old").mkdir(parents=True)
     (runs / "new").mkdir()
     os.utime(runs / "old", (1, 1))
-    assert verifier.resolve_run_dir(None, runs).name == "new"
-    assert verifier.resolve_run_dir("old", runs) == runs / "old"
+    assert paths.resolve_run_dir(None, runs).name == "new"
+    assert paths.resolve_run_dir("old", runs) == runs / "old"
     with pytest.raises(RiftdrillError, match="no run 'gone'"):
-        verifier.resolve_run_dir("gone", runs)
+        paths.resolve_run_dir("gone", runs)
 
 
 def test_no_ledgers_is_a_user_error(tmp_path: Path) -> None:

@@ -332,26 +332,6 @@ def read_run_ledgers(run_dir: Path) -> list[ProducerLedger]:
         return [read_producer_ledger(path) for path in ledger_files(run_dir)]
 
 
-def read_acks_numpy(path: Path) -> Any:
-    """Fast path for the verifier: a numpy structured array of the whole entries (acks and errors).
-
-    Fields: kind, topic_index, partition, offset, key, producer_id, checksum, seq, send_ts_ns,
-    ts_ns, error_code, crc. Filter with `arr[arr["kind"] == KIND_ACK]`; map topic_index through
-    read_header(path)["topics"]. Imports numpy when called; the torn-tail rule is the
-    same as read_ledger's.
-    """
-    import numpy as np
-
-    dtype = np.dtype(
-        [("kind", "u1"), ("pad", "u1"), ("topic_index", "<u2"), ("partition", "<i4"),
-         ("offset", "<i8"), ("key", "<i8"), ("producer_id", "<u4"), ("checksum", "<u4"),
-         ("seq", "<u8"), ("send_ts_ns", "<i8"), ("ts_ns", "<i8"), ("error_code", "<i4"),
-         ("crc", "<u4")]
-    )  # fmt: skip
-    _, entries, _ = valid_entries(path)
-    return np.array([(e[0], 0, *e[1:]) for e in entries], dtype=dtype)
-
-
 def ledger_files(run_dir: Path) -> list[Path]:
     """Every ledger of a run (all clouds, all processes, distributed workers' included)."""
     return sorted((run_dir / "load" / "ledgers").glob("*.rdl"))

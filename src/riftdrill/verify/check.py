@@ -261,14 +261,7 @@ class ClusterLedger:
     schedule_starts: list[int] = field(default_factory=list)  # per ledger (0: not recorded)
 
     def add_ack(self, ack: AckLike) -> None:
-        self.acks[(ack.topic, ack.partition)].append(ack)
-        self.topics.add(ack.topic)
-        self.n_acks += 1
-
-    def add_error(self, err: ErrorLike) -> None:
-        self.failed[err.topic].add((err.producer_id, err.seq))
-        self.topics.add(err.topic)
-        self.n_errors += 1
+        self.add_entries([ack])
 
     def add_entries(self, entries: Iterable[AckLike | ErrorLike]) -> None:
         """A ledger's entries in bulk: acks are the ones with an offset. One tight loop with

@@ -71,7 +71,8 @@ def verify(
     """Write a fence to every partition the ledgers wrote to, replay up to it, check producers'
     and consumers' ledgers against it; writes <run>/verify.json. Exit 0 clean, 1 an anomaly the
     run's contract does not allow, 2 bad input or an unreadable cluster."""
-    from riftdrill.verify.verifier import resolve_run_dir, verify_run
+    from riftdrill.paths import resolve_run_dir
+    from riftdrill.verify.verifier import verify_run
 
     run_dir = resolve_run_dir(run)
     report = verify_run(run_dir, inventory.load(), clusters=cluster)

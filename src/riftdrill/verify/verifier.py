@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from riftdrill import paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.gcpause import gc_paused
 from riftdrill.inventory import Inventory
@@ -59,11 +58,6 @@ class RunLedgers:
     truncated_entries: int = 0
     # (cluster, group) -> each member's entries in order
     groups: dict[tuple[str, str], list[Sequence[EntryLike]]] = field(default_factory=dict)
-
-
-def resolve_run_dir(run: str | None, runs_dir: Path | None = None) -> Path:
-    """`--run`: a directory, a run id under results/runs, or (None) the newest run."""
-    return paths.resolve_run_dir(run, runs_dir)
 
 
 def load_ledgers(run_dir: Path, inv: Inventory,
