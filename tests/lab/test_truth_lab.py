@@ -304,17 +304,57 @@ def _wait_leader(admin: AdminClient, topic: str, leader: int, timeout_s: float =
         time.sleep(0.5)
 
 
-def test_replay_split_over_processes_reads_what_one_process_reads(topic: Topic) -> None:
-    """The verifier's default replay deals partitions to processes: it must read exactly what
-    one process reads, record for record, foreign records and fences included."""
-    from riftdrill.load.fence import write_fences
+def _columns(reads: list[Any]) -> list[Any]:
+    """Everything a PartitionRead holds but which reader read it."""
+    import dataclasses
+
+    return [dataclasses.replace(r, reader="") for r in reads]
+
+
+def test_every_replay_reader_reads_the_same(topic: Topic, lab: Inventory) -> None:
+    """The fast reader (raw fetch + native decoder), librdkafka in one process and librdkafka
+    split over two read exactly the same, record for record: riftdrill records, a corrupt copy,
+    foreign and null records, another verification's fence, an earlier run's record, aborted
+    and committed transactions (control batches) and the fence. A compressed partition is left
+    to librdkafka by the fast reader, and still read the same."""
+    from riftdrill.load.fence import fence_value, write_fences
     from riftdrill.verify.replay import replay_topics
 
-    produce(topic, 13, 200)
+    sent, start_ns = produce(topic, 13, 200)
+    raw_produce(topic, 0, encode(13, 9_999, start_ns - 10**9, b"an earlier run"))
     raw_produce(topic, 1, b"not a riftdrill record")
+    raw_produce(topic, 1, fence_value(b"o" * 16, 1))
+    flipped = bytearray(sent[0].value)
+    flipped[-1] ^= 0x01
+    raw_produce(topic, sent[0].partition, bytes(flipped))
+    nulls = Producer({"bootstrap.servers": topic.bootstrap})
+    nulls.produce(topic.name, None, partition=2)
+    assert nulls.flush(30) == 0
+    tx = Producer({"bootstrap.servers": topic.bootstrap, "transactional.id": topic.name})
+    tx.init_transactions(30)
+    for commit in (False, True):
+        tx.begin_transaction()
+        for seq in range(5):
+            tx.produce(topic.name, encode(14, seq, time.time_ns(), b"tx"), partition=seq % 3)
+        assert tx.flush(30) == 0  # in the log before the abort: read_uncommitted reads them
+        (tx.commit_transaction if commit else tx.abort_transaction)(30)
+    lz4 = Producer({"bootstrap.servers": topic.bootstrap, "compression.type": "lz4",
+                    "linger.ms": 5})
+    for seq in range(50):
+        lz4.produce(topic.name, encode(15, seq, time.time_ns(), b"lz4" * 30), partition=2)
+    assert lz4.flush(30) == 0
     fences = write_fences(topic.bootstrap, [topic.name])
-    one = replay_topics(topic.bootstrap, "main", [topic.name], fences, workers=1)
-    two = replay_topics(topic.bootstrap, "main", [topic.name], fences, workers=2)
-    assert [r.partition for r in two] == [r.partition for r in one] == list(range(PARTITIONS))
-    assert all(r.fenced for r in two) and sum(len(r.offsets) for r in two) == 200
-    assert two == one
+    fast = replay_topics(topic.bootstrap, "main", [topic.name], fences, since_ns=start_ns,
+                         workers=1)
+    one = replay_topics(topic.bootstrap, "main", [topic.name], fences, since_ns=start_ns,
+                        workers=1, native=False)
+    two = replay_topics(topic.bootstrap, "main", [topic.name], fences, since_ns=start_ns,
+                        workers=2, native=False)
+    assert [r.partition for r in fast] == list(range(PARTITIONS))
+    assert [r.reader for r in fast] == ["native", "native", "librdkafka"]
+    assert {r.reader for r in one + two} == {"librdkafka"}
+    assert all(r.fenced for r in fast)
+    assert sum(len(r.offsets) for r in fast) == 200 + 1 + 10 + 50
+    assert sum(r.earlier_runs for r in fast) == 1 and sum(len(r.foreign) for r in fast) == 2
+    assert sum(not ok for r in fast for ok in r.checksum_ok) == 1
+    assert _columns(fast) == _columns(one) == _columns(two)

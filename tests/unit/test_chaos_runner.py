@@ -293,9 +293,9 @@ def test_a_drill_reads_each_producer_ledger_once(tmp_path: Path,
     reads: list[Path] = []
     real = ledger.valid_entries
 
-    def counted(path: Path, *a: Any) -> Any:
+    def counted(path: Path, *a: Any, **kw: Any) -> Any:
         reads.append(path)
-        return real(path, *a)
+        return real(path, *a, **kw)
 
     monkeypatch.setattr(verifier, "verify_run", verify)
     monkeypatch.setattr(ledger, "valid_entries", counted)

@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("paths", "host", "guard", "context", "gcpause"),
-    ("inventory",),
+    ("inventory", "native"),
     ("engines", "terraform"),
     ("lab", "cloud"),
     ("drivers", "deploy"),

@@ -246,33 +246,58 @@ def read_header(path: Path, magic: bytes = MAGIC) -> dict[str, Any]:
         return _read_raw_header(f, path, magic)[0]
 
 
-def valid_entries(path: Path, magic: bytes = MAGIC) -> tuple[dict[str, Any], list[tuple[Any, ...]], int]:
+def read_extent(path: Path) -> tuple[dict[str, Any], int, int]:
+    """(header, the file's size in bytes now, how many whole entries that holds): what a reader
+    that must not see later appends reads up to (`valid_entries(limit_bytes=...)`)."""
+    with open(path, "rb") as f:
+        header, start = _read_raw_header(f, path)
+        size = os.fstat(f.fileno()).st_size
+    return header, size, (size - start) // ENTRY_SIZE
+
+
+def valid_entries(path: Path, magic: bytes = MAGIC, limit_bytes: int | None = None,
+                  ) -> tuple[dict[str, Any], list[tuple[Any, ...]], int]:
     """(header, every whole entry's ENTRY fields, entries ignored at the tail).
 
     A torn tail (a partial entry, or whole entries failing their crc after the last good one) is
-    counted, not fatal; a bad entry followed by good ones raises LedgerCorruptError.
+    counted, not fatal; a bad entry followed by good ones raises LedgerCorruptError. With
+    `limit_bytes`, only the file's first `limit_bytes` are read (see read_extent).
     """
     with open(path, "rb") as f:
         header, start = _read_raw_header(f, path, magic)
-        data = f.read()
+        data = f.read() if limit_bytes is None else f.read(max(0, limit_bytes - start))
     whole = len(data) - len(data) % ENTRY_SIZE
     view = memoryview(data)[:whole]
     # Bulk unpack and crc in C-level loops; the Python loop below only runs on a bad entry.
     entries = list(ENTRY.iter_unpack(view))
-    crc32, body = zlib.crc32, ENTRY_SIZE - 4
-    crcs = [crc32(view[pos : pos + body]) for pos in range(0, whole, ENTRY_SIZE)]
-    bad_at = next((i for i, (e, c) in enumerate(zip(entries, crcs, strict=True)) if e[-1] != c),
-                  None)
+    bad_at = _first_bad_entry(data, len(entries))
     if bad_at is None:
         return header, entries, 1 if whole < len(data) else 0
+    crc32, body = zlib.crc32, ENTRY_SIZE - 4
     tail = range(bad_at, len(entries))
-    good_after = next((i for i in tail if entries[i][-1] == crcs[i]), None)
+    good_after = next((i for i in tail
+                       if entries[i][-1] == crc32(view[i * ENTRY_SIZE : i * ENTRY_SIZE + body])),
+                      None)
     if good_after is not None:
         raise LedgerCorruptError(
             f"{path}: entry at byte {start + bad_at * ENTRY_SIZE} is damaged but later entries "
             "are whole"
         )
     return header, entries[:bad_at], len(tail) + (1 if whole < len(data) else 0)
+
+
+def _first_bad_entry(data: bytes, count: int) -> int | None:
+    """Index of the first of `count` entries whose crc does not match, None if all do."""
+    from riftdrill.native import decoder
+
+    native = decoder()
+    if native is not None:
+        bad = native.first_bad_entry(data, count, ENTRY_SIZE)
+        return None if bad == count else bad
+    crc32, body, view = zlib.crc32, ENTRY_SIZE - 4, memoryview(data)
+    return next((i for i in range(count)
+                 if crc32(view[i * ENTRY_SIZE : i * ENTRY_SIZE + body])
+                 != _CRC.unpack_from(view, i * ENTRY_SIZE + body)[0]), None)
 
 
 def _decode(header: dict[str, Any], entries: list[tuple[Any, ...]]) -> list[Ack | DeliveryError]:
@@ -315,9 +340,10 @@ class ProducerLedger(NamedTuple):
     torn: int  # entries the torn tail cost
 
 
-def read_producer_ledger(path: Path) -> ProducerLedger:
-    """Raises OSError (unreadable), ValueError (damaged: LedgerCorruptError, not a ledger)."""
-    header, entries, torn = valid_entries(path)
+def read_producer_ledger(path: Path, limit_bytes: int | None = None) -> ProducerLedger:
+    """Raises OSError (unreadable), ValueError (damaged: LedgerCorruptError, not a ledger).
+    `limit_bytes`: read only that much of the file (see read_extent)."""
+    header, entries, torn = valid_entries(path, limit_bytes=limit_bytes)
     try:
         return ProducerLedger(path, header, _decode(header, entries), torn)
     except (KeyError, IndexError, TypeError) as exc:  # a header without its topics

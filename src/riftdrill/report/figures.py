@@ -305,9 +305,9 @@ def _bench_verify(b: dict[str, Any]) -> list[str]:
              + "synthetic acks against synthetic reads in memory (no Kafka, no ledger files): "
              f"{_k(rps)} records/s wall clock, {_k(cpu)} per CPU-second "
              f"({spread(rps, _samples(b.get('runs_records_per_s')), _k)})."]
-    by_workers = _dict(b.get("end_to_end_by_replay_workers"))
-    if by_workers:
-        lines.append(_bench_verify_end_to_end(b, by_workers))
+    by_reader = _dict(b.get("end_to_end_by_reader"))
+    if by_reader:
+        lines.append(_bench_verify_end_to_end(b, by_reader))
         return lines
     e2e = b.get("end_to_end_records_per_s")
     samples = _samples(e2e) or _samples(b.get("end_to_end_runs"))
@@ -320,8 +320,12 @@ def _bench_verify(b: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _bench_verify_end_to_end(b: dict[str, Any], by_workers: dict[str, Any]) -> str:
-    """verify_run on records produced into the lab, per replay process count (median, range)."""
+_READER_TEXT = {"native": "raw fetch + native decoder (the default)",
+                "librdkafka": "librdkafka"}
+
+
+def _bench_verify_end_to_end(b: dict[str, Any], by_reader: dict[str, Any]) -> str:
+    """verify_run on records produced into the lab, per replay reader (median, range)."""
     records, size = _num(b.get("end_to_end_records")), _num(b.get("end_to_end_record_bytes"))
     what = (f"{_g(records)} records of {_g(size, ' B')}" if records is not None else "records")
     where = ", ".join(x for x in (
@@ -331,21 +335,27 @@ def _bench_verify_end_to_end(b: dict[str, Any], by_workers: dict[str, Any]) -> s
         f"{_g(_num(b.get('end_to_end_partitions')))} partitions"
         if _num(b.get("end_to_end_partitions")) is not None else "") if x)
     parts = []
-    default = str(_num(b.get("end_to_end_replay_workers")) or "")
-    for n, fig in sorted(by_workers.items(), key=lambda kv: kv[0] != default.removesuffix(".0")):
+    default = str(b.get("end_to_end_reader") or "")
+    for reader, fig in sorted(by_reader.items(), key=lambda kv: kv[0] != default):
         fig = _dict(fig)
         times = [t for t in (_num(_get(x, "s")) for x in _list(fig.get("trials"))) if t is not None]
         rate = _num(fig.get("median_records_per_s"))
-        procs = "1 process" if n == "1" else f"{n} processes"
-        parts.append(f"replay in {procs}: {_k(rate)} records/s (median of {len(times)} runs, "
+        text = _READER_TEXT.get(reader, reader)
+        if reader == "librdkafka" and _num(b.get("end_to_end_librdkafka_workers")) is not None:
+            text += f" in {_g(_num(b.get('end_to_end_librdkafka_workers')))} processes"
+        parts.append(f"replay with {text}: {_k(rate)} records/s (median of {len(times)} runs, "
                      f"{_g(min(times), ' s') if times else MISSING}-"
                      f"{_g(max(times), ' s') if times else MISSING} per run)")
+    phases = [(name, _num(b.get(f"end_to_end_{name}_s"))) for name in ("ledger", "replay", "check")]
+    phase_text = ("; the median run's phases: " + ", ".join(
+        f"{name} {_g(v, ' s')}" for name, v in phases if v is not None)
+        + " (ledger reading overlaps the replay)") if any(v is not None for _, v in phases) else ""
     load = [_num(b.get("end_to_end_load_avg_1m_before")), _num(b.get("end_to_end_load_avg_1m_after"))]
     load_text = (f"; 1-min load average {_g(load[0])} before, {_g(load[1])} after"
                  if all(x is not None for x in load) else "")
     return (f"- **Verifier, end to end** (same bench): `verify_run` on {what} produced into the "
             f"lab ({where}): ledger read, fence, replay to the fence, check{load_text}. "
-            + "; ".join(parts) + ".")
+            + "; ".join(parts) + phase_text + ".")
 
 
 def _bench_drill(b: dict[str, Any]) -> str:

@@ -80,6 +80,7 @@ class PartitionRead:
     checksum_ok: list[bool] = field(default_factory=list)  # header checksum == crc32(payload)
     foreign: list[int] = field(default_factory=list)  # offsets of non-riftdrill records
     earlier_runs: int = 0  # riftdrill records sent before this run started: skipped
+    reader: str = "librdkafka"  # which replay reader read it: "native" (verify/fetch.py) or this
 
     def append(self, offset: int, producer_id: int, seq: int, checksum: int, ok: bool) -> None:
         self.offsets.append(offset)

@@ -64,7 +64,8 @@ def _consumer(bootstrap: str) -> Consumer:
 
 
 def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
-                timeout_s: float) -> list[PartitionRead]:
+                timeout_s: float) -> tuple[list[PartitionRead], Any]:
+    """One PartitionRead per existing partition, and the cluster metadata they came from."""
     try:
         md = consumer.list_topics(timeout=timeout_s)
     except KafkaException as exc:
@@ -84,34 +85,61 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
                 raise ReplayError(f"{cluster}:{topic}[{p}]: watermark request timed out")
             reads.append(PartitionRead(cluster=cluster, topic=topic, partition=p,
                                        low_watermark=wm[0], high_watermark=wm[1]))
-    return reads
+    return reads, md
 
 
 def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: FenceSet, *,
                   since_ns: int = 0, one_at_a_time: bool = False, timeout_s: float = 600.0,
-                  idle_timeout_s: float = 30.0, workers: int = 1) -> list[PartitionRead]:
+                  idle_timeout_s: float = 30.0, workers: int = 1,
+                  native: bool = True) -> list[PartitionRead]:
     """Read `topics` of `cluster` up to `fences`; one PartitionRead per existing partition.
 
     Records intended before `since_ns` (an earlier run into the same topic) are only counted.
     `one_at_a_time` reads one partition after another: Tansu 0.6 answers a fetch of many
     partitions so slowly that they look stalled. A partition that shows no progress for
-    `idle_timeout_s`, or is not done by `timeout_s`, is left unfenced. `workers` > 1 splits the
-    partitions over that many processes: the per-record work is Python, bound to one core.
+    `idle_timeout_s`, or is not done by `timeout_s`, is left unfenced. The fast reader
+    (verify/fetch.py) reads what it can unless `native` is False; librdkafka reads the rest,
+    split over `workers` processes when > 1 (its per-record work is Python, bound to one core).
     """
+    deadline = time.monotonic() + timeout_s
     consumer = _consumer(bootstrap)
     try:
-        reads = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
-        if workers <= 1 or one_at_a_time or len(reads) <= 1:
-            step = 1 if one_at_a_time else max(1, len(reads))
-            deadline = time.monotonic() + timeout_s
-            for i in range(0, len(reads), step):
-                _replay_group(consumer, reads[i : i + step], fences.nonce, deadline,
+        reads, md = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
+        rest = (reads if one_at_a_time or not native
+                else _read_natively(reads, md, fences.nonce, since_ns, deadline, idle_timeout_s))
+        if workers <= 1 or one_at_a_time or len(rest) <= 1:
+            step = 1 if one_at_a_time else max(1, len(rest))
+            for i in range(0, len(rest), step):
+                _replay_group(consumer, rest[i : i + step], fences.nonce, deadline,
                               idle_timeout_s, since_ns)
             return reads
     finally:
         consumer.close()
-    return _replay_in_processes(bootstrap, reads, fences.nonce, workers, timeout_s,
-                                idle_timeout_s, since_ns)
+    done = {(r.topic, r.partition): r for r in _replay_in_processes(
+        bootstrap, rest, fences.nonce, workers, max(0.0, deadline - time.monotonic()),
+        idle_timeout_s, since_ns)}
+    return [done.get((r.topic, r.partition), r) for r in reads]
+
+
+def _read_natively(reads: list[PartitionRead], md: Any, nonce: bytes, since_ns: int,
+                   deadline: float, idle_timeout_s: float) -> list[PartitionRead]:
+    """Read what the fast reader (verify/fetch.py) can; returns the partitions it left for
+    librdkafka (all of them when the native decoder cannot be built here)."""
+    from riftdrill.native import decoder
+    from riftdrill.verify.fetch import read_partitions
+
+    dec = decoder()
+    if dec is None:
+        return reads
+    leaders = {(t, p): pm.leader for t, tmd in md.topics.items()
+               for p, pm in tmd.partitions.items()}
+    brokers = {b.id: (b.host, b.port) for b in md.brokers.values()}
+    left = read_partitions(reads, leaders, brokers, dec, nonce, since_ns, deadline,
+                           idle_timeout_s)
+    left_ids = {id(r) for r in left}  # identity: PartitionRead's == compares every column
+    for r in reads:
+        r.reader = "librdkafka" if id(r) in left_ids else "native"
+    return [r for r in reads if id(r) in left_ids]
 
 
 def _replay_group(consumer: Consumer, reads: Sequence[PartitionRead], nonce: bytes,

@@ -114,8 +114,15 @@ class VerifyReport(BaseModel):
     allowed_kinds: list[str] = []  # reported, not failing: derived from the contract
     failing_kinds: list[str] = []  # every other kind
     passed: bool = False  # set by finish(): a report nobody finished never passes
+    # Where the time went: the ledgers are read while the clusters are replayed (verifier.py),
+    # so ledger_s and replay_s overlap.
     replay_s: float = 0.0
     check_s: float = 0.0
+    ledger_s: float = 0.0
+    fence_s: float = 0.0
+    # Partitions per replay reader: "native" (raw fetch, verify/fetch.py) or "librdkafka"
+    # (tansu, compressed batches, partitions the fast reader gave back).
+    readers: dict[str, int] = {}
 
     def finish(self, contract: Contract) -> VerifyReport:
         """Sum anomalies over partitions, mirrors and groups; judge them by the contract."""

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,28 +62,73 @@ class RunLedgers:
     groups: dict[tuple[str, str], list[Sequence[EntryLike]]] = field(default_factory=dict)
 
 
-def load_ledgers(run_dir: Path, inv: Inventory,
-                 producers: Sequence[ProducerLedger] | None = None) -> RunLedgers:
-    """Producer and consumer ledgers of a run, grouped by cluster. A torn tail (a crash
-    mid-write) is counted; anything else unreadable is a RiftdrillError naming the file.
-    `producers`: the producer ledgers already read (a drill reads them once), else read here."""
-    from riftdrill.load.consumer_ledger import consumer_ledger_files, read_consumer_ledger
-    from riftdrill.load.ledger import ledger_files, read_producer_ledger
+@dataclass(frozen=True)
+class LedgerHead:
+    """What a producer ledger's header says, and how much of it there was when it was looked at:
+    enough to write the fences and start the replay before the entries are read."""
 
-    files = ledger_files(run_dir) if producers is None else [p.path for p in producers]
+    path: Path
+    cluster: str
+    topics: tuple[str, ...]
+    schedule_start_ns: int
+    entries: int  # whole entries (good or not) at that moment
+    limit_bytes: int | None  # read no further (None: the ledger was already read whole)
+
+
+def _unreadable(path: Path, exc: Exception) -> RiftdrillError:
+    return RiftdrillError(f"ledger {path} is unreadable ({exc}); it is damaged: "
+                          "re-run the load, a damaged ledger cannot be judged")
+
+
+def ledger_heads(run_dir: Path, inv: Inventory,
+                 producers: Sequence[ProducerLedger] | None = None) -> list[LedgerHead]:
+    """One LedgerHead per producer ledger of the run (or of `producers`, already read)."""
+    from riftdrill.load.ledger import ledger_files, read_extent
+
+    if producers is not None:
+        files: list[Path] = [p.path for p in producers]
+    else:
+        files = ledger_files(run_dir)
     if not files:
         raise RiftdrillError(f"no ledgers under {run_dir}/load/ledgers; was load run for it? "
                              "(`riftdrill load` or `riftdrill drill` write them)")
-    given = {p.path: p for p in producers or ()}
-    out = RunLedgers(by_cluster={}, files=len(files), producers=[])
-    for path in files:
+    heads: list[LedgerHead] = []
+    for i, path in enumerate(files):
         try:
-            read = given[path] if path in given else read_producer_ledger(path)
+            if producers is not None:
+                header, size, entries = producers[i].header, None, len(producers[i].entries)
+            else:
+                header, size, entries = read_extent(path)
+            heads.append(LedgerHead(path, ledger_cluster(header, inv),
+                                    tuple(header.get("topics") or ()),
+                                    int(header.get("schedule_start_ns") or 0), entries, size))
+        except (OSError, ValueError, KeyError) as exc:
+            raise _unreadable(path, exc) from exc
+    return heads
+
+
+def load_ledgers(run_dir: Path, inv: Inventory,
+                 producers: Sequence[ProducerLedger] | None = None,
+                 heads: Sequence[LedgerHead] | None = None) -> RunLedgers:
+    """Producer and consumer ledgers of a run, grouped by cluster. A torn tail (a crash
+    mid-write) is counted; anything else unreadable is a RiftdrillError naming the file.
+    `producers`: the producer ledgers already read (a drill reads them once), else read here,
+    each up to its `heads` extent when given."""
+    from riftdrill.load.consumer_ledger import consumer_ledger_files, read_consumer_ledger
+    from riftdrill.load.ledger import read_producer_ledger
+
+    heads = heads if heads is not None else ledger_heads(run_dir, inv, producers)
+    given = {p.path: p for p in producers or ()}
+    out = RunLedgers(by_cluster={}, files=len(heads), producers=[])
+    for head in heads:
+        path = head.path
+        try:
+            read = (given[path] if path in given
+                    else read_producer_ledger(path, limit_bytes=head.limit_bytes))
             header, entries, torn = read.header, read.entries, read.torn
             cluster = ledger_cluster(header, inv)
         except (OSError, ValueError, KeyError) as exc:
-            raise RiftdrillError(f"ledger {path} is unreadable ({exc}); it is damaged: "
-                                 "re-run the load, a damaged ledger cannot be judged") from exc
+            raise _unreadable(path, exc) from exc
         out.truncated_entries += torn
         out.producers.append(producer_contract(header))
         ledger = out.by_cluster.setdefault(cluster, ClusterLedger())
@@ -121,13 +168,14 @@ def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
     )
 
 
-# Processes the replay of one cluster is split over: its per-record work is Python, so one
-# process is bound to one core (verify/bench.py measures 1 against 2).
+# Processes the librdkafka reader of one cluster is split over (what the fast reader leaves to
+# it, and tansu): its per-record work is Python, so one process is bound to one core.
 REPLAY_WORKERS = 2
 
 
-def replay_for(inv: Inventory, workers: int = REPLAY_WORKERS) -> Replay:
-    """The replay verify_run uses by default for `inv`'s engine."""
+def replay_for(inv: Inventory, workers: int = REPLAY_WORKERS, native: bool = True) -> Replay:
+    """The replay verify_run uses by default for `inv`'s engine (`native`: the fast reader
+    first; verify/bench.py measures it against librdkafka alone)."""
     from riftdrill.verify.replay import replay_topics
 
     # Tansu serves a many-partition fetch too slowly to tell from a stall: one at a time.
@@ -136,7 +184,7 @@ def replay_for(inv: Inventory, workers: int = REPLAY_WORKERS) -> Replay:
     def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int,
                fences: FenceSet) -> list[PartitionRead]:
         return replay_topics(bootstrap, cluster, topics, fences, since_ns=since_ns,
-                             one_at_a_time=tansu, workers=workers)
+                             one_at_a_time=tansu, workers=workers, native=native)
 
     return replay
 
@@ -155,6 +203,26 @@ def _attach(results: dict[tuple[str, str, int], PartitionResult], cluster: str,
             result.anomalies[kind] = anomaly_from_offsets(offsets)
 
 
+def _nothing_sent(run_dir: Path) -> RiftdrillError:
+    return RiftdrillError(f"the ledgers under {run_dir}/load/ledgers hold no send outcome: "
+                          "the load sent nothing, so there is nothing to verify; re-run it")
+
+
+def _replay_clusters(replay: Replay, inv: Inventory, topics: dict[str, list[str]],
+                     since_ns: int, fences: dict[str, FenceSet],
+                     ) -> dict[str, tuple[list[PartitionRead], float]]:
+    """Each cluster's reads and how long its replay took, in `topics` order."""
+    from riftdrill.verify.replay import cluster_bootstrap
+
+    out: dict[str, tuple[list[PartitionRead], float]] = {}
+    for cluster, names in topics.items():
+        t0 = time.perf_counter()
+        reads = replay(cluster_bootstrap(inv, cluster), cluster, names, since_ns,
+                       fences[cluster])
+        out[cluster] = (reads, time.perf_counter() - t0)
+    return out
+
+
 def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
                replay: Replay | None = None, fence: Fence | None = None,
                producers: Sequence[ProducerLedger] | None = None) -> VerifyReport:
@@ -171,39 +239,50 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
 
     replay = replay or replay_for(inv)
     fence = fence or _write_fences
-    run = load_ledgers(run_dir, inv, producers)  # before the fences: every ack precedes one
-    ledgers = run.by_cluster
-    if not any(lg.n_acks or lg.n_errors for lg in ledgers.values()):
-        raise RiftdrillError(f"the ledgers under {run_dir}/load/ledgers hold no send outcome: "
-                             "the load sent nothing, so there is nothing to verify; re-run it")
+    heads = ledger_heads(run_dir, inv, producers)
+    if not any(h.entries for h in heads):
+        raise _nothing_sent(run_dir)
+    topics: dict[str, set[str]] = {}
+    for h in heads:
+        topics.setdefault(h.cluster, set()).update(h.topics)
     # Records intended before the earliest schedule start are an earlier run's; a ledger from
     # before schedule_start_ns was recorded (0) turns that off.
-    starts = [s for lg in ledgers.values() for s in lg.schedule_starts]
-    since_ns = min(starts) if starts and all(starts) else 0
-    selected = list(clusters) if clusters else sorted(ledgers)
+    starts = [h.schedule_start_ns for h in heads]
+    since_ns = min(starts) if all(starts) else 0
+    selected = list(clusters) if clusters else sorted(topics)
     for name in selected:
         inv.cluster_named(name)  # unknown name -> RiftdrillError listing the clusters
+    t0 = time.perf_counter()
+    fences = {name: fence(cluster_bootstrap(inv, name), sorted(topics[name]))
+              for name in selected if name in topics}
+    fence_s = time.perf_counter() - t0
+    # Every entry up to each ledger's extent (taken above) was written before the fences, so
+    # the entries can be read while the clusters are replayed: the replay waits on sockets and
+    # the native decoder, the ledger reading on Python.
+    with ThreadPoolExecutor(1, thread_name_prefix="rd-replay") as pool:
+        replaying = pool.submit(_replay_clusters, replay, inv,
+                                {c: sorted(topics[c]) for c in selected if c in topics},
+                                since_ns, fences)
+        t0 = time.perf_counter()
+        run = load_ledgers(run_dir, inv, producers, heads)
+        ledger_s = time.perf_counter() - t0
+        replayed = replaying.result()
+    ledgers = run.by_cluster
+    if not any(lg.n_acks or lg.n_errors for lg in ledgers.values()):
+        raise _nothing_sent(run_dir)  # every entry was torn
     report = VerifyReport(run_dir=str(run_dir), clusters=selected, ledgers=run.files,
                           acks=sum(lg.n_acks for lg in ledgers.values()),
                           errors=sum(lg.n_errors for lg in ledgers.values()),
                           ledger_truncated_lines=run.truncated_entries)
-    fences = {name: fence(cluster_bootstrap(inv, name), sorted(ledgers[name].topics))
-              for name in selected if name in ledgers}
     partitions: list[PartitionResult] = []
     mirrors: list[MirrorResult] = []
     reads_by_tp: dict[tuple[str, str, int], PartitionRead] = {}
-    replay_s = check_s = 0.0
-    for cluster in selected:
-        ledger = ledgers.get(cluster)
-        if ledger is None:
-            continue  # nobody produced into it; a mirror target is read below
-        t0 = time.perf_counter()
-        reads = replay(cluster_bootstrap(inv, cluster), cluster, sorted(ledger.topics), since_ns,
-                       fences[cluster])
+    replay_s = sum(s for _, s in replayed.values())
+    check_s = 0.0
+    for cluster, (reads, _) in replayed.items():
         t1 = time.perf_counter()
-        partitions += check_cluster(cluster, reads, ledger)
+        partitions += check_cluster(cluster, reads, ledgers.get(cluster) or ClusterLedger())
         check_s += time.perf_counter() - t1
-        replay_s += t1 - t0
         reads_by_tp.update({(cluster, r.topic, r.partition): r for r in reads})
     by_key = {(p.cluster, p.topic, p.partition): p for p in partitions}
     t0 = time.perf_counter()
@@ -225,8 +304,8 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
         source = ledgers.get(mm.source)
         if source is None or mm.source not in selected or mm.target not in selected:
             continue
-        topics = sorted(t for t in source.topics if re.fullmatch(mm.topics, t))
-        mirror_of = {f"{mm.source}.{t}": t for t in topics}  # DefaultReplicationPolicy names
+        mirrored = sorted(t for t in source.topics if re.fullmatch(mm.topics, t))
+        mirror_of = {f"{mm.source}.{t}": t for t in mirrored}  # DefaultReplicationPolicy names
         t0 = time.perf_counter()
         # The mirror copies the source's fence like any record: read up to that copy.
         mreads = {(r.topic, r.partition): r for r in
@@ -234,7 +313,7 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
                          since_ns, fences[mm.source])}
         t1 = time.perf_counter()
         for (cl, topic, p), src in sorted(reads_by_tp.items()):
-            if cl != mm.source or topic not in topics:
+            if cl != mm.source or topic not in mirrored:
                 continue
             mtopic = f"{mm.source}.{topic}"
             mread = mreads.get((mtopic, p)) or PartitionRead(
@@ -247,5 +326,8 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
     report.mirrors = mirrors
     report.replay_s = round(replay_s, 3)
     report.check_s = round(check_s, 3)
+    report.ledger_s = round(ledger_s, 3)
+    report.fence_s = round(fence_s, 3)
+    report.readers = dict(Counter(r.reader for r in reads_by_tp.values()))
     contract = run_contract(run.producers, consumers_checked=bool(report.groups))
     return report.finish(contract)
