@@ -26,6 +26,7 @@ command -v nft >/dev/null || missing+=(nftables)
 command -v tc >/dev/null || missing+=(iproute2)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v cc >/dev/null || missing+=(gcc)  # the verifier's native decoder (src/riftdrill/native.c)
 command -v go >/dev/null || [ -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" ] || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root_for "${missing[*]}"
@@ -52,6 +53,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   VIRTUAL_ENV="$VENV" "$UV" pip install -q -e "$ROOT[dev]"
   echo "$want" > "$STAMP"
 fi
+
+# The verifier's native helpers (record-batch decoder, ledger crcs): rebuilt when native.c changes.
+"$VENV/bin/python" -m riftdrill.native >/dev/null
 
 # 4. Apache Kafka and MirrorMaker 2 as jars from Maven Central.
 fetch_jars() {  # pom, destination

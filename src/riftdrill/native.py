@@ -60,6 +60,9 @@ def build(force: bool = False) -> Path:
         tmp.unlink(missing_ok=True)
         raise NativeBuildError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[:400]}")
     os.replace(tmp, out)
+    for stale in out.parent.glob("*.so"):  # builds of earlier versions of native.c
+        if stale != out:
+            stale.unlink(missing_ok=True)
     return out
 
 

@@ -291,14 +291,15 @@ def test_a_drill_reads_each_producer_ledger_once(tmp_path: Path,
         return report
 
     reads: list[Path] = []
-    real = ledger.valid_entries
+    real = ledger._valid_bytes  # every reader of a ledger's entries goes through it
 
-    def counted(path: Path, *a: Any, **kw: Any) -> Any:
-        reads.append(path)
-        return real(path, *a, **kw)
+    def counted(path: Path, magic: bytes, *a: Any, **kw: Any) -> Any:
+        if magic == ledger.MAGIC:  # producer ledgers (consumer ledgers share the container)
+            reads.append(path)
+        return real(path, magic, *a, **kw)
 
     monkeypatch.setattr(verifier, "verify_run", verify)
-    monkeypatch.setattr(ledger, "valid_entries", counted)
+    monkeypatch.setattr(ledger, "_valid_bytes", counted)
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
     verdict, _recovery, _report, _violations, _wins, sends, _e2e = runner.judge(
         run, {"hold_s": 1}, inv(), outcome, ExperimentSlo())

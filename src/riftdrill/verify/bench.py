@@ -1,4 +1,5 @@
-"""Benchmarks of the verifier: the checker alone on a synthetic run of >= 1M records, and
+"""Benchmarks of the verifier: the checker alone on a synthetic run of >= 1M records (from
+what verify_run holds before checking: the reads' arrays and the ledgers' records), and
 end to end (ledger read, fence, replay from the lab's real brokers, check) on 1M records of
 1 KiB produced into the lab first.
 
@@ -17,6 +18,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from riftdrill.gcpause import gc_paused
 from riftdrill.inventory import Inventory
@@ -64,12 +66,34 @@ def synthetic_run(records: int, partitions: int = 12, producers: int = 8,
     return reads, acks
 
 
+def as_read_and_ledger(reads: list[PartitionRead], acks: list[_Ack]) -> Any:
+    """What verify_run has in hand before checking: the reads with the arrays the fast
+    replay reader makes, and the acks as the ledger reader's ENTRY_DTYPE records."""
+    import numpy as np
+
+    from riftdrill.load.ledger import KIND_ACK, entry_dtype
+    from riftdrill.verify.vectorized import ReadColumns
+
+    for read in reads:
+        read.arrays = ReadColumns(np.array(read.offsets, np.int64),
+                                  np.array(read.producer_ids, np.int64),
+                                  np.array(read.seqs, np.int64),
+                                  np.array(read.checksums, np.int64),
+                                  np.array(read.checksum_ok, np.bool_))
+    records = np.zeros(len(acks), entry_dtype())
+    records["kind"] = KIND_ACK
+    for name in ("partition", "offset", "producer_id", "seq", "checksum"):
+        records[name] = [getattr(a, name) for a in acks]
+    return records
+
+
 def run_bench(out_path: Path, records: int = 1_000_000, trials: int = 5) -> dict[str, object]:
     """Time grouping + checking `records` records `trials` times; write and return the
     figures (the median trial's, with every trial's times: this machine's CPU is shared)."""
     import statistics
 
     reads, acks = synthetic_run(records)
+    ledger_records = as_read_and_ledger(reads, acks)
     runs: list[dict[str, float]] = []
     report: VerifyReport | None = None
     for _ in range(trials):
@@ -78,6 +102,7 @@ def run_bench(out_path: Path, records: int = 1_000_000, trials: int = 5) -> dict
         with gc_paused():  # as in verify_run
             ledger = ClusterLedger()
             ledger.add_entries(acks)
+            ledger.add_columns(["bench"], ledger_records)
             ledger.producers = {a.producer_id for a in acks[:64]}
             results = check_cluster("main", reads, ledger)
             report = VerifyReport(run_dir="bench", partitions=results).finish(

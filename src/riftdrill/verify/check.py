@@ -11,8 +11,9 @@ not reach the fence, acks above the last offset it read are *unreadable* (not ju
 and acks below it still *lost*. An ack also names an offset: the record read there must be the
 acked one (`inconsistent_offset` otherwise).
 
-Speed: one pass over the read columns and one over the acks, dict lookups on tuple keys, no
-per-record objects (about 1.5-2 M records/s on one core, see `riftdrill.verify.bench`).
+Speed: check_partition judges on columns (verify/vectorized.py: sorts and searches with
+numpy); `check_records` is the same judgement record by record, the definition the columnar
+path is held to and the path for what it does not take (`riftdrill.verify.bench` measures).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from riftdrill.verify.report import Anomaly, MirrorResult, PartitionResult, anomaly_from_offsets
+from riftdrill.verify.vectorized import AckColumns, Found, ReadColumns, group_acks
 
 RecordId = tuple[int, int]  # (producer_id, seq)
 
@@ -81,6 +83,9 @@ class PartitionRead:
     foreign: list[int] = field(default_factory=list)  # offsets of non-riftdrill records
     earlier_runs: int = 0  # riftdrill records sent before this run started: skipped
     reader: str = "librdkafka"  # which replay reader read it: "native" (verify/fetch.py) or this
+    # The columns above as arrays, when the fast reader made them (used while their length
+    # still matches the lists')
+    arrays: ReadColumns | None = None
 
     def append(self, offset: int, producer_id: int, seq: int, checksum: int, ok: bool) -> None:
         self.offsets.append(offset)
@@ -155,21 +160,44 @@ def _classify_unmatched(unmatched: Iterable[tuple[RecordId, int]], failed: set[R
 
 
 def check_partition(read: PartitionRead, acks: Sequence[AckLike], failed: set[RecordId],
-                    known_producers: set[int]) -> PartitionResult:
+                    known_producers: set[int],
+                    ack_columns: AckColumns | None = None) -> PartitionResult:
     """Acks for one partition against what the replay read from it.
 
     `failed`: identities whose send the ledgers recorded as failed (for this topic);
-    `known_producers`: producer ids that have a ledger for this cluster.
+    `known_producers`: producer ids that have a ledger for this cluster; `ack_columns`: the
+    acks as arrays, if the ledger reader made them.
     """
+    from riftdrill.verify.vectorized import check_columns
+
+    found = check_columns(read, acks, ack_columns)
+    if found is None:
+        found = check_records(read, acks)
+    failed_present, unacknowledged, unexpected = _classify_unmatched(
+        found.unmatched, failed, known_producers)
+    unexpected.extend(read.foreign)
+    return PartitionResult(
+        cluster=read.cluster, topic=read.topic, partition=read.partition,
+        low_watermark=read.low_watermark, high_watermark=read.high_watermark,
+        fenced=read.fenced, read=read.read, acked=len(acks), earlier_runs=read.earlier_runs,
+        anomalies=_anomalies(lost=found.lost, inconsistent_offset=found.inconsistent,
+                             unreadable=found.unreadable, duplicates=found.duplicates,
+                             reordered=found.reordered, corrupt=found.corrupt,
+                             unexpected=unexpected, failed_present=failed_present,
+                             unacknowledged=unacknowledged),
+    )
+
+
+def check_records(read: PartitionRead, acks: Sequence[AckLike]) -> Found:
+    """check_partition's anomalies record by record: the definition the columnar path
+    (verify/vectorized.py) is held to, and the path for what that one does not take."""
     scan = _scan(read)
     first_at = scan.first_at
     offsets, checksums, ids = read.offsets, read.checksums, (read.producer_ids, read.seqs)
-    corrupt = scan.corrupt
+    found = Found()
+    found.duplicates, found.reordered, found.corrupt = scan.duplicates, scan.reordered, scan.corrupt
     # A vanished partition lost everything; an unfenced one lost only what it read past.
     horizon = read.horizon if read.exists else 2**63
-    lost: list[int] = []
-    unreadable: list[int] = []
-    inconsistent: list[int] = []
     for ack in acks:
         key = (ack.producer_id, ack.seq)
         # pop: what is left afterwards is what was read without an ack (each send acks once).
@@ -181,27 +209,17 @@ def check_partition(read: PartitionRead, acks: Sequence[AckLike], failed: set[Re
             held = (ids[0][j], ids[1][j]) if j < len(offsets) and offsets[j] == ack.offset else None
             if ack.offset >= 0 and held != key and (held is not None or i is not None):
                 # another record sits at the acked offset, or this one was read elsewhere only
-                inconsistent.append(ack.offset)
+                found.inconsistent.append(ack.offset)
             if i is None:
                 if ack.offset <= horizon or not read.exists:
-                    lost.append(ack.offset)
+                    found.lost.append(ack.offset)
                 else:
-                    unreadable.append(ack.offset)
+                    found.unreadable.append(ack.offset)
                 continue
         if checksums[i] != ack.checksum and read.checksum_ok[i]:
-            corrupt.append(offsets[i])  # self-consistent but not what was sent
-    failed_present, unacknowledged, unexpected = _classify_unmatched(
-        ((key, offsets[i]) for key, i in first_at.items()), failed, known_producers)
-    unexpected.extend(read.foreign)
-    return PartitionResult(
-        cluster=read.cluster, topic=read.topic, partition=read.partition,
-        low_watermark=read.low_watermark, high_watermark=read.high_watermark,
-        fenced=read.fenced, read=read.read, acked=len(acks), earlier_runs=read.earlier_runs,
-        anomalies=_anomalies(lost=lost, inconsistent_offset=inconsistent, unreadable=unreadable,
-                             duplicates=scan.duplicates, reordered=scan.reordered,
-                             corrupt=corrupt, unexpected=unexpected,
-                             failed_present=failed_present, unacknowledged=unacknowledged),
-    )
+            found.corrupt.append(offsets[i])  # self-consistent but not what was sent
+    found.unmatched = [(key, offsets[i]) for key, i in first_at.items()]
+    return found
 
 
 def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[AckLike],
@@ -260,6 +278,19 @@ class ClusterLedger:
     n_acks: int = 0
     n_errors: int = 0
     schedule_starts: list[int] = field(default_factory=list)  # per ledger (0: not recorded)
+    # The acks again as arrays, per ledger that came with them (add_columns); the checker uses
+    # a partition's only while they hold as many acks as `acks` does.
+    ack_columns: dict[tuple[str, int], list[AckColumns]] = field(
+        default_factory=lambda: defaultdict(list))
+
+    def add_columns(self, topics: Sequence[str], entries: Any) -> None:
+        """The ENTRY_DTYPE records of a ledger whose entries were (or will be) added."""
+        for tp, cols in group_acks(topics, entries).items():
+            self.ack_columns[tp].append(cols)
+
+    def columns_for(self, tp: tuple[str, int]) -> AckColumns | None:
+        parts = self.ack_columns.get(tp)
+        return AckColumns.concat(parts) if parts else None
 
     def add_ack(self, ack: AckLike) -> None:
         self.add_entries([ack])
@@ -291,9 +322,11 @@ def check_cluster(cluster: str, reads: Iterable[PartitionRead],
         tp = (read.topic, read.partition)
         seen.add(tp)
         results.append(check_partition(read, ledger.acks.get(tp, []),
-                                       ledger.failed.get(read.topic, set()), ledger.producers))
+                                       ledger.failed.get(read.topic, set()), ledger.producers,
+                                       ledger.columns_for(tp)))
     for tp, acks in ledger.acks.items():
         if tp not in seen:  # acked into a partition the cluster no longer has
             gone = PartitionRead(cluster=cluster, topic=tp[0], partition=tp[1], exists=False)
-            results.append(check_partition(gone, acks, set(), ledger.producers))
+            results.append(check_partition(gone, acks, set(), ledger.producers,
+                                           ledger.columns_for(tp)))
     return results

@@ -28,6 +28,7 @@ import numpy as np
 from riftdrill.load.fence import fence_nonce, is_fence
 from riftdrill.native import KIND_BAD_CRC, KIND_OK, Decoded, DecodeError, Decoder
 from riftdrill.verify.check import PartitionRead
+from riftdrill.verify.vectorized import ReadColumns
 
 API_FETCH, API_VERSIONS = 1, 18
 FETCH_VERSION = 4
@@ -50,6 +51,7 @@ class _Partition:
     offset: int  # next offset to fetch
     max_bytes: int = PARTITION_MAX_BYTES
     last_progress: float = field(default_factory=time.monotonic)
+    chunks: list[ReadColumns] = field(default_factory=list)
 
 
 def _frame(api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
@@ -118,8 +120,10 @@ def _fetch_body(topic: bytes, parts: Sequence[_Partition]) -> bytes:
                            for p in parts)
 
 
-def _apply(read: PartitionRead, d: Decoded, buf: bytearray, nonce: bytes, since_ns: int) -> None:
-    """Append one fetch's decoded records to `read`, as replay._consume does record by record."""
+def _apply(read: PartitionRead, d: Decoded, buf: bytearray, nonce: bytes,
+           since_ns: int) -> ReadColumns:
+    """Append one fetch's decoded records to `read`, as replay._consume does record by record;
+    returns them as arrays too (the checker's columns, verify/vectorized.py)."""
     n = len(d.offsets)
     others = np.flatnonzero(d.kinds > KIND_BAD_CRC)
     for i in others.tolist():
@@ -143,14 +147,18 @@ def _apply(read: PartitionRead, d: Decoded, buf: bytearray, nonce: bytes, since_
         sel: slice | np.ndarray = slice(0, n)
     else:
         sel = np.flatnonzero(ours)
-    read.offsets.extend(d.offsets[sel].tolist())
-    read.producer_ids.extend(d.producer_ids[sel].tolist())
-    read.seqs.extend(d.seqs[sel].tolist())
-    read.checksums.extend(d.checksums[sel].tolist())
-    read.checksum_ok.extend((kinds[sel] == KIND_OK).tolist())
+    cols = ReadColumns(d.offsets[sel], d.producer_ids[sel].astype(np.int64),
+                       d.seqs[sel].astype(np.int64), d.checksums[sel].astype(np.int64),
+                       kinds[sel] == KIND_OK)
+    read.offsets.extend(cols.offsets.tolist())
+    read.producer_ids.extend(cols.producer_ids.tolist())
+    read.seqs.extend(cols.seqs.tolist())
+    read.checksums.extend(cols.checksums.tolist())
+    read.checksum_ok.extend(cols.checksum_ok.tolist())
     last = max(read.offsets[-1] if read.offsets else -1,
                read.foreign[-1] if read.foreign else -1, read.fence_offset)
     read.high_watermark = max(read.high_watermark, last + 1)
+    return cols
 
 
 def _parse_fetch(view: memoryview) -> list[tuple[int, int, int, int]]:
@@ -185,7 +193,8 @@ def _read_leader(address: tuple[str, int], topic: str, reads: list[PartitionRead
                                         low_watermark=r.low_watermark,
                                         high_watermark=r.high_watermark) for r in reads}
     originals = {r.partition: r for r in reads}
-    live = {p: _Partition(read=fresh[p], offset=originals[p].low_watermark) for p in fresh}
+    states = {p: _Partition(read=fresh[p], offset=originals[p].low_watermark) for p in fresh}
+    live = dict(states)
     topic_bytes = topic.encode()
 
     def give_up(partitions: Sequence[int]) -> None:
@@ -230,7 +239,7 @@ def _read_leader(address: tuple[str, int], topic: str, reads: list[PartitionRead
                         give_up([partition])
                     st.max_bytes *= 2
                     continue
-                _apply(st.read, d, conn.buf, nonce, since_ns)
+                st.chunks.append(_apply(st.read, d, conn.buf, nonce, since_ns))
                 st.offset, st.last_progress = d.next_offset, time.monotonic()
                 if st.read.fenced:
                     live.pop(partition)
@@ -241,12 +250,13 @@ def _read_leader(address: tuple[str, int], topic: str, reads: list[PartitionRead
     given_up = {id(r) for r in failed}
     for p, read in fresh.items():
         if id(originals[p]) not in given_up:
+            read.arrays = ReadColumns.concat(states[p].chunks)
             _copy_into(originals[p], read)
 
 
 def _copy_into(target: PartitionRead, source: PartitionRead) -> None:
     for name in ("high_watermark", "fenced", "fence_offset", "offsets", "producer_ids", "seqs",
-                 "checksums", "checksum_ok", "foreign", "earlier_runs"):
+                 "checksums", "checksum_ok", "foreign", "earlier_runs", "arrays"):
         setattr(target, name, getattr(source, name))
 
 

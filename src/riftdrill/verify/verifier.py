@@ -136,6 +136,8 @@ def load_ledgers(run_dir: Path, inv: Inventory,
         ledger.schedule_starts.append(int(header.get("schedule_start_ns") or 0))
         ledger.topics.update(header.get("topics") or [])
         ledger.add_entries(entries)
+        if read.columns is not None:
+            ledger.add_columns(header.get("topics") or [], read.columns)
     for path in consumer_ledger_files(run_dir):
         try:
             log = read_consumer_ledger(path)
