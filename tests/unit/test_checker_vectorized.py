@@ -150,3 +150,28 @@ def test_the_random_histories_hold_every_anomaly() -> None:
                  if a.count}
     assert seen == {"lost", "inconsistent_offset", "unreadable", "duplicates", "reordered",
                     "corrupt", "unexpected", "failed_present", "unacknowledged"}
+
+
+def test_a_ledger_added_as_records_is_judged_like_one_added_as_objects() -> None:
+    """add_records (the verifier's own ledger read) and add_entries (a drill's ledgers read
+    once as objects) give the same acks, failed sends and counts."""
+    from riftdrill.load.ledger import KIND_ACK, KIND_ERROR, entry_dtype
+    from riftdrill.verify.check import ClusterLedger, ColumnAck
+
+    recs = np.zeros(4, entry_dtype())
+    recs["kind"] = [KIND_ACK, KIND_ERROR, KIND_ACK, KIND_ACK]
+    recs["topic_index"] = [0, 1, 0, 1]
+    recs["partition"] = [0, 3, 0, 2]
+    recs["offset"] = [5, -1, 6, 9]
+    recs["producer_id"] = 7
+    recs["seq"] = [1, 2, 3, 4]
+    recs["checksum"] = [11, 12, 13, 14]
+    by_records = ClusterLedger()
+    by_records.add_records(["a", "b"], recs)
+    assert (by_records.n_acks, by_records.n_errors) == (3, 1)
+    assert by_records.failed == {"b": {(7, 2)}} and by_records.topics == {"a", "b"}
+    acks = by_records.acks[("a", 0)]
+    assert len(acks) == 2 and acks.columns() is not None  # nothing made yet
+    assert list(acks) == [ColumnAck("a", 0, 5, 7, 1, 11), ColumnAck("a", 0, 6, 7, 3, 13)]
+    acks.add_objects([ColumnAck("a", 0, 8, 7, 5, 15)])
+    assert len(acks) == 3 and acks.columns() is None and acks[-1].offset == 6

@@ -369,16 +369,25 @@ class ProducerLedger(NamedTuple):
     columns: np.ndarray | None = None
 
 
-def read_producer_ledger(path: Path, limit_bytes: int | None = None) -> ProducerLedger:
+def read_producer_ledger(path: Path, limit_bytes: int | None = None,
+                         objects: bool = True) -> ProducerLedger:
     """Raises OSError (unreadable), ValueError (damaged: LedgerCorruptError, not a ledger).
-    `limit_bytes`: read only that much of the file (see read_extent)."""
-    header, good, torn = _valid_bytes(path, MAGIC, limit_bytes)
+    `limit_bytes`: read only that much of the file (see read_extent). `objects=False`: only the
+    columns (`entries` left empty), for a reader that judges on columns (the verifier)."""
     import numpy as np
 
+    header, good, torn = _valid_bytes(path, MAGIC, limit_bytes)
+    columns = np.frombuffer(good, dtype=entry_dtype())
+    if not objects:
+        topics = header.get("topics")
+        if not isinstance(topics, list) or (
+                len(columns) and int(columns["topic_index"].max()) >= len(topics)):
+            raise LedgerCorruptError(f"{path}: ledger header does not match its entries "
+                                     "(topic index beyond its topics)")
+        return ProducerLedger(path, header, [], torn, columns)
     entries = list(ENTRY.iter_unpack(good))
     try:
-        return ProducerLedger(path, header, _decode(header, entries), torn,
-                              np.frombuffer(good, dtype=entry_dtype()))
+        return ProducerLedger(path, header, _decode(header, entries), torn, columns)
     except (KeyError, IndexError, TypeError) as exc:  # a header without its topics
         raise LedgerCorruptError(f"{path}: ledger header does not match its entries ({exc})") from exc
 

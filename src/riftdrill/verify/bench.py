@@ -101,8 +101,7 @@ def run_bench(out_path: Path, records: int = 1_000_000, trials: int = 5) -> dict
         cpu_started = time.process_time()
         with gc_paused():  # as in verify_run
             ledger = ClusterLedger()
-            ledger.add_entries(acks)
-            ledger.add_columns(["bench"], ledger_records)
+            ledger.add_records(["bench"], ledger_records)
             ledger.producers = {a.producer_id for a in acks[:64]}
             results = check_cluster("main", reads, ledger)
             report = VerifyReport(run_dir="bench", partitions=results).finish(

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, overload
 
 from riftdrill.verify.report import Anomaly, MirrorResult, PartitionResult, anomaly_from_offsets
 from riftdrill.verify.vectorized import AckColumns, Found, ReadColumns, group_acks
@@ -267,30 +267,83 @@ def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[Ac
     )
 
 
+class ColumnAck(NamedTuple):
+    """An ack made from a ledger's columns, when something needs it as an object."""
+
+    topic: str
+    partition: int
+    offset: int
+    producer_id: int
+    seq: int
+    checksum: int
+
+
+class PartitionAcks(Sequence[AckLike]):
+    """One partition's acks: objects added one by one and/or columns from ledger records. The
+    columnar checker needs only the count and the arrays; objects for the columns are made the
+    first time someone iterates (the record-by-record path, consumer and mirror checks)."""
+
+    def __init__(self, tp: tuple[str, int]) -> None:
+        self.tp = tp
+        self.objects: list[AckLike] = []
+        self.parts: list[AckColumns] = []
+        self._all: list[AckLike] | None = None
+
+    def add_objects(self, acks: Iterable[AckLike]) -> None:
+        self.objects.extend(acks)
+        self._all = None
+
+    def add_columns(self, cols: AckColumns) -> None:
+        self.parts.append(cols)
+        self._all = None
+
+    def columns(self) -> AckColumns | None:
+        """All of them as arrays (None when some came as objects only)."""
+        return AckColumns.concat(self.parts) if self.parts and not self.objects else None
+
+    def _materialized(self) -> list[AckLike]:
+        if self._all is None:
+            topic, partition = self.tp
+            made: list[AckLike] = list(self.objects)
+            for c in self.parts:
+                made += [ColumnAck(topic, partition, off, pid, seq, ck) for off, pid, seq, ck
+                         in zip(c.offsets.tolist(), c.producer_ids.tolist(), c.seqs.tolist(),
+                                c.checksums.tolist(), strict=True)]
+            self._all = made
+        return self._all
+
+    def __len__(self) -> int:
+        return len(self.objects) + sum(len(c) for c in self.parts)
+
+    @overload
+    def __getitem__(self, i: int) -> AckLike: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[AckLike]: ...
+    def __getitem__(self, i: int | slice) -> AckLike | Sequence[AckLike]:
+        return self._materialized()[i]
+
+    def __iter__(self) -> Iterator[AckLike]:
+        return iter(self._materialized())
+
+
 @dataclass(slots=True)
 class ClusterLedger:
     """What the ledgers of one cluster's producers hold, grouped the way the checker needs."""
 
-    acks: dict[tuple[str, int], list[AckLike]] = field(default_factory=lambda: defaultdict(list))
+    acks: dict[tuple[str, int], PartitionAcks] = field(default_factory=dict)
     failed: dict[str, set[RecordId]] = field(default_factory=lambda: defaultdict(set))
     producers: set[int] = field(default_factory=set)
     topics: set[str] = field(default_factory=set)
     n_acks: int = 0
     n_errors: int = 0
     schedule_starts: list[int] = field(default_factory=list)  # per ledger (0: not recorded)
-    # The acks again as arrays, per ledger that came with them (add_columns); the checker uses
-    # a partition's only while they hold as many acks as `acks` does.
-    ack_columns: dict[tuple[str, int], list[AckColumns]] = field(
-        default_factory=lambda: defaultdict(list))
 
-    def add_columns(self, topics: Sequence[str], entries: Any) -> None:
-        """The ENTRY_DTYPE records of a ledger whose entries were (or will be) added."""
-        for tp, cols in group_acks(topics, entries).items():
-            self.ack_columns[tp].append(cols)
-
-    def columns_for(self, tp: tuple[str, int]) -> AckColumns | None:
-        parts = self.ack_columns.get(tp)
-        return AckColumns.concat(parts) if parts else None
+    def _partition(self, tp: tuple[str, int]) -> PartitionAcks:
+        acks = self.acks.get(tp)
+        if acks is None:
+            acks = self.acks[tp] = PartitionAcks(tp)
+            self.topics.add(tp[0])
+        return acks
 
     def add_ack(self, ack: AckLike) -> None:
         self.add_entries([ack])
@@ -298,7 +351,8 @@ class ClusterLedger:
     def add_entries(self, entries: Iterable[AckLike | ErrorLike]) -> None:
         """A ledger's entries in bulk: acks are the ones with an offset. One tight loop with
         local counters, since a verify adds a million acks."""
-        by_tp, failed, topics = self.acks, self.failed, self.topics
+        by_tp: dict[tuple[str, int], list[AckLike]] = defaultdict(list)
+        failed, topics = self.failed, self.topics
         n_acks = n_errors = 0
         for e in entries:
             if hasattr(e, "offset"):
@@ -308,9 +362,25 @@ class ClusterLedger:
                 failed[e.topic].add((e.producer_id, e.seq))
                 topics.add(e.topic)
                 n_errors += 1
+        for tp, acks in by_tp.items():
+            self._partition(tp).add_objects(acks)
         self.n_acks += n_acks
         self.n_errors += n_errors
-        topics.update(t for t, _ in by_tp)
+
+    def add_records(self, topics: Sequence[str], records: Any) -> None:
+        """A ledger's entries as ENTRY_DTYPE records (riftdrill.load.ledger): the acks stay
+        columns, the failed sends (few) become identities."""
+        from riftdrill.load.ledger import KIND_ERROR
+
+        for tp, cols in group_acks(topics, records).items():
+            self._partition(tp).add_columns(cols)
+            self.n_acks += len(cols)
+        errors = records[records["kind"] == KIND_ERROR]
+        for ti, pid, seq in zip(errors["topic_index"].tolist(), errors["producer_id"].tolist(),
+                                errors["seq"].tolist(), strict=True):
+            self.failed[topics[ti]].add((pid, seq))
+            self.topics.add(topics[ti])
+        self.n_errors += len(errors)
 
 
 def check_cluster(cluster: str, reads: Iterable[PartitionRead],
@@ -321,12 +391,12 @@ def check_cluster(cluster: str, reads: Iterable[PartitionRead],
     for read in reads:
         tp = (read.topic, read.partition)
         seen.add(tp)
-        results.append(check_partition(read, ledger.acks.get(tp, []),
+        acks = ledger.acks.get(tp)
+        results.append(check_partition(read, acks if acks is not None else [],
                                        ledger.failed.get(read.topic, set()), ledger.producers,
-                                       ledger.columns_for(tp)))
+                                       acks.columns() if acks is not None else None))
     for tp, acks in ledger.acks.items():
         if tp not in seen:  # acked into a partition the cluster no longer has
             gone = PartitionRead(cluster=cluster, topic=tp[0], partition=tp[1], exists=False)
-            results.append(check_partition(gone, acks, set(), ledger.producers,
-                                           ledger.columns_for(tp)))
+            results.append(check_partition(gone, acks, set(), ledger.producers, acks.columns()))
     return results

@@ -124,7 +124,8 @@ def load_ledgers(run_dir: Path, inv: Inventory,
         path = head.path
         try:
             read = (given[path] if path in given
-                    else read_producer_ledger(path, limit_bytes=head.limit_bytes))
+                    else read_producer_ledger(path, limit_bytes=head.limit_bytes,
+                                              objects=False))
             header, entries, torn = read.header, read.entries, read.torn
             cluster = ledger_cluster(header, inv)
         except (OSError, ValueError, KeyError) as exc:
@@ -135,9 +136,10 @@ def load_ledgers(run_dir: Path, inv: Inventory,
         ledger.producers.add(int(header["producer_id"]))
         ledger.schedule_starts.append(int(header.get("schedule_start_ns") or 0))
         ledger.topics.update(header.get("topics") or [])
-        ledger.add_entries(entries)
-        if read.columns is not None:
-            ledger.add_columns(header.get("topics") or [], read.columns)
+        if read.columns is not None:  # the same entries as records: the checker's columns
+            ledger.add_records(header.get("topics") or [], read.columns)
+        else:
+            ledger.add_entries(entries)
     for path in consumer_ledger_files(run_dir):
         try:
             log = read_consumer_ledger(path)
