@@ -332,3 +332,22 @@ def test_cli_check_lists_stale_blocks_and_exits_1(results: Path, tmp_path: Path)
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == {"checked": [{"path": str(doc), "blocks": ["compare"],
                                                     "stale": []}]}
+
+
+def test_bench_verify_end_to_end_per_reader() -> None:
+    trials = [{"s": s, "replay_s": 1.0, "ledger_s": 0.5, "check_s": 0.1} for s in (2.5, 1.6, 1.7)]
+    b = {"records": 1_000_000, "records_per_s": 3_521_127, "records_per_cpu_s": 3_546_100,
+         "runs_records_per_s": [1_709_402, 3_521_127], "end_to_end_records": 1_000_000,
+         "end_to_end_record_bytes": 1024, "end_to_end_partitions": 12,
+         "end_to_end_engine": "kafka 4.4.0", "end_to_end_replication_factor": 3,
+         "end_to_end_reader": "native", "end_to_end_librdkafka_workers": 2,
+         "end_to_end_ledger_s": 0.677, "end_to_end_replay_s": 1.5, "end_to_end_check_s": 0.065,
+         "end_to_end_by_reader": {
+             "librdkafka": {"median_records_per_s": 131_216, "trials": trials},
+             "native": {"median_records_per_s": 579_374, "trials": trials}}}
+    text = "\n".join(figures._bench_verify(b))
+    assert "3.52M records/s wall clock" in text
+    # the default reader first, then the other, each with its spread
+    assert ("replay with raw fetch + native decoder (the default): 579.4k records/s (median of "
+            "3 runs, 1.6 s-2.5 s per run); replay with librdkafka in 2 processes: 131.2k") in text
+    assert "the median run's phases: ledger 0.677 s, replay 1.5 s, check 0.065 s" in text

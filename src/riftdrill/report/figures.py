@@ -131,8 +131,10 @@ def _g(v: float | None, unit: str = "") -> str:
 
 
 def _k(v: float | None) -> str:
-    """A rate in thousands: 51447.0 -> 51.4k."""
-    return MISSING if v is None else f"{v / 1000:.1f}k"
+    """A rate in thousands, or millions from 1M: 51447.0 -> 51.4k, 3521127 -> 3.52M."""
+    if v is None:
+        return MISSING
+    return f"{v / 1e6:.2f}M" if abs(v) >= 1e6 else f"{v / 1000:.1f}k"
 
 
 def _pct(v: float | None) -> str:
