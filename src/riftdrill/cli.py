@@ -502,7 +502,8 @@ def _mount_optional() -> None:
 
     for module, name in (("riftdrill.load.cli", "load"), ("riftdrill.verify.cli", "verify"),
                          ("riftdrill.chaos.cli", "drill"), ("riftdrill.report.cli", "report"),
-                         ("riftdrill.chaos.experiments", "experiments")):
+                         ("riftdrill.chaos.experiments", "experiments"),
+                         ("riftdrill.chaos.calibrate", "slo")):
         try:
             sub = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -61,7 +61,8 @@ def _run(results: Path, run_id: str, *, engine: str = "kafka", started: str, sec
          passed: bool = True, reasons: list[str] | None = None, counts: dict[str, int] | None = None,
          sends: dict[str, Any] | None = None, first_ack: dict[str, float | None] | None = None,
          unavailable: dict[str, float] | None = None, errors: dict[str, int] | None = None,
-         params: dict[str, Any] | None = None) -> None:
+         params: dict[str, Any] | None = None,
+         worst_partition: tuple[float, int, str] | None = None) -> None:
     experiment = run_id.split("-", 1)[1]
     begin = datetime.fromisoformat(f"2026-05-01T{started}+00:00")
     start_ns = 1_780_000_000 * NS
@@ -89,6 +90,10 @@ def _run(results: Path, run_id: str, *, engine: str = "kafka", started: str, sec
     }
     if sends is not None:
         summary["sends"] = sends
+    if worst_partition is not None:
+        summary["recovery"].update(zip(("worst_partition_unavailability_s",
+                                        "partitions_affected", "worst_partition"),
+                                       worst_partition, strict=True))
     _write(results / "runs" / run_id / "summary.json", summary)
     _write(results / "runs" / run_id / "load" / "timeline.json", [{"t": 0}])
 
@@ -152,7 +157,7 @@ def results(tmp_path: Path) -> Path:
                                                                            "hold_s": 20},
          counts={"lost": 0, "inconsistent_offset": 0, "duplicates": 2},
          sends={"attempted": 1000, "acked": 985, "failed": 15, "failed_ratio": 0.015},
-         errors={"_MSG_TIMED_OUT": 15, "UNKNOWN": 1})
+         errors={"_MSG_TIMED_OUT": 15, "UNKNOWN": 1}, worst_partition=(9.7, 3, "drill-x[2]@aws"))
     _run(res, "20260501T090200Z-link-sever", started="09:02:00", seconds=120, passed=False,
          reasons=["SLO max_unavailability_s <= 10: measured 40, over by 30"],
          params={"hold_s": 20}, counts={"lost": 0, "duplicates": 0},
@@ -179,15 +184,16 @@ def _rows(text: str) -> list[str]:
 def test_suite_table_newest_run_per_experiment_dashes_and_never(results: Path) -> None:
     text = figures.render_block("suite", load_results(results))
     assert _rows(text) == [
-        "| drill | verdict | wall s | unavailable s | unavailable s per cloud | first ack s | "
-        "send errors from fault start | lost | inconsistent offsets | duplicates | failed-send % "
-        "| run |",
-        "| broker-kill (broker aws-2, hold 20 s) | pass | 60 | 0.5 | aws 0.5 / gcp 0.25 | 0.3 | "
+        "| drill | verdict | wall s | worst partition unavailable s | unavailable s (whole cloud) "
+        "| unavailable s per cloud | first ack s | send errors from fault start | lost | "
+        "inconsistent offsets | duplicates | failed-send % | run |",
+        "| broker-kill (broker aws-2, hold 20 s) | pass | 60 | 9.7 (3 affected, drill-x[2]@aws) "
+        "| 0.5 | aws 0.5 / gcp 0.25 | 0.3 | "
         "15 _MSG_TIMED_OUT, 1 UNKNOWN | 0 | 0 | 2 | 1.5% | 20260501T090000Z-broker-kill |",
-        "| link-sever (hold 20 s) | FAIL | 120 | 40 | aws 6 / gcp 40 | never | 0 | 0 | — | 0 | — | "
-        "20260501T090200Z-link-sever |",
-        "| object-store-outage (hold 20 s) | pass | 60 | 0.5 | aws 0.5 / gcp 0.25 | 0.3 | 0 | 0 "
-        "| — | — | — | 20260501T090500Z-object-store-outage |",
+        "| link-sever (hold 20 s) | FAIL | 120 | — | 40 | aws 6 / gcp 40 | never | 0 | 0 | — | 0 "
+        "| — | 20260501T090200Z-link-sever |",
+        "| object-store-outage (hold 20 s) | pass | 60 | — | 0.5 | aws 0.5 / gcp 0.25 | 0.3 | 0 "
+        "| 0 | — | — | — | 20260501T090500Z-object-store-outage |",
     ]
     assert "20260501T080000Z-broker-kill" not in text  # the older run of the same experiment
     assert "Every run: 200 rec/s, 1 KiB records, 6 partitions, acks=all, RF 3, min ISR 2" in text
@@ -351,3 +357,13 @@ def test_bench_verify_end_to_end_per_reader() -> None:
     assert ("replay with raw fetch + native decoder (the default): 579.4k records/s (median of "
             "3 runs, 1.6 s-2.5 s per run); replay with librdkafka in 2 processes: 131.2k") in text
     assert "the median run's phases: ledger 0.677 s, replay 1.5 s, check 0.065 s" in text
+
+
+def test_slo_block_measures_the_runs_against_slo_yaml(results: Path) -> None:
+    (results.parent / "slo.yaml").write_text(
+        "experiments:\n  broker-kill:\n    max_worst_partition_unavailability_s: 5\n")
+    text = figures.render_block("slo", load_results(results))
+    assert ("| kafka | broker-kill | worst partition unavailable s | 9.7 (hold 20) | 5 | 1 of 1 "
+            "| 15 |") in text
+    assert "| tansu | broker-kill | unavailable s (whole cloud) | 0.5 (hold 20) | not bounded | — "\
+           "| 10 |" in text

@@ -585,8 +585,8 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
     the run directory) the broker timeline, sampling from now until finish_drill."""
     slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
                             set(known_experiments()) | {name})
-    bounds = slo_mod.bounds_for(slo_file, name)
     inv = inventory.load()
+    bounds = slo_mod.bounds_for(slo_file, name, inv.engine)
     started_at = datetime.now(UTC).isoformat()
     # The link's counters and the object stores before and after, for the cost report: the
     # target's driver measures what it can ({} for what it cannot).

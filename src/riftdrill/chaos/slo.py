@@ -26,6 +26,11 @@ Bounds (absent = not bounded):
 Unknown fields or experiments are validation errors naming them (`max_unseen` is gone: the
 verifier no longer has an "unseen" kind).
 
+An optional `engines:` block holds one section per engine (kafka, tansu), each with its own
+`defaults:` and `experiments:` over the top-level ones: what a drill promises depends on where
+the engine makes records durable (Tansu writes through the object store, Kafka does not).
+`riftdrill slo calibrate` measures the committed runs against these bounds.
+
 An optional top-level block sets how much worse than the previous run of the same drill a
 figure may get before `riftdrill drill` flags it as a regression (see regression.py):
 
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -46,10 +51,12 @@ from pydantic import ValidationError as PydanticError
 
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.errors import ValidationError
+from riftdrill.inventory import CloudEngine, LabEngine
 from riftdrill.load.outcomes import SendOutcomes
 from riftdrill.verify.report import VerifyReport
 
 Bound = float | str | None
+ENGINES: tuple[str, ...] = tuple(dict.fromkeys((*get_args(LabEngine), *get_args(CloudEngine))))
 _RELATIVE = re.compile(r"^\s*hold_s\s*\+\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -98,11 +105,21 @@ class Tolerance(BaseModel):
         return old_s * (1 + self.relative) + self.absolute_s
 
 
+class EngineSlo(BaseModel):
+    """One engine's section: overrides of the top-level defaults and experiments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: ExperimentSlo = ExperimentSlo()
+    experiments: dict[str, ExperimentSlo] = {}
+
+
 class SloFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     defaults: ExperimentSlo = ExperimentSlo()
     experiments: dict[str, ExperimentSlo] = {}
+    engines: dict[str, EngineSlo] = {}
     regression: Tolerance = Tolerance()
 
 
@@ -133,19 +150,30 @@ def load(path: Path, known_experiments: set[str] | None = None) -> SloFile:
         slo = SloFile.model_validate(raw or {})
     except PydanticError as exc:
         raise ValidationError(_fmt_errors(exc, path)) from None
+    unknown_engines = sorted(set(slo.engines) - set(ENGINES))
+    if unknown_engines:
+        raise ValidationError(f"{path}: unknown engine section(s) {', '.join(unknown_engines)}; "
+                              f"engines are: {', '.join(ENGINES)}")
     if known_experiments is not None:
-        unknown = sorted(set(slo.experiments) - known_experiments)
+        named = set(slo.experiments).union(*(e.experiments for e in slo.engines.values()))
+        unknown = sorted(named - known_experiments)
         if unknown:
             raise ValidationError(f"{path}: unknown experiment(s) {', '.join(unknown)}; "
                                   f"experiments are: {', '.join(sorted(known_experiments))}")
     return slo
 
 
-def bounds_for(slo: SloFile, experiment: str) -> ExperimentSlo:
-    """The experiment's bounds over the defaults."""
+def bounds_for(slo: SloFile, experiment: str, engine: str | None = None) -> ExperimentSlo:
+    """The experiment's bounds: the defaults, then the experiment's, then the engine section's
+    defaults and experiment (each later one overrides only the bounds it sets)."""
+    layers = [slo.defaults, slo.experiments.get(experiment)]
+    section = slo.engines.get(engine) if engine else None
+    if section is not None:
+        layers += [section.defaults, section.experiments.get(experiment)]
     merged = slo.defaults.model_dump()
-    if experiment in slo.experiments:
-        merged.update(slo.experiments[experiment].model_dump(exclude_unset=True))
+    for layer in layers[1:]:
+        if layer is not None:
+            merged.update(layer.model_dump(exclude_unset=True))
     return ExperimentSlo.model_validate(merged)
 
 

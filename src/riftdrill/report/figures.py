@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from riftdrill.chaos import calibrate
+from riftdrill.chaos import slo as slo_mod
 from riftdrill.deploy import ENGINES
 from riftdrill.errors import RiftdrillError
 from riftdrill.report import columns
@@ -64,6 +66,7 @@ class Results:
     unreadable_runs: list[str] = field(default_factory=list)  # directory names
     compares: list[CompareDoc] = field(default_factory=list)
     unreadable_compares: list[str] = field(default_factory=list)
+    slo: slo_mod.SloFile = field(default_factory=slo_mod.SloFile)  # results/../slo.yaml
 
 
 def load_results(root: Path) -> Results:
@@ -94,6 +97,7 @@ def load_results(root: Path) -> Results:
             res.compares.append(load_compare(d))
         except RunInputError:
             res.unreadable_compares.append(d.name)
+    res.slo = slo_mod.load(root.parent / "slo.yaml")  # absent: no bounds
     return res
 
 
@@ -528,6 +532,16 @@ def _unavailable(run: RunData) -> tuple[str, str]:
     return _g(rec.worst_unavailability_s), per_cloud or MISSING
 
 
+def _worst_partition(run: RunData) -> str:
+    """"9.7 (3 affected, drill-x[2]@gcp)": the worst partition as its producers saw it."""
+    rec = run.summary.recovery
+    if rec is None or rec.worst_partition_unavailability_s is None:
+        return MISSING
+    where = f", {rec.worst_partition}" if rec.worst_partition else ""
+    return (f"{_g(rec.worst_partition_unavailability_s)} ({rec.partitions_affected} affected"
+            f"{where})")
+
+
 def _errors(run: RunData) -> str:
     rec = run.summary.recovery
     if rec is None:
@@ -649,6 +663,8 @@ def render_suite(res: Results, engine: str) -> str:
              + (f" Differs between drills: {', '.join(differ)} (see each run)." if differ else ""),
              "",
              "Seconds from fault start (docs/verify.md), worst over clouds unless per cloud; "
+             "a partition is unavailable from the first send to it that was not acked until its "
+             "next ack, a whole cloud when none of its sends was acked; "
              "send errors by librdkafka error name, from fault start to the end of the run; "
              "anomaly and failed-send columns as in the reports (docs/report.md), failed-send % "
              "over the whole run; '—': the run did not measure it; 'never': a cloud's sends "
@@ -657,10 +673,11 @@ def render_suite(res: Results, engine: str) -> str:
     for run in suite.runs:
         figures = columns.run_figures(run)
         worst, per_cloud = _unavailable(run)
-        rows.append([_drill(run), _verdict(run), _g(run.summary.duration_s), worst, per_cloud,
-                     _first_ack(run), _errors(run), *(c.cell(figures)[0] for c in SHOWN_COLUMNS),
-                     run.run_id])
-    lines += _table(["drill", "verdict", "wall s", "unavailable s", "unavailable s per cloud",
+        rows.append([_drill(run), _verdict(run), _g(run.summary.duration_s),
+                     _worst_partition(run), worst, per_cloud, _first_ack(run), _errors(run),
+                     *(c.cell(figures)[0] for c in SHOWN_COLUMNS), run.run_id])
+    lines += _table(["drill", "verdict", "wall s", "worst partition unavailable s",
+                     "unavailable s (whole cloud)", "unavailable s per cloud",
                      "first ack s", "send errors from fault start",
                      *(c.heading for c in SHOWN_COLUMNS), "run"], rows)
     lines += ["", f"{_outcome(suite)}."]
@@ -715,12 +732,42 @@ def render_compare(res: Results) -> str:
     return "\n".join(lines)
 
 
+# ---- slo calibration -----------------------------------------------------------------------
+
+_FIGURE_TEXT = {"max_worst_partition_unavailability_s": "worst partition unavailable s",
+                "max_unavailability_s": "unavailable s (whole cloud)",
+                "max_time_to_first_ack_s": "first ack s",
+                "max_failed_send_ratio": "failed-send ratio"}
+
+
+def render_slo(res: Results) -> str:
+    """slo.yaml's bounds against the committed runs (riftdrill.chaos.calibrate)."""
+    found = calibrate.calibrate((calibrate.run_figures(r.summary) for r in res.runs), res.slo)
+    if not found:
+        return "No run under `results/runs/` measured a bounded figure."
+    lines = ["Every bounded figure of every committed run (`results/runs/`), against the bound "
+             "`slo.yaml` gives its engine and drill at the run's hold; `riftdrill slo calibrate "
+             "[--json]` prints the same. Measured: each run's figure, oldest first, with its "
+             "hold. Suggested: from the runs by the rule in `src/riftdrill/chaos/calibrate.py` "
+             "(1.5 x the worst, past the hold when the fault kept it waiting); a bound stays "
+             "where a team needs it, and runs beyond it are findings (docs/findings.md).", ""]
+    rows = [[c.engine, c.experiment, _FIGURE_TEXT.get(c.figure, c.figure),
+             calibrate.measured_text(c), c.bound or "not bounded",
+             f"{len(c.beyond)} of {len(c.runs)}" if c.bound else MISSING, c.suggested or MISSING]
+            for c in sorted(found, key=lambda c: (_engine_sorted([c.engine]), c.engine,
+                                                  c.experiment, calibrate.FIGURES.index(c.figure)))]
+    lines += _table(["engine", "drill", "figure", "measured (hold s)", "bound", "runs beyond",
+                     "suggested"], rows)
+    return "\n".join(lines)
+
+
 # ---- the blocks and the documents ----------------------------------------------------------
 
 def _renderers() -> dict[str, Callable[[Results], str]]:
     blocks: dict[str, Callable[[Results], str]] = {
         "bench": render_bench, "drill-bench": render_drill_bench, "suites": render_suites,
-        "suite": lambda r: render_suite(r, "kafka"), "compare": render_compare}
+        "suite": lambda r: render_suite(r, "kafka"), "compare": render_compare,
+        "slo": render_slo}
     for engine in ENGINE_ORDER:
         blocks[f"suite-{engine}"] = functools.partial(render_suite, engine=engine)
     return blocks
