@@ -23,7 +23,8 @@ def make(run_id: str, started_at: str, **over: Any) -> dict[str, Any]:
         "schema_version": 1, "run_id": run_id, "experiment": "broker-kill", "engine": "kafka",
         "topology": "stretched", "target": "local", "started_at": started_at,
         "params": {"hold_s": 20, "rate": 200},
-        "recovery": {"worst_unavailability_s": 1.0, "worst_time_to_first_ack_s": 1.0,
+        "recovery": {"worst_partition_unavailability_s": 1.0,
+                     "worst_unavailability_s": 1.0, "worst_time_to_first_ack_s": 1.0,
                      "time_to_p99_baseline_s": 10.0, "time_to_zero_lag_s": 10.0},
         "verify": {"passed": True, "counts": {"lost": 0, "duplicates": 0}},
         "ack_p99_ms": 100.0,
@@ -60,7 +61,8 @@ def test_no_regression_within_tolerance(tmp_path: Path) -> None:
     rep = compare_with_previous(new, tmp_path, TOL)
     assert rep.previous_run_id == OLD["run_id"]
     assert not rep.regressed and rep.flags == []
-    assert set(rep.compared) == {"worst_unavailability_s", "worst_time_to_first_ack_s",
+    assert set(rep.compared) == {"worst_partition_unavailability_s",
+                                 "worst_unavailability_s", "worst_time_to_first_ack_s",
                                  "time_to_p99_baseline_s", "time_to_zero_lag_s", "ack_p99_ms",
                                  "lost", "duplicates"}
     assert rep.to_summary()["regressed"] is False
@@ -295,3 +297,19 @@ def test_runner_block_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(runner, "compare_with_previous", boom)
     block = runner.regressions_block(NEW, tmp_path, TOL)
     assert block["regressed"] is False and "disk on fire" in block["error"]
+
+
+def test_the_worst_partition_is_compared_when_both_runs_measured_it(tmp_path: Path) -> None:
+    old = with_recovery(OLD, worst_partition_unavailability_s=9.7)
+    put(tmp_path, old)
+    new = with_recovery(NEW, worst_partition_unavailability_s=20.0)  # > 9.7 * 1.5 + 2
+    rep = compare_with_previous(new, tmp_path, TOL)
+    assert "worst_partition_unavailability_s" in rep.compared
+    assert [f.figure for f in rep.flags] == ["worst_partition_unavailability_s"]
+    assert rep.flags[0].limit == 16.55
+    # a previous run written before the figure existed is no baseline for it
+    older = copy.deepcopy(OLD)
+    del older["recovery"]["worst_partition_unavailability_s"]
+    put(tmp_path / "older", older)
+    rep = compare_with_previous(new, tmp_path / "older", TOL)
+    assert "worst_partition_unavailability_s" not in rep.compared and not rep.flags
