@@ -12,7 +12,8 @@ EXP ?=
 # deployed: a local stretched kafka lab, 2 brokers per cloud). A value that differs from the
 # deployed lab is named, then the lab is torn down and deployed again as asked.
 DEPLOY_ARGS := $(if $(TARGET),--target $(TARGET)) $(if $(ENGINE),--engine $(ENGINE)) \
-	$(if $(TOPOLOGY),--topology $(TOPOLOGY)) $(if $(BROKERS),--brokers-per-cloud $(BROKERS))
+	$(if $(TOPOLOGY),--topology $(TOPOLOGY)) $(if $(BROKERS),--brokers-per-cloud $(BROKERS)) \
+	$(if $(WAN),--wan '$(WAN)')
 
 .PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures experiments compare clean
 

@@ -56,7 +56,7 @@ def lab(lab_session: None) -> object:
         riftdrill("heal", "--json", check=False)  # each test starts from a healed lab
     # Named in full: `deploy` alone keeps whatever shape an earlier test deployed.
     riftdrill("deploy", "--engine", "kafka", "--topology", "stretched", "--brokers-per-cloud", "2",
-              "--json")
+              "--wan", "inter-region", "--json")
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     assert inv.topology == "stretched"
     return inv

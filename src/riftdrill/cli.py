@@ -185,10 +185,9 @@ def deploy(
         "--rf", help="default topic replication factor")] = None,
     min_insync_replicas: Annotated[int | None, typer.Option(
         "--min-isr", help="min.insync.replicas of topics")] = None,
-    wan_rate_mbit: Annotated[int | None, typer.Option(
-        help="shape the link (Mbit/s; 0: unshaped)")] = None,
-    wan_latency_ms: Annotated[float | None, typer.Option(
-        help="link latency (needs netem; 0: none)")] = None,
+    wan: Annotated[str | None, typer.Option(
+        help="the cross-cloud link's weather (local): inter-region (default), metro, none, or "
+             "latency=25ms,jitter=5ms,loss=0%,rate=1000mbit")] = None,
     dry_run: Annotated[bool, typer.Option(help="aws-gcp: show the plan, change nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -205,8 +204,7 @@ def deploy(
     request = DeployRequest(target=target, engine=engine, topology=topology,
                             brokers_per_cloud=brokers_per_cloud,
                             replication_factor=replication_factor,
-                            min_insync_replicas=min_insync_replicas, wan_rate_mbit=wan_rate_mbit,
-                            wan_latency_ms=wan_latency_ms)
+                            min_insync_replicas=min_insync_replicas, wan=wan)
     plan = plan_deploy(request, deployed_spec())
     plan.spec.validate()
     notice = plan.notice()
@@ -267,7 +265,8 @@ def destroy(
         out.print("nothing deployed; nothing to destroy")
 
 
-def status_data(inv: inventory.Inventory) -> dict[str, Any]:
+def status_data(inv: inventory.Inventory, measure_rtt: bool = True) -> dict[str, Any]:
+    """What `riftdrill status` shows; `measure_rtt`: a TCP ping-pong across each link (~1 s)."""
     from riftdrill.drivers import driver_for
 
     drv = driver_for(inv)
@@ -281,7 +280,8 @@ def status_data(inv: inventory.Inventory) -> dict[str, Any]:
         "stores": [{**s.model_dump(), "state": "blocked" if s.name in blocked else "open"}
                    for s in inv.stores],
         "links": [{**lk.model_dump(),
-                   "state": f"severed ({severed[lk.name]})" if lk.name in severed else "up"}
+                   "state": f"severed ({severed[lk.name]})" if lk.name in severed else "up",
+                   "rtt_ms": drv.link_rtt(inv, lk.name) if measure_rtt else None}
                   for lk in inv.links],
         "clusters": [c.model_dump() for c in inv.clusters],
         "mirrors": [m.model_dump() for m in inv.mirrors],
@@ -302,12 +302,16 @@ def _print_status(inv: inventory.Inventory) -> None:
     for s in data["stores"]:
         t.add_row(s["name"], s["cloud"], s["api"], s["endpoint"], ",".join(s["buckets"]), s["state"])
     out.print(t)
+    from riftdrill.lab.wan import from_json
+
     for lk in data["links"]:
-        latency = ""
-        if lk.get("latency_ms"):
-            latency = f" latency {lk['latency_ms']} ms" + ("" if lk["latency_emulated"]
-                                                           else " (NOT emulated: no netem)")
-        out.print(f"link {lk['name']} ({lk['a']} <-> {lk['b']}): {lk['state']}{latency}")
+        weather = from_json(lk).describe() if lk.get("emulated") else "no emulation (wire speed)"
+        rtt = lk.get("rtt_ms") or {}
+        measured = (f"measured round trip {rtt['median_ms']:g} ms (median of {rtt['samples']}, "
+                    f"{rtt['min_ms']:g}-{rtt['max_ms']:g})" if "median_ms" in rtt
+                    else f"round trip not measured: {rtt.get('error', 'skipped')}")
+        out.print(f"link {lk['name']} ({lk['a']} <-> {lk['b']}): {lk['state']}; "
+                  f"profile {lk.get('wan')}: {weather}; {measured}")
     for c in data["clusters"]:
         for cloud, servers in c["bootstrap"].items():
             out.print(f"bootstrap {c['name']} from {cloud}: {servers}")
@@ -442,6 +446,34 @@ def fault_sever(
     """Cut the cross-cloud link (both ways, or one way for an asymmetric partition)."""
     _fault_done(f"severed {link or 'link'} ({direction})", as_json,
                 faults.sever_link(inventory.load().link(link), direction, owner_pid=0))
+
+
+@fault_app.command("degrade")
+def fault_degrade(
+    link: LinkArg = None,
+    weather: Annotated[str, typer.Option(
+        help="the weather while degraded: a WAN profile name or "
+             "latency=300ms,jitter=50ms,loss=2%,rate=10mbit")] = "latency=300ms,jitter=50ms,"
+                                                              "loss=2%,rate=10mbit",
+    direction: Annotated[Direction, typer.Option(
+        help="both ways, or only packets from the link's a side to b (a-to-b) or back")] = "both",
+    as_json: JsonOpt = False,
+) -> None:
+    """Give the cross-cloud link bad weather until `fault restore` (the lab's emulator)."""
+    from riftdrill.lab.wan import degraded, from_json, parse_profile
+
+    bad = parse_profile(weather)
+    lk = inventory.load().link(link)
+    weather_now = degraded(from_json(lk.model_dump()), bad, direction)
+    _fault_done(f"degraded {lk.name} ({direction}): {bad.describe()}", as_json,
+                faults.degrade_link(lk, weather_now, owner_pid=0))
+
+
+@fault_app.command("restore")
+def fault_restore(link: LinkArg = None, as_json: JsonOpt = False) -> None:
+    """Give the cross-cloud link back the weather it was deployed with."""
+    faults.restore_link(inventory.load().link(link))
+    _fault_done(f"restored {link or 'link'}", as_json)
 
 
 @fault_app.command("heal-link")

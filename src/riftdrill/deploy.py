@@ -25,6 +25,7 @@ ENGINES: tuple[LabEngine, ...] = get_args(LabEngine)
 CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
 TOPOLOGIES: tuple[Topology, ...] = get_args(Topology)
 LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
+DEFAULT_WAN = "inter-region"  # lab/wan.py DEFAULT_PROFILE (a test holds the two equal)
 
 Progress = Callable[[str], None]
 Announce = Callable[[], None]  # called once the checks passed, right before anything changes
@@ -38,8 +39,7 @@ class DeploySpec:
     brokers_per_cloud: int = 2
     replication_factor: int = 3
     min_insync_replicas: int = 2
-    wan_rate_mbit: int | None = None
-    wan_latency_ms: float | None = None
+    wan: str = DEFAULT_WAN  # the link's weather: a lab/wan.py profile name or field=value list
     broker_heap_mb: int = 512
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +52,10 @@ class DeploySpec:
                 raise ValidationError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
         if not 1 <= self.brokers_per_cloud <= 9:
             raise ValidationError("brokers_per_cloud must be 1..9")
+        if self.target == "local":
+            from riftdrill.lab.wan import parse_profile
+
+            parse_profile(self.wan)  # ValidationError naming the field and its range
         total = self.brokers_per_cloud * 2
         if self.target == "aws-gcp":
             return  # the env's own variable validation covers the rest
@@ -75,10 +79,8 @@ class DeploySpec:
             "riftdrill_python": sys.executable,
             "riftdrill_home": str(paths.project_root()),
         }
-        if self.wan_rate_mbit:
-            values["wan_rate_mbit"] = self.wan_rate_mbit
-        if self.wan_latency_ms:
-            values["wan_latency_ms"] = self.wan_latency_ms
+        if self.target == "local":
+            values["wan_profile"] = self.wan
         return {**values, **self.extra}
 
 
@@ -97,8 +99,7 @@ class DeployRequest:
     brokers_per_cloud: int | None = None
     replication_factor: int | None = None
     min_insync_replicas: int | None = None
-    wan_rate_mbit: int | None = None
-    wan_latency_ms: float | None = None
+    wan: str | None = None
 
     def given(self) -> dict[str, Any]:
         return {name: value for name, value in asdict(self).items() if value is not None}
@@ -256,9 +257,13 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
             inv.faults = inventory.load().faults
         except Exception:
             inv.faults = []
-        latency_file = paths.lab_dir() / "links" / "aws-gcp.latency"
-        if latency_file.exists():
-            inv.links[0].latency_emulated = latency_file.read_text() == "emulated"
+        for link in inv.links:  # what the link component applied (lab/components.link_up)
+            applied = paths.lab_dir() / "links" / f"{link.name}.json"
+            if applied.exists():
+                data = json.loads(applied.read_text())
+                for name in ("latency_ms", "jitter_ms", "loss_pct", "rate_mbit", "emulated"):
+                    setattr(link, name, data[name])
+                link.wan = str(data["profile"])
         inventory.save(inv)
         return inv
 

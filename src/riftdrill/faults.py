@@ -29,7 +29,8 @@ from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Direction, Fault, FaultKind, Inventory, Link, ObjectStore
 
 BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
-HEALABLE: tuple[FaultKind, ...] = (*BROKER_FAULTS, "sever_link", "block_object_store")
+HEALABLE: tuple[FaultKind, ...] = (*BROKER_FAULTS, "sever_link", "degrade_link",
+                                   "block_object_store")
 
 
 def _new_fault(kind: FaultKind, target: str, owner_pid: int,
@@ -142,6 +143,25 @@ def heal_link(link: Link) -> Effect:
     return driver_for(inv).sync_link(inv, link.name)
 
 
+def degrade_link(link: Link, weather: dict[str, dict[str, float]], *, owner_pid: int,
+                 on_effect: OnEffect | None = None) -> Fault:
+    """Give the link other weather (latency, jitter, loss, rate per direction) until restored;
+    the newest degrade of a link is the one in force."""
+    fault = _new_fault("degrade_link", link.name, owner_pid)
+    fault.weather = weather
+    inv = _record([fault])
+    effect = driver_for(inv).sync_weather(inv, link.name)
+    if on_effect is not None:
+        on_effect(effect)
+    return fault
+
+
+def restore_link(link: Link) -> Effect:
+    """Back to the weather the link was deployed with."""
+    inv = _forget("degrade_link", [link.name])
+    return driver_for(inv).sync_weather(inv, link.name)
+
+
 def block_object_store(store: ObjectStore, *, owner_pid: int,
                        on_effect: OnEffect | None = None) -> Fault:
     fault = _new_fault("block_object_store", store.name, owner_pid)
@@ -191,11 +211,13 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:
         now.faults = [f for f in now.faults if f.id not in healed_ids]
-    network = [f for f in healed if f.kind in ("sever_link", "block_object_store")]
+    network = [f for f in healed if f.kind in ("sever_link", "degrade_link", "block_object_store")]
     for kind, target in dict.fromkeys((f.kind, f.target) for f in network):
         try:
             if kind == "sever_link":
                 drv.sync_link(now, target)
+            elif kind == "degrade_link":
+                drv.sync_weather(now, target)
             else:
                 drv.sync_store(now, target)
         except Exception as exc:

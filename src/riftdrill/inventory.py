@@ -30,7 +30,8 @@ CloudEngine = Literal["automq", "kafka"]  # what the aws-gcp target runs
 Engine = Literal[LabEngine, CloudEngine]  # kafka, tansu, automq
 Topology = Literal["stretched", "per-cloud"]
 FaultKind = Literal[
-    "kill_broker", "pause_broker", "sever_link", "block_object_store", "stop_mirror"
+    "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
+    "stop_mirror"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
 
@@ -88,9 +89,13 @@ class Link(BaseModel):
     name: str  # "aws-gcp"
     a: str  # cloud name on one end
     b: str
-    rate_mbit: int | None = None
-    latency_ms: float | None = None
-    latency_emulated: bool = False  # False when the kernel has no netem: delay is not applied
+    # The link's weather as deployed (lab: src/riftdrill/lab/wan.py; a cloud link has its own)
+    wan: str = "none"  # the profile asked for: a name or field=value list
+    latency_ms: float = 0.0  # one way
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    rate_mbit: float = 0.0  # 0: unlimited
+    emulated: bool = False  # True: the lab's emulator applies the numbers above
 
 
 class Cluster(BaseModel):
@@ -120,6 +125,8 @@ class Fault(BaseModel):
     # The drill runner that owns the fault (the run context's owner_pid); 0 = injected by hand,
     # kept until healed. A fault whose owner died was never healed by it: commands warn about it.
     by_pid: int = 0
+    # degrade_link: the weather per direction ("a-to-b"/"b-to-a" -> lab/wan.py WanProfile fields)
+    weather: dict[str, dict[str, float]] | None = None
 
 
 class Inventory(BaseModel):

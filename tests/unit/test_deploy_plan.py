@@ -57,10 +57,10 @@ def test_a_different_request_is_named_before_the_lab_is_replaced() -> None:
 
 
 def test_what_the_request_leaves_out_keeps_the_deployed_value() -> None:
-    deployed = DeploySpec(topology="per-cloud", brokers_per_cloud=3, wan_rate_mbit=100)
+    deployed = DeploySpec(topology="per-cloud", brokers_per_cloud=3, wan="metro")
     plan = plan_deploy(DeployRequest(engine="tansu"), deployed)
     assert (plan.spec.engine, plan.spec.topology, plan.spec.brokers_per_cloud,
-            plan.spec.wan_rate_mbit) == ("tansu", "per-cloud", 3, 100)
+            plan.spec.wan) == ("tansu", "per-cloud", 3, "metro")
     assert plan.changes == ("engine kafka -> tansu",)
 
 
@@ -112,7 +112,7 @@ def test_the_deployed_spec_is_the_recorded_one_else_the_inventory(
     assert deployed_spec() is None
     inventory.save(sample())
     assert deployed_spec() == DeploySpec(brokers_per_cloud=1)  # from the inventory's shape
-    recorded = DeploySpec(engine="kafka", wan_rate_mbit=50, broker_heap_mb=768)
+    recorded = DeploySpec(engine="kafka", wan="latency=5ms", broker_heap_mb=768)
     (tmp_path / ".riftdrill" / "deploy-spec.json").write_text(json.dumps(asdict(recorded)))
     assert deployed_spec() == recorded  # the lab's exact spec
     inventory.save(inventory_from_outputs(outputs()))

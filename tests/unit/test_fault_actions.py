@@ -61,6 +61,7 @@ class FakeDriver:
     states: dict[str, BrokerState] = field(default_factory=dict)
     severed: dict[str, list[str]] = field(default_factory=dict)
     blocked: dict[str, bool] = field(default_factory=dict)
+    weather: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail_start: set[str] = field(default_factory=set)
 
@@ -97,6 +98,13 @@ class FakeDriver:
         self.calls.append(f"sync_link {link} {recorded}")
         self.severed[link] = list(recorded)
         return self._effect("nft rule listed" if recorded else "nft rules gone")
+
+    def sync_weather(self, inv: Inventory, link: str) -> Effect:
+        recorded = [f.weather for f in inv.faults_on("degrade_link", link)]
+        assert len(recorded) == sum(k == "degrade_link" for k, _ in self._disk_directions(link))
+        self.calls.append(f"sync_weather {link} {len(recorded)}")
+        self.weather[link] = recorded[-1] if recorded else None
+        return self._effect("emulator profile reported")
 
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         blocked = bool(inv.faults_on("block_object_store", store))
@@ -208,6 +216,9 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("sever_link", lambda: actions.sever_link("a-to-b", None, conf), 1, 1,
          [("sever_link", "aws-gcp")]),
         ("heal_link", lambda: actions.heal_link("aws-gcp", conf), 1, 1, []),
+        ("degrade_link", lambda: actions.degrade_link(300, 50, 2, 10, "both", None, conf), 1, 1,
+         [("degrade_link", "aws-gcp")]),
+        ("restore_link", lambda: actions.restore_link("aws-gcp", conf), 1, 1, []),
         # flap_link is `cycles` severs and heals: one locked write each, one read in all
         ("flap_link", lambda: actions.flap_link(2, 0, 0, "both", None, conf), 1, 4, []),
         ("block_object_store", lambda: actions.block_object_store("aws", conf), 1, 1,
@@ -244,8 +255,8 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
     assert [(w.kind, w.target) for w in wins] == [
         ("kill_broker", "aws-1"), ("pause_broker", "gcp-1"),
         ("kill_broker", "aws-1"), ("kill_broker", "aws-2"), ("pause_broker", "aws-2"),
-        ("sever_link", "aws-gcp"), ("sever_link", "aws-gcp"), ("sever_link", "aws-gcp"),
-        ("block_object_store", "aws-s3"),
+        ("sever_link", "aws-gcp"), ("degrade_link", "aws-gcp"), ("sever_link", "aws-gcp"),
+        ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"),
         ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"

@@ -101,11 +101,10 @@ locals {
   }
 
   link = {
-    name       = "aws-gcp"
-    a          = local.clouds.aws
-    b          = local.clouds.gcp
-    rate_mbit  = var.wan_rate_mbit
-    latency_ms = var.wan_latency_ms
+    name = "aws-gcp"
+    a    = local.clouds.aws
+    b    = local.clouds.gcp
+    wan  = var.wan_profile
   }
 
   mirrors = local.stretched ? {} : {

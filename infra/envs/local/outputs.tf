@@ -41,11 +41,10 @@ output "inventory" {
       server   = s.server
     }]
     links = [{
-      name       = local.link.name
-      a          = "aws"
-      b          = "gcp"
-      rate_mbit  = var.wan_rate_mbit
-      latency_ms = var.wan_latency_ms
+      name = local.link.name
+      a    = "aws"
+      b    = "gcp"
+      wan  = var.wan_profile
     }]
     mirrors = [for m in local.mirrors : {
       name   = m.name

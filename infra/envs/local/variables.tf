@@ -62,16 +62,10 @@ variable "broker_heap_mb" {
   default     = 512
 }
 
-variable "wan_rate_mbit" {
-  type        = number
-  description = "Bandwidth of the cross-cloud link in Mbit/s (tbf); null = unshaped."
-  default     = null
-}
-
-variable "wan_latency_ms" {
-  type        = number
-  description = "One-way latency of the cross-cloud link (needs sch_netem; reported as not emulated when the kernel lacks it)."
-  default     = null
+variable "wan_profile" {
+  type        = string
+  description = "Weather of the cross-cloud link, emulated in userspace (src/riftdrill/lab/wan.py): inter-region (25 ms one way +- 5 ms, 1 Gbit/s), metro, none, or latency=25ms,jitter=5ms,loss=0%,rate=1000mbit."
+  default     = "inter-region"
 }
 
 variable "mirror_topics" {

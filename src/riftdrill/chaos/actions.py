@@ -36,9 +36,9 @@ from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
 
 __all__ = [
-    "block_object_store", "flap_link", "heal_all", "heal_link", "hold", "kill_broker",
-    "kill_cloud", "pause_broker", "restart_broker", "restart_cloud", "restart_faulted_brokers",
-    "resume_broker",
+    "block_object_store", "degrade_link", "flap_link", "heal_all", "heal_link", "hold",
+    "kill_broker", "kill_cloud", "pause_broker", "restart_broker", "restart_cloud",
+    "restart_faulted_brokers", "restore_link", "resume_broker",
     "sever_link", "start_load", "stop_load", "unblock_object_store",
 ]
 
@@ -209,6 +209,38 @@ def heal_link(link: str | None = None, configuration: dict[str, Any] | None = No
     lk = inventory.load().link(link or None)
     _heal(RunContext.from_configuration(configuration), lk)
     return {"healed": lk.name, "at": _now()}
+
+
+def degrade_link(latency_ms: float | str = 300, jitter_ms: float | str = 50,
+                 loss_pct: float | str = 2, rate_mbit: float | str = 10,
+                 direction: str = "both", link: str | None = None,
+                 configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Bad weather on the cross-cloud link until restore_link: one-way latency, jitter, loss and
+    a bandwidth cap (0: unlimited), both ways or one way (the other keeps its weather)."""
+    from riftdrill.lab import wan
+
+    try:
+        bad = wan.validated(wan.WanProfile(latency_ms=float(latency_ms),
+                                           jitter_ms=float(jitter_ms),
+                                           loss_pct=float(loss_pct), rate_mbit=float(rate_mbit)))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"invalid link weather: {exc}") from None
+    d = _direction(direction)
+    ctx = RunContext.from_configuration(configuration)
+    lk = inventory.load().link(link or None)
+    weather = wan.degraded(wan.from_json(lk.model_dump()), bad, d)
+    faults.degrade_link(lk, weather, owner_pid=_owner(ctx),
+                        on_effect=lambda e: _started(ctx, "degrade_link", lk.name, e, d))
+    return {"degraded": lk.name, "direction": d, "weather": weather, "at": _now()}
+
+
+def restore_link(link: str | None = None,
+                 configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The link's deployed weather again."""
+    lk = inventory.load().link(link or None)
+    _ended(RunContext.from_configuration(configuration), "degrade_link", lk.name,
+           faults.restore_link(lk))
+    return {"restored": lk.name, "at": _now()}
 
 
 def flap_link(cycles: int | str = 3, down_s: float | str = 5, up_s: float | str = 5,

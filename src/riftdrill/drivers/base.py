@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.inventory import Broker, Inventory
@@ -56,12 +56,20 @@ class Driver(Protocol):
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         """Block exactly the directions that `sever_link` faults in `inv.faults` name."""
 
+    def sync_weather(self, inv: Inventory, link: str) -> Effect:
+        """Give the link the weather of its newest `degrade_link` fault in `inv.faults`, or the
+        weather it was deployed with when none is recorded."""
+
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         """Block the store iff a `block_object_store` fault for it is in `inv.faults`."""
 
     # What a drill used (riftdrill.drivers.usage): snapshots before and after, never raising.
     def link_counters(self, inv: Inventory) -> LinkCounters:
         """Cumulative bytes and packets per link direction; {} where the target counts none."""
+
+    def link_rtt(self, inv: Inventory, link: str) -> dict[str, Any]:
+        """The link's round trip as an application sees it, measured now: {"median_ms", "min_ms",
+        "max_ms", "samples"}, or {"error": why} (severed, not measurable on this target)."""
 
     def start_store_recording(self, inv: Inventory) -> None:
         """Count object-store requests from now on, where the store can count them."""

@@ -124,6 +124,10 @@ class CloudDriver:
                 gcp.sync_link(inv, lk.name, cloud, directions)
         return Effect.since(requested, API_RETURNED)
 
+    def sync_weather(self, inv: Inventory, link: str) -> Effect:
+        raise FaultError("the link's weather cannot be changed on aws-gcp: the clouds' network "
+                         "is theirs (degrade_link runs on the local lab)")
+
     @_one_line_errors
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         requested = time.time_ns()
@@ -139,6 +143,9 @@ class CloudDriver:
     # logs, not from a drill's snapshots: nothing is measured here (the cost report says so).
     def link_counters(self, inv: Inventory) -> LinkCounters:
         return {}
+
+    def link_rtt(self, inv: Inventory, link: str) -> dict[str, Any]:
+        return {"error": "not measured on aws-gcp (no agent runs inside the VPCs)"}
 
     def start_store_recording(self, inv: Inventory) -> None:
         return None

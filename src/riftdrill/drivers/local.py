@@ -9,16 +9,18 @@ an nft rule set is listed back with exactly the faults' rules, a blocked store r
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from riftdrill.drivers import usage
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
-from riftdrill.errors import FaultError
+from riftdrill.errors import FaultError, RiftdrillError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.lab import net, procs, stores
 
@@ -136,6 +138,31 @@ class LocalDriver:
         return _nft_effect(requested, net.WAN_NS, "forward",
                            [f.id for f in inv.faults_on("sever_link", lk.name)], "link")
 
+    def sync_weather(self, inv: Inventory, link: str) -> Effect:
+        """Tell the link's emulator (lab/wan.py) the weather of the newest recorded
+        degrade_link fault, or to go back to the deployed profile; confirmed when the emulator
+        reports that profile in force."""
+        from riftdrill.lab import components, wan
+
+        lk = inv.link(link)
+        if not lk.emulated:
+            raise FaultError(f"link {lk.name} has no weather emulator (deployed with profile "
+                             f"{lk.wan!r}); redeploy with a profile that emulates it "
+                             "(`make deploy WAN=inter-region`)")
+        sock = components.wan_socket(lk.name)
+        recorded = [f for f in inv.faults_on("degrade_link", lk.name) if f.weather]
+        requested = time.time_ns()
+        if recorded:
+            reply = wan.set_weather(sock, recorded[-1].weather or {})
+            want = recorded[-1].weather
+        else:
+            reply = wan.reset_weather(sock)
+            want = reply.get("base")
+        if want is not None and reply.get("profile") != want:
+            raise FaultError(f"the emulator of link {lk.name} reports {reply.get('profile')}, "
+                             f"not {want}")
+        return Effect.since(requested, "emulator profile reported")
+
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         st = inv.store(store)
         ns = inv.cloud(st.cloud).namespace
@@ -160,6 +187,24 @@ class LocalDriver:
             return net.link_counters()  # the accounting chain of rd-wan
         except Exception:  # a measurement never fails a drill
             return {}
+
+    def link_rtt(self, inv: Inventory, link: str) -> dict[str, Any]:
+        """A TCP ping-pong from the link's `a` cloud to the `b` cloud's own address."""
+        from riftdrill.lab import wan
+
+        lk = next((x for x in inv.links if x.name == link), None)
+        if lk is None:
+            return {"error": f"no link {link!r}"}
+        a, b = inv.cloud(lk.a), inv.cloud(lk.b)
+        if a.namespace is None or b.namespace is None:
+            return {"error": f"link {link} joins no lab namespaces"}
+        gateway = str(ipaddress.ip_network(b.cidr).network_address + 1)  # net.CloudNet.gateway
+        try:
+            sample = wan.measure_rtt(a.namespace, b.namespace, gateway)
+        except RiftdrillError as exc:
+            return {"error": str(exc)}
+        return {"median_ms": sample.median_ms, "min_ms": sample.min_ms, "max_ms": sample.max_ms,
+                "samples": sample.samples}
 
     def start_store_recording(self, inv: Inventory) -> None:
         usage.start_store_recording(inv)

@@ -8,13 +8,15 @@ by Ctrl-C is finished by the next one.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from riftdrill import paths
 from riftdrill.engines import kafka
 from riftdrill.errors import LabError
-from riftdrill.lab import net, procs, stores
+from riftdrill.lab import net, procs, stores, wan
 
 Spec = dict[str, Any]
 
@@ -36,19 +38,41 @@ def cloud_down(spec: Spec) -> None:
     net.cloud_down(_cloud(spec))
 
 
+def wan_proc(link: str) -> str:
+    return f"wan-{link}"
+
+
+def wan_socket(link: str) -> Path:
+    return paths.lab_dir() / f"wan-{link}.sock"
+
+
 def link_up(spec: Spec) -> None:
-    shaping = net.Shaping(rate_mbit=spec.get("rate_mbit"), latency_ms=spec.get("latency_ms"))
-    emulated = net.link_up(_cloud(spec["a"]), _cloud(spec["b"]), _owner(), shaping)
-    if spec.get("latency_ms") and not emulated:
-        print(f"riftdrill: link {spec['name']}: sch_netem is not available in this kernel; "
-              f"the {spec['latency_ms']} ms WAN latency is NOT emulated (rate shaping still is)")
-    status = paths.lab_dir() / "links" / f"{spec['name']}.latency"
+    """The router namespace, and the link's weather (lab/wan.py): the emulator runs whenever
+    the profile asks for any latency, jitter, loss or rate limit."""
+    a, b = _cloud(spec["a"]), _cloud(spec["b"])
+    text = str(spec.get("wan") or wan.DEFAULT_PROFILE)
+    profile = wan.parse_profile(text)
+    name = str(spec["name"])
+    procs.stop(wan_proc(name), grace_s=2)
+    net.link_up(a, b, _owner())
+    status = paths.lab_dir() / "links" / f"{name}.json"
     status.parent.mkdir(parents=True, exist_ok=True)
-    status.write_text("emulated" if emulated else "not-emulated")
+    if profile.emulated:
+        net.wan_tun_up(a, b)
+        sock = wan_socket(name)
+        procs.start(procs.ProcSpec(name=wan_proc(name), namespace=net.WAN_NS, argv=[
+            str(wan.binary()), "-tun", net.WAN_TUN, "-control", str(sock), "-a", a.cidr,
+            "-b", b.cidr, "-profile", json.dumps(profile.both())]))
+        wan.wait_socket(sock)
+    status.write_text(json.dumps({"profile": text, **profile.to_json(),
+                                  "emulated": profile.emulated}) + "\n")
 
 
 def link_down(spec: Spec) -> None:
-    net.link_down(_cloud(spec["a"]), _cloud(spec["b"]))
+    a, b = _cloud(spec["a"]), _cloud(spec["b"])
+    procs.stop(wan_proc(str(spec["name"])), grace_s=2)
+    net.wan_tun_down(a, b)
+    net.link_down(a, b)
 
 
 def _store(spec: Spec) -> stores.StoreSpec:

@@ -254,14 +254,12 @@ def remove_host_address(ns: str, address: str) -> None:
         ns_run(ns, ["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
 
 
-@dataclass(frozen=True)
-class Shaping:
-    rate_mbit: int | None
-    latency_ms: float | None
+WAN_TUN = "rdw0"  # where the router sends cross-cloud packets through the emulator (lab/wan.py)
+_TABLES = {0: 100, 1: 101}  # policy routing table per direction (a->b, b->a)
 
 
-def link_up(a: CloudNet, b: CloudNet, owner: str, shaping: Shaping) -> bool:
-    """The WAN: router namespace joined to each cloud. Returns True if latency is emulated."""
+def link_up(a: CloudNet, b: CloudNet, owner: str) -> None:
+    """The WAN: router namespace joined to each cloud, packets forwarded by the kernel."""
     if WAN_NS in namespaces() and WAN_NS in owned_namespaces():
         release_namespace(WAN_NS)
     claim_namespace(WAN_NS, owner)
@@ -280,10 +278,30 @@ def link_up(a: CloudNet, b: CloudNet, owner: str, shaping: Shaping) -> bool:
              "src", cloud.gateway])
     _nft_base(WAN_NS, hook="forward")
     _nft_accounting(a, b)
-    latency = False
-    for cloud in (a, b):
-        latency = _shape(cloud.wan_veth, shaping) or latency
-    return latency
+
+
+def wan_tun_up(a: CloudNet, b: CloudNet) -> None:
+    """Route every packet crossing between a and b through the TUN device the emulator serves:
+    arriving from a's veth for b (or from b's for a), it goes to the TUN; written back by the
+    emulator, it arrives on the TUN and the main table routes it on. rp_filter is off for the
+    TUN: the packets it returns carry the other cloud's source addresses."""
+    run(["ip", "netns", "exec", WAN_NS, "ip", "tuntap", "add", "dev", WAN_TUN, "mode", "tun"])
+    run(["ip", "-n", WAN_NS, "link", "set", WAN_TUN, "mtu", "1500", "up"])
+    run(["ip", "netns", "exec", WAN_NS, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0",
+         f"net.ipv4.conf.{WAN_TUN}.rp_filter=0"])
+    for i, (src, dst) in enumerate(((a, b), (b, a))):
+        table = str(_TABLES[i])
+        run(["ip", "-n", WAN_NS, "route", "replace", dst.cidr, "dev", WAN_TUN, "table", table])
+        run(["ip", "-n", WAN_NS, "rule", "add", "iif", src.wan_veth, "lookup", table])
+
+
+def wan_tun_down(a: CloudNet, b: CloudNet) -> None:
+    if WAN_NS not in namespaces():
+        return
+    for i, src in enumerate((a, b)):
+        run(["ip", "-n", WAN_NS, "rule", "del", "iif", src.wan_veth, "lookup",
+             str(_TABLES[i])], check=False)
+    run(["ip", "-n", WAN_NS, "link", "del", WAN_TUN], check=False)
 
 
 def link_down(a: CloudNet, b: CloudNet) -> None:
@@ -291,38 +309,6 @@ def link_down(a: CloudNet, b: CloudNet) -> None:
     for cloud in (a, b):
         if cloud.namespace in namespaces():
             run(["ip", "-n", cloud.namespace, "link", "del", "wan0"], check=False)
-
-
-def _shape(dev: str, shaping: Shaping) -> bool:
-    """Egress shaping on the router's side of each WAN veth (so both directions are shaped).
-
-    Latency needs sch_netem; when the kernel lacks it we say so in the inventory instead of
-    failing, and the link runs at wire latency.
-    """
-    if shaping.latency_ms:
-        cmd = ["ip", "netns", "exec", WAN_NS, "tc", "qdisc", "replace", "dev", dev, "root",
-               "netem", "delay", f"{shaping.latency_ms}ms"]
-        if shaping.rate_mbit:
-            cmd += ["rate", f"{shaping.rate_mbit}mbit"]
-        if subprocess.run(cmd, capture_output=True).returncode == 0:
-            return True
-    if shaping.rate_mbit:
-        ns_run(WAN_NS, ["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate",
-                        f"{shaping.rate_mbit}mbit", "burst", "256kbit", "latency", "50ms"])
-    return False
-
-
-def netem_available() -> bool:
-    """Probe sch_netem on a throwaway dummy device in the WAN namespace."""
-    probe = ["ip", "netns", "exec", WAN_NS]
-    if subprocess.run([*probe, "ip", "link", "add", "rdprobe0", "type", "dummy"],
-                      capture_output=True).returncode != 0:
-        return False
-    try:
-        return subprocess.run([*probe, "tc", "qdisc", "add", "dev", "rdprobe0", "root", "netem",
-                               "delay", "1ms"], capture_output=True).returncode == 0
-    finally:
-        subprocess.run([*probe, "ip", "link", "del", "rdprobe0"], capture_output=True)
 
 
 # nftables: one table per namespace, its chain rebuilt from the recorded faults on every change.
@@ -346,10 +332,12 @@ def _nft_accounting(a: CloudNet, b: CloudNet) -> None:
         "  chain accounting { type filter hook forward priority -10; policy accept; }\n"
         "}\n"
         f"flush chain inet {TABLE} accounting\n"
-        f'add rule inet {TABLE} accounting ip saddr {a.cidr} ip daddr {b.cidr} counter '
-        f'comment "{a.name}-to-{b.name}"\n'
-        f'add rule inet {TABLE} accounting ip saddr {b.cidr} ip daddr {a.cidr} counter '
-        f'comment "{b.name}-to-{a.name}"\n'
+        # With the emulator a packet is forwarded twice (into the TUN, then out of it): count
+        # it once, on the way out to the other cloud.
+        f'add rule inet {TABLE} accounting oifname != "{WAN_TUN}" ip saddr {a.cidr} '
+        f'ip daddr {b.cidr} counter comment "{a.name}-to-{b.name}"\n'
+        f'add rule inet {TABLE} accounting oifname != "{WAN_TUN}" ip saddr {b.cidr} '
+        f'ip daddr {a.cidr} counter comment "{b.name}-to-{a.name}"\n'
     ))
 
 

@@ -1,0 +1,3 @@
+module riftdrill/wan
+
+go 1.22
