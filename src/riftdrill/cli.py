@@ -476,6 +476,32 @@ def fault_restore(link: LinkArg = None, as_json: JsonOpt = False) -> None:
     _fault_done(f"restored {link or 'link'}", as_json)
 
 
+@fault_app.command("brownout")
+def fault_brownout(
+    store: StoreArg,
+    weather: Annotated[str, typer.Option(
+        help="latency=500ms,jitter=200ms,errors=20%,status=503,throttle=50rps,burst=10 "
+             "(any subset)")] = "latency=500ms,jitter=200ms,errors=20%",
+    as_json: JsonOpt = False,
+) -> None:
+    """Give an object store weather until `fault clear-brownout`: latency, 503/500 errors,
+    throttling (the lab's store proxy)."""
+    from riftdrill.lab.storeweather import parse_weather
+
+    w = parse_weather(weather)
+    st = inventory.load().store(store)
+    _fault_done(f"brownout on {st.name}: {w.describe()}", as_json,
+                faults.brownout_store(st, w.to_json(), owner_pid=0))
+
+
+@fault_app.command("clear-brownout")
+def fault_clear_brownout(store: StoreArg, as_json: JsonOpt = False) -> None:
+    """The object store answers normally again."""
+    st = inventory.load().store(store)
+    faults.clear_store_weather(st)
+    _fault_done(f"cleared the weather of {st.name}", as_json)
+
+
 @fault_app.command("heal-link")
 def fault_heal_link(link: LinkArg = None, as_json: JsonOpt = False) -> None:
     """Restore the cross-cloud link (every direction severed by hand or by a drill)."""

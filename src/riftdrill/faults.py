@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 from riftdrill import inventory
 from riftdrill.drivers import Driver, driver_for
@@ -30,7 +31,7 @@ from riftdrill.inventory import Broker, Direction, Fault, FaultKind, Inventory, 
 
 BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
 HEALABLE: tuple[FaultKind, ...] = (*BROKER_FAULTS, "sever_link", "degrade_link",
-                                   "block_object_store")
+                                   "block_object_store", "brownout_store")
 
 
 def _new_fault(kind: FaultKind, target: str, owner_pid: int,
@@ -177,6 +178,24 @@ def unblock_object_store(store: ObjectStore) -> Effect:
     return driver_for(inv).sync_store(inv, store.name)
 
 
+def brownout_store(store: ObjectStore, weather: dict[str, Any], *, owner_pid: int,
+                   on_effect: OnEffect | None = None) -> Fault:
+    """Give the store weather (latency, injected errors, throttling) until cleared; the newest
+    brownout of a store is the one in force."""
+    fault = _new_fault("brownout_store", store.name, owner_pid)
+    fault.weather = weather
+    inv = _record([fault])
+    effect = driver_for(inv).sync_store_weather(inv, store.name)
+    if on_effect is not None:
+        on_effect(effect)
+    return fault
+
+
+def clear_store_weather(store: ObjectStore) -> Effect:
+    inv = _forget("brownout_store", [store.name])
+    return driver_for(inv).sync_store_weather(inv, store.name)
+
+
 # ---- everything ------------------------------------------------------------------------------
 
 def heal_all(owner_pid: int | None = None) -> list[Fault]:
@@ -211,13 +230,16 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:
         now.faults = [f for f in now.faults if f.id not in healed_ids]
-    network = [f for f in healed if f.kind in ("sever_link", "degrade_link", "block_object_store")]
+    network = [f for f in healed if f.kind in ("sever_link", "degrade_link", "block_object_store",
+                                               "brownout_store")]
     for kind, target in dict.fromkeys((f.kind, f.target) for f in network):
         try:
             if kind == "sever_link":
                 drv.sync_link(now, target)
             elif kind == "degrade_link":
                 drv.sync_weather(now, target)
+            elif kind == "brownout_store":
+                drv.sync_store_weather(now, target)
             else:
                 drv.sync_store(now, target)
         except Exception as exc:

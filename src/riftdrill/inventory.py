@@ -14,7 +14,7 @@ import os
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,7 +31,7 @@ Engine = Literal[LabEngine, CloudEngine]  # kafka, tansu, automq
 Topology = Literal["stretched", "per-cloud"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
-    "stop_mirror"
+    "brownout_store", "stop_mirror"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
 
@@ -125,8 +125,9 @@ class Fault(BaseModel):
     # The drill runner that owns the fault (the run context's owner_pid); 0 = injected by hand,
     # kept until healed. A fault whose owner died was never healed by it: commands warn about it.
     by_pid: int = 0
-    # degrade_link: the weather per direction ("a-to-b"/"b-to-a" -> lab/wan.py WanProfile fields)
-    weather: dict[str, dict[str, float]] | None = None
+    # degrade_link: the weather per direction ("a-to-b"/"b-to-a" -> lab/wan.py WanProfile
+    # fields); brownout_store: lab/storeweather.py StoreWeather fields
+    weather: dict[str, Any] | None = None
 
 
 class Inventory(BaseModel):

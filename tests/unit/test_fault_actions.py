@@ -62,6 +62,7 @@ class FakeDriver:
     severed: dict[str, list[str]] = field(default_factory=dict)
     blocked: dict[str, bool] = field(default_factory=dict)
     weather: dict[str, Any] = field(default_factory=dict)
+    store_weather: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail_start: set[str] = field(default_factory=set)
 
@@ -105,6 +106,12 @@ class FakeDriver:
         self.calls.append(f"sync_weather {link} {len(recorded)}")
         self.weather[link] = recorded[-1] if recorded else None
         return self._effect("emulator profile reported")
+
+    def sync_store_weather(self, inv: Inventory, store: str) -> Effect:
+        recorded = [f.weather for f in inv.faults_on("brownout_store", store)]
+        self.calls.append(f"sync_store_weather {store} {len(recorded)}")
+        self.store_weather[store] = recorded[-1] if recorded else None
+        return self._effect("proxy profile reported")
 
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         blocked = bool(inv.faults_on("block_object_store", store))
@@ -224,6 +231,10 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("block_object_store", lambda: actions.block_object_store("aws", conf), 1, 1,
          [("block_object_store", "aws-s3")]),
         ("unblock_object_store", lambda: actions.unblock_object_store("aws-s3", conf), 1, 1, []),
+        ("brownout_object_store", lambda: actions.brownout_object_store(
+            "aws", 500, 200, 20, 503, 0, 1, conf), 1, 1, [("brownout_store", "aws-s3")]),
+        ("clear_object_store_weather",
+         lambda: actions.clear_object_store_weather("aws-s3", conf), 1, 1, []),
         ("kill_broker", lambda: actions.kill_broker("gcp-1", conf), 1, 1,
          [("kill_broker", "gcp-1")]),
         ("sever_link", lambda: actions.sever_link("both", "aws-gcp", conf), 1, 1,
@@ -256,7 +267,7 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("kill_broker", "aws-1"), ("pause_broker", "gcp-1"),
         ("kill_broker", "aws-1"), ("kill_broker", "aws-2"), ("pause_broker", "aws-2"),
         ("sever_link", "aws-gcp"), ("degrade_link", "aws-gcp"), ("sever_link", "aws-gcp"),
-        ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"),
+        ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"), ("brownout_store", "aws-s3"),
         ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"

@@ -36,7 +36,8 @@ from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
 
 __all__ = [
-    "block_object_store", "degrade_link", "flap_link", "heal_all", "heal_link", "hold",
+    "block_object_store", "brownout_object_store", "clear_object_store_weather",
+    "degrade_link", "flap_link", "heal_all", "heal_link", "hold",
     "kill_broker", "kill_cloud", "pause_broker", "restart_broker", "restart_cloud",
     "restart_faulted_brokers", "restore_link", "resume_broker",
     "sever_link", "start_load", "stop_load", "unblock_object_store",
@@ -289,6 +290,38 @@ def unblock_object_store(store: str, configuration: dict[str, Any] | None = None
     st = inventory.load().store(store)
     _ended(ctx, "block_object_store", st.name, faults.unblock_object_store(st))
     return {"unblocked": st.name, "at": _now()}
+
+
+def brownout_object_store(store: str, latency_ms: float | str = 500,
+                          jitter_ms: float | str = 200, error_pct: float | str = 20,
+                          error_status: int | str = 503, throttle_rps: float | str = 0,
+                          burst: int | str = 1,
+                          configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Object-store weather until clear_object_store_weather: requests delayed latency_ms +-
+    jitter_ms, error_pct of them answered error_status (503 SlowDown / 500), and above
+    throttle_rps (0: off) throttled as the service does (S3 503 SlowDown, GCS 429)."""
+    from riftdrill.lab import storeweather
+
+    try:
+        w = storeweather.validated(storeweather.StoreWeather(
+            latency_ms=float(latency_ms), jitter_ms=float(jitter_ms), error_pct=float(error_pct),
+            error_status=int(error_status), throttle_rps=float(throttle_rps), burst=int(burst)))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"invalid store weather: {exc}") from None
+    ctx = RunContext.from_configuration(configuration)
+    st = inventory.load().store(store)
+    faults.brownout_store(st, w.to_json(), owner_pid=_owner(ctx),
+                          on_effect=lambda e: _started(ctx, "brownout_store", st.name, e))
+    return {"brownout": st.name, "weather": w.to_json(), "at": _now()}
+
+
+def clear_object_store_weather(store: str,
+                               configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The store answers normally again."""
+    ctx = RunContext.from_configuration(configuration)
+    st = inventory.load().store(store)
+    _ended(ctx, "brownout_store", st.name, faults.clear_store_weather(st))
+    return {"cleared": st.name, "at": _now()}
 
 
 # ---- everything ------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ CHAOS_MAX_S = 3 * 3600.0  # a drill that runs longer than this is killed and hea
 # the broker timeline's hard stop: the longest chaos run, its stop grace and the heal after it
 TIMELINE_MAX_S = CHAOS_MAX_S + 2 * CHAOS_STOP_GRACE_S
 SUITE = ("broker-kill", "broker-pause", "leader-kill", "link-sever", "link-asymmetric",
-         "link-flap", "link-degrade", "object-store-outage", "cloud-outage")
+         "link-flap", "link-degrade", "object-store-outage", "store-brownout", "cloud-outage")
 # The short profile of `make drill` / `riftdrill drill --suite`: ~75 s per drill on 2 cores.
 SUITE_VARS = {"hold_s": "20", "baseline_s": "10", "recovery_s": "20", "rate": "200",
               "cycles": "2", "down_s": "8", "up_s": "8"}

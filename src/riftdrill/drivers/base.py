@@ -60,6 +60,10 @@ class Driver(Protocol):
         """Give the link the weather of its newest `degrade_link` fault in `inv.faults`, or the
         weather it was deployed with when none is recorded."""
 
+    def sync_store_weather(self, inv: Inventory, store: str) -> Effect:
+        """Give the store the weather of its newest `brownout_store` fault in `inv.faults`, or
+        clear weather when none is recorded."""
+
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         """Block the store iff a `block_object_store` fault for it is in `inv.faults`."""
 

@@ -128,6 +128,10 @@ class CloudDriver:
         raise FaultError("the link's weather cannot be changed on aws-gcp: the clouds' network "
                          "is theirs (degrade_link runs on the local lab)")
 
+    def sync_store_weather(self, inv: Inventory, store: str) -> Effect:
+        raise FaultError("a store brownout cannot be injected on aws-gcp: S3 and GCS are the "
+                         "providers' (brownout_store runs on the local lab)")
+
     @_one_line_errors
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         requested = time.time_ns()

@@ -163,6 +163,25 @@ class LocalDriver:
                              f"not {want}")
         return Effect.since(requested, "emulator profile reported")
 
+    def sync_store_weather(self, inv: Inventory, store: str) -> Effect:
+        """Tell the store's weather proxy (lab/storeweather.py) the newest recorded brownout's
+        weather, or to go back to clear; confirmed when the proxy reports it in force."""
+        from riftdrill.lab import storeweather
+
+        st = inv.store(store)
+        sock = storeweather.control_socket(st.name)
+        recorded = [f for f in inv.faults_on("brownout_store", st.name) if f.weather]
+        requested = time.time_ns()
+        if recorded:
+            want = recorded[-1].weather or {}
+            reply = storeweather.set_weather(sock, want)
+            if any(reply.get("profile", {}).get(k) != v for k, v in want.items()):
+                raise FaultError(f"the weather proxy of store {st.name} reports "
+                                 f"{reply.get('profile')}, not {want}")
+        else:
+            storeweather.reset_weather(sock)
+        return Effect.since(requested, "proxy profile reported")
+
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         st = inv.store(store)
         ns = inv.cloud(st.cloud).namespace

@@ -86,11 +86,16 @@ def store_up(spec: Spec) -> None:
     main = _store(spec)
     servers = _servers(main)
     for st in servers:
+        procs.stop(st.proxy_name, grace_s=2)
         procs.stop(st.proc_name, grace_s=2)
     net.add_host_address(main.namespace, main.address)
     for st in servers:
         procs.start(procs.ProcSpec(name=st.proc_name, namespace=st.namespace, argv=stores.argv(st)))
-        stores.wait_listening(st.address, st.port, st.proc_name, timeout_s=60)
+        stores.wait_listening(st.address, st.server_port, st.proc_name, timeout_s=60)
+        # Clients reach the server through its weather proxy (transparent until a brownout).
+        procs.start(procs.ProcSpec(name=st.proxy_name, namespace=st.namespace,
+                                   argv=stores.proxy_argv(st)))
+        stores.wait_listening(st.address, st.port, st.proxy_name, timeout_s=30)
         stores.create_buckets(st)
 
 
@@ -103,6 +108,7 @@ def _servers(main: stores.StoreSpec) -> list[stores.StoreSpec]:
 def store_down(spec: Spec) -> None:
     main = _store(spec)
     for st in reversed(_servers(main)):
+        procs.stop(st.proxy_name, grace_s=2)
         procs.stop(st.proc_name, grace_s=2)
     net.remove_host_address(main.namespace, main.address)
 

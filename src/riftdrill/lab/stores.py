@@ -45,11 +45,29 @@ class StoreSpec:
 
     @property
     def endpoint(self) -> str:
+        """What clients use: the weather proxy in front of the server (lab/storeweather.py)."""
         return f"http://{self.address}:{self.port}"
+
+    @property
+    def server_port(self) -> int:
+        """Where the store server itself listens, behind the proxy."""
+        from riftdrill.lab.storeweather import internal_port
+
+        return internal_port(self.port)
 
     @property
     def proc_name(self) -> str:
         return f"store-{self.name}"
+
+    @property
+    def proxy_name(self) -> str:
+        return f"storeweather-{self.name}"
+
+    @property
+    def control_socket(self) -> Path:
+        from riftdrill.lab.storeweather import control_socket
+
+        return control_socket(self.name)
 
     def s3_interop(self) -> StoreSpec | None:
         """GCS's S3 interoperability API, played by a moto server beside fake-gcs-server.
@@ -94,7 +112,7 @@ def _s3proxy_argv(spec: StoreSpec) -> list[str]:
     conf = paths.lab_dir() / "config" / f"{spec.proc_name}.properties"
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text("\n".join([
-        f"s3proxy.endpoint=http://{spec.address}:{spec.port}",
+        f"s3proxy.endpoint=http://{spec.address}:{spec.server_port}",
         "s3proxy.authorization=aws-v2-or-v4",
         f"s3proxy.identity={LAB_S3_KEY}",
         f"s3proxy.credential={LAB_S3_SECRET}",
@@ -112,15 +130,24 @@ def argv(spec: StoreSpec) -> list[str]:
     if spec.api == "s3" and spec.server == "s3proxy":
         return _s3proxy_argv(spec)
     if spec.api == "s3":
-        return [_moto_bin(), "-H", spec.address, "-p", str(spec.port)]
+        return [_moto_bin(), "-H", spec.address, "-p", str(spec.server_port)]
     binary = fake_gcs_bin()
     if not binary.exists():
         raise SetupError(f"fake-gcs-server is missing ({binary}); run `make setup`")
     root = paths.lab_dir() / "data" / spec.proc_name
     root.mkdir(parents=True, exist_ok=True)
-    return [str(binary), "-scheme", "http", "-host", spec.address, "-port", str(spec.port),
+    return [str(binary), "-scheme", "http", "-host", spec.address, "-port", str(spec.server_port),
             "-backend", "filesystem", "-filesystem-root", str(root),
             "-public-host", f"{spec.address}:{spec.port}", "-log-level", "warn"]
+
+
+def proxy_argv(spec: StoreSpec) -> list[str]:
+    """The weather proxy on the store's public address, in front of its server."""
+    from riftdrill.lab.gotools import build
+
+    return [str(build("storeweather")), "-listen", f"{spec.address}:{spec.port}",
+            "-upstream", f"{spec.address}:{spec.server_port}", "-api", spec.api,
+            "-control", str(spec.control_socket)]
 
 
 def wait_listening(address: str, port: int, proc_name: str, timeout_s: float) -> None:

@@ -19,20 +19,17 @@ a few ms: `metro` is that case.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import socket
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from riftdrill.errors import LabError, ValidationError
+from riftdrill.lab import gotools
+from riftdrill.lab.gotools import ControlError, control
 
-TOOL = Path(__file__).resolve().parents[3] / "tools" / "wan"  # the emulator's Go sources
 MAX_LATENCY_MS = 60_000.0
 MAX_RATE_MBIT = 100_000.0
 
@@ -136,81 +133,27 @@ def from_json(data: dict[str, Any]) -> WanProfile:
 
 def binary() -> Path:
     """The emulator built from the current sources (`make setup` builds it)."""
-    from riftdrill.paths import cache_dir
+    from riftdrill.lab.gotools import build
 
-    digest = hashlib.sha256()
-    for src in [*sorted(TOOL.glob("*.go")), TOOL / "go.mod"]:
-        if not src.name.endswith("_test.go"):
-            digest.update(src.name.encode() + b"\0" + src.read_bytes())
-    return cache_dir() / "bin" / f"riftdrill-wan-{digest.hexdigest()[:12]}"
+    return build("wan")
 
 
-def build() -> Path:
-    """Build the emulator if this version is not built yet; SetupError if Go cannot."""
-    from riftdrill.errors import SetupError
+# ---- the emulator process's control socket --------------------------------------------------
 
-    out = binary()
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        proc = subprocess.run(["go", "build", "-o", str(tmp), "."], cwd=TOOL, capture_output=True,
-                              text=True, timeout=600, env={**os.environ, "CGO_ENABLED": "0"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SetupError(f"cannot build the WAN emulator ({exc}); `make setup` installs Go") from exc
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise SetupError(f"go build of {TOOL} failed: {proc.stderr.strip()[-400:]}")
-    os.replace(tmp, out)
-    for stale in out.parent.glob("riftdrill-wan-*"):  # earlier versions
-        if stale != out:
-            stale.unlink(missing_ok=True)
-    return out
-
-
-# ---- the emulator process's control socket ---------------------------------------------------
-
-class WanControlError(LabError):
-    """The emulator did not answer or refused a request."""
-
-
-def control(sock_path: Path, request: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
-    """One request/reply on the emulator's control socket (JSON lines)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout_s)
-            s.connect(str(sock_path))
-            s.sendall(json.dumps(request).encode() + b"\n")
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-    except OSError as exc:
-        raise WanControlError(f"the WAN emulator at {sock_path} does not answer ({exc}); "
-                              "redeploy the lab (`make deploy`)") from exc
-    try:
-        reply: dict[str, Any] = json.loads(buf)
-    except json.JSONDecodeError as exc:
-        raise WanControlError(f"the WAN emulator answered {buf[:200]!r}") from exc
-    if not reply.get("ok"):
-        raise WanControlError(f"the WAN emulator refused {request.get('op')}: "
-                              f"{reply.get('error')}")
-    return reply
+WanControlError = ControlError
+_WHAT = "WAN emulator"
 
 
 def set_weather(sock_path: Path, profile: dict[str, dict[str, float]]) -> dict[str, Any]:
-    return control(sock_path, {"op": "set", "profile": profile})
+    return control(sock_path, {"op": "set", "profile": profile}, _WHAT)
 
 
 def reset_weather(sock_path: Path) -> dict[str, Any]:
-    return control(sock_path, {"op": "reset"})
+    return control(sock_path, {"op": "reset"}, _WHAT)
 
 
 def weather(sock_path: Path) -> dict[str, Any]:
-    return control(sock_path, {"op": "get"})
+    return control(sock_path, {"op": "get"}, _WHAT)
 
 
 # ---- measuring the link ----------------------------------------------------------------------
@@ -286,15 +229,4 @@ def measure_rtt(client_ns: str, server_ns: str, server_address: str, port: int =
 
 
 def wait_socket(sock_path: Path, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            weather(sock_path)
-            return
-        except WanControlError:
-            time.sleep(0.1)
-    raise LabError(f"the WAN emulator did not open {sock_path} within {timeout_s:g} s")
-
-
-if __name__ == "__main__":
-    print(build())
+    gotools.wait_socket(sock_path, _WHAT, timeout_s)

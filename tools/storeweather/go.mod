@@ -1,0 +1,3 @@
+module riftdrill/storeweather
+
+go 1.22
