@@ -81,8 +81,96 @@ def bench_lab(out: Path) -> dict[str, Any]:
         "runs": runs,
         "goals": {"deploy_s": 60, "destroy_s": 15, "peak_lab_rss_gib": 6},
         "lab": "stretched kafka 4.4.0, 2 brokers per cloud (combined KRaft nodes), moto S3, fake-gcs",
+        "wan": bench_wan(deploy(DeploySpec())),
     }
     return result
+
+
+_SINK = """
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 19997)); s.listen(1); s.settimeout(30); print("ready", flush=True)
+c, _ = s.accept(); c.settimeout(30); n = 0; b = bytearray(1 << 20); t = time.monotonic()
+while True:
+    k = c.recv_into(b)
+    if not k: break
+    n += k
+print(n, time.monotonic() - t)
+"""
+_SOURCE = """
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], 19997), timeout=30); b = b"x" * (1 << 16)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end: c.sendall(b)
+c.close()
+"""
+
+
+def _throughput_mbit_s(src_ns: str, dst_ns: str, dst_address: str, seconds: float = 3.0) -> float:
+    """One TCP stream from one cloud to the other for `seconds`, as the receiver counted it."""
+    import subprocess
+    import sys
+
+    sink = subprocess.Popen(["ip", "netns", "exec", dst_ns, sys.executable, "-c", _SINK,
+                             dst_address], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sink.stdout is not None
+        assert sink.stdout.readline().strip() == "ready"
+        subprocess.run(["ip", "netns", "exec", src_ns, sys.executable, "-c", _SOURCE, dst_address,
+                        str(seconds)], check=True, timeout=seconds + 30)
+        received, took_s = sink.communicate(timeout=30)[0].split()
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+    return round(int(received) * 8 / float(took_s) / 1e6, 1)
+
+
+def bench_wan(inv: inventory.Inventory, trials: int = 3) -> dict[str, Any]:
+    """The link's emulator and what it costs: the measured round trip, and the throughput of
+    one TCP stream aws -> gcp with the deployed weather, with the emulator in the path but no
+    weather, and with the emulator bypassed (kernel forwarding only), `trials` times each."""
+    import statistics
+
+    from riftdrill.drivers.local import LocalDriver
+    from riftdrill.lab import components, net, wan
+
+    lk = inv.links[0]
+    a, b = inv.cloud(lk.a), inv.cloud(lk.b)
+    assert a.namespace is not None and b.namespace is not None
+    dst = str(net.CloudNet(b.name, b.namespace, b.cidr, 2).gateway)
+    sock = components.wan_socket(lk.name)
+    # the two policy-routing rules of net.wan_tun_up: without them the kernel forwards directly
+    rules = [("iif", net.CloudNet(c, "", "", 1).wan_veth, "lookup", table)
+             for c, table in ((lk.a, "100"), (lk.b, "101"))]
+
+    def series() -> list[float]:
+        return [_throughput_mbit_s(a.namespace or "", b.namespace or "", dst)
+                for _ in range(trials)]
+
+    out: dict[str, Any] = {"profile": lk.wan, "weather": wan.from_json(lk.model_dump()).describe(),
+                           "rtt_ms": LocalDriver().link_rtt(inv, lk.name)}
+    with_weather = series()
+    try:
+        wan.set_weather(sock, wan.WanProfile().both())
+        no_weather = series()
+        for r in rules:
+            net.run(["ip", "-n", net.WAN_NS, "rule", "del", *r])
+        try:
+            bypassed = series()
+        finally:
+            for r in rules:
+                net.run(["ip", "-n", net.WAN_NS, "rule", "add", *r])
+    finally:
+        wan.reset_weather(sock)
+    for name, values in (("deployed_weather", with_weather), ("emulator_no_weather", no_weather),
+                         ("bypassed", bypassed)):
+        out[f"{name}_mbit_s"] = statistics.median(values)
+        out[f"{name}_runs_mbit_s"] = values
+    out["emulator_cost_pct"] = round(
+        100 * (1 - out["emulator_no_weather_mbit_s"] / out["bypassed_mbit_s"]), 1)
+    out["how"] = (f"one TCP stream {lk.a} -> {lk.b} for 3 s, median of {trials}; the emulator "
+                  "bypassed by deleting its two policy-routing rules for the measurement")
+    return out
 
 
 def _ensure_lab() -> inventory.Inventory:

@@ -128,14 +128,21 @@ def restart_broker(inv: Inventory, broker: Broker) -> None:
 
 # ---- the link and the object stores ----------------------------------------------------------
 
-def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int,
-               on_effect: OnEffect | None = None) -> Fault:
-    fault = _new_fault("sever_link", link.name, owner_pid, direction)
+def _inject(fault: Fault, sync: Callable[[Driver, Inventory], Effect],
+            on_effect: OnEffect | None) -> Fault:
+    """A declarative network fault: recorded first, then the target made to match what the
+    inventory now records (the driver reads the new record from it)."""
     inv = _record([fault])
-    effect = driver_for(inv).sync_link(inv, link.name)
+    effect = sync(driver_for(inv), inv)
     if on_effect is not None:
         on_effect(effect)
     return fault
+
+
+def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int,
+               on_effect: OnEffect | None = None) -> Fault:
+    fault = _new_fault("sever_link", link.name, owner_pid, direction)
+    return _inject(fault, lambda drv, inv: drv.sync_link(inv, link.name), on_effect)
 
 
 def heal_link(link: Link) -> Effect:
@@ -150,11 +157,7 @@ def degrade_link(link: Link, weather: dict[str, dict[str, float]], *, owner_pid:
     the newest degrade of a link is the one in force."""
     fault = _new_fault("degrade_link", link.name, owner_pid)
     fault.weather = weather
-    inv = _record([fault])
-    effect = driver_for(inv).sync_weather(inv, link.name)
-    if on_effect is not None:
-        on_effect(effect)
-    return fault
+    return _inject(fault, lambda drv, inv: drv.sync_weather(inv, link.name), on_effect)
 
 
 def restore_link(link: Link) -> Effect:
@@ -166,11 +169,7 @@ def restore_link(link: Link) -> Effect:
 def block_object_store(store: ObjectStore, *, owner_pid: int,
                        on_effect: OnEffect | None = None) -> Fault:
     fault = _new_fault("block_object_store", store.name, owner_pid)
-    inv = _record([fault])
-    effect = driver_for(inv).sync_store(inv, store.name)
-    if on_effect is not None:
-        on_effect(effect)
-    return fault
+    return _inject(fault, lambda drv, inv: drv.sync_store(inv, store.name), on_effect)
 
 
 def unblock_object_store(store: ObjectStore) -> Effect:
@@ -184,11 +183,7 @@ def brownout_store(store: ObjectStore, weather: dict[str, Any], *, owner_pid: in
     brownout of a store is the one in force."""
     fault = _new_fault("brownout_store", store.name, owner_pid)
     fault.weather = weather
-    inv = _record([fault])
-    effect = driver_for(inv).sync_store_weather(inv, store.name)
-    if on_effect is not None:
-        on_effect(effect)
-    return fault
+    return _inject(fault, lambda drv, inv: drv.sync_store_weather(inv, store.name), on_effect)
 
 
 def clear_store_weather(store: ObjectStore) -> Effect:

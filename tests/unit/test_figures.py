@@ -367,3 +367,19 @@ def test_slo_block_measures_the_runs_against_slo_yaml(results: Path) -> None:
             "| 15 |") in text
     assert "| tansu | broker-kill | unavailable s (whole cloud) | 0.5 (hold 20) | not bounded | — "\
            "| 10 |" in text
+
+
+def test_bench_lab_says_what_the_link_emulator_costs() -> None:
+    wan = {"profile": "inter-region", "weather": "25 ms one way +- 5 ms, 0 % loss, 1000 Mbit/s",
+           "rtt_ms": {"median_ms": 53.6, "min_ms": 47.7, "max_ms": 61.2, "samples": 20},
+           "deployed_weather_mbit_s": 400.0, "deployed_weather_runs_mbit_s": [390.0, 400.0, 410.0],
+           "emulator_no_weather_mbit_s": 900.0, "emulator_no_weather_runs_mbit_s": [900.0],
+           "bypassed_mbit_s": 1000.0, "bypassed_runs_mbit_s": [1000.0],
+           "emulator_cost_pct": 10.0, "how": "one TCP stream aws -> gcp"}
+    text = figures._bench_lab({"deploy_s": 17.0, "wan": wan})
+    assert ("The cross-cloud link (profile `inter-region`: 25 ms one way +- 5 ms, 0 % loss, "
+            "1000 Mbit/s): measured round trip 53.6 ms (median of 20 TCP ping-pongs, "
+            "47.7-61.2 ms)") in text
+    assert "400 Mbit/s (median of 3 runs, 390-410 Mbit/s) with that weather" in text
+    assert "the emulator's own cost 10 % of throughput" in text
+    assert figures._bench_wan({}) == ""

@@ -684,7 +684,9 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         host=HostFacts.model_validate(host_facts()),
         params={**params, "load": load_spec,
                 "replication_factor": inv.replication_factor,
-                "min_insync_replicas": inv.min_insync_replicas},
+                "min_insync_replicas": inv.min_insync_replicas,
+                # the cross-cloud link's weather profile (lab/wan.py): figures differ with it
+                "wan": inv.links[0].wan if inv.links else None},
         fault_windows=[FaultWindow.model_validate(w.to_summary()) for w in wins],
         recovery=recovery,
         verify=verify_block(report),

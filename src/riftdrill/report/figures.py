@@ -237,7 +237,29 @@ def _bench_lab(b: dict[str, Any]) -> str:
                                        "every cloud")
             + "; " + figure("destroy_s", " s", "destroy")
             + "; " + figure("peak_lab_rss_gib", " GiB", "peak resident memory of every process "
-                                                      "in the lab's namespaces") + ".")
+                                                      "in the lab's namespaces") + "."
+            + _bench_wan(_dict(b.get("wan"))))
+
+
+def _bench_wan(w: dict[str, Any]) -> str:
+    """The link's emulator and its cost (bench.bench_wan), as a sentence after the lab's."""
+    if not w:
+        return ""
+    rtt = _dict(w.get("rtt_ms"))
+
+    def rate(key: str) -> str:
+        runs = [v for v in (_num(x) for x in _list(w.get(f"{key}_runs_mbit_s"))) if v is not None]
+        v = _num(w.get(f"{key}_mbit_s"))
+        return f"{_g(v, ' Mbit/s')} ({spread(v, runs, _g, ' Mbit/s')})"
+
+    return (f" The cross-cloud link (profile `{w.get('profile')}`: {w.get('weather')}): "
+            f"measured round trip {_g(_num(rtt.get('median_ms')), ' ms')} (median of "
+            f"{_g(_num(rtt.get('samples')))} TCP ping-pongs, {_g(_num(rtt.get('min_ms')))}-"
+            f"{_g(_num(rtt.get('max_ms')), ' ms')}); one TCP stream across it "
+            f"{rate('deployed_weather')} with that weather, {rate('emulator_no_weather')} "
+            f"through the emulator with no weather and {rate('bypassed')} with the emulator "
+            f"bypassed: the emulator's own cost {_g(_num(w.get('emulator_cost_pct')), ' %')} of "
+            f"throughput ({w.get('how')}).")
 
 
 def _settings(s: dict[str, Any]) -> str:
@@ -572,6 +594,7 @@ _COMMON: tuple[tuple[str, Callable[[RunData], Any]], ...] = (
     ("acks=", lambda r: _get(r.summary.params, "load", "acks")),
     ("RF", lambda r: _num(r.summary.params.get("replication_factor"))),
     ("min ISR", lambda r: _num(r.summary.params.get("min_insync_replicas"))),
+    ("link weather", lambda r: r.summary.params.get("wan") or None),
     ("baseline s", lambda r: _num(r.summary.params.get("baseline_s"))),
     ("recovery s", lambda r: _num(r.summary.params.get("recovery_s"))),
     ("producers per cloud", lambda r: _num(_get(r.summary.params, "load", "producers_per_cloud"))),
@@ -582,8 +605,8 @@ _COMMON: tuple[tuple[str, Callable[[RunData], Any]], ...] = (
 
 
 def _say(label: str, v: Any) -> str:
-    if label == "host":
-        return f"host {v}"
+    if label in ("host", "link weather"):
+        return f"{label} {v}"
     if label.endswith("="):
         return f"{label}{v}"
     if label in ("RF", "min ISR") or label.endswith(" per cloud"):
