@@ -98,7 +98,8 @@ def test_every_drill_renders_its_report_and_the_index(monkeypatch: pytest.Monkey
         return SimpleNamespace(summary={"experiment": plan.name, "run_id": f"r-{plan.name}"},
                                verdict=SimpleNamespace(passed=True, reasons=[]), regressions=[],
                                regressed=False, exit_code=runner.EXIT_PASS,
-                               run_dir=Path("results/runs") / f"r-{plan.name}")
+                               run_dir=Path("results/runs") / f"r-{plan.name}",
+                               stop_requested=False)
 
     def fake_render(run_dir: Path) -> runner.ReportOutcome:
         rendered.append(run_dir)

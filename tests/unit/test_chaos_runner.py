@@ -53,6 +53,9 @@ RUNNER = textwrap.dedent("""
     class F:
         kind, target = "kill_broker", "aws-1"
     def heal_all():
+        import time
+        (run / "healing").write_text("started")
+        time.sleep(float(os.environ.get("RD_TEST_HEAL_S", "0")))  # a slow heal, to signal it
         (run / "healed").write_text("yes")
         return [F()]
     def stop_load(d):
@@ -60,18 +63,20 @@ RUNNER = textwrap.dedent("""
     out = runner.run_chaos([sys.executable, sys.argv[2], sys.argv[3], *ctx.var_args()], run,
                            echo=False,
                            grace_s=10, heal_all=heal_all, stop_load=stop_load)
-    print(out.interrupted_by, out.returncode, ",".join(out.healed))
+    print(out.interrupted_by, out.returncode, ",".join(out.healed), out.stop_requested)
 """)
 
 
-def start_runner(tmp_path: Path, sleep_s: float) -> tuple[subprocess.Popen[str], Path]:
+def start_runner(tmp_path: Path, sleep_s: float,
+                 heal_s: float = 0) -> tuple[subprocess.Popen[str], Path]:
     run = tmp_path / "run"
     run.mkdir()
     fake = tmp_path / "fake_chaos.py"
     fake.write_text(FAKE_CHAOS)
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(run), str(fake), str(sleep_s)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "RIFTDRILL_HOME": str(ROOT)})
+                            env={**os.environ, "RIFTDRILL_HOME": str(ROOT),
+                                 "RD_TEST_HEAL_S": str(heal_s)})
     return proc, run
 
 
@@ -89,7 +94,7 @@ def test_signal_is_forwarded_then_everything_is_healed(tmp_path: Path, sig: sign
     proc.send_signal(sig)
     out, errs = proc.communicate(timeout=30)
     assert proc.returncode == 0, errs
-    assert out.split() == [sig.name, "20", "kill_broker:aws-1"]
+    assert out.split() == [sig.name, "20", "kill_broker:aws-1", "None"]
     assert f"SIGINT pid={proc.pid}" in (run / "fake.log").read_text()  # chaos got the interrupt
     assert (run / "healed").exists() and (run / "load-stopped").exists()
     [w] = windows.fault_windows(run)
@@ -99,8 +104,24 @@ def test_signal_is_forwarded_then_everything_is_healed(tmp_path: Path, sig: sign
 def test_success_heals_too(tmp_path: Path) -> None:
     proc, run = start_runner(tmp_path, 0.2)
     out, errs = proc.communicate(timeout=30)
-    assert out.split() == ["None", "0", "kill_broker:aws-1"], errs
+    assert out.split() == ["None", "0", "kill_broker:aws-1", "None"], errs
     assert (run / "healed").exists() and (run / "load-stopped").exists()
+
+
+def test_a_signal_during_the_heal_waits_for_it_and_is_remembered(tmp_path: Path) -> None:
+    """Ctrl-C while the runner heals: the heal is not cut short, the drill stays judged as it
+    ran, and the signal is kept so a suite stops after this drill (it was once ignored)."""
+    proc, run = start_runner(tmp_path, 0.2, heal_s=3)
+    deadline = time.monotonic() + 20
+    while not (run / "healing").exists():
+        assert time.monotonic() < deadline, "the heal never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, errs = proc.communicate(timeout=30)
+    assert proc.returncode == 0, errs
+    assert out.split() == ["None", "0", "kill_broker:aws-1", "SIGINT"]
+    assert (run / "healed").exists() and (run / "load-stopped").exists()
+    assert "the heal finishes first" in errs
 
 
 def test_heal_everything_never_raises_and_reports(tmp_path: Path) -> None:

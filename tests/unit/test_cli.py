@@ -168,7 +168,8 @@ def fake_drill(plan: runner.DrillPlan, *_: Any, **__: Any) -> Any:
     name = plan.name
     return SimpleNamespace(summary={"experiment": name, "run_id": f"r-{name}"},
                            verdict=SimpleNamespace(passed=True, reasons=[]), regressions=[],
-                           regressed=False, exit_code=runner.EXIT_PASS, run_dir=Path("r"))
+                           regressed=False, exit_code=runner.EXIT_PASS, run_dir=Path("r"),
+                           stop_requested=False)
 
 
 def test_drill_json_is_a_list_for_one_drill_as_for_a_suite(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,3 +181,16 @@ def test_drill_json_is_a_list_for_one_drill_as_for_a_suite(monkeypatch: pytest.M
     suite = invoke(["drill", "--suite", "--json"])
     assert suite.exit_code == 0, suite.output
     assert [s["experiment"] for s in json.loads(suite.stdout)] == list(runner.SUITE)
+
+
+def test_ctrl_c_while_a_drill_heals_stops_the_suite(monkeypatch: pytest.MonkeyPatch) -> None:
+    def stopped(plan: runner.DrillPlan, *a: Any, **kw: Any) -> Any:
+        result = fake_drill(plan)
+        result.stop_requested = plan.name == runner.SUITE[1]
+        return result
+
+    monkeypatch.setattr(runner, "run_drill", stopped)
+    monkeypatch.setattr(runner, "render_report", lambda d: runner.ReportOutcome(True, "report"))
+    suite = invoke(["drill", "--suite", "--json"])
+    assert suite.exit_code == runner.EXIT_INTERRUPTED
+    assert [s["experiment"] for s in json.loads(suite.stdout)] == list(runner.SUITE[:2])

@@ -121,8 +121,8 @@ def command(
                       f"({result.run_dir})", soft_wrap=True)
             err.print(f"  report: {report.message}" if report.ok
                       else f"  [yellow]{report.message}[/yellow]", soft_wrap=True)
-        if result.exit_code == runner.EXIT_INTERRUPTED:
-            code = runner.EXIT_INTERRUPTED
+        if result.exit_code == runner.EXIT_INTERRUPTED or result.stop_requested:
+            code = runner.EXIT_INTERRUPTED  # Ctrl-C while a drill healed stops the suite too
             break
         if result.exit_code != runner.EXIT_PASS or (fail_on_regression and result.regressed):
             code = runner.EXIT_FAIL

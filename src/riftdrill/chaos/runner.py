@@ -192,6 +192,9 @@ class ChaosOutcome:
     seconds: float
     healed: list[str] = field(default_factory=list)  # faults the runner itself had to heal
     cleanup_errors: list[str] = field(default_factory=list)
+    # A signal that came while the runner healed (the heal is never cut short): the drill is
+    # judged as it ran, and a suite stops after it.
+    stop_requested: str | None = None
 
 
 class _Signals:
@@ -199,7 +202,14 @@ class _Signals:
 
     def __init__(self) -> None:
         self.received: str | None = None
+        self.late: str | None = None  # received while healing: remembered, not acted on
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def late_handler(self, signum: int, frame: object) -> None:
+        if self.late is None and self.received is None:
+            self.late = signal.Signals(signum).name
+            print(f"riftdrill: {self.late}: the heal finishes first; nothing more runs after "
+                  "this drill", file=sys.stderr, flush=True)
 
     def handler(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
@@ -307,10 +317,11 @@ def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
             if proc is not None and proc.poll() is None:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
-            # Further signals during the heal are ignored: a half-done heal is the worst case.
+            # A signal during the heal does not cut it short (a half-done heal is the worst
+            # case): it is remembered, and a suite stops after this drill.
             for s in (signal.SIGINT, signal.SIGTERM):
                 if threading.current_thread() is threading.main_thread():
-                    signal.signal(s, signal.SIG_IGN)
+                    signal.signal(s, sig.late_handler)
             outcome.healed, outcome.cleanup_errors = heal_everything(run_dir, stop_load, heal_all)
             # what the experiment's riftdrill control healed as chaos ended comes first
             by_control = read_control_report(run_dir)
@@ -318,6 +329,7 @@ def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
             outcome.cleanup_errors = [*by_control.cleanup_errors, *outcome.cleanup_errors]
     outcome.returncode = proc.returncode if proc is not None else None
     outcome.interrupted_by = sig.received
+    outcome.stop_requested = sig.late
     outcome.seconds = round(time.monotonic() - t0, 3)
     return outcome
 
@@ -397,6 +409,7 @@ class DrillResult:
     verdict: Verdict
     exit_code: int
     regressions: list[str] = field(default_factory=list)  # one message per flagged figure
+    stop_requested: bool = False  # a signal came while the drill healed: run nothing after it
 
     @property
     def regressed(self) -> bool:
@@ -628,7 +641,8 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
         EXIT_PASS if verdict.passed else EXIT_FAIL)
     return DrillResult(run_dir=run_dir, summary=summary.to_json_dict(), verdict=verdict,
                        exit_code=code,
-                       regressions=[f["message"] for f in summary.regressions["flags"]])
+                       regressions=[f["message"] for f in summary.regressions["flags"]],
+                       stop_requested=outcome.stop_requested is not None)
 
 
 def cluster_timeline_block(run_dir: Path, start: DrillStart,
