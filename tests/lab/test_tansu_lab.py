@@ -57,7 +57,8 @@ def read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 20) -> 
 
 
 def test_tansu_brokers_share_one_log_in_the_bucket(lab_session: None) -> None:
-    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--json")
+    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--wan", "inter-region",
+              "--json")
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     assert inv.engine == "tansu" and inv.engine_version == "0.6.0"
     aws, gcp = inv.brokers_in("aws"), inv.brokers_in("gcp")
@@ -99,7 +100,10 @@ def test_tansu_broker_kill_drill_judges_every_ack_and_skips_isr(lab_session: Non
     records it does not keep: docs/findings.md), and the ISR probe says "not applicable"
     instead of a healthy-looking 0. The legacy producer profile: Tansu's brokers fence
     idempotent producers, which would leave too few acks to judge."""
-    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--json")
+    # On a link without latency: this tests how riftdrill judges a Tansu drill. Across the
+    # inter-region link Tansu 0.6's log could not be read back to the fences within the verify
+    # deadline (docs/findings.md, "Tansu 0.6 across the inter-region link"), an open finding.
+    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--wan", "none", "--json")
     proc = riftdrill("drill", "broker-kill", "--var", "hold_s=12", "--var", "baseline_s=8",
                      "--var", "recovery_s=15", "--var", "rate=200", "--var", "profile=legacy",
                      "--json", check=False, timeout=400)  # fmt: skip
@@ -130,7 +134,8 @@ def test_tansu_broker_kill_drill_judges_every_ack_and_skips_isr(lab_session: Non
 def test_tansu_per_cloud_keeps_each_log_in_its_own_cloud_and_mirrors(lab_session: None) -> None:
     """Per-cloud: a Tansu cluster per cloud, each on its own cloud's store (gcp through the GCS
     store's S3 interoperability endpoint), MirrorMaker 2 from aws to gcp."""
-    riftdrill("deploy", "--engine", "tansu", "--topology", "per-cloud", "--json")
+    riftdrill("deploy", "--engine", "tansu", "--topology", "per-cloud", "--wan", "inter-region",
+              "--json")
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     assert {c.name for c in inv.clusters} == {"aws", "gcp"} and len(inv.mirrors) == 1
     gcs = inv.store("gcp")
@@ -177,7 +182,8 @@ def test_tansu_mutations_are_found_with_exact_counts(lab_session: None, tmp_path
     clients: a byte-flipped copy, a re-produced record, a foreign record and a ledger whose
     acked offsets disagree with the log. Legacy (non-idempotent) producers, because Tansu 0.6
     fences idempotent producers across its brokers (docs/findings.md); no DeleteRecords."""
-    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--json")
+    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--wan", "inter-region",
+              "--json")
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     cloud = inv.clouds[0].name
     bootstrap = inv.bootstrap(cloud)

@@ -14,6 +14,9 @@ from riftdrill.inventory import Inventory
 from tests.conftest import riftdrill
 
 pytestmark = pytest.mark.lab
+# Back to the deployed weather (50 ms of round trip): far from a degrade's 300 ms, with room for
+# a loaded 2-core machine (62 ms was measured under the full lab suite).
+BACK_MS = 100
 
 
 def _rtt(lab: Inventory) -> float:
@@ -41,12 +44,12 @@ def test_a_degrade_holds_until_restored_and_heal_restores_it_too(lab: Inventory)
         assert 240 <= degraded <= 360, degraded  # 2 x 150 ms +- 20 %
     finally:
         riftdrill("fault", "restore")
-    assert _rtt(lab) <= 60
+    assert _rtt(lab) <= BACK_MS
     # one left behind: `riftdrill heal` gives the link its deployed weather back
     riftdrill("fault", "degrade", "--weather", "latency=100ms", "--direction", "a-to-b")
     assert 100 <= _rtt(lab) <= 150  # 100 ms one way + 25 ms back
     riftdrill("heal")
-    assert _rtt(lab) <= 60
+    assert _rtt(lab) <= BACK_MS
     assert not json.loads(riftdrill("status", "--json").stdout)["faults"]
 
 
@@ -95,7 +98,7 @@ def test_a_sever_cuts_a_connection_already_open_through_the_emulator(lab: Invent
             if p.poll() is None:
                 p.kill()
             p.wait(timeout=10)
-    assert _rtt(lab) <= 60
+    assert _rtt(lab) <= BACK_MS
 
 
 def test_a_bad_profile_is_one_line_and_changes_nothing(lab: Inventory) -> None:
