@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,6 +41,34 @@ def library_path() -> Path:
     return state_dir() / "native" / f"native-{digest}.so"
 
 
+class BuildFailed(RuntimeError):
+    """A build command could not run, or failed (the message says which and why)."""
+
+
+def build_versioned(out: Path, command: Callable[[Path], list[str]], stale: str, *,
+                    cwd: Path | None = None, env: dict[str, str] | None = None,
+                    timeout_s: float = 600) -> Path:
+    """Build `out` (a path naming its source version) with `command(tmp)` into a temporary file
+    beside it, move it in place, and delete earlier versions (`stale`, a glob in its folder).
+    Shared by this module's C helpers and the lab's Go tools (lab/gotools.py)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    cmd = command(tmp)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False,
+                              timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildFailed(f"{cmd[0]} cannot be run ({exc})") from exc
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise BuildFailed(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-400:]}")
+    os.replace(tmp, out)
+    for old in out.parent.glob(stale):  # builds of earlier versions
+        if old != out:
+            old.unlink(missing_ok=True)
+    return out
+
+
 def build(force: bool = False) -> Path:
     """Compile native.c into the checkout's state dir (atomic rename; a no-op when current)."""
     out = library_path()
@@ -48,22 +77,13 @@ def build(force: bool = False) -> Path:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise NativeBuildError("no C compiler (cc/gcc) on PATH; `make setup` installs gcc")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    # libz.so.1 is there wherever Python's zlib is; linking it by soname needs no headers.
-    cmd = [cc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE), "-l:libz.so.1"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NativeBuildError(f"{cc} cannot be run ({exc}); `make setup` installs gcc") from exc
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise NativeBuildError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[:400]}")
-    os.replace(tmp, out)
-    for stale in out.parent.glob("*.so"):  # builds of earlier versions of native.c
-        if stale != out:
-            stale.unlink(missing_ok=True)
-    return out
+        # libz.so.1 is there wherever Python's zlib is; linking it by soname needs no headers.
+        return build_versioned(out, lambda tmp: [cc, "-O2", "-shared", "-fPIC", "-o", str(tmp),
+                                                 str(SOURCE), "-l:libz.so.1"],
+                               "*.so", timeout_s=120)
+    except BuildFailed as exc:
+        raise NativeBuildError(f"{exc}; `make setup` installs gcc") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from riftdrill.errors import LabError, SetupError
+from riftdrill.native import BuildFailed, build_versioned
 
 TOOLS_DIR = Path(__file__).resolve().parents[3] / "tools"
 TOOLS = ("wan", "storeweather")
@@ -39,22 +39,12 @@ def build(name: str) -> Path:
     out = binary(name)
     if out.exists():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
     try:
-        proc = subprocess.run(["go", "build", "-o", str(tmp), "."], cwd=TOOLS_DIR / name,
-                              capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "CGO_ENABLED": "0"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SetupError(f"cannot build tools/{name} ({exc}); `make setup` installs Go") from exc
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise SetupError(f"go build of tools/{name} failed: {proc.stderr.strip()[-400:]}")
-    os.replace(tmp, out)
-    for stale in out.parent.glob(f"riftdrill-{name}-*"):  # earlier versions
-        if stale != out:
-            stale.unlink(missing_ok=True)
-    return out
+        return build_versioned(out, lambda tmp: ["go", "build", "-o", str(tmp), "."],
+                               f"riftdrill-{name}-*", cwd=TOOLS_DIR / name,
+                               env={**os.environ, "CGO_ENABLED": "0"})
+    except BuildFailed as exc:
+        raise SetupError(f"cannot build tools/{name}: {exc}; `make setup` installs Go") from exc
 
 
 class ControlError(LabError):
