@@ -66,6 +66,8 @@ COMMIT_INTERVAL_S = 0.1  # consumers commit what they processed at most this oft
 FINAL_COMMIT_S = 5.0  # how long the last commit at close may take to be answered
 LOOKUP_TIMEOUT_S = 5.0  # committed / offsets_for_times / watermarks at assignment
 FENCES_CHECK_S = 0.2  # how often a draining process looks for load/fences.json
+GROUP_CHECK_S = 1.0  # how often a drained process asks the group's committed offsets
+GROUP_CHECK_TIMEOUT_S = 2.0  # ... and how long one ask may block (the loop only drains then)
 CONSUMER_REQUEST_TIMEOUT_MS = 30_000  # bounds close() when a broker does not answer
 
 
@@ -347,16 +349,17 @@ def _poll_all(consumers: list[KafkaConsumerUser]) -> None:
 
 
 def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
-    """Read on until every consumer polled its cluster's fence on all partitions it owns, or
-    `deadline`. Without a launcher writing fences (plain locust) this is a short tail, unless
-    load/fences.json appears during it."""
+    """Read on until the group is done, or `deadline`: every consumer here polled its cluster's
+    fence on all partitions it owns, and the group's committed offsets are past every fence
+    (so a partition nobody owned at the end still counts). Without a launcher writing fences
+    (plain locust) this is a short tail, unless load/fences.json appears during it."""
     pending = [c for c in ctx.consumers if c.consumer is not None]
     if not pending:
         return
     path = ctx.load_dir / endrun.FENCES_FILE
     opts = ctx.opts
     fences: FenceSet | str | None = None
-    next_check = 0.0
+    next_check = next_group_check = 0.0
     start = time.monotonic()
     while pending and time.monotonic() < deadline:
         _poll_all(pending)
@@ -371,10 +374,14 @@ def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
             elif not opts.rd_await_fences and now - start >= CONSUMER_TAIL_MIN_S \
                     and ctx.metrics.lag() == 0:
                 break
-        if isinstance(fences, FenceSet):
-            for c in [c for c in pending if c.fenced(fences)]:
-                c.finish()
-                pending.remove(c)
+        if isinstance(fences, FenceSet) and now >= next_group_check \
+                and all(c.fenced(fences) for c in pending):
+            # Every member here owns nothing short of its fence; a member elsewhere (or one
+            # here that was just dropped from the group) may still be waiting for partitions
+            # nobody was handed yet, so the group's commits decide.
+            next_group_check = now + GROUP_CHECK_S
+            if pending[0].group_fenced(fences, GROUP_CHECK_TIMEOUT_S):
+                break
         # fences is a str: they could not be written; read on until the deadline.
     for c in pending:
         c.finish()
@@ -616,6 +623,11 @@ class KafkaProducerUser(User):
             self.ledger.close()
             self.ledger = None
         self.producer = None
+
+
+def group_past_fences(fence_offsets: dict[int, int], committed: dict[int, int]) -> bool:
+    """Every partition's committed offset (the next one to read) lies past its fence."""
+    return all(committed.get(p, -1) > o for p, o in fence_offsets.items())
 
 
 class KafkaConsumerUser(User):
@@ -910,6 +922,22 @@ class KafkaConsumerUser(User):
             if fence_offset is None or self.started_at.get(p, -1) <= fence_offset:
                 return False
         return True
+
+    def group_fenced(self, fences: FenceSet, timeout_s: float) -> bool:
+        """The group's committed offset is past the fence on every partition of the topic:
+        some member read each partition through its fence and committed that. An unanswered
+        ask counts as not done (the drain asks again, until its deadline)."""
+        at = fences.offsets.get(self.topic, {})
+        consumer = self.consumer
+        if consumer is None or not at:
+            return False
+        try:
+            got = consumer.committed([TopicPartition(self.topic, p) for p in sorted(at)],
+                                     timeout=timeout_s)  # fmt: skip
+        except (KafkaException, RuntimeError):
+            return False
+        return group_past_fences(at, {tp.partition: tp.offset for tp in got
+                                      if tp.error is None})  # fmt: skip
 
     def finish(self) -> None:
         """Final commit of everything processed (waits for its answer, at most
