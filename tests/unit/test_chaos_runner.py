@@ -271,6 +271,38 @@ def _judge_with_clean_verify(monkeypatch: pytest.MonkeyPatch, run: Path,
     return runner.judge(run, {"hold_s": 1}, inv(), outcome, bounds)
 
 
+def test_a_run_verify_could_not_check_still_gets_its_recovery_figures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No fence could be written (the cluster refuses writes at the end): verify fails the run,
+    and the recovery figures, which need only the ledgers, still judge the SLO bounds."""
+    from riftdrill.load.fence import FenceError
+    from riftdrill.load.ledger import LedgerWriter
+    from riftdrill.verify import verifier
+    from tests.unit.test_chaos_targets import inv
+
+    (tmp_path / "journal.json").write_text(json.dumps(JOURNAL_OK))
+    windows.record_start("sever_link", "aws-gcp", run_dir=tmp_path, ts_ns=10**9)
+    windows.record_end("sever_link", "aws-gcp", run_dir=tmp_path, ts_ns=2 * 10**9)
+    with LedgerWriter(tmp_path / "load" / "ledgers" / "aws-p0.rdl", 0, "aws", ["t"]) as w:
+        for seq, ack_ns in enumerate((5 * 10**8, 25 * 10**8, 30 * 10**8)):
+            w.append_ack("t", 0, seq, None, seq, 0, ack_ns - 10**7, ack_ns)
+    run = tmp_path
+
+    def no_fences(run_dir: Path, inventory: Any, **kw: Any) -> Any:
+        raise FenceError("cannot write fences at b:9092 (t[0]: UNKNOWN)")
+
+    monkeypatch.setattr(verifier, "verify_run", no_fences)
+    outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
+    verdict, recovery, report, violations, *_ = runner.judge(
+        run, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_unavailability_s=1000.0))
+    assert report is None and recovery is not None
+    assert not verdict.passed
+    assert any(r.startswith("verify could not check the run: cannot write fences")
+               for r in verdict.reasons)
+    assert recovery.worst_unavailability_s == pytest.approx(1.5)  # last ack 0.5 s, next 2.5 s
+    assert not [v for v in violations if v.bound == "max_unavailability_s"]
+
+
 def test_failed_sends_over_the_bound_fail_the_drill(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     run = _run_with_ledger(tmp_path, acks=70, timed_out=30)

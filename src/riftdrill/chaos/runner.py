@@ -470,7 +470,9 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
             reasons.append(f"failed sends could not be counted: {exc}")
     recovery = None
     sp = windows.span(wins)
-    if sp is not None and report is not None:
+    # From the ledgers alone: a run verify could not check (no fence could be written) still
+    # gets its recovery figures, so its SLO lines say what happened, not "no figures".
+    if sp is not None and (run_dir / "load" / "ledgers").is_dir():
         try:
             recovery = figures_from_run(run_dir, sp[0], sp[1],
                                         baseline_s=float(params.get("baseline_s", 60) or 60),

@@ -241,8 +241,9 @@ def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: Verif
             continue
         if recovery is None:
             out.append(Violation(bound=bound, limit=limit, measured=None, over_by=None,
-                                 message=f"SLO {bound}: no recovery figures (no fault window "
-                                         "or no ledgers)"))
+                                 message=f"SLO {bound}: no recovery figures (no fault window, "
+                                         "no ledgers, or they could not be computed: see the "
+                                         "other reasons)"))
             continue
         why = recovery.reasons.get(reason_key) if reason_key else None
         where = None
