@@ -463,6 +463,7 @@ def test_fixture_run_recomputes_to_its_summary() -> None:
     assert summary["fault_windows"][0]["start_s"] == round(start / 1e9, 3)
     fig = figures_from_run(FIXTURE, start, end, baseline_s=summary["params"]["baseline_s"],
                            max_lag=runner.zero_lag_records(summary["params"]))
-    # the per-partition figures came later: the summary has all the others, unchanged
-    assert fig.model_dump(exclude=set(PARTITION_FIELDS)) == summary["recovery"]
+    # the per-partition figures and the baseline came later: the summary has all the others
+    assert fig.model_dump(exclude={*PARTITION_FIELDS, "baseline"}) == summary["recovery"]
+    assert not [b for b in fig.baseline.values() if b.failed_before_fault or not b.acked_before_fault]
     assert fig.worst_partition_unavailability_s is not None

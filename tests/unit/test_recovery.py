@@ -10,6 +10,7 @@ import pytest
 from riftdrill.chaos.recovery import (
     NS,
     AckSeries,
+    baseline_problems,
     compute_recovery,
     figures_from_run,
     time_to_zero_lag_s,
@@ -118,3 +119,41 @@ def test_figures_from_run_reads_ledgers_and_timeline(tmp_path: Path) -> None:
     assert fig.time_to_p99_baseline_s == 6.0
     assert fig.time_to_zero_lag_s == 2.0
     assert sum(fig.errors_by_code.values()) == 2
+
+
+def _ledger(path: Path, pid: int, cloud: str, acks: list[tuple[int, int]],
+            errors: tuple[tuple[int, int], ...] | list[tuple[int, int]] = ()) -> None:
+    """acks: (send, ack) ns; errors: (send, failed at) ns."""
+    with LedgerWriter(path, pid, cloud, ["t"]) as w:
+        for seq, (send_ns, ack_ns) in enumerate(acks):
+            w.append_ack("t", 0, seq, None, seq, 0, send_ns, ack_ns)
+        for seq, (send_ns, at_ns) in enumerate(errors, start=len(acks)):
+            w.append_error("t", seq, -192, send_ns, at_ns)
+
+
+def test_the_baseline_is_judged_per_cloud(tmp_path: Path) -> None:
+    """gcp sent all through the baseline and got its first ack only after the fault began
+    (Tansu under the inter-region link): the run fails on its baseline, not on the fault."""
+    ledgers = tmp_path / "load" / "ledgers"
+    _ledger(ledgers / "aws-p0.rdl", 0, "aws",
+            [(t * NS, t * NS + 5 * MS) for t in range(90, 110)])
+    _ledger(ledgers / "gcp-p256.rdl", 256, "gcp",
+            [(t * NS, 106 * NS) for t in range(90, 110)], errors=[(95 * NS, 125 * NS)])
+    fig = figures_from_run(tmp_path, FAULT, FAULT_END)
+    aws, gcp = fig.baseline["aws"], fig.baseline["gcp"]
+    assert (aws.sent, aws.acked_before_fault, aws.failed_before_fault) == (10, 10, 0)
+    assert (gcp.sent, gcp.acked_before_fault, gcp.failed_before_fault) == (11, 0, 0)
+    [problem] = baseline_problems(fig.baseline)
+    assert problem.startswith("baseline: gcp producers sent 11 records before the fault, "
+                              "0 were acknowledged and 0 failed before it began")
+
+
+def test_a_send_that_failed_before_the_fault_is_an_unhealthy_baseline(tmp_path: Path) -> None:
+    ledgers = tmp_path / "load" / "ledgers"
+    _ledger(ledgers / "aws-p0.rdl", 0, "aws", [(t * NS, t * NS + 5 * MS) for t in range(90, 110)],
+            errors=[(91 * NS, 99 * NS)])
+    fig = figures_from_run(tmp_path, FAULT, FAULT_END)
+    assert fig.baseline["aws"].failed_before_fault == 1
+    assert len(baseline_problems(fig.baseline)) == 1
+    healthy = {"aws": fig.baseline["aws"].model_copy(update={"failed_before_fault": 0})}
+    assert baseline_problems(healthy) == []

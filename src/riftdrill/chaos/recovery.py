@@ -116,6 +116,14 @@ class CloudPartitionFigures(BaseModel):
     time_to_first_ack_s: float | None = None  # the slowest partition's; None: one never acked
 
 
+class BaselineCloud(BaseModel):
+    """One cloud's producers before the fault: was the cluster healthy when the fault came?"""
+
+    sent: int  # sends intended before the fault began (acked or failed, whenever)
+    acked_before_fault: int  # acks that arrived before the fault began
+    failed_before_fault: int  # sends that failed before the fault began
+
+
 PARTITION_FIELDS = ("partitions", "worst_partition_unavailability_s", "worst_partition",
                     "partitions_affected", "per_cloud")
 
@@ -142,6 +150,8 @@ class RecoveryFigures(BaseModel):
     worst_partition: str | None = None  # "topic[p]@cloud"
     partitions_affected: int = 0
     per_cloud: dict[str, CloudPartitionFigures] = {}
+    # Per producer cloud, before the fault (absent in summaries written before it existed).
+    baseline: dict[str, BaselineCloud] = {}
     reasons: dict[str, str] = {}  # figure -> why it is None
 
     @model_serializer(mode="wrap")
@@ -150,10 +160,46 @@ class RecoveryFigures(BaseModel):
         """A summary written before the per-partition figures (or the zero-lag label) existed
         is dumped as it was read (published runs are never rewritten; tests/unit/test_summary.py)."""
         out: dict[str, Any] = handler(self)
-        for name in (*PARTITION_FIELDS, "time_to_zero_lag_from"):
+        for name in (*PARTITION_FIELDS, "time_to_zero_lag_from", "baseline"):
             if name not in self.model_fields_set:
                 out.pop(name, None)
         return out
+
+
+def baseline_health(producers: Iterable[ProducerLedger], fault_start_ns: int
+                    ) -> dict[str, BaselineCloud]:
+    """Per producer cloud: sends intended before the fault, and what was acked or failed before
+    it began."""
+    from riftdrill.load.ledger import Ack
+
+    out: dict[str, BaselineCloud] = {}
+    for ledger in producers:
+        cloud = str(ledger.header["cloud"])
+        b = out.setdefault(cloud, BaselineCloud(sent=0, acked_before_fault=0,
+                                                failed_before_fault=0))  # fmt: skip
+        for e in ledger.entries:
+            if e.send_ts_ns >= fault_start_ns:
+                continue
+            b.sent += 1
+            if isinstance(e, Ack):
+                b.acked_before_fault += e.ack_ts_ns < fault_start_ns
+            else:
+                b.failed_before_fault += e.ts_ns < fault_start_ns
+    return out
+
+
+def baseline_problems(baseline: dict[str, BaselineCloud]) -> list[str]:
+    """Why the cluster was not healthy when the fault came (empty: it was): a cloud that sent
+    and got no ack before the fault, or any send that failed before it. What follows such a
+    baseline does not measure the fault alone, so the verdict fails on it."""
+    out = []
+    for cloud, b in sorted(baseline.items()):
+        if b.sent and (not b.acked_before_fault or b.failed_before_fault):
+            out.append(f"baseline: {cloud} producers sent {b.sent} records before the fault, "
+                       f"{b.acked_before_fault} were acknowledged and {b.failed_before_fault} "
+                       "failed before it began: the cluster was not healthy before the fault, "
+                       "so the figures after it do not measure the fault alone")
+    return out
 
 
 def _s(ns: int) -> float:
@@ -461,7 +507,9 @@ def figures_from_run(run_dir: Path, fault_start_ns: int, fault_end_ns: int | Non
         last += [max(ts for ts, _ in errors)] if errors else []
         run_end_ns = max(last, default=fault_start_ns + 1)
     lag = lag_from_timeline(run_dir / "load" / "timeline.json")
-    return compute_recovery(by_cloud, errors, fault_start_ns, fault_end_ns, run_end_ns,
-                            lag=lag, max_lag=max_lag, window_s=window_s, factor=factor,
-                            baseline_s=baseline_s, partitions=sends_by_partition(producers),
-                            clusters=clusters)
+    fig = compute_recovery(by_cloud, errors, fault_start_ns, fault_end_ns, run_end_ns,
+                           lag=lag, max_lag=max_lag, window_s=window_s, factor=factor,
+                           baseline_s=baseline_s, partitions=sends_by_partition(producers),
+                           clusters=clusters)
+    fig.baseline = baseline_health(producers, fault_start_ns)
+    return fig

@@ -43,7 +43,7 @@ from riftdrill.chaos import brokerlogs, live, windows
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import timeline as timeline_mod
 from riftdrill.chaos.endtoend import EndToEnd, end_to_end_from_run, with_true_lag
-from riftdrill.chaos.recovery import RecoveryFigures, figures_from_run
+from riftdrill.chaos.recovery import RecoveryFigures, baseline_problems, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.summary import (
     SCHEMA_VERSION,
@@ -481,6 +481,8 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
                                                   for cloud in c.clouds})
         except RiftdrillError as exc:
             reasons.append(f"recovery figures: {exc}")
+        else:
+            reasons += baseline_problems(recovery.baseline)
     e2e = None
     if sp is not None and producers is not None:
         e2e = end_to_end_block(run_dir, producers, sp, inv, recovery)
