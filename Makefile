@@ -80,9 +80,10 @@ figures: setup
 experiments: setup
 	$(RD) experiments --write
 
-# The same drills on kafka (stateful, RF=3) and tansu (stateless, log in S3), side by side.
+# The same drills on each setup (stretched kafka, kafka per cloud + MM2, tansu) over the
+# inter-region link, side by side; SETUPS="kafka tansu" picks some.
 compare: setup
-	$(RD) compare
+	$(RD) compare $(foreach s,$(SETUPS),--setup $(s))
 	$(RD) report
 
 clean: destroy

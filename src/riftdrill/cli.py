@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from riftdrill import faults, inventory
 from riftdrill.errors import NotDeployedError, RiftdrillError
-from riftdrill.inventory import Direction, Engine, LabEngine, Target, Topology
+from riftdrill.inventory import Direction, Engine, LabEngine, SetupName, Target, Topology
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 a verdict failed (drill, verify, smoke, report --figures "
               "--check); 2 bad input: one line on stderr naming the problem and the fix; "
@@ -102,8 +102,10 @@ err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 if TYPE_CHECKING:
     LabEngineChoice = str
+    SetupChoice = str
 else:  # typer takes list[Enum] but not list[Literal]: the Literal's values as an Enum
     LabEngineChoice = StrEnum("LabEngineChoice", [(e, e) for e in get_args(LabEngine)])
+    SetupChoice = StrEnum("SetupChoice", [(e, e) for e in get_args(SetupName)])
 BrokerArg = Annotated[str, typer.Argument(help="The broker: its name (e.g. aws-1) or node id.")]
 LinkArg = Annotated[str | None, typer.Argument(
     help="The cross-cloud link's name (default: the only link).")]
@@ -525,22 +527,30 @@ def fault_unblock(store: StoreArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def compare(
+    setup: Annotated[list[SetupChoice] | None, typer.Option(
+        "--setup", help="setups to compare (repeatable): kafka (stretched), kafka-per-cloud "
+                        "(MirrorMaker 2), tansu (shared storage); default: all three")] = None,
     engine: Annotated[list[LabEngineChoice] | None, typer.Option(
-        "--engine", help="engines to compare (repeatable); default: kafka and tansu")] = None,
+        "--engine", help="an engine's default setup (repeatable; kafka = stretched)")] = None,
     experiment: Annotated[list[str] | None, typer.Option(
         "--experiment", help="drills to run (repeatable); default: the comparison set")] = None,
     var: Annotated[list[str] | None, typer.Option(
         "--var", help="NAME=VALUE for every drill (repeatable)")] = None,
+    wan: Annotated[str | None, typer.Option(
+        "--wan", help="the cross-cloud link for every setup: a profile (inter-region, metro, "
+                      "none) or latency=..,jitter=..,loss=..,rate=..; default: inter-region")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the same drills on kafka and tansu, time a broker replacement, render side by side."""
-    from riftdrill.compare import COMPARE_EXPERIMENTS, run_compare
-    from riftdrill.deploy import ENGINES
+    """Run the same drills on each setup over the same link, time a broker replacement, render
+    side by side."""
+    from riftdrill.compare import COMPARE_EXPERIMENTS, DEFAULT_SETUPS, resolve_setups, run_compare
 
     progress = (lambda line: None) if as_json else (lambda line: err.print(line))
-    engines = tuple(e for wanted in engine for e in ENGINES if e == wanted) if engine else ENGINES
-    compare_dir = run_compare(engines, tuple(experiment or COMPARE_EXPERIMENTS),
-                              var or [], progress=progress)
+    names = tuple(str(s) for s in setup or []) + tuple(str(e) for e in engine or [])
+    setups = resolve_setups(names or DEFAULT_SETUPS)
+    compare_dir = run_compare(setups, tuple(experiment or COMPARE_EXPERIMENTS), var or [],
+                              wan=wan, progress=progress)  # None: the lab's default link
     if as_json:
         _emit({"compare": str(compare_dir)})
     else:

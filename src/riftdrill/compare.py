@@ -1,8 +1,10 @@
-"""`riftdrill compare` / `make compare`: the same drills on a stateful and a stateless engine.
+"""`riftdrill compare` / `make compare`: the same drills on each deployment pattern.
 
-For each engine: deploy the lab with it, run the drills with the same load, then replace a
-broker (kill it, give it an empty disk, start it) and time until it serves its share again,
-counting the log bytes copied onto it. The runs and replacements become one
+A setup is an engine in a topology (`report.compare.SETUPS`): stretched kafka (one cluster over
+both clouds), kafka per cloud joined by MirrorMaker 2, and shared-storage tansu. For each setup:
+deploy the lab with it over the same cross-cloud link, run the drills with the same load, then
+replace a broker (kill it, give it an empty disk, start it) and time until it serves its share
+again, counting the log bytes copied onto it. The runs and replacements become one
 results/compare/<id>/ rendered side by side.
 """
 
@@ -16,13 +18,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from riftdrill import faults, inventory, paths
-from riftdrill.deploy import ENGINES, DeploySpec
+from riftdrill.deploy import DEFAULT_WAN, DeploySpec
 from riftdrill.deploy import deploy_lab as deploy
-from riftdrill.errors import LabError
-from riftdrill.inventory import Broker, Inventory, LabEngine
-from riftdrill.report.compare import BrokerReplacement
+from riftdrill.errors import ValidationError
+from riftdrill.inventory import Broker, Inventory
+from riftdrill.report.compare import SETUPS, BrokerReplacement, Setup
 
 COMPARE_EXPERIMENTS = ("broker-kill", "link-sever", "object-store-outage")
+DEFAULT_SETUPS = ("kafka", "kafka-per-cloud", "tansu")
+
+
+def resolve_setups(names: tuple[str, ...]) -> tuple[Setup, ...]:
+    """The named setups, in order, each once; an unknown name is a ValidationError."""
+    out: list[Setup] = []
+    for name in names:
+        if name not in SETUPS:
+            raise ValidationError(f"unknown setup {name!r}; choose from: {', '.join(SETUPS)}")
+        if SETUPS[name] not in out:
+            out.append(SETUPS[name])
+    return tuple(out)
 
 
 def _dir_bytes(path: Path) -> int:
@@ -43,7 +57,7 @@ def _kafka_in_sync(inv: Inventory, broker: Broker) -> bool:
                if broker.id in p.replicas)
 
 
-def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
+def replace_broker(inv: Inventory, setup: str, timeout_s: float = 180) -> BrokerReplacement:
     from riftdrill.engines import kafka
     from riftdrill.lab.health import round_trip
 
@@ -73,19 +87,20 @@ def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
         if ready:
             break
         if time.monotonic() > deadline:
-            return BrokerReplacement(engine=inv.engine, broker=broker.name, replacement_s=None,
+            return BrokerReplacement(engine=inv.engine, setup=setup, broker=broker.name,
+                                     replacement_s=None,
                                      bytes_moved=_dir_bytes(data_dir),
                                      note=f"not serving after {timeout_s:.0f} s")
         time.sleep(0.5)
     moved = _dir_bytes(data_dir) if inv.engine == "kafka" else 0
-    return BrokerReplacement(engine=inv.engine, broker=broker.name,
+    return BrokerReplacement(engine=inv.engine, setup=setup, broker=broker.name,
                              replacement_s=round(time.monotonic() - started, 1), bytes_moved=moved,
                              note=note)
 
 
-def run_compare(engines: tuple[LabEngine, ...] = ENGINES,
-                experiments: tuple[str, ...] = COMPARE_EXPERIMENTS,
-                var_items: list[str] | None = None, compare_id: str | None = None,
+def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPARE_EXPERIMENTS,
+                var_items: list[str] | None = None, wan: str | None = None,
+                compare_id: str | None = None,
                 progress: Callable[[str], None] = print) -> Path:
     from riftdrill.chaos.runner import plan_drill, run_drill
     from riftdrill.report.compare import build_compare, write_compare
@@ -93,24 +108,29 @@ def run_compare(engines: tuple[LabEngine, ...] = ENGINES,
     from riftdrill.report.render import render_compare
     from riftdrill.report.runs import load_run
 
-    for engine in engines:
-        if engine not in ENGINES:
-            raise LabError(f"unknown engine {engine!r}; compare engines: {', '.join(ENGINES)}")
+    wan = wan or DEFAULT_WAN
+    specs = [DeploySpec(engine=s.engine, topology=s.topology, wan=wan)  # type: ignore[arg-type]
+             for s in setups]  # fmt: skip
+    for spec in specs:
+        spec.validate()  # every setup and the link, before anything is deployed
+    for exp in experiments:
+        plan_drill(exp, var_items)  # an unknown drill or variable fails before the first deploy
     compare_id = compare_id or "compare-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dirs: list[Path] = []
     replacements: list[BrokerReplacement] = []
-    for engine in engines:
-        progress(f"compare: deploying {engine}")
-        deploy(DeploySpec(engine=engine))
+    for setup, spec in zip(setups, specs, strict=True):
+        progress(f"compare: deploying {setup.name} ({setup.pattern}; link {wan})")
+        deploy(spec)
         faults.heal_all()
         for exp in experiments:
-            progress(f"compare: {engine}: drill {exp}")
+            progress(f"compare: {setup.name}: drill {exp}")
             result = run_drill(plan_drill(exp, var_items), echo=False)
             run_dirs.append(result.run_dir)
-        progress(f"compare: {engine}: broker replacement")
-        replacements.append(replace_broker(inventory.load()))
+        progress(f"compare: {setup.name}: broker replacement")
+        replacements.append(replace_broker(inventory.load(), setup.name))
     doc = build_compare(compare_id, [load_run(d) for d in run_dirs],
-                        title=f"{' vs '.join(engines)}: {', '.join(experiments)}")
+                        title=f"{' vs '.join(s.name for s in setups)}: {', '.join(experiments)}"
+                              f" (link {wan})")
     doc.replacements = replacements
     out = write_compare(doc, paths.results_dir())
     render_compare(out if out.is_dir() else out.parent, load_prices())

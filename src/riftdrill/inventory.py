@@ -29,6 +29,8 @@ LabEngine = Literal["kafka", "tansu"]  # what the local lab runs
 CloudEngine = Literal["automq", "kafka"]  # what the aws-gcp target runs
 Engine = Literal[LabEngine, CloudEngine]  # kafka, tansu, automq
 Topology = Literal["stretched", "per-cloud"]
+# The deployment patterns `riftdrill compare` builds: an engine in a topology (report.compare)
+SetupName = Literal["kafka", "kafka-per-cloud", "tansu"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
     "brownout_store", "stop_mirror"

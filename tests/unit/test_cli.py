@@ -86,6 +86,10 @@ def test_version_comes_from_the_package_metadata() -> None:
     (["destroy", "--target", "azure"], "unknown target 'azure'; choose one of: local, aws-gcp"),
     (["fault", "sever", "--direction", "up"], "unknown direction 'up'; choose one of: both, a-to-b, b-to-a"),
     (["compare", "--engine", "automq"], "unknown engine 'automq'; choose one of: kafka, tansu"),
+    (["compare", "--setup", "mm2"],
+     "unknown setup 'mm2'; choose one of: kafka, kafka-per-cloud, tansu"),
+    (["compare", "--wan", "latency=-5ms"], "latency"),
+    (["compare", "--experiment", "no-such-drill"], "no-such-drill"),
     (["load", "--profile", "fast"], "unknown profile 'fast'; choose one of: idempotent, legacy"),
 ])
 def test_a_bad_choice_is_one_line_listing_the_choices(tmp_path: Path, args: list[str],

@@ -43,12 +43,13 @@ def test_compare_json_keeps_every_figure(results: Path) -> None:
 
 def test_compare_table_shows_the_verdict_columns(results: Path) -> None:
     table = compare_rows(load_compare(results / "compare" / "sever-engines"), None)
-    assert table.headers[9:17] == columns.HEADINGS
+    at = table.headers.index("e2e p99") + 1
+    assert table.headers[at:at + 8] == columns.HEADINGS
     kafka, tansu = (verdict_cells(r, table.headers) for r in table.rows)
     assert list(tansu.values()) == ["5", "2", "12", "1", "3", "4", "2.22%", "7"]
     assert list(kafka.values()) == ["0", "0", "0", "0", "0", "0", "2.22%", "0"]
     assert table.sort_keys is not None
-    assert table.sort_keys[1][9:17] == [5, 2, 12, 1, 3, 4, pytest.approx(160 / 7200), 7]
+    assert table.sort_keys[1][at:at + 8] == [5, 2, 12, 1, 3, 4, pytest.approx(160 / 7200), 7]
 
 
 def test_an_old_comparison_shows_dashes(results: Path, tmp_path: Path) -> None:
@@ -73,3 +74,27 @@ def test_an_old_run_compares_with_dashes(tmp_path: Path) -> None:
     assert (entry.lost, entry.duplicates, entry.reordered) == (0, 0, 0)
     assert (entry.inconsistent_offset, entry.undelivered, entry.poll_skip,
             entry.failed_send_ratio, entry.unreadable) == (None, None, None, None, None)
+
+
+def test_setups_are_an_engine_in_a_topology() -> None:
+    from riftdrill.compare import resolve_setups
+    from riftdrill.errors import ValidationError
+
+    assert [s.name for s in resolve_setups(("tansu", "kafka-per-cloud", "tansu"))] == [
+        "tansu", "kafka-per-cloud"]
+    assert resolve_setups(("kafka-per-cloud",))[0].topology == "per-cloud"
+    with pytest.raises(ValidationError, match="unknown setup 'automq'; choose from: kafka, "):
+        resolve_setups(("automq",))
+
+
+def test_one_experiment_may_run_on_two_setups_of_one_engine() -> None:
+    """Stretched and per-cloud kafka are two rows; an old entry without a setup gets its own."""
+    from riftdrill.report.compare import CompareDoc
+
+    base = {"experiment": "broker-kill", "engine": "kafka", "run_id": "r"}
+    doc = CompareDoc.model_validate({"compare_id": "c", "created_at": "now", "entries": [
+        {**base, "topology": "stretched"}, {**base, "topology": "per-cloud"}]})
+    assert [e.setup for e in doc.entries] == ["kafka", "kafka-per-cloud"]
+    with pytest.raises(ValueError, match="two entries for experiment 'broker-kill' on 'kafka'"):
+        CompareDoc.model_validate({"compare_id": "c", "created_at": "now",
+                                   "entries": [{**base, "topology": "stretched"}, base]})

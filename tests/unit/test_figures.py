@@ -255,12 +255,31 @@ def test_compare_is_the_newest_by_creation(results: Path) -> None:
     text = figures.render_block("compare", load_results(results))
     assert "`results/compare/b-newer/` (created 2026-05-03; kafka vs tansu)" in text
     assert _rows(text)[1:3] == [
-        "| link-sever | kafka 4.4.0 | stretched | pass | 15 | 15 | 0 | — | 3 | — | b-newer-run |",
-        "| link-sever | tansu 0.6.0 | stretched | FAIL | 15 | 15 | — | — | 3 | 1.25% | b-newer-run |",
+        "| link-sever | kafka | kafka 4.4.0 | pass | 15 | 15 | — | — | — | 0 | — | 3 | — "
+        "| b-newer-run |",
+        "| link-sever | tansu | tansu 0.6.0 | FAIL | 15 | 15 | — | — | — | — | — | 3 | 1.25% "
+        "| b-newer-run |",
     ]
     assert "| kafka | gcp-2 | 7.25 | 3.0 MiB | in the ISR |" in text
     assert "| tansu | gcp-2 | 1.1 | 0 MiB | — |" in text
+    assert "over the cross-cloud link of its day (not recorded)" in text  # written before setups
     assert "Older comparisons under `results/compare/`: `z-older` (created 2026-05-01)." in text
+
+
+def test_compare_names_setups_and_the_link(results: Path) -> None:
+    """One experiment on stretched and per-cloud kafka: two setups of one engine, side by side."""
+    entry = {"experiment": "link-sever", "engine": "kafka", "engine_version": "4.4.0",
+             "topology": "stretched", "setup": "kafka", "wan": "inter-region",
+             "run_id": "c-run", "verdict_passed": True, "ack_p50_ms": 61.5, "ack_p99_ms": 1200.0,
+             "e2e_p99_ms": 2500.0}
+    _write(results / "compare" / "c-setups" / "compare.json", {
+        "compare_id": "c-setups", "created_at": "2026-05-04T00:00:00+00:00",
+        "entries": [entry, {**entry, "topology": "per-cloud", "setup": "kafka-per-cloud",
+                            "run_id": "d-run"}]})
+    text = figures.render_block("compare", load_results(results))
+    assert "over the cross-cloud link `inter-region`" in text
+    assert [r.split(" | ")[1] for r in _rows(text)[1:3]] == ["kafka", "kafka-per-cloud"]
+    assert "| 61.5 | 1200 | 2500 |" in _rows(text)[1]
 
 
 def test_empty_results_say_so(tmp_path: Path) -> None:

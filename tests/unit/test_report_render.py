@@ -94,7 +94,7 @@ def test_index_lists_runs_comparison_and_skipped(results: Path, rendered: dict[s
     # unreadable (160 of 7200 sends timed out in the fixture)
     assert "| 5 | 2 | 12 | 1 | 3 | 4 | 2.22% | 7 |" in md
     assert "| 0 | 0 | 0 | 0 | 0 | 0 | 2.22% | 0 |" in md
-    assert "## Engine comparison sever-engines" in md
+    assert "## Comparison sever-engines" in md
     assert "(compare/sever-engines/report.html)" in md
     skipped = rendered["skipped"]
     assert [s["path"].rsplit("/", 1)[-1] for s in skipped] == [BROKEN]  # type: ignore[attr-defined,index]

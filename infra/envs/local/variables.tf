@@ -70,8 +70,8 @@ variable "wan_profile" {
 
 variable "mirror_topics" {
   type        = string
-  description = "per-cloud: regex of topics MirrorMaker 2 replicates aws -> gcp."
-  default     = "riftdrill.*|mirror.*"
+  description = "per-cloud: regex of topics MirrorMaker 2 replicates aws -> gcp (drill-.*: every drill's topic, so the verifier checks its mirror)."
+  default     = "riftdrill.*|mirror.*|drill-.*"
 }
 
 variable "riftdrill_python" {

@@ -723,26 +723,33 @@ def newest_compare(compares: Sequence[CompareDoc]) -> CompareDoc | None:
 def render_compare(res: Results) -> str:
     doc = newest_compare(res.compares)
     if doc is None:
-        return "No readable engine comparison under `results/compare/`."
-    lines = [f"Newest engine comparison: `results/compare/{doc.compare_id}/` (created "
+        return "No readable comparison under `results/compare/`."
+    links = sorted({e.wan for e in doc.entries if e.wan})
+    lines = [f"Newest comparison: `results/compare/{doc.compare_id}/` (created "
              f"{_date(doc.created_at)}" + (f"; {doc.title}" if doc.title else "") + "). Each row is "
-             "one drill run of the experiment on that engine; seconds from fault start, worst over "
-             "clouds; '—': not measured.", ""]
+             "one drill run of the experiment on that setup (an engine in a topology), over the "
+             "cross-cloud link " + (", ".join(f"`{w}`" for w in links) if links
+                                    else "of its day (not recorded)")
+             + "; seconds from fault start, worst over clouds; latencies over the whole run, "
+             "fault included (e2e: intended send to consumed); '—': not measured.", ""]
     rows = []
-    for e in sorted(doc.entries, key=lambda e: (e.experiment, _engine_sorted([e.engine]), e.engine)):
+    for e in sorted(doc.entries, key=lambda e: (e.experiment, _engine_sorted([e.engine]),
+                                                e.setup)):
         figures = e.model_dump()
-        rows.append([e.experiment, f"{e.engine} {e.engine_version}".strip(), e.topology or MISSING,
+        rows.append([e.experiment, e.setup, f"{e.engine} {e.engine_version}".strip(),
                      MISSING if e.verdict_passed is None else "pass" if e.verdict_passed else "FAIL",
                      _g(e.worst_unavailability_s), _g(e.worst_time_to_first_ack_s),
+                     _g(e.ack_p50_ms), _g(e.ack_p99_ms), _g(e.e2e_p99_ms),
                      *(c.cell(figures)[0] for c in SHOWN_COLUMNS), e.run_id])
-    lines += _table(["drill", "engine", "topology", "verdict", "unavailable s", "first ack s",
+    lines += _table(["drill", "setup", "engine", "verdict", "unavailable s", "first ack s",
+                     "ack p50 ms", "ack p99 ms", "e2e p99 ms",
                      *(c.heading for c in SHOWN_COLUMNS), "run"], rows)
     if doc.replacements:
         lines += ["", "Broker replacement in the same comparison: a broker killed and replaced by "
                       "a fresh one with an empty disk, timed until it serves again (1 run per "
-                      "engine):", ""]
-        lines += _table(["engine", "broker", "replacement s", "data copied", "serving means"],
-                        [[r.engine, r.broker, _g(r.replacement_s), _mib(r.bytes_moved),
+                      "setup):", ""]
+        lines += _table(["setup", "broker", "replacement s", "data copied", "serving means"],
+                        [[r.setup, r.broker, _g(r.replacement_s), _mib(r.bytes_moved),
                           r.note or MISSING] for r in doc.replacements])
     others = sorted((d for d in res.compares if d is not doc),
                     key=lambda d: (d.created_at, d.compare_id), reverse=True)

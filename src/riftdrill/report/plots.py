@@ -308,22 +308,22 @@ def run_plots(run: RunData, series: RunSeries | None = None) -> list[Plot]:
 
 
 def compare_plot(doc: Any, monthly_cost: dict[tuple[str, str], float]) -> Plot | None:
-    """Worst unavailability and cost per month, per engine, one group per experiment."""
-    entries = sorted(doc.entries, key=lambda e: (e.experiment, e.engine))
+    """Worst unavailability and cost per month, per setup, one group per experiment."""
+    entries = sorted(doc.entries, key=lambda e: (e.experiment, e.setup))
     if not entries:
         return None
-    labels = [f"{e.experiment}\n{e.engine}" for e in entries]
+    labels = [f"{e.experiment}\n{e.setup}" for e in entries]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 0.8 + 0.5 * len(entries)))
     unav = [e.worst_unavailability_s or 0.0 for e in entries]
     ax1.barh(labels, unav, color=["#1f77b4" if e.verdict_passed else FAULT_COLOR for e in entries])
     ax1.set_xlabel("worst unavailability (s)")
     ax1.set_title("Unavailability (red: verdict failed)")
     ax1.invert_yaxis()
-    cost = [monthly_cost.get((e.experiment, e.engine), 0.0) for e in entries]
+    cost = [monthly_cost.get((e.experiment, e.setup), 0.0) for e in entries]
     ax2.barh(labels, cost, color="#2ca02c")
     ax2.set_xlabel("per month (list prices)")
     ax2.set_title("Cost per month of this workload")
     ax2.invert_yaxis()
     ax2.set_yticklabels([])
     fig.tight_layout()
-    return Plot("compare", "Engines: unavailability and cost per month", _png(fig))
+    return Plot("compare", "Setups: unavailability and cost per month", _png(fig))

@@ -515,18 +515,21 @@ def compare_rows(doc: CompareDoc, prices: PriceTable | None, link_prefix: str = 
                  ) -> Table:
     rows, keys = [], []
     links: dict[tuple[int, int], str] = {}
-    for i, e in enumerate(sorted(doc.entries, key=lambda e: (e.experiment, e.engine))):
+    for i, e in enumerate(sorted(doc.entries, key=lambda e: (e.experiment, e.setup))):
         cost = entry_cost(e, prices)
         monthly = cost.monthly_total if cost else None
         values: list[tuple[str, str | float | None]] = [
-            (e.experiment, None), (f"{e.engine} {e.engine_version}".strip(), None),
-            (e.topology, None),
+            (e.experiment, None), (e.setup, None),
+            (f"{e.engine} {e.engine_version}".strip(), None), (e.topology, None),
+            (e.wan or "n/a", None),
             ("pass" if e.verdict_passed else "FAIL", None),
             (_f(e.worst_time_to_first_ack_s, " s"), e.worst_time_to_first_ack_s),
             (_f(e.worst_unavailability_s, " s"), e.worst_unavailability_s),
             (_f(e.time_to_p99_baseline_s, " s"), e.time_to_p99_baseline_s),
             (_f(e.time_to_zero_lag_s, " s"), e.time_to_zero_lag_s),
+            (_f(e.ack_p50_ms, " ms"), e.ack_p50_ms),
             (_f(e.ack_p99_ms, " ms"), e.ack_p99_ms),
+            (_f(e.e2e_p99_ms, " ms"), e.e2e_p99_ms),
             *columns.cells(e.model_dump()),
             (_money(monthly, cost.currency) if cost and monthly is not None else "n/a", monthly),
             (e.run_id, None)]
@@ -534,35 +537,39 @@ def compare_rows(doc: CompareDoc, prices: PriceTable | None, link_prefix: str = 
         keys.append([k for _, k in values])
         if link_prefix:
             links[(i, len(values) - 1)] = f"{link_prefix}{e.run_id}/report.html"
-    return Table(["experiment", "engine", "topology", "verdict", "first ack", "unavailable",
-                  "p99 back", "lag zero", "ack p99", *columns.HEADINGS, "per month", "run"],
+    return Table(["experiment", "setup", "engine", "topology", "link", "verdict", "first ack",
+                  "unavailable", "p99 back", "lag zero", "ack p50", "ack p99", "e2e p99",
+                  *columns.HEADINGS, "per month", "run"],
                  rows, sort_keys=keys, links=links, sortable=True, id="compare")
 
 
 def compare_document(doc: CompareDoc, prices: PriceTable | None, plots: list[Plot]) -> Document:
     blocks: list[Block] = [
-        Para("Each row is one drill run of the experiment on that engine. 'per month' prices "
-             "what the run measured as a 730-hour month of the same workload (docs/report.md)."),
+        Para("Each row is one drill run of the experiment on that setup (an engine in a "
+             "topology), over the cross-cloud link named in 'link' (lab/wan.py profiles). "
+             "Latencies are over the whole run, fault included; 'e2e' is intended send to "
+             "consumed. 'per month' prices what the run measured as a 730-hour month of the "
+             "same workload (docs/report.md)."),
         compare_rows(doc, prices, link_prefix="../../runs/")]
     blocks += [Image(p) for p in plots]
     if doc.replacements:
         blocks.append(Para("Broker replacement: a broker is killed and replaced by a fresh one "
                            "with an empty disk; the clock stops when it serves its share again."))
-        blocks.append(Table(["engine", "broker", "replacement", "data moved", "note"],
-                            [[r.engine, r.broker, _f(r.replacement_s, " s"),
+        blocks.append(Table(["setup", "engine", "broker", "replacement", "data moved", "note"],
+                            [[r.setup, r.engine, r.broker, _f(r.replacement_s, " s"),
                               f"{r.bytes_moved / 2**20:.1f} MiB", r.note]
                              for r in doc.replacements]))
     if prices is not None:
         blocks.append(Para(f"Prices: list prices as of {prices.as_of} ({prices.currency}), "
                            "editable in prices.yaml.", "note"))
-    return Document(title=f"Engine comparison {doc.compare_id}",
+    return Document(title=f"Comparison {doc.compare_id}",
                     subtitle=doc.title or f"created {doc.created_at}",
-                    sections=[Section("Engines side by side", blocks)])
+                    sections=[Section("Setups side by side", blocks)])
 
 
 def render_compare(compare_dir: Path, prices: PriceTable | None) -> Rendered:
     doc = load_compare(compare_dir)
-    costs = {(e.experiment, e.engine): c.monthly_total for e in doc.entries
+    costs = {(e.experiment, e.setup): c.monthly_total for e in doc.entries
              if (c := entry_cost(e, prices)) is not None}
     plots = [p for p in [compare_plot(doc, costs)] if p is not None]
     return _write_doc("compare", doc.compare_id, compare_dir, compare_document(doc, prices, plots),
@@ -617,7 +624,7 @@ def index_document(runs: list[RunData], compares: list[CompareDoc], skipped: lis
     for doc in compares:
         t = compare_rows(doc, prices, link_prefix="runs/")
         t.id = f"compare-{doc.compare_id}"
-        sections.append(Section(f"Engine comparison {doc.compare_id}", [
+        sections.append(Section(f"Comparison {doc.compare_id}", [
             Para(doc.title or f"created {doc.created_at}"), t,
             Table(["report"], [["comparison report"]],
                   links={(0, 0): f"compare/{doc.compare_id}/report.html"})]))
