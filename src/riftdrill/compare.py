@@ -128,7 +128,7 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
             run_dirs.append(result.run_dir)
         progress(f"compare: {setup.name}: broker replacement")
         replacements.append(replace_broker(inventory.load(), setup.name))
-    doc = build_compare(compare_id, [load_run(d) for d in run_dirs],
+    doc = build_compare(compare_id, [load_run(d, need_timeline=False) for d in run_dirs],
                         title=f"{' vs '.join(s.name for s in setups)}: {', '.join(experiments)}"
                               f" (link {wan})")
     doc.replacements = replacements

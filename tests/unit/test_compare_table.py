@@ -98,3 +98,18 @@ def test_one_experiment_may_run_on_two_setups_of_one_engine() -> None:
     with pytest.raises(ValueError, match="two entries for experiment 'broker-kill' on 'kafka'"):
         CompareDoc.model_validate({"compare_id": "c", "created_at": "now",
                                    "entries": [{**base, "topology": "stretched"}, base]})
+
+
+def test_a_drill_whose_load_never_started_is_compared_as_failed(tmp_path: Path) -> None:
+    """Its run has a summary and no timeline: the comparison keeps it (FAIL, figures unknown);
+    the run's own report still needs the timeline."""
+    from riftdrill.report.runs import RunInputError
+
+    run = build_run(tmp_path / "runs", "20260528T202710Z-sever-link-kafka")
+    (run / "load" / "timeline.json").unlink()
+    with pytest.raises(RunInputError, match=r"timeline\.json"):
+        load_run(run)
+    data = load_run(run, need_timeline=False)
+    assert data.timeline == [] and "the load never ran" in data.notes[0]
+    [entry] = build_compare("c", [data]).entries
+    assert entry.run_id == "20260528T202710Z-sever-link-kafka"

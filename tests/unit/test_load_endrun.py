@@ -83,3 +83,20 @@ def test_stop_waits_cover_drain_and_fence_wait() -> None:
     spec = LoadSpec(rate_per_s=1, duration_s=1, delivery_timeout_ms=30_000, fence_wait_s=60)
     assert stop_grace_s(spec) >= 30 + 60
     assert stop_timeout_s(spec) > stop_grace_s(spec)
+
+
+def test_the_topic_rf_is_capped_by_each_clusters_brokers() -> None:
+    """Per-cloud: two brokers per cluster and the deploy's RF 3 (Terraform caps its own topics
+    the same way); a stretched cluster of four keeps 3; an RF asked for is kept as asked."""
+    from riftdrill.inventory import Cluster
+    from riftdrill.load.runner import replication_factor
+    from tests.unit.test_chaos_targets import inv
+
+    stretched = inv()
+    per_cloud = stretched.model_copy(update={"topology": "per-cloud", "clusters": [
+        Cluster(name="aws", clouds=["aws"], brokers=[101, 102], bootstrap={}),
+        Cluster(name="gcp", clouds=["gcp"], brokers=[201, 202], bootstrap={})]})
+    assert replication_factor(LoadSpec(100, 10), stretched, "main") == 3
+    assert replication_factor(LoadSpec(100, 10), per_cloud, "gcp") == 2
+    assert replication_factor(LoadSpec(100, 10, replication_factor=3), per_cloud,
+                              "gcp") == 3

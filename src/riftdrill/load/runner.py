@@ -128,7 +128,7 @@ def worker_command(
         "--rd-consumer-users", str(consumers),
         "--rd-duration", repr(float(spec.duration_s)), "--rd-exit-when-done",
         "--rd-topic", spec.topic, "--rd-partitions", str(spec.partitions),
-        "--rd-replication-factor", str(replication_factor(spec, inv)),
+        "--rd-replication-factor", str(replication_factor(spec, inv, cluster)),
         "--rd-size", str(spec.size_bytes), "--rd-acks", str(spec.acks),
         "--rd-max-in-flight", str(spec.max_in_flight),
         "--rd-compression", spec.compression, "--rd-linger-ms", repr(float(spec.linger_ms)),
@@ -148,8 +148,13 @@ def worker_command(
     return ["ip", "netns", "exec", ns, *cmd] if ns else cmd
 
 
-def replication_factor(spec: LoadSpec, inv: Inventory) -> int:
-    return spec.replication_factor or inv.replication_factor
+def replication_factor(spec: LoadSpec, inv: Inventory, cluster: str) -> int:
+    """The RF the run's topic gets in `cluster`: the one asked for, else the deploy's,
+    capped by that cluster's brokers (a per-cloud cluster has fewer brokers than the stretched
+    RF; Terraform caps its own topics the same way)."""
+    if spec.replication_factor:
+        return spec.replication_factor
+    return min(inv.replication_factor, len(inv.cluster_named(cluster).brokers))
 
 
 def preflight(spec: LoadSpec, inv: Inventory) -> None:
@@ -157,9 +162,9 @@ def preflight(spec: LoadSpec, inv: Inventory) -> None:
     clouds = placement_of(spec, inv)
     for cloud in clouds:
         kafka.check_reachable(inv.bootstrap(cloud))
-    rf = replication_factor(spec, inv)
-    for cluster in {inv.cluster_of(c).name for c in clouds}:
-        kafka.ensure_topic(inv.bootstrap(clouds[0], cluster), spec.topic, spec.partitions, rf)
+    for cluster in sorted({inv.cluster_of(c).name for c in clouds}):
+        kafka.ensure_topic(inv.bootstrap(clouds[0], cluster), spec.topic, spec.partitions,
+                           replication_factor(spec, inv, cluster))
 
 
 def fence_targets(inv: Inventory, clouds: list[str]) -> dict[str, str]:

@@ -156,7 +156,7 @@ def compare(
         d = Path(rid) if Path(rid).is_dir() else results / "runs" / rid
         if not d.is_dir():
             raise RiftdrillError(f"no run {rid!r} under {results / 'runs'}")
-        runs.append(load_run(d))
+        runs.append(load_run(d, need_timeline=False))
     ident = compare_id or f"compare-{max(r.run_id for r in runs)}"
     doc = build_compare(ident, runs, title)
     out = write_compare(doc, results)

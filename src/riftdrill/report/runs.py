@@ -57,8 +57,10 @@ def _model_error(path: Path, exc: PydanticValidationError) -> RunInputError:
     return RunInputError(f"{path}: {loc}: {first['msg']}")
 
 
-def load_run(run_dir: Path) -> RunData:
-    """Every input of one run; raises RunInputError naming the first bad file."""
+def load_run(run_dir: Path, *, need_timeline: bool = True) -> RunData:
+    """Every input of one run; raises RunInputError naming the first bad file. Without
+    `need_timeline` a run whose load never started (no timeline) still loads, with a note:
+    a comparison keeps it as the failed drill it was; a report needs the timeline."""
     if not run_dir.is_dir():
         raise RunInputError(f"{run_dir}: not a directory")
     summary_path = run_dir / "summary.json"
@@ -74,6 +76,9 @@ def load_run(run_dir: Path) -> RunData:
         raise RunInputError(f"{summary_path}: started_at/ended_at: {exc}") from None
     load_dir = run_dir / summary.load_dir
     timeline_path = load_dir / "timeline.json"
+    if not need_timeline and not timeline_path.exists():
+        return RunData(run_dir=run_dir, summary=summary, timeline=[], notes=[
+            f"{timeline_path.relative_to(run_dir)} is missing: the load never ran"])
     timeline = _read_json(timeline_path, "the load's per-second timeline")
     if isinstance(timeline, dict):
         timeline = timeline.get("rows", [])
