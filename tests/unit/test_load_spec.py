@@ -86,7 +86,7 @@ def test_launcher_passes_the_contract_and_the_fence_options() -> None:
     c = cmd()
     assert "--rd-idempotence" in c and "--rd-no-idempotence" not in c
     assert (value(c, "--rd-max-in-flight"), value(c, "--rd-cluster")) == ("5", "main")
-    assert "--rd-await-fences" in c and float(value(c, "--rd-fence-wait-s")) == 60
+    assert "--rd-await-fences" in c and float(value(c, "--rd-fence-wait-s")) == 120
     legacy = cmd(profile="legacy", fence_wait_s=5)
     assert "--rd-no-idempotence" in legacy and value(legacy, "--rd-max-in-flight") == "1000000"
     assert float(value(legacy, "--rd-fence-wait-s")) == 5

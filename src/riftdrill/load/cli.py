@@ -22,7 +22,7 @@ import typer
 from riftdrill import inventory, paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.load.runner import LoadResult, load_status, run_load, start_load, stop_load
-from riftdrill.load.spec import Acks, Compression, KeyMode, LoadSpec, Profile
+from riftdrill.load.spec import DEFAULT_FENCE_WAIT_S, Acks, Compression, KeyMode, LoadSpec, Profile
 
 app = typer.Typer(help="Open-model Kafka load with a ledger of every ack.", no_args_is_help=False)
 
@@ -90,7 +90,7 @@ def load(
         help="producer message.timeout.ms: a send stuck this long becomes an error")] = 30000,
     fence_wait_s: Annotated[
         float, typer.Option(help="at the end, how long consumers may read on to the fences")
-    ] = 60,
+    ] = DEFAULT_FENCE_WAIT_S,
     run: Annotated[str | None, typer.Option(
         "--run", "--run-dir", help="the new run: a run id under results/runs or a directory; "
         "default results/runs/<utc>-load")] = None,

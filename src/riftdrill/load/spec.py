@@ -17,6 +17,7 @@ PROFILES: tuple[Profile, ...] = get_args(Profile)
 MAX_IN_FLIGHT = 1_000_000  # librdkafka's ceiling (and its default)
 MAX_IDEMPOTENT_IN_FLIGHT = 5  # librdkafka refuses more with enable.idempotence
 MAX_FENCE_WAIT_S = 3600.0
+DEFAULT_FENCE_WAIT_S = 120.0
 ACKS: tuple[Acks, ...] = get_args(Acks)
 COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
 KEY_MODES: tuple[KeyMode, ...] = get_args(KeyMode)
@@ -52,7 +53,10 @@ class LoadSpec:
     delivery_timeout_ms: int = 30000  # librdkafka message.timeout.ms: a stuck send becomes an error
     ledger: bool = True
     locust_report: Literal["per-message", "per-poll"] = "per-message"
-    fence_wait_s: float = 60.0  # after its producers are done, how long consumers may read on
+    # After its producers are done, how long consumers may read on. More than a consumer's own
+    # recovery: a session timeout (45 s) then a request timeout (30 s) to a coordinator that
+    # cannot commit (a cloud outage under the inter-region link stalled the group ~80 s).
+    fence_wait_s: float = DEFAULT_FENCE_WAIT_S
 
     def __post_init__(self) -> None:
         _need(self.profile in PROFILES, "profile",

@@ -51,7 +51,12 @@ from riftdrill.load.ledger import LedgerWriter
 from riftdrill.load.metrics import ProcessMetrics
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
 from riftdrill.load.schedule import OpenSchedule
-from riftdrill.load.spec import MAX_IDEMPOTENT_IN_FLIGHT, producer_problem, producer_settings
+from riftdrill.load.spec import (
+    DEFAULT_FENCE_WAIT_S,
+    MAX_IDEMPOTENT_IN_FLIGHT,
+    producer_problem,
+    producer_settings,
+)
 
 RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
@@ -116,7 +121,7 @@ def _add_options(parser: Any) -> None:
                    help="quit once every producer finished --rd-duration and drained")  # fmt: skip
     g.add_argument("--rd-locust-report", default="per-message",
                    choices=["per-message", "per-poll"])  # fmt: skip
-    g.add_argument("--rd-fence-wait-s", type=float, default=60.0,
+    g.add_argument("--rd-fence-wait-s", type=float, default=DEFAULT_FENCE_WAIT_S,
                    help="after the producers are done, consumers read until they polled the "
                         "run's fences (load/fences.json) or this many s passed")  # fmt: skip
     g.add_argument("--rd-await-fences", action="store_true",
