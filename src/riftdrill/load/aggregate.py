@@ -40,7 +40,9 @@ class MetricsTail:
                 chunk = f.read()
             end = chunk.rfind(b"\n") + 1
             for line in chunk[:end].splitlines():
-                new.append(json.loads(line))
+                d = json.loads(line)
+                d.setdefault("worker", path.parent.name)  # <cloud>-<index>-<pid>: whose line
+                new.append(d)
             self.offsets[path] = start + end
         self.lines.extend(new)
         return new
