@@ -382,7 +382,7 @@ def smoke(as_json: JsonOpt = False) -> None:
     results: list[dict[str, Any]] = []
     for cloud in inv.clouds:
         cluster = inv.cluster_of(cloud.name)
-        rf = min(inv.replication_factor, len(cluster.brokers))
+        rf = inv.cluster_rf(cluster.name)[0]
         cmd = [sys.executable, "-m", "riftdrill.lab", "roundtrip", inv.bootstrap(cloud.name), str(rf)]
         if cloud.namespace:
             cmd = ["ip", "netns", "exec", cloud.namespace, *cmd]

@@ -105,6 +105,10 @@ class Cluster(BaseModel):
     clouds: list[str]
     brokers: list[int]
     bootstrap: dict[str, str]  # cloud -> "host:port,host:port" preferred by clients in that cloud
+    # The cluster's own, when the deploy says (per-cloud: capped by its brokers); None: an
+    # inventory written before it did (Inventory.cluster_rf then caps the deploy's the same way)
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
 
 
 class MirrorMaker(BaseModel):
@@ -188,6 +192,14 @@ class Inventory(BaseModel):
         """Bootstrap servers a client placed in `cloud` should use (its own cloud's brokers first)."""
         c = self.cluster_of(cloud) if cluster is None else self.cluster_named(cluster)
         return c.bootstrap.get(cloud) or next(iter(c.bootstrap.values()))
+
+    def cluster_rf(self, name: str) -> tuple[int, int]:
+        """(replication factor, min ISR) topics get in cluster `name`: the cluster's own, else
+        the deploy's capped as infra/envs/local/main.tf caps them (cluster_rf, cluster_min_isr)."""
+        c = self.cluster_named(name)
+        rf = c.replication_factor or min(self.replication_factor, len(c.brokers))
+        isr = c.min_insync_replicas or min(self.min_insync_replicas, max(1, rf - 1))
+        return rf, isr
 
     def cluster_named(self, name: str) -> Cluster:
         for c in self.clusters:

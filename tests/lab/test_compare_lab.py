@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from riftdrill import inventory
 from tests.conftest import ROOT, riftdrill
 
 pytestmark = pytest.mark.lab
@@ -32,6 +33,7 @@ def test_compare_deploys_the_per_cloud_setup_and_records_what_it_measured(
     [entry] = doc["entries"]
     run_dir = ROOT / "results" / "runs" / entry["run_id"]
     verify = json.loads((run_dir / "verify.json").read_text())
+    params = json.loads((run_dir / "summary.json").read_text())["params"]
     shutil.rmtree(run_dir, ignore_errors=True)
     assert (entry["setup"], entry["engine"], entry["topology"], entry["wan"]) == (
         "kafka-per-cloud", "kafka", "per-cloud", "inter-region")
@@ -42,6 +44,11 @@ def test_compare_deploys_the_per_cloud_setup_and_records_what_it_measured(
     assert replacement["setup"] == "kafka-per-cloud" and replacement["replacement_s"]
     assert "| broker-kill | kafka-per-cloud |" in report
     assert json.loads(riftdrill("status", "--json").stdout)["topology"] == "per-cloud"
+    # Two brokers per cloud: each cluster and the drill's topic hold RF 2, min ISR 1 (the deploy
+    # says so in the inventory; the summary names what the topic got, not the stretched RF 3).
+    inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
+    assert {(c.replication_factor, c.min_insync_replicas) for c in inv.clusters} == {(2, 1)}
+    assert (params["replication_factor"], params["min_insync_replicas"]) == (2, 1)
     # The drill's topic is mirrored aws -> gcp, and the verifier checked every partition of it.
     mirrors = verify["mirrors"]
     assert {m["mirror_topic"] for m in mirrors} == {f"aws.drill-{entry['run_id']}"}

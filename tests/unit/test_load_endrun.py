@@ -98,5 +98,11 @@ def test_the_topic_rf_is_capped_by_each_clusters_brokers() -> None:
         Cluster(name="gcp", clouds=["gcp"], brokers=[201, 202], bootstrap={})]})
     assert replication_factor(LoadSpec(100, 10), stretched, "main") == 3
     assert replication_factor(LoadSpec(100, 10), per_cloud, "gcp") == 2
+    # as infra/envs/local/main.tf: min ISR at most RF - 1 (and at least 1)
+    assert stretched.cluster_rf("main") == (3, 2) and per_cloud.cluster_rf("gcp") == (2, 1)
+    said = per_cloud.model_copy(update={"clusters": [
+        c.model_copy(update={"replication_factor": 1, "min_insync_replicas": 1})
+        for c in per_cloud.clusters]})
+    assert replication_factor(LoadSpec(100, 10), said, "aws") == 1  # the deploy's word wins
     assert replication_factor(LoadSpec(100, 10, replication_factor=3), per_cloud,
                               "gcp") == 3

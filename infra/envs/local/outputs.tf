@@ -16,6 +16,9 @@ output "inventory" {
       clouds    = c.clouds
       brokers   = [for b in c.brokers : b.id]
       bootstrap = local.bootstrap[n]
+      # what its topics get: per-cloud clusters are capped by their own brokers
+      replication_factor  = local.cluster_rf[n]
+      min_insync_replicas = local.cluster_min_isr[n]
     }]
     brokers = [for b in local.brokers : {
       id              = b.id

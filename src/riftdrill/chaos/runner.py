@@ -701,8 +701,10 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         riftdrill_sha=git_sha(),
         host=HostFacts.model_validate(host_facts()),
         params={**params, "load": load_spec,
-                "replication_factor": inv.replication_factor,
-                "min_insync_replicas": inv.min_insync_replicas,
+                # what the drill's topic got (per-cloud clusters are capped by their brokers)
+                "replication_factor": load_spec.get("replication_factor") or min(
+                    inv.cluster_rf(c.name)[0] for c in inv.clusters),
+                "min_insync_replicas": min(inv.cluster_rf(c.name)[1] for c in inv.clusters),
                 # the cross-cloud link's weather profile (lab/wan.py): figures differ with it
                 "wan": inv.links[0].wan if inv.links else None},
         fault_windows=[FaultWindow.model_validate(w.to_summary()) for w in wins],

@@ -152,9 +152,7 @@ def replication_factor(spec: LoadSpec, inv: Inventory, cluster: str) -> int:
     """The RF the run's topic gets in `cluster`: the one asked for, else the deploy's,
     capped by that cluster's brokers (a per-cloud cluster has fewer brokers than the stretched
     RF; Terraform caps its own topics the same way)."""
-    if spec.replication_factor:
-        return spec.replication_factor
-    return min(inv.replication_factor, len(inv.cluster_named(cluster).brokers))
+    return spec.replication_factor or inv.cluster_rf(cluster)[0]
 
 
 def preflight(spec: LoadSpec, inv: Inventory) -> None:
