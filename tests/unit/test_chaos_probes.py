@@ -50,3 +50,18 @@ def test_every_cloud_acked_holds_the_latency_hypothesis(tmp_path: Path) -> None:
     _metrics(tmp_path, "gcp-1-12", [(100 + i, 100, 90) for i in range(10)])
     conf = {"run_dir": str(tmp_path), "owner_pid": 0}
     assert probes.p99_ack_latency_within(1000, 10, 0, conf) is True
+
+
+def test_the_baseline_starts_once_every_clouds_load_has_an_ack(tmp_path: Path) -> None:
+    """start_load waits for a first ack in every cloud (bounded); a cloud that has none by the
+    bound is named, and left to the verdict's baseline check."""
+    from riftdrill.chaos.actions import wait_load_ready
+
+    _metrics(tmp_path, "aws-0-11", [(100, 100, 0), (101, 100, 100)])
+    _metrics(tmp_path, "gcp-1-12", [(100, 100, 0), (101, 100, 0)])
+    waited, missing = wait_load_ready(tmp_path / "load", ["aws", "gcp"], timeout_s=0.3)
+    assert missing == ["gcp"] and waited >= 0.3
+    with open(tmp_path / "load" / "workers" / "gcp-1-12" / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"t": 102, "sent": 100, "acked": 3}) + "\n")
+    waited, missing = wait_load_ready(tmp_path / "load", ["aws", "gcp"], timeout_s=5)
+    assert missing == [] and waited < 1

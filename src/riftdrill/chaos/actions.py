@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, get_args
 
 from riftdrill import faults, inventory, paths
@@ -360,8 +361,10 @@ def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int
                profile: str = "idempotent", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Start the background load (acks=all, the inventory's RF, a fresh topic per drill unless
     `topic` is given) in the run directory. `duration_s` is only a safety bound: `stop_load`
-    ends it. `profile`: "idempotent" (the drills' contract) or "legacy" (idempotence off)."""
-    from riftdrill.load.runner import LoadSpec
+    ends it. `profile`: "idempotent" (the drills' contract) or "legacy" (idempotence off).
+    Returns once every cloud's load has had an ack (at most LOAD_READY_S), so the baseline
+    window that follows measures a load that flows."""
+    from riftdrill.load.runner import LoadSpec, placement_of
     from riftdrill.load.runner import start_load as _start
 
     ctx = RunContext.from_configuration(configuration)
@@ -377,8 +380,33 @@ def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int
                     delivery_timeout_ms=int(delivery_timeout_ms),
                     profile=profile)  # type: ignore[arg-type]  # validated: bad one is one line
     pid = _start(spec, run_dir, paths.inventory_path())
+    ready_s, not_ready = wait_load_ready(run_dir / "load",
+                                         placement_of(spec, inventory.load()))  # fmt: skip
     return {"pid": pid, "run_dir": str(run_dir), "topic": spec.topic, "rate": spec.rate_per_s,
-            "profile": spec.profile}
+            "profile": spec.profile, "ready_s": ready_s, "no_ack_yet": not_ready}
+
+
+LOAD_READY_S = 30.0  # at most this long for every cloud's producers to get their first ack
+
+
+def wait_load_ready(load_dir: Path, clouds: list[str], timeout_s: float = LOAD_READY_S
+                    ) -> tuple[float, list[str]]:
+    """Wait until the load in every one of `clouds` has had an ack, or `timeout_s`: the baseline
+    window starts once the load flows everywhere, so a cloud whose first sends were still
+    waiting for their first ack (producer id, metadata across the link) when the fault came is
+    not judged an unhealthy baseline. Returns (seconds waited, clouds still without an ack): a
+    cloud that never gets one is left to the verdict's baseline check."""
+    from riftdrill.load.aggregate import MetricsTail, acked_clouds
+
+    tail = MetricsTail(load_dir)
+    t0 = time.monotonic()
+    acked: set[str] = set()
+    while True:
+        acked |= acked_clouds(tail.poll())
+        missing = [c for c in clouds if c not in acked]
+        waited = round(time.monotonic() - t0, 3)
+        if not missing or waited >= timeout_s or not interrupt.sleep_s(0.2):
+            return waited, missing
 
 
 def stop_load(configuration: dict[str, Any] | None = None) -> dict[str, Any]:

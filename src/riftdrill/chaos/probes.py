@@ -156,13 +156,10 @@ def _eventually(check: Callable[[], bool], settle_s: float) -> bool:
 def silent_clouds(lines: list[dict[str, Any]]) -> list[str]:
     """Clouds whose load processes sent in these seconds and got no ack at all: a merged p99
     would be the other clouds' alone (Tansu's gcp half under the inter-region link)."""
-    sent: dict[str, int] = {}
-    acked: dict[str, int] = {}
-    for d in lines:
-        cloud = str(d.get("worker", "")).split("-", 1)[0]
-        sent[cloud] = sent.get(cloud, 0) + int(d.get("sent", 0))
-        acked[cloud] = acked.get(cloud, 0) + int(d.get("acked", 0))
-    return sorted(c for c, n in sent.items() if n and not acked.get(c))
+    from riftdrill.load.aggregate import acked_clouds, line_cloud
+
+    acked = acked_clouds(lines)
+    return sorted({line_cloud(d) for d in lines if int(d.get("sent", 0))} - acked)
 
 
 def p99_ack_latency_within(max_ms: float | str = 1000, window_s: float | str = 10,

@@ -23,6 +23,17 @@ def metrics_files(load_dir: Path) -> list[Path]:
     return sorted((load_dir / "workers").glob("*/metrics.jsonl"))
 
 
+def line_cloud(line: dict[str, Any]) -> str:
+    """The cloud of the process that wrote a metrics line (MetricsTail tags it with its worker
+    directory, <cloud>-<index>-<pid>)."""
+    return str(line.get("worker", "")).split("-", 1)[0]
+
+
+def acked_clouds(lines: list[dict[str, Any]]) -> set[str]:
+    """Clouds whose load processes got at least one ack in these lines."""
+    return {line_cloud(d) for d in lines if int(d.get("acked", 0)) > 0}
+
+
 @dataclass
 class MetricsTail:
     """Incremental reader for live progress: only new complete lines are parsed each time."""
