@@ -364,7 +364,7 @@ def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int
     ends it. `profile`: "idempotent" (the drills' contract) or "legacy" (idempotence off).
     Returns once every cloud's load has had an ack (at most LOAD_READY_S), so the baseline
     window that follows measures a load that flows."""
-    from riftdrill.load.runner import LoadSpec, placement_of
+    from riftdrill.load.runner import LoadSpec, running_clouds
     from riftdrill.load.runner import start_load as _start
 
     ctx = RunContext.from_configuration(configuration)
@@ -380,8 +380,7 @@ def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int
                     delivery_timeout_ms=int(delivery_timeout_ms),
                     profile=profile)  # type: ignore[arg-type]  # validated: bad one is one line
     pid = _start(spec, run_dir, paths.inventory_path())
-    ready_s, not_ready = wait_load_ready(run_dir / "load",
-                                         placement_of(spec, inventory.load()))  # fmt: skip
+    ready_s, not_ready = wait_load_ready(run_dir / "load", running_clouds(run_dir))
     return {"pid": pid, "run_dir": str(run_dir), "topic": spec.topic, "rate": spec.rate_per_s,
             "profile": spec.profile, "ready_s": ready_s, "no_ack_yet": not_ready}
 

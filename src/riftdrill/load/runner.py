@@ -412,6 +412,13 @@ def start_load(spec: LoadSpec, run_dir: Path, inventory_path: Path | None = None
     return p.pid
 
 
+def running_clouds(run_dir: Path) -> list[str]:
+    """The clouds the running load placed a process in (load/state.json); [] when it is not
+    running (yet)."""
+    workers = _read_state(run_dir / "load").get("workers")
+    return sorted(workers) if isinstance(workers, dict) else []
+
+
 def _read_state(load_dir: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads((load_dir / "state.json").read_text())
