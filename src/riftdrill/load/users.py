@@ -400,8 +400,13 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
 
 def _on_quitting(environment: Environment, **_: Any) -> None:
     _on_test_stop(environment)
-    if isinstance(getattr(environment, "riftdrill", None), LoadContext):
-        # Broker errors are data (counted, in the ledger), not a failed run.
+    opts = environment.parsed_options
+    ours = isinstance(getattr(environment, "riftdrill", None), LoadContext) or (
+        isinstance(environment.runner, MasterRunner) and hasattr(opts, "rd_topic"))
+    if ours:
+        # Broker errors are data (counted, in the ledger), not a failed run: on the master too,
+        # whose stats hold the workers' errors (a consumer subscribing before the topic's
+        # metadata reached its broker made the master exit 1 in CI).
         environment.process_exit_code = 0
 
 
