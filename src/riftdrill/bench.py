@@ -226,7 +226,7 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
                         partitions=6, topic=f"bench-{engine}", placement=["aws"], consumers=False)
         with tempfile.TemporaryDirectory(prefix="riftdrill-bench-") as tmp:
             result = run_load(spec, Path(tmp), inv, progress=False)
-        replacement = replace_broker(inventory.load(), engine)
+        replacement = replace_broker(inventory.load())
         engines[engine] = {
             "engine_version": inv.engine_version, "target_rate_per_s": rate_per_s,
             "acked_per_s": round(result.acked_per_s, 1), "failed": result.failed,

@@ -22,10 +22,10 @@ from riftdrill.deploy import DEFAULT_WAN, DeploySpec
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Inventory
-from riftdrill.report.compare import SETUPS, BrokerReplacement, Setup
+from riftdrill.report.compare import SETUPS, BrokerReplacement, Setup, setup_name
 
 COMPARE_EXPERIMENTS = ("broker-kill", "link-sever", "object-store-outage")
-DEFAULT_SETUPS = ("kafka", "kafka-per-cloud", "tansu")
+DEFAULT_SETUPS = tuple(SETUPS)  # every pattern the lab builds
 
 
 def resolve_setups(names: tuple[str, ...]) -> tuple[Setup, ...]:
@@ -57,10 +57,11 @@ def _kafka_in_sync(inv: Inventory, broker: Broker) -> bool:
                if broker.id in p.replicas)
 
 
-def replace_broker(inv: Inventory, setup: str, timeout_s: float = 180) -> BrokerReplacement:
+def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
     from riftdrill.engines import kafka
     from riftdrill.lab.health import round_trip
 
+    setup = setup_name(inv.engine, inv.topology)
     broker = inv.brokers_in("gcp")[-1]
     data_dir = paths.lab_dir() / "data" / f"broker-{broker.name}"
     started = time.monotonic()
@@ -109,8 +110,7 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
     from riftdrill.report.runs import load_run
 
     wan = wan or DEFAULT_WAN
-    specs = [DeploySpec(engine=s.engine, topology=s.topology, wan=wan)  # type: ignore[arg-type]
-             for s in setups]  # fmt: skip
+    specs = [DeploySpec(engine=s.engine, topology=s.topology, wan=wan) for s in setups]
     for spec in specs:
         spec.validate()  # every setup and the link, before anything is deployed
     for exp in experiments:
@@ -127,7 +127,7 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
             result = run_drill(plan_drill(exp, var_items), echo=False)
             run_dirs.append(result.run_dir)
         progress(f"compare: {setup.name}: broker replacement")
-        replacements.append(replace_broker(inventory.load(), setup.name))
+        replacements.append(replace_broker(inventory.load()))
     doc = build_compare(compare_id, [load_run(d, need_timeline=False) for d in run_dirs],
                         title=f"{' vs '.join(s.name for s in setups)}: {', '.join(experiments)}"
                               f" (link {wan})")

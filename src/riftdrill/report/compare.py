@@ -34,7 +34,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from riftdrill.inventory import SetupName
+from riftdrill.inventory import LabEngine, SetupName, Topology
 from riftdrill.report.columns import KEYS, run_figures
 from riftdrill.report.cost import Usage, usage_from_summary
 from riftdrill.report.runs import RunData, RunInputError
@@ -47,8 +47,8 @@ class Setup:
     """A deployment pattern the lab can build: an engine in a topology."""
 
     name: str
-    engine: str
-    topology: str
+    engine: LabEngine
+    topology: Topology
     pattern: str  # what it is, in the design brief's words
 
 
