@@ -133,11 +133,13 @@ def p99_ack_latency_ms(window_s: float | str = 10,
                        configuration: dict[str, Any] | None = None) -> float | None:
     """p99 ack latency (ms) of the drill's load over its last `window_s` seconds; without a
     load, of DIRECT_SAMPLES sequential produces; None when nothing was acked."""
+    lines = _load_seconds(float(window_s), _run_dir(configuration))
+    return _p99_of(lines) if lines else _direct_p99_ms()
+
+
+def _p99_of(lines: list[dict[str, Any]]) -> float | None:
     from riftdrill.load import histograms
 
-    lines = _load_seconds(float(window_s), _run_dir(configuration))
-    if not lines:
-        return _direct_p99_ms()
     hist = histograms.merge(d["hist_us"]["ack_latency"] for d in lines)
     return histograms.percentile_ms(hist, 99)
 
@@ -169,9 +171,10 @@ def p99_ack_latency_within(max_ms: float | str = 1000, window_s: float | str = 1
     within `settle_s` s (a backlog drained after a heal reads as seconds of latency until it is
     acked)."""
     def ok() -> bool:
-        if silent_clouds(_load_seconds(float(window_s), _run_dir(configuration))):
+        lines = _load_seconds(float(window_s), _run_dir(configuration))
+        if silent_clouds(lines):
             return False
-        p99 = p99_ack_latency_ms(window_s, configuration)
+        p99 = _p99_of(lines) if lines else _direct_p99_ms()
         return p99 is not None and p99 <= float(max_ms)
 
     return _eventually(ok, float(settle_s))
