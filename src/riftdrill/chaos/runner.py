@@ -683,6 +683,7 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
     spec_path = run_dir / "load" / "spec.json"
     if spec_path.exists():
         load_spec = json.loads(spec_path.read_text())
+    durability = [inv.cluster_rf(c.name) for c in inv.clusters]  # (RF, min ISR) per cluster
     ack_p99_ms: float | None = None
     with suppress(OSError, ValueError, LookupError, TypeError):
         p99 = json.loads((run_dir / "load" / "summary.json").read_text())["ack_latency_ms"]["p99"]
@@ -702,9 +703,9 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         host=HostFacts.model_validate(host_facts()),
         params={**params, "load": load_spec,
                 # what the drill's topic got (per-cloud clusters are capped by their brokers)
-                "replication_factor": load_spec.get("replication_factor") or min(
-                    inv.cluster_rf(c.name)[0] for c in inv.clusters),
-                "min_insync_replicas": min(inv.cluster_rf(c.name)[1] for c in inv.clusters),
+                "replication_factor": load_spec.get("replication_factor")
+                or min(rf for rf, _ in durability),
+                "min_insync_replicas": min(isr for _, isr in durability),
                 # the cross-cloud link's weather profile (lab/wan.py): figures differ with it
                 "wan": inv.links[0].wan if inv.links else None},
         fault_windows=[FaultWindow.model_validate(w.to_summary()) for w in wins],
