@@ -21,17 +21,24 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from riftdrill import inventory
 from riftdrill.drivers import Driver, driver_for
 from riftdrill.drivers.base import Effect
-from riftdrill.errors import FaultError
-from riftdrill.inventory import Broker, Direction, Fault, FaultKind, Inventory, Link, ObjectStore
+from riftdrill.inventory import (
+    Broker,
+    Direction,
+    Fault,
+    FaultKind,
+    Inventory,
+    Link,
+    MirrorMaker,
+    ObjectStore,
+)
 
 BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
-HEALABLE: tuple[FaultKind, ...] = (*BROKER_FAULTS, "sever_link", "degrade_link",
-                                   "block_object_store", "brownout_store")
 
 
 def _new_fault(kind: FaultKind, target: str, owner_pid: int,
@@ -111,19 +118,51 @@ def restart_brokers(inv: Inventory, brokers: Sequence[Broker], *,
     their broker faults in one write (those brought back, also when a later one fails)."""
     drv = driver_for(inv)
     done: list[str] = []
-    try:
-        for broker in brokers:
-            effect = _bring_back(drv, inv, broker)
-            done.append(broker.name)
-            if on_restarted is not None:
-                on_restarted(broker, effect)
-    finally:
-        if done:
-            _forget(BROKER_FAULTS, done)
+    errors: list[BaseException] = []
+    # All at once: a cluster whose whole KRaft quorum died (a cloud of a per-cloud lab) cannot
+    # serve until a majority of its voters runs, so one broker at a time would wait in vain.
+    with ThreadPoolExecutor(max_workers=max(1, len(brokers))) as pool:
+        futures = {pool.submit(_bring_back, drv, inv, b): b for b in brokers}
+        try:
+            for fut in as_completed(futures):
+                broker = futures[fut]
+                try:
+                    effect = fut.result()
+                except Exception as exc:
+                    errors.append(exc)
+                    continue
+                done.append(broker.name)
+                if on_restarted is not None:
+                    on_restarted(broker, effect)
+        finally:
+            if done:
+                _forget(BROKER_FAULTS, done)
+    if errors:
+        raise errors[0]
 
 
 def restart_broker(inv: Inventory, broker: Broker) -> None:
     restart_brokers(inv, [broker])
+
+
+# ---- MirrorMaker 2 ---------------------------------------------------------------------------
+
+def kill_mirror(mirror: MirrorMaker, *, owner_pid: int,
+                on_effect: OnEffect | None = None) -> Fault:
+    """SIGKILL a MirrorMaker 2; it stays down until restart_mirror (or a heal)."""
+    fault = _new_fault("stop_mirror", mirror.name, owner_pid)
+    inv = _record([fault])
+    effect = driver_for(inv).kill_mirror(inv, mirror)
+    if on_effect is not None:
+        on_effect(effect)
+    return fault
+
+
+def restart_mirror(inv: Inventory, mirror: MirrorMaker) -> Effect:
+    """Start it again (applied first, then forgotten, like a broker)."""
+    effect = driver_for(inv).start_mirror(inv, mirror)
+    _forget("stop_mirror", [mirror.name])
+    return effect
 
 
 # ---- the link and the object stores ----------------------------------------------------------
@@ -209,11 +248,6 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
     drv = driver_for(inv)
     errors: list[Exception] = []
     failed: set[str] = set()  # ids left recorded
-    for fault in recorded:
-        if fault.kind not in HEALABLE:
-            failed.add(fault.id)
-            errors.append(FaultError(f"do not know how to heal a {fault.kind} fault; remove it "
-                                     "from the inventory"))
     broker_faults = [f for f in recorded if f.kind in BROKER_FAULTS]
     for name in dict.fromkeys(f.target for f in broker_faults):
         try:
@@ -221,6 +255,12 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in broker_faults if f.target == name}
+    for name in dict.fromkeys(f.target for f in recorded if f.kind == "stop_mirror"):
+        try:  # a mirror the inventory no longer names stays recorded, and is named
+            drv.start_mirror(inv, inv.mirror(name))
+        except Exception as exc:
+            errors.append(exc)
+            failed |= {f.id for f in recorded if f.kind == "stop_mirror" and f.target == name}
     healed = [f for f in recorded if f.id not in failed]
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:

@@ -111,6 +111,9 @@ class Cluster(BaseModel):
     min_insync_replicas: int | None = None
 
 
+MirrorDelivery = Literal["at-least-once", "exactly-once"]
+
+
 class MirrorMaker(BaseModel):
     name: str
     cloud: str
@@ -118,6 +121,9 @@ class MirrorMaker(BaseModel):
     target: str
     topics: str  # regex of replicated topics
     handle: str = ""
+    # Its delivery contract (verify/contract.py): the lab's runs without exactly-once source
+    # support, so a restart may copy records again.
+    delivery: MirrorDelivery = "at-least-once"
 
 
 class Fault(BaseModel):
@@ -181,6 +187,25 @@ class Inventory(BaseModel):
                 return lk
         names = ", ".join(lk.name for lk in self.links)
         raise RiftdrillError(f"no link {name!r} in the inventory; links are: {names}")
+
+    def mirror(self, name: str = "") -> MirrorMaker:
+        """A MirrorMaker 2 by name, or the first one for ""."""
+        for m in self.mirrors:
+            if name in ("", m.name):
+                return m
+        names = ", ".join(m.name for m in self.mirrors) or "none (deploy TOPOLOGY=per-cloud)"
+        raise RiftdrillError(f"no MirrorMaker 2 {name!r} in the inventory; mirrors are: {names}")
+
+    def mirror_from(self, cloud: str) -> MirrorMaker:
+        """The MirrorMaker 2 that copies the cluster serving `cloud` to another cluster."""
+        source = self.cluster_of(cloud).name
+        for m in self.mirrors:
+            if m.source == source:
+                return m
+        raise RiftdrillError(
+            f"no MirrorMaker 2 copies cluster {source!r} (cloud {cloud}) to another cluster: this "
+            f"lab is {self.engine} {self.topology}; deploy a cluster per cloud with "
+            "`make deploy TOPOLOGY=per-cloud`")
 
     def cluster_of(self, cloud: str) -> Cluster:
         for c in self.clusters:

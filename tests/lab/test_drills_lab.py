@@ -61,31 +61,34 @@ def assert_duplicates_are_real_and_fail(rc: int, summary: dict[str, Any],
     polls = consumer_polls(run)
     found = 0
     for part in report["partitions"]:
+        where = (part["cluster"], part["topic"], part["partition"])
         for lo, hi in part["anomalies"].get("duplicates", {}).get("offsets", []):
             for offset in range(lo, hi + 1):
-                key = polls.get((part["topic"], part["partition"], offset))
-                assert key is not None, f"no consumer polled {part['topic']}[{part['partition']}]@{offset}"
-                copies = [o for (t, p_, o), k in polls.items()
-                          if (t, p_) == (part["topic"], part["partition"]) and k == key]
+                key = polls.get((*where, offset))
+                assert key is not None, f"no consumer polled {where}@{offset}"
+                copies = [o for (c, t, p_, o), k in polls.items()
+                          if (c, t, p_) == where and k == key]
                 assert len(copies) >= 2, (offset, key, copies)
                 found += 1
     assert found == counts["duplicates"]
 
 
-def consumer_polls(run: Path) -> dict[tuple[str, int, int], tuple[int, int]]:
-    """(topic, partition, offset) -> (producer id, seq) of every record the run's consumers
-    polled."""
+def consumer_polls(run: Path) -> dict[tuple[str, str, int, int], tuple[int, int]]:
+    """(cluster, topic, partition, offset) -> (producer id, seq) of every record the run's
+    consumers polled (per cluster: per-cloud clusters hold topics of the same name)."""
     from riftdrill.load.consumer_ledger import (
         KIND_POLL,
         consumer_ledger_files,
         read_consumer_ledger,
     )
 
-    polls: dict[tuple[str, int, int], tuple[int, int]] = {}
+    polls: dict[tuple[str, str, int, int], tuple[int, int]] = {}
     for path in consumer_ledger_files(run):
-        for e in read_consumer_ledger(path).entries:
+        log = read_consumer_ledger(path)
+        cluster = str(log.header["cluster"])
+        for e in log.entries:
             if e.kind == KIND_POLL and not e.flags:
-                polls[(e.topic, e.partition, e.offset)] = (e.producer_id, e.seq)
+                polls[(cluster, e.topic, e.partition, e.offset)] = (e.producer_id, e.seq)
     return polls
 
 

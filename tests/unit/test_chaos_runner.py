@@ -224,8 +224,10 @@ def test_a_drill_whose_fault_never_happened_fails(tmp_path: Path) -> None:
     from tests.unit.test_chaos_targets import inv
 
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
-    verdict, recovery, _report, violations, wins, sends, _e2e = runner.judge(
+    j = runner.judge(
         tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_failed_send_ratio=0.01))
+    verdict, recovery, violations, wins, sends = (j.verdict, j.recovery, j.violations, j.windows,
+                                                  j.sends)
     assert not verdict.passed and wins == [] and recovery is None and sends is None
     assert any("fault never happened" in r for r in verdict.reasons)
     assert any("load never started" in r for r in verdict.reasons)
@@ -255,7 +257,7 @@ def _run_with_ledger(tmp_path: Path, acks: int, timed_out: int) -> Path:
 
 
 def _judge_with_clean_verify(monkeypatch: pytest.MonkeyPatch, run: Path,
-                             bounds: ExperimentSlo) -> tuple[Any, ...]:
+                             bounds: ExperimentSlo) -> Any:
     """judge() on a run whose verify is clean (the replay needs a lab: stubbed)."""
     from riftdrill.chaos.recovery import RecoveryFigures
     from riftdrill.verify import verifier
@@ -293,8 +295,9 @@ def test_a_run_verify_could_not_check_still_gets_its_recovery_figures(
 
     monkeypatch.setattr(verifier, "verify_run", no_fences)
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
-    verdict, recovery, report, violations, *_ = runner.judge(
+    j = runner.judge(
         run, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_unavailability_s=1000.0))
+    verdict, recovery, report, violations = j.verdict, j.recovery, j.verify, j.violations
     assert report is None and recovery is not None
     assert not verdict.passed
     assert any(r.startswith("verify could not check the run: cannot write fences")
@@ -306,8 +309,8 @@ def test_a_run_verify_could_not_check_still_gets_its_recovery_figures(
 def test_failed_sends_over_the_bound_fail_the_drill(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     run = _run_with_ledger(tmp_path, acks=70, timed_out=30)
-    verdict, _rec, _rep, violations, _w, sends, _e2e = _judge_with_clean_verify(
-        monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.25))
+    j = _judge_with_clean_verify(monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.25))
+    verdict, violations, sends = j.verdict, j.violations, j.sends
     assert sends is not None
     assert (sends.attempted, sends.acked, sends.failed, sends.failed_ratio) == (100, 70, 30, 0.3)
     assert sends.errors_by_code == {"_MSG_TIMED_OUT": 30}
@@ -321,8 +324,8 @@ def test_failed_sends_over_the_bound_fail_the_drill(tmp_path: Path,
 def test_failed_sends_within_the_bound_pass(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     run = _run_with_ledger(tmp_path, acks=70, timed_out=30)
-    verdict, _rec, _rep, violations, _w, sends, _e2e = _judge_with_clean_verify(
-        monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.35))
+    j = _judge_with_clean_verify(monkeypatch, run, ExperimentSlo(max_failed_send_ratio=0.35))
+    verdict, violations, sends = j.verdict, j.violations, j.sends
     assert violations == [] and verdict.passed, verdict.reasons
     assert sends is not None and sends.failed == 30
 
@@ -354,8 +357,8 @@ def test_a_drill_reads_each_producer_ledger_once(tmp_path: Path,
     monkeypatch.setattr(verifier, "verify_run", verify)
     monkeypatch.setattr(ledger, "_valid_bytes", counted)
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
-    verdict, _recovery, _report, _violations, _wins, sends, _e2e = runner.judge(
-        run, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    j = runner.judge(run, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    verdict, sends = j.verdict, j.sends
     assert sends is not None and sends.attempted == 100
     # the recovery math ran over the same entries (this ledger's nanosecond clock is too short
     # for figures: it says so)

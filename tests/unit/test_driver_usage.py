@@ -44,8 +44,8 @@ def _finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver: Any,
             stores_before: dict[str, Any]) -> dict[str, Any]:
     monkeypatch.setattr(runner, "driver_for", lambda inv: driver)
     # verdict, recovery, verify report, violations, fault windows, sends, end to end
-    monkeypatch.setattr(runner, "judge", lambda *a: (Verdict(passed=True), None, None, [], [],
-                                                     None, None))
+    monkeypatch.setattr(runner, "judge", lambda *a: runner.Judgement(
+        Verdict(passed=True), None, None, [], [], None, None))
     run = tmp_path / "runs" / "20260101T000000Z-broker-kill"
     run.mkdir(parents=True)
     start = runner.DrillStart(

@@ -284,8 +284,8 @@ def test_judge_writes_the_block_and_judges_the_true_figure(tmp_path: Path,
     _write_consumer(tmp_path, "gcp", 1, [
         ("assign", 1, 0, s(0), 0), ("poll", 1, 0, s(19.01), 0), ("poll", 1, 1, s(44), 0),
         ("poll", 1, 2, s(44.5), 0)])
-    verdict, recovery, _report, _violations, _wins, _sends, e2e = _judge_with_clean_verify(
-        monkeypatch, tmp_path, ExperimentSlo(max_time_to_zero_lag_s=20.0))
+    j = _judge_with_clean_verify(monkeypatch, tmp_path, ExperimentSlo(max_time_to_zero_lag_s=20.0))
+    verdict, recovery, e2e = j.verdict, j.recovery, j.end_to_end
     assert e2e is not None and e2e.time_to_zero_lag_s == 24.5
     assert recovery.time_to_zero_lag_s == 24.5
     assert recovery.time_to_zero_lag_from == "consumer ledgers"

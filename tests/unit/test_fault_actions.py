@@ -20,8 +20,8 @@ import pytest
 from riftdrill import faults, inventory, paths
 from riftdrill.chaos import actions, windows
 from riftdrill.drivers.base import BrokerState, Effect
-from riftdrill.errors import FaultError
-from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, ObjectStore
+from riftdrill.errors import FaultError, RiftdrillError
+from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, MirrorMaker, ObjectStore
 
 OWNER = 4242
 
@@ -37,7 +37,12 @@ def lab() -> Inventory:
         clouds=[Cloud(name="aws", provider="lab", cidr="198.18.1.0/24", namespace="rd-aws"),
                 Cloud(name="gcp", provider="lab", cidr="198.18.2.0/24", namespace="rd-gcp")],
         clusters=[Cluster(name="main", clouds=["aws", "gcp"], brokers=[101, 102, 201],
-                          bootstrap={"aws": "198.18.1.11:9092", "gcp": "198.18.2.11:9092"})],
+                          bootstrap={"aws": "198.18.1.11:9092", "gcp": "198.18.2.11:9092"}),
+                  # what MirrorMaker 2 copies to (cluster_of still answers "main" for gcp)
+                  Cluster(name="backup", clouds=["gcp"], brokers=[],
+                          bootstrap={"gcp": "198.18.2.21:9092"})],
+        mirrors=[MirrorMaker(name="main-to-backup", cloud="gcp", source="main", target="backup",
+                             topics=".*", handle="mirror-main-to-backup")],
         brokers=[broker(101, "aws-1", "aws"), broker(102, "aws-2", "aws"),
                  broker(201, "gcp-1", "gcp")],
         stores=[ObjectStore(name="aws-s3", cloud="aws", api="s3", endpoint="http://198.18.1.5:9000",
@@ -92,6 +97,17 @@ class FakeDriver:
         self.calls.append(f"start {broker.name}")
         self.states[broker.name] = "running"
         return self._effect("broker listening")
+
+    def kill_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
+        assert ("stop_mirror", mirror.name) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"kill_mirror {mirror.name}")
+        self.states[mirror.name] = "dead"
+        return self._effect("pid gone")
+
+    def start_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
+        self.calls.append(f"start_mirror {mirror.name}")
+        self.states[mirror.name] = "running"
+        return self._effect("process started")
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         recorded = [f.direction for f in inv.faults_on("sever_link", link)]
@@ -202,6 +218,22 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
     started: list[Path] = []
     monkeypatch.setattr(load_runner, "start_load", lambda spec, rd, inv_path: started.append(rd) or 7)
     monkeypatch.setattr(load_runner, "stop_load", lambda rd: None)
+    from riftdrill.load import failover, mirrortail
+
+    (run_dir / "load").mkdir(parents=True)
+    (run_dir / "load" / "spec.json").write_text(json.dumps({"rate_per_s": 1, "duration_s": 1}))
+    cp = mirrortail.Checkpoint("riftdrill-r1", "main.riftdrill", 0, 10, 9, 1)
+    monkeypatch.setattr(mirrortail, "read_checkpoints", lambda *a, **kw: {0: cp})
+    moved: list[Any] = []
+
+    def start(load_dir: Path, o: Any, ns: Any, source: str) -> Any:
+        moved.append((o.source_group, o.group, o.topic, o.cluster, ns, source))
+        return failover.FailoverState(pid=1, create_time=0.0, source_cloud=source,
+                                      target_cloud=o.cloud, source_group=o.source_group,
+                                      group=o.group, topic=o.topic, ledger="l", started_ns=1)
+
+    monkeypatch.setattr(failover, "start", start)
+    monkeypatch.setattr(failover, "stop", lambda load_dir: None)
 
     # (action, call, plain reads allowed, locked writes expected, faults on disk afterwards)
     Step = tuple[str, Callable[[], dict[str, Any]], int, int, list[tuple[str, str]]]
@@ -241,8 +273,18 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
          [("kill_broker", "gcp-1"), ("sever_link", "aws-gcp")]),
         ("block_object_store", lambda: actions.block_object_store("aws-s3", conf), 1, 1,
          [("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3")]),
+        ("kill_mirror", lambda: actions.kill_mirror("", conf), 1, 1,
+         [("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"),
+          ("stop_mirror", "main-to-backup")]),
         ("heal_all", lambda: actions.heal_all(conf), 1, 1, []),
         ("heal_all", lambda: actions.heal_all(conf), 1, 0, []),  # nothing recorded: no write
+        ("kill_mirror", lambda: actions.kill_mirror("main-to-backup", conf), 1, 1,
+         [("stop_mirror", "main-to-backup")]),
+        ("restart_mirror", lambda: actions.restart_mirror("", conf), 1, 1, []),
+        # failover reads the inventory once and records no fault (it moves consumers)
+        ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, conf), 1, 0, []),
+        ("fail_over_consumers", lambda: actions.fail_over_consumers("aws", conf), 1, 0, []),
+        ("fail_back_consumers", lambda: actions.fail_back_consumers(conf), 0, 0, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
     assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
@@ -258,6 +300,10 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         assert counts.unlocked_saves == 0, f"{name}: wrote inventory.json outside the lock"
         assert sorted(on_disk()) == sorted(after), name
     assert dict(os.environ) == env_before, "an action changed os.environ"
+    assert moved == [("riftdrill-r1", "riftdrill-r1.failover", "main.riftdrill", "backup", "rd-gcp",
+                      "aws")]
+    assert "kill_mirror main-to-backup" in driver.calls
+    assert driver.calls.count("start_mirror main-to-backup") == 2  # heal_all, restart_mirror
     assert started == [run_dir]
 
     assert all(f == "running" for f in driver.states.values())
@@ -268,7 +314,8 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("kill_broker", "aws-1"), ("kill_broker", "aws-2"), ("pause_broker", "aws-2"),
         ("sever_link", "aws-gcp"), ("degrade_link", "aws-gcp"), ("sever_link", "aws-gcp"),
         ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"), ("brownout_store", "aws-s3"),
-        ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3")]
+        ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"),
+        ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 
@@ -317,13 +364,15 @@ def test_heal_all_heals_what_it_can_and_keeps_the_rest_recorded(
     assert on_disk() == []
 
 
-def test_a_fault_kind_nothing_can_heal_is_kept_and_named(counted: tuple[Counts, FakeDriver]) -> None:
+def test_a_fault_that_cannot_be_healed_is_kept_and_named(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    """A stopped mirror the inventory no longer names: the rest is healed, it stays recorded."""
     from riftdrill.inventory import Fault
 
     with inventory.locked() as inv:
         inv.faults.append(Fault(id="m", kind="stop_mirror", target="mm"))
         inv.faults.append(Fault(id="s", kind="sever_link", target="aws-gcp"))
-    with pytest.raises(FaultError, match="stop_mirror"):
+    with pytest.raises(RiftdrillError, match="no MirrorMaker 2 'mm'"):
         faults.heal_all()
     assert on_disk() == [("stop_mirror", "mm")]
 

@@ -205,13 +205,28 @@ def test_mirror_missing_unreadable_and_duplicates_by_identity() -> None:
     m = check_mirror(source, lagging, acks, set(), {PID})
     assert expand(m.anomalies["missing_in_mirror"]) == [1]  # source offsets
     assert expand(m.anomalies["unreadable"]) == [4, 5]  # the mirror never showed the fence
-    assert expand(m.anomalies["duplicates"]) == [13]  # mirror offsets
+    assert expand(m.anomalies["mirror_duplicates"]) == [13]  # mirror offsets
     assert m.expected == 6 and m.read == 4
     # Once the mirror was read up to the copied fence, whatever it lacks is missing.
     fenced = check_mirror(source, log(*records, topic="main.t", cluster="gcp"), acks, set(),
                           {PID})
     assert expand(fenced.anomalies["missing_in_mirror"]) == [1, 4, 5]
     assert "unreadable" not in fenced.anomalies
+
+
+
+def test_a_record_the_source_holds_twice_is_not_the_mirrors_duplicate() -> None:
+    """The producer wrote seq 1 twice in the source: the mirror copying both is faithful; a
+    third copy is the mirror's own."""
+    source = log((0, PID, 0), (1, PID, 1), (2, PID, 1), (3, PID, 2))
+    acks = [ack(0, 0), ack(1, 1), ack(3, 2)]
+    faithful = log((10, PID, 0), (11, PID, 1), (12, PID, 1), (13, PID, 2), topic="main.t",
+                   cluster="gcp")
+    assert "mirror_duplicates" not in check_mirror(source, faithful, acks, set(), {PID}).anomalies
+    again = log((10, PID, 0), (11, PID, 1), (12, PID, 1), (13, PID, 2), (14, PID, 1),
+                (15, PID, 0), topic="main.t", cluster="gcp")
+    m = check_mirror(source, again, acks, set(), {PID})
+    assert expand(m.anomalies["mirror_duplicates"]) == [14, 15]
 
 
 def test_mirror_keeps_acked_record_the_source_lost_and_flags_strangers() -> None:

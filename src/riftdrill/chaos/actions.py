@@ -23,6 +23,7 @@ passes the experiment's configuration to it).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -37,11 +38,31 @@ from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
 
 __all__ = [
-    "block_object_store", "brownout_object_store", "clear_object_store_weather",
-    "degrade_link", "flap_link", "heal_all", "heal_link", "hold",
-    "kill_broker", "kill_cloud", "pause_broker", "restart_broker", "restart_cloud",
-    "restart_faulted_brokers", "restore_link", "resume_broker",
-    "sever_link", "start_load", "stop_load", "unblock_object_store",
+    "await_checkpoints",
+    "block_object_store",
+    "brownout_object_store",
+    "clear_object_store_weather",
+    "degrade_link",
+    "fail_back_consumers",
+    "fail_over_consumers",
+    "flap_link",
+    "heal_all",
+    "heal_link",
+    "hold",
+    "kill_broker",
+    "kill_cloud",
+    "kill_mirror",
+    "pause_broker",
+    "restart_broker",
+    "restart_cloud",
+    "restart_faulted_brokers",
+    "restart_mirror",
+    "restore_link",
+    "resume_broker",
+    "sever_link",
+    "start_load",
+    "stop_load",
+    "unblock_object_store",
 ]
 
 MAX_HOLD_S = 3600.0
@@ -350,6 +371,113 @@ def hold(seconds: float | str) -> dict[str, Any]:
 
 
 # ---- load ----------------------------------------------------------------------------------
+
+# ---- MirrorMaker 2 and failover ---------------------------------------------------------------
+
+def kill_mirror(mirror: str = "", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SIGKILL a MirrorMaker 2 ("" = the first); it stays down until `restart_mirror`."""
+    ctx = RunContext.from_configuration(configuration)
+    mm = inventory.load().mirror(mirror)
+    faults.kill_mirror(mm, owner_pid=_owner(ctx),
+                       on_effect=lambda e: _started(ctx, "stop_mirror", mm.name, e))
+    return {"killed": mm.name, "source": mm.source, "target": mm.target, "at": _now()}
+
+
+def restart_mirror(mirror: str = "", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    mm = inv.mirror(mirror)
+    effect = faults.restart_mirror(inv, mm)
+    _ended(ctx, "stop_mirror", mm.name, effect)
+    return {"restarted": mm.name, "at": _now(), "how": effect.confirmed_by}
+
+
+CHECKPOINT_WAIT_S = 60.0  # MirrorMaker 2 checkpoints every 5 s in the lab (engines/kafka.py)
+FAILOVER_MAX_S = 3600.0  # the failover consumer's own bound
+
+
+def _failover_options(ctx: RunContext, inv: Inventory, source: str) -> tuple[Any, str | None]:
+    """(mirrortail.Options of the failover consumer, its namespace) for the run's group moving
+    from the cluster of cloud `source` to the cluster its MirrorMaker 2 copies it to."""
+    from riftdrill.load import failover, mirrortail
+    from riftdrill.load.runner import LoadSpec, consumer_group, run_start_ns
+
+    load_dir = ctx.run_dir / "load"
+    try:
+        spec = LoadSpec.from_json(json.loads((load_dir / "spec.json").read_text()))
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"no load to fail over in {ctx.run_dir} ({exc}): start_load "
+                              "comes first") from None
+    mm = inv.mirror_from(source)
+    cloud = inv.cluster_named(mm.target).clouds[0]
+    group = consumer_group(spec, ctx.run_dir)
+    o = mirrortail.Options(
+        mode="failover", bootstrap=inv.bootstrap(cloud, mm.target),
+        topic=mirrortail.mirror_topic(mm.source, spec.topic), source_cluster=mm.source,
+        cluster=mm.target, cloud=cloud, ledger=failover.ledger_path(load_dir, cloud),
+        run_start_ns=run_start_ns(ctx.run_dir), max_s=FAILOVER_MAX_S,
+        group=f"{group}.failover", source_group=group)
+    return o, inv.cloud(cloud).namespace
+
+
+def _need_context(configuration: dict[str, Any] | None, what: str) -> RunContext:
+    ctx = RunContext.from_configuration(configuration)
+    if ctx is None:
+        raise ValidationError(f"{what} needs the run directory: declare the riftdrill control "
+                              "(module riftdrill.chaos.control) in the experiment")
+    return ctx
+
+
+def await_checkpoints(source: str = "aws", timeout_s: float | str = CHECKPOINT_WAIT_S,
+                      configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Before a failover fault: wait until MirrorMaker 2 has checkpointed the run's group (its
+    committed offsets in `source`'s cluster, translated) on the other cluster. A group that
+    never committed, or a mirror that does not checkpoint it, raises: nothing is injected."""
+    from riftdrill.load.mirrortail import read_checkpoints
+
+    ctx = _need_context(configuration, "await_checkpoints")
+    wait_s = _seconds(timeout_s, "timeout_s")
+    o, _ = _failover_options(ctx, inventory.load(), source)
+    t0 = time.monotonic()
+    while True:
+        cps = read_checkpoints(o.bootstrap, o.source_cluster, o.source_group, o.topic,
+                               timeout_s=10.0)
+        waited = round(time.monotonic() - t0, 3)
+        if cps:
+            return {"group": o.source_group, "topic": o.topic, "partitions": len(cps),
+                    "waited_s": waited}
+        if waited >= wait_s or not interrupt.sleep_s(2.0):
+            raise ValidationError(
+                f"no MirrorMaker 2 checkpoint of group {o.source_group} for {o.topic} on cluster "
+                f"{o.cluster} after {waited:g} s: the group never committed in {source}, or "
+                "MirrorMaker 2 is not running (`riftdrill status`); nothing was injected")
+
+
+def fail_over_consumers(source: str = "aws",
+                        configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Move the run's consumer group from `source`'s cluster to the mirror's cluster: a consumer
+    there starts at MirrorMaker 2's translated offsets (the group's checkpoints) and reads the
+    mirror topic until `fail_back_consumers` (or the load's stop)."""
+    from riftdrill.load import failover
+
+    ctx = _need_context(configuration, "fail_over_consumers")
+    o, ns = _failover_options(ctx, inventory.load(), source)
+    st = failover.start(ctx.run_dir / "load", o, ns, source)
+    return {"group": o.group, "from_group": o.source_group, "topic": o.topic,
+            "cluster": o.cluster, "pid": st.pid, "at": _now()}
+
+
+def fail_back_consumers(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stop the failed-over consumer (it commits, then exits): the group is back on its own
+    cluster, where its members resume from their own committed offsets."""
+    from riftdrill.load import failover
+
+    ctx = _need_context(configuration, "fail_back_consumers")
+    st = failover.stop(ctx.run_dir / "load")
+    if st is None:
+        return {"failed_back": False, "reason": "no consumer had failed over"}
+    return {"failed_back": True, "group": st.group, "at": _now()}
+
 
 def _safe_topic(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", name)[:200]

@@ -43,8 +43,10 @@ from riftdrill.chaos import brokerlogs, live, windows
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import timeline as timeline_mod
 from riftdrill.chaos.endtoend import EndToEnd, end_to_end_from_run, with_true_lag
+from riftdrill.chaos.failover import FailoverFigures, failover_from_run
 from riftdrill.chaos.recovery import RecoveryFigures, baseline_problems, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
+from riftdrill.chaos.replication import MirrorLag, replication_from_run
 from riftdrill.chaos.summary import (
     SCHEMA_VERSION,
     FaultWindow,
@@ -426,12 +428,26 @@ def regressions_block(summary: dict[str, Any], runs_dir: Path,
                 "error": f"could not compare with the previous run: {exc}"}
 
 
+@dataclass
+class Judgement:
+    """What judge() decided and every figure it decided on (summary.json's blocks)."""
+
+    verdict: Verdict
+    recovery: RecoveryFigures | None
+    verify: Any  # VerifyReport | None
+    violations: list[slo_mod.Violation]
+    windows: list[windows.FaultWindow]
+    sends: SendOutcomes | None
+    end_to_end: EndToEnd | None
+    replication: dict[str, MirrorLag] = field(default_factory=dict)
+    failover: FailoverFigures | None = None
+
+
 def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
-          outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> tuple[
-              Verdict, RecoveryFigures | None, Any, list[slo_mod.Violation],
-              list[windows.FaultWindow], SendOutcomes | None, EndToEnd | None]:
-    """Verdict from journal + fault windows + verify + recovery + send outcomes + SLO; and the
-    end-to-end block (consumer ledgers), whose true time to zero lag replaces the sampled one."""
+          outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> Judgement:
+    """Verdict from journal + fault windows + verify + recovery + send outcomes + replication
+    and failover across MirrorMaker 2 + SLO; and the end-to-end block (consumer ledgers), whose
+    true time to zero lag replaces the sampled one."""
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
@@ -484,15 +500,47 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         else:
             reasons += baseline_problems(recovery.baseline)
     e2e = None
+    replication: dict[str, MirrorLag] = {}
+    fo: FailoverFigures | None = None
     if sp is not None and producers is not None:
         e2e = end_to_end_block(run_dir, producers, sp, inv, recovery)
+        replication, fo, problems = mirror_blocks(run_dir, producers, sp, inv)
+        reasons += problems
     violations = slo_mod.check(bounds, recovery, report,
-                               float(params.get("hold_s", 0) or 0), sends=sends)
+                               float(params.get("hold_s", 0) or 0), sends=sends,
+                               replication=replication, failover=fo)
     base = decide(journal, verify=report) if journal is not None else Verdict(passed=False)
     all_reasons = reasons + base.reasons + [v.message for v in violations]
     verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
                       checked=[*base.checked, "fault_windows", "slo"])
-    return verdict, recovery, report, violations, wins, sends, e2e
+    return Judgement(verdict, recovery, report, violations, wins, sends, e2e, replication, fo)
+
+
+def mirror_blocks(run_dir: Path, producers: list[ProducerLedger], span: tuple[int, int | None],
+                  inv: inventory.Inventory
+                  ) -> tuple[dict[str, MirrorLag], FailoverFigures | None, list[str]]:
+    """summary.json's `replication` (per mirror with a tail) and `failover` (when consumers
+    failed over), and the problems that fail the run: failover's, or ledgers that could not be
+    read (a figure that cannot be computed is never a pass)."""
+    from riftdrill.verify.verifier import ledger_cluster
+
+    def cluster_of(header: dict[str, Any]) -> str:
+        return ledger_cluster(header, inv)
+
+    problems: list[str] = []
+    replication: dict[str, MirrorLag] = {}
+    fo = None
+    try:
+        replication = replication_from_run(run_dir, producers, inv, span[0], span[1], cluster_of)
+    except (OSError, ValueError, RiftdrillError) as exc:
+        problems.append(f"replication lag: mirror tail unreadable: {exc}")
+    try:
+        fo = failover_from_run(run_dir, producers, inv, span[0], cluster_of)
+    except (OSError, ValueError, RiftdrillError) as exc:
+        problems.append(f"consumer failover: ledgers unreadable: {exc}")
+    if fo is not None:
+        problems += fo.problems()
+    return replication, fo, problems
 
 
 def end_to_end_block(run_dir: Path, producers: list[ProducerLedger],
@@ -585,6 +633,22 @@ class DrillStart:
             self.timeline.stop()
 
 
+def check_mirror_needed(name: str, exp: dict[str, Any], params: dict[str, Any],
+                        inv: inventory.Inventory) -> None:
+    """A drill tagged `mirror` (MirrorMaker 2 kill, consumer failover) needs a cluster per cloud
+    with MirrorMaker 2: refused before anything runs, naming the fix."""
+    if "mirror" not in exp.get("tags", []):
+        return
+    try:
+        if params.get("source"):
+            inv.mirror_from(str(params["source"]))
+        else:
+            inv.mirror(str(params.get("mirror", "") or ""))
+    except RiftdrillError as exc:
+        raise ValidationError(f"drill {name} needs MirrorMaker 2 between two clusters: {exc}"
+                              ) from None
+
+
 def start_timeline(run_dir: Path, inv: inventory.Inventory) -> timeline_mod.Sampler | None:
     """The broker timeline sampler of a drill (chaos/timeline.py); None, said on stderr, when
     it cannot start: a drill is never failed by what observes it."""
@@ -603,6 +667,7 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
     slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
                             set(known_experiments()) | {name})
     inv = inventory.load()
+    check_mirror_needed(name, exp, params, inv)
     bounds = slo_mod.bounds_for(slo_file, name, inv.engine)
     started_at = datetime.now(UTC).isoformat()
     # The link's counters and the object stores before and after, for the cost report: the
@@ -625,14 +690,18 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
     driver = driver_for(inv)
     counters_after = driver.link_counters(inv)
     cluster_timeline = cluster_timeline_block(run_dir, start, driver)
-    verdict, recovery, report, violations, wins, sends, e2e = judge(run_dir, params, inv,
-                                                                   outcome, start.bounds)
+    j = judge(run_dir, params, inv, outcome, start.bounds)
+    verdict = j.verdict
     summary = build_summary(run_dir, start.name, start.experiment, inv, params, start.started_at,
-                            wins, recovery, report, verdict, violations,
+                            j.windows, j.recovery, j.verify, verdict, j.violations,
                             counters_delta(start.counters_before, counters_after),
-                            outcome, sends=sends)
-    if e2e is not None:  # a run without consumer ledgers writes no `end_to_end`
-        summary.end_to_end = e2e
+                            outcome, sends=j.sends)
+    if j.end_to_end is not None:  # a run without consumer ledgers writes no `end_to_end`
+        summary.end_to_end = j.end_to_end
+    if j.replication:  # only runs with a mirror tail
+        summary.replication = j.replication
+    if j.failover is not None:
+        summary.failover = j.failover
     store_usage = store_usage_delta(start.stores_before, driver.store_snapshot(inv))
     if store_usage:  # a target that measures no store writes no `store_usage`
         summary.store_usage = store_usage

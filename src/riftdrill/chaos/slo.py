@@ -23,6 +23,10 @@ Bounds (absent = not bounded):
   always fails a drill), max_duplicates, max_reordered. Whether duplicates or reordered records
   fail a run is decided by the run's contract (`riftdrill.verify.contract`); these two bounds
   only tighten that (e.g. a legacy-contract drill that must not duplicate more than N).
+- across MirrorMaker 2: max_replication_lag_s (the worst record's source ack -> visible in the
+  mirror, per mirror; chaos/replication.py), max_failover_rto_s and max_rpo_s (a consumer
+  failover's; chaos/failover.py). A bound on a run without the figure (no mirror tail, nobody
+  failed over) breaks it.
 Unknown fields or experiments are validation errors naming them (`max_unseen` is gone: the
 verifier no longer has an "unseen" kind).
 
@@ -42,6 +46,7 @@ figure may get before `riftdrill drill` flags it as a regression (see regression
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -49,7 +54,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
+from riftdrill.chaos.failover import FailoverFigures
 from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.chaos.replication import MirrorLag
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import CloudEngine, LabEngine
 from riftdrill.load.outcomes import SendOutcomes
@@ -68,6 +75,12 @@ class ExperimentSlo(BaseModel):
     max_worst_partition_unavailability_s: Bound = None
     max_time_to_p99_baseline_s: Bound = None
     max_time_to_zero_lag_s: Bound = None
+    # Across MirrorMaker 2 (chaos/replication.py, chaos/failover.py): the worst record's
+    # replication lag, and a consumer failover's RTO and RPO. Bound only where measured: a
+    # drill with a bound and no figure (no mirror tail, no failover) breaks it.
+    max_replication_lag_s: Bound = None
+    max_failover_rto_s: Bound = None
+    max_rpo_s: Bound = None
     max_failed_send_ratio: float | None = Field(default=None, ge=0, le=1)
     max_duplicates: int | None = Field(default=None, ge=0)
     max_reordered: int | None = Field(default=None, ge=0)
@@ -75,7 +88,8 @@ class ExperimentSlo(BaseModel):
 
     @field_validator("max_time_to_first_ack_s", "max_unavailability_s",
                      "max_worst_partition_unavailability_s", "max_time_to_p99_baseline_s",
-                     "max_time_to_zero_lag_s")
+                     "max_time_to_zero_lag_s", "max_replication_lag_s", "max_failover_rto_s",
+                     "max_rpo_s")
     @classmethod
     def _time(cls, v: Bound) -> Bound:
         if isinstance(v, str) and not _RELATIVE.match(v):
@@ -203,6 +217,28 @@ def _check(out: list[Violation], name: str, limit: float | None, measured: float
                                      f"over by {over:g}"))
 
 
+def _check_mirror(out: list[Violation], bounds: ExperimentSlo, hold_s: float,
+                  replication: Mapping[str, MirrorLag] | None,
+                  failover: FailoverFigures | None) -> None:
+    limit = resolve_bound(bounds.max_replication_lag_s, hold_s)
+    if limit is not None:
+        if not replication:
+            _check(out, "max_replication_lag_s", limit, None, "no mirror tail in this run")
+        for name, lag in (replication or {}).items():
+            why = (f"{lag.never_mirrored} acked record(s) never reached the mirror"
+                   if lag.never_mirrored else "nothing reached the mirror")
+            _check(out, "max_replication_lag_s", limit,
+                   None if lag.never_mirrored else lag.max_s, why, name)
+    for bound, figure in (("max_failover_rto_s", "rto_s"), ("max_rpo_s", "rpo_s")):
+        limit = resolve_bound(getattr(bounds, bound), hold_s)
+        if limit is None:
+            continue
+        if failover is None:
+            _check(out, bound, limit, None, "no consumer failed over in this run")
+        else:
+            _check(out, bound, limit, getattr(failover, figure), failover.rto_reason)
+
+
 def _check_sends(out: list[Violation], limit: float | None, sends: SendOutcomes | None) -> None:
     name = "max_failed_send_ratio"
     if limit is None:
@@ -223,10 +259,14 @@ def _check_sends(out: list[Violation], limit: float | None, sends: SendOutcomes 
 
 
 def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: VerifyReport | None,
-          hold_s: float, *, sends: SendOutcomes | None = None) -> list[Violation]:
+          hold_s: float, *, sends: SendOutcomes | None = None,
+          replication: Mapping[str, MirrorLag] | None = None,
+          failover: FailoverFigures | None = None) -> list[Violation]:
     """Every bound the drill broke (empty: all held). `sends`: the run's send outcomes (None:
-    the ledgers could not be read, which breaks a max_failed_send_ratio bound)."""
+    the ledgers could not be read, which breaks a max_failed_send_ratio bound); `replication`
+    (per mirror) and `failover`: their figures, None when not measured."""
     out: list[Violation] = []
+    _check_mirror(out, bounds, hold_s, replication, failover)
     timing = {
         "max_time_to_first_ack_s": ("worst_time_to_first_ack_s", "worst_time_to_first_ack_s"),
         "max_unavailability_s": ("worst_unavailability_s", None),

@@ -18,7 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from riftdrill.chaos.endtoend import EndToEnd
+from riftdrill.chaos.failover import FailoverFigures
 from riftdrill.chaos.recovery import RecoveryFigures
+from riftdrill.chaos.replication import MirrorLag
 from riftdrill.chaos.timeline import ClusterTimeline
 from riftdrill.load.outcomes import SendOutcomes
 
@@ -96,6 +98,10 @@ class RunSummary(BaseModel):
     # latency and true lag per cloud from the consumer ledgers (chaos/endtoend.py); absent: the
     # run had no consumer ledgers, or was written before they were read
     end_to_end: EndToEnd | None = None
+    # across MirrorMaker 2: replication lag per mirror (chaos/replication.py; only runs with a
+    # mirror tail) and a consumer failover's figures (chaos/failover.py; only when one happened)
+    replication: dict[str, MirrorLag] = {}
+    failover: FailoverFigures | None = None
     # the broker timeline (<run>/cluster.jsonl) summed up, and the copied logs (<run>/logs/)
     cluster_timeline: ClusterTimeline | None = None
 

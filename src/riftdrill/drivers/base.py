@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
-from riftdrill.inventory import Broker, Inventory
+from riftdrill.inventory import Broker, Inventory, MirrorMaker
 
 BrokerState = Literal["running", "paused", "dead"]
 
@@ -52,6 +52,13 @@ class Driver(Protocol):
 
     def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
         """Start a stopped broker with its data kept; a running one is left alone."""
+
+    def kill_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
+        """Hard stop of a MirrorMaker 2 process; it stays down until `start_mirror`."""
+
+    def start_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
+        """Start a stopped MirrorMaker 2 (its offsets are in the target cluster); a running one
+        is left alone."""
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         """Block exactly the directions that `sever_link` faults in `inv.faults` name."""

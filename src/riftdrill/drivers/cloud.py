@@ -18,7 +18,7 @@ from riftdrill.drivers import aws, gcp
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError, RiftdrillError
-from riftdrill.inventory import Broker, Direction, Inventory
+from riftdrill.inventory import Broker, Direction, Inventory, MirrorMaker
 
 F = TypeVar("F", bound=Callable[..., Any])
 API_RETURNED = "api returned"  # the cloud's confirmation: its API accepted the change
@@ -56,6 +56,10 @@ def _translate(exc: Exception) -> RiftdrillError:
     if isinstance(exc, BotoCoreError | GoogleAPIError):
         return FaultError(guard.redact(f"{type(exc).__name__}: {exc}").splitlines()[0])
     return FaultError(guard.redact(f"{type(exc).__name__}: {exc}").splitlines()[0])
+
+
+NO_CLOUD_MIRROR = ("MirrorMaker 2 faults are lab-only: the aws-gcp target deploys no MirrorMaker 2 "
+                   "(run the drill on the lab: `make deploy TOPOLOGY=per-cloud`)")
 
 
 def _provider(inv: Inventory, cloud: str) -> str:
@@ -111,6 +115,12 @@ class CloudDriver:
         else:
             gcp.start_broker(inv, broker)
         return Effect.since(requested, API_RETURNED)
+
+    def kill_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
+        raise FaultError(NO_CLOUD_MIRROR)
+
+    def start_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
+        raise FaultError(NO_CLOUD_MIRROR)
 
     @_one_line_errors
     def sync_link(self, inv: Inventory, link: str) -> Effect:

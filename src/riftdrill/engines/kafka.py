@@ -230,6 +230,12 @@ def render_mirror(spec: MirrorSpec) -> str:
         "refresh.topics.interval.seconds = 5",
         "refresh.groups.interval.seconds = 5",
         "emit.heartbeats.interval.seconds = 5",
+        # Consumer failover starts from the group's checkpoints (chaos/failover.py): emitted
+        # every 5 s instead of 60. offset.lag.max is MirrorMaker 2's default, written out: an
+        # offset sync (and so a translation point) at most every 100 records per partition,
+        # the granularity that makes a failed-over group read some records twice.
+        "emit.checkpoints.interval.seconds = 5",
+        "offset.lag.max = 100",
         "sync.topic.configs.enabled = true",
         # The lab runs no authorizer, so there are no ACLs to copy. And Tansu 0.6 answers
         # CreateAcls with a response the Java client cannot parse: the exception kills MM2's

@@ -24,7 +24,7 @@ from riftdrill import inventory as inventory_mod
 from riftdrill import paths
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
-from riftdrill.load import aggregate, endrun, histograms, kafka
+from riftdrill.load import aggregate, endrun, failover, histograms, kafka
 from riftdrill.load.consumer_ledger import consumer_ledger_files
 from riftdrill.load.fence import WRITE_TIMEOUT_S
 from riftdrill.load.ledger import ledger_files
@@ -38,6 +38,7 @@ __all__ = ["LoadResult", "LoadSpec", "load_status", "run_load", "start_load", "s
 STOP_GRACE_S = 60.0  # on top of the delivery timeout and the fence wait
 START_WAIT_S = 20.0  # start_load waits this long for preflight to pass or fail
 FINISH_S = 30.0  # after the processes exit: fence thread join, merging results
+TAIL_GRACE_S = 35.0  # mirror tails, after the processes: TAIL_FENCE_WAIT_S and closing
 
 
 @dataclass
@@ -91,13 +92,18 @@ def stop_grace_s(spec: LoadSpec) -> float:
 
 def stop_timeout_s(spec: LoadSpec) -> float:
     """How long stop_load waits for the whole background load (processes, fences, results)."""
-    return stop_grace_s(spec) + WRITE_TIMEOUT_S + FINISH_S
+    return stop_grace_s(spec) + WRITE_TIMEOUT_S + FINISH_S + TAIL_GRACE_S
 
 
 def locustfile_path() -> Path:
     # Located, not imported: importing it imports locust, whose gevent monkey-patching breaks
     # ssl (RecursionError) in any process that already imported it, e.g. boto3's.
     return Path(__file__).with_name("locustfile.py")
+
+
+def consumer_group(spec: LoadSpec, run_dir: Path) -> str:
+    """The group the run's consumers join (on each cluster)."""
+    return spec.consumer_group or f"riftdrill-{run_dir.name}"
 
 
 def placement_of(spec: LoadSpec, inv: Inventory) -> list[str]:
@@ -134,7 +140,7 @@ def worker_command(
         "--rd-compression", spec.compression, "--rd-linger-ms", repr(float(spec.linger_ms)),
         "--rd-batch-size", str(spec.batch_size), "--rd-keys", spec.keys,
         "--rd-key-count", str(spec.key_count),
-        "--rd-group", spec.consumer_group or f"riftdrill-{run_dir.name}",
+        "--rd-group", consumer_group(spec, run_dir),
         "--rd-delivery-timeout-ms", str(spec.delivery_timeout_ms),
         "--rd-process-index", str(index), "--rd-run-start-ns", str(run_start_ns),
         "--rd-locust-report", spec.locust_report,
@@ -174,6 +180,69 @@ def fence_targets(inv: Inventory, clouds: list[str]) -> dict[str, str]:
 
 
 Procs = list[tuple[str, "subprocess.Popen[bytes]", Path]]
+
+TAIL_SAFETY_S = 300.0  # a tail outlives the run's safety bound by at most this
+# After the Locust processes ended (the fences long written), a tail reads on this long for the
+# mirrored fences: it has been reading all along, so only a stalled mirror makes it wait.
+TAIL_FENCE_WAIT_S = 30.0
+
+
+def mirror_tails(spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Path,
+                 run_start_ns: int) -> list[tuple[str, list[str]]]:
+    """(mirror name, argv) of a mirror tail (load/mirrortail.py) for each MirrorMaker 2 that
+    copies the run's topic out of a cluster the run writes: it runs in the mirror's cloud and
+    reads the copy on the target cluster."""
+    import re
+
+    from riftdrill.load import mirrortail
+
+    written = fence_targets(inv, clouds)
+    out: list[tuple[str, list[str]]] = []
+    for mm in inv.mirrors:
+        if mm.source not in written or not re.fullmatch(mm.topics, spec.topic):
+            continue
+        o = mirrortail.Options(
+            mode="tail", bootstrap=inv.bootstrap(mm.cloud, mm.target),
+            topic=mirrortail.mirror_topic(mm.source, spec.topic), source_cluster=mm.source,
+            cluster=mm.target, cloud=mm.cloud, ledger=mirror_ledger_path(load_dir, mm.name),
+            run_start_ns=run_start_ns,
+            max_s=spec.duration_s + spec.fence_wait_s + TAIL_SAFETY_S,
+            fence_wait_s=TAIL_FENCE_WAIT_S, load_dir=load_dir,
+            source_group=consumer_group(spec, load_dir.parent))
+        ns = inv.cloud(mm.cloud).namespace
+        argv = mirrortail.command(o)
+        out.append((mm.name, ["ip", "netns", "exec", ns, *argv] if ns else argv))
+    return out
+
+
+def mirror_ledger_path(load_dir: Path, mirror: str) -> Path:
+    return load_dir / "mirror" / f"{mirror}-tail.rdc"
+
+
+def _start_tails(tails: list[tuple[str, list[str]]], load_dir: Path) -> Procs:
+    procs: Procs = []
+    for name, argv in tails:
+        log = load_dir / "workers" / f"tail-{name}.log"
+        mirror_ledger_path(load_dir, name).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "wb") as out:
+            procs.append((name, subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                                 stdin=subprocess.DEVNULL,
+                                                 start_new_session=True), log))
+    return procs
+
+
+def _stop_tails(procs: Procs, grace_s: float) -> None:
+    """SIGTERM: each tail reads on to the mirrored fences (at most its fence wait), then ends."""
+    for _, p, _ in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for _, p, _ in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 class _Fencer:
@@ -305,9 +374,11 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
     started_at = datetime.now(UTC).isoformat()
     run_start_ns = time.time_ns()
     procs: Procs = []
+    tails: Procs = []
     fencer = _Fencer(spec, inv, clouds, load_dir)
     interrupted = False
     try:
+        tails = _start_tails(mirror_tails(spec, inv, clouds, load_dir, run_start_ns), load_dir)
         for i, cloud in enumerate(clouds):
             log = load_dir / "workers" / f"{cloud}.log"
             cmd = worker_command(spec, inv, cloud, i, run_dir, run_start_ns)
@@ -318,6 +389,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                 )  # fmt: skip
             procs.append((cloud, p, log))
         _write_state(load_dir, {"state": "running", "pid": os.getpid(), "started_at": started_at,
+                                "run_start_ns": run_start_ns,
                                 "workers": {c: p.pid for c, p, _ in procs}})  # fmt: skip
         prog = _Progress(spec, load_dir, progress)
         try:
@@ -335,6 +407,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             interrupted = True
             _stop_workers(procs, fencer, stop_grace_s(spec))
         fencer.finish(procs)
+        _stop_tails(tails, TAIL_GRACE_S)
     for cloud, p, log in procs:
         if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT) and not interrupted:
             msg = _last_error_line(log) or f"exit code {p.returncode}, no output"
@@ -352,6 +425,8 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             "placement": clouds,
             "ledgers": [str(p.relative_to(run_dir)) for p in ledger_files(run_dir)],
             "consumer_ledgers": [str(p.relative_to(run_dir)) for p in consumer_ledger_files(run_dir)],
+            "mirror_ledgers": [str(mirror_ledger_path(load_dir, name).relative_to(run_dir))
+                               for name, _, _ in tails],
             "spec": spec.to_json(),
         },
     )
@@ -419,6 +494,13 @@ def running_clouds(run_dir: Path) -> list[str]:
     return sorted(workers) if isinstance(workers, dict) else []
 
 
+def run_start_ns(run_dir: Path) -> int:
+    """When the running load started (records intended before it are an earlier run's); 0 when
+    not known."""
+    v = _read_state(run_dir / "load").get("run_start_ns")
+    return v if isinstance(v, int) else 0
+
+
 def _read_state(load_dir: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads((load_dir / "state.json").read_text())
@@ -465,6 +547,7 @@ def stop_load(run_dir: Path, timeout_s: float | None = None) -> LoadResult | Non
     `timeout_s` defaults to stop_timeout_s(spec): the runner kills a process that overruns its
     own grace first, so a stop only ends in SIGTERM / SIGKILL when the runner itself hangs."""
     load_dir = run_dir / "load"
+    failover.stop(load_dir)  # a failed-over group still reading the mirror ends first
     pid = _pid(load_dir)
     spec = _spec_of(load_dir)
     if timeout_s is None:

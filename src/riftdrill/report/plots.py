@@ -219,6 +219,29 @@ def lag_plot(run: RunData, series: RunSeries | None = None) -> Plot | None:
     return Plot("lag", "End to end: latency and consumer lag", _png(fig), meta)
 
 
+def replication_plot(run: RunData, series: RunSeries) -> Plot | None:
+    """Per MirrorMaker 2: the replication lag (source ack -> visible in the mirror) of the
+    records acked each second, highest and p99 (summary.json `replication`)."""
+    lags = run.summary.replication
+    if not lags or not series.from_fault:
+        return None
+    fig, ax = plt.subplots(figsize=(11, 2.8), layout="constrained")
+    order = sorted(lags)
+    for name in order:
+        pts = lags[name].series
+        x = [p.t_s for p in pts]
+        color = cloud_color(name, order)
+        ax.plot(x, [math.nan if p.max_lag_s is None else p.max_lag_s for p in pts],
+                color=color, lw=1.5, label=f"{name} highest")
+        ax.plot(x, [math.nan if p.p99_lag_s is None else p.p99_lag_s for p in pts],
+                color=color, lw=1, ls="--", label=f"{name} p99")
+    _finish_axes(ax, series, "Replication lag across MirrorMaker 2, by ack second (source ack "
+                 "to visible in the mirror)", "seconds")
+    ax.set_xlabel(series.x_label)
+    return Plot("replication", "Replication lag across MirrorMaker 2", _png(fig),
+                {**series.meta(), "series": ",".join(order)})
+
+
 def partition_bars_plot(series: RunSeries) -> Plot | None:
     """Per-partition unavailability from summary.json, when the ledgers are not on disk."""
     heat = series.partitions
@@ -301,7 +324,8 @@ def verify_plot(counts: dict[str, int], failing: list[str]) -> Plot | None:
 def run_plots(run: RunData, series: RunSeries | None = None) -> list[Plot]:
     s = series or run_series(run.run_dir, run.summary, run.timeline)
     plots: list[Plot | None] = [timeline_plot(run, s) if s.clouds else None,
-                                partition_bars_plot(s), percentile_plot(run), lag_plot(run, s)]
+                                partition_bars_plot(s), percentile_plot(run), lag_plot(run, s),
+                                replication_plot(run, s)]
     if run.verify is not None:
         plots.append(verify_plot(run.verify.totals, run.verify.failing_kinds))
     return [p for p in plots if p is not None]

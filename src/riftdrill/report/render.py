@@ -344,6 +344,52 @@ def _recovery(run: RunData) -> list[Block]:
     return blocks + _partitions(run)
 
 
+def _mirror(run: RunData) -> list[Block]:
+    """Replication lag per MirrorMaker 2 and a consumer failover's figures (docs/verify.md,
+    "Across MirrorMaker 2")."""
+    s = run.summary
+    blocks: list[Block] = []
+    if s.replication:
+        rows = [[name, f"{m.source} -> {m.target}", _f(m.baseline_p99_s, " s"), _f(m.p99_s, " s"),
+                 _f(m.max_s, " s"),
+                 _f(m.settled_s, " s") + (f" ({m.settled_reason})" if m.settled_reason else ""),
+                 f"{m.mirrored} of {m.acked}",
+                 f"{m.checkpoints}, longest gap {_f(m.checkpoint_max_gap_s, ' s')}"
+                 + ("" if m.checkpoint_gap_from_s is None
+                    else f" from {_f(m.checkpoint_gap_from_s, ' s')}")]
+                for name, m in sorted(s.replication.items())]
+        blocks += [Para("Replication lag: source ack to visible in the mirror (the mirror tail's "
+                        "first poll), per record; settled = the last record, at or after the "
+                        "heal, that took longer than twice the baseline p99 (at least 1 s), from "
+                        "the fault start."),
+                   Table(["mirror", "clusters", "baseline p99", "p99", "highest", "settled",
+                          "mirrored", "group checkpoints"], rows)]
+    f = s.failover
+    if f is not None:
+        rows = [["clusters", f"{f.source} -> {f.target} (group {f.group}, reading {f.topic})"],
+                ["failed over at", _f(f.failover_at_s, " s")],
+                ["RTO (cut to first record consumed on the target)",
+                 _f(f.rto_s, " s") + (f" ({f.rto_reason})" if f.rto_reason else "")],
+                ["RPO (acked before the cut, not in the mirror by the failback)",
+                 f"{f.rpo_records} records, {_f(f.rpo_s, ' s')}"],
+                ["checkpoint age at the cut", _f(f.checkpoint_age_s, " s")],
+                ["consumed on the target", str(f.consumed_on_target)],
+                ["consumed twice (translation granularity)", str(f.reconsumed)],
+                ["skipped (translation ahead: fails)", str(f.skipped)],
+                ["left unread on the target (fails)", str(f.unconsumed_on_target)],
+                ["never delivered (fails)", str(f.never_delivered)],
+                ["failed back at", _f(f.failback_at_s, " s")],
+                ["failback RTO (to the source group's first poll)", _f(f.failback_rto_s, " s")],
+                ["consumed again after the failback", str(f.failback_reconsumed)]]
+        parts = [[str(p.partition), _f(p.checkpoint_upstream), _f(p.checkpoint_downstream),
+                  str(p.start_offset), str(p.reconsumed), str(p.skipped)] for p in f.partitions]
+        blocks += [Para("Consumer failover: seconds from the cut (the fault start)."),
+                   Table(["figure", "value"], rows),
+                   Table(["mirror partition", "checkpoint: source offset", "translated",
+                          "started at", "consumed twice", "skipped"], parts)]
+    return blocks
+
+
 def _sends(run: RunData) -> list[Block]:
     sends = run.summary.sends
     if sends is None:
@@ -459,6 +505,11 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
     for name in ("partitions", "lag", "percentiles"):
         if name in by_name:
             sections[-1].blocks.append(Image(by_name[name]))
+    mirror = _mirror(run)
+    if mirror:
+        if "replication" in by_name:
+            mirror.insert(2 if run.summary.replication else 0, Image(by_name["replication"]))
+        sections.append(Section("Across MirrorMaker 2", mirror))
     sections.append(Section("Load", _load(run)))
     ver = _verify(run)
     if "verify" in by_name:

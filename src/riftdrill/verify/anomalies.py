@@ -19,6 +19,7 @@ AnomalyKind = Literal[
     "failed_present",
     "unacknowledged",
     "missing_in_mirror",
+    "mirror_duplicates",
     "poll_skip",
     "nonmonotonic_poll",
     "undelivered",
@@ -44,6 +45,9 @@ ANOMALY_KINDS: dict[AnomalyKind, str] = {
     "when the producer stopped)",
     "missing_in_mirror": "read in the source partition up to its fence, absent from the mirror "
     "although the mirror was read up to the mirrored fence; offsets are source offsets",
+    "mirror_duplicates": "a (producer, seq) copied into the mirror again after its first copy "
+    "(MirrorMaker 2 restarted from its last committed source offsets); mirror offsets of the "
+    "extra copies",
     "poll_skip": "a consumer's consecutive polls of a partition, with no rebalance or seek "
     "between, jumped over offsets that hold records; offsets of the skipped records",
     "nonmonotonic_poll": "a consumer polled an offset at or below the one it polled before on "

@@ -19,7 +19,7 @@ path is held to and the path for what it does not take (`riftdrill.verify.bench`
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, overload
@@ -231,8 +231,9 @@ def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[Ac
     source's fence (copied by the mirror like any record), a source record the mirror lacks is
     `missing_in_mirror`; when it was not, the missing records above the highest *source* offset
     the mirror holds are `unreadable` (the mirror may still be catching up), those below it
-    missing. Duplicates, reorders, corruption and unexpected records in the mirror are reported
-    at mirror offsets.
+    missing. Copies in the mirror beyond the source's own are `mirror_duplicates` (MirrorMaker
+    2's delivery contract decides them, not the producers'); reorders, corruption and unexpected records in
+    the mirror are reported at mirror offsets.
     """
     src = _scan(source)
     src_offset = {key: source.offsets[i] for key, i in src.first_at.items()}
@@ -256,12 +257,21 @@ def check_mirror(source: PartitionRead, mirror: PartitionRead, acks: Sequence[Ac
     failed_present, unacknowledged, unexpected = _classify_unmatched(
         unmatched, failed, known_producers)
     unexpected.extend(mirror.foreign)
+    # A record the source itself holds twice is copied twice: only copies beyond the source's
+    # are the mirror's own.
+    src_copies = Counter(zip(source.producer_ids, source.seqs, strict=True))
+    seen: Counter[RecordId] = Counter()
+    mirror_dups: list[int] = []
+    for i, key in enumerate(zip(mirror.producer_ids, mirror.seqs, strict=True)):
+        seen[key] += 1
+        if seen[key] > max(1, src_copies.get(key, 0)):
+            mirror_dups.append(mirror.offsets[i])
     return MirrorResult(
         source_cluster=source.cluster, target_cluster=mirror.cluster, topic=source.topic,
         mirror_topic=mirror.topic, partition=source.partition, read=mirror.read,
         expected=len(src_offset), fenced=mirror.fenced,
         anomalies=_anomalies(missing_in_mirror=missing, unreadable=unreadable,
-                             duplicates=mir.duplicates, reordered=mir.reordered,
+                             mirror_duplicates=mirror_dups, reordered=mir.reordered,
                              corrupt=mir.corrupt, unexpected=unexpected,
                              failed_present=failed_present, unacknowledged=unacknowledged),
     )

@@ -10,6 +10,9 @@ producers and consumers actually used (their ledger headers), never from what a 
 - `legacy`: anything else (idempotence off, acks=1/0, more than 5 in flight). Retries may
   duplicate and reorder records, so those two are allowed, and reported.
 
+The mirror's contract is MirrorMaker 2's own (`MirrorMaker.delivery` in the inventory):
+`at-least-once` (the default: without exactly.once.source.support, KIP-618, a restarted MM2
+copies again what it had not committed) allows `mirror_duplicates`; `exactly-once` does not.
 Always allowed, whatever the contract: `failed_present` and `unacknowledged`. A failed or
 unanswered send is indeterminate in Kafka (the broker may have appended it before the client
 gave up); Jepsen treats such writes as "info" operations the same way. Nothing else is allowed:
@@ -24,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from riftdrill.inventory import MirrorDelivery
 from riftdrill.load.spec import MAX_IDEMPOTENT_IN_FLIGHT, Profile
 from riftdrill.verify.anomalies import KINDS, AnomalyKind
 
@@ -51,6 +55,7 @@ class Contract(BaseModel):
     idempotence: bool = False  # every producer had it on
     max_in_flight: int = 0  # the largest seen
     consumers_checked: bool = False  # consumer ledgers were present and checked
+    mirror_delivery: MirrorDelivery | None = None  # None: no mirror was checked
 
 
 def producer_contract(header: Mapping[str, Any]) -> ProducerContract:
@@ -59,14 +64,15 @@ def producer_contract(header: Mapping[str, Any]) -> ProducerContract:
     return ProducerContract.model_validate(raw) if isinstance(raw, dict) else ProducerContract()
 
 
-def run_contract(producers: Iterable[ProducerContract], consumers_checked: bool) -> Contract:
+def run_contract(producers: Iterable[ProducerContract], consumers_checked: bool,
+                 mirror_delivery: MirrorDelivery | None = None) -> Contract:
     """The run is idempotent only if every producer was: one legacy producer can duplicate."""
     ps = list(producers)
     profile: Profile = "idempotent" if ps and all(p.idempotent for p in ps) else "legacy"
     return Contract(profile=profile, producers=len(ps), acks=sorted({p.acks for p in ps}),
                     idempotence=bool(ps) and all(p.idempotence for p in ps),
                     max_in_flight=max((p.max_in_flight for p in ps), default=0),
-                    consumers_checked=consumers_checked)
+                    consumers_checked=consumers_checked, mirror_delivery=mirror_delivery)
 
 
 def allowed_kinds(contract: Contract) -> tuple[AnomalyKind, ...]:
@@ -74,4 +80,6 @@ def allowed_kinds(contract: Contract) -> tuple[AnomalyKind, ...]:
     allowed = set(ALWAYS_ALLOWED)
     if contract.profile == "legacy":
         allowed |= set(LEGACY_ALLOWED)
+    if contract.mirror_delivery == "at-least-once":
+        allowed.add("mirror_duplicates")
     return tuple(k for k in KINDS if k in allowed)

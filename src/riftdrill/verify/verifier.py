@@ -23,7 +23,7 @@ from typing import Any
 
 from riftdrill.errors import RiftdrillError
 from riftdrill.gcpause import gc_paused
-from riftdrill.inventory import Inventory
+from riftdrill.inventory import Inventory, MirrorDelivery
 from riftdrill.load.fence import FenceSet
 from riftdrill.load.ledger import ProducerLedger
 from riftdrill.verify.anomalies import CONSUMER_KINDS
@@ -333,5 +333,12 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
     report.ledger_s = round(ledger_s, 3)
     report.fence_s = round(fence_s, 3)
     report.readers = dict(Counter(r.reader for r in reads_by_tp.values()))
-    contract = run_contract(run.producers, consumers_checked=bool(report.groups))
+    checked = {(m.source_cluster, m.target_cluster) for m in report.mirrors}
+    deliveries = [mm.delivery for mm in inv.mirrors if (mm.source, mm.target) in checked]
+    # the weakest contract of the mirrors checked decides
+    delivery: MirrorDelivery | None = (
+        None if not deliveries else "at-least-once" if "at-least-once" in deliveries
+        else "exactly-once")
+    contract = run_contract(run.producers, consumers_checked=bool(report.groups),
+                            mirror_delivery=delivery)
     return report.finish(contract)
