@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from riftdrill.chaos.failover import CATCH_UP_S, compute_failover
+from riftdrill.chaos.failover import CATCH_UP_S, compute_failover, producer_failover
 from riftdrill.chaos.replication import SourceAck, Visible, checkpoint_gaps, compute_lag
 from riftdrill.chaos.slo import ExperimentSlo, check
 from riftdrill.errors import ValidationError
@@ -184,3 +184,34 @@ def test_a_mirror_drill_without_a_mirror_is_refused_naming_the_fix() -> None:
     with pytest.raises(ValidationError, match="mirror-kill needs MirrorMaker 2"):
         check_mirror_needed("mirror-kill", {"tags": ["mirror"]}, {"mirror": ""}, stretched)
     check_mirror_needed("broker-kill", {"tags": ["broker"]}, {}, stretched)  # not a mirror drill
+
+
+def test_producer_failover_figures_from_acks_and_switches() -> None:
+    events = [{"cloud": "gcp", "cluster": "aws", "ts_ns": CUT},  # another cloud's: ignored
+              {"cloud": "aws", "cluster": "gcp", "ts_ns": CUT + S // 2},
+              {"cloud": "aws", "cluster": "aws", "ts_ns": CUT + 40 * S}]
+    acks = {"aws": [CUT - S, CUT + 43 * S, CUT + 44 * S], "gcp": [CUT + 2 * S, CUT + 3 * S]}
+    p = producer_failover(acks, events, "aws", "aws", "gcp", CUT)
+    assert p is not None
+    assert (p.switched_at_s, p.rto_s, p.acked_on_target) == (0.5, 2.0, 2)
+    assert (p.switched_back_at_s, p.failback_rto_s) == (40.0, 3.0)
+    # never switched: no producer figures (the drill moved consumers only)
+    assert producer_failover(acks, events[:1], "aws", "aws", "gcp", CUT) is None
+    # switched, never acked there: no RTO
+    p = producer_failover({"aws": [CUT - S]}, events[1:2], "aws", "aws", "gcp", CUT)
+    assert p is not None and p.rto_s is None and p.acked_on_target == 0
+
+
+def test_a_ledger_that_names_its_cluster_is_judged_there() -> None:
+    """A producer placed in aws that failed over writes gcp's cluster: its header says so."""
+    from riftdrill.inventory import Cluster
+    from riftdrill.verify.verifier import ledger_cluster
+    from tests.unit.test_chaos_targets import inv
+
+    lab = inv()
+    lab.clusters = [Cluster(name="aws", clouds=["aws"], brokers=[], bootstrap={"aws": "a:9092"}),
+                    Cluster(name="gcp", clouds=["gcp"], brokers=[], bootstrap={"gcp": "g:9092"})]
+    assert ledger_cluster({"cloud": "aws", "cluster": "gcp"}, lab) == "gcp"
+    assert ledger_cluster({"cloud": "aws", "cluster": ""}, lab) == "aws"
+    assert ledger_cluster({"cloud": "aws"}, lab) == "aws"
+    assert ledger_cluster({"cloud": "aws", "cluster": "gone"}, lab) == "aws"

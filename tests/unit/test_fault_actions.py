@@ -234,6 +234,13 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
 
     monkeypatch.setattr(failover, "start", start)
     monkeypatch.setattr(failover, "stop", lambda load_dir: None)
+    from riftdrill.load.consumer_ledger import ConsumerLedgerWriter
+
+    with ConsumerLedgerWriter(run_dir / "load" / "mirror" / "main-to-backup-tail.rdc", group="",
+                              client_id="tail", cloud="gcp", topics=["main.riftdrill"],
+                              run_start_ns=0, bootstrap="b") as tail:
+        tail.poll(0, 0, 0, 1, 7, 0, 1, 1, 2, 0)  # one record crossed
+    monkeypatch.setattr(actions, "BASELINE_AFTER_S", 0.0)
 
     # (action, call, plain reads allowed, locked writes expected, faults on disk afterwards)
     Step = tuple[str, Callable[[], dict[str, Any]], int, int, list[tuple[str, str]]]
@@ -283,8 +290,12 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("restart_mirror", lambda: actions.restart_mirror("", conf), 1, 1, []),
         # failover reads the inventory once and records no fault (it moves consumers)
         ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, conf), 1, 0, []),
+        ("await_replication", lambda: actions.await_replication(0, conf), 0, 0, []),
         ("fail_over_consumers", lambda: actions.fail_over_consumers("aws", conf), 1, 0, []),
         ("fail_back_consumers", lambda: actions.fail_back_consumers(conf), 0, 0, []),
+        # producers are pointed by a file the load reads: no fault recorded
+        ("fail_over_producers", lambda: actions.fail_over_producers("aws", conf), 1, 0, []),
+        ("fail_back_producers", lambda: actions.fail_back_producers("aws", conf), 1, 0, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
     assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
@@ -302,6 +313,11 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
     assert dict(os.environ) == env_before, "an action changed os.environ"
     assert moved == [("riftdrill-r1", "riftdrill-r1.failover", "main.riftdrill", "backup", "rd-gcp",
                       "aws")]
+    from riftdrill.load.switch import read_switch, switch_events
+
+    assert [(e["cloud"], e["cluster"]) for e in switch_events(run_dir / "load")] == [
+        ("aws", "backup"), ("aws", "main")]
+    assert read_switch(run_dir / "load", "aws") == ("198.18.1.11:9092", "main")
     assert "kill_mirror main-to-backup" in driver.calls
     assert driver.calls.count("start_mirror main-to-backup") == 2  # heal_all, restart_mirror
     assert started == [run_dir]

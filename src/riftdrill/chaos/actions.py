@@ -39,12 +39,15 @@ from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
 
 __all__ = [
     "await_checkpoints",
+    "await_replication",
     "block_object_store",
     "brownout_object_store",
     "clear_object_store_weather",
     "degrade_link",
     "fail_back_consumers",
+    "fail_back_producers",
     "fail_over_consumers",
+    "fail_over_producers",
     "flap_link",
     "heal_all",
     "heal_link",
@@ -453,6 +456,40 @@ def await_checkpoints(source: str = "aws", timeout_s: float | str = CHECKPOINT_W
                 "MirrorMaker 2 is not running (`riftdrill status`); nothing was injected")
 
 
+REPLICATION_WAIT_S = 90.0  # MirrorMaker 2 finds a new topic at its next refresh (5 s)
+BASELINE_AFTER_S = 6.0  # then a baseline of records that crossed (replication.BASELINE_S)
+
+
+def await_replication(timeout_s: float | str = REPLICATION_WAIT_S,
+                      configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Before a fault on the mirror: wait until the mirror tail has seen the run's records in
+    the mirror (MirrorMaker 2 discovered the new topic and copies it), then BASELINE_AFTER_S
+    more, so the replication lag has a baseline to come back to. Raises when nothing crossed:
+    nothing is injected into a mirror that never copied."""
+    from riftdrill.chaos.replication import first_polls
+
+    ctx = _need_context(configuration, "await_replication")
+    wait_s = _seconds(timeout_s, "timeout_s")
+    t0 = time.monotonic()
+    tails = sorted((ctx.run_dir / "load" / "mirror").glob("*-tail.rdc"))
+    while True:
+        seen = 0
+        for path in tails or sorted((ctx.run_dir / "load" / "mirror").glob("*-tail.rdc")):
+            try:
+                seen += len(first_polls(path))
+            except (OSError, ValueError, KeyError):
+                continue  # header not written yet
+        waited = round(time.monotonic() - t0, 3)
+        if seen:
+            interrupt.sleep_s(BASELINE_AFTER_S)
+            return {"mirrored_records": seen, "waited_s": waited}
+        if waited >= wait_s or not interrupt.sleep_s(1.0):
+            raise ValidationError(
+                f"no record of the run reached the mirror within {waited:g} s: MirrorMaker 2 "
+                "is not copying the run's topic (its log: `riftdrill status`, the lab's "
+                "mirror log); nothing was injected")
+
+
 def fail_over_consumers(source: str = "aws",
                         configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Move the run's consumer group from `source`'s cluster to the mirror's cluster: a consumer
@@ -477,6 +514,34 @@ def fail_back_consumers(configuration: dict[str, Any] | None = None) -> dict[str
     if st is None:
         return {"failed_back": False, "reason": "no consumer had failed over"}
     return {"failed_back": True, "group": st.group, "at": _now()}
+
+
+def fail_over_producers(source: str = "aws",
+                        configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Point the producers placed in `source` at the cluster its MirrorMaker 2 copies to (the
+    run's topic there): they purge what the lost cluster still held and write on there, each
+    into a new ledger naming that cluster, so one verdict covers both clusters' acks."""
+    from riftdrill.load.switch import write_switch
+
+    ctx = _need_context(configuration, "fail_over_producers")
+    inv = inventory.load()
+    mm = inv.mirror_from(source)
+    bootstrap = inv.bootstrap(source, mm.target)
+    write_switch(ctx.run_dir / "load", source, bootstrap, mm.target)
+    return {"cloud": source, "cluster": mm.target, "bootstrap": bootstrap, "at": _now()}
+
+
+def fail_back_producers(source: str = "aws",
+                        configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Point the producers placed in `source` back at their own cloud's cluster."""
+    from riftdrill.load.switch import write_switch
+
+    ctx = _need_context(configuration, "fail_back_producers")
+    inv = inventory.load()
+    cluster = inv.cluster_of(source).name
+    bootstrap = inv.bootstrap(source)
+    write_switch(ctx.run_dir / "load", source, bootstrap, cluster)
+    return {"cloud": source, "cluster": cluster, "bootstrap": bootstrap, "at": _now()}
 
 
 def _safe_topic(name: str) -> str:

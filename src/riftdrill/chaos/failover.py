@@ -21,6 +21,10 @@ start positions it took from MirrorMaker 2's checkpoints, load/failover/state.js
   group read on either cluster by the end of the run.
 - failback_rto_s / failback_reconsumed: from the failback (the failed-over consumer stopped) to
   the source group's first poll after it; records read on the target and again at the source.
+- producers (when the drill switched them, load/switch.py): when the source cloud's producers
+  were pointed at the target, producer_rto_s (the cut to their first ack there), how many
+  records the target acked for them, and the same back (the switch back to their first ack in
+  the source). Their acks are verified with the target cluster's like any other.
 """
 
 from __future__ import annotations
@@ -56,6 +60,16 @@ class PartitionFailover(BaseModel):
     skipped: int
 
 
+class ProducerFailover(BaseModel):
+    """The source cloud's producers moved to the target cluster and back (seconds from the cut)."""
+
+    switched_at_s: float | None = None
+    rto_s: float | None = None  # the cut to their first ack on the target
+    acked_on_target: int = 0
+    switched_back_at_s: float | None = None
+    failback_rto_s: float | None = None  # the switch back to their first ack in the source
+
+
 class FailoverFigures(BaseModel):
     """summary.json `failover`."""
 
@@ -77,6 +91,7 @@ class FailoverFigures(BaseModel):
     consumed_on_target: int = 0
     failback_rto_s: float | None = None
     failback_reconsumed: int = 0
+    producers: ProducerFailover | None = None  # None: the producers stayed where they were
     partitions: list[PartitionFailover] = []
 
     def problems(self) -> list[str]:
@@ -159,6 +174,29 @@ def compute_failover(acks: Mapping[RecordId, SourceAck], source_polls: Iterable[
     return f
 
 
+def producer_failover(acks_by_cluster: Mapping[str, list[int]], events: list[dict[str, Any]],
+                      source_cloud: str, source: str, target: str, cut_ns: int
+                      ) -> ProducerFailover | None:
+    """The figures from the source cloud's ack times per cluster and the switch events; None
+    when its producers were never switched to `target`."""
+    mine = [e for e in events if e.get("cloud") == source_cloud]
+    over = [int(e["ts_ns"]) for e in mine if e.get("cluster") == target]
+    if not over:
+        return None
+    back = [int(e["ts_ns"]) for e in mine if e.get("cluster") == source and int(e["ts_ns"]) > over[0]]
+    on_target = sorted(acks_by_cluster.get(target, []))
+    out = ProducerFailover(switched_at_s=round((over[0] - cut_ns) / NS, 3),
+                           acked_on_target=len(on_target))
+    if on_target:
+        out.rto_s = round((on_target[0] - cut_ns) / NS, 3)
+    if back:
+        out.switched_back_at_s = round((back[0] - cut_ns) / NS, 3)
+        after = [t for t in acks_by_cluster.get(source, []) if t >= back[0]]
+        if after:
+            out.failback_rto_s = round((min(after) - back[0]) / NS, 3)
+    return out
+
+
 def _source_polls(run_dir: Path, cluster: str, topic: str, cluster_of: Any
                   ) -> list[tuple[RecordId, int]]:
     from riftdrill.load.consumer_ledger import (
@@ -193,8 +231,10 @@ def failover_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: A
     """The figures of a run whose consumers failed over (load/failover/state.json); None when
     none did. Raises OSError / ValueError for unreadable ledgers."""
     from riftdrill.load import failover
+    from riftdrill.load.ledger import Ack
     from riftdrill.load.mirrortail import CHECKPOINTS_SUFFIX
     from riftdrill.load.runner import mirror_ledger_path
+    from riftdrill.load.switch import switch_events
 
     load_dir = run_dir / "load"
     st = failover.read_state(load_dir)
@@ -210,8 +250,17 @@ def failover_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: A
         cps = {int(c["partition"]): c for c in json.loads(side.read_text())["checkpoints"]}
     except (OSError, ValueError, KeyError):
         cps = {}
-    return compute_failover(
+    producers = list(producers)
+    figures = compute_failover(
         source_acks(producers, mm.source, spec_topic, cluster_of),
         _source_polls(run_dir, mm.source, spec_topic, cluster_of), mirror, first_polls(ledger),
         _starts(ledger), cps, cut_ns, st.started_ns, st.stopped_ns, source=mm.source,
         target=mm.target, group=st.source_group, topic=st.topic)
+    acks_by_cluster: dict[str, list[int]] = {}
+    for p in producers:
+        if p.header.get("cloud") == st.source_cloud:
+            acks_by_cluster.setdefault(cluster_of(dict(p.header)), []).extend(
+                e.ack_ts_ns for e in p.entries if isinstance(e, Ack))
+    figures.producers = producer_failover(acks_by_cluster, switch_events(load_dir),
+                                          st.source_cloud, mm.source, mm.target, cut_ns)
+    return figures

@@ -179,6 +179,7 @@ class LedgerWriter(EntryWriter):
         bootstrap: str = "",
         schedule_start_ns: int = 0,
         producer: dict[str, Any] | None = None,
+        cluster: str = "",
     ) -> None:
         self.producer_id = producer_id
         self._topic_index = {t: i for i, t in enumerate(topics)}
@@ -189,6 +190,9 @@ class LedgerWriter(EntryWriter):
             "cloud": cloud,
             "topics": list(topics),
             "bootstrap": bootstrap,  # which cluster, when `cloud` is not one of the inventory's
+            # the cluster it wrote to ("" when the launcher did not say): a producer that failed
+            # over writes another cluster than its cloud's
+            "cluster": cluster,
             # Every record of this producer is intended at or after this: the verifier tells
             # this run's records from an earlier run's in the same topic by it.
             "schedule_start_ns": schedule_start_ns,

@@ -57,6 +57,7 @@ from riftdrill.load.spec import (
     producer_problem,
     producer_settings,
 )
+from riftdrill.load.switch import SWITCH_CHECK_S, read_switch
 
 RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
@@ -470,12 +471,13 @@ class KafkaProducerUser(User):
         self.schedule = OpenSchedule(rate, time.time_ns(), float(o.rd_duration))
         # The contract this producer runs under, recorded in its ledger exactly as configured.
         contract = producer_settings(o.rd_acks, o.rd_idempotence, o.rd_max_in_flight)
+        self.contract = contract
+        self.cluster = str(o.rd_cluster)
+        self.switches = 0  # ledgers opened after a failover or failback (load/switch.py)
+        self.switch_checked = 0.0
+        self.switch_seen: tuple[str, str] | None = None  # (bootstrap, cluster) of the switch file
         if not o.rd_no_ledger:
-            self.ledger = LedgerWriter(
-                ctx.load_dir / "ledgers" / f"{o.rd_cloud}-p{self.producer_id}.rdl",
-                self.producer_id, str(o.rd_cloud), [self.topic], str(o.rd_bootstrap),
-                self.schedule.start_ns, producer=contract,
-            )  # fmt: skip
+            self.ledger = self._open_ledger(str(o.rd_bootstrap))
         conf: dict[str, Any] = {
             "bootstrap.servers": o.rd_bootstrap,
             "acks": contract["acks"],
@@ -495,6 +497,46 @@ class KafkaProducerUser(User):
         self.producer = Producer(conf)
         self.next_seq = 0
         ctx.producers.append(self)
+
+    def _open_ledger(self, bootstrap: str) -> LedgerWriter:
+        o = self.ctx.opts
+        suffix = f"-{self.cluster}-{self.switches}" if self.switches else ""
+        return LedgerWriter(
+            self.ctx.load_dir / "ledgers" / f"{o.rd_cloud}-p{self.producer_id}{suffix}.rdl",
+            self.producer_id, str(o.rd_cloud), [self.topic], bootstrap,
+            self.schedule.start_ns, producer=self.contract, cluster=self.cluster,
+        )  # fmt: skip
+
+    def _maybe_switch(self) -> None:
+        """Follow this cloud's switch file (load/switch.py): when it names another cluster, the
+        producer fails over (or back) as an application would: what the old instance still
+        held is purged (failed into the old ledger: indeterminate), a new instance writes to
+        the new cluster, into a new ledger that names it; producer id and sequence carry on."""
+        now = time.monotonic()
+        if now - self.switch_checked < SWITCH_CHECK_S:
+            return
+        self.switch_checked = now
+        want = read_switch(self.ctx.load_dir, str(self.ctx.opts.rd_cloud))
+        if want is None or want == self.switch_seen:
+            return
+        self.switch_seen = want
+        bootstrap, cluster = want
+        if cluster == self.cluster:
+            return
+        old = self.producer
+        if old is not None:
+            old.purge(in_queue=True, in_flight=True)
+            old.flush(1.0)  # the purged sends' delivery reports land in the old ledger
+        if self.ledger is not None:
+            self.ledger.close()
+        self.cluster = cluster
+        self.switches += 1
+        if not self.ctx.opts.rd_no_ledger:
+            self.ledger = self._open_ledger(bootstrap)
+        self.conf = {**self.conf, "bootstrap.servers": bootstrap}
+        self.producer = Producer(self.conf)
+        print(f"riftdrill: producer p{self.producer_id} now writes to cluster {cluster} "
+              f"({bootstrap})", file=sys.stderr, flush=True)
 
     def _recreate_after_fatal(self) -> None:
         """librdkafka's rule for a fatal error (e.g. an idempotent producer's "Unable to
@@ -524,6 +566,7 @@ class KafkaProducerUser(User):
 
     @task
     def send_due(self) -> None:
+        self._maybe_switch()
         if self.fatal is not None and self.producer is not None:
             self._recreate_after_fatal()
         producer = self.producer

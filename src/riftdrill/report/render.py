@@ -378,6 +378,7 @@ def _mirror(run: RunData) -> list[Block]:
                 ["skipped (translation ahead: fails)", str(f.skipped)],
                 ["left unread on the target (fails)", str(f.unconsumed_on_target)],
                 ["never delivered (fails)", str(f.never_delivered)],
+                *_producer_rows(f),
                 ["failed back at", _f(f.failback_at_s, " s")],
                 ["failback RTO (to the source group's first poll)", _f(f.failback_rto_s, " s")],
                 ["consumed again after the failback", str(f.failback_reconsumed)]]
@@ -388,6 +389,17 @@ def _mirror(run: RunData) -> list[Block]:
                    Table(["mirror partition", "checkpoint: source offset", "translated",
                           "started at", "consumed twice", "skipped"], parts)]
     return blocks
+
+
+def _producer_rows(f: Any) -> list[list[str]]:
+    p = f.producers
+    if p is None:
+        return [["producers", "stayed on the source cluster (not failed over)"]]
+    return [["producers switched to the target at", _f(p.switched_at_s, " s")],
+            ["producers' RTO (cut to first ack on the target)", _f(p.rto_s, " s")],
+            ["acked on the target for the source's producers", str(p.acked_on_target)],
+            ["producers switched back at", _f(p.switched_back_at_s, " s")],
+            ["producers' failback RTO (to first ack in the source)", _f(p.failback_rto_s, " s")]]
 
 
 def _sends(run: RunData) -> list[Block]:

@@ -154,9 +154,13 @@ def load_ledgers(run_dir: Path, inv: Inventory,
 
 
 def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
-    """The cluster a ledger's producer wrote to: the one serving its cloud, or, for a producer
+    """The cluster a ledger's client used: the one its header names (a producer that failed over
+    to another cloud's cluster says so), else the one serving its cloud, or, for a producer
     outside the inventory's clouds (plain `locust`, cloud "local"), the one its bootstrap names."""
     cloud = str(header["cloud"])  # KeyError: not a ledger header
+    named = str(header.get("cluster") or "")
+    if named and any(c.name == named for c in inv.clusters):
+        return named
     if any(cloud in c.clouds for c in inv.clusters):
         return inv.cluster_of(cloud).name
     addresses = set(str(header.get("bootstrap") or "").split(","))
