@@ -33,7 +33,8 @@ from riftdrill.chaos.summary import RunSummary
 from riftdrill.errors import ValidationError
 
 TIME_FIGURES = ("max_worst_partition_unavailability_s", "max_unavailability_s",
-                "max_time_to_first_ack_s")
+                "max_time_to_first_ack_s", "max_replication_lag_s", "max_failover_rto_s",
+                "max_rpo_s")
 RATIO_FIGURE = "max_failed_send_ratio"
 FIGURES = (*TIME_FIGURES, RATIO_FIGURE)
 
@@ -74,6 +75,11 @@ def run_figures(summary: RunSummary) -> RunFigures:
         "max_unavailability_s": (r.worst_unavailability_s if r is not None else None),
         "max_time_to_first_ack_s": (r.worst_time_to_first_ack_s if r is not None else None),
         RATIO_FIGURE: sends.failed_ratio if sends is not None and sends.attempted else None,
+        # across MirrorMaker 2: the worst mirror's highest lag, a failover's RTO and RPO
+        "max_replication_lag_s": max((m.max_s for m in summary.replication.values()
+                                      if m.max_s is not None), default=None),
+        "max_failover_rto_s": summary.failover.rto_s if summary.failover is not None else None,
+        "max_rpo_s": summary.failover.rpo_s if summary.failover is not None else None,
     }
     return RunFigures(run_id=summary.run_id, engine=summary.engine,
                       experiment=summary.experiment,

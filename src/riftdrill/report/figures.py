@@ -767,6 +767,9 @@ def render_compare(res: Results) -> str:
 _FIGURE_TEXT = {"max_worst_partition_unavailability_s": "worst partition unavailable s",
                 "max_unavailability_s": "unavailable s (whole cloud)",
                 "max_time_to_first_ack_s": "first ack s",
+                "max_replication_lag_s": "replication lag s (worst record)",
+                "max_failover_rto_s": "failover RTO s",
+                "max_rpo_s": "failover RPO s",
                 "max_failed_send_ratio": "failed-send ratio"}
 
 
