@@ -238,3 +238,52 @@ def test_stock_chaos_run_interrupted_during_a_hold_ends_at_once(tmp_path: Path,
     # no inventory here: the heal could not run, and says so instead of passing silently
     assert any("riftdrill heal" in e for e in report.cleanup_errors), report
     assert json.loads((tmp_path / "journal.json").read_text())["status"] == "interrupted"
+
+
+def test_a_failed_guard_stops_the_experiment_before_its_fault(tmp_path: Path) -> None:
+    """chaoslib goes on after a failed action; a failed guard (here: nothing crossed the
+    mirror) must not be followed by the fault. A real `chaos run`: the control interrupts it,
+    the hold after the guard never starts, and control.json says why."""
+    exp = {**EXPERIMENT, "method": [
+        {"type": "action", "name": "await-replication", "provider": {
+            "type": "python", "module": "riftdrill.chaos.actions", "func": "await_replication",
+            "arguments": {"timeout_s": 0}}},
+        *EXPERIMENT["method"]]}  # type: ignore[misc]
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(exp))
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [str(CHAOS), "--no-log-file", "run", "--journal-path", str(tmp_path / "journal.json"),
+         str(path)], cwd=tmp_path, env={**os.environ, "RIFTDRILL_HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert time.monotonic() - t0 < 25, out  # the 30 s hold never ran
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "interrupted", out
+    assert [r["activity"]["name"] for r in journal["run"]] == ["await-replication"]
+    [run_dir] = list((tmp_path / "results" / "runs").iterdir())
+    refused = runner.read_control_report(run_dir).refused
+    assert refused is not None and refused.startswith("await-replication: no record of the run "
+                                                      "reached the mirror"), refused
+    assert "nothing was injected" in refused
+
+
+def test_only_a_failed_guard_interrupts(tmp_path: Path) -> None:
+    control._RUN = _state(tmp_path, owns_end=False)
+    try:
+        guard = {"name": "await-group-checkpoints",
+                 "provider": {"type": "python", "func": "await_checkpoints"}}
+        fault = {"name": "kill", "provider": {"type": "python", "func": "kill_broker"}}
+        control.after_activity_control(guard, {"status": "succeeded"})
+        control.after_activity_control(fault, {"status": "failed", "exception": ["x"]})
+        assert control._RUN.refused is None
+        from chaoslib.exceptions import InterruptExecution
+
+        with pytest.raises(InterruptExecution, match="group never committed"):
+            control.after_activity_control(guard, {"status": "failed", "exception": [
+                "Traceback...\n", "chaoslib.exceptions.ActivityFailed: riftdrill.errors."
+                "ValidationError: no checkpoint: the group never committed in aws\n"]})
+        assert control._RUN.refused == ("await-group-checkpoints: no checkpoint: the group "
+                                        "never committed in aws")
+    finally:
+        control._RUN = None

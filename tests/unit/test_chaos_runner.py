@@ -215,6 +215,21 @@ def test_cli_bad_input_is_one_line_and_exit_2() -> None:
 
 # ---- judging and summary -----------------------------------------------------------------
 
+def test_a_drill_refused_by_a_guard_says_why_first(tmp_path: Path) -> None:
+    """The control stopped the experiment at a failed guard: the reason leads the verdict."""
+    (tmp_path / "journal.json").write_text(json.dumps({
+        "status": "interrupted", "experiment": {}, "run": [], "rollbacks": []}))
+    from tests.unit.test_chaos_targets import inv
+
+    outcome = runner.ChaosOutcome(returncode=1, interrupted_by=None, seconds=1.0,
+                                  refused="await-group-checkpoints: the group never committed")
+    j = runner.judge(tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    assert not j.verdict.passed
+    assert j.verdict.reasons[0] == ("refused before any fault: await-group-checkpoints: the "
+                                    "group never committed")
+    assert any("fault never happened" in r for r in j.verdict.reasons)
+
+
 def test_a_drill_whose_fault_never_happened_fails(tmp_path: Path) -> None:
     (tmp_path / "journal.json").write_text(json.dumps({
         "status": "completed", "experiment": {},

@@ -26,6 +26,11 @@ It makes a stock `chaos run experiments/<drill>.json` as safe as `riftdrill dril
   the runner, alive: it heals again as a safety net and writes the summary itself after chaos
   exits, so each happens once.
 
+- After each activity (`after_activity_control`): a guard that failed (the load did not start,
+  MirrorMaker 2 has no checkpoint of the group, nothing crossed the mirror) interrupts the
+  experiment, so no fault follows it; `control.json` says why (`refused`) and `riftdrill drill`
+  exits 2.
+
 Fault windows stay recorded by the actions: an action knows the instant its fault is in force
 (flap_link opens and closes several windows inside one activity, kill_cloud stamps each broker
 as it dies), which an after-activity hook would only see when the activity ends.
@@ -74,6 +79,7 @@ class RunState:
     started_monotonic: float
     start: runner.DrillStart | None = None  # None: the runner judges, or begin_drill failed
     interrupted_by: str | None = None
+    refused: str | None = None  # a guard activity failed before any fault (GUARDS)
     finished: bool = False
     saved_handlers: dict[int, Handler] = field(default_factory=dict)
 
@@ -100,6 +106,34 @@ def configure_control(configuration: dict[str, Any] | None = None,
     _RUN = state
     _trap_signals(state)
     logger.info(f"riftdrill: run directory {state.ctx.run_dir}")
+
+
+# Activities that must succeed before a fault is worth injecting: the load, MirrorMaker 2's
+# checkpoints of the group, the run's records crossing the mirror. chaoslib turns an exception
+# in an activity into a failed activity and goes on with the method (the fault would follow);
+# a control may interrupt instead.
+GUARDS = frozenset({"start_load", "await_checkpoints", "await_replication"})
+_EXCEPTION_NAME = re.compile(r"^[A-Za-z_][\w.]*(Error|Failed|Exception): ")
+
+
+def after_activity_control(context: Any = None, state: Any = None, **_: Any) -> None:
+    """After each activity: a failed guard stops the experiment before anything is injected
+    (chaoslib's InterruptExecution: the rollbacks and this control's end still run; the
+    runner exits 2, bad input, with the guard's reason)."""
+    activity = context if isinstance(context, dict) else {}
+    func = (activity.get("provider") or {}).get("func")
+    if _RUN is None or func not in GUARDS or not isinstance(state, dict):
+        return
+    if state.get("status") != "failed":
+        return
+    lines = [ln for ln in "".join(state.get("exception") or []).strip().splitlines() if ln]
+    why = lines[-1] if lines else "failed"
+    while _EXCEPTION_NAME.match(why):  # "chaoslib...ActivityFailed: riftdrill...Error: why"
+        why = why.split(": ", 1)[1]
+    _RUN.refused = f"{activity.get('name', func)}: {why}"
+    from chaoslib.exceptions import InterruptExecution
+
+    raise InterruptExecution(f"riftdrill: {_RUN.refused}; the drill stops before any fault")
 
 
 def after_experiment_control(context: Any = None, state: Any = None,
@@ -173,7 +207,7 @@ def finish_run(run: RunState, journal: dict[str, Any] | None, *,
     for e in errors:
         logger.error(f"riftdrill: {e}")
     report = runner.ControlReport(healed=healed, cleanup_errors=errors,
-                                  interrupted_by=run.interrupted_by)
+                                  interrupted_by=run.interrupted_by, refused=run.refused)
     try:
         report.write(run_dir)
     except OSError as exc:
@@ -187,7 +221,7 @@ def finish_run(run: RunState, journal: dict[str, Any] | None, *,
         outcome = runner.ChaosOutcome(
             returncode=_chaos_exit_code(journal), interrupted_by=run.interrupted_by,
             seconds=round(time.monotonic() - run.started_monotonic, 3), healed=healed,
-            cleanup_errors=errors)
+            cleanup_errors=errors, refused=run.refused)
         result = (finish or runner.finish_drill)(run_dir, run.start, outcome)
         verdict = getattr(getattr(result, "verdict", None), "passed", None)
         logger.info(f"riftdrill: verdict {'PASS' if verdict else 'FAIL'}; "

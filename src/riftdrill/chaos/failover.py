@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from riftdrill.chaos.replication import (
     NS,
+    ClusterOf,
     RecordId,
     SourceAck,
     Visible,
@@ -46,6 +47,7 @@ from riftdrill.chaos.replication import (
 )
 
 if TYPE_CHECKING:
+    from riftdrill.inventory import Inventory
     from riftdrill.load.ledger import ProducerLedger
 
 CATCH_UP_S = 5.0  # a record that reached the mirror this close to the failback may be unread
@@ -197,7 +199,7 @@ def producer_failover(acks_by_cluster: Mapping[str, list[int]], events: list[dic
     return out
 
 
-def _source_polls(run_dir: Path, cluster: str, topic: str, cluster_of: Any
+def _source_polls(run_dir: Path, cluster: str, topic: str, cluster_of: ClusterOf
                   ) -> list[tuple[RecordId, int]]:
     from riftdrill.load.consumer_ledger import (
         KIND_POLL,
@@ -226,8 +228,8 @@ def _starts(path: Path) -> dict[int, int]:
             if e.kind == KIND_ASSIGN}
 
 
-def failover_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: Any,
-                      cut_ns: int, cluster_of: Any) -> FailoverFigures | None:
+def failover_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: Inventory,
+                      cut_ns: int, cluster_of: ClusterOf) -> FailoverFigures | None:
     """The figures of a run whose consumers failed over (load/failover/state.json); None when
     none did. Raises OSError / ValueError for unreadable ledgers."""
     from riftdrill.load import failover

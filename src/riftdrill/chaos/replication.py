@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,12 +31,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from riftdrill.inventory import Inventory
     from riftdrill.load.ledger import ProducerLedger
 
 NS = 1_000_000_000
 SETTLE_FLOOR_S = 1.0
 BASELINE_S = 5.0
 RecordId = tuple[int, int]  # (producer_id, seq)
+# The cluster a ledger's client used, from its header (verify.verifier.ledger_cluster)
+ClusterOf = Callable[[dict[str, Any]], str]
 
 
 class LagPoint(BaseModel):
@@ -84,7 +87,7 @@ class Visible:
 
 
 def source_acks(producers: Iterable[ProducerLedger], cluster: str, topic: str,
-                cluster_of: Any) -> dict[RecordId, SourceAck]:
+                cluster_of: ClusterOf) -> dict[RecordId, SourceAck]:
     """Acks of `topic` by producers of `cluster` (`cluster_of(header)` names a ledger's)."""
     from riftdrill.load.ledger import Ack
 
@@ -198,9 +201,9 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def replication_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: Any,
+def replication_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: Inventory,
                          fault_start_ns: int, heal_ns: int | None,
-                         cluster_of: Any) -> dict[str, MirrorLag]:
+                         cluster_of: ClusterOf) -> dict[str, MirrorLag]:
     """Per mirror with a tail ledger in the run (load/mirror/<mirror>-tail.rdc): its lag."""
     import json
 

@@ -197,6 +197,9 @@ class ChaosOutcome:
     # A signal that came while the runner healed (the heal is never cut short): the drill is
     # judged as it ran, and a suite stops after it.
     stop_requested: str | None = None
+    # A guard that failed before any fault (the load did not start, no checkpoint of the group,
+    # nothing crossed the mirror): the control stopped the experiment; exit 2 (bad input)
+    refused: str | None = None
 
 
 class _Signals:
@@ -329,6 +332,7 @@ def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
             by_control = read_control_report(run_dir)
             outcome.healed = [*by_control.healed, *outcome.healed]
             outcome.cleanup_errors = [*by_control.cleanup_errors, *outcome.cleanup_errors]
+            outcome.refused = by_control.refused
     outcome.returncode = proc.returncode if proc is not None else None
     outcome.interrupted_by = sig.received
     outcome.stop_requested = sig.late
@@ -346,6 +350,7 @@ class ControlReport:
     healed: list[str] = field(default_factory=list)  # "kind:target" of the faults it healed
     cleanup_errors: list[str] = field(default_factory=list)
     interrupted_by: str | None = None  # "SIGINT" / "SIGTERM" as chaos saw it
+    refused: str | None = None  # the guard that stopped the experiment before any fault, and why
 
     def write(self, run_dir: Path) -> None:
         path = run_dir / CONTROL_FILE
@@ -360,7 +365,8 @@ def read_control_report(run_dir: Path) -> ControlReport:
         data = json.loads((run_dir / CONTROL_FILE).read_text())
         return ControlReport(healed=[str(h) for h in data.get("healed", [])],
                              cleanup_errors=[str(e) for e in data.get("cleanup_errors", [])],
-                             interrupted_by=data.get("interrupted_by"))
+                             interrupted_by=data.get("interrupted_by"),
+                             refused=data.get("refused"))
     except (OSError, ValueError, AttributeError):
         return ControlReport()
 
@@ -451,6 +457,8 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
+    if outcome.refused:
+        reasons.append(f"refused before any fault: {outcome.refused}")
     if outcome.interrupted_by:
         reasons.append(f"the drill was interrupted ({outcome.interrupted_by}); every fault was "
                        "healed")
@@ -711,7 +719,7 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
                                             start.tolerance)
     write_summary(run_dir, summary)
     code = EXIT_INTERRUPTED if outcome.interrupted_by in ("SIGINT", "SIGTERM") else (
-        EXIT_PASS if verdict.passed else EXIT_FAIL)
+        EXIT_BAD_INPUT if outcome.refused else EXIT_PASS if verdict.passed else EXIT_FAIL)
     return DrillResult(run_dir=run_dir, summary=summary.to_json_dict(), verdict=verdict,
                        exit_code=code,
                        regressions=[f["message"] for f in summary.regressions["flags"]],
