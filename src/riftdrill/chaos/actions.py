@@ -23,7 +23,6 @@ passes the experiment's configuration to it).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -403,14 +402,13 @@ def _failover_options(ctx: RunContext, inv: Inventory, source: str) -> tuple[Any
     """(mirrortail.Options of the failover consumer, its namespace) for the run's group moving
     from the cluster of cloud `source` to the cluster its MirrorMaker 2 copies it to."""
     from riftdrill.load import failover, mirrortail
-    from riftdrill.load.runner import LoadSpec, consumer_group, run_start_ns
+    from riftdrill.load.runner import consumer_group, run_start_ns, spec_of
 
     load_dir = ctx.run_dir / "load"
-    try:
-        spec = LoadSpec.from_json(json.loads((load_dir / "spec.json").read_text()))
-    except (OSError, ValueError) as exc:
-        raise ValidationError(f"no load to fail over in {ctx.run_dir} ({exc}): start_load "
-                              "comes first") from None
+    spec = spec_of(load_dir)
+    if spec is None:
+        raise ValidationError(f"no load to fail over in {ctx.run_dir} (no readable "
+                              "load/spec.json): start_load comes first")
     mm = inv.mirror_from(source)
     cloud = inv.cluster_named(mm.target).clouds[0]
     group = consumer_group(spec, ctx.run_dir)
@@ -471,10 +469,9 @@ def await_replication(timeout_s: float | str = REPLICATION_WAIT_S,
     ctx = _need_context(configuration, "await_replication")
     wait_s = _seconds(timeout_s, "timeout_s")
     t0 = time.monotonic()
-    tails = sorted((ctx.run_dir / "load" / "mirror").glob("*-tail.rdc"))
     while True:
         seen = 0
-        for path in tails or sorted((ctx.run_dir / "load" / "mirror").glob("*-tail.rdc")):
+        for path in sorted((ctx.run_dir / "load" / "mirror").glob("*-tail.rdc")):
             try:
                 seen += len(first_polls(path))
             except (OSError, ValueError, KeyError):

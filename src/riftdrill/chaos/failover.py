@@ -235,14 +235,17 @@ def failover_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv: I
     from riftdrill.load import failover
     from riftdrill.load.ledger import Ack
     from riftdrill.load.mirrortail import CHECKPOINTS_SUFFIX
-    from riftdrill.load.runner import mirror_ledger_path
+    from riftdrill.load.runner import mirror_ledger_path, spec_of
     from riftdrill.load.switch import switch_events
 
     load_dir = run_dir / "load"
     st = failover.read_state(load_dir)
     if st is None:
         return None
-    spec_topic = str(json.loads((load_dir / "spec.json").read_text())["topic"])
+    spec = spec_of(load_dir)
+    if spec is None:
+        raise ValueError(f"{load_dir / 'spec.json'} is missing or does not read")
+    spec_topic = spec.topic
     mm = inv.mirror_from(st.source_cloud)
     ledger = run_dir / st.ledger
     tail = mirror_ledger_path(load_dir, mm.name)

@@ -205,16 +205,14 @@ def replication_from_run(run_dir: Path, producers: Iterable[ProducerLedger], inv
                          fault_start_ns: int, heal_ns: int | None,
                          cluster_of: ClusterOf) -> dict[str, MirrorLag]:
     """Per mirror with a tail ledger in the run (load/mirror/<mirror>-tail.rdc): its lag."""
-    import json
-
     from riftdrill.load.mirrortail import checkpoint_log_path, mirror_topic
-    from riftdrill.load.runner import mirror_ledger_path
+    from riftdrill.load.runner import mirror_ledger_path, spec_of
 
     load_dir = run_dir / "load"
-    try:
-        topic = str(json.loads((load_dir / "spec.json").read_text())["topic"])
-    except (OSError, ValueError, KeyError):
+    spec = spec_of(load_dir)
+    if spec is None:
         return {}
+    topic = spec.topic
     producers = list(producers)
     out: dict[str, MirrorLag] = {}
     for mm in inv.mirrors:

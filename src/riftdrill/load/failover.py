@@ -16,7 +16,6 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -135,6 +134,3 @@ def stop(load_dir: Path) -> FailoverState | None:
     _write_state(load_dir, st)
     return st
 
-
-def describe(st: FailoverState) -> dict[str, Any]:
-    return asdict(st)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -192,8 +193,6 @@ def mirror_tails(spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Pa
     """(mirror name, argv) of a mirror tail (load/mirrortail.py) for each MirrorMaker 2 that
     copies the run's topic out of a cluster the run writes: it runs in the mirror's cloud and
     reads the copy on the target cluster."""
-    import re
-
     from riftdrill.load import mirrortail
 
     written = fence_targets(inv, clouds)
@@ -533,7 +532,8 @@ def read_result(run_dir: Path) -> LoadResult | None:
     return LoadResult.from_summary(run_dir, summary)
 
 
-def _spec_of(load_dir: Path) -> LoadSpec | None:
+def spec_of(load_dir: Path) -> LoadSpec | None:
+    """The run's load spec (load/spec.json); None when there is none or it does not read."""
     try:
         return LoadSpec.from_json(json.loads((load_dir / "spec.json").read_text()))
     except (OSError, ValueError, RiftdrillError, TypeError):
@@ -549,7 +549,7 @@ def stop_load(run_dir: Path, timeout_s: float | None = None) -> LoadResult | Non
     load_dir = run_dir / "load"
     failover.stop(load_dir)  # a failed-over group still reading the mirror ends first
     pid = _pid(load_dir)
-    spec = _spec_of(load_dir)
+    spec = spec_of(load_dir)
     if timeout_s is None:
         timeout_s = stop_timeout_s(spec) if spec is not None else STOP_GRACE_S + FINISH_S
     if _alive(pid):
