@@ -75,6 +75,9 @@ def test_mirrormaker_config_replicates_one_way() -> None:
     assert "gcp->aws.enabled = false" in text
     assert "aws->gcp.topics = riftdrill.*" in text
     assert "sync.topic.acls.enabled = false" in text  # no authorizer; Tansu breaks the sync
+    # no reflection scan of the classpath on (re)start: top level and the target herder
+    assert "\nplugin.discovery = service_load" in text
+    assert "gcp.plugin.discovery = service_load" in text
 
 
 def test_cluster_ids_never_look_like_options() -> None:
