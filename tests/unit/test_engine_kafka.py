@@ -78,6 +78,7 @@ def test_mirrormaker_config_replicates_one_way() -> None:
     # no reflection scan of the classpath on (re)start: top level and the target herder
     assert "\nplugin.discovery = service_load" in text
     assert "gcp.plugin.discovery = service_load" in text
+    assert "gcp.offset.flush.interval.ms = 5000" in text  # a restart re-copies <= 5 s
 
 
 def test_cluster_ids_never_look_like_options() -> None:
