@@ -111,7 +111,11 @@ class Cluster(BaseModel):
     min_insync_replicas: int | None = None
 
 
-MirrorDelivery = Literal["at-least-once", "exactly-once"]
+# A Connect application's delivery (KIP-618 exactly.once.source.support, or not): MirrorMaker 2
+# is one, and so is the integration hub's CDC source connector.
+Delivery = Literal["at-least-once", "exactly-once"]
+MirrorDelivery = Delivery
+ConnectorDelivery = Delivery
 
 
 class MirrorMaker(BaseModel):

@@ -2,8 +2,9 @@
 comparison and each run's report take their headings, values and formatting from here.
 
 A figure the run did not measure is None and shows as "—", never as 0: summaries written before
-a figure existed (no `sends`, no `inconsistent_offset`, ...), and consumer anomalies of a run
-whose consumers were not checked (`contract.consumers_checked` false).
+a figure existed (no `sends`, no `inconsistent_offset`, ...), consumer anomalies of a run
+whose consumers were not checked (`contract.consumers_checked` false), and integration-hub
+anomalies of a run without a hub (`contract.connector_delivery` None).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riftdrill.report.runs import RunData
-from riftdrill.verify.anomalies import CONSUMER_KINDS
+from riftdrill.verify.anomalies import CONSUMER_KINDS, HUB_KINDS
 
 Value = int | float | None
 Figures = Mapping[str, Value]
@@ -75,9 +76,21 @@ class VerifyFacts:
     def consumers_checked(self) -> bool:
         return bool(self.contract and self.contract.get("consumers_checked"))
 
+    @property
+    def hub_checked(self) -> bool:
+        return bool(self.contract and self.contract.get("connector_delivery"))
+
     def measured(self, kind: str) -> bool:
-        """False for consumer anomalies when the consumers were not checked."""
+        """False for consumer anomalies when the consumers were not checked, and for hub
+        anomalies when no integration hub was."""
+        if kind in HUB_KINDS:
+            return self.hub_checked
         return kind not in CONSUMER_KINDS or self.consumers_checked
+
+    def listed(self, kind: str) -> bool:
+        """Whether a table lists the kind: a run without a hub leaves out the hub's kinds (a
+        dozen "not checked" rows in every Kafka drill's report say nothing)."""
+        return kind not in HUB_KINDS or self.hub_checked
 
 
 def verify_facts(run: RunData) -> VerifyFacts:

@@ -293,14 +293,17 @@ def _contract(facts: columns.VerifyFacts) -> list[Block]:
     acks = ", ".join(str(a) for a in c.get("acks") or []) or "unknown"
     consumers = ("consumers checked" if c.get("consumers_checked")
                  else "consumers not checked: consumer anomalies not measured")
+    if c.get("connector_delivery"):
+        consumers += f"; integration hub checked, connector {c['connector_delivery']}"
     return [
         Para(f"Contract held: {c.get('profile', '?')} (acks {acks}, idempotence "
              f"{'on' if c.get('idempotence') else 'off'}, at most {c.get('max_in_flight', '?')} "
              f"requests in flight per connection, from {c.get('producers', '?')} producer "
              f"ledgers; {consumers})."),
         Para(f"Allowed anomalies (reported, do not fail the run): "
-             f"{', '.join(facts.allowed_kinds) or 'none'}. Every other kind fails it: "
-             f"{', '.join(facts.failing_kinds) or 'none'}.")]
+             f"{', '.join(k for k in facts.allowed_kinds if facts.listed(k)) or 'none'}. Every "
+             f"other kind fails it: "
+             f"{', '.join(k for k in facts.failing_kinds if facts.listed(k)) or 'none'}.")]
 
 
 def _recovery(run: RunData) -> list[Block]:
@@ -439,7 +442,7 @@ def _verify(run: RunData) -> list[Block]:
             return [Para("verify.json is missing; counts from summary.json:", "note"),
                     Table(["anomaly", "count"],
                           [[k, str(n) if facts.measured(k) else "not checked"]
-                           for k, n in facts.counts.items()])]
+                           for k, n in facts.counts.items() if facts.listed(k)])]
         return [Para("verify.json is missing: the run was not verified.", "note")]
     facts = columns.verify_facts(run)
     torn = getattr(v, "ledger_truncated_lines", 0)
@@ -451,7 +454,8 @@ def _verify(run: RunData) -> list[Block]:
              + (f" {torn} torn ledger entries (a crash mid-write) were skipped." if torn else "")),
         Table(["anomaly", "count", "fails the run"],
               [[k, str(n) if facts.measured(k) else "not checked",
-                "yes" if k in v.failing_kinds else "no"] for k, n in v.totals.items()]),
+                "yes" if k in v.failing_kinds else "no"] for k, n in v.totals.items()
+               if facts.listed(k)]),
     ]
     rows = []
     for p in v.partitions:

@@ -8,6 +8,23 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+# The integration hub's kinds (riftdrill.verify.hub): a row-change ledger checked against the
+# source table, the Debezium CDC topic and the sink's table, row by row.
+HubKind = Literal[
+    "source_lost",
+    "source_unexpected",
+    "row_missing",
+    "row_extra",
+    "row_corrupt",
+    "row_stale",
+    "row_ahead",
+    "change_missing",
+    "change_duplicate",
+    "change_reordered",
+    "change_unexpected",
+    "hub_unreadable",
+]
+
 AnomalyKind = Literal[
     "lost",
     "inconsistent_offset",
@@ -24,6 +41,7 @@ AnomalyKind = Literal[
     "nonmonotonic_poll",
     "undelivered",
     "unconsumed",
+    HubKind,
 ]
 
 # What each kind means; docs/verify.md and `riftdrill verify --help` quote this table. Which
@@ -56,10 +74,34 @@ ANOMALY_KINDS: dict[AnomalyKind, str] = {
     "group committed past it (breaks at-least-once)",
     "unconsumed": "acked and in the log, received by no member of the group, and the group "
     "never committed past it: the consumers stopped before reaching the fence",
+    "source_lost": "the source table does not hold a change the ledger says committed: an older "
+    "version, no row where the last committed change left one, or a row it deleted",
+    "source_unexpected": "the source table holds a row state no change of the ledger explains: a "
+    "failed change, a version never attempted, an id never written, or a payload that does not "
+    "match its version",
+    "row_missing": "in the source table, not in the sink's table",
+    "row_extra": "in the sink's table, not in the source table (a delete that never reached the "
+    "sink, or a row nobody wrote)",
+    "row_corrupt": "the sink's row has another payload than its version has (the source's row of "
+    "the same version, or the ledger's checksum)",
+    "row_stale": "the sink's row is an older version than the source's",
+    "row_ahead": "the sink's row is a newer version than the source's (the source lost a change "
+    "the sink had applied)",
+    "change_missing": "committed in the source (the ledger's ok, or an unknown outcome whose state "
+    "the source holds) and absent from the CDC topic read up to the fence",
+    "change_duplicate": "a change read again from the CDC topic after its first copy (a source "
+    "connector restarted from its last committed offset); positions of the extra copies",
+    "change_reordered": "a change read from the CDC topic after a higher version of the same row",
+    "change_unexpected": "a change in the CDC topic no ledger entry explains: a failed change, "
+    "another operation than the ledger's, or a version never attempted",
+    "hub_unreadable": "the fence row was not seen in the CDC topic or in the sink's table within "
+    "the deadline: changes committed after the last one seen there could not be judged",
 }
 
 KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
 # Kinds only consumer ledgers can show: unmeasured (not 0) in a run without them.
 CONSUMER_KINDS: tuple[AnomalyKind, ...] = ("poll_skip", "nonmonotonic_poll", "undelivered",
                                            "unconsumed")
+# Kinds only a checked integration hub can show: unmeasured (not 0) in a run without one.
+HUB_KINDS: tuple[HubKind, ...] = get_args(HubKind)
 assert set(KINDS) == set(ANOMALY_KINDS), "every kind has exactly one definition"

@@ -15,15 +15,16 @@ from rich.console import Console
 from rich.table import Table
 
 from riftdrill import inventory
-from riftdrill.verify.anomalies import ANOMALY_KINDS
+from riftdrill.verify.anomalies import ANOMALY_KINDS, HUB_KINDS
 from riftdrill.verify.contract import ALWAYS_ALLOWED
 from riftdrill.verify.report import VerifyReport
 
 app = typer.Typer(help="Replay the log and check it against the load ledgers.",
                   no_args_is_help=False, add_completion=False)
 
-# Every kind but the two a contract always allows, in the order of their definitions.
-_COLUMNS = tuple(k for k in ANOMALY_KINDS if k not in ALWAYS_ALLOWED)
+# Every kind but the two a contract always allows, in the order of their definitions; the hub's
+# kinds are per row, not per partition, and get a table of their own.
+_COLUMNS = tuple(k for k in ANOMALY_KINDS if k not in ALWAYS_ALLOWED and k not in HUB_KINDS)
 
 
 def render(report: VerifyReport, console: Console) -> None:

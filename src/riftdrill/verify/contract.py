@@ -13,11 +13,17 @@ producers and consumers actually used (their ledger headers), never from what a 
 The mirror's contract is MirrorMaker 2's own (`MirrorMaker.delivery` in the inventory):
 `at-least-once` (the default: without exactly.once.source.support, KIP-618, a restarted MM2
 copies again what it had not committed) allows `mirror_duplicates`; `exactly-once` does not.
+The integration hub's is its CDC source connector's (`connector_delivery`, None when no hub was
+checked), on the same terms: Kafka Connect without exactly.once.source.support redelivers what a
+restarted worker had not committed, so `at-least-once` allows `change_duplicate` (Debezium's
+JDBC sink upserts by primary key, so a duplicate is harmless in the table, and still reported);
+`exactly-once` does not. No other hub kind is ever allowed.
 Always allowed, whatever the contract: `failed_present` and `unacknowledged`. A failed or
 unanswered send is indeterminate in Kafka (the broker may have appended it before the client
 gave up); Jepsen treats such writes as "info" operations the same way. Nothing else is allowed:
 `lost`, `inconsistent_offset`, `unreadable`, `corrupt`, `unexpected`, `missing_in_mirror`,
-`poll_skip`, `nonmonotonic_poll`, `undelivered` and `unconsumed` fail every run.
+`poll_skip`, `nonmonotonic_poll`, `undelivered`, `unconsumed` and every hub kind but
+`change_duplicate` fail every run.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from riftdrill.inventory import MirrorDelivery
+from riftdrill.inventory import ConnectorDelivery, MirrorDelivery
 from riftdrill.load.spec import MAX_IDEMPOTENT_IN_FLIGHT, Profile
 from riftdrill.verify.anomalies import KINDS, AnomalyKind
 
@@ -56,6 +62,7 @@ class Contract(BaseModel):
     max_in_flight: int = 0  # the largest seen
     consumers_checked: bool = False  # consumer ledgers were present and checked
     mirror_delivery: MirrorDelivery | None = None  # None: no mirror was checked
+    connector_delivery: ConnectorDelivery | None = None  # None: no integration hub was checked
 
 
 def producer_contract(header: Mapping[str, Any]) -> ProducerContract:
@@ -65,14 +72,16 @@ def producer_contract(header: Mapping[str, Any]) -> ProducerContract:
 
 
 def run_contract(producers: Iterable[ProducerContract], consumers_checked: bool,
-                 mirror_delivery: MirrorDelivery | None = None) -> Contract:
+                 mirror_delivery: MirrorDelivery | None = None,
+                 connector_delivery: ConnectorDelivery | None = None) -> Contract:
     """The run is idempotent only if every producer was: one legacy producer can duplicate."""
     ps = list(producers)
     profile: Profile = "idempotent" if ps and all(p.idempotent for p in ps) else "legacy"
     return Contract(profile=profile, producers=len(ps), acks=sorted({p.acks for p in ps}),
                     idempotence=bool(ps) and all(p.idempotence for p in ps),
                     max_in_flight=max((p.max_in_flight for p in ps), default=0),
-                    consumers_checked=consumers_checked, mirror_delivery=mirror_delivery)
+                    consumers_checked=consumers_checked, mirror_delivery=mirror_delivery,
+                    connector_delivery=connector_delivery)
 
 
 def allowed_kinds(contract: Contract) -> tuple[AnomalyKind, ...]:
@@ -82,4 +91,6 @@ def allowed_kinds(contract: Contract) -> tuple[AnomalyKind, ...]:
         allowed |= set(LEGACY_ALLOWED)
     if contract.mirror_delivery == "at-least-once":
         allowed.add("mirror_duplicates")
+    if contract.connector_delivery == "at-least-once":
+        allowed.add("change_duplicate")
     return tuple(k for k in KINDS if k in allowed)
