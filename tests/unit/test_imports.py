@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("drivers", "deploy"),
     ("faults",),
     ("load",),
+    ("hub",),
     ("verify",),
     ("chaos",),
     ("report",),
