@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from riftdrill.report.columns import VerifyFacts
 from riftdrill.verify.anomalies import ANOMALY_KINDS, CONSUMER_KINDS, HUB_KINDS, KINDS
 from riftdrill.verify.contract import Contract, allowed_kinds, run_contract
+from riftdrill.verify.hub import HubReport
 from riftdrill.verify.report import VerifyReport
 
 BASE: dict[str, Any] = {"profile": "idempotent", "producers": 1, "acks": ["all"],
@@ -36,12 +39,19 @@ def test_run_contract_carries_the_connectors_delivery() -> None:
     assert run_contract([], consumers_checked=False).connector_delivery is None
 
 
-def test_a_hub_duplicate_fails_exactly_once_and_passes_at_least_once(tmp_path: Any) -> None:
+def test_hub_counts_join_the_totals_and_the_contract_decides(tmp_path: Any) -> None:
+    counts = dict.fromkeys(HUB_KINDS, 0) | {"change_duplicate": 3}
     for delivery, passed in (("at-least-once", True), ("exactly-once", False)):
-        report = VerifyReport(run_dir=str(tmp_path)).finish(
+        report = VerifyReport(run_dir=str(tmp_path), hub=HubReport(counts=counts)).finish(
             Contract(**BASE, connector_delivery=delivery))
-        report.totals["change_duplicate"] = 3  # as the integrator will add the hub's counts
-        assert ("change_duplicate" in report.failing_kinds) is not passed
+        assert report.totals["change_duplicate"] == 3 and report.passed is passed
+    counts["row_missing"] = 1
+    report = VerifyReport(run_dir=str(tmp_path), hub=HubReport(counts=counts)).finish(
+        Contract(**BASE, connector_delivery="at-least-once"))
+    assert not report.passed and "row_missing" in report.failing_kinds
+    with pytest.raises(ValueError, match="connector's delivery"):
+        VerifyReport(run_dir=str(tmp_path), hub=HubReport(counts=counts)).finish(
+            Contract(**BASE))
 
 
 def test_a_run_without_a_hub_shows_hub_kinds_unmeasured_and_unlisted() -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from riftdrill.verify.anomalies import ANOMALY_KINDS
 from riftdrill.verify.contract import Contract, allowed_kinds
+from riftdrill.verify.hub import HubReport
 
 MAX_RANGES = 1000
 
@@ -109,6 +110,7 @@ class VerifyReport(BaseModel):
     partitions: list[PartitionResult] = []
     mirrors: list[MirrorResult] = []
     groups: list[GroupResult] = []
+    hub: HubReport | None = None  # the integration hub, row by row (verify/hub.py); None: none
     totals: dict[str, int] = {}
     contract: Contract | None = None  # what the producers and consumers held, from the ledgers
     allowed_kinds: list[str] = []  # reported, not failing: derived from the contract
@@ -125,12 +127,18 @@ class VerifyReport(BaseModel):
     readers: dict[str, int] = {}
 
     def finish(self, contract: Contract) -> VerifyReport:
-        """Sum anomalies over partitions, mirrors and groups; judge them by the contract."""
+        """Sum anomalies over partitions, mirrors, groups and the hub; judge them by the
+        contract."""
+        if self.hub is not None and contract.connector_delivery is None:
+            raise ValueError("a hub was checked: the contract must say the connector's delivery")
         totals: dict[str, int] = dict.fromkeys(ANOMALY_KINDS, 0)
         for anomalies in [p.anomalies for p in self.partitions] + [
                 m.anomalies for m in self.mirrors]:
             for kind, a in anomalies.items():
                 totals[kind] += a.count
+        if self.hub is not None:
+            for kind, n in self.hub.counts.items():
+                totals[kind] += n
         self.totals = totals
         self.records_read = sum(p.read for p in self.partitions) + sum(
             m.read for m in self.mirrors)
