@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,3 +65,9 @@ def test_a_run_without_a_hub_shows_hub_kinds_unmeasured_and_unlisted() -> None:
     assert not hub.measured("poll_skip")  # consumers not checked: as before
     old = VerifyFacts(counts, None)  # verified before contracts were recorded
     assert not old.measured("hub_unreadable") and old.measured("lost")
+
+
+def test_docs_quote_every_hub_definition() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "verify.md").read_text()
+    for kind in HUB_KINDS:
+        assert f"| `{kind}` | {ANOMALY_KINDS[kind]} |" in doc, kind

@@ -95,7 +95,7 @@ ANOMALY_KINDS: dict[AnomalyKind, str] = {
     "change_unexpected": "a change in the CDC topic no ledger entry explains: a failed change, "
     "another operation than the ledger's, or a version never attempted",
     "hub_unreadable": "the fence row was not seen in the CDC topic or in the sink's table within "
-    "the deadline: changes committed after the last one seen there could not be judged",
+    "the deadline: what may still have been on its way there is not judged, only counted",
 }
 
 KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
