@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 import pytest
@@ -356,3 +357,35 @@ def test_two_ops_committed_at_one_version_is_a_broken_ledger() -> None:
     w = World().do("insert", 1, 1).do("update", 1, 2).do("delete", 1, 2)
     with pytest.raises(RowsLedgerError, match="id 1 version 2 committed as delete and update"):
         w.check()
+
+
+# --- random histories ---------------------------------------------------------------------------
+
+def random_world(seed: int) -> World:
+    """Interleaved changes on 20 ids by the workload's rules: each conditional on the version it
+    expects, unknown outcomes applied or not at random, failed ones never."""
+    rng = random.Random(seed)
+    w = World()
+    version: dict[int, int] = {}
+    present: dict[int, bool] = {}
+    for _ in range(400):
+        i = rng.randrange(20)
+        v = version.get(i, 0) + 1
+        op = ("insert" if not present.get(i) else rng.choice(["update", "update", "delete"]))
+        outcome = rng.choices(["ok", "failed", "unknown"], [8, 1, 1])[0]
+        applied = outcome == "ok" or (outcome == "unknown" and rng.random() < 0.5)
+        w.do(op, i, v, outcome=outcome, applied=applied)
+        if applied:  # after an unknown the workload reads the row back to learn which
+            version[i], present[i] = v, op != "delete"
+    return w
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_clean_histories_pass_and_one_forged_fault_is_found(seed: int) -> None:
+    w = random_world(seed)
+    r = w.check()
+    assert found(r) == {}, (seed, r.anomalies)
+    rng = random.Random(seed)
+    row_id = rng.choice(sorted(w.cdc))
+    w.cdc[row_id] = w.cdc[row_id][:-1]  # the last change of a row never reached the topic
+    assert found(w.check()) == {"change_missing": 1}

@@ -136,24 +136,26 @@ def _show(s: State) -> str:
 
 
 class _Found:
-    """Anomalies as they are found; examples sorted and capped at the end."""
+    """Anomalies as they are found, as plain tuples (a catastrophic run finds a row per id);
+    examples are sorted, capped and made models at the end."""
 
     def __init__(self) -> None:
-        self.found: dict[HubKind, list[HubExample]] = {k: [] for k in HUB_KINDS}
+        self.found: dict[HubKind, list[tuple[int, int, str, Sequence[str]]]] = {
+            k: [] for k in HUB_KINDS}
 
     def add(self, kind: HubKind, row_id: int, version: int | None, detail: str,
             at: Sequence[str] = ()) -> None:
-        self.found[kind].append(HubExample(id=row_id, version=version, detail=detail,
-                                           at=list(at)))
+        self.found[kind].append((row_id, -1 if version is None else version, detail, at))
 
     def anomalies(self) -> dict[HubKind, HubAnomaly]:
         out: dict[HubKind, HubAnomaly] = {}
-        for kind, examples in self.found.items():
-            if examples:
-                examples.sort(key=lambda e: (e.id, e.version if e.version is not None else -1))
-                out[kind] = HubAnomaly(definition=ANOMALY_KINDS[kind], count=len(examples),
-                                       examples=examples[:MAX_EXAMPLES],
-                                       truncated=len(examples) > MAX_EXAMPLES)
+        for kind, found in self.found.items():
+            if found:
+                first = sorted(found, key=lambda f: (f[0], f[1]))[:MAX_EXAMPLES]
+                examples = [HubExample(id=i, version=None if v < 0 else v, detail=d, at=list(at))
+                            for i, v, d, at in first]
+                out[kind] = HubAnomaly(definition=ANOMALY_KINDS[kind], count=len(found),
+                                       examples=examples, truncated=len(found) > MAX_EXAMPLES)
         return out
 
 
