@@ -80,6 +80,7 @@ class _Version:
     crc: int | None = None  # the version's payload crc (None: only deletes were attempted)
     start_ns: int | None = None  # earliest start of an attempt that applied or may have
     done_ns: int | None = None  # latest outcome of those
+    first: RowChange | None = None  # the first attempt, to resolve again if there are more
 
     def applies(self, op: str) -> bool:
         return op == self.committed or op in self.maybe
@@ -87,28 +88,34 @@ class _Version:
 
 def _versions(changes: Iterable[RowChange]) -> tuple[dict[int, dict[int, _Version]],
                                                      Counter[Outcome], int]:
-    attempts: dict[int, dict[int, list[RowChange]]] = {}
+    ledger: dict[int, dict[int, _Version]] = {}
+    retried: dict[tuple[int, int], list[RowChange]] = {}  # versions attempted more than once
     outcomes: Counter[Outcome] = Counter()
     n = 0
     for c in changes:
-        attempts.setdefault(c.id, {}).setdefault(c.version, []).append(c)
         outcomes[c.outcome] += 1
         n += 1
-    resolved = {row_id: {version: _version(row_id, version, tries)
-                         for version, tries in by_version.items()}
-                for row_id, by_version in attempts.items()}
-    return resolved, outcomes, n
+        by_version = ledger.setdefault(c.id, {})
+        seen = by_version.get(c.version)
+        if seen is None:
+            by_version[c.version] = _version(c.id, c.version, [c])
+        else:
+            assert seen.first is not None
+            retried.setdefault((c.id, c.version), [seen.first]).append(c)
+    for (row_id, version), tries in retried.items():
+        ledger[row_id][version] = _version(row_id, version, tries)
+    return ledger, outcomes, n
 
 
 def _version(row_id: int, version: int, tries: list[RowChange]) -> _Version:
     if len(tries) == 1:  # nearly every version: one attempt
         c = tries[0]
         if c.outcome == "failed":
-            return _Version(failed={c.op}, crc=c.payload_crc)
+            return _Version(failed={c.op}, crc=c.payload_crc, first=c)
         return _Version(committed=c.op if c.outcome == "ok" else None,
                         maybe=set() if c.outcome == "ok" else {c.op},
-                        crc=c.payload_crc, start_ns=c.start_ns, done_ns=c.done_ns)
-    v = _Version()
+                        crc=c.payload_crc, start_ns=c.start_ns, done_ns=c.done_ns, first=c)
+    v = _Version(first=tries[0])
     ok = {c.op for c in tries if c.outcome == "ok"}
     if len(ok) > 1:  # versions name changes: the workload broke its own rule
         raise RowsLedgerError(f"hub ledger: id {row_id} version {version} committed as "
