@@ -1,4 +1,4 @@
-"""The integration hub's parts: PostgreSQL configuration and its error paths.
+"""The integration hub's parts: PostgreSQL and Kafka Connect configuration, and their error paths.
 
 Nothing here starts a server; tests/lab/test_hub_postgres_lab.py runs a real PostgreSQL.
 """
@@ -10,13 +10,15 @@ import re
 import shutil
 import socket
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from riftdrill.engines import kafka
 from riftdrill.errors import LabError, SetupError, ValidationError
-from riftdrill.hub import postgres
+from riftdrill.hub import connect, postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 NOBODY = postgres.OsUser(name="pgtest", uid=54321, gid=54321, groups=(54321,))
@@ -208,3 +210,116 @@ def test_logical_replication_check_names_an_unreachable_database() -> None:
     port = closed_port()
     with pytest.raises(LabError, match=rf"127.0.0.1:{port} is not reachable"):
         postgres.check_logical_replication("127.0.0.1", port)
+
+
+# --- Kafka Connect ----------------------------------------------------------------------------
+
+WORKER = connect.ConnectWorker(name="connect-aws-1", cloud="aws", address="198.18.1.60",
+                               bootstrap="198.18.1.11:9092,198.18.2.11:9092", replication_factor=3)
+
+
+def test_worker_properties_for_debezium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIFTDRILL_CACHE", str(tmp_path / "cache"))
+    p = conf(connect.render_worker_properties(WORKER))
+    assert p["bootstrap.servers"] == "198.18.1.11:9092,198.18.2.11:9092"
+    assert p["group.id"] == "riftdrill-hub"
+    assert (p["config.storage.topic"], p["offset.storage.topic"], p["status.storage.topic"]) == (
+        "riftdrill-hub-configs", "riftdrill-hub-offsets", "riftdrill-hub-status")
+    for kind in ("config", "offset", "status"):
+        assert p[f"{kind}.storage.replication.factor"] == "3"
+    for side in ("key", "value"):
+        assert p[f"{side}.converter"] == "org.apache.kafka.connect.json.JsonConverter"
+        assert p[f"{side}.converter.schemas.enable"] == "true"  # the JDBC sink needs the schemas
+    assert p["plugin.path"].split(",") == [
+        str(tmp_path / "cache" / "debezium-postgres-3.6.1.Final"),
+        str(tmp_path / "cache" / "debezium-jdbc-3.6.0.Final")]
+    assert p["plugin.discovery"] == "service_load"
+    assert p["listeners"] == "http://198.18.1.60:8083"
+    assert (p["rest.advertised.host.name"], p["rest.advertised.port"]) == ("198.18.1.60", "8083")
+    assert p["scheduled.rebalance.max.delay.ms"] == "10000"
+    assert p["exactly.once.source.support"] == "disabled"
+    assert WORKER.rest_url == "http://198.18.1.60:8083"
+
+
+def test_worker_overrides_come_last_and_win() -> None:
+    overrides = {"group.id": "other", "task.shutdown.graceful.timeout.ms": "1000"}
+    worker = connect.ConnectWorker(**{**WORKER.__dict__, "overrides": overrides})
+    p = conf(connect.render_worker_properties(worker, plugin_path=[Path("/plugins")]))
+    assert p["group.id"] == "other"
+    assert p["task.shutdown.graceful.timeout.ms"] == "1000"
+    assert p["plugin.path"] == "/plugins"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"replication_factor": 0}, "replication factor 0"),
+    ({"rest_port": 0}, "REST port 0"),
+    ({"bootstrap": ""}, "no bootstrap servers"),
+    ({"scheduled_rebalance_max_delay_ms": -1}, "must not be negative"),
+    ({"group_id": "a\nb"}, "newline"),
+])
+def test_worker_refuses_bad_values(change: dict[str, object], message: str) -> None:
+    worker = connect.ConnectWorker(**{**WORKER.__dict__, **change})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=message):
+        connect.render_worker_properties(worker, plugin_path=[])
+
+
+def test_worker_argv_is_connect_distributed_on_the_connect_jars(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIFTDRILL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path / "home"))
+    argv = connect.worker_argv(WORKER)
+    assert argv[-2:] == ["org.apache.kafka.connect.cli.ConnectDistributed", str(WORKER.config_path)]
+    assert argv[argv.index("-cp") + 1] == f"{tmp_path / 'cache' / 'connect-4.4.0' / 'libs'}/*"
+    assert "-Xmx512m" in argv
+    assert WORKER.config_path == tmp_path / "home" / ".riftdrill/lab/config/connect-aws-1.properties"
+
+
+def jar(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+
+
+def test_check_installed_names_each_missing_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RIFTDRILL_CACHE", str(cache))
+    monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(kafka, "java_bin", lambda: "/usr/bin/java")
+    with pytest.raises(SetupError, match=r"Kafka Connect runtime missing .*run `make setup`"):
+        connect.check_installed()
+    jar(cache / "connect-4.4.0/libs/connect-runtime-4.4.0.jar")
+    with pytest.raises(SetupError, match="Debezium's Postgres source plugin missing"):
+        connect.check_installed()
+    jar(cache / "debezium-postgres-3.6.1.Final/libs/debezium-connector-postgres-3.6.1.Final.jar")
+    with pytest.raises(SetupError, match="Debezium's JDBC sink plugin missing"):
+        connect.check_installed()
+    jar(cache / "debezium-jdbc-3.6.0.Final/libs/debezium-connector-jdbc-3.6.0.Final.jar")
+    with pytest.raises(SetupError, match="PostgreSQL JDBC driver is missing"):
+        connect.check_installed()
+    driver = cache / "debezium-jdbc-3.6.0.Final/libs/postgresql-42.7.11.jar"
+    driver.write_bytes(b"truncated")
+    with pytest.raises(SetupError, match="corrupt"):
+        connect.check_installed()
+    jar(driver)
+    connect.check_installed()
+    argv = connect.prepare_worker(WORKER)
+    assert WORKER.config_path.read_text().startswith("# Kafka Connect worker connect-aws-1 (aws)")
+    assert argv[-1] == str(WORKER.config_path)
+
+
+def pom_property(pom: str, name: str) -> str:
+    match = re.search(rf"<{re.escape(name)}>([^<]+)</", (ROOT / "scripts/setup" / pom).read_text())
+    assert match, f"{pom} has no <{name}>"
+    return match.group(1)
+
+
+def test_versions_agree_with_make_setup() -> None:
+    """The Python side looks where scripts/setup.sh puts the jars."""
+    setup = (ROOT / "scripts/setup.sh").read_text()
+    assert f'DEBEZIUM_VERSION="{connect.DEBEZIUM_VERSION}"' in setup
+    assert f'DEBEZIUM_JDBC_VERSION="{connect.DEBEZIUM_JDBC_VERSION}"' in setup
+    assert pom_property("debezium-postgres-pom.xml", "debezium.version") == connect.DEBEZIUM_VERSION
+    assert pom_property("debezium-jdbc-pom.xml", "debezium.version") == connect.DEBEZIUM_JDBC_VERSION
+    assert pom_property("connect-pom.xml", "kafka.version") == connect.CONNECT_VERSION
+    assert 'CONNECT_VERSION="$KAFKA_VERSION"' in setup
+    assert f'KAFKA_VERSION="{kafka.KAFKA_VERSION}"' in setup
