@@ -193,20 +193,17 @@ def closed_port() -> int:
 
 
 def test_readiness_probe_gives_up_with_the_reason() -> None:
-    pytest.importorskip("psycopg")
     port = closed_port()
     with pytest.raises(LabError, match=rf"PostgreSQL at 127.0.0.1:{port} is not ready after"):
         postgres.wait_ready("127.0.0.1", port, timeout_s=0.3)
 
 
 def test_readiness_probe_stops_waiting_when_the_server_died() -> None:
-    pytest.importorskip("psycopg")
     with pytest.raises(LabError, match="exited while starting"):
         postgres.wait_ready("127.0.0.1", closed_port(), timeout_s=60, alive=lambda: False)
 
 
 def test_logical_replication_check_names_an_unreachable_database() -> None:
-    pytest.importorskip("psycopg")
     port = closed_port()
     with pytest.raises(LabError, match=rf"127.0.0.1:{port} is not reachable"):
         postgres.check_logical_replication("127.0.0.1", port)
