@@ -266,7 +266,7 @@ def test_worker_argv_is_connect_distributed_on_the_connect_jars(
     monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path / "home"))
     argv = connect.worker_argv(WORKER)
     assert argv[-2:] == ["org.apache.kafka.connect.cli.ConnectDistributed", str(WORKER.config_path)]
-    assert argv[argv.index("-cp") + 1] == f"{tmp_path / 'cache' / 'connect-4.4.0' / 'libs'}/*"
+    assert argv[argv.index("-cp") + 1] == f"{tmp_path / 'cache' / 'connect-4.3.1' / 'libs'}/*"
     assert "-Xmx512m" in argv
     assert WORKER.config_path == tmp_path / "home" / ".riftdrill/lab/config/connect-aws-1.properties"
 
@@ -284,7 +284,7 @@ def test_check_installed_names_each_missing_part(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(kafka, "java_bin", lambda: "/usr/bin/java")
     with pytest.raises(SetupError, match=r"Kafka Connect runtime missing .*run `make setup`"):
         connect.check_installed()
-    jar(cache / "connect-4.4.0/libs/connect-runtime-4.4.0.jar")
+    jar(cache / "connect-4.3.1/libs/connect-runtime-4.3.1.jar")
     with pytest.raises(SetupError, match="Debezium's Postgres source plugin missing"):
         connect.check_installed()
     jar(cache / "debezium-postgres-3.6.1.Final/libs/debezium-connector-postgres-3.6.1.Final.jar")
@@ -318,5 +318,5 @@ def test_versions_agree_with_make_setup() -> None:
     assert pom_property("debezium-postgres-pom.xml", "debezium.version") == connect.DEBEZIUM_VERSION
     assert pom_property("debezium-jdbc-pom.xml", "debezium.version") == connect.DEBEZIUM_JDBC_VERSION
     assert pom_property("connect-pom.xml", "kafka.version") == connect.CONNECT_VERSION
-    assert 'CONNECT_VERSION="$KAFKA_VERSION"' in setup
+    assert f'CONNECT_VERSION="{connect.CONNECT_VERSION}"' in setup
     assert f'KAFKA_VERSION="{kafka.KAFKA_VERSION}"' in setup

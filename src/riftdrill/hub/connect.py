@@ -17,7 +17,10 @@ from riftdrill import paths
 from riftdrill.engines import kafka
 from riftdrill.errors import SetupError, ValidationError
 
-CONNECT_VERSION = kafka.KAFKA_VERSION
+# Debezium 3.6 is built against Kafka 4.3: on a 4.4 worker its Postgres source fails at start
+# (NoClassDefFoundError: org.apache.kafka.common.utils.Sanitizer, gone in 4.4). The workers run
+# the Connect release Debezium was built for; the brokers stay on 4.4.
+CONNECT_VERSION = "4.3.1"
 DEBEZIUM_VERSION = "3.6.1.Final"
 # Maven Central serves debezium-connector-jdbc only up to 3.6.0.Final; each plugin has its own
 # class loader, and the sink reads the change-event envelope, the same in 3.6.0 and 3.6.1.
