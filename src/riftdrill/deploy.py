@@ -16,7 +16,15 @@ from typing import Any, get_args
 from riftdrill import inventory, paths
 from riftdrill.engines import kafka
 from riftdrill.errors import LabError, RiftdrillError, SetupError, ValidationError
-from riftdrill.inventory import CloudEngine, Engine, Inventory, LabEngine, Target, Topology
+from riftdrill.inventory import (
+    ONE_CLUSTER,
+    CloudEngine,
+    Engine,
+    Inventory,
+    LabEngine,
+    Target,
+    Topology,
+)
 from riftdrill.lab import net, procs, stores
 from riftdrill.terraform import Workspace
 
@@ -50,6 +58,10 @@ class DeploySpec:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValidationError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+        if self.topology == "hub" and (self.target != "local" or self.engine != "kafka"):
+            raise ValidationError(
+                f"topology hub runs on the lab with kafka only (asked: {self.engine} on "
+                f"{self.target}); deploy it with `make deploy TOPOLOGY=hub ENGINE=kafka`")
         if not 1 <= self.brokers_per_cloud <= 9:
             raise ValidationError("brokers_per_cloud must be 1..9")
         if self.target == "local":
@@ -59,15 +71,16 @@ class DeploySpec:
         total = self.brokers_per_cloud * 2
         if self.target == "aws-gcp":
             return  # the env's own variable validation covers the rest
-        if self.topology == "stretched" and self.replication_factor > total:
+        if self.topology in ONE_CLUSTER and self.replication_factor > total:
             raise ValidationError(
                 f"replication_factor {self.replication_factor} exceeds the {total} brokers; "
                 "lower it or add brokers"
             )
         if not 1 <= self.min_insync_replicas <= self.replication_factor:
             raise ValidationError("min_insync_replicas must be between 1 and replication_factor")
-        if self.engine == "kafka" and self.topology == "stretched" and self.brokers_per_cloud < 2:
-            raise ValidationError("stretched needs 2+ brokers per cloud (2 KRaft voters live in aws)")
+        if self.engine == "kafka" and self.topology in ONE_CLUSTER and self.brokers_per_cloud < 2:
+            raise ValidationError(f"{self.topology} needs 2+ brokers per cloud (2 KRaft voters "
+                                  "live in aws)")
 
     def tf_vars(self) -> dict[str, Any]:
         values: dict[str, Any] = {

@@ -28,7 +28,11 @@ Target = Literal["local", "aws-gcp"]
 LabEngine = Literal["kafka", "tansu"]  # what the local lab runs
 CloudEngine = Literal["automq", "kafka"]  # what the aws-gcp target runs
 Engine = Literal[LabEngine, CloudEngine]  # kafka, tansu, automq
-Topology = Literal["stretched", "per-cloud"]
+# hub: a stretched cluster plus the integration hub (issue 16): a PostgreSQL in each cloud and
+# Kafka Connect workers in both running Debezium's CDC source (aws) and JDBC sink (gcp).
+Topology = Literal["stretched", "per-cloud", "hub"]
+# Topologies whose brokers form one cluster across both clouds.
+ONE_CLUSTER: tuple[Topology, ...] = ("stretched", "hub")
 # The deployment patterns `riftdrill compare` builds: an engine in a topology (report.compare)
 SetupName = Literal["kafka", "kafka-per-cloud", "tansu"]
 FaultKind = Literal[
@@ -130,6 +134,58 @@ class MirrorMaker(BaseModel):
     delivery: MirrorDelivery = "at-least-once"
 
 
+class Database(BaseModel):
+    """A PostgreSQL of the integration hub: the CDC source or the sink's target."""
+
+    name: str  # "pg-aws"
+    cloud: str
+    role: Literal["source", "sink"]
+    address: str
+    port: int
+    dbname: str = "postgres"
+    handle: str = ""
+
+
+class ConnectWorker(BaseModel):
+    name: str  # "connect-aws"
+    cloud: str
+    address: str
+    rest_port: int
+    handle: str = ""
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.address}:{self.rest_port}"
+
+
+class Hub(BaseModel):
+    """The integration hub: one Connect cluster (workers in both clouds) moving the source
+    database's changes through Kafka into the sink database."""
+
+    group: str  # the Connect cluster's group.id
+    source_connector: str
+    sink_connector: str
+    topic_prefix: str  # Debezium's topic.prefix: CDC topics are <prefix>.public.<table>
+    databases: list[Database]
+    workers: list[ConnectWorker]
+    # Without exactly.once.source.support (KIP-618) a restarted source re-sends what it had not
+    # committed: the contract allows duplicated changes, nothing else (verify/contract.py).
+    delivery: ConnectorDelivery = "at-least-once"
+
+    def database(self, role: Literal["source", "sink"]) -> Database:
+        for d in self.databases:
+            if d.role == role:
+                return d
+        raise RiftdrillError(f"the hub has no {role} database")
+
+    def worker(self, name_or_cloud: str) -> ConnectWorker:
+        for w in self.workers:
+            if name_or_cloud in (w.name, w.cloud):
+                return w
+        names = ", ".join(w.name for w in self.workers)
+        raise RiftdrillError(f"no Connect worker {name_or_cloud!r}; workers are: {names}")
+
+
 class Fault(BaseModel):
     """One injected fault, recorded before it is applied so a crash cannot orphan it."""
 
@@ -161,6 +217,7 @@ class Inventory(BaseModel):
     stores: list[ObjectStore]
     links: list[Link]
     mirrors: list[MirrorMaker] = []
+    hub: Hub | None = None  # topology hub only
     faults: list[Fault] = []
 
     # Lookups by name: each raises a RiftdrillError naming what exists, for CLI and drill users.
@@ -210,6 +267,12 @@ class Inventory(BaseModel):
             f"no MirrorMaker 2 copies cluster {source!r} (cloud {cloud}) to another cluster: this "
             f"lab is {self.engine} {self.topology}; deploy a cluster per cloud with "
             "`make deploy TOPOLOGY=per-cloud`")
+
+    def require_hub(self) -> Hub:
+        if self.hub is None:
+            raise RiftdrillError(f"this lab is {self.engine} {self.topology}: it has no "
+                                 "integration hub; deploy one with `make deploy TOPOLOGY=hub`")
+        return self.hub
 
     def cluster_of(self, cloud: str) -> Cluster:
         for c in self.clusters:

@@ -8,8 +8,10 @@ locals {
     aws = { name = "aws", namespace = "rd-aws", cidr = "198.18.1.0/24", index = 1 }
     gcp = { name = "gcp", namespace = "rd-gcp", cidr = "198.18.2.0/24", index = 2 }
   }
-  node_id_base   = { aws = 100, gcp = 200 }
-  stretched      = var.topology == "stretched"
+  node_id_base = { aws = 100, gcp = 200 }
+  # hub: the stretched cluster is the hub's Kafka.
+  stretched      = contains(["stretched", "hub"], var.topology)
+  hub            = var.topology == "hub"
   tansu          = var.engine == "tansu"
   engine_version = { kafka = "4.4.0", tansu = "0.6.0" }[var.engine]
   # S3 API server: moto records requests (cost report); Tansu's many small conditional writes
@@ -122,6 +124,44 @@ locals {
     }
   }
 
+  # The integration hub (topology hub): the CDC source database in aws, the sink's database in
+  # gcp, one Connect cluster with a worker in each cloud (its tasks move between clouds when a
+  # worker dies), and the pipeline: the table-independent connectors, created through the REST
+  # API once every part is up.
+  hub_databases = local.hub ? {
+    pg-aws = {
+      name    = "pg-aws", cloud = "aws", namespace = "rd-aws", role = "source"
+      address = cidrhost(local.clouds.aws.cidr, 21), port = 5432
+    }
+    pg-gcp = {
+      name    = "pg-gcp", cloud = "gcp", namespace = "rd-gcp", role = "sink"
+      address = cidrhost(local.clouds.gcp.cidr, 21), port = 5432
+    }
+  } : {}
+  hub_group = "riftdrill-hub"
+  hub_workers = {
+    for c, cloud in(local.hub ? local.clouds : {}) : "connect-${c}" => {
+      name               = "connect-${c}"
+      cloud              = c
+      namespace          = cloud.namespace
+      address            = cidrhost(cloud.cidr, 31)
+      rest_port          = 8083
+      bootstrap          = local.bootstrap["main"][c]
+      group              = local.hub_group
+      replication_factor = local.cluster_rf["main"]
+    }
+  }
+  hub_pipeline = {
+    group              = local.hub_group
+    source_connector   = "rd-cdc-source"
+    sink_connector     = "rd-jdbc-sink"
+    topic_prefix       = "hub"
+    replication_factor = local.hub ? local.cluster_rf["main"] : 0
+    workers            = [for w in local.hub_workers : "http://${w.address}:${w.rest_port}"]
+    source             = local.hub ? local.hub_databases["pg-aws"] : null
+    sink               = local.hub ? local.hub_databases["pg-gcp"] : null
+  }
+
   runner = {
     python = var.riftdrill_python
     home   = var.riftdrill_home
@@ -188,4 +228,32 @@ module "mirror" {
   spec       = each.value
   runner     = local.runner
   depends_on = [module.ready]
+}
+
+module "database" {
+  source     = "../../modules/lab-component"
+  for_each   = local.hub_databases
+  kind       = "database"
+  spec       = each.value
+  runner     = local.runner
+  depends_on = [module.cloud, module.link]
+}
+
+module "connect" {
+  source   = "../../modules/lab-component"
+  for_each = local.hub_workers
+  kind     = "connect"
+  spec     = each.value
+  runner   = local.runner
+  # Workers keep their state in the cluster's internal topics.
+  depends_on = [module.ready]
+}
+
+module "pipeline" {
+  source     = "../../modules/lab-component"
+  count      = local.hub ? 1 : 0
+  kind       = "pipeline"
+  spec       = local.hub_pipeline
+  runner     = local.runner
+  depends_on = [module.connect, module.database]
 }

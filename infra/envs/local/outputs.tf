@@ -57,8 +57,22 @@ output "inventory" {
       topics = m.topics
       handle = "mirror-${m.name}"
     }]
+    hub = local.hub ? {
+      group            = local.hub_pipeline.group
+      source_connector = local.hub_pipeline.source_connector
+      sink_connector   = local.hub_pipeline.sink_connector
+      topic_prefix     = local.hub_pipeline.topic_prefix
+      databases = [for d in local.hub_databases : {
+        name   = d.name, cloud = d.cloud, role = d.role, address = d.address, port = d.port
+        handle = "database-${d.name}"
+      }]
+      workers = [for w in local.hub_workers : {
+        name   = w.name, cloud = w.cloud, address = w.address, rest_port = w.rest_port
+        handle = "connect-${w.name}"
+      }]
+    } : null
   }
-  depends_on = [module.ready, module.mirror, module.store]
+  depends_on = [module.ready, module.mirror, module.store, module.pipeline]
 }
 
 output "bootstrap_servers" {

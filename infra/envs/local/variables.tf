@@ -10,11 +10,11 @@ variable "engine" {
 
 variable "topology" {
   type        = string
-  description = "stretched: one cluster over both clouds (racks = clouds); per-cloud: a cluster per cloud joined by MirrorMaker 2 (aws -> gcp)."
+  description = "stretched: one cluster over both clouds (racks = clouds); per-cloud: a cluster per cloud joined by MirrorMaker 2 (aws -> gcp); hub: stretched plus the integration hub (PostgreSQL in each cloud, Kafka Connect workers in both running Debezium's CDC source and JDBC sink)."
   default     = "stretched"
   validation {
-    condition     = contains(["stretched", "per-cloud"], var.topology)
-    error_message = "topology must be stretched or per-cloud."
+    condition     = contains(["stretched", "per-cloud", "hub"], var.topology)
+    error_message = "topology must be stretched, per-cloud or hub."
   }
 }
 

@@ -1,9 +1,9 @@
 variable "kind" {
   type        = string
-  description = "Component kind understood by `python -m riftdrill.lab`: cloud, link, store, broker, ready, mirror."
+  description = "Component kind understood by `python -m riftdrill.lab`: cloud, link, store, broker, ready, mirror, database, connect, pipeline."
   validation {
-    condition     = contains(["cloud", "link", "store", "broker", "ready", "mirror"], var.kind)
-    error_message = "kind must be one of: cloud, link, store, broker, ready, mirror."
+    condition     = contains(["cloud", "link", "store", "broker", "ready", "mirror", "database", "connect", "pipeline"], var.kind)
+    error_message = "kind must be one of: cloud, link, store, broker, ready, mirror, database, connect, pipeline."
   }
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 from riftdrill import paths
 from riftdrill.engines import kafka
 from riftdrill.errors import LabError
-from riftdrill.lab import net, procs, stores, wan
+from riftdrill.lab import hubparts, net, procs, stores, wan
 
 Spec = dict[str, Any]
 
@@ -246,4 +246,5 @@ ACTIONS = {
     ("up", "broker"): broker_up, ("down", "broker"): broker_down,
     ("up", "mirror"): mirror_up, ("down", "mirror"): mirror_down,
     ("up", "ready"): ready_up, ("down", "ready"): ready_down,
+    **hubparts.ACTIONS,
 }

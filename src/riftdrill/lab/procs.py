@@ -140,14 +140,16 @@ def wait_dead(name: str, timeout_s: float) -> bool:
     return pid_of(name) is None
 
 
-def stop(name: str, grace_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `grace_s`; a paused process is resumed so it can exit."""
+def stop(name: str, grace_s: float = 10.0,
+         stop_signal: signal.Signals = signal.SIGTERM) -> None:
+    """`stop_signal`, then SIGKILL after `grace_s`; a paused process is resumed so it can exit.
+    (PostgreSQL's fast shutdown is SIGINT: on SIGTERM it waits for every session to end.)"""
     if pid_of(name) is None:
         _pid_file(name).unlink(missing_ok=True)
         return
     send(name, signal.SIGCONT)
     if grace_s > 0:
-        send(name, signal.SIGTERM)
+        send(name, stop_signal)
         if wait_dead(name, grace_s):
             _pid_file(name).unlink(missing_ok=True)
             return
