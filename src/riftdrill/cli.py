@@ -571,7 +571,7 @@ def _mount_optional() -> None:
     for module, name in (("riftdrill.load.cli", "load"), ("riftdrill.verify.cli", "verify"),
                          ("riftdrill.chaos.cli", "drill"), ("riftdrill.report.cli", "report"),
                          ("riftdrill.chaos.experiments", "experiments"),
-                         ("riftdrill.chaos.calibrate", "slo")):
+                         ("riftdrill.chaos.calibrate", "slo"), ("riftdrill.hubcli", "hub")):
         try:
             sub = importlib.import_module(module)
         except ModuleNotFoundError as exc:

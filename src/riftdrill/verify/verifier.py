@@ -243,8 +243,12 @@ def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = N
 def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
                 replay: Replay | None, fence: Fence | None,
                 producers: Sequence[ProducerLedger] | None) -> VerifyReport:
+    from riftdrill.load.ledger import ledger_files
+    from riftdrill.verify.hubrun import check_hub_run, has_hub_ledger, verify_hub_only
     from riftdrill.verify.replay import cluster_bootstrap
 
+    if producers is None and has_hub_ledger(run_dir) and not ledger_files(run_dir):
+        return verify_hub_only(run_dir, inv)  # the hub's workload was the run's only load
     replay = replay or replay_for(inv)
     fence = fence or _write_fences
     heads = ledger_heads(run_dir, inv, producers)
@@ -343,6 +347,10 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
     delivery: MirrorDelivery | None = (
         None if not deliveries else "at-least-once" if "at-least-once" in deliveries
         else "exactly-once")
+    connector_delivery = None
+    if has_hub_ledger(run_dir):
+        report.hub = check_hub_run(run_dir, inv)
+        connector_delivery = inv.require_hub().delivery
     contract = run_contract(run.producers, consumers_checked=bool(report.groups),
-                            mirror_delivery=delivery)
+                            mirror_delivery=delivery, connector_delivery=connector_delivery)
     return report.finish(contract)
