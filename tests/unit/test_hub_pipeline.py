@@ -1,0 +1,176 @@
+"""The hub's pipeline pieces that need no lab: connector configs, the REST client against a
+local stand-in, CDC event decoding, the workload's bookkeeping, the topology's validation."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from riftdrill.deploy import DeploySpec
+from riftdrill.errors import LabError, RiftdrillError, ValidationError
+from riftdrill.hub import pipeline
+from riftdrill.hub.observe import decode_event
+from riftdrill.load import rows
+
+P = pipeline.Pipeline("src", "sink", "hub", 3, pipeline.DatabaseRef("198.18.1.21", 5432),
+                      pipeline.DatabaseRef("198.18.2.21", 5432))
+
+
+def test_source_captures_every_run_table_through_pgoutput_into_one_partition() -> None:
+    c = pipeline.source_config(P)
+    assert c["plugin.name"] == "pgoutput"
+    assert c["table.include.list"] == r"public\.rd_rows_.*"
+    assert c["topic.creation.default.partitions"] == "1"  # one order per table
+    assert c["topic.creation.default.replication.factor"] == "3"
+    assert c["database.hostname"] == "198.18.1.21"
+    assert c["tasks.max"] == "1"
+
+
+def test_sink_writes_each_topic_into_the_source_table_name() -> None:
+    c = pipeline.sink_config(P)
+    assert c["topics.regex"] == r"hub\.public\.rd_rows_.*"
+    assert c["connection.url"] == "jdbc:postgresql://198.18.2.21:5432/postgres"
+    assert (c["insert.mode"], c["delete.enabled"], c["primary.key.mode"]) == (
+        "upsert", "true", "record_key")
+    assert c["transforms.table.regex"] == r"hub\.public\.(.*)"
+    assert c["transforms.table.replacement"] == "$1"
+    assert P.topic("rd_rows_x") == "hub.public.rd_rows_x"
+
+
+class _Connect(BaseHTTPRequestHandler):
+    """A worker's REST API, as far as the client uses it."""
+
+    configs: ClassVar[dict[str, dict[str, str]]] = {}
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def _reply(self, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_PUT(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"] or 0)) or b"{}")
+        if self.path.endswith("/config/validate"):
+            bad = body.get("tasks.max") == "0"
+            self._reply(200, {"error_count": int(bad), "configs": [
+                {"definition": {}, "value": {"name": "tasks.max", "errors": (
+                    ["Invalid value 0 for configuration tasks.max"] if bad else [])}},
+                {"definition": {}, "value": None}]})
+        elif self.path.endswith("/config"):
+            self.configs[self.path.split("/")[2]] = body
+            self._reply(201, {"name": self.path.split("/")[2]})
+        else:
+            self._reply(202, None)
+
+    def do_GET(self) -> None:
+        name = self.path.split("/")[2] if self.path.count("/") >= 3 else ""
+        if self.path == "/connectors":
+            self._reply(200, sorted(self.configs))
+        elif name in self.configs:
+            self._reply(200, {"name": name, "connector": {"state": "RUNNING", "worker_id": "w"},
+                              "tasks": [{"id": 0, "state": "RUNNING"}]})
+        else:
+            self._reply(404, {"error_code": 404, "message": f"Connector {name} not found"})
+
+
+@pytest.fixture()
+def worker() -> Iterator[str]:
+    _Connect.configs = {}
+    server = HTTPServer(("127.0.0.1", 0), _Connect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_create_validates_first_and_a_rejected_config_creates_nothing(worker: str) -> None:
+    rest = pipeline.ConnectRest([worker])
+    with pytest.raises(ValidationError, match=r"rd-bad: the worker rejects its config: "
+                                              r"tasks\.max: Invalid value 0"):
+        pipeline.create(rest, "rd-bad", {**pipeline.sink_config(P), "tasks.max": "0"})
+    assert rest.connectors() == []
+    pipeline.create(rest, "sink", pipeline.sink_config(P))
+    assert rest.connectors() == ["sink"]
+    assert pipeline.wait_running(rest, "sink", timeout_s=5)["tasks"][0]["state"] == "RUNNING"
+    with pytest.raises(pipeline.ConnectorError, match="Connector nope not found") as err:
+        rest.status("nope")
+    assert err.value.code == 404
+
+
+def test_an_unreachable_worker_is_skipped_and_none_left_is_one_error(worker: str) -> None:
+    dead = "http://127.0.0.1:9"  # discard: nothing listens
+    assert pipeline.ConnectRest([dead, worker], timeout_s=2).connectors() == []
+    with pytest.raises(LabError, match="no Connect worker answered GET /connectors"):
+        pipeline.ConnectRest([dead], timeout_s=2).connectors()
+
+
+def _event(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> bytes:
+    return json.dumps({"schema": {}, "payload": {"op": op, "before": before, "after": after,
+                                                 "source": {}}}).encode()
+
+
+def test_debezium_events_decode_into_ledger_versions() -> None:
+    assert decode_event(_event("c", None, {"id": 7, "version": 1, "payload": "x"})) == (
+        7, 1, "insert")
+    assert decode_event(_event("u", {"id": 7, "version": 1}, {"id": 7, "version": 2})) == (
+        7, 2, "update")
+    # a delete is numbered one past the row it removed
+    assert decode_event(_event("d", {"id": 7, "version": 2}, None)) == (7, 3, "delete")
+    assert decode_event(None) is None  # tombstone
+    assert decode_event(json.dumps({"payload": {"op": "t"}}).encode()) is None  # truncate
+
+
+def test_workload_versions_never_restart_and_its_table_is_its_own() -> None:
+    live: dict[int, int] = {}
+    dead: dict[int, int] = {}
+    rows._apply("insert", 1, 1, live, dead)
+    rows._apply("update", 1, 2, live, dead)
+    rows._apply("delete", 1, 3, live, dead)
+    assert (live, dead) == ({}, {1: 3})
+    rng = random.Random(3)
+    picks = {rows._choose(rng, live, dead, next_id=2) for _ in range(200)}
+    assert ("insert", 1, 4) in picks  # a re-insert continues after the delete
+    assert ("insert", 2, 1) in picks
+    assert rows.table_for("20261202T150000Z-hub", 1_764_633_600_000_000_000) == (
+        f"rd_rows_20261202t150000zhub_{1_764_633_600_000:x}")
+    assert rows.table_for("run", 1) != rows.table_for("run", 2_000_000)
+
+
+def test_workload_bad_input_is_one_line() -> None:
+    spec = rows.RowsSpec(table="rd_rows_x", source=P.source, source_cloud="aws", rate_per_s=0,
+                         duration_s=10)
+    with pytest.raises(ValidationError, match=r"rate 0/s out of range"):
+        spec.validate()
+    spec.rate_per_s, spec.duration_s = 10, 0
+    with pytest.raises(ValidationError, match=r"duration 0 s out of range"):
+        spec.validate()
+    spec.duration_s, spec.table = 10, "users; DROP TABLE x"
+    with pytest.raises(ValidationError, match="captures tables named rd_rows_"):
+        spec.validate()
+
+
+def test_hub_topology_is_the_lab_with_kafka_only() -> None:
+    DeploySpec(topology="hub").validate()
+    with pytest.raises(ValidationError, match="topology hub runs on the lab with kafka only"):
+        DeploySpec(topology="hub", engine="tansu").validate()
+    with pytest.raises(ValidationError, match="hub needs 2\\+ brokers per cloud"):
+        DeploySpec(topology="hub", brokers_per_cloud=1, replication_factor=2).validate()
+
+
+def test_a_lab_without_a_hub_says_how_to_get_one() -> None:
+    from tests.unit.test_chaos_targets import inv
+
+    with pytest.raises(RiftdrillError, match="deploy one with `make deploy TOPOLOGY=hub`"):
+        inv().require_hub()
