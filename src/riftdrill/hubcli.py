@@ -35,12 +35,21 @@ def load(
     rate: Annotated[float, typer.Option(help="Changes per second (open model).")] = 50.0,
     duration_s: Annotated[float, typer.Option("--duration-s", help="How long.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of the change mix.")] = 0,
+    drain_s: Annotated[float, typer.Option(
+        "--drain-s", help="After the load, how long to wait for the sink to show every "
+        "change's final state.")] = 60.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Insert, update and delete rows in the source database into a new table of the run's
-    own, every attempt in <run>/load/hub/rows.jsonl; `riftdrill verify --run` judges it."""
+    own, every attempt in <run>/load/hub/rows.jsonl, while a tail watches the sink's table for
+    the change lag (commit in source -> visible in the sink); `riftdrill verify --run` judges
+    the run row by row."""
+    from dataclasses import asdict
+
+    from riftdrill.hub.lag import compute_change_lag
     from riftdrill.hub.pipeline import DatabaseRef
-    from riftdrill.hub.rows import rows_path
+    from riftdrill.hub.rows import read_rows, rows_path
+    from riftdrill.hub.sinktail import POLL_INTERVAL_S, SinkTail, seen_path
     from riftdrill.load.rows import RowsSpec, run_rows, table_for
     from riftdrill.paths import new_run_dir
 
@@ -54,11 +63,33 @@ def load(
     spec = RowsSpec(table=table_for(run_dir.name), source=DatabaseRef(src.address, src.port),
                     source_cloud=src.cloud, rate_per_s=rate, duration_s=duration_s, seed=seed)
     spec.validate()
+    if not 0 <= drain_s <= 3600:
+        raise ValidationError(f"drain {drain_s} s out of range: 0 <= drain <= 3600 s")
+    dst = hub.database("sink")
     started = time.monotonic()
-    result = run_rows(spec, run_dir, progress=None if json_out else print)
+    tail = SinkTail(DatabaseRef(dst.address, dst.port), spec.table, seen_path(run_dir)).start()
+    try:
+        result = run_rows(spec, run_dir, progress=None if json_out else print)
+        ledger = read_rows(rows_path(run_dir))
+        t0_ns = ledger.header.start_ns
+        ended = time.monotonic()
+        # Until the sink shows every change's final state, or the drain deadline.
+        while time.monotonic() - ended < drain_s:
+            lag = compute_change_lag(ledger.changes, list(tail.sights), t0_ns, POLL_INTERVAL_S)
+            if lag.never_visible == 0:
+                break
+            time.sleep(POLL_INTERVAL_S)
+        drained_s = time.monotonic() - ended
+    finally:
+        tail.stop()
+    lag = compute_change_lag(ledger.changes, list(tail.sights), t0_ns, POLL_INTERVAL_S)
+    summary = {k: v for k, v in asdict(lag).items() if k != "series"}
+    summary["drain_s"] = round(drained_s, 3) if lag.never_visible == 0 else None
+    (run_dir / "load" / "hub" / "change-lag.json").write_text(
+        json.dumps({**summary, "series": [asdict(p) for p in lag.series]}, indent=2) + "\n")
     _print({"run": str(run_dir), "table": spec.table, "attempted": result.attempted,
             "outcomes": result.outcomes, "behind_max_s": round(result.behind_max_s, 3),
-            "elapsed_s": round(time.monotonic() - started, 3)}, json_out)
+            "change_lag": summary, "elapsed_s": round(time.monotonic() - started, 3)}, json_out)
 
 
 @app.command("connector")
