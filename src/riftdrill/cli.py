@@ -511,6 +511,27 @@ def fault_heal_link(link: LinkArg = None, as_json: JsonOpt = False) -> None:
     _fault_done(f"healed {link or 'link'}", as_json)
 
 
+@fault_app.command("kill-worker")
+def fault_kill_worker(
+    worker: Annotated[str, typer.Argument(help="Connect worker name or cloud (TOPOLOGY=hub).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """SIGKILL a Kafka Connect worker of the hub; `heal` (or restart-worker) starts it again."""
+    fault = faults.kill_worker(inventory.load().require_hub().worker(worker), owner_pid=0)
+    _fault_done(f"killed Connect worker {worker}", as_json, fault)
+
+
+@fault_app.command("restart-worker")
+def fault_restart_worker(
+    worker: Annotated[str, typer.Argument(help="Connect worker name or cloud.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a killed Connect worker again."""
+    inv = inventory.load()
+    faults.restart_worker(inv, inv.require_hub().worker(worker))
+    _fault_done(f"restarted Connect worker {worker}", as_json)
+
+
 @fault_app.command("block-store")
 def fault_block(store: StoreArg, as_json: JsonOpt = False) -> None:
     """Drop all traffic to one cloud's object store (name or cloud)."""

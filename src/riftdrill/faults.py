@@ -29,6 +29,7 @@ from riftdrill.drivers import Driver, driver_for
 from riftdrill.drivers.base import Effect
 from riftdrill.inventory import (
     Broker,
+    ConnectWorker,
     Direction,
     Fault,
     FaultKind,
@@ -165,6 +166,25 @@ def restart_mirror(inv: Inventory, mirror: MirrorMaker) -> Effect:
     return effect
 
 
+# ---- Kafka Connect workers (the integration hub) ---------------------------------------------
+
+def kill_worker(worker: ConnectWorker, *, owner_pid: int,
+                on_effect: OnEffect | None = None) -> Fault:
+    """SIGKILL a Connect worker; it stays down until restart_worker (or a heal)."""
+    fault = _new_fault("stop_worker", worker.name, owner_pid)
+    inv = _record([fault])
+    effect = driver_for(inv).kill_worker(inv, worker)
+    if on_effect is not None:
+        on_effect(effect)
+    return fault
+
+
+def restart_worker(inv: Inventory, worker: ConnectWorker) -> Effect:
+    effect = driver_for(inv).start_worker(inv, worker)
+    _forget("stop_worker", [worker.name])
+    return effect
+
+
 # ---- the link and the object stores ----------------------------------------------------------
 
 def _inject(fault: Fault, sync: Callable[[Driver, Inventory], Effect],
@@ -261,6 +281,12 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in recorded if f.kind == "stop_mirror" and f.target == name}
+    for name in dict.fromkeys(f.target for f in recorded if f.kind == "stop_worker"):
+        try:
+            drv.start_worker(inv, inv.require_hub().worker(name))
+        except Exception as exc:
+            errors.append(exc)
+            failed |= {f.id for f in recorded if f.kind == "stop_worker" and f.target == name}
     healed = [f for f in recorded if f.id not in failed]
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:

@@ -37,7 +37,7 @@ ONE_CLUSTER: tuple[Topology, ...] = ("stretched", "hub")
 SetupName = Literal["kafka", "kafka-per-cloud", "tansu"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
-    "brownout_store", "stop_mirror"
+    "brownout_store", "stop_mirror", "stop_worker"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
 

@@ -21,7 +21,16 @@ from riftdrill import faults, inventory, paths
 from riftdrill.chaos import actions, windows
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.errors import FaultError, RiftdrillError
-from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, MirrorMaker, ObjectStore
+from riftdrill.inventory import (
+    Broker,
+    Cloud,
+    Cluster,
+    ConnectWorker,
+    Inventory,
+    Link,
+    MirrorMaker,
+    ObjectStore,
+)
 
 OWNER = 4242
 
@@ -107,6 +116,17 @@ class FakeDriver:
     def start_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
         self.calls.append(f"start_mirror {mirror.name}")
         self.states[mirror.name] = "running"
+        return self._effect("process started")
+
+    def kill_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        assert ("stop_worker", worker.name) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"kill_worker {worker.name}")
+        self.states[worker.name] = "dead"
+        return self._effect("pid gone")
+
+    def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        self.calls.append(f"start_worker {worker.name}")
+        self.states[worker.name] = "running"
         return self._effect("process started")
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
@@ -391,6 +411,26 @@ def test_a_fault_that_cannot_be_healed_is_kept_and_named(
     with pytest.raises(RiftdrillError, match="no MirrorMaker 2 'mm'"):
         faults.heal_all()
     assert on_disk() == [("stop_mirror", "mm")]
+
+
+def test_a_killed_connect_worker_is_recorded_first_and_healed(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    from riftdrill.inventory import Database, Hub
+
+    _, driver = counted
+    with inventory.locked() as inv:
+        inv.hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
+                      databases=[Database(name="pg-aws", cloud="aws", role="source",
+                                          address="198.18.1.21", port=5432)],
+                      workers=[ConnectWorker(name="connect-aws", cloud="aws",
+                                             address="198.18.1.31", rest_port=8083,
+                                             handle="connect-connect-aws")])
+    worker = inventory.load().require_hub().worker("aws")  # by cloud, too
+    fault = faults.kill_worker(worker, owner_pid=0)
+    assert (fault.kind, fault.target) == ("stop_worker", "connect-aws")
+    assert driver.states["connect-aws"] == "dead"
+    assert [(f.kind, f.target) for f in faults.heal_all()] == [("stop_worker", "connect-aws")]
+    assert driver.states["connect-aws"] == "running" and on_disk() == []
 
 
 def test_restart_forgets_the_brokers_brought_back_when_a_later_one_fails(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
-from riftdrill.inventory import Broker, Inventory, MirrorMaker
+from riftdrill.inventory import Broker, ConnectWorker, Inventory, MirrorMaker
 
 BrokerState = Literal["running", "paused", "dead"]
 
@@ -59,6 +59,13 @@ class Driver(Protocol):
     def start_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
         """Start a stopped MirrorMaker 2 (its offsets are in the target cluster); a running one
         is left alone."""
+
+    def kill_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        """Hard stop of a Kafka Connect worker of the hub; it stays down until `start_worker`
+        (its connectors and tasks move to the other workers after the rebalance delay)."""
+
+    def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        """Start a stopped Connect worker; a running one is left alone."""
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         """Block exactly the directions that `sever_link` faults in `inv.faults` name."""

@@ -21,7 +21,7 @@ from riftdrill.drivers import usage
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError, RiftdrillError
-from riftdrill.inventory import Broker, Inventory, MirrorMaker
+from riftdrill.inventory import Broker, ConnectWorker, Inventory, MirrorMaker
 from riftdrill.lab import net, procs, stores
 
 POLL_S = 0.005  # how finely an effect is timed
@@ -138,6 +138,21 @@ class LocalDriver:
         if procs.pid_of(mirror.handle) is not None:
             return Effect.since(requested, "already running")
         procs.restart(mirror.handle)
+        return Effect.since(requested, "process started")
+
+    def kill_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        requested = time.time_ns()
+        procs.send(worker.handle, signal.SIGKILL)
+        gone = wait_for(lambda: procs.pid_of(worker.handle) is None)
+        if gone is None:
+            raise FaultError(f"Connect worker {worker.name} survived SIGKILL for {CONFIRM_S:g} s")
+        return Effect(requested, gone, "pid gone")
+
+    def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        requested = time.time_ns()
+        if procs.pid_of(worker.handle) is not None:
+            return Effect.since(requested, "already running")
+        procs.restart(worker.handle)
         return Effect.since(requested, "process started")
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
