@@ -132,6 +132,9 @@ class DeployPlan:
         if not self.changes:
             return None
         what = ", ".join(self.changes)
+        if self.deployed is not None and hub_only_change(asdict(self.deployed), self.spec):
+            verb = "adding" if self.spec.topology == "hub" else "removing"
+            return f"{what}: {verb} the integration hub; the cluster and its data stay"
         if self.deployed is not None and self.deployed.target == self.spec.target == "local":
             return (f"the request differs from the deployed lab ({what}): tearing the lab down "
                     "(its faults and data too) and deploying it again")
@@ -254,7 +257,9 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
             announce()
         ws = workspace(spec.target)
         previous = _previous_spec()
-        if ws.has_state() and (not _lab_intact() or (previous and previous != asdict(spec))):
+        stale = previous is not None and previous != asdict(spec) and not hub_only_change(
+            previous, spec)
+        if ws.has_state() and (not _lab_intact() or stale):
             # State that no longer matches the machine (reboot, orphan sweep, other topology):
             # start clean rather than let Terraform believe in components that are gone.
             if progress:
@@ -279,6 +284,16 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
                 link.wan = str(data["profile"])
         inventory.save(inv)
         return inv
+
+
+def hub_only_change(previous: dict[str, Any], spec: DeploySpec) -> bool:
+    """Stretched <-> hub and nothing else: Terraform adds or removes the hub's components and
+    leaves the cluster as it is (no component but the hub's depends on the topology)."""
+    now = asdict(spec)
+    if {previous.get("topology"), now["topology"]} != {"stretched", "hub"}:
+        return False
+    return {k: v for k, v in previous.items() if k != "topology"} == {
+        k: v for k, v in now.items() if k != "topology"}
 
 
 def _previous_spec() -> dict[str, Any] | None:

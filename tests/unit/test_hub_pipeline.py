@@ -174,3 +174,56 @@ def test_a_lab_without_a_hub_says_how_to_get_one() -> None:
 
     with pytest.raises(RiftdrillError, match="deploy one with `make deploy TOPOLOGY=hub`"):
         inv().require_hub()
+
+
+def test_sink_tail_records_first_sights_and_deletes() -> None:
+    from pathlib import Path
+
+    from riftdrill.hub.sinktail import Sight, SinkTail
+
+    tail = SinkTail(P.sink, "rd_rows_x", Path("/nonexistent"))
+    assert tail.observe({1: 1, 2: 1}, 10) == [Sight(1, 1, "upsert", 10), Sight(2, 1, "upsert", 10)]
+    assert tail.observe({1: 1, 2: 1}, 20) == []  # nothing new
+    # id 1 updated, id 2 deleted (the delete is numbered one past the row it removed)
+    assert tail.observe({1: 2}, 30) == [Sight(1, 2, "upsert", 30), Sight(2, 2, "delete", 30)]
+
+
+def test_change_lag_from_commit_to_first_sight() -> None:
+    from riftdrill.hub.lag import compute_change_lag
+    from riftdrill.hub.rows import RowChange, row_crc
+    from riftdrill.hub.sinktail import Sight
+
+    s = 1_000_000_000
+
+    def ok(op: str, row_id: int, version: int, done_s: float) -> RowChange:
+        crc = None if op == "delete" else row_crc(row_id, version)
+        return RowChange(op=op, id=row_id, version=version, payload_crc=crc,  # type: ignore[arg-type]
+                         intended_ns=0, start_ns=0, done_ns=int(done_s * s), outcome="ok")
+
+    changes = [ok("insert", 1, 1, 0.1), ok("update", 1, 2, 0.2), ok("update", 1, 3, 1.5),
+               ok("insert", 2, 1, 1.6), ok("delete", 2, 2, 2.0), ok("insert", 3, 1, 2.5)]
+    sights = [Sight(1, 1, "upsert", int(0.4 * s)),  # v2 overwritten before a poll saw it
+              Sight(1, 3, "upsert", int(4.5 * s)), Sight(2, 1, "upsert", int(1.7 * s)),
+              Sight(2, 2, "delete", int(2.2 * s))]  # id 3 never shown
+    lag = compute_change_lag(changes, sights, t0_ns=0, poll_interval_s=0.2)
+    assert (lag.committed, lag.seen, lag.overwritten, lag.never_visible) == (6, 4, 1, 1)
+    assert lag.max_s == 3.0
+    assert [(p.t_s, p.committed, p.max_lag_s) for p in lag.series] == [
+        (0.0, 2, 0.3), (1.0, 2, 3.0), (2.0, 2, 0.2)]
+
+
+def test_adding_or_removing_the_hub_keeps_the_cluster() -> None:
+    from dataclasses import asdict
+
+    from riftdrill.deploy import DeployRequest, hub_only_change, plan_deploy
+
+    stretched = DeploySpec(topology="stretched")
+    assert hub_only_change(asdict(stretched), DeploySpec(topology="hub"))
+    assert hub_only_change(asdict(DeploySpec(topology="hub")), stretched)
+    assert not hub_only_change(asdict(stretched), DeploySpec(topology="hub", brokers_per_cloud=3))
+    assert not hub_only_change(asdict(DeploySpec(topology="per-cloud")), DeploySpec(topology="hub"))
+    plan = plan_deploy(DeployRequest(topology="hub"), stretched)
+    assert plan.notice() == ("topology stretched -> hub: adding the integration hub; the cluster "
+                             "and its data stay")
+    plan = plan_deploy(DeployRequest(topology="per-cloud"), stretched)
+    assert "tearing the lab down" in (plan.notice() or "")
