@@ -152,11 +152,7 @@ def kill_mirror(mirror: MirrorMaker, *, owner_pid: int,
                 on_effect: OnEffect | None = None) -> Fault:
     """SIGKILL a MirrorMaker 2; it stays down until restart_mirror (or a heal)."""
     fault = _new_fault("stop_mirror", mirror.name, owner_pid)
-    inv = _record([fault])
-    effect = driver_for(inv).kill_mirror(inv, mirror)
-    if on_effect is not None:
-        on_effect(effect)
-    return fault
+    return _inject(fault, lambda drv, inv: drv.kill_mirror(inv, mirror), on_effect)
 
 
 def restart_mirror(inv: Inventory, mirror: MirrorMaker) -> Effect:
@@ -172,11 +168,7 @@ def kill_worker(worker: ConnectWorker, *, owner_pid: int,
                 on_effect: OnEffect | None = None) -> Fault:
     """SIGKILL a Connect worker; it stays down until restart_worker (or a heal)."""
     fault = _new_fault("stop_worker", worker.name, owner_pid)
-    inv = _record([fault])
-    effect = driver_for(inv).kill_worker(inv, worker)
-    if on_effect is not None:
-        on_effect(effect)
-    return fault
+    return _inject(fault, lambda drv, inv: drv.kill_worker(inv, worker), on_effect)
 
 
 def restart_worker(inv: Inventory, worker: ConnectWorker) -> Effect:
@@ -189,8 +181,8 @@ def restart_worker(inv: Inventory, worker: ConnectWorker) -> Effect:
 
 def _inject(fault: Fault, sync: Callable[[Driver, Inventory], Effect],
             on_effect: OnEffect | None) -> Fault:
-    """A declarative network fault: recorded first, then the target made to match what the
-    inventory now records (the driver reads the new record from it)."""
+    """Recorded first, then applied: a process killed, or (a declarative network fault) the
+    target made to match what the inventory now records (the driver reads the new record)."""
     inv = _record([fault])
     effect = sync(driver_for(inv), inv)
     if on_effect is not None:

@@ -126,34 +126,16 @@ class LocalDriver:
         return Effect(requested, listening, "broker listening")
 
     def kill_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
-        requested = time.time_ns()
-        procs.send(mirror.handle, signal.SIGKILL)
-        gone = wait_for(lambda: procs.pid_of(mirror.handle) is None)
-        if gone is None:
-            raise FaultError(f"MirrorMaker 2 {mirror.name} survived SIGKILL for {CONFIRM_S:g} s")
-        return Effect(requested, gone, "pid gone")
+        return _kill_process(mirror.handle, f"MirrorMaker 2 {mirror.name}")
 
     def start_mirror(self, inv: Inventory, mirror: MirrorMaker) -> Effect:
-        requested = time.time_ns()
-        if procs.pid_of(mirror.handle) is not None:
-            return Effect.since(requested, "already running")
-        procs.restart(mirror.handle)
-        return Effect.since(requested, "process started")
+        return _start_process(mirror.handle)
 
     def kill_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
-        requested = time.time_ns()
-        procs.send(worker.handle, signal.SIGKILL)
-        gone = wait_for(lambda: procs.pid_of(worker.handle) is None)
-        if gone is None:
-            raise FaultError(f"Connect worker {worker.name} survived SIGKILL for {CONFIRM_S:g} s")
-        return Effect(requested, gone, "pid gone")
+        return _kill_process(worker.handle, f"Connect worker {worker.name}")
 
     def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
-        requested = time.time_ns()
-        if procs.pid_of(worker.handle) is not None:
-            return Effect.since(requested, "already running")
-        procs.restart(worker.handle)
-        return Effect.since(requested, "process started")
+        return _start_process(worker.handle)
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         lk = inv.link(link)
@@ -266,3 +248,22 @@ class LocalDriver:
         named = [(b.name, b.handle) for b in inv.brokers] + [(m.name, m.handle) for m in inv.mirrors]
         return {name: procs.log_path(handle) for name, handle in named
                 if handle and procs.log_path(handle).is_file()}
+
+
+def _kill_process(handle: str, what: str) -> Effect:
+    """SIGKILL one of the lab's service processes; in effect once its pid is gone."""
+    requested = time.time_ns()
+    procs.send(handle, signal.SIGKILL)
+    gone = wait_for(lambda: procs.pid_of(handle) is None)
+    if gone is None:
+        raise FaultError(f"{what} survived SIGKILL for {CONFIRM_S:g} s")
+    return Effect(requested, gone, "pid gone")
+
+
+def _start_process(handle: str) -> Effect:
+    """Start a killed service process again with its recorded argv; a running one is left."""
+    requested = time.time_ns()
+    if procs.pid_of(handle) is not None:
+        return Effect.since(requested, "already running")
+    procs.restart(handle)
+    return Effect.since(requested, "process started")
