@@ -136,18 +136,23 @@ def test_cloud_outage_drill_keeps_producing_through_client_fatal_errors(lab: Inv
     """Both gcp brokers die. librdkafka's idempotent producer has gone fatal here in every run
     so far ("Unable to reconstruct MessageSet", docs/findings.md): the load recreates it, so
     producing recovers, and what the dead instance held counts as failed sends. The log must
-    stay exact (no loss, no reorder), and failed sends may be the only reason the verdict gives,
-    besides duplicates the client really wrote (see CLIENT_DUPLICATE_KINDS)."""
+    stay exact (no loss, no reorder), and failed sends and the worst partition's wait may be the
+    only reasons the verdict gives, besides duplicates the client really wrote (see
+    CLIENT_DUPLICATE_KINDS)."""
     rc, summary = drill("cloud-outage", "--var", "hold_s=15", *SHORT)
     assert rc in (0, 1)
+    # Besides failed sends, the worst partition's unavailability may miss its bound: the
+    # recreated producer's partitions wait on the client, and the published runs spread 44-69 s
+    # around the bound (20261202T033147Z, 20261202T063203Z, which fails it). Nothing else may.
+    slo_reasons = ("SLO max_failed_send_ratio", "SLO max_worst_partition_unavailability_s")
     if summary["verify"]["counts"]["duplicates"]:
-        assert_duplicates_are_real_and_fail(rc, summary, ("SLO max_failed_send_ratio",))
+        assert_duplicates_are_real_and_fail(rc, summary, slo_reasons)
     else:
         assert summary["verify"]["passed"], summary["verify"]["counts"]
     assert summary["verify"]["counts"]["lost"] == 0
     assert summary["verify"]["contract"]["profile"] == "idempotent"
     assert summary["recovery"]["worst_time_to_first_ack_s"] is not None  # every cloud acked again
-    assert all(r.startswith("SLO max_failed_send_ratio") or "duplicates" in r
+    assert all(r.startswith(slo_reasons) or "duplicates" in r
                for r in summary["verdict"]["reasons"]), summary["verdict"]["reasons"]
     load = json.loads((ROOT / "results" / "runs" / summary["run_id"] / "load" /
                        "summary.json").read_text())
