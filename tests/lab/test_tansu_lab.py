@@ -190,6 +190,11 @@ def test_tansu_mutations_are_found_with_exact_counts(lab_session: None, tmp_path
     name = f"rd-truth-tansu-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(name, truth.PARTITIONS, 1)])[name].result(30)
+    # Every Tansu broker keeps its own view of the topics: in CI, right after the per-cloud test,
+    # a broker that did not know the new topic yet made the replay judge it vanished (all 300
+    # acks `lost`, no partition fenced). This test is about the forgeries, so it starts once
+    # every broker serves the topic.
+    _wait_topic_everywhere(inv, name, truth.PARTITIONS)
     t = truth.Topic(name, bootstrap, cloud, admin)
     sent, start_ns = truth.produce(t, 31, 300, {"enable.idempotence": False})
     run_dir = tmp_path / "run"
@@ -216,3 +221,17 @@ def test_tansu_mutations_are_found_with_exact_counts(lab_session: None, tmp_path
     code, report = truth.verify(swapped)
     assert code == 1 and report["totals"]["inconsistent_offset"] == 2
     assert report["totals"]["lost"] == 0
+
+
+def _wait_topic_everywhere(inv: inventory.Inventory, topic: str, partitions: int,
+                           timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    for b in inv.brokers:
+        server = f"{b.address}:{b.port}"
+        while True:
+            meta = AdminClient({"bootstrap.servers": server}).list_topics(topic, timeout=10)
+            t = meta.topics.get(topic)
+            if t is not None and t.error is None and len(t.partitions) == partitions:
+                break
+            assert time.monotonic() < deadline, f"{server} does not serve {topic}: {t}"
+            time.sleep(0.5)
