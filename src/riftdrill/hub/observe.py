@@ -88,7 +88,7 @@ def read_cdc(bootstrap: str, topic: str, fence_id: int,
              deadline_s: float = FENCE_WAIT_S) -> tuple[dict[int, list[CdcEvent]], bool, int]:
     """Every change event of `topic` from its start to the fence's event, per id in the order
     read; (events, fence seen, fence offset or -1)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-hub-verify-{time.time_ns()}",
                          "enable.auto.commit": False, "isolation.level": "read_committed",
@@ -102,10 +102,9 @@ def read_cdc(bootstrap: str, topic: str, fence_id: int,
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
-            err = msg.error()
-            if err is not None:
-                if err.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
-                    continue
+            if msg.error() is not None:
+                # EOF, a topic not created yet, a broker away: read on until the fence or the
+                # deadline (not reaching the fence is `hub_unreadable`)
                 continue
             decoded = decode_event(msg.value())
             if decoded is None:

@@ -26,11 +26,10 @@ def check_hub_run(run_dir: Path, inv: Inventory, deadline_s: float = FENCE_WAIT_
     hub = inv.require_hub()
     ledger = read_rows(rows_path(run_dir))
     src, dst = hub.database("source"), hub.database("sink")
-    cloud = next((w.cloud for w in hub.workers if w.cloud == src.cloud), src.cloud)
     table = ledger.header.table
     seen = observe(DatabaseRef(src.address, src.port, src.dbname),
                    DatabaseRef(dst.address, dst.port, dst.dbname), table,
-                   ledger.header.fence_id, inv.bootstrap(cloud),
+                   ledger.header.fence_id, inv.bootstrap(src.cloud),
                    f"{hub.topic_prefix}.public.{table}", f"connect-{hub.sink_connector}",
                    deadline_s)
     return check_hub(ledger.changes, seen.source, seen.target, seen.cdc, seen.fence)
