@@ -30,6 +30,7 @@ from riftdrill.drivers.base import Effect
 from riftdrill.inventory import (
     Broker,
     ConnectWorker,
+    Database,
     Direction,
     Fault,
     FaultKind,
@@ -177,6 +178,34 @@ def restart_worker(inv: Inventory, worker: ConnectWorker) -> Effect:
     return effect
 
 
+# ---- the hub's databases ---------------------------------------------------------------------
+
+def kill_database(database: Database, *, owner_pid: int,
+                  on_effect: OnEffect | None = None) -> Fault:
+    """Crash a hub database (every server process at once); down until restart_database."""
+    fault = _new_fault("stop_database", database.name, owner_pid)
+    return _inject(fault, lambda drv, inv: drv.kill_database(inv, database), on_effect)
+
+
+def restart_database(inv: Inventory, database: Database) -> Effect:
+    effect = driver_for(inv).start_database(inv, database)
+    _forget("stop_database", [database.name])
+    return effect
+
+
+def pause_database(database: Database, *, owner_pid: int,
+                   on_effect: OnEffect | None = None) -> Fault:
+    """Freeze a hub database (SIGSTOP of every server process) until resume_database."""
+    fault = _new_fault("pause_database", database.name, owner_pid)
+    return _inject(fault, lambda drv, inv: drv.pause_database(inv, database), on_effect)
+
+
+def resume_database(inv: Inventory, database: Database) -> Effect:
+    effect = driver_for(inv).resume_database(inv, database)
+    _forget("pause_database", [database.name])
+    return effect
+
+
 # ---- the link and the object stores ----------------------------------------------------------
 
 def _inject(fault: Fault, sync: Callable[[Driver, Inventory], Effect],
@@ -267,18 +296,20 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in broker_faults if f.target == name}
-    for name in dict.fromkeys(f.target for f in recorded if f.kind == "stop_mirror"):
-        try:  # a mirror the inventory no longer names stays recorded, and is named
-            drv.start_mirror(inv, inv.mirror(name))
-        except Exception as exc:
-            errors.append(exc)
-            failed |= {f.id for f in recorded if f.kind == "stop_mirror" and f.target == name}
-    for name in dict.fromkeys(f.target for f in recorded if f.kind == "stop_worker"):
+    # A stopped or paused service process is started or resumed; one that the inventory no
+    # longer names stays recorded, and the error names it.
+    starts: dict[FaultKind, Callable[[str], Effect]] = {
+        "stop_mirror": lambda n: drv.start_mirror(inv, inv.mirror(n)),
+        "stop_worker": lambda n: drv.start_worker(inv, inv.require_hub().worker(n)),
+        "stop_database": lambda n: drv.start_database(inv, inv.require_hub().database(n)),
+        "pause_database": lambda n: drv.resume_database(inv, inv.require_hub().database(n)),
+    }
+    for kind, target in dict.fromkeys((f.kind, f.target) for f in recorded if f.kind in starts):
         try:
-            drv.start_worker(inv, inv.require_hub().worker(name))
+            starts[kind](target)
         except Exception as exc:
             errors.append(exc)
-            failed |= {f.id for f in recorded if f.kind == "stop_worker" and f.target == name}
+            failed |= {f.id for f in recorded if f.kind == kind and f.target == target}
     healed = [f for f in recorded if f.id not in failed]
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from riftdrill import inventory
-from riftdrill.errors import ValidationError
+from riftdrill.errors import RiftdrillError, ValidationError
 
 app = typer.Typer(help="The integration hub (TOPOLOGY=hub): its row workload and connectors.",
                   no_args_is_help=True, add_completion=False)
@@ -44,52 +44,24 @@ def load(
     own, every attempt in <run>/load/hub/rows.jsonl, while a tail watches the sink's table for
     the change lag (commit in source -> visible in the sink); `riftdrill verify --run` judges
     the run row by row."""
-    from dataclasses import asdict
-
-    from riftdrill.hub.lag import compute_change_lag
-    from riftdrill.hub.pipeline import DatabaseRef
-    from riftdrill.hub.rows import read_rows, rows_path
-    from riftdrill.hub.sinktail import POLL_INTERVAL_S, SinkTail, seen_path
-    from riftdrill.load.rows import RowsSpec, run_rows, table_for
+    from riftdrill.load.hubload import start_hub_load
     from riftdrill.paths import new_run_dir
 
     inv = inventory.load()
     hub = inv.require_hub()
     run_dir = new_run_dir(run)
-    if rows_path(run_dir).exists():
-        raise ValidationError(f"{rows_path(run_dir)} exists: a run's workload runs once; "
-                              "name a new run")
-    src = hub.database("source")
-    spec = RowsSpec(table=table_for(run_dir.name), source=DatabaseRef(src.address, src.port),
-                    source_cloud=src.cloud, rate_per_s=rate, duration_s=duration_s, seed=seed)
-    spec.validate()
-    if not 0 <= drain_s <= 3600:
-        raise ValidationError(f"drain {drain_s} s out of range: 0 <= drain <= 3600 s")
-    dst = hub.database("sink")
     started = time.monotonic()
-    tail = SinkTail(DatabaseRef(dst.address, dst.port), spec.table, seen_path(run_dir)).start()
+    load = start_hub_load(hub, run_dir, rate, duration_s, drain_s, seed,
+                          progress=None if json_out else print)
     try:
-        result = run_rows(spec, run_dir, progress=None if json_out else print)
-        ledger = read_rows(rows_path(run_dir))
-        t0_ns = ledger.header.start_ns
-        ended = time.monotonic()
-        # Until the sink shows every change's final state, or the drain deadline.
-        while time.monotonic() - ended < drain_s:
-            lag = compute_change_lag(ledger.changes, list(tail.sights), t0_ns, POLL_INTERVAL_S)
-            if lag.never_visible == 0:
-                break
-            time.sleep(POLL_INTERVAL_S)
-        drained_s = time.monotonic() - ended
+        while load.running():
+            time.sleep(0.2)
     finally:
-        tail.stop()
-    lag = compute_change_lag(ledger.changes, list(tail.sights), t0_ns, POLL_INTERVAL_S)
-    summary = {k: v for k, v in asdict(lag).items() if k != "series"}
-    summary["drain_s"] = round(drained_s, 3) if lag.never_visible == 0 else None
-    (run_dir / "load" / "hub" / "change-lag.json").write_text(
-        json.dumps({**summary, "series": [asdict(p) for p in lag.series]}, indent=2) + "\n")
-    _print({"run": str(run_dir), "table": spec.table, "attempted": result.attempted,
-            "outcomes": result.outcomes, "behind_max_s": round(result.behind_max_s, 3),
-            "change_lag": summary, "elapsed_s": round(time.monotonic() - started, 3)}, json_out)
+        outcome = load.finish()  # Ctrl-C: stop now, drain, write the figures
+    if outcome.error:
+        raise RiftdrillError(f"the hub's row workload failed: {outcome.error}")
+    _print({"run": str(run_dir), **outcome.summary(),
+            "elapsed_s": round(time.monotonic() - started, 3)}, json_out)
 
 
 @app.command("connector")

@@ -37,7 +37,7 @@ ONE_CLUSTER: tuple[Topology, ...] = ("stretched", "hub")
 SetupName = Literal["kafka", "kafka-per-cloud", "tansu"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
-    "brownout_store", "stop_mirror", "stop_worker"
+    "brownout_store", "stop_mirror", "stop_worker", "stop_database", "pause_database"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
 
@@ -172,11 +172,13 @@ class Hub(BaseModel):
     # committed: the contract allows duplicated changes, nothing else (verify/contract.py).
     delivery: ConnectorDelivery = "at-least-once"
 
-    def database(self, role: Literal["source", "sink"]) -> Database:
+    def database(self, name_or_role: str) -> Database:
+        """By name ("pg-aws") or role ("source", "sink")."""
         for d in self.databases:
-            if d.role == role:
+            if name_or_role in (d.name, d.role):
                 return d
-        raise RiftdrillError(f"the hub has no {role} database")
+        names = ", ".join(f"{d.name} ({d.role})" for d in self.databases)
+        raise RiftdrillError(f"the hub has no database {name_or_role!r}; databases are: {names}")
 
     def worker(self, name_or_cloud: str) -> ConnectWorker:
         for w in self.workers:

@@ -172,18 +172,18 @@ def test_a_mirror_contract_decides_mirror_duplicates() -> None:
 
 
 def test_a_mirror_drill_without_a_mirror_is_refused_naming_the_fix() -> None:
-    from riftdrill.chaos.runner import check_mirror_needed
+    from riftdrill.chaos.runner import check_drill_fits
     from tests.unit.test_chaos_targets import inv
 
     stretched = inv()
     assert not stretched.mirrors
     with pytest.raises(ValidationError, match=r"consumer-failover needs MirrorMaker 2 between two "
                        r"clusters: .*TOPOLOGY=per-cloud"):
-        check_mirror_needed("consumer-failover", {"tags": ["mirror"]}, {"source": "aws"},
+        check_drill_fits("consumer-failover", {"tags": ["mirror"]}, {"source": "aws"},
                             stretched)
     with pytest.raises(ValidationError, match="mirror-kill needs MirrorMaker 2"):
-        check_mirror_needed("mirror-kill", {"tags": ["mirror"]}, {"mirror": ""}, stretched)
-    check_mirror_needed("broker-kill", {"tags": ["broker"]}, {}, stretched)  # not a mirror drill
+        check_drill_fits("mirror-kill", {"tags": ["mirror"]}, {"mirror": ""}, stretched)
+    check_drill_fits("broker-kill", {"tags": ["broker"]}, {}, stretched)  # not a mirror drill
 
 
 def test_producer_failover_figures_from_acks_and_switches() -> None:

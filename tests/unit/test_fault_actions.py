@@ -26,6 +26,8 @@ from riftdrill.inventory import (
     Cloud,
     Cluster,
     ConnectWorker,
+    Database,
+    Hub,
     Inventory,
     Link,
     MirrorMaker,
@@ -57,6 +59,13 @@ def lab() -> Inventory:
         stores=[ObjectStore(name="aws-s3", cloud="aws", api="s3", endpoint="http://198.18.1.5:9000",
                             address="198.18.1.5", port=9000, buckets=["b"])],
         links=[Link(name="aws-gcp", a="aws", b="gcp")],
+        hub=Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
+                databases=[Database(name="pg-aws", cloud="aws", role="source",
+                                    address="198.18.1.21", port=5432, handle="database-pg-aws"),
+                           Database(name="pg-gcp", cloud="gcp", role="sink",
+                                    address="198.18.2.21", port=5432, handle="database-pg-gcp")],
+                workers=[ConnectWorker(name="connect-aws", cloud="aws", address="198.18.1.31",
+                                       rest_port=8083, handle="connect-connect-aws")]),
     )
 
 
@@ -128,6 +137,28 @@ class FakeDriver:
         self.calls.append(f"start_worker {worker.name}")
         self.states[worker.name] = "running"
         return self._effect("process started")
+
+    def kill_database(self, inv: Inventory, database: Database) -> Effect:
+        assert ("stop_database", database.name) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"kill_database {database.name}")
+        self.states[database.name] = "dead"
+        return self._effect("pid gone")
+
+    def start_database(self, inv: Inventory, database: Database) -> Effect:
+        self.calls.append(f"start_database {database.name}")
+        self.states[database.name] = "running"
+        return self._effect("accepts connections")
+
+    def pause_database(self, inv: Inventory, database: Database) -> Effect:
+        assert ("pause_database", database.name) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"pause_database {database.name}")
+        self.states[database.name] = "paused"
+        return self._effect("state stopped")
+
+    def resume_database(self, inv: Inventory, database: Database) -> Effect:
+        self.calls.append(f"resume_database {database.name}")
+        self.states[database.name] = "running"
+        return self._effect("state running")
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         recorded = [f.direction for f in inv.faults_on("sever_link", link)]
@@ -308,6 +339,20 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("kill_mirror", lambda: actions.kill_mirror("main-to-backup", conf), 1, 1,
          [("stop_mirror", "main-to-backup")]),
         ("restart_mirror", lambda: actions.restart_mirror("", conf), 1, 1, []),
+        ("kill_worker", lambda: actions.kill_worker("aws", conf), 1, 1,
+         [("stop_worker", "connect-aws")]),
+        ("restart_worker", lambda: actions.restart_worker("", conf), 1, 1, []),
+        ("kill_database", lambda: actions.kill_database("source", conf), 1, 1,
+         [("stop_database", "pg-aws")]),
+        ("restart_database", lambda: actions.restart_database("pg-aws", conf), 1, 1, []),
+        ("pause_database", lambda: actions.pause_database("sink", conf), 1, 1,
+         [("pause_database", "pg-gcp")]),
+        ("resume_database", lambda: actions.resume_database("sink", conf), 1, 1, []),
+        ("kill_database", lambda: actions.kill_database("source", conf), 1, 1,
+         [("stop_database", "pg-aws")]),
+        ("pause_database", lambda: actions.pause_database("sink", conf), 1, 1,
+         [("stop_database", "pg-aws"), ("pause_database", "pg-gcp")]),
+        ("heal_all", lambda: actions.heal_all(conf), 1, 1, []),
         # failover reads the inventory once and records no fault (it moves consumers)
         ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, conf), 1, 0, []),
         ("await_replication", lambda: actions.await_replication(0, conf), 0, 0, []),
@@ -351,7 +396,9 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("sever_link", "aws-gcp"), ("degrade_link", "aws-gcp"), ("sever_link", "aws-gcp"),
         ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"), ("brownout_store", "aws-s3"),
         ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"),
-        ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup")]
+        ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup"),
+        ("stop_worker", "connect-aws"), ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
+        ("stop_database", "pg-aws"), ("pause_database", "pg-gcp")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 
@@ -415,16 +462,7 @@ def test_a_fault_that_cannot_be_healed_is_kept_and_named(
 
 def test_a_killed_connect_worker_is_recorded_first_and_healed(
         counted: tuple[Counts, FakeDriver]) -> None:
-    from riftdrill.inventory import Database, Hub
-
     _, driver = counted
-    with inventory.locked() as inv:
-        inv.hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
-                      databases=[Database(name="pg-aws", cloud="aws", role="source",
-                                          address="198.18.1.21", port=5432)],
-                      workers=[ConnectWorker(name="connect-aws", cloud="aws",
-                                             address="198.18.1.31", rest_port=8083,
-                                             handle="connect-connect-aws")])
     worker = inventory.load().require_hub().worker("aws")  # by cloud, too
     fault = faults.kill_worker(worker, owner_pid=0)
     assert (fault.kind, fault.target) == ("stop_worker", "connect-aws")
@@ -494,3 +532,22 @@ def test_actions_stamp_windows_with_the_effect(counted: tuple[Counts, FakeDriver
     assert (shown.start_s, shown.requested_s, shown.confirmed_by) == (1003.0, 1002.0, "pid gone")
     assert (shown.end_s, shown.end_requested_s, shown.end_confirmed_by) == (
         1005.0, 1004.0, "broker listening")
+
+
+def test_database_faults_are_recorded_first_and_healed_whatever_their_kind(
+        counted: tuple[Counts, FakeDriver]) -> None:
+    _, driver = counted
+    hub = inventory.load().require_hub()
+    faults.kill_database(hub.database("source"), owner_pid=0)
+    faults.pause_database(hub.database("pg-gcp"), owner_pid=0)  # by name, too
+    assert driver.states["pg-aws"] == "dead" and driver.states["pg-gcp"] == "paused"
+    healed = [(f.kind, f.target) for f in faults.heal_all()]
+    assert healed == [("stop_database", "pg-aws"), ("pause_database", "pg-gcp")]
+    assert driver.states["pg-aws"] == driver.states["pg-gcp"] == "running"
+    assert on_disk() == []
+
+
+def test_an_unknown_database_is_named_with_the_hubs_databases() -> None:
+    with pytest.raises(RiftdrillError, match=r"no database 'pg-x'; databases are: pg-aws "
+                                             r"\(source\), pg-gcp \(sink\)"):
+        lab().require_hub().database("pg-x")

@@ -34,7 +34,7 @@ from riftdrill.chaos import interrupt, targets, windows
 from riftdrill.context import RunContext
 from riftdrill.drivers.base import Effect
 from riftdrill.errors import ValidationError
-from riftdrill.inventory import Broker, Direction, FaultKind, Inventory, Link
+from riftdrill.inventory import Broker, ConnectWorker, Direction, FaultKind, Inventory, Link
 
 __all__ = [
     "await_checkpoints",
@@ -53,14 +53,20 @@ __all__ = [
     "hold",
     "kill_broker",
     "kill_cloud",
+    "kill_database",
     "kill_mirror",
+    "kill_worker",
     "pause_broker",
+    "pause_database",
     "restart_broker",
     "restart_cloud",
+    "restart_database",
     "restart_faulted_brokers",
     "restart_mirror",
+    "restart_worker",
     "restore_link",
     "resume_broker",
+    "resume_database",
     "sever_link",
     "start_load",
     "stop_load",
@@ -392,6 +398,92 @@ def restart_mirror(mirror: str = "", configuration: dict[str, Any] | None = None
     effect = faults.restart_mirror(inv, mm)
     _ended(ctx, "stop_mirror", mm.name, effect)
     return {"restarted": mm.name, "at": _now(), "how": effect.confirmed_by}
+
+
+# ---- the integration hub: Connect workers and databases --------------------------------------
+
+def _source_task_worker(inv: Inventory) -> ConnectWorker:
+    """The worker running the source connector's task: killing it moves the CDC stream."""
+    from riftdrill.hub.pipeline import ConnectRest
+
+    hub = inv.require_hub()
+    status = ConnectRest([w.rest_url for w in hub.workers]).status(hub.source_connector)
+    tasks = status.get("tasks") or []
+    worker_id = str((tasks[0] if tasks else status.get("connector", {})).get("worker_id", ""))
+    for w in hub.workers:
+        if worker_id == f"{w.address}:{w.rest_port}":
+            return w
+    raise ValidationError(f"no worker of the hub runs {hub.source_connector}'s task (status "
+                          f"names {worker_id or 'none'}); name one: worker=<name or cloud>")
+
+
+def kill_worker(worker: str = "", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SIGKILL a Connect worker of the hub (name or cloud; "" = the one running the source
+    connector's task); it stays down until `restart_worker`."""
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    w = inv.require_hub().worker(worker) if worker else _source_task_worker(inv)
+    faults.kill_worker(w, owner_pid=_owner(ctx),
+                       on_effect=lambda e: _started(ctx, "stop_worker", w.name, e))
+    return {"killed": w.name, "cloud": w.cloud, "at": _now()}
+
+
+def restart_worker(worker: str = "", configuration: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+    """Start a killed worker again ("" = every worker a fault stopped)."""
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    hub = inv.require_hub()
+    names = [worker] if worker else list(dict.fromkeys(
+        f.target for f in inv.faults_on("stop_worker")))
+    out = []
+    for name in names:
+        w = hub.worker(name)
+        effect = faults.restart_worker(inv, w)
+        _ended(ctx, "stop_worker", w.name, effect)
+        out.append({"restarted": w.name, "how": effect.confirmed_by})
+    return {"workers": out, "at": _now()}
+
+
+def kill_database(database: str = "source",
+                  configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Crash a hub database (name or role; every server process at once, WAL replay at the
+    next start); down until `restart_database`."""
+    ctx = RunContext.from_configuration(configuration)
+    db = inventory.load().require_hub().database(database)
+    faults.kill_database(db, owner_pid=_owner(ctx),
+                         on_effect=lambda e: _started(ctx, "stop_database", db.name, e))
+    return {"crashed": db.name, "role": db.role, "at": _now()}
+
+
+def restart_database(database: str = "source",
+                     configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    db = inv.require_hub().database(database)
+    effect = faults.restart_database(inv, db)
+    _ended(ctx, "stop_database", db.name, effect)
+    return {"restarted": db.name, "at": _now(), "how": effect.confirmed_by}
+
+
+def pause_database(database: str = "sink",
+                   configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Freeze a hub database (SIGSTOP of every server process); until `resume_database`."""
+    ctx = RunContext.from_configuration(configuration)
+    db = inventory.load().require_hub().database(database)
+    faults.pause_database(db, owner_pid=_owner(ctx),
+                          on_effect=lambda e: _started(ctx, "pause_database", db.name, e))
+    return {"paused": db.name, "role": db.role, "at": _now()}
+
+
+def resume_database(database: str = "sink",
+                    configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    db = inv.require_hub().database(database)
+    effect = faults.resume_database(inv, db)
+    _ended(ctx, "pause_database", db.name, effect)
+    return {"resumed": db.name, "at": _now(), "how": effect.confirmed_by}
 
 
 CHECKPOINT_WAIT_S = 60.0  # MirrorMaker 2 checkpoints every 5 s in the lab (engines/kafka.py)

@@ -641,11 +641,17 @@ class DrillStart:
             self.timeline.stop()
 
 
-def check_mirror_needed(name: str, exp: dict[str, Any], params: dict[str, Any],
-                        inv: inventory.Inventory) -> None:
+def check_drill_fits(name: str, exp: dict[str, Any], params: dict[str, Any],
+                     inv: inventory.Inventory) -> None:
     """A drill tagged `mirror` (MirrorMaker 2 kill, consumer failover) needs a cluster per cloud
-    with MirrorMaker 2: refused before anything runs, naming the fix."""
-    if "mirror" not in exp.get("tags", []):
+    with MirrorMaker 2, one tagged `hub` the integration hub: refused before anything runs,
+    naming the fix."""
+    tags = exp.get("tags", [])
+    if "hub" in tags and inv.hub is None:
+        raise ValidationError(f"drill {name} needs the integration hub: this lab is "
+                              f"{inv.engine} {inv.topology}; deploy it with "
+                              "`make deploy TOPOLOGY=hub`")
+    if "mirror" not in tags:
         return
     try:
         if params.get("source"):
@@ -675,7 +681,7 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
     slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
                             set(known_experiments()) | {name})
     inv = inventory.load()
-    check_mirror_needed(name, exp, params, inv)
+    check_drill_fits(name, exp, params, inv)
     bounds = slo_mod.bounds_for(slo_file, name, inv.engine)
     started_at = datetime.now(UTC).isoformat()
     # The link's counters and the object stores before and after, for the cost report: the

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
-from riftdrill.inventory import Broker, ConnectWorker, Inventory, MirrorMaker
+from riftdrill.inventory import Broker, ConnectWorker, Database, Inventory, MirrorMaker
 
 BrokerState = Literal["running", "paused", "dead"]
 
@@ -66,6 +66,20 @@ class Driver(Protocol):
 
     def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
         """Start a stopped Connect worker; a running one is left alone."""
+
+    def kill_database(self, inv: Inventory, database: Database) -> Effect:
+        """Crash a database of the hub (every server process at once; WAL replay at the next
+        start); it stays down until `start_database`."""
+
+    def start_database(self, inv: Inventory, database: Database) -> Effect:
+        """Start a crashed database; in effect once it accepts connections."""
+
+    def pause_database(self, inv: Inventory, database: Database) -> Effect:
+        """Freeze a database of the hub (every server process stopped): clients hang, nothing
+        is refused; until `resume_database`."""
+
+    def resume_database(self, inv: Inventory, database: Database) -> Effect:
+        """Let a paused database run again; a running one is left alone."""
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         """Block exactly the directions that `sever_link` faults in `inv.faults` name."""

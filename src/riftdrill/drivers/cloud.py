@@ -18,7 +18,14 @@ from riftdrill.drivers import aws, gcp
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError, RiftdrillError
-from riftdrill.inventory import Broker, ConnectWorker, Direction, Inventory, MirrorMaker
+from riftdrill.inventory import (
+    Broker,
+    ConnectWorker,
+    Database,
+    Direction,
+    Inventory,
+    MirrorMaker,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 API_RETURNED = "api returned"  # the cloud's confirmation: its API accepted the change
@@ -60,8 +67,8 @@ def _translate(exc: Exception) -> RiftdrillError:
 
 NO_CLOUD_MIRROR = ("MirrorMaker 2 faults are lab-only: the aws-gcp target deploys no MirrorMaker 2 "
                    "(run the drill on the lab: `make deploy TOPOLOGY=per-cloud`)")
-NO_CLOUD_HUB = ("Connect worker faults are lab-only: the aws-gcp target deploys no integration hub "
-                "(run it on the lab: `make deploy TOPOLOGY=hub`)")
+NO_CLOUD_HUB = ("Connect worker and hub database faults are lab-only: the aws-gcp target deploys "
+                "no integration hub (run it on the lab: `make deploy TOPOLOGY=hub`)")
 
 
 def _provider(inv: Inventory, cloud: str) -> str:
@@ -128,6 +135,18 @@ class CloudDriver:
         raise FaultError(NO_CLOUD_HUB)
 
     def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
+        raise FaultError(NO_CLOUD_HUB)
+
+    def kill_database(self, inv: Inventory, database: Database) -> Effect:
+        raise FaultError(NO_CLOUD_HUB)
+
+    def start_database(self, inv: Inventory, database: Database) -> Effect:
+        raise FaultError(NO_CLOUD_HUB)
+
+    def pause_database(self, inv: Inventory, database: Database) -> Effect:
+        raise FaultError(NO_CLOUD_HUB)
+
+    def resume_database(self, inv: Inventory, database: Database) -> Effect:
         raise FaultError(NO_CLOUD_HUB)
 
     @_one_line_errors

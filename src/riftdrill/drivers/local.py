@@ -21,11 +21,12 @@ from riftdrill.drivers import usage
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError, RiftdrillError
-from riftdrill.inventory import Broker, ConnectWorker, Inventory, MirrorMaker
+from riftdrill.inventory import Broker, ConnectWorker, Database, Inventory, MirrorMaker
 from riftdrill.lab import net, procs, stores
 
 POLL_S = 0.005  # how finely an effect is timed
 CONFIRM_S = 10.0  # the bounded wait for a fault or heal to show
+DATABASE_START_S = 60.0  # a crashed PostgreSQL replays its WAL before it accepts connections
 PROBE_TIMEOUT_S = 0.3  # a dropped connect: longer than any lab round trip by far
 
 
@@ -136,6 +137,42 @@ class LocalDriver:
 
     def start_worker(self, inv: Inventory, worker: ConnectWorker) -> Effect:
         return _start_process(worker.handle)
+
+    def kill_database(self, inv: Inventory, database: Database) -> Effect:
+        from riftdrill.hub.postgres import CRASH_SHUTDOWN
+
+        return _kill_process(database.handle, f"database {database.name}", CRASH_SHUTDOWN)
+
+    def start_database(self, inv: Inventory, database: Database) -> Effect:
+        from riftdrill.hub.postgres import wait_ready
+
+        requested = time.time_ns()
+        if procs.pid_of(database.handle) is not None:
+            return Effect.since(requested, "already running")
+        procs.restart(database.handle)
+        wait_ready(database.address, database.port, timeout_s=DATABASE_START_S,
+                   alive=lambda: procs.state(database.handle) != "dead")
+        return Effect(requested, time.time_ns(), "accepts connections")
+
+    def pause_database(self, inv: Inventory, database: Database) -> Effect:
+        requested = time.time_ns()
+        if not procs.send_tree(database.handle, signal.SIGSTOP):
+            raise FaultError(f"database {database.name} is not running; cannot pause it")
+        stopped = wait_for(lambda: procs.state(database.handle) == "paused")
+        if stopped is None:
+            raise FaultError(f"database {database.name} did not show state stopped "
+                             f"{CONFIRM_S:g} s after SIGSTOP; `riftdrill heal` resumes it")
+        return Effect(requested, stopped, "state stopped")
+
+    def resume_database(self, inv: Inventory, database: Database) -> Effect:
+        requested = time.time_ns()
+        if not procs.send_tree(database.handle, signal.SIGCONT):
+            return Effect.since(requested, "not running (nothing to resume)")
+        running = wait_for(lambda: procs.state(database.handle) == "running")
+        if running is None:
+            raise FaultError(f"database {database.name} still stopped {CONFIRM_S:g} s after "
+                             "SIGCONT")
+        return Effect(requested, running, "state running")
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         lk = inv.link(link)
@@ -250,13 +287,14 @@ class LocalDriver:
                 if handle and procs.log_path(handle).is_file()}
 
 
-def _kill_process(handle: str, what: str) -> Effect:
-    """SIGKILL one of the lab's service processes; in effect once its pid is gone."""
+def _kill_process(handle: str, what: str, sig: signal.Signals = signal.SIGKILL) -> Effect:
+    """Kill one of the lab's service processes (SIGKILL, or the signal that crashes it whole);
+    in effect once its pid is gone."""
     requested = time.time_ns()
-    procs.send(handle, signal.SIGKILL)
+    procs.send(handle, sig)
     gone = wait_for(lambda: procs.pid_of(handle) is None)
     if gone is None:
-        raise FaultError(f"{what} survived SIGKILL for {CONFIRM_S:g} s")
+        raise FaultError(f"{what} survived {sig.name} for {CONFIRM_S:g} s")
     return Effect(requested, gone, "pid gone")
 
 

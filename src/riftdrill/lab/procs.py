@@ -6,6 +6,7 @@ for ours: riftdrill only ever signals processes it started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,6 +118,26 @@ def send(name: str, sig: signal.Signals) -> bool:
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
+        return False
+    return True
+
+
+def send_tree(name: str, sig: signal.Signals) -> bool:
+    """Signal our process and every process it forked (PostgreSQL's backends: SIGSTOP of the
+    postmaster alone would leave them serving); the parent first, so it forks no new one
+    after its children were listed. False when it is not running."""
+    import psutil
+
+    pid = pid_of(name)
+    if pid is None:
+        return False
+    try:
+        parent = psutil.Process(pid)
+        parent.send_signal(sig)
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(sig)
+    except psutil.NoSuchProcess:
         return False
     return True
 

@@ -12,6 +12,7 @@ back before it touches them again, so it never builds on a guess.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,8 +86,10 @@ def create_table(conn: Any, table: str) -> None:
 
 
 def run_rows(spec: RowsSpec, run_dir: Path,
-             progress: Callable[[str], None] | None = None) -> RowsResult:
-    """Create the table, run the schedule, record every change; bounded by `duration_s`."""
+             progress: Callable[[str], None] | None = None,
+             stop: threading.Event | None = None) -> RowsResult:
+    """Create the table, run the schedule, record every change; bounded by `duration_s`, ended
+    early when `stop` is set (the drill's load stops)."""
     import psycopg
 
     spec.validate()
@@ -110,11 +113,13 @@ def run_rows(spec: RowsSpec, run_dir: Path,
         n = 0
         while True:
             intended_ns = start_ns + n * interval_ns
-            if intended_ns >= end_ns:
+            if intended_ns >= end_ns or (stop is not None and stop.is_set()):
                 break
             n += 1
             wait_s = (intended_ns - time.time_ns()) / 1e9
-            if wait_s > 0:
+            if wait_s > 0 and stop is not None and stop.wait(wait_s):
+                break
+            if wait_s > 0 and stop is None:
                 time.sleep(wait_s)
             if conn is None or conn.closed:
                 conn = _reconnect(conninfo, min(end_ns, time.time_ns() + int(5e9)))

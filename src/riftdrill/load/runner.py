@@ -28,8 +28,9 @@ from riftdrill.inventory import Inventory
 from riftdrill.load import aggregate, endrun, failover, histograms, kafka
 from riftdrill.load.consumer_ledger import consumer_ledger_files
 from riftdrill.load.fence import WRITE_TIMEOUT_S
+from riftdrill.load.hubload import HubLoad, HubOutcome, start_hub_load
 from riftdrill.load.ledger import ledger_files
-from riftdrill.load.spec import LoadSpec
+from riftdrill.load.spec import HUB_RATE_PER_S, LoadSpec
 
 __all__ = ["LoadResult", "LoadSpec", "load_status", "run_load", "start_load", "stop_load"]
 
@@ -92,8 +93,20 @@ def stop_grace_s(spec: LoadSpec) -> float:
 
 
 def stop_timeout_s(spec: LoadSpec) -> float:
-    """How long stop_load waits for the whole background load (processes, fences, results)."""
-    return stop_grace_s(spec) + WRITE_TIMEOUT_S + FINISH_S + TAIL_GRACE_S
+    """How long stop_load waits for the whole background load (processes, fences, the hub's
+    drain, results)."""
+    hub_s = spec.hub_drain_s if spec.hub_rate_per_s != 0 else 0.0
+    return stop_grace_s(spec) + WRITE_TIMEOUT_S + FINISH_S + TAIL_GRACE_S + hub_s
+
+
+def hub_rate_of(spec: LoadSpec, inv: Inventory) -> float:
+    """The row workload's rate on this lab: the spec's, or HUB_RATE_PER_S on a hub lab; a
+    rate asked of a lab without a hub is a ValidationError."""
+    if spec.hub_rate_per_s is None:
+        return HUB_RATE_PER_S if inv.hub is not None else 0.0
+    if spec.hub_rate_per_s > 0:
+        inv.require_hub()
+    return spec.hub_rate_per_s
 
 
 def locustfile_path() -> Path:
@@ -376,8 +389,14 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
     tails: Procs = []
     fencer = _Fencer(spec, inv, clouds, load_dir)
     interrupted = False
+    hub_rate = hub_rate_of(spec, inv)
+    hub: HubLoad | None = None
+    hub_outcome: HubOutcome | None = None
     try:
         tails = _start_tails(mirror_tails(spec, inv, clouds, load_dir, run_start_ns), load_dir)
+        if hub_rate > 0:
+            assert inv.hub is not None  # hub_rate_of checked it
+            hub = start_hub_load(inv.hub, run_dir, hub_rate, spec.duration_s, spec.hub_drain_s)
         for i, cloud in enumerate(clouds):
             log = load_dir / "workers" / f"{cloud}.log"
             cmd = worker_command(spec, inv, cloud, i, run_dir, run_start_ns)
@@ -398,14 +417,20 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                 fencer.poll(procs)
         except KeyboardInterrupt:
             interrupted = True
+            if hub is not None:
+                hub.stop()  # the rows stop with the producers
             _stop_workers(procs, fencer, stop_grace_s(spec))
         prog.update()
         prog.done()
     finally:
+        if hub is not None:
+            hub.stop()
         if any(p.poll() is None for _, p, _ in procs):
             interrupted = True
             _stop_workers(procs, fencer, stop_grace_s(spec))
         fencer.finish(procs)
+        if hub is not None:
+            hub_outcome = hub.finish()  # the sink drains while the mirror tails end
         _stop_tails(tails, TAIL_GRACE_S)
     for cloud, p, log in procs:
         if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT) and not interrupted:
@@ -427,6 +452,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             "mirror_ledgers": [str(mirror_ledger_path(load_dir, name).relative_to(run_dir))
                                for name, _, _ in tails],
             "spec": spec.to_json(),
+            **({"hub": hub_outcome.summary()} if hub_outcome is not None else {}),
         },
     )
     _write_state(load_dir, {"state": "done", "interrupted": interrupted})

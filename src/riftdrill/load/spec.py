@@ -23,6 +23,10 @@ COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
 KEY_MODES: tuple[KeyMode, ...] = get_args(KeyMode)
 MAX_SIZE_BYTES = 8 * 1024 * 1024
 MAX_DURATION_S = 7 * 24 * 3600
+HUB_RATE_PER_S = 50.0
+MAX_HUB_RATE_PER_S = 2000.0
+DEFAULT_HUB_DRAIN_S = 60.0
+MAX_HUB_DRAIN_S = 3600.0
 
 
 @dataclass
@@ -57,6 +61,11 @@ class LoadSpec:
     # recovery: a session timeout (45 s) then a request timeout (30 s) to a coordinator that
     # cannot commit (a cloud outage under the inter-region link stalled the group ~80 s).
     fence_wait_s: float = DEFAULT_FENCE_WAIT_S
+    # The integration hub's row workload beside the producers (load/hubload.py): changes/s on
+    # the source database. None: HUB_RATE_PER_S when the deployed lab has a hub, else none;
+    # 0: none. After the load, up to hub_drain_s for the sink to show every final state.
+    hub_rate_per_s: float | None = None
+    hub_drain_s: float = DEFAULT_HUB_DRAIN_S
 
     def __post_init__(self) -> None:
         _need(self.profile in PROFILES, "profile",
@@ -159,3 +168,9 @@ def validate(s: LoadSpec) -> None:
           f"{s.locust_report!r} must be per-message or per-poll")  # fmt: skip
     _need(_is_num(s.fence_wait_s) and 0 <= s.fence_wait_s <= MAX_FENCE_WAIT_S, "fence_wait_s",
           f"{s.fence_wait_s!r} must be seconds in [0, {MAX_FENCE_WAIT_S:g}]")  # fmt: skip
+    _need(s.hub_rate_per_s is None or (_is_num(s.hub_rate_per_s)
+          and 0 <= s.hub_rate_per_s <= MAX_HUB_RATE_PER_S), "hub_rate_per_s",
+          f"{s.hub_rate_per_s!r} must be changes/s in [0, {MAX_HUB_RATE_PER_S:g}] (0: no row "
+          "workload)")  # fmt: skip
+    _need(_is_num(s.hub_drain_s) and 0 <= s.hub_drain_s <= MAX_HUB_DRAIN_S, "hub_drain_s",
+          f"{s.hub_drain_s!r} must be seconds in [0, {MAX_HUB_DRAIN_S:g}]")  # fmt: skip
