@@ -8,6 +8,7 @@ postgres) and Debian's PostgreSQL (`make setup`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,11 +17,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psutil
 import psycopg
 import pytest
 
 from riftdrill.hub import postgres
+from riftdrill.inventory import Database, Hub
 from riftdrill.lab import procs
 
 pytestmark = pytest.mark.lab
@@ -96,3 +100,93 @@ def test_postgres_serves_logical_decoding_with_pgoutput(home: Path) -> None:
         stop(pid)
     assert procs.pid_of(PROC) is None
     assert "database system is shut down" in procs.tail(PROC, 40)
+
+
+@pytest.fixture()
+def server(home: Path) -> Iterator[tuple[int, int]]:
+    """A running PostgreSQL on 127.0.0.1: (port, pid)."""
+    port = free_port()
+    node = postgres.PostgresNode(name="pg-test", address="127.0.0.1", port=port)
+    pid = procs.start(procs.ProcSpec(name=PROC, namespace=None, argv=postgres.prepare(node)))
+    try:
+        postgres.wait_ready("127.0.0.1", port, timeout_s=60,
+                            alive=lambda: procs.state(PROC) != "dead")
+        yield port, pid
+    finally:
+        live = procs.pid_of(PROC)
+        if live is not None:
+            procs.send_tree(PROC, signal.SIGCONT)  # a frozen server cannot shut down
+            stop(live)
+
+
+def _database(port: int, role: str) -> Database:
+    return Database(name=f"pg-{role}", cloud="aws", role=role,  # type: ignore[arg-type]
+                    address="127.0.0.1", port=port, handle=PROC)
+
+
+def test_the_row_workload_stops_with_the_load_and_drains_into_its_change_lag(
+        server: tuple[int, int], tmp_path: Path) -> None:
+    from riftdrill.hub.rows import read_rows, rows_path
+    from riftdrill.load.hubload import change_lag_path, start_hub_load
+
+    port, _ = server
+    # Source and sink are one server: the tail sees each change as soon as it commits.
+    hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
+              databases=[_database(port, "source"), _database(port, "sink")], workers=[])
+    run_dir = tmp_path / "run"
+    load = start_hub_load(hub, run_dir, rate_per_s=40, duration_s=600, drain_s=10)
+    time.sleep(2)
+    assert load.running()
+    stopped = time.monotonic()
+    outcome = load.finish()  # the 600 s schedule ends now, not at its bound
+    assert time.monotonic() - stopped < 8
+    assert not load.running() and outcome.error is None
+    ledger = read_rows(rows_path(run_dir))
+    assert outcome.result.attempted == len(ledger.changes) >= 40
+    assert outcome.lag.committed == outcome.result.outcomes["ok"] > 0
+    assert outcome.lag.never_visible == 0 and outcome.drain_s is not None
+    written = json.loads(change_lag_path(run_dir).read_text())
+    assert written["committed"] == outcome.lag.committed and written["series"]
+
+
+def test_a_row_workload_on_an_unreachable_source_fails_at_start_and_leaves_nothing_running(
+        tmp_path: Path) -> None:
+    import threading
+
+    from riftdrill.errors import RiftdrillError
+    from riftdrill.load.hubload import start_hub_load
+
+    dead = free_port()
+    hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
+              databases=[_database(dead, "source"), _database(dead, "sink")], workers=[])
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(RiftdrillError, match=r"did not start on the source database 127\.0\.0\.1"):
+        start_hub_load(hub, tmp_path / "run", rate_per_s=10, duration_s=5, drain_s=1)
+    time.sleep(0.5)
+    assert {t.name for t in threading.enumerate()} - before == set()
+
+
+def test_a_crashed_database_restarts_and_a_frozen_one_hangs_clients_until_resumed(
+        server: tuple[int, int]) -> None:
+    from riftdrill.drivers.local import LocalDriver
+
+    port, pid = server
+    db = _database(port, "source")
+    drv = LocalDriver()
+    inv: Any = None  # the local driver's database faults act on the process alone
+    frozen = drv.pause_database(inv, db)
+    assert frozen.confirmed_by == "state stopped"
+    children = [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    assert children and all(psutil.Process(c).status() == psutil.STATUS_STOPPED for c in children)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(postgres.conninfo("127.0.0.1", port, connect_timeout_s=2))
+    assert drv.resume_database(inv, db).confirmed_by == "state running"
+    with psycopg.connect(postgres.conninfo("127.0.0.1", port), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    crashed = drv.kill_database(inv, db)
+    assert crashed.confirmed_by == "pid gone" and procs.pid_of(PROC) is None
+    assert drv.start_database(inv, db).confirmed_by == "accepts connections"
+    with psycopg.connect(postgres.conninfo("127.0.0.1", port), autocommit=True) as conn:
+        assert conn.execute("SELECT id FROM t").fetchall() == [(1,)]  # WAL replayed
+    assert "database system was interrupted" in procs.tail(PROC, 60)
