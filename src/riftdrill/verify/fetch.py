@@ -59,14 +59,18 @@ def _frame(api_key: int, version: int, correlation_id: int, body: bytes) -> byte
     return struct.pack(">i", len(header) + len(body)) + header + body
 
 
-class _Connection:
-    def __init__(self, host: str, port: int) -> None:
+class Connection:
+    """One broker, plain Kafka requests (non-flexible versions) on a blocking socket; also used
+    for the verifier's metadata questions (verify/presence.py), with a small buffer."""
+
+    def __init__(self, host: str, port: int, timeout_s: float = SOCKET_TIMEOUT_S,
+                 buffer_bytes: int = RESPONSE_MAX_BYTES + (1 << 20)) -> None:
         try:
-            self.sock = socket.create_connection((host, port), timeout=SOCKET_TIMEOUT_S)
+            self.sock = socket.create_connection((host, port), timeout=timeout_s)
         except OSError as exc:
             raise FetchFailed(f"connect {host}:{port}: {exc}") from exc
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.buf = bytearray(RESPONSE_MAX_BYTES + (1 << 20))
+        self.buf = bytearray(buffer_bytes)
         self.correlation_id = 0
 
     def request(self, api_key: int, version: int, body: bytes) -> memoryview:
@@ -101,16 +105,22 @@ class _Connection:
         self.sock.close()
 
 
-def _serves_fetch_v4(conn: _Connection) -> bool:
+def api_versions(conn: Connection, api_key: int) -> tuple[int, int] | None:
+    """(lowest, highest) version of `api_key` the broker serves; None: it does not."""
     view = conn.request(API_VERSIONS, 0, b"")
     error, count = struct.unpack_from(">hi", view)
     if error != 0:
-        return False
+        return None
     for i in range(count):
         key, low, high = struct.unpack_from(">hhh", view, 6 + 6 * i)
-        if key == API_FETCH:
-            return bool(low <= FETCH_VERSION <= high)
-    return False
+        if key == api_key:
+            return low, high
+    return None
+
+
+def _serves_fetch_v4(conn: Connection) -> bool:
+    served = api_versions(conn, API_FETCH)
+    return served is not None and served[0] <= FETCH_VERSION <= served[1]
 
 
 def _fetch_body(topic: bytes, parts: Sequence[_Partition]) -> bytes:
@@ -203,7 +213,7 @@ def _read_leader(address: tuple[str, int], topic: str, reads: list[PartitionRead
             failed.append(originals[p])
 
     try:
-        conn = _Connection(*address)
+        conn = Connection(*address)
     except FetchFailed:
         give_up(list(live))
         return
