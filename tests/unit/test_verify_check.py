@@ -5,11 +5,14 @@ from __future__ import annotations
 from riftdrill.load.ledger import Ack
 from riftdrill.verify.anomalies import ANOMALY_KINDS
 from riftdrill.verify.check import (
+    NOT_ASKED,
+    Absence,
     ClusterLedger,
     PartitionRead,
     check_cluster,
     check_mirror,
     check_partition,
+    missing_partitions,
 )
 from riftdrill.verify.contract import Contract
 from riftdrill.verify.report import PartitionResult, VerifyReport, anomaly_from_offsets, expand
@@ -160,12 +163,33 @@ def test_acks_into_a_partition_the_cluster_lost_are_lost() -> None:
     ledger = ClusterLedger(producers={PID})
     for a in (ack(0, 0), ack(1, 1, partition=1), ack(0, 2, partition=1)):
         ledger.add_ack(a)
-    results = check_cluster("main", [log((0, PID, 0))], ledger)
+    assert missing_partitions([log((0, PID, 0))], ledger) == [("t", 1)]
+    agreed = Absence(gone=True, reason="every broker that answered said so")
+    results = check_cluster("main", [log((0, PID, 0))], ledger, {("t", 1): agreed})
     gone = next(r for r in results if r.partition == 1)
     assert offsets(gone, "lost") == [0, 1]
+    assert gone.not_found == agreed.reason
+    assert next(r for r in results if r.partition == 0).not_found is None
     report = VerifyReport(run_dir="x", partitions=results).finish(LEGACY)
     assert report.totals["lost"] == 2
     assert not report.passed
+
+
+def test_a_partition_not_found_without_agreement_is_unreadable_not_lost() -> None:
+    """The replay's metadata is one broker's: without every broker agreeing the partition is
+    gone (disputed, unanswered, or nobody asked), no ack is judged, not even an acks=0 one."""
+    ledger = ClusterLedger(producers={PID})
+    for a in (ack(0, 0, partition=1), ack(5, 1, partition=1), ack(-1, 2, partition=1)):
+        ledger.add_ack(a)
+    disputed = Absence(gone=False, reason="brokers disagree whether t[1] exists")
+    for absent in ({("t", 1): disputed}, None):
+        results = check_cluster("main", [], ledger, absent)
+        (r,) = results
+        assert "lost" not in r.anomalies
+        assert offsets(r, "unreadable") == [-1, 0, 5]
+        assert r.not_found == (disputed if absent else NOT_ASKED).reason
+        report = VerifyReport(run_dir="x", partitions=results).finish(LEGACY)
+        assert not report.passed and "unreadable" in report.failing_kinds
 
 
 def test_duplicates_and_reorders_fail_under_the_idempotent_contract_only() -> None:

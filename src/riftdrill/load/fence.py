@@ -84,7 +84,8 @@ def write_fences(bootstrap: str, topics: Sequence[str],
     busy cluster, and Tansu 0.6 fences idempotent producers).
 
     Raises FenceError naming the partitions that were not acknowledged within `timeout_s`.
-    A topic missing from the cluster gets no fence (the checker reports its acks as lost).
+    A topic missing from the cluster's answer gets no fence (the verifier asks every broker
+    whether it is gone before judging its acks: verify/presence.py).
     """
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient

@@ -48,11 +48,14 @@ AnomalyKind = Literal[
 # kinds fail a run is decided in one place: `riftdrill.verify.contract.allowed_kinds`.
 ANOMALY_KINDS: dict[AnomalyKind, str] = {
     "lost": "acked, and not read anywhere in the partition although the replay read it up to a "
-    "fence written after the load stopped (or the partition/topic is gone)",
+    "fence written after the load stopped (or every broker of the cluster that answered agreed "
+    "the partition/topic is gone)",
     "inconsistent_offset": "acked at offset o, but the record read at o is another one, or the "
     "acked record was read only at other offsets",
     "unreadable": "the replay could not read the partition up to its fence within the deadline: "
-    "acked records at or after the last offset read could not be judged",
+    "acked records at or after the last offset read could not be judged; or the replay did not "
+    "find the partition and the brokers disagreed whether it exists, or none answered: none of "
+    "its acks could be judged",
     "duplicates": "a (producer, seq) read again after its first copy; offsets of the extra copies",
     "reordered": "a producer's seq read after a higher seq of the same producer in the partition",
     "corrupt": "payload checksum does not match its header, or differs from the acked checksum",

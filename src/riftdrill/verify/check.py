@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, overload
 
@@ -73,6 +73,9 @@ class PartitionRead:
     low_watermark: int = 0
     high_watermark: int = 0  # where the replay stopped: the fence's offset + 1
     exists: bool = True  # False: the topic/partition is gone from the cluster
+    # The replay did not find it: why it is judged gone (exists False: every ack lost) or not
+    # judged at all (exists True: every ack unreadable). "" when it was read.
+    not_found: str = ""
     fenced: bool = False  # the replay read up to this verification's fence
     fence_offset: int = -1  # offset the fence was read at (-1: not reached)
     offsets: list[int] = field(default_factory=list)
@@ -100,9 +103,12 @@ class PartitionRead:
 
     @property
     def horizon(self) -> int:
-        """Highest offset the replay has read past (everything up to it was read)."""
-        if self.fenced:
-            return 2**63
+        """Highest offset the replay has read past (everything up to it was read); acks at or
+        below it that were not read are lost, acks above it unreadable."""
+        if self.fenced or not self.exists:
+            return 2**63  # read to the fence, or gone: every ack is judged
+        if self.not_found:
+            return -(2**63)  # never read: no ack can be judged
         last = max(self.offsets[-1] if self.offsets else -1,
                    self.foreign[-1] if self.foreign else -1)
         return max(last, self.low_watermark - 1)
@@ -180,6 +186,7 @@ def check_partition(read: PartitionRead, acks: Sequence[AckLike], failed: set[Re
         cluster=read.cluster, topic=read.topic, partition=read.partition,
         low_watermark=read.low_watermark, high_watermark=read.high_watermark,
         fenced=read.fenced, read=read.read, acked=len(acks), earlier_runs=read.earlier_runs,
+        not_found=read.not_found or None,
         anomalies=_anomalies(lost=found.lost, inconsistent_offset=found.inconsistent,
                              unreadable=found.unreadable, duplicates=found.duplicates,
                              reordered=found.reordered, corrupt=found.corrupt,
@@ -197,7 +204,7 @@ def check_records(read: PartitionRead, acks: Sequence[AckLike]) -> Found:
     found = Found()
     found.duplicates, found.reordered, found.corrupt = scan.duplicates, scan.reordered, scan.corrupt
     # A vanished partition lost everything; an unfenced one lost only what it read past.
-    horizon = read.horizon if read.exists else 2**63
+    horizon = read.horizon
     for ack in acks:
         key = (ack.producer_id, ack.seq)
         # pop: what is left afterwards is what was read without an ack (each send acks once).
@@ -211,7 +218,7 @@ def check_records(read: PartitionRead, acks: Sequence[AckLike]) -> Found:
                 # another record sits at the acked offset, or this one was read elsewhere only
                 found.inconsistent.append(ack.offset)
             if i is None:
-                if ack.offset <= horizon or not read.exists:
+                if ack.offset <= horizon:
                     found.lost.append(ack.offset)
                 else:
                     found.unreadable.append(ack.offset)
@@ -393,9 +400,32 @@ class ClusterLedger:
         self.n_errors += len(errors)
 
 
-def check_cluster(cluster: str, reads: Iterable[PartitionRead],
-                  ledger: ClusterLedger) -> list[PartitionResult]:
-    """Every replayed partition of one cluster, plus acked partitions the replay did not find."""
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """What became of an acked partition the replay did not find (verify/presence.py decides):
+    `gone` only when every broker that answered agreed it does not exist."""
+
+    gone: bool
+    reason: str
+
+
+NOT_ASKED = Absence(gone=False, reason="the replay did not find it and no broker was asked "
+                    "whether it exists")
+
+
+def missing_partitions(reads: Iterable[PartitionRead],
+                       ledger: ClusterLedger) -> list[tuple[str, int]]:
+    """Acked partitions of `ledger` the replay did not find."""
+    seen = {(r.topic, r.partition) for r in reads}
+    return sorted(tp for tp in ledger.acks if tp not in seen)
+
+
+def check_cluster(cluster: str, reads: Iterable[PartitionRead], ledger: ClusterLedger,
+                  absent: Mapping[tuple[str, int], Absence] | None = None,
+                  ) -> list[PartitionResult]:
+    """Every replayed partition of one cluster, plus acked partitions the replay did not find:
+    those are judged by `absent` (verify/presence.py); one it does not name is not judged
+    (every ack `unreadable`), never lost on the replay's word alone."""
     results: list[PartitionResult] = []
     seen: set[tuple[str, int]] = set()
     for read in reads:
@@ -406,7 +436,10 @@ def check_cluster(cluster: str, reads: Iterable[PartitionRead],
                                        ledger.failed.get(read.topic, set()), ledger.producers,
                                        acks.columns() if acks is not None else None))
     for tp, acks in ledger.acks.items():
-        if tp not in seen:  # acked into a partition the cluster no longer has
-            gone = PartitionRead(cluster=cluster, topic=tp[0], partition=tp[1], exists=False)
-            results.append(check_partition(gone, acks, set(), ledger.producers, acks.columns()))
+        if tp not in seen:  # acked into a partition the replay's metadata did not list
+            why = (absent or {}).get(tp, NOT_ASKED)
+            unread = PartitionRead(cluster=cluster, topic=tp[0], partition=tp[1],
+                                   exists=not why.gone, not_found=why.reason)
+            results.append(check_partition(unread, acks, set(), ledger.producers,
+                                           acks.columns()))
     return results

@@ -9,6 +9,10 @@ cannot make it stop early. A partition whose fence is not met within the deadlin
 unfenced (the checker reports what it could not judge as `unreadable`); a cluster that cannot
 be reached or does not take the fence is a ReplayError / FenceError (exit 2), never a verdict.
 
+The topics and partitions read are those of one broker's metadata answer; an acked partition
+missing from it is not judged on that word alone: the verifier asks every broker of the cluster
+(verify/presence.py) whether it is gone.
+
 A partition whose low watermark is above 0 had records deleted (DeleteRecords, retention): the
 replay starts at the low watermark and the checker counts acks below it as lost. Mirrors are
 read the same way up to the *source's* fence, which the mirror copies like any record.
@@ -74,7 +78,7 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
     for topic in topics:
         tmd = md.topics.get(topic)
         if tmd is None or tmd.error is not None:
-            continue  # the checker reports acks into a missing topic as lost
+            continue  # one broker's answer: verify/presence.py asks them all before judging
         for p in sorted(tmd.partitions):
             try:
                 wm = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)

@@ -60,6 +60,9 @@ class PartitionResult(BaseModel):
     read: int  # records read
     acked: int  # acks the ledgers hold for this partition
     earlier_runs: int = 0  # records of earlier runs into the same topic: read, not judged
+    # The replay did not find the partition: why its acks are lost (every broker that answered
+    # said it does not exist) or unreadable (they disagreed, or none answered); None: it was read
+    not_found: str | None = None
     anomalies: dict[str, Anomaly] = {}  # only kinds with count > 0
 
     def count(self, kind: str) -> int:

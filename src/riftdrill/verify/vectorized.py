@@ -182,7 +182,7 @@ def check_columns(read: PartitionRead, acks: Sequence[AckLike],
     fast = hit & (off[at] == a_off) if n else hit
     bad_ck = fast & (ck[at] != a_ck) & ok[at] if n else fast
     found.corrupt += off[at[bad_ck]].tolist()
-    horizon = read.horizon if read.exists else 2**63
+    horizon = read.horizon
     for k in np.flatnonzero(~fast).tolist():
         ack_off, ident = int(a_off[k]), (int(a_pid[k]), int(a_seq[k]))
         i = int(at[k]) if hit[k] else None
@@ -191,8 +191,7 @@ def check_columns(read: PartitionRead, acks: Sequence[AckLike],
         if ack_off >= 0 and held != ident and (held is not None or i is not None):
             found.inconsistent.append(ack_off)
         if i is None:
-            (found.lost if ack_off <= horizon or not read.exists else found.unreadable).append(
-                ack_off)
+            (found.lost if ack_off <= horizon else found.unreadable).append(ack_off)
         elif ck[i] != a_ck[k] and ok[i]:
             found.corrupt.append(int(off[i]))
     acked = np.zeros(len(uniq), np.bool_)

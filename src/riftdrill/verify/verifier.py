@@ -32,9 +32,11 @@ from riftdrill.verify.check import (
     PartitionRead,
     check_cluster,
     check_mirror,
+    missing_partitions,
 )
 from riftdrill.verify.consumers import EntryLike, check_group
 from riftdrill.verify.contract import ProducerContract, producer_contract, run_contract
+from riftdrill.verify.presence import Presence, presence_for
 from riftdrill.verify.report import (
     GroupResult,
     MirrorResult,
@@ -233,16 +235,20 @@ def _replay_clusters(replay: Replay, inv: Inventory, topics: dict[str, list[str]
 
 def verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
                replay: Replay | None = None, fence: Fence | None = None,
-               producers: Sequence[ProducerLedger] | None = None) -> VerifyReport:
+               producers: Sequence[ProducerLedger] | None = None,
+               presence: Presence | None = None) -> VerifyReport:
     """Verify a run; writes nothing (the CLI writes `<run>/verify.json`). `producers`: its
-    producer ledgers if already read (`load.ledger.read_run_ledgers`)."""
+    producer ledgers if already read (`load.ledger.read_run_ledgers`); `presence`: who decides
+    whether an acked partition the replay did not find is gone (default: every broker of the
+    cluster is asked, verify/presence.py)."""
     with gc_paused():
-        return _verify_run(run_dir, inv, clusters, replay, fence, producers)
+        return _verify_run(run_dir, inv, clusters, replay, fence, producers, presence)
 
 
 def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
                 replay: Replay | None, fence: Fence | None,
-                producers: Sequence[ProducerLedger] | None) -> VerifyReport:
+                producers: Sequence[ProducerLedger] | None,
+                presence: Presence | None) -> VerifyReport:
     from riftdrill.load.ledger import ledger_files
     from riftdrill.verify.hubrun import check_hub_run, has_hub_ledger, verify_hub_only
     from riftdrill.verify.replay import cluster_bootstrap
@@ -292,9 +298,16 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
     replay_s = sum(s for _, s in replayed.values())
     check_s = 0.0
     for cluster, (reads, _) in replayed.items():
+        acked = ledgers.get(cluster) or ClusterLedger()
+        # An acked partition the replay's metadata (one broker's) lacked is judged gone only if
+        # every broker agrees; one metadata round per cluster with such partitions, else none.
         t1 = time.perf_counter()
-        partitions += check_cluster(cluster, reads, ledgers.get(cluster) or ClusterLedger())
-        check_s += time.perf_counter() - t1
+        missing = missing_partitions(reads, acked)
+        absent = (presence or presence_for(inv))(cluster, missing) if missing else {}
+        t2 = time.perf_counter()
+        partitions += check_cluster(cluster, reads, acked, absent)
+        replay_s += t2 - t1
+        check_s += time.perf_counter() - t2
         reads_by_tp.update({(cluster, r.topic, r.partition): r for r in reads})
     by_key = {(p.cluster, p.topic, p.partition): p for p in partitions}
     t0 = time.perf_counter()
