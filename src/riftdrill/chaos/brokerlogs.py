@@ -1,4 +1,5 @@
-"""Each broker's and mirror's log lines for a run's time span, copied into `<run>/logs/`.
+"""The log lines of each broker, mirror, and the hub's Connect workers and databases for a
+run's time span, copied into `<run>/logs/`.
 
 Where the logs are is the target's business (`Driver.log_files`: the lab's files under
 .riftdrill/lab/logs/, nothing on a cloud target, which says so in a note). A line belongs to

@@ -283,6 +283,9 @@ class LocalDriver:
     def log_files(self, inv: Inventory) -> dict[str, Path]:
         # the supervisor's log of each process (procs.log_path): its stdout and stderr
         named = [(b.name, b.handle) for b in inv.brokers] + [(m.name, m.handle) for m in inv.mirrors]
+        if inv.hub is not None:  # the hub's Connect workers and databases, by their names
+            named += [(w.name, w.handle) for w in inv.hub.workers]
+            named += [(d.name, d.handle) for d in inv.hub.databases]
         return {name: procs.log_path(handle) for name, handle in named
                 if handle and procs.log_path(handle).is_file()}
 
