@@ -532,6 +532,42 @@ def fault_restart_worker(
     _fault_done(f"restarted Connect worker {worker}", as_json)
 
 
+DatabaseArg = Annotated[str, typer.Argument(
+    help="hub database: name (pg-aws) or role (source, sink) (TOPOLOGY=hub)")]
+
+
+@fault_app.command("crash-database")
+def fault_crash_database(database: DatabaseArg, as_json: JsonOpt = False) -> None:
+    """Crash a hub database (every server process at once, WAL replay at the next start);
+    `heal` (or restart-database) starts it again."""
+    fault = faults.kill_database(inventory.load().require_hub().database(database), owner_pid=0)
+    _fault_done(f"crashed database {database}", as_json, fault)
+
+
+@fault_app.command("restart-database")
+def fault_restart_database(database: DatabaseArg, as_json: JsonOpt = False) -> None:
+    """Start a crashed hub database again (returns once it accepts connections)."""
+    inv = inventory.load()
+    faults.restart_database(inv, inv.require_hub().database(database))
+    _fault_done(f"restarted database {database}", as_json)
+
+
+@fault_app.command("pause-database")
+def fault_pause_database(database: DatabaseArg, as_json: JsonOpt = False) -> None:
+    """Freeze a hub database (SIGSTOP of every server process); `heal` (or resume-database)
+    lets it run again."""
+    fault = faults.pause_database(inventory.load().require_hub().database(database), owner_pid=0)
+    _fault_done(f"paused database {database}", as_json, fault)
+
+
+@fault_app.command("resume-database")
+def fault_resume_database(database: DatabaseArg, as_json: JsonOpt = False) -> None:
+    """Let a frozen hub database run again."""
+    inv = inventory.load()
+    faults.resume_database(inv, inv.require_hub().database(database))
+    _fault_done(f"resumed database {database}", as_json)
+
+
 @fault_app.command("block-store")
 def fault_block(store: StoreArg, as_json: JsonOpt = False) -> None:
     """Drop all traffic to one cloud's object store (name or cloud)."""
