@@ -25,13 +25,19 @@ from tests.lab.test_drills_lab import (
 pytestmark = pytest.mark.lab
 
 
-def test_a_mirror_drill_without_a_mirror_is_refused_and_injects_nothing(lab: Inventory) -> None:
+def test_a_mirror_or_hub_drill_on_a_lab_without_one_is_refused_and_injects_nothing(lab: Inventory) -> None:
     before = sorted(p.name for p in (ROOT / "results" / "runs").glob("*-consumer-failover"))
     proc = riftdrill("drill", "consumer-failover", check=False, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "needs MirrorMaker 2 between two clusters" in proc.stderr
     assert "TOPOLOGY=per-cloud" in proc.stderr
     assert sorted(p.name for p in (ROOT / "results" / "runs").glob("*-consumer-failover")) == before
+    # A hub drill on a lab without the hub: the same refusal, naming its topology.
+    before = sorted(p.name for p in (ROOT / "results" / "runs").glob("*-worker-kill"))
+    proc = riftdrill("drill", "worker-kill", check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "needs the integration hub" in proc.stderr and "TOPOLOGY=hub" in proc.stderr
+    assert sorted(p.name for p in (ROOT / "results" / "runs").glob("*-worker-kill")) == before
     assert status()["faults"] == []
 
 
