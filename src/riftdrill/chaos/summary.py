@@ -3,7 +3,7 @@ reports, the figure blocks of the docs and the comparisons read it.
 
 Published runs under results/runs/ are data that is never rewritten, so the model reads every
 shape a runner ever wrote: fields added later are optional (`sends`, `ack_p99_ms`,
-`store_usage`, `regressions`, `cluster_timeline`), and keys it does not know are kept
+`store_usage`, `regressions`, `cluster_timeline`, `hub`), and keys it does not know are kept
 (`extra="allow"`) and shown by the report. `to_json` writes only the fields the runner set,
 so a drill that did not measure its object stores has no `store_usage`, as before this model
 existed.
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 
 from riftdrill.chaos.endtoend import EndToEnd
 from riftdrill.chaos.failover import FailoverFigures
+from riftdrill.chaos.hubfigures import HubFigures
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.chaos.replication import MirrorLag
 from riftdrill.chaos.timeline import ClusterTimeline
@@ -104,6 +105,9 @@ class RunSummary(BaseModel):
     failover: FailoverFigures | None = None
     # the broker timeline (<run>/cluster.jsonl) summed up, and the copied logs (<run>/logs/)
     cluster_timeline: ClusterTimeline | None = None
+    # the integration hub's change lag around the faults and its row-by-row verify counts
+    # (chaos/hubfigures.py); only runs with the hub's row workload
+    hub: HubFigures | None = None
 
     @property
     def duration_s(self) -> float:

@@ -5,13 +5,23 @@ A committed change whose row the sink overwrote before the tail looked has no si
 counted as `overwritten` (its lag is unknown, not zero). A change that is the last one of its
 id and was never seen is `never_visible`: the sink never showed the row's final state while the
 tail watched.
+
+`<run>/load/hub/change-lag.json` (written by `riftdrill hub load`) is the ChangeLag without its
+series, the drain the load waited for (`drain_s`, None when the sink never showed every row's
+final state), then the series; `ChangeLagFile` reads it. Its `t_s` count from the row ledger's
+`start_ns` (hub/rows.py `read_rows_header`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from riftdrill.errors import RiftdrillError
 from riftdrill.hub.rows import RowChange
 from riftdrill.hub.sinktail import Sight
 
@@ -79,3 +89,47 @@ def compute_change_lag(changes: Iterable[RowChange], sights: Iterable[Sight], t0
                                    max_lag_s=round(max(vals), 3) if vals else None,
                                    p99_lag_s=round(_pct(vals, 0.99), 3) if vals else None))
     return out
+
+
+def change_lag_path(run_dir: Path) -> Path:
+    return run_dir / "load" / "hub" / "change-lag.json"
+
+
+class ChangeLagError(RiftdrillError):
+    """change-lag.json cannot be read: not JSON, or not its shape."""
+
+
+class LagPointFile(BaseModel):
+    t_s: float  # second of commit, from the row ledger's start_ns
+    committed: int
+    max_lag_s: float | None
+    p99_lag_s: float | None
+
+
+class ChangeLagFile(BaseModel):
+    """`<run>/load/hub/change-lag.json` as `riftdrill hub load` writes it (ChangeLag's fields,
+    `drain_s`, the series); keys a later writer adds are ignored."""
+
+    committed: int
+    seen: int
+    overwritten: int
+    never_visible: int
+    max_s: float | None
+    p99_s: float | None
+    median_s: float | None
+    poll_interval_s: float
+    drain_s: float | None  # None: the sink never showed every change's final state
+    series: list[LagPointFile] = []
+
+
+def read_change_lag(path: Path) -> ChangeLagFile:
+    try:
+        return ChangeLagFile.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise ChangeLagError(f"{path}: missing (the row workload wrote no change lag)") from None
+    except OSError as exc:
+        raise ChangeLagError(f"{path}: unreadable: {exc}") from None
+    except PydanticError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ChangeLagError(f"{path}: {where}: {err['msg']}") from None

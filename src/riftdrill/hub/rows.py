@@ -192,6 +192,23 @@ def read_rows(path: Path) -> RowsLedger:
     return RowsLedger(header, changes, torn)
 
 
+def read_rows_header(path: Path) -> RowsHeader:
+    """The ledger's header alone (its first line): when the workload started, without reading
+    every change."""
+    try:
+        with path.open("rb") as f:
+            first = f.readline()
+    except FileNotFoundError as e:
+        raise RowsLedgerError(f"{path}: no hub row ledger (was the hub workload run?)") from e
+    except OSError as e:
+        raise RowsLedgerError(f"{path}: unreadable: {e}") from e
+    try:
+        return RowsHeader.model_validate_json(first)
+    except ValidationError as e:
+        raise RowsLedgerError(f"{path}: not a schema-{SCHEMA_VERSION} hub row ledger header: "
+                              f"{_first_error(e)}") from e
+
+
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
