@@ -130,3 +130,25 @@ def test_cli_json_and_bad_input(tmp_path: Path) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
     missing = riftdrill("slo", "calibrate", "--runs", str(tmp_path / "nope"), check=False)
     assert missing.returncode == 2 and "is not a directory" in missing.stderr
+
+
+def test_the_hub_change_lag_is_calibrated_and_a_bad_bound_is_one_line(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _run(runs, "a-broker-kill", "kafka", "broker-kill", 20, 9.7)
+    summary = json.loads((runs / "a-broker-kill" / "summary.json").read_text())
+    summary["hub"] = {"committed": 10, "seen": 10, "overwritten": 0, "never_visible": 0,
+                      "max_s": 7.5, "p99_s": 1.0, "median_s": 0.3, "poll_interval_s": 0.2,
+                      "drain_s": 0.4}
+    (runs / "a-broker-kill" / "summary.json").write_text(json.dumps(summary))
+    text = SLO.replace("max_unavailability_s: 20\n", "max_unavailability_s: 20\n"
+                       "    max_change_lag_s: 5\n", 1)
+    found = calibrate.calibrate(calibrate.read_runs(runs), _slo(tmp_path, text))
+    [lag] = [c for c in found if c.figure == "max_change_lag_s"]
+    assert (lag.measured, lag.bound, lag.beyond, lag.suggested) == (
+        [7.5], "5", ["a-broker-kill"], "15")
+    slo = tmp_path / "bad.yaml"
+    slo.write_text(SLO.replace("max_unavailability_s: 20\n", "max_unavailability_s: 20\n"
+                               "    max_change_lag_s: soon\n", 1))
+    bad = riftdrill("slo", "calibrate", "--runs", str(runs), "--slo", str(slo), check=False)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "experiments.broker-kill.max_change_lag_s" in bad.stderr

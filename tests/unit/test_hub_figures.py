@@ -1,6 +1,6 @@
 """summary.json's `hub` (chaos/hubfigures.py): the change lag around a drill's faults, read from
-what the row workload leaves (change-lag.json and the row ledger's header), and the verifier's
-hub counts."""
+what the row workload leaves (change-lag.json and the row ledger's header), the verifier's hub
+counts, the `max_change_lag_s` bound, and the runner carrying it all into the verdict."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from riftdrill.chaos import hubfigures, windows
+from riftdrill.chaos import hubfigures, runner, windows
 from riftdrill.chaos.hubfigures import HubFigures, hub_figures, hub_from_run
+from riftdrill.chaos.slo import ExperimentSlo, check
+from riftdrill.errors import RiftdrillError
 from riftdrill.hub.lag import ChangeLagFile, LagPointFile, compute_change_lag, read_change_lag
 from riftdrill.hub.rows import RowChange, RowsHeader, RowsWriter, fence_id, row_crc, rows_path
 from riftdrill.hub.sinktail import Sight
@@ -163,3 +165,87 @@ def test_summary_carries_the_block_and_reads_it_back() -> None:
     written = json.loads(summary.to_json())
     assert set(written["hub"]) == set(HubFigures.model_fields)
     assert RunSummary.model_validate(written).hub == h
+
+
+def test_a_run_without_the_row_workload_has_no_block(tmp_path: Path) -> None:
+    assert hub_from_run(tmp_path, [window(1.0, 2.0)]) is None
+    assert runner.hub_block(tmp_path, [window(1.0, 2.0)], None) == (None, [])
+
+
+def test_a_row_workload_without_its_change_lag_fails_the_run(tmp_path: Path) -> None:
+    write_workload(tmp_path, [change(1, 1, 0.5)], [])
+    (tmp_path / "load" / "hub" / "change-lag.json").unlink()
+    block, problems = runner.hub_block(tmp_path, [window(1.0, 2.0)], None)
+    assert block is None
+    assert problems == [f"hub change lag: {tmp_path}/load/hub/change-lag.json: missing (the row "
+                        "workload wrote no change lag)"]
+    (tmp_path / "load" / "hub" / "change-lag.json").write_text('{"committed": "many"}')
+    _, problems = runner.hub_block(tmp_path, [window(1.0, 2.0)], None)
+    assert problems and "change-lag.json: committed:" in problems[0]
+    rows_path(tmp_path).write_text("not a ledger\n")
+    (tmp_path / "load" / "hub" / "change-lag.json").unlink()
+    with pytest.raises(RiftdrillError, match=r"change-lag\.json: missing"):
+        hub_from_run(tmp_path, [])
+
+
+# ---- the bound -----------------------------------------------------------------------------
+
+def figures(**kw: Any) -> HubFigures:
+    return HubFigures.model_validate({"committed": 10, "seen": 10, "overwritten": 0,
+                                      "never_visible": 0, "max_s": 3.5, "p99_s": 1.0,
+                                      "median_s": 0.3, "poll_interval_s": 0.2, "drain_s": 0.4,
+                                      **kw})
+
+
+def lag_violations(bounds: ExperimentSlo, hold_s: float, hub: HubFigures | None) -> list[Any]:
+    return [v for v in check(bounds, None, None, hold_s, hub=hub) if v.bound != "max_lost"]
+
+
+def test_the_change_lag_bound_holds_or_is_broken_by_how_much() -> None:
+    assert lag_violations(ExperimentSlo(max_change_lag_s=4), 10.0, figures()) == []
+    [v] = lag_violations(ExperimentSlo(max_change_lag_s="hold_s + 2"), 1.0, figures())
+    assert (v.bound, v.limit, v.measured, v.over_by) == ("max_change_lag_s", 3.0, 3.5, 0.5)
+    assert v.message == "SLO max_change_lag_s <= 3: measured 3.5, over by 0.5"
+    assert lag_violations(ExperimentSlo(), 1.0, None) == []  # unbounded: not checked
+
+
+@pytest.mark.parametrize(("hub", "why"), [
+    (None, "no hub figures in this run"),
+    (figures(never_visible=2), "2 committed change(s) never seen in the sink"),
+    (figures(seen=0, max_s=None), "no committed change was seen in the sink"),
+])
+def test_a_change_lag_bound_never_measured_fails(hub: HubFigures | None, why: str) -> None:
+    [v] = lag_violations(ExperimentSlo(max_change_lag_s=60), 10.0, hub)
+    assert v.bound == "max_change_lag_s" and v.measured is None
+    assert v.message == f"SLO max_change_lag_s <= 60: never recovered ({why})"
+
+
+def test_a_bad_change_lag_bound_is_named(tmp_path: Path) -> None:
+    from riftdrill.chaos import slo
+    from riftdrill.errors import ValidationError
+
+    p = tmp_path / "slo.yaml"
+    p.write_text("defaults: {max_change_lag_s: 'hold + 3'}\n")
+    with pytest.raises(ValidationError, match=r"defaults\.max_change_lag_s: .*hold_s"):
+        slo.load(p)
+    p.write_text("defaults: {max_change_lag_s: -1}\n")
+    with pytest.raises(ValidationError, match=r"defaults\.max_change_lag_s: .*>= 0"):
+        slo.load(p)
+
+
+# ---- through the runner --------------------------------------------------------------------
+
+def test_judge_carries_the_hub_block_into_the_bounds_and_the_summary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_chaos_runner import _judge_with_clean_verify, _run_with_ledger
+
+    run = _run_with_ledger(tmp_path, acks=10, timed_out=0)  # its fault: 1 s -> 2 s, epoch 0
+    header = RowsHeader(source_cloud="aws", start_ns=0, fence_id=-1)
+    with RowsWriter(rows_path(run), header):
+        pass
+    lag = lag_file([(0.0, 0.3), (1.0, 5.0), (3.0, 0.3)], max_s=5.0)
+    (run / "load" / "hub" / "change-lag.json").write_text(lag.model_dump_json())
+    j = _judge_with_clean_verify(monkeypatch, run, ExperimentSlo(max_change_lag_s=4))
+    assert j.hub is not None and (j.hub.max_s, j.hub.lag_recovered_s) == (5.0, 0.0)
+    assert [v.bound for v in j.violations] == ["max_change_lag_s"]
+    assert not j.verdict.passed

@@ -34,7 +34,7 @@ from riftdrill.errors import ValidationError
 
 TIME_FIGURES = ("max_worst_partition_unavailability_s", "max_unavailability_s",
                 "max_time_to_first_ack_s", "max_replication_lag_s", "max_failover_rto_s",
-                "max_rpo_s")
+                "max_rpo_s", "max_change_lag_s")
 RATIO_FIGURE = "max_failed_send_ratio"
 FIGURES = (*TIME_FIGURES, RATIO_FIGURE)
 
@@ -80,6 +80,8 @@ def run_figures(summary: RunSummary) -> RunFigures:
                                       if m.max_s is not None), default=None),
         "max_failover_rto_s": summary.failover.rto_s if summary.failover is not None else None,
         "max_rpo_s": summary.failover.rpo_s if summary.failover is not None else None,
+        # the integration hub: the worst change's commit -> seen in the sink
+        "max_change_lag_s": summary.hub.max_s if summary.hub is not None else None,
     }
     return RunFigures(run_id=summary.run_id, engine=summary.engine,
                       experiment=summary.experiment,

@@ -44,6 +44,7 @@ from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import timeline as timeline_mod
 from riftdrill.chaos.endtoend import EndToEnd, end_to_end_from_run, with_true_lag
 from riftdrill.chaos.failover import FailoverFigures, failover_from_run
+from riftdrill.chaos.hubfigures import HubFigures, hub_from_run
 from riftdrill.chaos.recovery import RecoveryFigures, baseline_problems, figures_from_run
 from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.replication import MirrorLag, replication_from_run
@@ -447,13 +448,14 @@ class Judgement:
     end_to_end: EndToEnd | None
     replication: dict[str, MirrorLag] = field(default_factory=dict)
     failover: FailoverFigures | None = None
+    hub: HubFigures | None = None
 
 
 def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
           outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> Judgement:
     """Verdict from journal + fault windows + verify + recovery + send outcomes + replication
-    and failover across MirrorMaker 2 + SLO; and the end-to-end block (consumer ledgers), whose
-    true time to zero lag replaces the sampled one."""
+    and failover across MirrorMaker 2 + the hub's change lag + SLO; and the end-to-end block
+    (consumer ledgers), whose true time to zero lag replaces the sampled one."""
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
@@ -514,14 +516,28 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         e2e = end_to_end_block(run_dir, producers, sp, inv, recovery)
         replication, fo, problems = mirror_blocks(run_dir, producers, sp, inv)
         reasons += problems
+    hub, problems = hub_block(run_dir, wins, report)
+    reasons += problems
     violations = slo_mod.check(bounds, recovery, report,
                                float(params.get("hold_s", 0) or 0), sends=sends,
-                               replication=replication, failover=fo)
+                               replication=replication, failover=fo, hub=hub)
     base = decide(journal, verify=report) if journal is not None else Verdict(passed=False)
     all_reasons = reasons + base.reasons + [v.message for v in violations]
     verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
                       checked=[*base.checked, "fault_windows", "slo"])
-    return Judgement(verdict, recovery, report, violations, wins, sends, e2e, replication, fo)
+    return Judgement(verdict, recovery, report, violations, wins, sends, e2e, replication, fo,
+                     hub)
+
+
+def hub_block(run_dir: Path, wins: list[windows.FaultWindow], report: VerifyReport | None
+              ) -> tuple[HubFigures | None, list[str]]:
+    """summary.json's `hub` (None: no row workload in this run) and, when the row workload ran
+    and its change lag cannot be read, the problem that fails the run (a figure that cannot be
+    computed is never a pass)."""
+    try:
+        return hub_from_run(run_dir, wins, report.hub if report is not None else None), []
+    except (OSError, ValueError, RiftdrillError) as exc:
+        return None, [f"hub change lag: {exc}"]
 
 
 def mirror_blocks(run_dir: Path, producers: list[ProducerLedger], span: tuple[int, int | None],
@@ -716,6 +732,8 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
         summary.replication = j.replication
     if j.failover is not None:
         summary.failover = j.failover
+    if j.hub is not None:  # only runs with the hub's row workload
+        summary.hub = j.hub
     store_usage = store_usage_delta(start.stores_before, driver.store_snapshot(inv))
     if store_usage:  # a target that measures no store writes no `store_usage`
         summary.store_usage = store_usage

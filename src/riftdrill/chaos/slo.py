@@ -27,6 +27,9 @@ Bounds (absent = not bounded):
   mirror, per mirror; chaos/replication.py), max_failover_rto_s and max_rpo_s (a consumer
   failover's; chaos/failover.py). A bound on a run without the figure (no mirror tail, nobody
   failed over) breaks it.
+- the integration hub: max_change_lag_s (the worst change's commit in the source -> first seen
+  in the sink's table over the whole run; summary.json `hub.max_s`, chaos/hubfigures.py). A run
+  without hub figures, or with a committed change the sink never showed, breaks it.
 Unknown fields or experiments are validation errors naming them (`max_unseen` is gone: the
 verifier no longer has an "unseen" kind).
 
@@ -55,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
 from riftdrill.chaos.failover import FailoverFigures
+from riftdrill.chaos.hubfigures import HubFigures
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.chaos.replication import MirrorLag
 from riftdrill.errors import ValidationError
@@ -81,6 +85,9 @@ class ExperimentSlo(BaseModel):
     max_replication_lag_s: Bound = None
     max_failover_rto_s: Bound = None
     max_rpo_s: Bound = None
+    # The integration hub (chaos/hubfigures.py): the worst change's lag from the source's commit
+    # to the sink's table. A drill with the bound and no hub figures breaks it.
+    max_change_lag_s: Bound = None
     max_failed_send_ratio: float | None = Field(default=None, ge=0, le=1)
     max_duplicates: int | None = Field(default=None, ge=0)
     max_reordered: int | None = Field(default=None, ge=0)
@@ -89,7 +96,7 @@ class ExperimentSlo(BaseModel):
     @field_validator("max_time_to_first_ack_s", "max_unavailability_s",
                      "max_worst_partition_unavailability_s", "max_time_to_p99_baseline_s",
                      "max_time_to_zero_lag_s", "max_replication_lag_s", "max_failover_rto_s",
-                     "max_rpo_s")
+                     "max_rpo_s", "max_change_lag_s")
     @classmethod
     def _time(cls, v: Bound) -> Bound:
         if isinstance(v, str) and not _RELATIVE.match(v):
@@ -239,6 +246,19 @@ def _check_mirror(out: list[Violation], bounds: ExperimentSlo, hold_s: float,
             _check(out, bound, limit, getattr(failover, figure), failover.rto_reason)
 
 
+def _check_hub(out: list[Violation], limit: float | None, hub: HubFigures | None) -> None:
+    name = "max_change_lag_s"
+    if limit is None:
+        return
+    if hub is None:
+        _check(out, name, limit, None, "no hub figures in this run")
+    elif hub.never_visible:
+        _check(out, name, limit, None,
+               f"{hub.never_visible} committed change(s) never seen in the sink")
+    else:
+        _check(out, name, limit, hub.max_s, "no committed change was seen in the sink")
+
+
 def _check_sends(out: list[Violation], limit: float | None, sends: SendOutcomes | None) -> None:
     name = "max_failed_send_ratio"
     if limit is None:
@@ -261,12 +281,14 @@ def _check_sends(out: list[Violation], limit: float | None, sends: SendOutcomes 
 def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: VerifyReport | None,
           hold_s: float, *, sends: SendOutcomes | None = None,
           replication: Mapping[str, MirrorLag] | None = None,
-          failover: FailoverFigures | None = None) -> list[Violation]:
+          failover: FailoverFigures | None = None,
+          hub: HubFigures | None = None) -> list[Violation]:
     """Every bound the drill broke (empty: all held). `sends`: the run's send outcomes (None:
     the ledgers could not be read, which breaks a max_failed_send_ratio bound); `replication`
-    (per mirror) and `failover`: their figures, None when not measured."""
+    (per mirror), `failover` and `hub`: their figures, None when not measured."""
     out: list[Violation] = []
     _check_mirror(out, bounds, hold_s, replication, failover)
+    _check_hub(out, resolve_bound(bounds.max_change_lag_s, hold_s), hub)
     timing = {
         "max_time_to_first_ack_s": ("worst_time_to_first_ack_s", "worst_time_to_first_ack_s"),
         "max_unavailability_s": ("worst_unavailability_s", None),

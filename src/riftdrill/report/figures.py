@@ -770,6 +770,7 @@ _FIGURE_TEXT = {"max_worst_partition_unavailability_s": "worst partition unavail
                 "max_replication_lag_s": "replication lag s (worst record)",
                 "max_failover_rto_s": "failover RTO s",
                 "max_rpo_s": "failover RPO s",
+                "max_change_lag_s": "hub change lag s (worst change)",
                 "max_failed_send_ratio": "failed-send ratio"}
 
 
