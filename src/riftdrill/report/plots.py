@@ -242,6 +242,32 @@ def replication_plot(run: RunData, series: RunSeries) -> Plot | None:
                 {**series.meta(), "series": ",".join(order)})
 
 
+def hub_plot(series: RunSeries) -> Plot | None:
+    """The integration hub's change lag (commit in the source -> first seen in the sink's
+    table) of the changes committed each second, highest and p99 (summary.json `hub`), with
+    the baseline it must come back under and the moment it did after the heal."""
+    hub = series.hub
+    if hub is None or not series.from_fault:
+        return None
+    fig, ax = plt.subplots(figsize=(11, 2.8), layout="constrained")
+    ax.plot(hub.x_s, hub.max_lag_s, color="#9467bd", lw=1.5, label="highest")
+    ax.plot(hub.x_s, hub.p99_lag_s, color="#9467bd", lw=1, ls="--", label="p99")
+    if hub.baseline_bound_s is not None:
+        ax.axhline(hub.baseline_bound_s, color="#7f7f7f", lw=0.8, ls=":",
+                   label="baseline highest + a poll")
+    if hub.recovered_x_s is not None:
+        ax.axvline(hub.recovered_x_s, color="#2ca02c", lw=1.2, ls="-.",
+                   label="back under the baseline")
+    _finish_axes(ax, series, "Hub change lag, by second of commit (commit in the source to "
+                 "visible in the sink's table)", "seconds")
+    ax.set_xlabel(series.x_label)
+    meta = {**series.meta(), "series": "highest,p99",
+            "points": str(len(hub.x_s)),
+            "baseline-bound-s": "" if hub.baseline_bound_s is None else f"{hub.baseline_bound_s:g}",
+            "recovered-x-s": "" if hub.recovered_x_s is None else f"{hub.recovered_x_s:.3f}"}
+    return Plot("hub", "Hub change lag", _png(fig), meta)
+
+
 def partition_bars_plot(series: RunSeries) -> Plot | None:
     """Per-partition unavailability from summary.json, when the ledgers are not on disk."""
     heat = series.partitions
@@ -325,7 +351,7 @@ def run_plots(run: RunData, series: RunSeries | None = None) -> list[Plot]:
     s = series or run_series(run.run_dir, run.summary, run.timeline)
     plots: list[Plot | None] = [timeline_plot(run, s) if s.clouds else None,
                                 partition_bars_plot(s), percentile_plot(run), lag_plot(run, s),
-                                replication_plot(run, s)]
+                                replication_plot(run, s), hub_plot(s)]
     if run.verify is not None:
         plots.append(verify_plot(run.verify.totals, run.verify.failing_kinds))
     return [p for p in plots if p is not None]

@@ -36,6 +36,7 @@ from riftdrill.report.series import (
 
 MAX_RANGES_SHOWN = 20
 MAX_PARTITION_ROWS = 30
+MAX_HUB_EXAMPLES = 5  # per anomaly kind; verify.json keeps up to verify.hub.MAX_EXAMPLES
 
 
 def _f(v: Any, unit: str = "", nd: int = 3) -> str:
@@ -180,6 +181,10 @@ def _headline(run: RunData, totals: dict[str, dict[str, Any]]) -> list[Block]:
                      f"{_m(_rec_field(rec, 'partitions_affected'))} partitions affected")
     if isinstance(e2e, dict):
         facts.append(f"time to zero lag {_m(e2e.get('time_to_zero_lag_s'), ' s')}")
+    if s.hub is not None:
+        facts.append(f"hub change lag up to {_m(s.hub.max_s, ' s')}, back under its baseline "
+                     + (f"{_m(s.hub.lag_recovered_s, ' s')} after the heal"
+                        if s.hub.lag_recovered_s is not None else "never"))
     elif rec is not None and rec.time_to_zero_lag_s is not None:
         facts.append(f"committed-offset lag back to zero after {_m(rec.time_to_zero_lag_s, ' s')}")
     if s.fault_windows:
@@ -226,6 +231,12 @@ GLOSSARY = [
     "the fewest in-sync replicas of any partition.",
     "percentile plot: ack latency of the seconds before, during and after the fault windows "
     "(by ack time).",
+]
+HUB_GLOSSARY = [
+    "hub change lag: a change's commit in the source database to its first sight in the sink's "
+    "table (polled, so late by up to a poll), per second of commit; 'back under the baseline': "
+    "from the heal to the end of the last second of commit whose highest lag was over the "
+    "highest before the fault plus a poll (docs/verify.md).",
 ]
 
 
@@ -394,6 +405,74 @@ def _mirror(run: RunData) -> list[Block]:
     return blocks
 
 
+def _hub(run: RunData) -> list[Block]:
+    """The integration hub (summary.json `hub`, chaos/hubfigures.py): the change lag around the
+    fault, and the hub's anomalies with example rows from verify.json."""
+    h = run.summary.hub
+    if h is None:
+        return []
+    recovered = (_f(h.lag_recovered_s, " s") if h.lag_recovered_s is not None
+                 else f"never ({h.lag_recovered_reason or 'no figure'})")
+    rows = [["changes committed in the source", str(h.committed)],
+            ["seen in the sink's table", str(h.seen)],
+            ["overwritten before a poll saw them (lag unknown)", str(h.overwritten)],
+            ["never seen in the sink", str(h.never_visible)],
+            ["change lag: highest / p99 / median (whole run)",
+             f"{_f(h.max_s, ' s')} / {_f(h.p99_s, ' s')} / {_f(h.median_s, ' s')}"],
+            ["highest before the fault (baseline)", _f(h.baseline_max_s, " s")],
+            ["highest since the fault start", _f(h.since_fault_max_s, " s")],
+            ["back under the baseline after the heal", recovered],
+            ["sink polled every (a sight is late by up to)", _f(h.poll_interval_s, " s")],
+            ["drain after the load (sink showing every final state)",
+             _f(h.drain_s, " s") if h.drain_s is not None else "never"]]
+    if h.verify is not None:
+        equal = {True: "yes", False: "no", None: "not judged (the fence row never reached it)"}
+        rows += [["sink's table equals the source's, row by row", equal[h.verify.rows_equal]],
+                 ["rows in the source / the sink",
+                  f"{h.verify.rows_source} / {h.verify.rows_target}"]]
+    blocks: list[Block] = [
+        Para("Change lag: a change's commit in the source database to its first sight in the "
+             "sink's table (polled), per change; the plot shows the changes committed each "
+             "second, from the fault start. Back under the baseline: from the heal to the end "
+             "of the last second of commit whose highest lag was over the baseline's highest "
+             "plus a poll."),
+        Table(["figure", "value"], rows)]
+    return blocks + _hub_anomalies(run)
+
+
+def _hub_anomalies(run: RunData) -> list[Block]:
+    """Every hub kind's count and whether it fails the run, with example rows (verify.json's;
+    without it, the counts summary.json kept)."""
+    report = run.verify.hub if run.verify is not None else None
+    facts = columns.verify_facts(run)
+    h = run.summary.hub
+    if report is None:
+        if h is None or h.verify is None:
+            return [Para("The hub was not verified row by row in this run.", "note")]
+        counts = h.verify.anomalies
+        note = "verify.json is missing: counts from summary.json, no examples."
+        return [Para(note, "note"), Table(["hub anomaly", "count", "fails the run"], [
+            [k, str(n), "yes" if k in facts.failing_kinds else "no"]
+            for k, n in counts.items()])]
+    rows = []
+    for kind, n in report.counts.items():
+        a = report.anomalies.get(kind)
+        shown = a.examples[:MAX_HUB_EXAMPLES] if a is not None else []
+        examples = "; ".join(f"id {e.id}" + (f" v{e.version}" if e.version is not None else "")
+                             + f": {e.detail}" for e in shown)
+        more = len(a.examples) - len(shown) if a is not None else 0
+        if more > 0:
+            examples += f" ... {more} more in verify.json"
+        rows.append([kind, str(n), "yes" if kind in facts.failing_kinds else "no",
+                     examples or "—"])
+    return [Para(f"Row by row (docs/verify.md): {report.changes} changes attempted, "
+                 f"{report.cdc_events} read from the CDC topic; the fence row "
+                 f"{'reached' if report.fence_in_cdc else 'did not reach'} the CDC topic and "
+                 f"{'reached' if report.fence_in_target else 'did not reach'} the sink."),
+            Table(["hub anomaly", "count", "fails the run", "examples (row id, version)"],
+                  rows)]
+
+
 def _producer_rows(f: Any) -> list[list[str]]:
     p = f.producers
     if p is None:
@@ -526,6 +605,11 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
         if "replication" in by_name:
             mirror.insert(2 if run.summary.replication else 0, Image(by_name["replication"]))
         sections.append(Section("Across MirrorMaker 2", mirror))
+    hub = _hub(run)
+    if hub:
+        if "hub" in by_name:
+            hub.insert(1, Image(by_name["hub"]))
+        sections.append(Section("Hub", hub))
     sections.append(Section("Load", _load(run)))
     ver = _verify(run)
     if "verify" in by_name:
@@ -533,7 +617,7 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
     sections.append(Section("Verifier", ver))
     if cost is not None:
         sections.append(Section("Cost", _cost(cost, prices_path)))
-    sections.append(Section("Glossary", [Bullets(GLOSSARY)]))
+    sections.append(Section("Glossary", [Bullets(GLOSSARY + (HUB_GLOSSARY if hub else []))]))
     if run.notes:
         sections.append(Section("Missing inputs", [Bullets(run.notes)]))
     return Document(title=f"{s.experiment} on {s.engine} {s.engine_version}".strip(),

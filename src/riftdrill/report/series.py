@@ -10,7 +10,9 @@ effect; negative before it), and every series is one cloud's, never a sum over c
 - per (cloud, partition), per second: acks, from the producer ledgers when they are on disk (the
   heat map), else the per-partition unavailability of `recovery.partitions` (bars);
 - under-replicated / offline partitions, brokers up and smallest ISR per second from
-  `<run>/cluster.jsonl` when the run sampled its brokers.
+  `<run>/cluster.jsonl` when the run sampled its brokers;
+- the integration hub's change lag per second of commit (highest and p99) from summary.json's
+  `hub` (chaos/hubfigures.py), and when it was back under the baseline after the heal.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ class ClusterSeries:
 
 
 @dataclass
+class HubLag:
+    """The hub's change lag per second of commit; lists parallel to `x_s` (each second's
+    middle), nan where no change committed that second was seen in the sink."""
+
+    x_s: list[float]
+    max_lag_s: list[float]
+    p99_lag_s: list[float]
+    baseline_bound_s: float | None  # baseline max + a poll: under it, the lag is back
+    recovered_x_s: float | None  # x of the moment the lag was back under it after the heal
+
+
+@dataclass
 class RunSeries:
     t0_s: float  # epoch seconds of x = 0
     from_fault: bool  # x counts from the fault start (else from the run's first second)
@@ -112,6 +126,7 @@ class RunSeries:
     partitions: PartitionHeat | None
     cluster: ClusterSeries | None
     markers: list[tuple[str, float]]  # (label, x) of recovery moments
+    hub: HubLag | None = None  # the integration hub's change lag, when the run has it
 
     @property
     def x_label(self) -> str:
@@ -379,6 +394,29 @@ def fault_windows(summary: Any, t0_s: float, end_x_s: float) -> list[Window]:
     return out
 
 
+def hub_lag(summary: Any, t0_s: float, windows: list[Window]) -> HubLag | None:
+    """summary.json's `hub` series on this x axis (its t_s count from the fault start already:
+    None when the run has no hub figures, no fault, or no series)."""
+    hub = summary_field(summary, "hub")
+    if not isinstance(hub, dict) or not summary.fault_windows:
+        return None
+    points = [p for p in hub.get("series") or [] if isinstance(p, dict)]
+    if not points:
+        return None
+    shift = min(w.start_s for w in summary.fault_windows) - t0_s  # 0 on the fault-start axis
+    baseline = _opt_float(hub.get("baseline_max_s"))
+    poll = _opt_float(hub.get("poll_interval_s")) or 0.0
+    recovered = _opt_float(hub.get("lag_recovered_s"))
+    fault_end = max((w.end_s for w in windows), default=None)
+    healed = all(w.healed for w in windows)
+    return HubLag(x_s=[_num(p.get("t_s")) + 0.5 + shift for p in points],
+                  max_lag_s=[_num(p.get("max_lag_s")) for p in points],
+                  p99_lag_s=[_num(p.get("p99_lag_s")) for p in points],
+                  baseline_bound_s=None if baseline is None else baseline + poll,
+                  recovered_x_s=(fault_end + recovered if recovered is not None and healed
+                                 and fault_end is not None else None))
+
+
 def run_series(run_dir: Path, summary: Any, timeline: list[dict[str, Any]],
                metrics: dict[str, list[dict[str, Any]]] | None = None) -> RunSeries:
     """Everything the run's figures draw. `metrics`: per-cloud metrics lines (read from the
@@ -389,11 +427,12 @@ def run_series(run_dir: Path, summary: Any, timeline: list[dict[str, Any]],
     clouds = cloud_series(metrics, timeline, t0)
     end_x = max((c.x_s[-1] + 0.5 for c in clouds if c.x_s),
                 default=(summary.started_epoch_s + summary.duration_s) - t0)
-    return RunSeries(t0_s=t0, from_fault=from_fault, windows=fault_windows(summary, t0, end_x),
+    wins = fault_windows(summary, t0, end_x)
+    return RunSeries(t0_s=t0, from_fault=from_fault, windows=wins,
                      clouds=clouds, end_to_end=end_to_end(summary, clouds, t0),
                      partitions=partition_heat(run_dir, summary, t0),
                      cluster=cluster_series(run_dir, t0),
-                     markers=recovery_markers(summary, t0))
+                     markers=recovery_markers(summary, t0), hub=hub_lag(summary, t0, wins))
 
 
 def cloud_totals(metrics: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
