@@ -158,3 +158,35 @@ def test_collect_store_usage_reports_an_unreachable_store() -> None:
     out = collect_store_usage(SimpleNamespace(stores=[store]))
     assert set(out["gcp-gcs"]) == {"cloud", "api", "error"}
     assert "Connection" in out["gcp-gcs"]["error"] or "refused" in out["gcp-gcs"]["error"]
+
+
+def test_a_hub_run_prices_its_workers_and_databases_like_brokers(tmp_path: Path) -> None:
+    """topology hub: a Connect worker and a PostgreSQL per cloud of the link, an instance-hour
+    each per hour, at the broker's price unless prices.yaml names the hub's own machines."""
+    link = {"aws-to-gcp": {"bytes": 0, "packets": 0}, "gcp-to-aws": {"bytes": 0, "packets": 0}}
+    summary = _summary(topology="hub", link_bytes=link)
+    usage = usage_from_summary(summary)
+    assert usage.hub_by_cloud == {"connect_worker": {"aws": 1, "gcp": 1},
+                                  "database": {"aws": 1, "gcp": 1}}
+    by = {c.item: c for c in price_usage(usage, load_prices(_prices(tmp_path))).lines}
+    worker = by["Kafka Connect workers in aws (instance, as a broker)"]
+    assert (worker.quantity, worker.unit, worker.drill) == (1.0, "instance-hour", 0.2)
+    assert worker.monthly == pytest.approx(HOURS_PER_MONTH * 0.2)
+    assert by["PostgreSQL servers in gcp (instance, as a broker)"].drill == pytest.approx(0.1)
+    own = load_prices(_prices(tmp_path, "hub_instance_hour: {database: {aws: 0.5}}\n"
+                                        "hub_instance_type: {database: {aws: db.m6i.large}}\n"))
+    by = {c.item: c for c in price_usage(usage, own).lines}
+    assert by["PostgreSQL servers in aws (db.m6i.large)"].drill == pytest.approx(0.5)
+    assert by["PostgreSQL servers in gcp (instance, as a broker)"].drill == pytest.approx(0.1)
+    hub_lines = [k for k in by if k.startswith(("Kafka Connect", "PostgreSQL"))]
+    assert len(hub_lines) == 4 and not any(k.startswith("brokers") for k in by)  # none known
+    # another topology has no hub; a hub run without link bytes says it priced none
+    assert usage_from_summary(_summary(topology="stretched", link_bytes=link)).hub_by_cloud == {}
+    bare = usage_from_summary(_summary(topology="hub"))
+    assert bare.hub_by_cloud == {} and any("hub hours not priced" in n for n in bare.notes)
+
+
+def test_a_hub_price_for_an_unknown_role_is_named(tmp_path: Path) -> None:
+    path = _prices(tmp_path, "hub_instance_hour: {kafka_connect: {aws: 0.5}}\n")
+    with pytest.raises(ValidationError, match=r"hub_instance_hour\.kafka_connect"):
+        load_prices(path)

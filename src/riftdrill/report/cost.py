@@ -7,7 +7,12 @@ Usage (what a run measured, all in `summary.json`):
   at the end (the target's driver snapshots the stores before and after the drill:
   `riftdrill.drivers.usage`);
 - broker-hours: the run's brokers (`summary.brokers`, else `params.brokers_per_cloud` in each
-  cloud of the link) x the run's duration, priced per cloud at one instance-hour each.
+  cloud of the link) x the run's duration, priced per cloud at one instance-hour each;
+- the integration hub's hours (`topology` hub): a Kafka Connect worker and a PostgreSQL server
+  in each cloud of the link (the lab's layout: infra/envs/local, `hub_workers` and
+  `hub_databases`) x the run's duration, each one instance-hour of its machine, priced per cloud
+  like a broker: `hub_instance_hour.<role>` when prices.yaml has it, else a broker's
+  `instance_hour`.
 
 Per month: the drill's traffic and requests per second scaled to a 730-hour month, brokers for
 730 hours, and the bytes stored at the end of the drill kept for the month (the retention
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
@@ -31,6 +36,11 @@ from riftdrill.errors import ValidationError
 GB = 1e9  # cloud price lists bill decimal GB
 HOURS_PER_MONTH = 730.0
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+# The integration hub's machines, and how many of each a hub deploy runs in every cloud.
+HubRole = Literal["connect_worker", "database"]
+HUB_PER_CLOUD: dict[HubRole, int] = dict.fromkeys(get_args(HubRole), 1)
+HUB_ROLE_TEXT: dict[HubRole, str] = {"connect_worker": "Kafka Connect workers",
+                                     "database": "PostgreSQL servers"}
 
 
 class _Strict(BaseModel):
@@ -51,6 +61,9 @@ class PriceTable(_Strict):
     object_store: dict[str, StorePrices]  # api ("s3" | "gcs") -> prices
     instance_hour: dict[str, NonNegativeFloat]  # cloud -> one broker instance for one hour
     instance_type: dict[str, str] = {}  # cloud -> what `instance_hour` is the price of
+    # the integration hub's machines, per role and cloud; absent: priced as a broker's
+    hub_instance_hour: dict[HubRole, dict[str, NonNegativeFloat]] = {}
+    hub_instance_type: dict[HubRole, dict[str, str]] = {}
 
 
 def default_prices_path() -> Path:
@@ -102,6 +115,7 @@ class Usage(BaseModel):
     link_bytes: dict[str, int] = {}  # "aws-to-gcp" -> bytes
     stores: dict[str, StoreUsage] = {}
     brokers_by_cloud: dict[str, int] = {}
+    hub_by_cloud: dict[HubRole, dict[str, int]] = {}  # role -> cloud -> machines
     notes: list[str] = []
 
     @property
@@ -129,6 +143,16 @@ def usage_from_summary(summary: Any) -> Usage:
         else:
             notes.append("brokers: unknown (no summary.brokers, no params.brokers_per_cloud); "
                          "broker-hours not priced")
+    hub: dict[HubRole, dict[str, int]] = {}
+    if summary.topology == "hub":
+        clouds = sorted({m.group(g) for name in summary.link_bytes
+                         if (m := _LINK.match(name)) for g in ("src", "dst")})
+        if clouds:
+            hub = {role: dict.fromkeys(clouds, n) for role, n in HUB_PER_CLOUD.items()}
+            notes.append("hub: a Kafka Connect worker and a PostgreSQL server in each cloud "
+                         "(topology hub)")
+        else:
+            notes.append("hub: its clouds are unknown (no link bytes); hub hours not priced")
     if not summary.link_bytes:
         notes.append("link bytes: not measured in this run")
     if not summary.store_usage:
@@ -139,7 +163,7 @@ def usage_from_summary(summary: Any) -> Usage:
             notes.append(f"{name}: request counts are a lower bound ({s.method or 'listing'})")
     return Usage(duration_s=summary.duration_s,
                  link_bytes={k: int(v.get("bytes", 0)) for k, v in summary.link_bytes.items()},
-                 stores=stores, brokers_by_cloud=brokers, notes=notes)
+                 stores=stores, brokers_by_cloud=brokers, hub_by_cloud=hub, notes=notes)
 
 
 # ---- pricing -------------------------------------------------------------------------------
@@ -203,6 +227,20 @@ def price_usage(usage: Usage, prices: PriceTable) -> Cost:
         kind = prices.instance_type.get(cloud, "instance")
         add(f"brokers in {cloud} ({kind})", hours, "instance-hour", prices.instance_hour[cloud],
             usage.brokers_by_cloud[cloud] * HOURS_PER_MONTH)
+    for role, by_cloud in usage.hub_by_cloud.items():
+        own = prices.hub_instance_hour.get(role, {})
+        for cloud, n in sorted(by_cloud.items()):
+            if cloud in own:
+                price = own[cloud]
+                kind = prices.hub_instance_type.get(role, {}).get(cloud, "instance")
+            elif cloud in prices.instance_hour:
+                price = prices.instance_hour[cloud]
+                kind = f"{prices.instance_type.get(cloud, 'instance')}, as a broker"
+            else:
+                notes.append(f"no instance_hour price for cloud {cloud!r} ({role})")
+                continue
+            add(f"{HUB_ROLE_TEXT[role]} in {cloud} ({kind})", n * usage.duration_s / 3600,
+                "instance-hour", price, n * HOURS_PER_MONTH)
     return Cost(currency=prices.currency, prices_as_of=prices.as_of, duration_s=usage.duration_s,
                 lines=lines, drill_total=sum(c.drill for c in lines),
                 monthly_total=sum(c.monthly for c in lines), notes=notes)
