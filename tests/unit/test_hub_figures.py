@@ -110,17 +110,22 @@ def test_verify_counts_and_whether_the_tables_are_equal() -> None:
 # ---- from the files the row workload writes ------------------------------------------------
 
 def write_workload(run: Path, changes: list[RowChange], sights: list[Sight]) -> ChangeLagFile:
-    """The row ledger, and change-lag.json in the shape `riftdrill hub load` writes
-    (hubcli.py: the ChangeLag without series, drain_s, the series)."""
+    """The row ledger, and change-lag.json as the row workload writes it (load/hubload.py
+    HubLoad.finish: its outcome's change lag, drain_s, the series)."""
+    from riftdrill.load.hubload import HubOutcome, change_lag_path
+    from riftdrill.load.rows import RowsResult
+
     header = RowsHeader(source_cloud="aws", start_ns=START_NS, fence_id=fence_id(START_NS))
     with RowsWriter(rows_path(run), header) as w:
         for c in changes:
             w.append(c)
     lag = compute_change_lag(changes, sights, START_NS, 0.2)
-    summary = {k: v for k, v in asdict(lag).items() if k != "series"}
-    summary["drain_s"] = 0.4 if lag.never_visible == 0 else None
-    path = run / "load" / "hub" / "change-lag.json"
-    path.write_text(json.dumps({**summary, "series": [asdict(p) for p in lag.series]}, indent=2))
+    out = HubOutcome(table="rd_rows_x", result=RowsResult(), lag=lag,
+                     drain_s=0.4 if lag.never_visible == 0 else None)
+    path = change_lag_path(run)
+    assert path == hubfigures.change_lag_path(run)  # the writer's path is the reader's
+    path.write_text(json.dumps({**out.summary()["change_lag"],
+                                "series": [asdict(p) for p in lag.series]}, indent=2))
     return read_change_lag(path)
 
 
@@ -145,8 +150,8 @@ def test_the_file_the_workload_writes_reads_back(tmp_path: Path) -> None:
 
 
 def test_the_file_carries_every_change_lag_field() -> None:
-    """ChangeLagFile reads what hubcli writes from hub.lag.ChangeLag: a field added there and
-    not here would be dropped silently."""
+    """ChangeLagFile reads what the row workload writes from hub.lag.ChangeLag: a field added
+    there and not here would be dropped silently."""
     from dataclasses import fields
 
     from riftdrill.hub.lag import ChangeLag, LagPoint
