@@ -126,8 +126,9 @@ def _database(port: int, role: str) -> Database:
 
 def test_the_row_workload_stops_with_the_load_and_drains_into_its_change_lag(
         server: tuple[int, int], tmp_path: Path) -> None:
+    from riftdrill.hub.lag import change_lag_path
     from riftdrill.hub.rows import read_rows, rows_path
-    from riftdrill.load.hubload import change_lag_path, start_hub_load
+    from riftdrill.load.hubload import start_hub_load
 
     port, _ = server
     # Source and sink are one server: the tail sees each change as soon as it commits.

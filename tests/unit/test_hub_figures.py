@@ -5,7 +5,6 @@ counts, the `max_change_lag_s` bound, and the runner carrying it all into the ve
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -112,20 +111,15 @@ def test_verify_counts_and_whether_the_tables_are_equal() -> None:
 def write_workload(run: Path, changes: list[RowChange], sights: list[Sight]) -> ChangeLagFile:
     """The row ledger, and change-lag.json as the row workload writes it (load/hubload.py
     HubLoad.finish: its outcome's change lag, drain_s, the series)."""
-    from riftdrill.load.hubload import HubOutcome, change_lag_path
-    from riftdrill.load.rows import RowsResult
+    from riftdrill.load.hubload import write_change_lag
 
     header = RowsHeader(source_cloud="aws", start_ns=START_NS, fence_id=fence_id(START_NS))
     with RowsWriter(rows_path(run), header) as w:
         for c in changes:
             w.append(c)
     lag = compute_change_lag(changes, sights, START_NS, 0.2)
-    out = HubOutcome(table="rd_rows_x", result=RowsResult(), lag=lag,
-                     drain_s=0.4 if lag.never_visible == 0 else None)
-    path = change_lag_path(run)
+    path = write_change_lag(run, lag, 0.4 if lag.never_visible == 0 else None)
     assert path == hubfigures.change_lag_path(run)  # the writer's path is the reader's
-    path.write_text(json.dumps({**out.summary()["change_lag"],
-                                "series": [asdict(p) for p in lag.series]}, indent=2))
     return read_change_lag(path)
 
 
@@ -156,7 +150,8 @@ def test_the_file_carries_every_change_lag_field() -> None:
 
     from riftdrill.hub.lag import ChangeLag, LagPoint
 
-    assert {f.name for f in fields(ChangeLag)} | {"drain_s"} == set(ChangeLagFile.model_fields)
+    assert {f.name for f in fields(ChangeLag)} | {"drain_s", "workload_error"} == set(
+        ChangeLagFile.model_fields)
     assert {f.name for f in fields(LagPoint)} == set(LagPointFile.model_fields)
 
 
@@ -254,3 +249,17 @@ def test_judge_carries_the_hub_block_into_the_bounds_and_the_summary(
     assert j.hub is not None and (j.hub.max_s, j.hub.lag_recovered_s) == (5.0, 0.0)
     assert [v.bound for v in j.violations] == ["max_change_lag_s"]
     assert not j.verdict.passed
+
+
+def test_a_failed_row_workload_fails_the_run_naming_its_error(tmp_path: Path) -> None:
+    from riftdrill.errors import RiftdrillError
+    from riftdrill.load.hubload import write_change_lag
+
+    changes = [change(1, 1, 0.5)]
+    header = RowsHeader(source_cloud="aws", start_ns=START_NS, fence_id=fence_id(START_NS))
+    with RowsWriter(rows_path(tmp_path), header) as w:
+        w.append(changes[0])
+    lag = compute_change_lag(changes, [], START_NS, 0.2)
+    write_change_lag(tmp_path, lag, None, "OperationalError: the source went away")
+    with pytest.raises(RiftdrillError, match=r"the row workload failed \(OperationalError"):
+        hubfigures.hub_from_run(tmp_path, [])

@@ -32,6 +32,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from riftdrill.chaos.windows import FaultWindow, span
+from riftdrill.errors import RiftdrillError
 from riftdrill.hub.lag import ChangeLagFile, change_lag_path, read_change_lag
 from riftdrill.hub.rows import read_rows_header, rows_path
 from riftdrill.verify.anomalies import HubKind
@@ -148,5 +149,8 @@ def hub_from_run(run_dir: Path, wins: Sequence[FaultWindow],
     if not has_hub_workload(run_dir):
         return None
     lag = read_change_lag(change_lag_path(run_dir))
+    if lag.workload_error:
+        raise RiftdrillError(f"the row workload failed ({lag.workload_error}); its ledger may "
+                             "end early")
     header = read_rows_header(rows_path(run_dir))
     return hub_figures(lag, header.start_ns, wins, verify)

@@ -15,7 +15,7 @@ final state), then the series; `ChangeLagFile` reads it. Its `t_s` count from th
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -119,7 +119,16 @@ class ChangeLagFile(BaseModel):
     median_s: float | None
     poll_interval_s: float
     drain_s: float | None  # None: the sink never showed every change's final state
+    # The workload's own failure (its thread raised): the ledger may end early; a drill fails.
+    workload_error: str | None = None
     series: list[LagPointFile] = []
+
+    @classmethod
+    def of(cls, lag: ChangeLag, drain_s: float | None,
+           workload_error: str | None = None) -> ChangeLagFile:
+        fields = {k: v for k, v in asdict(lag).items() if k != "series"}
+        return cls(**fields, drain_s=drain_s, workload_error=workload_error,
+                   series=[LagPointFile(**asdict(p)) for p in lag.series])
 
 
 def read_change_lag(path: Path) -> ChangeLagFile:

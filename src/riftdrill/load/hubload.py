@@ -9,16 +9,15 @@ writes `<run>/load/hub/change-lag.json` (hub/lag.py's figures, `drain_s`, the se
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from riftdrill.errors import RiftdrillError, ValidationError
-from riftdrill.hub.lag import ChangeLag, compute_change_lag
+from riftdrill.hub.lag import ChangeLag, ChangeLagFile, change_lag_path, compute_change_lag
 from riftdrill.hub.pipeline import DatabaseRef
 from riftdrill.hub.rows import read_rows, rows_path
 from riftdrill.hub.sinktail import POLL_INTERVAL_S, SinkTail, seen_path
@@ -28,10 +27,6 @@ from riftdrill.load.rows import RowsResult, RowsSpec, run_rows, table_for
 DEFAULT_DRAIN_S = 60.0
 MAX_DRAIN_S = 3600.0
 START_TIMEOUT_S = 15.0  # the source answers and the table exists, or the start fails
-
-
-def change_lag_path(run_dir: Path) -> Path:
-    return run_dir / "load" / "hub" / "change-lag.json"
 
 
 def rows_spec(hub: Hub, run_dir: Path, rate_per_s: float, duration_s: float,
@@ -59,8 +54,8 @@ class HubOutcome:
     error: str | None = None  # the workload thread's failure, if it failed
 
     def summary(self) -> dict[str, Any]:
-        lag = {k: v for k, v in asdict(self.lag).items() if k != "series"}
-        lag["drain_s"] = self.drain_s
+        lag = ChangeLagFile.of(self.lag, self.drain_s).model_dump(
+            exclude={"series", "workload_error"})
         return {"table": self.table, "attempted": self.result.attempted,
                 "outcomes": self.result.outcomes,
                 "behind_max_s": round(self.result.behind_max_s, 3),
@@ -140,10 +135,16 @@ class HubLoad:
         out = HubOutcome(table=self.spec.table, result=self._result or RowsResult(), lag=lag,
                          drain_s=round(drained_s, 3) if lag.never_visible == 0 else None,
                          error=self._error)
-        summary = out.summary()["change_lag"]
-        change_lag_path(self.run_dir).write_text(
-            json.dumps({**summary, "series": [asdict(p) for p in lag.series]}, indent=2) + "\n")
+        write_change_lag(self.run_dir, lag, out.drain_s, self._error)
         return out
+
+
+def write_change_lag(run_dir: Path, lag: ChangeLag, drain_s: float | None,
+                     workload_error: str | None = None) -> Path:
+    """`<run>/load/hub/change-lag.json`, in the model its readers use (hub/lag.py)."""
+    path = change_lag_path(run_dir)
+    path.write_text(ChangeLagFile.of(lag, drain_s, workload_error).model_dump_json(indent=2) + "\n")
+    return path
 
 
 def start_hub_load(hub: Hub, run_dir: Path, rate_per_s: float, duration_s: float,
