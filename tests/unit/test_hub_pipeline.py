@@ -212,6 +212,37 @@ def test_change_lag_from_commit_to_first_sight() -> None:
         (0.0, 2, 0.3), (1.0, 2, 3.0), (2.0, 2, 0.2)]
 
 
+def test_a_delete_is_seen_whatever_version_the_tail_names_and_an_unseen_row_is_not_late() -> None:
+    """The tail names a delete one past the last version it saw present; it cannot see a row
+    go that it never saw: neither is a change the sink never showed."""
+    from riftdrill.hub.lag import compute_change_lag
+    from riftdrill.hub.rows import RowChange, row_crc
+    from riftdrill.hub.sinktail import Sight
+
+    s = 1_000_000_000
+
+    def ok(op: str, row_id: int, version: int, done_s: float) -> RowChange:
+        crc = None if op == "delete" else row_crc(row_id, version)
+        return RowChange(op=op, id=row_id, version=version, payload_crc=crc,  # type: ignore[arg-type]
+                         intended_ns=0, start_ns=0, done_ns=int(done_s * s), outcome="ok")
+
+    changes = [ok("insert", 1, 1, 0.1), ok("update", 1, 2, 0.2), ok("delete", 1, 3, 0.3),
+               ok("insert", 2, 1, 1.0), ok("delete", 2, 2, 1.05),  # between two polls
+               ok("insert", 4, 1, 2.0), ok("delete", 4, 2, 2.1), ok("insert", 4, 3, 2.2),
+               ok("delete", 4, 4, 3.0),
+               ok("insert", 5, 1, 4.0), ok("delete", 5, 2, 4.5)]
+    sights = [Sight(1, 1, "upsert", int(0.15 * s)),
+              Sight(1, 2, "delete", int(0.5 * s)),  # v2 missed: the tail names the delete v2
+              Sight(4, 1, "upsert", int(2.05 * s)), Sight(4, 2, "delete", int(2.15 * s)),
+              Sight(4, 3, "upsert", int(2.3 * s)), Sight(4, 4, "delete", int(3.4 * s)),
+              Sight(5, 1, "upsert", int(4.1 * s))]  # id 5 seen present, never seen gone
+    lag = compute_change_lag(changes, sights, t0_ns=0, poll_interval_s=0.2)
+    assert lag.never_visible == 1  # id 5's delete: the sink still showed the row
+    # overwritten: id 1 v2 (missed), id 2 v1 and its delete (never seen present)
+    assert (lag.committed, lag.seen, lag.overwritten) == (11, 7, 3)
+    assert lag.max_s == 0.4  # id 4's last delete, seen 0.4 s after its commit
+
+
 def test_adding_or_removing_the_hub_keeps_the_cluster() -> None:
     from dataclasses import asdict
 

@@ -6,6 +6,13 @@ counted as `overwritten` (its lag is unknown, not zero). A change that is the la
 id and was never seen is `never_visible`: the sink never showed the row's final state while the
 tail watched.
 
+A delete is seen as its row gone, and the tail names it one past the last version it saw
+present, which is the delete's own version only when it saw the version the delete removed: so
+a delete matches the first deletion the tail saw of that row's incarnation (versions after the
+previous delete of the id, up to its own). A row the tail never saw present between its insert
+and its delete (both applied between two polls) cannot be seen to go: that delete is counted
+`overwritten` too, never `never_visible` (the verifier judges the sink's rows either way).
+
 `<run>/load/hub/change-lag.json` (written by `riftdrill hub load`) is the ChangeLag without its
 series, the drain the load waited for (`drain_s`, None when the sink never showed every row's
 final state), then the series; `ChangeLagFile` reads it. Its `t_s` count from the row ledger's
@@ -54,13 +61,18 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def compute_change_lag(changes: Iterable[RowChange], sights: Iterable[Sight], t0_ns: int,
                        poll_interval_s: float) -> ChangeLag:
-    first: dict[tuple[int, int, bool], int] = {}
+    first: dict[tuple[int, int], int] = {}  # (id, version) first seen present
+    gone: dict[int, list[tuple[int, int]]] = {}  # id -> (version the tail named, seen_ns)
     for s in sights:
-        first.setdefault((s.id, s.version, s.op == "delete"), s.seen_ns)
+        if s.op == "delete":
+            gone.setdefault(s.id, []).append((s.version, s.seen_ns))
+        else:
+            first.setdefault((s.id, s.version), s.seen_ns)
     committed = [c for c in changes if c.outcome == "ok"]
     last_version: dict[int, int] = {}
     for c in committed:
         last_version[c.id] = max(last_version.get(c.id, 0), c.version)
+    previous_delete: dict[int, int] = {}  # id -> version of its last delete so far
     out = ChangeLag(committed=len(committed), poll_interval_s=poll_interval_s)
     lags: list[float] = []
     per_second: dict[int, list[float]] = {}
@@ -68,9 +80,20 @@ def compute_change_lag(changes: Iterable[RowChange], sights: Iterable[Sight], t0
     for c in committed:
         second = int((c.done_ns - t0_ns) // 1_000_000_000)
         counts[second] = counts.get(second, 0) + 1
-        seen_ns = first.get((c.id, c.version, c.op == "delete"))
+        final = last_version[c.id] == c.version
+        if c.op == "delete":
+            after = previous_delete.get(c.id, 0)
+            previous_delete[c.id] = c.version
+            seen_ns = min((ns for v, ns in gone.get(c.id, []) if after < v <= c.version),
+                          default=None)
+            if seen_ns is None and final and not any(
+                    (c.id, v) in first for v in range(after + 1, c.version)):
+                out.overwritten += 1  # never seen present: its going cannot be seen
+                continue
+        else:
+            seen_ns = first.get((c.id, c.version))
         if seen_ns is None:
-            if last_version[c.id] == c.version:
+            if final:
                 out.never_visible += 1
             else:
                 out.overwritten += 1

@@ -222,11 +222,51 @@ def wait_running(rest: ConnectRest, name: str, timeout_s: float = 120.0) -> dict
     raise LabError(f"connector {name} not running after {timeout_s:.0f} s: {where}")
 
 
-def create(rest: ConnectRest, name: str, config: dict[str, str]) -> None:
+def create(rest: ConnectRest, name: str, config: dict[str, str], *,
+           fresh_offsets: bool = False, timeout_s: float = 60.0) -> None:
     """Validate, then create or update: a config the worker rejects is one line naming the
-    field and the worker's reason, and nothing is created."""
+    field and the worker's reason, and nothing is created.
+
+    `fresh_offsets`: the connector starts from no committed source offset. The lab's databases
+    are new on every deploy while the Connect cluster's offsets topic outlives them (the Kafka
+    cluster stays when the hub is removed and added again), and a source that resumes from an
+    LSN of the old database fails. So it is deleted, created stopped (KIP-980), its offsets
+    deleted (KIP-875) and resumed."""
     errors = rest.validate(name, config)
     if errors:
         raise ValidationError(f"connector {name}: the worker rejects its config: {errors[0]}"
                               + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
-    rest.put_config(name, config)
+    if not fresh_offsets:
+        rest.put_config(name, config)
+        return
+    rest.delete(name)
+    body = {"name": name, "config": config, "initial_state": "STOPPED"}
+    _retry_conflict(lambda: rest.call("POST", "/connectors", body), timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while _connector_state(rest, name) != "STOPPED":
+        if time.monotonic() > deadline:
+            raise LabError(f"connector {name} not STOPPED {timeout_s:.0f} s after its creation")
+        time.sleep(0.5)
+    _retry_conflict(lambda: rest.call("DELETE", f"/connectors/{name}/offsets"), timeout_s)
+    rest.resume(name)
+
+
+def _connector_state(rest: ConnectRest, name: str) -> str:
+    try:
+        return state_of(rest.status(name))[0]
+    except ConnectorError as exc:
+        if exc.code != 404:
+            raise
+        return "absent"
+
+
+def _retry_conflict(call: Any, timeout_s: float) -> Any:
+    """A write during the group's rebalance (after a delete) answers 409: tried again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except ConnectorError as exc:
+            if exc.code != 409 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
