@@ -25,11 +25,13 @@ START_NS = 1_764_633_600 * NS  # the row ledger's start: the series' zero
 
 
 def lag_file(points: list[tuple[float, float | None]], **kw: Any) -> ChangeLagFile:
-    """A change lag with one point per (second of commit from START_NS, its highest lag)."""
+    """A change lag with one point per (second of commit from START_NS, its highest lag), its
+    latest sight that lag after the second began."""
     base: dict[str, Any] = {"committed": 10 * len(points), "seen": 10 * len(points),
                             "overwritten": 0, "never_visible": 0, "max_s": 9.0, "p99_s": 1.0,
                             "median_s": 0.3, "poll_interval_s": 0.2, "drain_s": 0.4}
-    series = [LagPointFile(t_s=t, committed=10, max_lag_s=m, p99_lag_s=m) for t, m in points]
+    series = [LagPointFile(t_s=t, committed=10, max_lag_s=m, p99_lag_s=m,
+                           last_seen_s=None if m is None else t + m) for t, m in points]
     return ChangeLagFile(**{**base, **kw, "series": series})
 
 
@@ -263,3 +265,16 @@ def test_a_failed_row_workload_fails_the_run_naming_its_error(tmp_path: Path) ->
     write_change_lag(tmp_path, lag, None, "OperationalError: the source went away")
     with pytest.raises(RiftdrillError, match=r"the row workload failed \(OperationalError"):
         hubfigures.hub_from_run(tmp_path, [])
+
+
+def test_a_change_committed_before_the_fault_and_seen_after_it_is_not_the_baseline() -> None:
+    """A killed source task's unsent tail: committed in the last seconds before the fault, it
+    reaches the sink only after the task moved; its lag is the fault's."""
+    h = hub_figures(lag_file([(0.0, 0.4), (1.0, 0.5), (2.0, 30.0), (3.0, 28.0), (40.0, 0.5)]),
+                    START_NS, [window(2.5, 10.0)])
+    assert (h.baseline_max_s, h.since_fault_max_s) == (0.5, 30.0)
+    # A file written before last sights were recorded: the second's end plus its lag.
+    old = lag_file([(0.0, 0.4), (1.0, 0.5), (2.0, 30.0)])
+    for p in old.series:
+        p.last_seen_s = None
+    assert hub_figures(old, START_NS, [window(2.5, 10.0)]).baseline_max_s == 0.5

@@ -9,10 +9,10 @@ the changes committed in [t, t + 1 s).
 
 - whole run: committed / seen / overwritten / never_visible, max_s / p99_s / median_s,
   poll_interval_s (a sight is late by up to this much) and drain_s, as the workload measured;
-- baseline_max_s: the highest lag of a change committed in a second that ended before the
-  fault start (None: no change seen before it);
-- since_fault_max_s: the highest lag of a change committed in a second that ended after the
-  fault start (the second the fault began in, during it, and after the heal);
+- baseline_max_s: the highest lag of the seconds of commit whose every change was seen before
+  the fault start (None: no such second);
+- since_fault_max_s: the highest lag of the other seconds: a change seen after the fault
+  start (committed before it and delivered late, during it, or after the heal);
 - lag_recovered_s: from the fault end (the last window's heal) to the end of the last second of
   commit, among those that began at or after the heal, whose highest lag was over the
   baseline (baseline_max_s + poll_interval_s: two sights of an unchanged pipeline differ by up
@@ -107,8 +107,14 @@ def hub_figures(lag: ChangeLagFile, ledger_start_ns: int, wins: Sequence[FaultWi
                           max_lag_s=p.max_lag_s, p99_lag_s=p.p99_lag_s) for p in lag.series]
     out.series = points
     seen = [p for p in points if p.max_lag_s is not None]
-    before = [p.max_lag_s for p in seen if p.max_lag_s is not None and p.t_s + 1 <= 0]
-    since = [p.max_lag_s for p in seen if p.max_lag_s is not None and p.t_s + 1 > 0]
+    # The baseline: seconds whose every change was seen before the fault. A change committed
+    # just before it and delivered only after (a killed source task's unsent tail) is the
+    # fault's lag, not the baseline's. A file without last sights: the second's end + its lag.
+    last_seen = {round(p.t_s + shift_s, 3): (p.t_s + 1 + (p.max_lag_s or 0.0)
+                                             if p.last_seen_s is None else p.last_seen_s)
+                 + shift_s for p in lag.series}
+    before = [p.max_lag_s for p in seen if p.max_lag_s is not None and last_seen[p.t_s] <= 0]
+    since = [p.max_lag_s for p in seen if p.max_lag_s is not None and last_seen[p.t_s] > 0]
     out.baseline_max_s = max(before) if before else None
     out.since_fault_max_s = max(since) if since else None
     out.lag_recovered_s, out.lag_recovered_reason = _recovered(

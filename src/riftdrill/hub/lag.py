@@ -39,6 +39,7 @@ class LagPoint:
     committed: int
     max_lag_s: float | None
     p99_lag_s: float | None
+    last_seen_s: float | None = None  # the latest sight of the second's changes, from t0
 
 
 @dataclass
@@ -76,6 +77,7 @@ def compute_change_lag(changes: Iterable[RowChange], sights: Iterable[Sight], t0
     out = ChangeLag(committed=len(committed), poll_interval_s=poll_interval_s)
     lags: list[float] = []
     per_second: dict[int, list[float]] = {}
+    last_seen: dict[int, int] = {}
     counts: dict[int, int] = {}
     for c in committed:
         second = int((c.done_ns - t0_ns) // 1_000_000_000)
@@ -101,6 +103,7 @@ def compute_change_lag(changes: Iterable[RowChange], sights: Iterable[Sight], t0
         lag_s = max(0.0, (seen_ns - c.done_ns) / 1e9)
         lags.append(lag_s)
         per_second.setdefault(second, []).append(lag_s)
+        last_seen[second] = max(last_seen.get(second, seen_ns), seen_ns)
     out.seen = len(lags)
     if lags:
         out.max_s = round(max(lags), 3)
@@ -108,9 +111,12 @@ def compute_change_lag(changes: Iterable[RowChange], sights: Iterable[Sight], t0
         out.median_s = round(_pct(lags, 0.5), 3)
     for second in sorted(counts):
         vals = per_second.get(second, [])
+        seen_ns = last_seen.get(second)
         out.series.append(LagPoint(t_s=float(second), committed=counts[second],
                                    max_lag_s=round(max(vals), 3) if vals else None,
-                                   p99_lag_s=round(_pct(vals, 0.99), 3) if vals else None))
+                                   p99_lag_s=round(_pct(vals, 0.99), 3) if vals else None,
+                                   last_seen_s=None if seen_ns is None
+                                   else round((seen_ns - t0_ns) / 1e9, 3)))
     return out
 
 
@@ -127,6 +133,7 @@ class LagPointFile(BaseModel):
     committed: int
     max_lag_s: float | None
     p99_lag_s: float | None
+    last_seen_s: float | None = None  # absent in files written before it was recorded
 
 
 class ChangeLagFile(BaseModel):
