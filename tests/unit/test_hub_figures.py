@@ -211,6 +211,15 @@ def test_the_change_lag_bound_holds_or_is_broken_by_how_much() -> None:
     assert lag_violations(ExperimentSlo(), 1.0, None) == []  # unbounded: not checked
 
 
+def test_a_hub_bound_on_a_drill_of_every_topology_applies_only_where_a_hub_is_deployed() -> None:
+    bounds = ExperimentSlo(max_change_lag_s=30)  # e.g. link-sever, which also runs stretched
+    assert all(v.bound != "max_change_lag_s"
+               for v in check(bounds, None, None, 30, hub=None, hub_deployed=False))
+    [v] = [v for v in check(bounds, None, None, 30, hub=None, hub_deployed=True)
+           if v.bound == "max_change_lag_s"]
+    assert "no hub figures in this run" in v.message
+
+
 @pytest.mark.parametrize(("hub", "why"), [
     (None, "no hub figures in this run"),
     (figures(never_visible=2), "2 committed change(s) never seen in the sink"),

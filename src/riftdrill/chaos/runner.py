@@ -520,7 +520,8 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     reasons += problems
     violations = slo_mod.check(bounds, recovery, report,
                                float(params.get("hold_s", 0) or 0), sends=sends,
-                               replication=replication, failover=fo, hub=hub)
+                               replication=replication, failover=fo, hub=hub,
+                               hub_deployed=inv.hub is not None)
     base = decide(journal, verify=report) if journal is not None else Verdict(passed=False)
     all_reasons = reasons + base.reasons + [v.message for v in violations]
     verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
