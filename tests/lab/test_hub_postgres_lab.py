@@ -191,3 +191,30 @@ def test_a_crashed_database_restarts_and_a_frozen_one_hangs_clients_until_resume
     with psycopg.connect(postgres.conninfo("127.0.0.1", port), autocommit=True) as conn:
         assert conn.execute("SELECT id FROM t").fetchall() == [(1,)]  # WAL replayed
     assert "database system was interrupted" in procs.tail(PROC, 60)
+
+
+def test_an_outage_of_the_source_is_in_the_history_as_failed_changes_on_schedule(
+        server: tuple[int, int], tmp_path: Path) -> None:
+    from riftdrill.drivers.local import LocalDriver
+    from riftdrill.hub.rows import read_rows, rows_path
+    from riftdrill.load.hubload import start_hub_load
+
+    port, _ = server
+    hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
+              databases=[_database(port, "source"), _database(port, "sink")], workers=[])
+    run_dir = tmp_path / "run"
+    drv, db, inv = LocalDriver(), _database(port, "source"), None
+    load = start_hub_load(hub, run_dir, rate_per_s=20, duration_s=600, drain_s=10)
+    time.sleep(1.5)
+    drv.kill_database(inv, db)  # type: ignore[arg-type]
+    time.sleep(3)
+    drv.start_database(inv, db)  # type: ignore[arg-type]
+    time.sleep(2)
+    outcome = load.finish()
+    changes = read_rows(rows_path(run_dir)).changes
+    down = [c for c in changes if c.error == "not attempted: the source is unreachable"]
+    assert len(down) >= 20, outcome.result.outcomes  # ~3 s at 20/s, not one per retry
+    assert all(c.outcome == "failed" for c in down)
+    assert changes[-1].outcome == "ok"  # back after the restart
+    # on schedule through the outage: no change started more than a retry late
+    assert outcome.result.behind_max_s < 3.5

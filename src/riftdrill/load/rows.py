@@ -40,6 +40,8 @@ MIN_LIVE = 20
 MAX_RATE_PER_S = 2000.0
 MAX_DURATION_S = 24 * 3600.0
 CONNECT_TIMEOUT_S = 3
+RECONNECT_S = 1.0  # one reconnect attempt's budget while the source is away
+RETRY_S = 0.5  # between such attempts
 
 
 @dataclass
@@ -109,6 +111,7 @@ def run_rows(spec: RowsSpec, run_dir: Path,
     interval_ns = int(1e9 / spec.rate_per_s)
     end_ns = start_ns + int(spec.duration_s * 1e9)
     last_progress = time.monotonic()
+    retry_ns = 0
     with RowsWriter(rows_path(run_dir), header) as ledger:
         n = 0
         while True:
@@ -121,13 +124,18 @@ def run_rows(spec: RowsSpec, run_dir: Path,
                 break
             if wait_s > 0 and stop is None:
                 time.sleep(wait_s)
+            unreachable = False
             if conn is None or conn.closed:
-                conn = _reconnect(conninfo, min(end_ns, time.time_ns() + int(5e9)))
-                if conn is None:
-                    continue  # the source is unreachable: this intended change is skipped
-            if uncertain and not _settle(conn, spec.table, uncertain, live, dead):
+                # Tried at most every RETRY_S: the changes due meanwhile fail at once, so the
+                # schedule keeps its times through an outage instead of bunching up after it.
+                if time.time_ns() >= retry_ns:
+                    conn = _reconnect(conninfo, time.time_ns() + int(RECONNECT_S * 1e9))
+                    retry_ns = time.time_ns() + int(RETRY_S * 1e9)
+                unreachable = conn is None
+            if not unreachable and uncertain and not _settle(conn, spec.table, uncertain, live,
+                                                             dead):
                 conn.close()
-                continue
+                unreachable = True
             op, row_id, version = _choose(rng, live, dead, next_id)
             if op == "insert" and row_id == next_id:
                 next_id += 1
@@ -135,6 +143,17 @@ def run_rows(spec: RowsSpec, run_dir: Path,
             begin_ns = time.time_ns()
             result.behind_max_s = max(result.behind_max_s, (begin_ns - intended_ns) / 1e9)
             error: str | None = None
+            if unreachable:
+                # Not attempted, still in the history: an outage shows as failed changes, not
+                # as a quiet gap in the schedule.
+                ledger.append(RowChange(op=op, id=row_id, version=version,
+                                        payload_crc=None if op == "delete" else payload_crc(text),
+                                        intended_ns=intended_ns, start_ns=begin_ns,
+                                        done_ns=time.time_ns(), outcome="failed",
+                                        error="not attempted: the source is unreachable"))
+                result.attempted += 1
+                result.outcomes["failed"] += 1
+                continue
             try:
                 if op == "insert":
                     cur = conn.execute(f"INSERT INTO {spec.table} (id, version, payload) VALUES "
