@@ -29,11 +29,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from riftdrill.chaos.windows import FaultWindow, span
 from riftdrill.errors import RiftdrillError
-from riftdrill.hub.lag import ChangeLagFile, change_lag_path, read_change_lag
+from riftdrill.hub.lag import ChangeLagFile, ChangeLagTotals, change_lag_path, read_change_lag
 from riftdrill.hub.rows import read_rows_header, rows_path
 from riftdrill.verify.anomalies import HubKind
 from riftdrill.verify.hub import HubReport
@@ -59,24 +59,15 @@ class HubVerifyFigures(BaseModel):
     anomalies: dict[str, int]  # every hub kind, 0 included
 
 
-class HubFigures(BaseModel):
+class HubFigures(ChangeLagTotals):
     """summary.json `hub`: only runs with the hub's row workload."""
 
-    committed: int
-    seen: int
-    overwritten: int
-    never_visible: int
-    max_s: float | None
-    p99_s: float | None
-    median_s: float | None
-    poll_interval_s: float
-    drain_s: float | None
     baseline_max_s: float | None = None
     since_fault_max_s: float | None = None
     lag_recovered_s: float | None = None
     lag_recovered_reason: str | None = None
     verify: HubVerifyFigures | None = None
-    series: list[HubLagPoint] = []
+    series: list[HubLagPoint] = Field(default_factory=list)
 
 
 def verify_figures(report: HubReport) -> HubVerifyFigures:
@@ -91,10 +82,7 @@ def hub_figures(lag: ChangeLagFile, ledger_start_ns: int, wins: Sequence[FaultWi
                 verify: HubReport | None = None) -> HubFigures:
     """The block from the change lag, the row ledger's start (the series' zero) and the
     drill's fault windows; pure."""
-    out = HubFigures(committed=lag.committed, seen=lag.seen, overwritten=lag.overwritten,
-                     never_visible=lag.never_visible, max_s=lag.max_s, p99_s=lag.p99_s,
-                     median_s=lag.median_s, poll_interval_s=lag.poll_interval_s,
-                     drain_s=lag.drain_s,
+    out = HubFigures(**lag.model_dump(include=set(ChangeLagTotals.model_fields)),
                      verify=verify_figures(verify) if verify is not None else None)
     sp = span(list(wins))
     if sp is None:

@@ -136,9 +136,8 @@ class LagPointFile(BaseModel):
     last_seen_s: float | None = None  # absent in files written before it was recorded
 
 
-class ChangeLagFile(BaseModel):
-    """`<run>/load/hub/change-lag.json` as `riftdrill hub load` writes it (ChangeLag's fields,
-    `drain_s`, the series); keys a later writer adds are ignored."""
+class ChangeLagTotals(BaseModel):
+    """The whole run's change lag: what change-lag.json and summary.json's `hub` share."""
 
     committed: int
     seen: int
@@ -149,6 +148,12 @@ class ChangeLagFile(BaseModel):
     median_s: float | None
     poll_interval_s: float
     drain_s: float | None  # None: the sink never showed every change's final state
+
+
+class ChangeLagFile(ChangeLagTotals):
+    """`<run>/load/hub/change-lag.json` as the row workload writes it (load/hubload.py:
+    ChangeLag's fields, `drain_s`, the series); keys a later writer adds are ignored."""
+
     # The workload's own failure (its thread raised): the ledger may end early; a drill fails.
     workload_error: str | None = None
     series: list[LagPointFile] = []
