@@ -97,23 +97,10 @@ class LocalDriver:
         return Effect(requested, gone, "pid gone")
 
     def pause_broker(self, inv: Inventory, broker: Broker) -> Effect:
-        requested = time.time_ns()
-        if not procs.send(broker.handle, signal.SIGSTOP):
-            raise FaultError(f"broker {broker.name} is not running; cannot pause it")
-        stopped = wait_for(lambda: procs.state(broker.handle) == "paused")
-        if stopped is None:
-            raise FaultError(f"broker {broker.name} did not show state stopped {CONFIRM_S:g} s "
-                             "after SIGSTOP; `riftdrill heal` resumes it")
-        return Effect(requested, stopped, "state stopped")
+        return _pause_process(broker.handle, f"broker {broker.name}", procs.send)
 
     def resume_broker(self, inv: Inventory, broker: Broker) -> Effect:
-        requested = time.time_ns()
-        if not procs.send(broker.handle, signal.SIGCONT):
-            return Effect.since(requested, "not running (nothing to resume)")
-        running = wait_for(lambda: procs.state(broker.handle) == "running")
-        if running is None:
-            raise FaultError(f"broker {broker.name} still stopped {CONFIRM_S:g} s after SIGCONT")
-        return Effect(requested, running, "state running")
+        return _resume_process(broker.handle, f"broker {broker.name}", procs.send)
 
     def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
         requested = time.time_ns()
@@ -155,24 +142,11 @@ class LocalDriver:
         return Effect(requested, time.time_ns(), "accepts connections")
 
     def pause_database(self, inv: Inventory, database: Database) -> Effect:
-        requested = time.time_ns()
-        if not procs.send_tree(database.handle, signal.SIGSTOP):
-            raise FaultError(f"database {database.name} is not running; cannot pause it")
-        stopped = wait_for(lambda: procs.state(database.handle) == "paused")
-        if stopped is None:
-            raise FaultError(f"database {database.name} did not show state stopped "
-                             f"{CONFIRM_S:g} s after SIGSTOP; `riftdrill heal` resumes it")
-        return Effect(requested, stopped, "state stopped")
+        # every server process: a stopped postmaster alone leaves its backends serving
+        return _pause_process(database.handle, f"database {database.name}", procs.send_tree)
 
     def resume_database(self, inv: Inventory, database: Database) -> Effect:
-        requested = time.time_ns()
-        if not procs.send_tree(database.handle, signal.SIGCONT):
-            return Effect.since(requested, "not running (nothing to resume)")
-        running = wait_for(lambda: procs.state(database.handle) == "running")
-        if running is None:
-            raise FaultError(f"database {database.name} still stopped {CONFIRM_S:g} s after "
-                             "SIGCONT")
-        return Effect(requested, running, "state running")
+        return _resume_process(database.handle, f"database {database.name}", procs.send_tree)
 
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         lk = inv.link(link)
@@ -299,6 +273,31 @@ def _kill_process(handle: str, what: str, sig: signal.Signals = signal.SIGKILL) 
     if gone is None:
         raise FaultError(f"{what} survived {sig.name} for {CONFIRM_S:g} s")
     return Effect(requested, gone, "pid gone")
+
+
+Signal = Callable[[str, signal.Signals], bool]
+
+
+def _pause_process(handle: str, what: str, send: Signal) -> Effect:
+    """SIGSTOP; in effect once the process shows state stopped."""
+    requested = time.time_ns()
+    if not send(handle, signal.SIGSTOP):
+        raise FaultError(f"{what} is not running; cannot pause it")
+    stopped = wait_for(lambda: procs.state(handle) == "paused")
+    if stopped is None:
+        raise FaultError(f"{what} did not show state stopped {CONFIRM_S:g} s after SIGSTOP; "
+                         "`riftdrill heal` resumes it")
+    return Effect(requested, stopped, "state stopped")
+
+
+def _resume_process(handle: str, what: str, send: Signal) -> Effect:
+    requested = time.time_ns()
+    if not send(handle, signal.SIGCONT):
+        return Effect.since(requested, "not running (nothing to resume)")
+    running = wait_for(lambda: procs.state(handle) == "running")
+    if running is None:
+        raise FaultError(f"{what} still stopped {CONFIRM_S:g} s after SIGCONT")
+    return Effect(requested, running, "state running")
 
 
 def _start_process(handle: str) -> Effect:
