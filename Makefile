@@ -58,7 +58,7 @@ test: setup
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q tests/unit
-	$(PY) -m pytest -q -m lab tests/lab
+	$(PY) -m pytest -q -m lab --durations=15 tests/lab  # where the suite's time goes, in CI's log
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit
