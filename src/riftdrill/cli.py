@@ -23,7 +23,15 @@ from typer.core import TyperGroup
 
 from riftdrill import faults, inventory
 from riftdrill.errors import NotDeployedError, RiftdrillError
-from riftdrill.inventory import Direction, Engine, LabEngine, SetupName, Target, Topology
+from riftdrill.inventory import (
+    ConnectorDelivery,
+    Direction,
+    Engine,
+    LabEngine,
+    SetupName,
+    Target,
+    Topology,
+)
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 a verdict failed (drill, verify, smoke, report --figures "
               "--check); 2 bad input: one line on stderr naming the problem and the fix; "
@@ -190,6 +198,9 @@ def deploy(
     wan: Annotated[str | None, typer.Option(
         help="the cross-cloud link's weather (local): inter-region (default), metro, none, or "
              "latency=25ms,jitter=5ms,loss=0%,rate=1000mbit")] = None,
+    hub_delivery: Annotated[ConnectorDelivery | None, typer.Option(
+        help="topology hub: the CDC source's delivery; exactly-once is KIP-618 (transactions), "
+             "and the verdict then fails a change read twice")] = None,
     dry_run: Annotated[bool, typer.Option(help="aws-gcp: show the plan, change nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -206,7 +217,8 @@ def deploy(
     request = DeployRequest(target=target, engine=engine, topology=topology,
                             brokers_per_cloud=brokers_per_cloud,
                             replication_factor=replication_factor,
-                            min_insync_replicas=min_insync_replicas, wan=wan)
+                            min_insync_replicas=min_insync_replicas, wan=wan,
+                            hub_delivery=hub_delivery)
     plan = plan_deploy(request, deployed_spec())
     plan.spec.validate()
     notice = plan.notice()

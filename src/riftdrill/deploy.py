@@ -19,6 +19,7 @@ from riftdrill.errors import LabError, RiftdrillError, SetupError, ValidationErr
 from riftdrill.inventory import (
     ONE_CLUSTER,
     CloudEngine,
+    ConnectorDelivery,
     Engine,
     Inventory,
     LabEngine,
@@ -32,6 +33,7 @@ TARGETS: tuple[Target, ...] = get_args(Target)
 ENGINES: tuple[LabEngine, ...] = get_args(LabEngine)
 CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
 TOPOLOGIES: tuple[Topology, ...] = get_args(Topology)
+HUB_DELIVERIES: tuple[ConnectorDelivery, ...] = get_args(ConnectorDelivery)
 LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
 DEFAULT_WAN = "inter-region"  # lab/wan.py DEFAULT_PROFILE (a test holds the two equal)
 
@@ -49,6 +51,7 @@ class DeploySpec:
     min_insync_replicas: int = 2
     wan: str = DEFAULT_WAN  # the link's weather: a lab/wan.py profile name or field=value list
     broker_heap_mb: int = 512
+    hub_delivery: ConnectorDelivery = "at-least-once"  # the CDC source's (topology hub)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -58,6 +61,12 @@ class DeploySpec:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValidationError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+        if self.hub_delivery not in HUB_DELIVERIES:
+            raise ValidationError(f"unknown hub delivery {self.hub_delivery!r}; choose one of: "
+                                  f"{', '.join(HUB_DELIVERIES)}")
+        if self.hub_delivery != "at-least-once" and self.topology != "hub":
+            raise ValidationError(f"hub delivery {self.hub_delivery} is for topology hub (asked: "
+                                  f"{self.topology}); add --topology hub or leave it out")
         if self.topology == "hub" and (self.target != "local" or self.engine != "kafka"):
             raise ValidationError(
                 f"topology hub runs on the lab with kafka only (asked: {self.engine} on "
@@ -94,6 +103,7 @@ class DeploySpec:
         }
         if self.target == "local":
             values["wan_profile"] = self.wan
+            values["hub_delivery"] = self.hub_delivery
         return {**values, **self.extra}
 
 
@@ -113,6 +123,7 @@ class DeployRequest:
     replication_factor: int | None = None
     min_insync_replicas: int | None = None
     wan: str | None = None
+    hub_delivery: ConnectorDelivery | None = None
 
     def given(self) -> dict[str, Any]:
         return {name: value for name, value in asdict(self).items() if value is not None}
@@ -133,7 +144,8 @@ class DeployPlan:
             return None
         what = ", ".join(self.changes)
         if self.deployed is not None and hub_only_change(asdict(self.deployed), self.spec):
-            verb = "adding" if self.spec.topology == "hub" else "removing"
+            verb = ("rebuilding" if self.deployed.topology == self.spec.topology
+                    else "adding" if self.spec.topology == "hub" else "removing")
             return f"{what}: {verb} the integration hub; the cluster and its data stay"
         if self.deployed is not None and self.deployed.target == self.spec.target == "local":
             return (f"the request differs from the deployed lab ({what}): tearing the lab down "
@@ -286,14 +298,22 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
         return inv
 
 
+HUB_ONLY = ("topology", "hub_delivery")  # what only the hub's components depend on
+
+
 def hub_only_change(previous: dict[str, Any], spec: DeploySpec) -> bool:
-    """Stretched <-> hub and nothing else: Terraform adds or removes the hub's components and
-    leaves the cluster as it is (no component but the hub's depends on the topology)."""
+    """Stretched <-> hub, or the hub's delivery, and nothing else: Terraform adds, removes or
+    rebuilds the hub's components and leaves the cluster as it is (no other component depends
+    on the topology or the delivery)."""
     now = asdict(spec)
-    if {previous.get("topology"), now["topology"]} != {"stretched", "hub"}:
+    topologies = {previous.get("topology"), now["topology"]}
+    if not topologies <= {"stretched", "hub"} or topologies == {"stretched"}:
         return False
-    return {k: v for k, v in previous.items() if k != "topology"} == {
-        k: v for k, v in now.items() if k != "topology"}
+    before = {"hub_delivery": "at-least-once", **previous}  # a spec from before it existed
+    if all(before[k] == now[k] for k in HUB_ONLY):
+        return False
+    return {k: v for k, v in before.items() if k not in HUB_ONLY} == {
+        k: v for k, v in now.items() if k not in HUB_ONLY}
 
 
 def _previous_spec() -> dict[str, Any] | None:

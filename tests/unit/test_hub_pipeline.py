@@ -7,6 +7,7 @@ import json
 import random
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
@@ -258,3 +259,34 @@ def test_adding_or_removing_the_hub_keeps_the_cluster() -> None:
                              "and its data stay")
     plan = plan_deploy(DeployRequest(topology="per-cloud"), stretched)
     assert "tearing the lab down" in (plan.notice() or "")
+    # The hub's delivery is the hub's alone: rebuilt in place, the cluster stays.
+    hub = DeploySpec(topology="hub")
+    eos = DeploySpec(topology="hub", hub_delivery="exactly-once")
+    assert hub_only_change(asdict(hub), eos) and hub_only_change(asdict(eos), stretched)
+    legacy = {k: v for k, v in asdict(hub).items() if k != "hub_delivery"}  # an older record
+    assert hub_only_change(legacy, eos) and not hub_only_change(legacy, hub)
+    assert not hub_only_change(asdict(stretched), stretched)
+    plan = plan_deploy(DeployRequest(hub_delivery="exactly-once"), hub)
+    assert plan.notice() == ("hub delivery at-least-once -> exactly-once: rebuilding the "
+                             "integration hub; the cluster and its data stay")
+    assert plan.spec.tf_vars()["hub_delivery"] == "exactly-once"
+
+
+def test_exactly_once_hub_asks_kip_618_of_workers_source_and_sink() -> None:
+    from riftdrill.hub import connect
+    from riftdrill.lab import hubparts
+
+    spec = {"name": "connect-aws", "cloud": "aws", "address": "198.18.1.31",
+            "bootstrap": "198.18.1.11:9092", "replication_factor": 3, "rest_port": 8083,
+            "group": "g", "exactly_once": True}
+    props = connect.worker_properties(hubparts._worker(spec), plugin_path=[])
+    assert props["exactly.once.source.support"] == "enabled"
+    assert props["consumer.isolation.level"] == "read_committed"
+    plain = connect.worker_properties(hubparts._worker({**spec, "exactly_once": False}),
+                                      plugin_path=[])
+    assert plain["exactly.once.source.support"] == "disabled"
+    assert "consumer.isolation.level" not in plain
+    db = pipeline.DatabaseRef("198.18.1.21", 5432)
+    p = pipeline.Pipeline("s", "k", "hub", 3, db, db, exactly_once=True)
+    assert pipeline.source_config(p)["exactly.once.support"] == "required"
+    assert "exactly.once.support" not in pipeline.source_config(replace(p, exactly_once=False))

@@ -149,6 +149,7 @@ locals {
       bootstrap          = local.bootstrap["main"][c]
       group              = local.hub_group
       replication_factor = local.cluster_rf["main"]
+      exactly_once       = var.hub_delivery == "exactly-once"
     }
   }
   hub_pipeline = {
@@ -160,6 +161,7 @@ locals {
     workers            = [for w in local.hub_workers : "http://${w.address}:${w.rest_port}"]
     source             = local.hub ? local.hub_databases["pg-aws"] : null
     sink               = local.hub ? local.hub_databases["pg-gcp"] : null
+    exactly_once       = var.hub_delivery == "exactly-once"
   }
 
   runner = {

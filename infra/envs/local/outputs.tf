@@ -62,6 +62,7 @@ output "inventory" {
       source_connector = local.hub_pipeline.source_connector
       sink_connector   = local.hub_pipeline.sink_connector
       topic_prefix     = local.hub_pipeline.topic_prefix
+      delivery         = var.hub_delivery
       databases = [for d in local.hub_databases : {
         name   = d.name, cloud = d.cloud, role = d.role, address = d.address, port = d.port
         handle = "database-${d.name}"

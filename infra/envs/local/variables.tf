@@ -18,6 +18,16 @@ variable "topology" {
   }
 }
 
+variable "hub_delivery" {
+  type        = string
+  default     = "at-least-once"
+  description = "topology hub: what the CDC source promises. at-least-once: a restarted source task re-sends what it had not committed; exactly-once: KIP-618 (every worker exactly.once.source.support=enabled, the source connector exactly.once.support=required, the sink reads committed records only)."
+  validation {
+    condition     = contains(["at-least-once", "exactly-once"], var.hub_delivery)
+    error_message = "hub_delivery must be at-least-once or exactly-once."
+  }
+}
+
 variable "brokers_per_cloud" {
   type        = number
   description = "Brokers in each cloud."

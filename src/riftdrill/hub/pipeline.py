@@ -45,6 +45,9 @@ class Pipeline:
     replication_factor: int
     source: DatabaseRef
     sink: DatabaseRef
+    # KIP-618: the source's records and offsets in one transaction per poll (the workers must
+    # run exactly.once.source.support=enabled); a connector that cannot is refused at creation.
+    exactly_once: bool = False
 
     def topic(self, table: str) -> str:
         return f"{self.topic_prefix}.public.{table}"
@@ -79,6 +82,8 @@ def source_config(p: Pipeline) -> dict[str, str]:
         "heartbeat.interval.ms": "5000",
         "topic.creation.default.partitions": "1",
         "topic.creation.default.replication.factor": str(p.replication_factor),
+        **({"exactly.once.support": "required", "transaction.boundary": "poll"}
+           if p.exactly_once else {}),
     }
 
 

@@ -54,6 +54,7 @@ def database_down(spec: Spec) -> None:
 
 
 def _worker(spec: Spec) -> connect.ConnectWorker:
+    exactly_once = bool(spec.get("exactly_once", False))
     return connect.ConnectWorker(
         name=str(spec["name"]), cloud=str(spec["cloud"]), address=str(spec["address"]),
         bootstrap=str(spec["bootstrap"]), replication_factor=int(spec["replication_factor"]),
@@ -63,7 +64,10 @@ def _worker(spec: Spec) -> connect.ConnectWorker:
         # A source task's producer keeps one request in flight (Connect's default, for order):
         # with 16 KiB batches of schema-bearing JSON and acks=all across the cloud link, a
         # one-partition CDC topic capped at about 60 changes/s. Batches of 1 MiB lift the cap.
-        overrides={"consumer.metadata.max.age.ms": "5000", "producer.batch.size": "1048576"},
+        overrides={"consumer.metadata.max.age.ms": "5000", "producer.batch.size": "1048576",
+                   # exactly-once: the sink must not apply a source transaction that aborted
+                   **({"consumer.isolation.level": "read_committed"} if exactly_once else {})},
+        exactly_once_source="enabled" if exactly_once else "disabled",
     )
 
 
@@ -106,7 +110,8 @@ def _pipeline(spec: Spec) -> pipeline.Pipeline:
     return pipeline.Pipeline(
         source_connector=str(spec["source_connector"]), sink_connector=str(spec["sink_connector"]),
         topic_prefix=str(spec["topic_prefix"]), replication_factor=int(spec["replication_factor"]),
-        source=db(spec["source"]), sink=db(spec["sink"]))
+        source=db(spec["source"]), sink=db(spec["sink"]),
+        exactly_once=bool(spec.get("exactly_once", False)))
 
 
 def pipeline_up(spec: Spec) -> None:
