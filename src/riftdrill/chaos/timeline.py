@@ -397,7 +397,9 @@ def summarize(run_dir: Path) -> ClusterTimeline | None:
     return block
 
 
-def _running(entry: dict[str, Any]) -> bool:
+def connector_running(entry: dict[str, Any]) -> bool:
+    """A `connect` block's connector entry: it and every task RUNNING (and at least one task);
+    what `not_running_s` counts against, and the report's connector rows too."""
     tasks = entry.get("tasks") or []
     return entry.get("state") == "RUNNING" and bool(tasks) and all(
         t.get("state") == "RUNNING" for t in tasks)
@@ -432,7 +434,7 @@ class _ConnectSummer:
             c.samples += 1
             states.update(str(x) for x in [entry.get("state")] + [
                 t.get("state") for t in entry.get("tasks") or []] if x)
-            if not _running(entry):
+            if not connector_running(entry):
                 self.open_down[name] = ts_s
             tasks = entry.get("tasks") or []
             if any(t.get("worker") in silent_ids for t in tasks):

@@ -11,6 +11,9 @@ effect; negative before it), and every series is one cloud's, never a sum over c
   heat map), else the per-partition unavailability of `recovery.partitions` (bars);
 - under-replicated / offline partitions, brokers up and smallest ISR per second from
   `<run>/cluster.jsonl` when the run sampled its brokers;
+- with an integration hub, each Kafka Connect connector per sample of cluster.jsonl's `connect`
+  blocks: its state (RUNNING, RUNNING on a worker that did not answer, not RUNNING, no worker
+  answered), the worker(s) running its tasks and each task's move to another worker;
 - the integration hub's change lag per second of commit (highest and p99) from summary.json's
   `hub` (chaos/hubfigures.py), and when it was back under the baseline after the heal.
 """
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from riftdrill.chaos.timeline import INTERVAL_S, connector_running
 from riftdrill.load import histograms
 
 NS = 1_000_000_000
@@ -104,6 +108,63 @@ class ClusterSeries:
     brokers_up: dict[str, list[float]]
 
 
+# A connector's state in one sample, worst first: no worker gave its status; it or a task not
+# RUNNING (or no task); RUNNING, but a task on a worker that did not answer that sample (Connect
+# still names the dead worker until the group rebalances); RUNNING.
+CONNECT_STATES = ("unanswered", "not_running", "silent", "running")
+
+
+@dataclass
+class Span:
+    """A stretch of equal values on the x axis, [start_s, end_s)."""
+
+    start_s: float
+    end_s: float
+    value: str | None
+
+
+@dataclass
+class TaskMove:
+    """A task first seen on another worker than in its sample before (as summary.json's
+    `task_moves` counts them), at that sample."""
+
+    x_s: float
+    task: str  # the task's id
+    from_worker: str
+    to_worker: str
+
+
+@dataclass
+class ConnectorRow:
+    """One Kafka Connect connector, per sample of cluster.jsonl that has it; lists parallel to
+    `x_s`. A sample holds until the next one (the last for one interval), as summary.json's
+    `cluster_timeline.connectors` counts them."""
+
+    name: str
+    x_s: list[float] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # one of CONNECT_STATES
+    # the worker Connect says runs its tasks ("+"-joined when they are on several; its
+    # worker_id when the inventory does not name it); None: no task, or no worker answered
+    worker: list[str | None] = field(default_factory=list)
+    moves: list[TaskMove] = field(default_factory=list)
+
+    def _spans(self, values: list[str | None]) -> list[Span]:
+        out: list[Span] = []
+        for i, (x, v) in enumerate(zip(self.x_s, values, strict=True)):
+            end = self.x_s[i + 1] if i + 1 < len(self.x_s) else x + INTERVAL_S
+            if out and out[-1].value == v:
+                out[-1].end_s = end
+            else:
+                out.append(Span(x, end, v))
+        return out
+
+    def state_spans(self) -> list[Span]:
+        return self._spans(list(self.state))
+
+    def worker_spans(self) -> list[Span]:
+        return self._spans(self.worker)
+
+
 @dataclass
 class HubLag:
     """The hub's change lag per second of commit; lists parallel to `x_s` (each second's
@@ -127,6 +188,7 @@ class RunSeries:
     cluster: ClusterSeries | None
     markers: list[tuple[str, float]]  # (label, x) of recovery moments
     hub: HubLag | None = None  # the integration hub's change lag, when the run has it
+    connectors: list[ConnectorRow] = field(default_factory=list)  # cluster.jsonl's `connect`
 
     @property
     def x_label(self) -> str:
@@ -349,9 +411,12 @@ def ledger_acks(run_dir: Path) -> tuple[dict[tuple[str, str, int], dict[int, int
     return {k: dict(v) for k, v in out.items()}, span
 
 
-def cluster_series(run_dir: Path, t0_s: float) -> ClusterSeries | None:
-    """cluster.jsonl (the broker timeline sampled once a second), when the run has it."""
-    lines = read_jsonl(run_dir / "cluster.jsonl")
+def cluster_series(run_dir: Path, t0_s: float,
+                   lines: list[dict[str, Any]] | None = None) -> ClusterSeries | None:
+    """cluster.jsonl (the broker timeline sampled once a second), when the run has it.
+    `lines`: the file's lines, when already read."""
+    if lines is None:
+        lines = read_jsonl(run_dir / "cluster.jsonl")
     if not lines:
         return None
     series = ClusterSeries({}, {}, {}, {}, {})
@@ -368,6 +433,77 @@ def cluster_series(run_dir: Path, t0_s: float) -> ClusterSeries | None:
         series.brokers_up.setdefault(key, []).append(
             float(len(ups)) if isinstance(ups, list) else math.nan)
     return series if series.x_s else None
+
+
+def connector_state(entry: Any, silent_workers: set[str]) -> str:
+    """One connector's CONNECT_STATES entry in a sample (`silent_workers`: the names of the
+    workers that did not answer in it)."""
+    if not isinstance(entry, dict) or entry.get("seen_by") is None:
+        return "unanswered"
+    if not connector_running(entry):
+        return "not_running"
+    tasks = [t for t in entry.get("tasks") or [] if isinstance(t, dict)]
+    if any(t.get("worker") in silent_workers for t in tasks):
+        return "silent"
+    return "running"
+
+
+def _task_worker(task: dict[str, Any]) -> str | None:
+    name = task.get("worker") or task.get("worker_id")
+    return str(name) if name else None
+
+
+def connect_series(lines: list[dict[str, Any]], t0_s: float) -> list[ConnectorRow]:
+    """Per connector, from the `connect` blocks of cluster.jsonl's lines (none without a hub,
+    and for lines written before they existed), in the order the lines name them."""
+    rows: dict[str, ConnectorRow] = {}
+    where: dict[tuple[str, str], tuple[str, str]] = {}  # (connector, task) -> (worker_id, shown)
+    for d in lines:
+        block = d.get("connect")
+        if not isinstance(block, dict) or not isinstance(d.get("ts_s"), int | float):
+            continue
+        x = float(d["ts_s"]) - t0_s
+        workers = block.get("workers")
+        silent = {str(w) for w, why in (workers if isinstance(workers, dict) else {}).items()
+                  if why is not None}
+        connectors = block.get("connectors")
+        for name, entry in (connectors if isinstance(connectors, dict) else {}).items():
+            row = rows.setdefault(name, ConnectorRow(name))
+            state = connector_state(entry, silent)
+            row.x_s.append(x)
+            row.state.append(state)
+            tasks = ([t for t in entry.get("tasks") or [] if isinstance(t, dict)]
+                     if state != "unanswered" else [])
+            shown = list(dict.fromkeys(w for t in tasks if (w := _task_worker(t))))
+            row.worker.append("+".join(shown) or None)
+            for t in tasks:
+                worker_id = t.get("worker_id")
+                if not worker_id:
+                    continue
+                key, now = (name, str(t.get("id"))), (str(worker_id), _task_worker(t) or "?")
+                before = where.get(key)
+                if before is not None and before[0] != now[0]:
+                    row.moves.append(TaskMove(x, key[1], before[1], now[1]))
+                where[key] = now
+    return list(rows.values())
+
+
+def connect_meta(rows: list[ConnectorRow]) -> dict[str, str]:
+    """The connector rows as data-* of the timeline plot (nothing without them): the names in
+    order, and per connector its state spans, worker spans (`[value, start, end]`, seconds on
+    the x axis) and task moves (`[x, task, from, to]`), as JSON."""
+    if not rows:
+        return {}
+
+    def spans(ss: list[Span]) -> list[list[Any]]:
+        return [[sp.value, round(sp.start_s, 3), round(sp.end_s, 3)] for sp in ss]
+
+    return {"connectors": ",".join(r.name for r in rows),
+            "connector-states": json.dumps({r.name: spans(r.state_spans()) for r in rows}),
+            "connector-workers": json.dumps({r.name: spans(r.worker_spans()) for r in rows}),
+            "connector-moves": json.dumps({r.name: [[round(m.x_s, 3), m.task, m.from_worker,
+                                                     m.to_worker] for m in r.moves]
+                                           for r in rows})}
 
 
 def recovery_markers(summary: Any, t0_s: float) -> list[tuple[str, float]]:
@@ -428,11 +564,13 @@ def run_series(run_dir: Path, summary: Any, timeline: list[dict[str, Any]],
     end_x = max((c.x_s[-1] + 0.5 for c in clouds if c.x_s),
                 default=(summary.started_epoch_s + summary.duration_s) - t0)
     wins = fault_windows(summary, t0, end_x)
+    lines = read_jsonl(run_dir / "cluster.jsonl")
     return RunSeries(t0_s=t0, from_fault=from_fault, windows=wins,
                      clouds=clouds, end_to_end=end_to_end(summary, clouds, t0),
                      partitions=partition_heat(run_dir, summary, t0),
-                     cluster=cluster_series(run_dir, t0),
-                     markers=recovery_markers(summary, t0), hub=hub_lag(summary, t0, wins))
+                     cluster=cluster_series(run_dir, t0, lines),
+                     markers=recovery_markers(summary, t0), hub=hub_lag(summary, t0, wins),
+                     connectors=connect_series(lines, t0))
 
 
 def cloud_totals(metrics: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
