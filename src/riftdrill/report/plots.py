@@ -24,7 +24,14 @@ from matplotlib.figure import Figure
 
 from riftdrill.load import histograms
 from riftdrill.report.runs import RunData
-from riftdrill.report.series import ALL_CLOUDS, PartitionHeat, RunSeries, run_series
+from riftdrill.report.series import (
+    ALL_CLOUDS,
+    ConnectorRow,
+    PartitionHeat,
+    RunSeries,
+    connect_meta,
+    run_series,
+)
 
 NS = 1_000_000_000
 FAULT_COLOR = "#d62728"
@@ -36,6 +43,13 @@ OTHER_COLORS = ["#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"
 # Acks in a second relative to the partition's usual rate: red = none (unavailable), green = as
 # usual.
 HEAT_CMAP = LinearSegmentedColormap.from_list("availability", ["#d62728", "#fdd49e", "#2ca02c"])
+# A connector's state per sample (series.CONNECT_STATES: white, hatched: no worker answered),
+# and the workers running its tasks in neutral colours (named on the strip: never a cloud's)
+CONNECT_COLORS = {"running": "#2ca02c", "silent": "#fdae61", "not_running": "#d62728",
+                  "unanswered": "white"}
+CONNECT_LABELS = {"running": "RUNNING", "silent": "RUNNING on a silent worker",
+                  "not_running": "not RUNNING", "unanswered": "no worker answered"}
+WORKER_COLORS = ["#bcbddc", "#d9d9d9", "#c7e9e9", "#f2e6c9", "#e7cfe0", "#a6a6a6"]
 # Percentiles of the HDR plot: 0, 90, 99, 99.9, ... up to 99.999 (x = 1 / (1 - p)).
 HDR_PERCENTILES = [100 * (1 - 10 ** (-k / 20)) for k in range(0, 101)]
 
@@ -137,15 +151,56 @@ def _heat(ax: Axes, heat: PartitionHeat) -> None:
     ax.invert_yaxis()
 
 
+def _connectors(ax: Axes, rows: list[ConnectorRow]) -> None:
+    """One row per connector: its state per sample (the wide band), the worker(s) running its
+    tasks (the strip above it, named where there is room) and a black tick where a task moved
+    to another worker."""
+    workers = sorted({w for r in rows for w in r.worker if w})
+    color = {w: WORKER_COLORS[i % len(WORKER_COLORS)] for i, w in enumerate(workers)}
+    labelled: set[str] = set()
+    spans = [sp for r in rows for sp in r.state_spans()]
+    width_s = (max(sp.end_s for sp in spans) - min(sp.start_s for sp in spans)) if spans else 1.0
+    for i, row in enumerate(rows):
+        for sp in row.state_spans():
+            state = str(sp.value)
+            unanswered = state == "unanswered"
+            ax.broken_barh([(sp.start_s, sp.end_s - sp.start_s)], (i + 0.4, 0.52),
+                           facecolor=CONNECT_COLORS[state], lw=0.5 if unanswered else 0,
+                           edgecolor="#969696" if unanswered else "none",
+                           hatch="////" if unanswered else None,
+                           label=None if state in labelled else CONNECT_LABELS[state])
+            labelled.add(state)
+        for sp in row.worker_spans():
+            if sp.value is None:
+                continue
+            key = f"worker {sp.value}"
+            ax.broken_barh([(sp.start_s, sp.end_s - sp.start_s)], (i + 0.08, 0.3),
+                           color=color[sp.value], lw=0,
+                           label=None if key in labelled else f"task on {sp.value}")
+            labelled.add(key)
+            if sp.end_s - sp.start_s >= 0.12 * width_s:  # named where the name fits
+                ax.text((sp.start_s + sp.end_s) / 2, i + 0.23, sp.value, fontsize=7,
+                        ha="center", va="center", clip_on=True)
+        for m in row.moves:
+            ax.plot([m.x_s, m.x_s], [i + 0.04, i + 0.96], color="black", lw=1.6,
+                    label=None if "move" in labelled else "task moved")
+            labelled.add("move")
+    ax.set_yticks([i + 0.5 for i in range(len(rows))])
+    ax.set_yticklabels([r.name for r in rows], fontsize=8)
+    ax.set_ylim(len(rows), 0)
+
+
 def timeline_plot(run: RunData, series: RunSeries | None = None) -> Plot:
-    """Per cloud: acks/s, failed sends/s, ack p99; then the partitions' acks (heat map) and
-    the brokers' under-replicated / offline partitions when the run has them."""
+    """Per cloud: acks/s, failed sends/s, ack p99; then the partitions' acks (heat map), the
+    brokers' under-replicated / offline partitions and the hub's connectors when the run has
+    them."""
     s = series or run_series(run.run_dir, run.summary, run.timeline)
     heat = s.partitions if s.partitions is not None and s.partitions.x_s else None
     panels = ["acks", "failed", "p99"] + (["heat"] if heat else []) + (
-        ["cluster"] if s.cluster else [])
+        ["cluster"] if s.cluster else []) + (["connect"] if s.connectors else [])
     heights = {"acks": 2.2, "failed": 1.6, "p99": 2.2, "cluster": 1.8,
-               "heat": 0.6 + 0.18 * len(heat.rows) if heat else 0}
+               "heat": 0.6 + 0.18 * len(heat.rows) if heat else 0,
+               "connect": 0.9 + 0.45 * len(s.connectors)}
     fig, axes = plt.subplots(len(panels), 1, sharex=True, layout="constrained",
                              figsize=(11, sum(heights[p] for p in panels)),
                              height_ratios=[heights[p] for p in panels], squeeze=False)
@@ -187,8 +242,16 @@ def timeline_plot(run: RunData, series: RunSeries | None = None) -> Plot:
                         label=f"{tag}smallest ISR")
         _finish_axes(ax, s, "Brokers: under-replicated and offline partitions, smallest ISR",
                      "partitions / replicas", first=False)
+    if s.connectors:
+        ax = ax_by["connect"]
+        _connectors(ax, s.connectors)
+        _finish_axes(ax, s, "Kafka Connect: each connector's state per sample (RUNNING means it "
+                     "and every task), the worker running its task above it", "connector",
+                     first=False)
+        ax.grid(False, axis="y")
     axes[-1, 0].set_xlabel(s.x_label)
-    return Plot("timeline", "Timeline: produce rate, ack latency, errors", _png(fig), s.meta())
+    return Plot("timeline", "Timeline: produce rate, ack latency, errors", _png(fig),
+                {**s.meta(), **connect_meta(s.connectors)})
 
 
 def lag_plot(run: RunData, series: RunSeries | None = None) -> Plot | None:
