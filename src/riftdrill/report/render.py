@@ -232,12 +232,51 @@ GLOSSARY = [
     "percentile plot: ack latency of the seconds before, during and after the fault windows "
     "(by ack time).",
 ]
+CONNECT_GLOSSARY = [
+    "connector rows (Timeline, the hub's Kafka Connect connectors from cluster.jsonl's "
+    "`connect` blocks, each sample held until the next): the connector's state as the first "
+    "Connect worker that answered reported it: RUNNING (it and every task), RUNNING on a silent "
+    "worker (a task on a worker that did not answer that sample), not RUNNING (it or a task in "
+    "another state, or no task), no worker answered (hatched); the strip above names the "
+    "worker running its task; a black tick is a task moved to another worker.",
+    "connectors table: samples: samples in which a worker gave the connector's status; "
+    "unanswered: samples in which none did; not RUNNING (not_running_s): the seconds it or any "
+    "of its tasks was not RUNNING; on a silent worker (on_silent_worker_s): the time Connect "
+    "still reported the task RUNNING on a worker that no longer answers, the dead worker's task "
+    "before the group rebalances; task moves: a task seen on another worker than in the sample "
+    "before; Connect workers silent: per worker, the samples it did not answer in.",
+]
 HUB_GLOSSARY = [
     "hub change lag: a change's commit in the source database to its first sight in the sink's "
     "table (polled, so late by up to a poll), per second of commit; 'back under the baseline': "
     "from the heal to the end of the last second of commit whose highest lag was over the "
     "highest before the fault plus a poll (docs/verify.md).",
 ]
+
+
+def _connectors(run: RunData) -> list[Block]:
+    """The hub's connectors over the drill (summary.json `cluster_timeline.connectors`, from
+    cluster.jsonl's `connect` blocks); nothing for runs without them."""
+    cluster = summary_field(run.summary, "cluster_timeline")
+    connectors = cluster.get("connectors") if isinstance(cluster, dict) else None
+    if not isinstance(connectors, dict) or not connectors:
+        return []
+    rows = []
+    for name, c in connectors.items():
+        c = c if isinstance(c, dict) else {}
+        rows.append([name, _f(c.get("samples")), _f(c.get("unanswered")),
+                     _f(c.get("not_running_s"), " s"), _f(c.get("on_silent_worker_s"), " s"),
+                     _f(c.get("task_moves")), ", ".join(c.get("states_seen") or []) or "none"])
+    blocks: list[Block] = [
+        Para("Kafka Connect, per connector over the drill (the broker timeline asked every "
+             "Connect worker once a second; the glossary defines each figure):"),
+        Table(["connector", "samples", "unanswered", "not RUNNING", "on a silent worker",
+               "task moves", "states seen"], rows)]
+    silent = cluster.get("connect_workers_silent") if isinstance(cluster, dict) else None
+    if isinstance(silent, dict) and silent:
+        blocks.append(Para("Connect workers silent (samples without an answer): " + ", ".join(
+            f"{w} {n}" for w, n in silent.items()) + "."))
+    return blocks
 
 
 def _partitions(run: RunData) -> list[Block]:
@@ -583,13 +622,18 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
     by_name = {p.name: p for p in plots}
     if totals is None:
         totals = cloud_totals(cloud_metrics(run.run_dir / s.load_dir))
+    connectors = _connectors(run)
+    connect_rows = "connectors" in by_name["timeline"].meta if "timeline" in by_name else False
     timeline: list[Block] = [Para(
         "Seconds from the fault start, fault windows shaded, one series per cloud; the "
-        "vertical lines mark recovery (first ack, p99 back to baseline, lag zero).")]
+        "vertical lines mark recovery (first ack, p99 back to baseline, lag zero)."
+        + (" The last panel has a row per Kafka Connect connector: its state each second "
+           "and the worker running its task." if connect_rows else ""))]
     if "timeline" in by_name:
         timeline.append(Image(by_name["timeline"]))
     else:
         timeline.append(Para("No per-second load metrics: no timeline.", "note"))
+    timeline += connectors
     sections = [
         Section("Headline", _headline(run, totals), css="headline"),
         Section("Timeline", timeline),
@@ -617,7 +661,9 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
     sections.append(Section("Verifier", ver))
     if cost is not None:
         sections.append(Section("Cost", _cost(cost, prices_path)))
-    sections.append(Section("Glossary", [Bullets(GLOSSARY + (HUB_GLOSSARY if hub else []))]))
+    sections.append(Section("Glossary", [Bullets(
+        GLOSSARY + (CONNECT_GLOSSARY if connectors or connect_rows else [])
+        + (HUB_GLOSSARY if hub else []))]))
     if run.notes:
         sections.append(Section("Missing inputs", [Bullets(run.notes)]))
     return Document(title=f"{s.experiment} on {s.engine} {s.engine_version}".strip(),
