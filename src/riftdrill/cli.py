@@ -544,6 +544,29 @@ def fault_restart_worker(
     _fault_done(f"restarted Connect worker {worker}", as_json)
 
 
+ConnectorArg = Annotated[str, typer.Argument(
+    help="hub connector: name or role (source, sink) (TOPOLOGY=hub)")]
+
+
+@fault_app.command("pause-connector")
+def fault_pause_connector(connector: ConnectorArg, as_json: JsonOpt = False) -> None:
+    """Pause a hub connector through Connect's REST API, recorded as a fault: `heal` (or
+    resume-connector) resumes it. (`riftdrill hub connector pause` is the same call, not
+    recorded: nothing would resume it.)"""
+    name = inventory.load().require_hub().connector(connector)
+    fault = faults.pause_connector(name, owner_pid=0)
+    _fault_done(f"paused connector {name}", as_json, fault)
+
+
+@fault_app.command("resume-connector")
+def fault_resume_connector(connector: ConnectorArg, as_json: JsonOpt = False) -> None:
+    """Resume a paused hub connector (returns once its tasks run)."""
+    inv = inventory.load()
+    name = inv.require_hub().connector(connector)
+    faults.resume_connector(inv, name)
+    _fault_done(f"resumed connector {name}", as_json)
+
+
 DatabaseArg = Annotated[str, typer.Argument(
     help="hub database: name (pg-aws) or role (source, sink) (TOPOLOGY=hub)")]
 

@@ -178,6 +178,21 @@ def restart_worker(inv: Inventory, worker: ConnectWorker) -> Effect:
     return effect
 
 
+# ---- the hub's connectors ---------------------------------------------------------------------
+
+def pause_connector(connector: str, *, owner_pid: int,
+                    on_effect: OnEffect | None = None) -> Fault:
+    """Pause a hub connector through the REST API until resume_connector (or a heal)."""
+    fault = _new_fault("pause_connector", connector, owner_pid)
+    return _inject(fault, lambda drv, inv: drv.pause_connector(inv, connector), on_effect)
+
+
+def resume_connector(inv: Inventory, connector: str) -> Effect:
+    effect = driver_for(inv).resume_connector(inv, connector)
+    _forget("pause_connector", [connector])
+    return effect
+
+
 # ---- the hub's databases ---------------------------------------------------------------------
 
 def kill_database(database: Database, *, owner_pid: int,
@@ -303,6 +318,7 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
         "stop_worker": lambda n: drv.start_worker(inv, inv.require_hub().worker(n)),
         "stop_database": lambda n: drv.start_database(inv, inv.require_hub().database(n)),
         "pause_database": lambda n: drv.resume_database(inv, inv.require_hub().database(n)),
+        "pause_connector": lambda n: drv.resume_connector(inv, n),
     }
     for kind, target in dict.fromkeys((f.kind, f.target) for f in recorded if f.kind in starts):
         try:

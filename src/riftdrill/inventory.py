@@ -37,7 +37,8 @@ ONE_CLUSTER: tuple[Topology, ...] = ("stretched", "hub")
 SetupName = Literal["kafka", "kafka-per-cloud", "tansu"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
-    "brownout_store", "stop_mirror", "stop_worker", "stop_database", "pause_database"
+    "brownout_store", "stop_mirror", "stop_worker", "stop_database", "pause_database",
+    "pause_connector"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
 
@@ -179,6 +180,16 @@ class Hub(BaseModel):
                 return d
         names = ", ".join(f"{d.name} ({d.role})" for d in self.databases)
         raise RiftdrillError(f"the hub has no database {name_or_role!r}; databases are: {names}")
+
+    def connector(self, name_or_role: str) -> str:
+        """By name, or role ("source", "sink"; "" is the source)."""
+        roles = {"": self.source_connector, "source": self.source_connector,
+                 "sink": self.sink_connector}
+        name = roles.get(name_or_role, name_or_role)
+        if name not in (self.source_connector, self.sink_connector):
+            raise RiftdrillError(f"no connector {name_or_role!r} in the hub; connectors are: "
+                                 f"{self.source_connector} (source), {self.sink_connector} (sink)")
+        return name
 
     def worker(self, name_or_cloud: str) -> ConnectWorker:
         for w in self.workers:

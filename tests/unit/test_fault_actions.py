@@ -138,6 +138,17 @@ class FakeDriver:
         self.states[worker.name] = "running"
         return self._effect("process started")
 
+    def pause_connector(self, inv: Inventory, connector: str) -> Effect:
+        assert ("pause_connector", connector) in on_disk(), "applied before it was recorded"
+        self.calls.append(f"pause_connector {connector}")
+        self.states[connector] = "paused"
+        return self._effect("status PAUSED")
+
+    def resume_connector(self, inv: Inventory, connector: str) -> Effect:
+        self.calls.append(f"resume_connector {connector}")
+        self.states[connector] = "running"
+        return self._effect("status RUNNING")
+
     def kill_database(self, inv: Inventory, database: Database) -> Effect:
         assert ("stop_database", database.name) in on_disk(), "applied before it was recorded"
         self.calls.append(f"kill_database {database.name}")
@@ -352,7 +363,12 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
          [("stop_database", "pg-aws")]),
         ("pause_database", lambda: actions.pause_database("sink", conf), 1, 1,
          [("stop_database", "pg-aws"), ("pause_database", "pg-gcp")]),
+        ("pause_connector", lambda: actions.pause_connector("source", conf), 1, 1,
+         [("stop_database", "pg-aws"), ("pause_database", "pg-gcp"), ("pause_connector", "s")]),
         ("heal_all", lambda: actions.heal_all(conf), 1, 1, []),
+        ("pause_connector", lambda: actions.pause_connector("k", conf), 1, 1,
+         [("pause_connector", "k")]),
+        ("resume_connector", lambda: actions.resume_connector("sink", conf), 1, 1, []),
         # failover reads the inventory once and records no fault (it moves consumers)
         ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, conf), 1, 0, []),
         ("await_replication", lambda: actions.await_replication(0, conf), 0, 0, []),
@@ -398,7 +414,8 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("kill_broker", "gcp-1"), ("sever_link", "aws-gcp"), ("block_object_store", "aws-s3"),
         ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup"),
         ("stop_worker", "connect-aws"), ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
-        ("stop_database", "pg-aws"), ("pause_database", "pg-gcp")]
+        ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
+        ("pause_connector", "s"), ("pause_connector", "k")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 
@@ -551,3 +568,11 @@ def test_an_unknown_database_is_named_with_the_hubs_databases() -> None:
     with pytest.raises(RiftdrillError, match=r"no database 'pg-x'; databases are: pg-aws "
                                              r"\(source\), pg-gcp \(sink\)"):
         lab().require_hub().database("pg-x")
+
+
+def test_an_unknown_connector_is_named_with_the_hubs_connectors() -> None:
+    hub = lab().require_hub()
+    assert (hub.connector(""), hub.connector("sink"), hub.connector("s")) == ("s", "k", "s")
+    with pytest.raises(RiftdrillError, match=r"no connector 'x' in the hub; connectors are: "
+                                             r"s \(source\), k \(sink\)"):
+        hub.connector("x")

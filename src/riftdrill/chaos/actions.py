@@ -57,6 +57,7 @@ __all__ = [
     "kill_mirror",
     "kill_worker",
     "pause_broker",
+    "pause_connector",
     "pause_database",
     "restart_broker",
     "restart_cloud",
@@ -66,6 +67,7 @@ __all__ = [
     "restart_worker",
     "restore_link",
     "resume_broker",
+    "resume_connector",
     "resume_database",
     "sever_link",
     "start_load",
@@ -443,6 +445,27 @@ def restart_worker(worker: str = "", configuration: dict[str, Any] | None = None
         _ended(ctx, "stop_worker", w.name, effect)
         out.append({"restarted": w.name, "how": effect.confirmed_by})
     return {"workers": out, "at": _now()}
+
+
+def pause_connector(connector: str = "source",
+                    configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pause a hub connector (name or role) through Connect's REST API: its tasks stop, its
+    offsets stay; until `resume_connector`."""
+    ctx = RunContext.from_configuration(configuration)
+    name = inventory.load().require_hub().connector(connector)
+    faults.pause_connector(name, owner_pid=_owner(ctx),
+                           on_effect=lambda e: _started(ctx, "pause_connector", name, e))
+    return {"paused": name, "at": _now()}
+
+
+def resume_connector(connector: str = "source",
+                     configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    ctx = RunContext.from_configuration(configuration)
+    inv = inventory.load()
+    name = inv.require_hub().connector(connector)
+    effect = faults.resume_connector(inv, name)
+    _ended(ctx, "pause_connector", name, effect)
+    return {"resumed": name, "at": _now(), "how": effect.confirmed_by}
 
 
 def kill_database(database: str = "source",

@@ -81,6 +81,13 @@ class Driver(Protocol):
     def resume_database(self, inv: Inventory, database: Database) -> Effect:
         """Let a paused database run again; a running one is left alone."""
 
+    def pause_connector(self, inv: Inventory, connector: str) -> Effect:
+        """Pause one of the hub's connectors through Connect's REST API (its tasks stop, its
+        offsets stay); in effect once its status reads PAUSED."""
+
+    def resume_connector(self, inv: Inventory, connector: str) -> Effect:
+        """Resume a paused connector; in effect once it and its tasks are RUNNING."""
+
     def sync_link(self, inv: Inventory, link: str) -> Effect:
         """Block exactly the directions that `sever_link` faults in `inv.faults` name."""
 

@@ -140,6 +140,12 @@ class CloudDriver:
     def kill_database(self, inv: Inventory, database: Database) -> Effect:
         raise FaultError(NO_CLOUD_HUB)
 
+    def pause_connector(self, inv: Inventory, connector: str) -> Effect:
+        raise FaultError(NO_CLOUD_HUB)
+
+    def resume_connector(self, inv: Inventory, connector: str) -> Effect:
+        raise FaultError(NO_CLOUD_HUB)
+
     def start_database(self, inv: Inventory, database: Database) -> Effect:
         raise FaultError(NO_CLOUD_HUB)
 

@@ -26,6 +26,7 @@ from riftdrill.lab import net, procs, stores
 
 POLL_S = 0.005  # how finely an effect is timed
 CONFIRM_S = 10.0  # the bounded wait for a fault or heal to show
+CONNECTOR_CONFIRM_S = 60.0  # a resumed task restarts, on a busy worker in tens of seconds
 DATABASE_START_S = 60.0  # a crashed PostgreSQL replays its WAL before it accepts connections
 PROBE_TIMEOUT_S = 0.3  # a dropped connect: longer than any lab round trip by far
 
@@ -140,6 +141,12 @@ class LocalDriver:
         wait_ready(database.address, database.port, timeout_s=DATABASE_START_S,
                    alive=lambda: procs.state(database.handle) != "dead")
         return Effect(requested, time.time_ns(), "accepts connections")
+
+    def pause_connector(self, inv: Inventory, connector: str) -> Effect:
+        return _connector_to(inv, connector, "PAUSED")
+
+    def resume_connector(self, inv: Inventory, connector: str) -> Effect:
+        return _connector_to(inv, connector, "RUNNING")
 
     def pause_database(self, inv: Inventory, database: Database) -> Effect:
         # every server process: a stopped postmaster alone leaves its backends serving
@@ -273,6 +280,27 @@ def _kill_process(handle: str, what: str, sig: signal.Signals = signal.SIGKILL) 
     if gone is None:
         raise FaultError(f"{what} survived {sig.name} for {CONFIRM_S:g} s")
     return Effect(requested, gone, "pid gone")
+
+
+def _connector_to(inv: Inventory, connector: str, state: str) -> Effect:
+    """Pause or resume a hub connector over REST; in effect once it and its tasks show
+    `state` (a resume waits for the tasks to restart)."""
+    from riftdrill.hub.pipeline import ConnectRest, state_of
+
+    hub = inv.require_hub()
+    rest = ConnectRest([w.rest_url for w in hub.workers])
+    requested = time.time_ns()
+    (rest.pause if state == "PAUSED" else rest.resume)(connector)
+
+    def shows() -> bool:
+        conn, tasks = state_of(rest.status(connector))
+        return conn == state and all(t == state for t in tasks)
+
+    seen = wait_for(shows, timeout_s=CONNECTOR_CONFIRM_S, poll_s=0.2)
+    if seen is None:
+        raise FaultError(f"connector {connector} not {state} {CONNECTOR_CONFIRM_S:g} s after "
+                         f"the request: {state_of(rest.status(connector))}")
+    return Effect(requested, seen, f"status {state}")
 
 
 Signal = Callable[[str, signal.Signals], bool]
