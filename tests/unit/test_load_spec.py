@@ -90,3 +90,21 @@ def test_launcher_passes_the_contract_and_the_fence_options() -> None:
     legacy = cmd(profile="legacy", fence_wait_s=5)
     assert "--rd-no-idempotence" in legacy and value(legacy, "--rd-max-in-flight") == "1000000"
     assert float(value(legacy, "--rd-fence-wait-s")) == 5
+
+
+def test_the_row_workload_runs_by_default_only_on_a_hub_lab() -> None:
+    from riftdrill.errors import RiftdrillError
+    from riftdrill.load.runner import hub_rate_of, stop_timeout_s
+    from tests.unit.test_fault_actions import lab
+
+    hub_lab = lab()
+    plain = hub_lab.model_copy(update={"hub": None})
+    spec = LoadSpec(rate_per_s=10, duration_s=5)
+    assert (hub_rate_of(spec, hub_lab), hub_rate_of(spec, plain)) == (50.0, 0.0)
+    off = LoadSpec(rate_per_s=10, duration_s=5, hub_rate_per_s=0)
+    assert hub_rate_of(off, hub_lab) == 0 and stop_timeout_s(off) < stop_timeout_s(spec)
+    with pytest.raises(RiftdrillError, match="make deploy TOPOLOGY=hub"):
+        hub_rate_of(LoadSpec(rate_per_s=10, duration_s=5, hub_rate_per_s=20), plain)
+    for bad in ({"hub_rate_per_s": -1}, {"hub_rate_per_s": 5000}, {"hub_drain_s": -1}):
+        with pytest.raises(ValidationError, match="invalid hub_"):
+            LoadSpec(rate_per_s=10, duration_s=5, **bad)  # type: ignore[arg-type]

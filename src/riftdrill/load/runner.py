@@ -101,7 +101,7 @@ def stop_timeout_s(spec: LoadSpec) -> float:
 
 def hub_rate_of(spec: LoadSpec, inv: Inventory) -> float:
     """The row workload's rate on this lab: the spec's, or HUB_RATE_PER_S on a hub lab; a
-    rate asked of a lab without a hub is a ValidationError."""
+    rate asked of a lab without a hub is an error naming the fix (`require_hub`)."""
     if spec.hub_rate_per_s is None:
         return HUB_RATE_PER_S if inv.hub is not None else 0.0
     if spec.hub_rate_per_s > 0:
