@@ -150,7 +150,8 @@ class LocalDriver:
 
     def pause_database(self, inv: Inventory, database: Database) -> Effect:
         # every server process: a stopped postmaster alone leaves its backends serving
-        return _pause_process(database.handle, f"database {database.name}", procs.send_tree)
+        return _pause_process(database.handle, f"database {database.name}", procs.send_tree,
+                              procs.tree_state)
 
     def resume_database(self, inv: Inventory, database: Database) -> Effect:
         return _resume_process(database.handle, f"database {database.name}", procs.send_tree)
@@ -304,14 +305,17 @@ def _connector_to(inv: Inventory, connector: str, state: str) -> Effect:
 
 
 Signal = Callable[[str, signal.Signals], bool]
+State = Callable[[str], procs.ProcState]
 
 
-def _pause_process(handle: str, what: str, send: Signal) -> Effect:
-    """SIGSTOP; in effect once the process shows state stopped."""
+def _pause_process(handle: str, what: str, send: Signal, state: State | None = None) -> Effect:
+    """SIGSTOP; in effect once the process (or, with `procs.tree_state`, every process of
+    its tree) shows state stopped."""
     requested = time.time_ns()
     if not send(handle, signal.SIGSTOP):
         raise FaultError(f"{what} is not running; cannot pause it")
-    stopped = wait_for(lambda: procs.state(handle) == "paused")
+    shows = state or procs.state  # looked up at the call: tests stand in for procs
+    stopped = wait_for(lambda: shows(handle) == "paused")
     if stopped is None:
         raise FaultError(f"{what} did not show state stopped {CONFIRM_S:g} s after SIGSTOP; "
                          "`riftdrill heal` resumes it")

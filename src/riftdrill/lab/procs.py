@@ -142,6 +142,27 @@ def send_tree(name: str, sig: signal.Signals) -> bool:
     return True
 
 
+def tree_state(name: str) -> ProcState:
+    """Like `state`, for the process and everything it forked: "paused" only once every live
+    one shows stopped (a process in an uninterruptible wait stops when it leaves it; an exited
+    child of a stopped parent stays a zombie, and does not count)."""
+    import psutil
+
+    own = state(name)
+    pid = pid_of(name)
+    if own != "paused" or pid is None:
+        return own
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return "dead"
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE):
+                return "running"
+    return "paused"
+
+
 def wait_state(name: str, want: ProcState, timeout_s: float) -> bool:
     """Signals are delivered asynchronously: wait until the process shows the state."""
     deadline = time.monotonic() + timeout_s
