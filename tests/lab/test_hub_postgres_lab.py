@@ -125,6 +125,12 @@ def _database(port: int, role: str) -> Database:
                     address="127.0.0.1", port=port, handle=PROC)
 
 
+def _hub(port: int) -> Hub:
+    """A hub whose source and sink are one server: the tail sees each change as it commits."""
+    return Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
+               databases=[_database(port, "source"), _database(port, "sink")], workers=[])
+
+
 def test_the_row_workload_stops_with_the_load_and_drains_into_its_change_lag(
         server: tuple[int, int], tmp_path: Path) -> None:
     from riftdrill.hub.lag import change_lag_path
@@ -132,9 +138,7 @@ def test_the_row_workload_stops_with_the_load_and_drains_into_its_change_lag(
     from riftdrill.load.hubload import start_hub_load
 
     port, _ = server
-    # Source and sink are one server: the tail sees each change as soon as it commits.
-    hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
-              databases=[_database(port, "source"), _database(port, "sink")], workers=[])
+    hub = _hub(port)
     run_dir = tmp_path / "run"
     load = start_hub_load(hub, run_dir, rate_per_s=40, duration_s=600, drain_s=10)
     time.sleep(2)
@@ -159,8 +163,7 @@ def test_a_row_workload_on_an_unreachable_source_fails_at_start_and_leaves_nothi
     from riftdrill.load.hubload import start_hub_load
 
     dead = free_port()
-    hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
-              databases=[_database(dead, "source"), _database(dead, "sink")], workers=[])
+    hub = _hub(dead)
     before = {t.name for t in threading.enumerate()}
     with pytest.raises(RiftdrillError, match=r"did not start on the source database 127\.0\.0\.1"):
         start_hub_load(hub, tmp_path / "run", rate_per_s=10, duration_s=5, drain_s=1)
@@ -207,8 +210,7 @@ def test_an_outage_of_the_source_is_in_the_history_as_failed_changes_on_schedule
     from riftdrill.load.hubload import start_hub_load
 
     port, _ = server
-    hub = Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
-              databases=[_database(port, "source"), _database(port, "sink")], workers=[])
+    hub = _hub(port)
     run_dir = tmp_path / "run"
     drv, db, inv = LocalDriver(), _database(port, "source"), None
     load = start_hub_load(hub, run_dir, rate_per_s=20, duration_s=600, drain_s=10)

@@ -189,17 +189,23 @@ def test_sink_tail_records_first_sights_and_deletes() -> None:
     assert tail.observe({1: 2}, 30) == [Sight(1, 2, "upsert", 30), Sight(2, 2, "delete", 30)]
 
 
+NS = 1_000_000_000
+
+
+def ok(op: str, row_id: int, version: int, done_s: float) -> Any:
+    """A committed change of the row ledger, done `done_s` after t0."""
+    from riftdrill.hub.rows import RowChange, row_crc
+
+    crc = None if op == "delete" else row_crc(row_id, version)
+    return RowChange(op=op, id=row_id, version=version, payload_crc=crc,  # type: ignore[arg-type]
+                     intended_ns=0, start_ns=0, done_ns=int(done_s * NS), outcome="ok")
+
+
 def test_change_lag_from_commit_to_first_sight() -> None:
     from riftdrill.hub.lag import compute_change_lag
-    from riftdrill.hub.rows import RowChange, row_crc
     from riftdrill.hub.sinktail import Sight
 
-    s = 1_000_000_000
-
-    def ok(op: str, row_id: int, version: int, done_s: float) -> RowChange:
-        crc = None if op == "delete" else row_crc(row_id, version)
-        return RowChange(op=op, id=row_id, version=version, payload_crc=crc,  # type: ignore[arg-type]
-                         intended_ns=0, start_ns=0, done_ns=int(done_s * s), outcome="ok")
+    s = NS
 
     changes = [ok("insert", 1, 1, 0.1), ok("update", 1, 2, 0.2), ok("update", 1, 3, 1.5),
                ok("insert", 2, 1, 1.6), ok("delete", 2, 2, 2.0), ok("insert", 3, 1, 2.5)]
@@ -217,15 +223,9 @@ def test_a_delete_is_seen_whatever_version_the_tail_names_and_an_unseen_row_is_n
     """The tail names a delete one past the last version it saw present; it cannot see a row
     go that it never saw: neither is a change the sink never showed."""
     from riftdrill.hub.lag import compute_change_lag
-    from riftdrill.hub.rows import RowChange, row_crc
     from riftdrill.hub.sinktail import Sight
 
-    s = 1_000_000_000
-
-    def ok(op: str, row_id: int, version: int, done_s: float) -> RowChange:
-        crc = None if op == "delete" else row_crc(row_id, version)
-        return RowChange(op=op, id=row_id, version=version, payload_crc=crc,  # type: ignore[arg-type]
-                         intended_ns=0, start_ns=0, done_ns=int(done_s * s), outcome="ok")
+    s = NS
 
     changes = [ok("insert", 1, 1, 0.1), ok("update", 1, 2, 0.2), ok("delete", 1, 3, 0.3),
                ok("insert", 2, 1, 1.0), ok("delete", 2, 2, 1.05),  # between two polls

@@ -63,7 +63,7 @@ def _worker(spec: Spec) -> connect.ConnectWorker:
         # every 5 s, not the consumer's default 5 min.
         # A source task's producer keeps one request in flight (Connect's default, for order):
         # with 16 KiB batches of schema-bearing JSON and acks=all across the cloud link, a
-        # one-partition CDC topic capped at about 60 changes/s. Batches of 1 MiB lift the cap.
+        # one-partition CDC topic fell behind 150 changes/s. Batches of 1 MiB lift the cap.
         overrides={"consumer.metadata.max.age.ms": "5000", "producer.batch.size": "1048576",
                    # exactly-once: the sink must not apply a source transaction that aborted
                    **({"consumer.isolation.level": "read_committed"} if exactly_once else {})},
