@@ -1,9 +1,11 @@
 """Safety guard for the cloud target: nobody deploys, drills or destroys the wrong account.
 
-Plain functions the CLI calls before any cloud deploy, drill or destroy of target aws-gcp:
-- `check_allowed(aws_account_id, gcp_project_id)`: both must be on the allow-list
-  (RIFTDRILL_ALLOWED_ACCOUNTS, plus the file RIFTDRILL_ALLOWED_ACCOUNTS_FILE or
-  ~/.config/riftdrill/allowed-accounts, one id per line);
+Plain functions, no cloud calls: the cloud driver's guard (`drivers/cloud.py:
+check_deployment`, run before the first change of every fault, heal, drill and destroy of
+target aws-gcp) and cloud deploy/destroy (`cloud/deploy.py`) feed them what the clouds say:
+- `check_ids(aws_accounts, gcp_projects)` / `check_allowed(aws_account_id, gcp_project_id)`:
+  each must be on the allow-list (RIFTDRILL_ALLOWED_ACCOUNTS, plus the file
+  RIFTDRILL_ALLOWED_ACCOUNTS_FILE or ~/.config/riftdrill/allowed-accounts, one id per line);
 - `check_drill_target_tags(resources)`: every resource a drill touches carries the drill-target
   tag (AWS `riftdrill:drill-target=true`, GCP label `riftdrill-drill-target=true`);
 - `confirm_destroy(yes)`: destroy asks unless `--yes`, and refuses without a terminal;
@@ -58,18 +60,31 @@ def allowed_accounts(env: Mapping[str, str] | None = None, file: Path | None = N
 def check_allowed(aws_account_id: str, gcp_project_id: str,
                   allowed: set[str] | None = None) -> None:
     """Raise GuardError unless both the AWS account and the GCP project are allow-listed."""
+    check_ids([aws_account_id], [gcp_project_id], allowed)
+
+
+def check_ids(aws_accounts: Iterable[str], gcp_projects: Iterable[str],
+              allowed: set[str] | None = None) -> None:
+    """Raise GuardError, naming the first id and the fix, unless every AWS account and GCP
+    project given is well formed and on the allow-list."""
     allow = allowed_accounts() if allowed is None else allowed
     if not allow:
         raise GuardError(f"no cloud account is allow-listed; set {ALLOWED_ENV}="
                          f"<aws account id>,<gcp project id> or list them in {default_allow_file()}")
-    if not _AWS_ACCOUNT.match(aws_account_id):
-        raise GuardError(f"{aws_account_id!r} is not an AWS account id (12 digits)")
-    if not _GCP_PROJECT.match(gcp_project_id):
-        raise GuardError(f"{gcp_project_id!r} is not a GCP project id")
-    for kind, ident in (("AWS account", aws_account_id), ("GCP project", gcp_project_id)):
-        if ident not in allow:
-            raise GuardError(f"{kind} {ident} is not on the allow-list ({ALLOWED_ENV} or "
-                             f"{default_allow_file()}); refusing to touch it")
+    where = f"{ALLOWED_ENV} or {default_allow_file()}"
+    for account in aws_accounts:
+        if not _AWS_ACCOUNT.match(account):
+            raise GuardError(f"{account!r} is not an AWS account id (12 digits)")
+        if account not in allow:
+            raise GuardError(f"AWS account {account} is not on the allow-list ({where}); refusing "
+                             "to touch it: use the drill account's credentials (AWS_PROFILE) or "
+                             "allow-list it if it is a drill account")
+    for project in gcp_projects:
+        if not _GCP_PROJECT.match(project):
+            raise GuardError(f"{project!r} is not a GCP project id")
+        if project not in allow:
+            raise GuardError(f"GCP project {project} is not on the allow-list ({where}); refusing "
+                             "to touch it: allow-list it if it is a drill project")
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,8 @@ def check_drill_target_tags(resources: Iterable[TaggedResource]) -> None:
     untagged = [f"{r.kind} {r.name}" for r in resources if not has_drill_target_tag(r.tags)]
     if untagged:
         raise GuardError(f"not tagged {AWS_TAG}=true / {GCP_LABEL}=true, so not a drill "
-                         f"target: {', '.join(untagged)}")
+                         f"target: {', '.join(untagged)}; refusing to touch it: if it is "
+                         "riftdrill's, `make deploy TARGET=aws-gcp` tags it again")
 
 
 def confirm_destroy(yes: bool, what: str = "the aws-gcp deployment",
