@@ -281,9 +281,9 @@ def destroy(
 
 def status_data(inv: inventory.Inventory, measure_rtt: bool = True) -> dict[str, Any]:
     """What `riftdrill status` shows; `measure_rtt`: a TCP ping-pong across each link (~1 s)."""
-    from riftdrill.drivers import driver_for
+    from riftdrill.drivers import observer_for
 
-    drv = driver_for(inv)
+    drv = observer_for(inv)  # reads only: no guard
     severed = {f.target: f.direction for f in inv.faults_on("sever_link")}
     blocked = {f.target for f in inv.faults_on("block_object_store")}
     return {

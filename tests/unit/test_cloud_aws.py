@@ -1,7 +1,9 @@
 """AWS side of the cloud driver against a moto server (EC2, S3, IAM, ASG).
 
 The real services are unreachable here; moto is the one place a fake is right. chaosaws and
-riftdrill's own boto3 calls reach it through AWS_ENDPOINT_URL, as they would reach AWS.
+riftdrill's own boto3 calls reach it through AWS_ENDPOINT_URL, as they would reach AWS. moto's
+account (123456789012) is allow-listed and every resource is tagged, so the driver's guard
+passes here; test_cloud_guard.py is where it refuses.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from riftdrill import guard
 from riftdrill.drivers import aws
-from riftdrill.drivers.cloud import CloudDriver, check_drill_targets
+from riftdrill.drivers.cloud import CloudDriver, check_deployment
 from riftdrill.errors import FaultError, RiftdrillError
 from riftdrill.guard import GuardError
 from riftdrill.inventory import (
@@ -45,7 +48,9 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> dict[str, Any]:
+    monkeypatch.setenv(guard.ALLOWED_ENV, "123456789012")  # moto's account
+    monkeypatch.setenv(guard.ALLOWED_FILE_ENV, str(tmp_path / "no-allow-file"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -70,6 +75,7 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
     for kind in ("data", "ops"):
         name = f"rd-aws-{kind}-{acl['NetworkAclId'][-8:]}"
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": TAGS})
         buckets.append(name)
     tls = {"Version": "2012-10-17", "Statement": [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
@@ -191,9 +197,9 @@ def test_sync_store_adds_and_removes_only_the_block_statement(aws_env: dict[str,
 
 
 def test_guard_refuses_untagged_instances(aws_env: dict[str, Any]) -> None:
-    check_drill_targets(_inventory(aws_env))
-    with pytest.raises(GuardError, match="aws-broker-1"):
-        check_drill_targets(_inventory(aws_env, handle=aws_env["untagged"]))
+    check_deployment(_inventory(aws_env))
+    with pytest.raises(GuardError, match="ec2 instance aws-broker-1"):
+        check_deployment(_inventory(aws_env, handle=aws_env["untagged"]))
 
 
 def test_kill_of_an_asg_broker_terminates_and_keeps_capacity(aws_env: dict[str, Any]) -> None:
@@ -203,7 +209,9 @@ def test_kill_of_an_asg_broker_terminates_and_keeps_capacity(aws_env: dict[str, 
     scaling.create_auto_scaling_group(
         AutoScalingGroupName="rd-aws-broker-1-asg", MinSize=1, MaxSize=1, DesiredCapacity=1,
         LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplate"]["LaunchTemplateId"]},
-        VPCZoneIdentifier=aws_env["subnet"])
+        VPCZoneIdentifier=aws_env["subnet"],
+        Tags=[{**t, "ResourceId": "rd-aws-broker-1-asg", "ResourceType": "auto-scaling-group",
+               "PropagateAtLaunch": True} for t in TAGS])
     inv = _inventory(aws_env, handle="asg:rd-aws-broker-1-asg")
     before = {i["InstanceId"] for i in aws._asg_instances(REGION, "rd-aws-broker-1-asg")}
     CloudDriver().kill_broker(inv, inv.brokers[0])

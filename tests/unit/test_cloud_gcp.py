@@ -1,7 +1,8 @@
 """GCP side of the cloud driver with stub Compute and Storage clients.
 
 No emulator covers Compute Engine and there is no network here, so the clients are replaced by
-small fakes that keep state like the API does; the tests assert on that state.
+small fakes that keep state like the API does; the tests assert on that state. The driver's
+guard is stubbed out here (it also asks AWS who the caller is): test_cloud_guard.py tests it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 import pytest
 from chaosgcp.compute import actions as gce_actions
 
-from riftdrill.drivers import gcp
-from riftdrill.drivers.cloud import CloudDriver, check_drill_targets
+from riftdrill.drivers import cloud, gcp
+from riftdrill.drivers.cloud import CloudDriver
 from riftdrill.errors import FaultError
-from riftdrill.guard import GuardError
 from riftdrill.inventory import Broker, Cloud, Cluster, Fault, Inventory, Link, ObjectStore
 
 PROJECT = "rd-drills-1234"
@@ -111,6 +111,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     # chaosgcp builds its own InstancesClient and waits on the operation: point both at the fake.
     monkeypatch.setattr(gce_actions.compute_v1, "InstancesClient", lambda credentials=None: instances)
     monkeypatch.setattr(gce_actions, "wait_on_extended_operation", lambda op: None)
+    monkeypatch.setattr(cloud, "check_deployment", lambda inv: None)
     return {"instances": instances, "firewalls": firewalls, "storage": store}
 
 
@@ -186,14 +187,6 @@ def test_sync_store_deactivates_and_reactivates_the_hmac_key(fakes: dict[str, An
     assert fakes["storage"].key.saved_state == "ACTIVE"
 
 
-def test_guard_reads_gce_labels(fakes: dict[str, Any]) -> None:
-    inv = _inventory()
-    check_drill_targets(inv)
-    fakes["instances"].vms["rd-gcp-broker-1"].labels = {}
-    with pytest.raises(GuardError, match="gce instance gcp-broker-1"):
-        check_drill_targets(inv)
-
-
 def test_bad_handle_is_one_clear_error(fakes: dict[str, Any]) -> None:
     inv = _inventory()
     inv.brokers[0].handle = "rd-gcp-broker-1"
@@ -227,7 +220,8 @@ def test_an_api_error_becomes_one_redacted_line(monkeypatch: pytest.MonkeyPatch)
     assert "ya29" not in str(err.value) and "\n" not in str(err.value)
 
 
-def test_target_aws_gcp_gets_the_cloud_driver() -> None:
-    from riftdrill.drivers import driver_for
+def test_target_aws_gcp_gets_the_cloud_driver(fakes: dict[str, Any]) -> None:
+    from riftdrill.drivers import driver_for, observer_for
 
     assert isinstance(driver_for(_inventory()), CloudDriver)
+    assert isinstance(observer_for(_inventory()), CloudDriver)

@@ -42,7 +42,7 @@ class LabLike:
 
 def _finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver: Any,
             stores_before: dict[str, Any]) -> dict[str, Any]:
-    monkeypatch.setattr(runner, "driver_for", lambda inv: driver)
+    monkeypatch.setattr(runner, "observer_for", lambda inv: driver)
     # verdict, recovery, verify report, violations, fault windows, sends, end to end
     monkeypatch.setattr(runner, "judge", lambda *a: runner.Judgement(
         Verdict(passed=True), None, None, [], [], None, None))

@@ -335,7 +335,7 @@ def _finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver: Any,
     from riftdrill.chaos.verdict import Verdict
     from tests.unit.test_chaos_targets import inv
 
-    monkeypatch.setattr(runner, "driver_for", lambda inv: driver)
+    monkeypatch.setattr(runner, "observer_for", lambda inv: driver)
     # verdict, recovery, verify report, violations, fault windows, sends, end to end
     monkeypatch.setattr(runner, "judge", lambda *a: runner.Judgement(
         Verdict(passed=True), None, None, [], [], None, None))

@@ -57,7 +57,7 @@ from riftdrill.chaos.summary import (
 )
 from riftdrill.chaos.verdict import Verdict, decide, load_journal
 from riftdrill.context import RunContext
-from riftdrill.drivers import Driver, driver_for
+from riftdrill.drivers import Observer, driver_for, observer_for
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots, counters_delta, store_usage_delta
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
@@ -694,7 +694,8 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
                 slo_path: Path | None = None, *, run_dir: Path | None = None) -> DrillStart:
     """Everything a drill needs before chaos runs (`riftdrill drill`, or the riftdrill control
     under a stock `chaos run`): its SLO bounds, the inventory, the counters to diff, and (given
-    the run directory) the broker timeline, sampling from now until finish_drill."""
+    the run directory) the broker timeline, sampling from now until finish_drill. On aws-gcp
+    the cloud guard runs first (`drivers.driver_for`): GuardError before anything starts."""
     slo_file = slo_mod.load(slo_path or paths.project_root() / "slo.yaml",
                             set(known_experiments()) | {name})
     inv = inventory.load()
@@ -702,7 +703,8 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
     bounds = slo_mod.bounds_for(slo_file, name, inv.engine)
     started_at = datetime.now(UTC).isoformat()
     # The link's counters and the object stores before and after, for the cost report: the
-    # target's driver measures what it can ({} for what it cannot).
+    # target's driver measures what it can ({} for what it cannot). The driver of the faults to
+    # come: on aws-gcp the guard runs here, so a drill it refuses never starts.
     driver = driver_for(inv)
     counters_before = driver.link_counters(inv)
     driver.start_store_recording(inv)
@@ -718,7 +720,7 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
     per run: by `run_drill`, or by the riftdrill control when no runner owns the run."""
     start.stop_timeline()
     inv, params = start.inv, start.params
-    driver = driver_for(inv)
+    driver = observer_for(inv)  # measures only; the guard ran in begin_drill
     counters_after = driver.link_counters(inv)
     cluster_timeline = cluster_timeline_block(run_dir, start, driver)
     j = judge(run_dir, params, inv, outcome, start.bounds)
@@ -752,7 +754,7 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
 
 
 def cluster_timeline_block(run_dir: Path, start: DrillStart,
-                           driver: Driver) -> timeline_mod.ClusterTimeline | None:
+                           driver: Observer) -> timeline_mod.ClusterTimeline | None:
     """summary.json's `cluster_timeline`: cluster.jsonl summed up, and the brokers' and mirrors'
     log lines of the run's span copied into <run>/logs/ (where the target's driver keeps them).
     None when the drill recorded no timeline and copied no log. Never raises."""

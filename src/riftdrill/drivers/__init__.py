@@ -1,27 +1,51 @@
 """Fault drivers: one per target, the same primitives everywhere.
 
-Chaos Toolkit activities call `driver_for(inventory)` and never learn whether a broker is a
-process in a network namespace or a cloud VM; the drill runner measures what a drill used (link
-bytes, object stores) through the same driver (`usage.py`).
+Chaos Toolkit activities (through `riftdrill.faults`) call `driver_for(inventory)` and never
+learn whether a broker is a process in a network namespace or a cloud VM; the drill runner
+measures what a drill used (link bytes, object stores) and `riftdrill status` reads broker
+states through `observer_for`, which changes nothing.
+
+`driver_for` is the one way to a driver that changes a target, and so where the cloud guard
+runs: on aws-gcp it returns only once the live AWS account and GCP project are allow-listed and
+every resource a fault or heal may change carries the drill-target tag
+(`drivers/cloud.py: check_deployment`), and raises GuardError otherwise. Every fault, heal and
+drill start asks for it before its first change.
 """
 
 from __future__ import annotations
 
-from riftdrill.drivers.base import Driver
+from riftdrill.drivers.base import Driver, Observer
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
 
 
 def driver_for(inv: Inventory) -> Driver:
-    if inv.target == "local":
-        from riftdrill.drivers.local import LocalDriver
+    """The driver that changes `inv`'s target; on aws-gcp the guard has passed (GuardError if not)."""
+    if inv.target == "aws-gcp":
+        from riftdrill.drivers.cloud import CloudDriver  # type: ignore[import-not-found,unused-ignore]
 
-        return LocalDriver()
+        drv = CloudDriver()
+        drv.authorize(inv)
+        return drv  # type: ignore[no-any-return,unused-ignore]
+    return _driver(inv)
+
+
+def observer_for(inv: Inventory) -> Observer:
+    """The driver to read through (broker states, measurements, log files): no guard, as it
+    changes nothing. (A cloud driver got this way still runs the guard before any change.)"""
     if inv.target == "aws-gcp":
         from riftdrill.drivers.cloud import CloudDriver  # type: ignore[import-not-found,unused-ignore]
 
         return CloudDriver()  # type: ignore[no-any-return,unused-ignore]
+    return _driver(inv)
+
+
+def _driver(inv: Inventory) -> Driver:
+    if inv.target == "local":
+        from riftdrill.drivers.local import LocalDriver
+
+        return LocalDriver()
     raise RiftdrillError(f"no fault driver for target {inv.target!r}; targets: local, aws-gcp")
 
 
-__all__ = ["Driver", "driver_for"]
+__all__ = ["Driver", "Observer", "driver_for", "observer_for"]

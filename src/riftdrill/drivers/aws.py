@@ -26,7 +26,8 @@ BLOCK_SID = "RiftdrillBlock"
 _RUNNING = {"pending", "running"}
 
 
-def _region(inv: Inventory, cloud: str) -> str:
+def region_of(inv: Inventory, cloud: str) -> str:
+    """The AWS cloud's region, as the inventory records it."""
     region = inv.cloud(cloud).region
     if not region:
         raise FaultError(f"cloud {cloud!r} has no region in the inventory; redeploy")
@@ -37,7 +38,8 @@ def _client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
-def _asg_name(broker: Broker) -> str | None:
+def asg_name(broker: Broker) -> str | None:
+    """The auto scaling group of an ASG broker (handle `asg:<name>`), else None."""
     return broker.handle.removeprefix("asg:") if broker.handle.startswith("asg:") else None
 
 
@@ -64,8 +66,8 @@ def instance_state(region: str, instance_id: str) -> str:
 
 
 def broker_state(inv: Inventory, broker: Broker) -> BrokerState:
-    region = _region(inv, broker.cloud)
-    asg = _asg_name(broker)
+    region = region_of(inv, broker.cloud)
+    asg = asg_name(broker)
     if asg:
         alive = [i for i in _asg_instances(region, asg)
                  if i["LifecycleState"] in ("Pending", "Pending:Wait", "Pending:Proceed", "InService")]
@@ -75,8 +77,8 @@ def broker_state(inv: Inventory, broker: Broker) -> BrokerState:
 
 def kill_broker(inv: Inventory, broker: Broker) -> None:
     """Force-stop the instance (no OS shutdown; EBS data kept), or terminate it in its ASG."""
-    region = _region(inv, broker.cloud)
-    asg = _asg_name(broker)
+    region = region_of(inv, broker.cloud)
+    asg = asg_name(broker)
     if asg:
         scaling = _client("autoscaling", region)
         for inst in _asg_instances(region, asg):
@@ -92,8 +94,8 @@ def kill_broker(inv: Inventory, broker: Broker) -> None:
 
 
 def start_broker(inv: Inventory, broker: Broker) -> None:
-    region = _region(inv, broker.cloud)
-    if _asg_name(broker):
+    region = region_of(inv, broker.cloud)
+    if asg_name(broker):
         return  # the ASG already replaces a terminated broker on its own
     state = instance_state(region, broker.handle)
     if state in _RUNNING:
@@ -150,7 +152,7 @@ def sync_link(inv: Inventory, link: str, aws_cloud: str, peer_cloud: str,
               directions: set[Direction]) -> None:
     """Make the NACL hold exactly the DENY entries `directions` need (idempotent)."""
     lk = inv.link(link)
-    region = _region(inv, aws_cloud)
+    region = region_of(inv, aws_cloud)
     acl = find_sever_acl(region, link)
     want = sever_entries(directions, lk.a == aws_cloud, [inv.cloud(peer_cloud).cidr])
     have = {(bool(e["Egress"]), int(e["RuleNumber"]), str(e.get("CidrBlock", "")))
@@ -197,7 +199,7 @@ def sync_store(inv: Inventory, store: str, blocked: bool) -> None:
     st = inv.store(store)
     if not st.handle.startswith("arn:"):
         raise FaultError(f"store {st.name} has no IAM role handle; redeploy with this riftdrill")
-    s3 = _client("s3", _region(inv, st.cloud))
+    s3 = _client("s3", region_of(inv, st.cloud))
     for bucket in st.buckets:
         policy = _get_policy(s3, bucket)
         statements = [s for s in policy.get("Statement", []) if s.get("Sid") != BLOCK_SID]
@@ -215,13 +217,48 @@ def caller_account_id(region: str) -> str:
     return str(_client("sts", region).get_caller_identity()["Account"])
 
 
-def instance_tags(region: str, broker: Broker) -> dict[str, str]:
-    """Tags of the broker's instance (of its ASG for ASG brokers): the guard reads them."""
-    asg = _asg_name(broker)
-    if asg:
-        groups = _client("autoscaling", region).describe_auto_scaling_groups(
-            AutoScalingGroupNames=[asg])["AutoScalingGroups"]
-        return {t["Key"]: t["Value"] for g in groups for t in g.get("Tags", [])}
-    res = _client("ec2", region).describe_instances(InstanceIds=[broker.handle])
-    return {t["Key"]: t["Value"] for r in res["Reservations"] for i in r["Instances"]
-            for t in i.get("Tags", [])}
+# What the guard reads (drivers/cloud.py: check_deployment): read-only calls only. A resource
+# that no longer exists is left out: nothing of it can be changed.
+
+def _tags(items: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(t["Key"]): str(t["Value"]) for t in items}
+
+
+def instances_tags(region: str, instance_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Instance id -> tags, for those of `instance_ids` that exist (a filter, so a missing id is
+    left out rather than failing the whole call)."""
+    if not instance_ids:
+        return {}
+    pages = _client("ec2", region).get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-id", "Values": instance_ids}])
+    return {str(i["InstanceId"]): _tags(i.get("Tags", []))
+            for page in pages for r in page["Reservations"] for i in r["Instances"]}
+
+
+def asgs_tags(region: str, names: list[str]) -> dict[str, dict[str, str]]:
+    """Auto scaling group name -> tags, for the groups of `names` that exist."""
+    if not names:
+        return {}
+    groups = _client("autoscaling", region).describe_auto_scaling_groups(
+        AutoScalingGroupNames=names)["AutoScalingGroups"]
+    return {str(g["AutoScalingGroupName"]): _tags(g.get("Tags", [])) for g in groups}
+
+
+def sever_acls_tags(region: str, link: str) -> dict[str, dict[str, str]]:
+    """Network ACL id -> tags, of the ACLs a sever of `link` changes (tagged riftdrill:sever-link)."""
+    acls = _client("ec2", region).describe_network_acls(
+        Filters=[{"Name": f"tag:{SEVER_TAG}", "Values": [link]}])["NetworkAcls"]
+    return {str(a["NetworkAclId"]): _tags(a.get("Tags", [])) for a in acls}
+
+
+def bucket_tags(region: str, bucket: str) -> dict[str, str] | None:
+    """The bucket's tags ({} when it has none), None when the bucket does not exist."""
+    try:
+        return _tags(_client("s3", region).get_bucket_tagging(Bucket=bucket)["TagSet"])
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "NoSuchTagSet":
+            return {}
+        if code == "NoSuchBucket":
+            return None
+        raise

@@ -7,6 +7,10 @@ recorded in the inventory, so healing one of two overlapping faults keeps the ot
 Every method is idempotent. The measurements behind `link_counters` and `store_snapshot` are
 what the cost report prices; a target that cannot measure something returns {} for it.
 
+`Observer` is the read side (broker states and measurements: no guard needed); `Driver` adds
+every fault and heal, and on target aws-gcp is handed out only once the guard has passed
+(`drivers.driver_for`).
+
 Every fault and heal returns an `Effect`: when it was asked for and when the driver saw it in
 effect (within a bounded wait, else FaultError), so fault windows and every recovery figure
 count from the instant the fault was real, not from when a call returned.
@@ -39,8 +43,34 @@ class Effect:
         return Effect(requested_ns, time.time_ns(), confirmed_by)
 
 
-class Driver(Protocol):
+class Observer(Protocol):
+    """What reads a target and changes nothing: broker states, the link's round trip, what a
+    drill used, where logs are (`drivers.observer_for`: no guard needed)."""
+
     def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState: ...
+
+    # What a drill used (riftdrill.drivers.usage): snapshots before and after, never raising.
+    def link_counters(self, inv: Inventory) -> LinkCounters:
+        """Cumulative bytes and packets per link direction; {} where the target counts none."""
+
+    def link_rtt(self, inv: Inventory, link: str) -> dict[str, Any]:
+        """The link's round trip as an application sees it, measured now: {"median_ms", "min_ms",
+        "max_ms", "samples"}, or {"error": why} (severed, not measurable on this target)."""
+
+    def start_store_recording(self, inv: Inventory) -> None:
+        """Count object-store requests from now on, where the store can count them."""
+
+    def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
+        """Per object store: objects, bytes stored, requests if known; {} where not measured."""
+
+    def log_files(self, inv: Inventory) -> dict[str, Path]:
+        """Each broker's and mirror's log file on this machine, by inventory name; {} where the
+        target keeps its logs elsewhere (a drill copies the run's span of each: chaos/brokerlogs)."""
+
+
+class Driver(Observer, Protocol):
+    """What changes a target: every fault and heal (`drivers.driver_for`; on aws-gcp the guard
+    has passed before one is handed out)."""
 
     def kill_broker(self, inv: Inventory, broker: Broker) -> Effect:
         """Hard stop (SIGKILL / forced instance stop); it stays down until `start_broker`."""
@@ -101,21 +131,3 @@ class Driver(Protocol):
 
     def sync_store(self, inv: Inventory, store: str) -> Effect:
         """Block the store iff a `block_object_store` fault for it is in `inv.faults`."""
-
-    # What a drill used (riftdrill.drivers.usage): snapshots before and after, never raising.
-    def link_counters(self, inv: Inventory) -> LinkCounters:
-        """Cumulative bytes and packets per link direction; {} where the target counts none."""
-
-    def link_rtt(self, inv: Inventory, link: str) -> dict[str, Any]:
-        """The link's round trip as an application sees it, measured now: {"median_ms", "min_ms",
-        "max_ms", "samples"}, or {"error": why} (severed, not measurable on this target)."""
-
-    def start_store_recording(self, inv: Inventory) -> None:
-        """Count object-store requests from now on, where the store can count them."""
-
-    def store_snapshot(self, inv: Inventory) -> StoreSnapshots:
-        """Per object store: objects, bytes stored, requests if known; {} where not measured."""
-
-    def log_files(self, inv: Inventory) -> dict[str, Path]:
-        """Each broker's and mirror's log file on this machine, by inventory name; {} where the
-        target keeps its logs elsewhere (a drill copies the run's span of each: chaos/brokerlogs)."""

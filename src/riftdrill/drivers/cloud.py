@@ -3,6 +3,12 @@
 Link and store faults are declarative like the lab's: `sync_link` / `sync_store` read which
 faults `inv.faults` holds and make both clouds match, so healing one of two overlapping faults
 keeps the other in force. Cloud errors become one-line RiftdrillErrors (exit 2), redacted.
+
+The guard (`check_deployment`) runs before a driver's first change: `drivers.driver_for` runs it
+as it makes the driver (so a fault is refused before it is even recorded, a heal before it
+forgets anything), and every changing method runs it again if the driver has not passed it, so
+no way of getting a CloudDriver can change a cloud unguarded. It only reads: STS
+GetCallerIdentity, EC2/Auto Scaling Describe*, S3 GetBucketTagging, GCE instances.get.
 """
 
 from __future__ import annotations
@@ -81,6 +87,16 @@ def _provider(inv: Inventory, cloud: str) -> str:
 class CloudDriver:
     """Driver protocol (riftdrill.drivers.base.Driver) over EC2/S3 and GCE/GCS."""
 
+    def __init__(self) -> None:
+        self._guard_passed = False
+
+    def authorize(self, inv: Inventory) -> None:
+        """The guard (check_deployment), unless this driver passed it already: before the first
+        change, by every changing method."""
+        if not self._guard_passed:
+            check_deployment(inv)
+            self._guard_passed = True
+
     @_one_line_errors
     def broker_state(self, inv: Inventory, broker: Broker) -> BrokerState:
         if _provider(inv, broker.cloud) == "aws":
@@ -92,6 +108,7 @@ class CloudDriver:
 
     @_one_line_errors
     def kill_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        self.authorize(inv)
         requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
             aws.kill_broker(inv, broker)
@@ -101,6 +118,7 @@ class CloudDriver:
 
     @_one_line_errors
     def pause_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        self.authorize(inv)
         requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
             aws.pause_broker(inv, broker)
@@ -110,6 +128,7 @@ class CloudDriver:
 
     @_one_line_errors
     def resume_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        self.authorize(inv)
         requested = time.time_ns()
         if _provider(inv, broker.cloud) == "gcp":
             gcp.resume_broker(inv, broker)
@@ -118,6 +137,7 @@ class CloudDriver:
 
     @_one_line_errors
     def start_broker(self, inv: Inventory, broker: Broker) -> Effect:
+        self.authorize(inv)
         requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
             aws.start_broker(inv, broker)
@@ -157,6 +177,7 @@ class CloudDriver:
 
     @_one_line_errors
     def sync_link(self, inv: Inventory, link: str) -> Effect:
+        self.authorize(inv)
         requested = time.time_ns()
         lk = inv.link(link)
         directions: set[Direction] = {f.direction for f in inv.faults_on("sever_link", lk.name)}
@@ -177,6 +198,7 @@ class CloudDriver:
 
     @_one_line_errors
     def sync_store(self, inv: Inventory, store: str) -> Effect:
+        self.authorize(inv)
         requested = time.time_ns()
         st = inv.store(store)
         blocked = bool(inv.faults_on("block_object_store", st.name))
@@ -204,24 +226,64 @@ class CloudDriver:
         return {}  # the brokers' logs stay on their VMs (journald); a drill notes it copied none
 
 
-@_one_line_errors
-def check_drill_targets(inv: Inventory) -> None:
-    """Guard before a drill: every broker VM carries the drill-target tag or label."""
-    resources: list[guard.TaggedResource] = []
-    for b in inv.brokers:
-        if _provider(inv, b.cloud) == "aws":
-            region = inv.cloud(b.cloud).region or ""
-            resources.append(guard.TaggedResource("ec2 instance", b.name,
-                                                  aws.instance_tags(region, b)))
-        else:
-            resources.append(guard.TaggedResource("gce instance", b.name,
-                                                  gcp.instance_labels(gcp.instance_ref(b))))
-    guard.check_drill_target_tags(resources)
+def deployment_resources(inv: Inventory) -> list[guard.TaggedResource]:
+    """Every resource a fault or heal of `inv` may change that can carry a tag, with its tags
+    as the cloud reports them now: the broker VMs (EC2 instances, or their auto scaling groups;
+    GCE instances), the network ACLs a link sever edits, the S3 buckets a store block edits. A
+    resource that no longer exists is left out (nothing of it can change; the fault or heal
+    that needs it fails naming it). GCE firewall rules and HMAC keys carry no labels in GCP:
+    the allow-listed project is their guard."""
+    found: list[guard.TaggedResource] = []
+    for cloud in inv.clouds:
+        if cloud.provider == "aws":
+            found += _aws_resources(inv, cloud.name)
+        elif cloud.provider == "gcp":
+            found += _gcp_resources(inv, cloud.name)
+    return found
+
+
+def _aws_resources(inv: Inventory, cloud: str) -> list[guard.TaggedResource]:
+    region = aws.region_of(inv, cloud)
+    brokers = inv.brokers_in(cloud)
+    by_asg = {asg: b for b in brokers if (asg := aws.asg_name(b))}
+    by_id = {b.handle: b for b in brokers if not aws.asg_name(b)}
+    found = [guard.TaggedResource("auto scaling group", f"{by_asg[asg].name} ({asg})", tags)
+             for asg, tags in aws.asgs_tags(region, sorted(by_asg)).items()]
+    found += [guard.TaggedResource("ec2 instance", f"{by_id[iid].name} ({iid})", tags)
+              for iid, tags in aws.instances_tags(region, sorted(by_id)).items()]
+    for lk in inv.links:
+        if cloud in (lk.a, lk.b):
+            found += [guard.TaggedResource("network acl", f"{acl} (link {lk.name})", tags)
+                      for acl, tags in aws.sever_acls_tags(region, lk.name).items()]
+    for st in inv.stores:
+        if st.cloud == cloud:
+            for bucket in st.buckets:
+                tags = aws.bucket_tags(region, bucket)
+                if tags is not None:
+                    found.append(guard.TaggedResource("s3 bucket", bucket, tags))
+    return found
+
+
+def _gcp_resources(inv: Inventory, cloud: str) -> list[guard.TaggedResource]:
+    found: list[guard.TaggedResource] = []
+    for b in inv.brokers_in(cloud):
+        labels = gcp.instance_labels(gcp.instance_ref(b))
+        if labels is not None:
+            found.append(guard.TaggedResource("gce instance", b.name, labels))
+    return found
 
 
 @_one_line_errors
-def live_account_ids(inv: Inventory) -> tuple[str, str]:
-    """(AWS account of the credentials in use, GCP project of the deployment) for check_allowed."""
-    aws_cloud = next(c for c in inv.clouds if c.provider == "aws")
-    gcp_cloud = next(c for c in inv.clouds if c.provider == "gcp")
-    return aws.caller_account_id(aws_cloud.region or ""), gcp.project_of(inv, gcp_cloud.name)
+def check_deployment(inv: Inventory) -> None:
+    """The guard of every change on aws-gcp (fault, heal, drill start, destroy), before the
+    first call that changes anything; raises GuardError, one line naming the problem and the fix.
+
+    1. The AWS account of the credentials in use (STS, asked in each AWS cloud's region) and
+       every GCP project the inventory's handles name are on the allow-list;
+    2. only then, every resource a fault or heal may change carries the drill-target tag
+       (`deployment_resources`).
+    """
+    aws_clouds = [c.name for c in inv.clouds if c.provider == "aws"]
+    accounts = {aws.caller_account_id(aws.region_of(inv, c)) for c in aws_clouds}
+    guard.check_ids(sorted(accounts), sorted(gcp.projects_of_handles(inv)))
+    guard.check_drill_target_tags(deployment_resources(inv))

@@ -16,7 +16,7 @@ from google.cloud import compute_v1, storage  # type: ignore[attr-defined,unused
 
 from riftdrill.drivers.base import BrokerState
 from riftdrill.errors import FaultError
-from riftdrill.inventory import Broker, Direction, Inventory
+from riftdrill.inventory import Broker, Direction, Inventory, ObjectStore
 
 OPERATION_TIMEOUT_S = 300
 _INSTANCE = re.compile(r"^projects/([^/]+)/zones/([^/]+)/instances/([^/]+)$")
@@ -61,9 +61,24 @@ def _status(ref: InstanceRef) -> str:
     return str(inst.status)
 
 
-def instance_labels(ref: InstanceRef) -> dict[str, str]:
-    inst = instances_client().get(project=ref.project, zone=ref.zone, instance=ref.name)
+def instance_labels(ref: InstanceRef) -> dict[str, str] | None:
+    """The VM's labels (the guard reads them); None when the VM does not exist."""
+    from google.api_core.exceptions import NotFound
+
+    try:
+        inst = instances_client().get(project=ref.project, zone=ref.zone, instance=ref.name)
+    except NotFound:
+        return None
     return dict(inst.labels)
+
+
+def projects_of_handles(inv: Inventory) -> set[str]:
+    """Every GCP project the inventory's GCP handles name (brokers' VMs, stores' HMAC keys):
+    where the driver's calls act, so what the guard checks against the allow-list."""
+    projects = {instance_ref(b).project for c in inv.clouds if c.provider == "gcp"
+                for b in inv.brokers_in(c.name)}
+    return projects | {hmac_ref(st)[0] for st in inv.stores
+                       if inv.cloud(st.cloud).provider == "gcp"}
 
 
 def broker_state(inv: Inventory, broker: Broker) -> BrokerState:
@@ -147,17 +162,22 @@ def sync_link(inv: Inventory, link: str, gcp_cloud: str, directions: set[Directi
 # Object store: AutoMQ reaches GCS with an HMAC key; blocking deactivates it
 ################################################################################
 
+def hmac_ref(store: ObjectStore) -> tuple[str, str]:
+    """(project, access id) of a GCS store's HMAC key handle `projects/<p>/hmacKeys/<id>`."""
+    m = _HMAC.match(store.handle)
+    if not m:
+        raise FaultError(f"store {store.name}: handle {store.handle!r} is not "
+                         "projects/<p>/hmacKeys/<id>")
+    return m.group(1), m.group(2)
+
+
 def sync_store(inv: Inventory, store: str, blocked: bool) -> None:
     """Deactivate (blocked) or re-activate the nodes' HMAC key.
 
     GCS applies HMAC state changes within seconds to a few minutes; drills measure from the
     first failed request, not from this call.
     """
-    st = inv.store(store)
-    m = _HMAC.match(st.handle)
-    if not m:
-        raise FaultError(f"store {st.name}: handle {st.handle!r} is not projects/<p>/hmacKeys/<id>")
-    project, access_id = m.groups()
+    project, access_id = hmac_ref(inv.store(store))
     key = storage_client(project).get_hmac_key_metadata(access_id, project_id=project)
     want = "INACTIVE" if blocked else "ACTIVE"
     if key.state != want:
