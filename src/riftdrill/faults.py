@@ -10,6 +10,10 @@ read-modify-write of the inventory (`inventory.locked`):
 - bringing a broker back applies first, with the caller's inventory, then forgets;
 - healing a network fault forgets first, then makes the target match what is still recorded.
 
+Each primitive gets its driver (`drivers.driver_for`) before it records, forgets or changes
+anything: on aws-gcp that is where the guard runs, so a refusal (GuardError: wrong account or
+project, untagged resource) leaves the inventory and the clouds as they were.
+
 `owner_pid` is the process that owns an injected fault (`Fault.by_pid`): the drill runner of the
 run context, 0 for faults injected by hand. The driver returns an `Effect` for each fault and heal
 (when it was asked for, when it was seen in effect, and how): injections hand it to `on_effect`
@@ -49,18 +53,36 @@ def _new_fault(kind: FaultKind, target: str, owner_pid: int,
                  direction=direction, by_pid=owner_pid)
 
 
-def _record(new: list[Fault]) -> Inventory:
+def _record(new: list[Fault]) -> tuple[Driver, Inventory]:
+    """The driver first (on aws-gcp: the guard, which may refuse), then the faults recorded:
+    a refused fault leaves no record behind."""
     with inventory.locked() as inv:
+        drv = driver_for(inv)
         inv.faults.extend(new)
-    return inv
+    return drv, inv
+
+
+def _drop(inv: Inventory, kinds: FaultKind | Collection[FaultKind],
+          targets: Collection[str]) -> None:
+    gone = {f.id for target in targets for f in inv.faults_on(kinds, target)}
+    inv.faults = [f for f in inv.faults if f.id not in gone]
 
 
 def _forget(kinds: FaultKind | Collection[FaultKind], targets: Collection[str]) -> Inventory:
     """Drop every recorded fault of `kinds` on `targets`: what is recorded now, under the lock."""
     with inventory.locked() as inv:
-        gone = {f.id for target in targets for f in inv.faults_on(kinds, target)}
-        inv.faults = [f for f in inv.faults if f.id not in gone]
+        _drop(inv, kinds, targets)
     return inv
+
+
+def _forget_then_sync(kind: FaultKind, target: str,
+                      sync: Callable[[Driver, Inventory], Effect]) -> Effect:
+    """Heal a declarative fault: the driver first (on aws-gcp: the guard, so a refused heal
+    forgets nothing), then forget under the lock, then make the target match what is left."""
+    with inventory.locked() as inv:
+        drv = driver_for(inv)
+        _drop(inv, kind, [target])
+    return sync(drv, inv)
 
 
 # ---- brokers -------------------------------------------------------------------------------
@@ -74,8 +96,7 @@ def kill_brokers(brokers: Sequence[Broker], *, owner_pid: int,
     if not brokers:
         return []
     new = [_new_fault("kill_broker", b.name, owner_pid) for b in brokers]
-    inv = _record(new)
-    drv = driver_for(inv)
+    drv, inv = _record(new)
     for broker, fault in zip(brokers, new, strict=True):
         effect = drv.kill_broker(inv, broker)
         if on_killed is not None:
@@ -90,8 +111,8 @@ def kill_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = 
 
 def pause_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None) -> Fault:
     fault = _new_fault("pause_broker", broker.name, owner_pid)
-    inv = _record([fault])
-    effect = driver_for(inv).pause_broker(inv, broker)
+    drv, inv = _record([fault])
+    effect = drv.pause_broker(inv, broker)
     if on_effect is not None:
         on_effect(effect)
     return fault
@@ -227,8 +248,8 @@ def _inject(fault: Fault, sync: Callable[[Driver, Inventory], Effect],
             on_effect: OnEffect | None) -> Fault:
     """Recorded first, then applied: a process killed, or (a declarative network fault) the
     target made to match what the inventory now records (the driver reads the new record)."""
-    inv = _record([fault])
-    effect = sync(driver_for(inv), inv)
+    drv, inv = _record([fault])
+    effect = sync(drv, inv)
     if on_effect is not None:
         on_effect(effect)
     return fault
@@ -242,8 +263,7 @@ def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int,
 
 def heal_link(link: Link) -> Effect:
     """Remove every sever of the link (whatever its direction)."""
-    inv = _forget("sever_link", [link.name])
-    return driver_for(inv).sync_link(inv, link.name)
+    return _forget_then_sync("sever_link", link.name, lambda drv, inv: drv.sync_link(inv, link.name))
 
 
 def degrade_link(link: Link, weather: dict[str, dict[str, float]], *, owner_pid: int,
@@ -257,8 +277,8 @@ def degrade_link(link: Link, weather: dict[str, dict[str, float]], *, owner_pid:
 
 def restore_link(link: Link) -> Effect:
     """Back to the weather the link was deployed with."""
-    inv = _forget("degrade_link", [link.name])
-    return driver_for(inv).sync_weather(inv, link.name)
+    return _forget_then_sync("degrade_link", link.name,
+                             lambda drv, inv: drv.sync_weather(inv, link.name))
 
 
 def block_object_store(store: ObjectStore, *, owner_pid: int,
@@ -268,8 +288,8 @@ def block_object_store(store: ObjectStore, *, owner_pid: int,
 
 
 def unblock_object_store(store: ObjectStore) -> Effect:
-    inv = _forget("block_object_store", [store.name])
-    return driver_for(inv).sync_store(inv, store.name)
+    return _forget_then_sync("block_object_store", store.name,
+                             lambda drv, inv: drv.sync_store(inv, store.name))
 
 
 def brownout_store(store: ObjectStore, weather: dict[str, Any], *, owner_pid: int,
@@ -282,8 +302,8 @@ def brownout_store(store: ObjectStore, weather: dict[str, Any], *, owner_pid: in
 
 
 def clear_store_weather(store: ObjectStore) -> Effect:
-    inv = _forget("brownout_store", [store.name])
-    return driver_for(inv).sync_store_weather(inv, store.name)
+    return _forget_then_sync("brownout_store", store.name,
+                             lambda drv, inv: drv.sync_store_weather(inv, store.name))
 
 
 # ---- everything ------------------------------------------------------------------------------
@@ -301,7 +321,7 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
     recorded = [f for f in inv.faults if owner_pid is None or f.by_pid == owner_pid]
     if not recorded:
         return []
-    drv = driver_for(inv)
+    drv = driver_for(inv)  # on aws-gcp the guard: refused, nothing is healed or forgotten
     errors: list[Exception] = []
     failed: set[str] = set()  # ids left recorded
     broker_faults = [f for f in recorded if f.kind in BROKER_FAULTS]
