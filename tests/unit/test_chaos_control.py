@@ -287,3 +287,41 @@ def test_only_a_failed_guard_interrupts(tmp_path: Path) -> None:
                                         "never committed in aws")
     finally:
         control._RUN = None
+
+
+def test_any_activity_the_cloud_guard_refused_interrupts(tmp_path: Path) -> None:
+    """Not only the GUARDS: a fault the cloud guard refused (wrong account, untagged VM) stops
+    the experiment, so chaoslib does not go on to the next fault."""
+    from chaoslib.exceptions import InterruptExecution
+
+    control._RUN = _state(tmp_path, owns_end=False)
+    try:
+        fault = {"name": "kill-broker", "provider": {"type": "python", "func": "kill_broker"}}
+        with pytest.raises(InterruptExecution, match="not on the allow-list"):
+            control.after_activity_control(fault, {"status": "failed", "exception": [
+                "Traceback...\n", "chaoslib.exceptions.ActivityFailed: riftdrill.guard."
+                "GuardError: AWS account 999999999999 is not on the allow-list (...)\n"]})
+        assert control._RUN.refused == ("kill-broker: AWS account 999999999999 is not on the "
+                                        "allow-list (...)")
+    finally:
+        control._RUN = None
+
+
+def test_a_run_refused_at_its_start_stops_before_its_method(tmp_path: Path) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    from riftdrill.guard import GuardError
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise GuardError("GCP project rd-prod-9999 is not on the allow-list")
+
+    configuration: dict[str, Any] = {"run_dir": "", "owner_pid": 0}
+    state = control.begin_run(configuration, {}, runs_dir=tmp_path, begin=refused)
+    assert state.refused == "GCP project rd-prod-9999 is not on the allow-list"
+    control.before_method_control({})  # no run of this process: nothing to stop
+    control._RUN = state
+    try:
+        with pytest.raises(InterruptExecution, match="rd-prod-9999"):
+            control.before_method_control({})
+    finally:
+        control._RUN = None

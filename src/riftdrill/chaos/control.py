@@ -29,7 +29,10 @@ It makes a stock `chaos run experiments/<drill>.json` as safe as `riftdrill dril
 - After each activity (`after_activity_control`): a guard that failed (the load did not start,
   MirrorMaker 2 has no checkpoint of the group, nothing crossed the mirror) interrupts the
   experiment, so no fault follows it; `control.json` says why (`refused`) and `riftdrill drill`
-  exits 2.
+  exits 2. So does any activity the cloud guard refused (GuardError: an account or project not
+  on the allow-list, an untagged resource; `drivers.driver_for`). Under a stock `chaos run` the
+  guard already runs in `begin_drill`: a run it refuses stops before its method
+  (`before_method_control`), its faults never tried.
 
 Fault windows stay recorded by the actions: an action knows the instant its fault is in force
 (flap_link opens and closes several windows inside one activity, kill_cloud stamps each broker
@@ -59,9 +62,11 @@ from riftdrill import faults
 from riftdrill.chaos import interrupt, runner
 from riftdrill.context import OWNER_PID_KEY, RUN_DIR_KEY, RunContext
 from riftdrill.errors import RiftdrillError
+from riftdrill.guard import GuardError
 from riftdrill.inventory import Fault
 
-__all__ = ["after_experiment_control", "cleanup_control", "configure_control"]
+__all__ = ["after_activity_control", "after_experiment_control", "before_method_control",
+           "cleanup_control", "configure_control"]
 
 logger = logging.getLogger("chaostoolkit")  # chaos prints and logs it with its own lines
 
@@ -79,7 +84,7 @@ class RunState:
     started_monotonic: float
     start: runner.DrillStart | None = None  # None: the runner judges, or begin_drill failed
     interrupted_by: str | None = None
-    refused: str | None = None  # a guard activity failed before any fault (GUARDS)
+    refused: str | None = None  # a guard activity failed (GUARDS), or the cloud guard refused
     finished: bool = False
     saved_handlers: dict[int, Handler] = field(default_factory=dict)
 
@@ -114,20 +119,31 @@ def configure_control(configuration: dict[str, Any] | None = None,
 # a control may interrupt instead.
 GUARDS = frozenset({"start_load", "await_checkpoints", "await_replication"})
 _EXCEPTION_NAME = re.compile(r"^[A-Za-z_][\w.]*(Error|Failed|Exception): ")
+_GUARD_REFUSED = re.compile(r"\bGuardError: ")  # riftdrill.guard.GuardError, in any activity
+
+
+def before_method_control(context: Any = None, **_: Any) -> None:
+    """Before the method: a run the cloud guard refused in begin_run stops here, before its
+    first activity (chaoslib's InterruptExecution; this control's end still runs)."""
+    if _RUN is None or _RUN.refused is None:
+        return
+    from chaoslib.exceptions import InterruptExecution
+
+    raise InterruptExecution(f"riftdrill: {_RUN.refused}; the drill stops before any fault")
 
 
 def after_activity_control(context: Any = None, state: Any = None, **_: Any) -> None:
-    """After each activity: a failed guard stops the experiment before anything is injected
-    (chaoslib's InterruptExecution: the rollbacks and this control's end still run; the
-    runner exits 2, bad input, with the guard's reason)."""
+    """After each activity: a failed guard, or any activity the cloud guard refused, stops the
+    experiment before anything (more) is injected (chaoslib's InterruptExecution: the rollbacks
+    and this control's end still run; the runner exits 2, bad input, with the reason)."""
     activity = context if isinstance(context, dict) else {}
     func = (activity.get("provider") or {}).get("func")
-    if _RUN is None or func not in GUARDS or not isinstance(state, dict):
-        return
-    if state.get("status") != "failed":
+    if _RUN is None or not isinstance(state, dict) or state.get("status") != "failed":
         return
     lines = [ln for ln in "".join(state.get("exception") or []).strip().splitlines() if ln]
     why = lines[-1] if lines else "failed"
+    if func not in GUARDS and not _GUARD_REFUSED.search(why):
+        return
     while _EXCEPTION_NAME.match(why):  # "chaoslib...ActivityFailed: riftdrill...Error: why"
         why = why.split(": ", 1)[1]
     _RUN.refused = f"{activity.get('name', func)}: {why}"
@@ -178,6 +194,9 @@ def begin_run(configuration: dict[str, Any], experiment: dict[str, Any], *,
         try:
             state.start = (begin or runner.begin_drill)(
                 name, experiment, runner.drill_params(configuration), run_dir=ctx.run_dir)
+        except GuardError as exc:  # the cloud guard: no activity may run (before_method_control)
+            state.refused = str(exc)
+            logger.error(f"riftdrill: refused: {exc}")
         except RiftdrillError as exc:
             logger.error(f"riftdrill: this run will not be judged: {exc}")
     return state
