@@ -258,10 +258,12 @@ def destroy(
     if target == "aws-gcp":
         from riftdrill.cloud.deploy import destroy as cloud_destroy
         from riftdrill.deploy import workspace
+        from riftdrill.drivers.cloud import check_deployment
 
         started = time.monotonic()
         with _Progress(not as_json, "destroying aws-gcp") as progress:
-            done = cloud_destroy(workspace("aws-gcp"), yes, progress)
+            done = cloud_destroy(workspace("aws-gcp"), yes, progress,
+                                 check_deployment=check_deployment)
         if as_json:  # the lab's shape: nothing of the lab's kind to remove on a cloud
             _emit({"target": target, "terraform_destroyed": done, "namespaces_removed": [],
                    "processes_killed": [], "seconds": round(time.monotonic() - started, 2)})

@@ -2,6 +2,8 @@
 
 Order matters: every check that needs no network runs before anything talks to a cloud, so a
 wrong account, a missing allow-list or missing credentials costs one line and no API call.
+Then the read-only ones: the credentials' AWS account (STS) and, for destroy, the cloud guard
+over the deployed resources. Terraform runs only once all passed.
 """
 
 from __future__ import annotations
@@ -92,9 +94,7 @@ def deploy(ws: Workspace, engine: str | None, topology: str | None, brokers_per_
            announce: Callable[[], None] | None = None) -> Inventory | None:
     """`announce` runs once every guard passed, before Terraform starts."""
     account, project = preflight()
-    if caller_account() != account:
-        raise guard.GuardError("the configured AWS credentials are not for the allow-listed "
-                               f"account {account}; refusing")
+    check_caller(account)
     if announce:
         announce()
     variables = tf_vars(account, project, engine, topology, brokers_per_cloud)
@@ -115,11 +115,30 @@ def deploy(ws: Workspace, engine: str | None, topology: str | None, brokers_per_
     return inv
 
 
-def destroy(ws: Workspace, yes: bool, progress: Progress | None) -> bool:
+def check_caller(account: str) -> None:
+    """The credentials in use must be the allow-listed account's (one STS call)."""
+    caller = caller_account()
+    if caller != account:
+        raise guard.GuardError(f"the configured AWS credentials are for account {caller}, not the "
+                               f"allow-listed account {account}; refusing: use the drill "
+                               "account's credentials (AWS_PROFILE)")
+
+
+def destroy(ws: Workspace, yes: bool, progress: Progress | None, *,
+            check_deployment: Callable[[Inventory], None]) -> bool:
+    """The guard, then `terraform destroy`. `check_deployment` is the cloud driver's guard
+    (drivers/cloud.py, a higher layer, so the CLI hands it in): with an aws-gcp inventory, the
+    accounts its resources live in and their drill-target tags are checked before Terraform
+    runs. Without one (a partial apply) the caller's account is what is checked, and the AWS
+    provider's `allowed_account_ids` refuses any other."""
     account, project = preflight()
     guard.confirm_destroy(yes)
     if not ws.has_state():
         return False
+    check_caller(account)
+    deployed = _aws_gcp_inventory()
+    if deployed is not None:
+        check_deployment(deployed)
     try:
         ws.init(progress)
         ws.destroy(tf_vars(account, project, "automq", "per-cloud", 1), progress)
@@ -128,6 +147,15 @@ def destroy(ws: Workspace, yes: bool, progress: Progress | None) -> bool:
 
         raise explain(_log_tail(ws) + str(exc), action="destroy") from exc
     return True
+
+
+def _aws_gcp_inventory() -> Inventory | None:
+    """The deployment's inventory, if the checkout's inventory is aws-gcp's."""
+    try:
+        inv = inventory.load()
+    except RiftdrillError:  # none, or unreadable: the caller's account is still checked
+        return None
+    return inv if inv.target == "aws-gcp" else None
 
 
 def _log_tail(ws: Workspace) -> str:
