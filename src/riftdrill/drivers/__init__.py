@@ -2,14 +2,19 @@
 
 Chaos Toolkit activities call `driver_for(inventory)` and never learn whether a broker is a
 process in a network namespace or a cloud VM; the drill runner measures what a drill used (link
-bytes, object stores) through the same driver (`usage.py`).
+bytes, object stores) through the same driver (`usage.py`), and learns which literal secrets
+the deployment holds (`known_secrets`, `redactor_for`: what riftdrill writes is redacted).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from riftdrill import paths
 from riftdrill.drivers.base import Driver
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
+from riftdrill.redact import Redactor, Secret, secrets_in_dir
 
 
 def driver_for(inv: Inventory) -> Driver:
@@ -24,4 +29,31 @@ def driver_for(inv: Inventory) -> Driver:
     raise RiftdrillError(f"no fault driver for target {inv.target!r}; targets: local, aws-gcp")
 
 
-__all__ = ["Driver", "driver_for"]
+def known_secrets(inv: Inventory | None, driver: Driver | None = None,
+                  secrets_dir: Path | None = None) -> list[Secret]:
+    """Every literal secret of the deployment, the registry redaction works from: what the
+    target's driver knows its clients and servers use (None: nothing deployed) and every file
+    under .riftdrill/secrets/ (`redact.secrets_in_dir`)."""
+    found = list((driver or driver_for(inv)).known_secrets(inv)) if inv is not None else []
+    return found + secrets_in_dir(secrets_dir or paths.secrets_dir())
+
+
+def redactor_for(inv: Inventory | None, driver: Driver | None = None,
+                 secrets_dir: Path | None = None) -> Redactor:
+    """The redactor of a command, resolved once from the inventory it read and passed down."""
+    return Redactor(known_secrets(inv, driver, secrets_dir))
+
+
+def deployed_redactor() -> Redactor:
+    """For a command that reads no inventory otherwise: the deployed one's secrets (one read);
+    the patterns and .riftdrill/secrets/ when nothing readable is deployed."""
+    from riftdrill import inventory
+
+    try:
+        inv: Inventory | None = inventory.load()
+    except RiftdrillError:
+        inv = None
+    return redactor_for(inv)
+
+
+__all__ = ["Driver", "deployed_redactor", "driver_for", "known_secrets", "redactor_for"]
