@@ -20,6 +20,7 @@ from pathlib import Path
 from riftdrill import faults, inventory, paths
 from riftdrill.deploy import DEFAULT_WAN, DeploySpec
 from riftdrill.deploy import deploy_lab as deploy
+from riftdrill.drivers import redactor_for
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.report.compare import SETUPS, BrokerReplacement, Setup, setup_name
@@ -132,6 +133,6 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
                         title=f"{' vs '.join(s.name for s in setups)}: {', '.join(experiments)}"
                               f" (link {wan})")
     doc.replacements = replacements
-    out = write_compare(doc, paths.results_dir())
+    out = write_compare(doc, paths.results_dir(), redactor_for(inventory.load()))
     render_compare(out if out.is_dir() else out.parent, load_prices())
     return out

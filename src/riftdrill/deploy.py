@@ -27,6 +27,7 @@ from riftdrill.inventory import (
     Topology,
 )
 from riftdrill.lab import net, procs, stores
+from riftdrill.redact import Redactor, secrets_in_dir
 from riftdrill.terraform import Workspace
 
 TARGETS: tuple[Target, ...] = get_args(Target)
@@ -204,7 +205,12 @@ def deployed_spec() -> DeploySpec | None:
 
 
 def workspace(target: str = "local") -> Workspace:
-    return Workspace(module_dir=paths.project_root() / "infra" / "envs" / target, name=target)
+    """The target's Terraform root module; its log is redacted of the target's secrets (the
+    lab's object-store secret key; for both, every file under .riftdrill/secrets/), known
+    before anything is deployed (`drivers.known_secrets` gives the same from an inventory)."""
+    known = [*(stores.secrets() if target == "local" else []), *secrets_in_dir(paths.secrets_dir())]
+    return Workspace(module_dir=paths.project_root() / "infra" / "envs" / target, name=target,
+                     redactor=Redactor(known))
 
 
 @contextlib.contextmanager

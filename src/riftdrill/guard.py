@@ -9,7 +9,8 @@ target aws-gcp) and cloud deploy/destroy (`cloud/deploy.py`) feed them what the 
 - `check_drill_target_tags(resources)`: every resource a drill touches carries the drill-target
   tag (AWS `riftdrill:drill-target=true`, GCP label `riftdrill-drill-target=true`);
 - `confirm_destroy(yes)`: destroy asks unless `--yes`, and refuses without a terminal;
-- `redact(text)` / `redact_mapping(data)`: what riftdrill logs or stores never holds credentials.
+- `redact(text)` / `redact_mapping(data)`: what riftdrill logs or stores never holds credentials
+  (`riftdrill.redact`, the one redaction step, re-exported here for the cloud's error messages).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from riftdrill.errors import RiftdrillError
+from riftdrill.redact import redact as redact  # re-exported: the cloud's errors use guard.redact
+from riftdrill.redact import redact_mapping as redact_mapping
 
 ALLOWED_ENV = "RIFTDRILL_ALLOWED_ACCOUNTS"
 ALLOWED_FILE_ENV = "RIFTDRILL_ALLOWED_ACCOUNTS_FILE"
@@ -119,40 +121,3 @@ def confirm_destroy(yes: bool, what: str = "the aws-gcp deployment",
         raise GuardError(f"destroying {what} needs --yes when not run from a terminal")
     if ask(f"Destroy {what}? Every resource and bucket is deleted. Type 'yes': ").strip() != "yes":
         raise GuardError(f"destroy of {what} cancelled")
-
-
-# What a credential looks like, wherever it turns up in a message or a log line.
-_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-     "***PRIVATE KEY***"),
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), "***AWS-KEY-ID***"),
-    (re.compile(r"\bGOOG[0-9A-Z]{20,}\b"), "***HMAC-ID***"),
-    (re.compile(r"\bya29\.[0-9A-Za-z_\-.]+"), "***OAUTH-TOKEN***"),
-    (re.compile(r"(?i)\b(bearer)\s+[0-9A-Za-z_\-.=/+]+"), r"\1 ***"),
-    (re.compile(r"(?i)(\"?[a-z0-9_]*(?:secret|password|passwd|token|preshared_key|private_key|"
-                r"session_key|access_key|credential)[a-z0-9_]*\"?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"),
-     r"\1***"),
-    (re.compile(r"(\w+://)[^/\s:@]+:[^/\s@]+@"), r"\1***:***@"),
-]
-
-_SECRET_KEY = re.compile(r"(?i)secret|password|passwd|token|preshared|private_key|session_key|"
-                         r"access_key|credential")
-
-
-def redact(text: str) -> str:
-    """`text` with anything that looks like a credential replaced by ***."""
-    for pattern, repl in _SECRET_PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def redact_mapping(data: Any) -> Any:
-    """A copy of JSON-like `data` whose secret-named keys are *** and strings are redacted."""
-    if isinstance(data, Mapping):
-        return {k: "***" if _SECRET_KEY.search(str(k)) else redact_mapping(v)
-                for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [redact_mapping(v) for v in data]
-    if isinstance(data, str):
-        return redact(data)
-    return data

@@ -31,6 +31,12 @@ def inventory_path() -> Path:
     return state_dir() / "inventory.json"
 
 
+def secrets_dir() -> Path:
+    """Secrets riftdrill keeps for a deployment (SASL passwords, TLS private keys), one per
+    file: `redact.secrets_in_dir` reads them so no run or log ever shows one."""
+    return state_dir() / "secrets"
+
+
 def lab_dir() -> Path:
     return state_dir() / "lab"
 

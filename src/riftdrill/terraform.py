@@ -8,7 +8,9 @@ python-terraform 0.10.1 (2019) predates Terraform 1.x:
 - it hands Terraform this process's whole environment and takes no other, so our variables
   (TF_DATA_DIR, ...) go on its command line through env(1) (`_Terraform`): os.environ is never
   changed.
-Output is streamed to a log file that a progress view tails, so a long apply shows progress.
+Output is pumped line by line through the workspace's redactor into its log under
+.riftdrill/logs/ and to a progress view, so a long apply shows progress and the log holds no
+secret (`riftdrill.redact`: a provisioner's message, a resource's attribute).
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from riftdrill import paths
 from riftdrill.errors import RiftdrillError, SetupError
+from riftdrill.redact import Redactor
 
 MIN_VERSION = (1, 6)
 
@@ -105,6 +108,8 @@ class Workspace:
 
     module_dir: Path
     name: str  # "local", "aws-gcp"
+    # what the log must not show: deploy.workspace gives the target's secrets
+    redactor: Redactor = field(default_factory=Redactor)
 
     @property
     def data_dir(self) -> Path:
@@ -125,26 +130,28 @@ class Workspace:
 
     def _run(self, action: str, fn: Callable[[], tuple[int, str | None, str | None]],
              progress: Callable[[str], None] | None) -> None:
-        """Run a python-terraform call with its output going to our log, tailed for progress;
-        a non-zero exit becomes one RiftdrillError naming what went wrong."""
+        """Run a python-terraform call with its output pumped through the redactor into our log
+        and to `progress`; a non-zero exit becomes one RiftdrillError naming what went wrong."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         _rotate(self.log_path)
         saved_out, saved_err = sys.stdout, sys.stderr
-        stop = threading.Event()
+        read_fd, write_fd = os.pipe()
         with open(self.log_path, "a") as log:
             log.write(f"\n=== {time.strftime('%FT%T')}\n")
             log.flush()
-            tailer = threading.Thread(target=_tail, args=(self.log_path, log.tell(), stop, progress),
-                                      daemon=True)
-            tailer.start()
+            pump = threading.Thread(target=_pump, args=(read_fd, log, self.redactor, progress),
+                                    daemon=True)
+            pump.start()
             # python-terraform hands sys.stdout/err to Popen when output is not captured.
-            sys.stdout = sys.stderr = log
-            try:
-                rc, _, _ = fn()
-            finally:
-                sys.stdout, sys.stderr = saved_out, saved_err
-                stop.set()
-                tailer.join(timeout=2)
+            with open(write_fd, "w") as sink:
+                sys.stdout = sys.stderr = sink
+                try:
+                    rc, _, _ = fn()
+                finally:
+                    sys.stdout, sys.stderr = saved_out, saved_err
+            # the last writer has closed: the pump reads to the end. A process Terraform left
+            # holding the pipe would keep it open: then the log stops here.
+            pump.join(timeout=PUMP_JOIN_S)
         if rc != 0:
             raise RiftdrillError(f"terraform {action} failed: {self.last_error()} (log: {self.log_path})")
 
@@ -220,19 +227,19 @@ class Workspace:
         return lines[-1] if lines else "no output"
 
 
-def _tail(path: Path, offset: int, stop: threading.Event,
+PUMP_JOIN_S = 5.0
+
+
+def _pump(read_fd: int, log: IO[str], redactor: Redactor,
           progress: Callable[[str], None] | None) -> None:
-    if progress is None:
-        return
-    with open(path, errors="replace") as f:
-        f.seek(offset)
-        while True:
-            line = f.readline()
-            if line:
-                line = line.strip()
-                if line:
-                    progress(line)
-                continue
-            if stop.is_set():
-                return
-            time.sleep(0.1)
+    """Terraform's output as each line comes, redacted into the log (flushed per line:
+    `last_error` and a user's `tail -f` read it) and to the progress view."""
+    with open(read_fd, "rb") as source:
+        try:
+            for line in redactor.lines(raw.decode(errors="replace") for raw in source):
+                log.write(line)
+                log.flush()
+                if progress is not None and line.strip():
+                    progress(line.strip())
+        except ValueError:  # the log was closed: _run stopped waiting (PUMP_JOIN_S)
+            return

@@ -20,6 +20,7 @@ from riftdrill.chaos import control, interrupt, runner
 from riftdrill.context import RunContext
 from riftdrill.errors import NotDeployedError
 from riftdrill.inventory import Fault
+from riftdrill.redact import Redactor, Secret
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = Path(sys.executable).with_name("chaos")
@@ -27,6 +28,8 @@ CHAOS = Path(sys.executable).with_name("chaos")
 
 class FakeStart:
     """Stands in for runner.DrillStart."""
+
+    redactor = Redactor([Secret("test secret", "s3cr3t-of-the-lab")])
 
 
 def fake_begin(calls: list[Any]) -> Any:

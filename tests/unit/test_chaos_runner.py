@@ -18,6 +18,7 @@ import pytest
 from riftdrill.chaos import runner, windows
 from riftdrill.chaos.slo import ExperimentSlo
 from riftdrill.errors import RiftdrillError
+from riftdrill.redact import PATTERNS_ONLY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,7 @@ RUNNER = textwrap.dedent("""
     from pathlib import Path
     from riftdrill.chaos import runner
     from riftdrill.context import RunContext
+    from riftdrill.redact import PATTERNS_ONLY
     run = Path(sys.argv[1])
     ctx = RunContext(run_dir=run, owner_pid=os.getpid())
     class F:
@@ -61,7 +63,7 @@ RUNNER = textwrap.dedent("""
     def stop_load(d):
         (run / "load-stopped").write_text("yes")
     out = runner.run_chaos([sys.executable, sys.argv[2], sys.argv[3], *ctx.var_args()], run,
-                           echo=False,
+                           echo=False, redactor=PATTERNS_ONLY,
                            grace_s=10, heal_all=heal_all, stop_load=stop_load)
     print(out.interrupted_by, out.returncode, ",".join(out.healed), out.stop_requested)
 """)
@@ -172,9 +174,11 @@ def test_the_run_context_goes_in_as_vars_and_is_no_parameter() -> None:
 def test_what_the_control_healed_is_reported_by_the_runner(tmp_path: Path) -> None:
     # chaos's riftdrill control writes control.json as chaos ends
     write = ("from pathlib import Path; from riftdrill.chaos import runner; "
+             "from riftdrill.redact import Redactor; "
              "runner.ControlReport(healed=['sever_link:aws-gcp'], cleanup_errors=['x failed'])"
-             f".write(Path({str(tmp_path)!r}))")
+             f".write(Path({str(tmp_path)!r}), Redactor())")
     outcome = runner.run_chaos([sys.executable, "-c", write], tmp_path, echo=False,
+                               redactor=PATTERNS_ONLY,
                                heal_all=lambda: [], stop_load=lambda d: None)
     assert outcome.returncode == 0
     assert outcome.healed == ["sever_link:aws-gcp"] and outcome.cleanup_errors == ["x failed"]
@@ -223,7 +227,7 @@ def test_a_drill_refused_by_a_guard_says_why_first(tmp_path: Path) -> None:
 
     outcome = runner.ChaosOutcome(returncode=1, interrupted_by=None, seconds=1.0,
                                   refused="await-group-checkpoints: the group never committed")
-    j = runner.judge(tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    j = runner.judge(tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo(), PATTERNS_ONLY)
     assert not j.verdict.passed
     assert j.verdict.reasons[0] == ("refused before any fault: await-group-checkpoints: the "
                                     "group never committed")
@@ -240,7 +244,8 @@ def test_a_drill_whose_fault_never_happened_fails(tmp_path: Path) -> None:
 
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
     j = runner.judge(
-        tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_failed_send_ratio=0.01))
+        tmp_path, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_failed_send_ratio=0.01),
+        PATTERNS_ONLY)
     verdict, recovery, violations, wins, sends = (j.verdict, j.recovery, j.violations, j.windows,
                                                   j.sends)
     assert not verdict.passed and wins == [] and recovery is None and sends is None
@@ -285,7 +290,7 @@ def _judge_with_clean_verify(monkeypatch: pytest.MonkeyPatch, run: Path,
     monkeypatch.setattr(runner, "figures_from_run", lambda *a, **kw: RecoveryFigures(
         fault_start_ns=10**9, fault_end_ns=2 * 10**9, run_end_ns=3 * 10**9))
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
-    return runner.judge(run, {"hold_s": 1}, inv(), outcome, bounds)
+    return runner.judge(run, {"hold_s": 1}, inv(), outcome, bounds, PATTERNS_ONLY)
 
 
 def test_a_run_verify_could_not_check_still_gets_its_recovery_figures(
@@ -311,7 +316,8 @@ def test_a_run_verify_could_not_check_still_gets_its_recovery_figures(
     monkeypatch.setattr(verifier, "verify_run", no_fences)
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
     j = runner.judge(
-        run, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_unavailability_s=1000.0))
+        run, {"hold_s": 1}, inv(), outcome, ExperimentSlo(max_unavailability_s=1000.0),
+        PATTERNS_ONLY)
     verdict, recovery, report, violations = j.verdict, j.recovery, j.verify, j.violations
     assert report is None and recovery is not None
     assert not verdict.passed
@@ -372,7 +378,7 @@ def test_a_drill_reads_each_producer_ledger_once(tmp_path: Path,
     monkeypatch.setattr(verifier, "verify_run", verify)
     monkeypatch.setattr(ledger, "_valid_bytes", counted)
     outcome = runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0)
-    j = runner.judge(run, {"hold_s": 1}, inv(), outcome, ExperimentSlo())
+    j = runner.judge(run, {"hold_s": 1}, inv(), outcome, ExperimentSlo(), PATTERNS_ONLY)
     verdict, sends = j.verdict, j.sends
     assert sends is not None and sends.attempted == 100
     # the recovery math ran over the same entries (this ledger's nanosecond clock is too short
@@ -393,7 +399,7 @@ def test_summary_has_the_report_schema(tmp_path: Path) -> None:
         [w], RecoveryFigures(fault_start_ns=1, fault_end_ns=2, run_end_ns=3), None,
         Verdict(passed=False, reasons=["x"]), [], {"aws-to-gcp": {"bytes": 5, "packets": 1}},
         runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0))
-    path = runner.write_summary(tmp_path, s)
+    path = runner.write_summary(tmp_path, s, PATTERNS_ONLY)
     data = json.loads(path.read_text())
     for key in ("schema_version", "run_id", "experiment", "title", "target", "engine",
                 "engine_version", "topology", "started_at", "ended_at", "riftdrill_sha", "host",
@@ -432,7 +438,7 @@ def test_summary_carries_sends_and_the_verify_contract(tmp_path: Path) -> None:
         tmp_path, "link-sever", {"title": "T"}, inv(), {"hold_s": 5}, "2026-01-01T00:00:00+00:00",
         [], None, report, Verdict(passed=False, reasons=["x"]), [], {},
         runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0), sends=sends)
-    data = json.loads(runner.write_summary(tmp_path, s).read_text())
+    data = json.loads(runner.write_summary(tmp_path, s, PATTERNS_ONLY).read_text())
     assert data["sends"] == {"attempted": 14, "acked": 10, "failed": 4,
                              "failed_ratio": 4 / 14,
                              "errors_by_code": {"NOT_ENOUGH_REPLICAS": 1, "_MSG_TIMED_OUT": 3}}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from riftdrill.redact import PATTERNS_ONLY
 from riftdrill.report import columns
 from riftdrill.report.compare import CompareEntry, build_compare, load_compare, write_compare
 from riftdrill.report.render import compare_rows
@@ -20,7 +21,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = [build_run(res / "runs", "20260528T202710Z-sever-link-kafka"),
             build_run(res / "runs", "20260528T212710Z-sever-link-lossy", engine="tansu",
                       engine_version="0.5.1", lossy=True, seed=11)]
-    write_compare(build_compare("sever-engines", [load_run(r) for r in runs]), res)
+    write_compare(build_compare("sever-engines", [load_run(r) for r in runs]), res, PATTERNS_ONLY)
     return res
 
 

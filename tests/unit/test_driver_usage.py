@@ -16,6 +16,7 @@ from riftdrill.drivers.base import Driver
 from riftdrill.drivers.cloud import CloudDriver
 from riftdrill.drivers.local import LocalDriver
 from riftdrill.inventory import Inventory
+from riftdrill.redact import PATTERNS_ONLY
 from tests.unit.test_chaos_targets import inv
 
 S3_BEFORE = {"cloud": "aws", "api": "s3", "objects": 1, "stored_bytes": 10,
@@ -51,7 +52,8 @@ def _finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver: Any,
     start = runner.DrillStart(
         name="broker-kill", experiment={"title": "T"}, params={"hold_s": 1}, inv=inv(),
         bounds=ExperimentSlo(), tolerance=Tolerance(), started_at="2026-01-01T00:00:00+00:00",
-        counters_before={"aws-to-gcp": {"bytes": 10, "packets": 1}}, stores_before=stores_before)
+        counters_before={"aws-to-gcp": {"bytes": 10, "packets": 1}}, stores_before=stores_before,
+        redactor=PATTERNS_ONLY)
     result = runner.finish_drill(run, start, runner.ChaosOutcome(returncode=0,
                                                                  interrupted_by=None, seconds=1))
     written = json.loads((run / "summary.json").read_text())

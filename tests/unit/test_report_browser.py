@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from riftdrill.redact import PATTERNS_ONLY
 from riftdrill.report.browser import Browser, check_page
 from riftdrill.report.compare import build_compare, write_compare
 from riftdrill.report.cost import load_prices
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     res = tmp_path_factory.mktemp("results")
     runs = build_results(res)
-    write_compare(build_compare("sever-engines", [load_run(r) for r in runs]), res)
+    write_compare(build_compare("sever-engines", [load_run(r) for r in runs]), res, PATTERNS_ONLY)
     render_all(res, load_prices(ROOT / "prices.yaml"))
     return res
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from riftdrill.redact import PATTERNS_ONLY
 from riftdrill.report import columns
 from riftdrill.report.compare import build_compare, load_compare, write_compare
 from riftdrill.report.cost import load_prices
@@ -28,7 +29,8 @@ BROKEN = "20260528T222710Z-broken"
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     res = tmp_path_factory.mktemp("results")
     runs = build_results(res)
-    write_compare(build_compare("sever-engines", [load_run(r) for r in runs], "kafka vs tansu"), res)
+    write_compare(build_compare("sever-engines", [load_run(r) for r in runs], "kafka vs tansu"), res,
+                  PATTERNS_ONLY)
     return res
 
 

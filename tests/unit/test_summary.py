@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from riftdrill.chaos.summary import RunSummary
+from riftdrill.redact import PATTERNS_ONLY
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = sorted([*ROOT.glob("results/runs/*/summary.json"),
@@ -58,7 +59,7 @@ def test_the_runner_writes_what_the_report_reads(tmp_path: Path) -> None:
         [w], RecoveryFigures(fault_start_ns=1, fault_end_ns=2, run_end_ns=3), None,
         Verdict(passed=True), [], {"aws-to-gcp": {"bytes": 5, "packets": 1}},
         runner.ChaosOutcome(returncode=0, interrupted_by=None, seconds=1.0))
-    runner.write_summary(run, written)
+    runner.write_summary(run, written, PATTERNS_ONLY)
     read = load_run(run).summary
     assert read.to_json_dict() == json.loads(written.to_json())
     assert (read.fault_windows[0].direction, read.fault_windows[0].healed_by) == ("a-to-b",

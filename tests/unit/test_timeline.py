@@ -18,6 +18,7 @@ import pytest
 
 from riftdrill.chaos import brokerlogs, kraft, runner, timeline
 from riftdrill.chaos.summary import RunSummary
+from riftdrill.redact import PATTERNS_ONLY
 
 # ---- samples ---------------------------------------------------------------------------
 
@@ -305,12 +306,12 @@ def test_copy_logs_names_each_file_and_says_what_it_could_not(tmp_path: Path) ->
     run = tmp_path / "run"
     run.mkdir()
     copied = brokerlogs.copy_logs({"aws-1": src, "gone": tmp_path / "missing.log"}, run,
-                                  since_s=t0 - 5, until_s=t0 + 5)
+                                  since_s=t0 - 5, until_s=t0 + 5, redactor=PATTERNS_ONLY)
     assert copied.files == ["logs/aws-1.log"]
     assert "during" in (run / "logs" / "aws-1.log").read_text()
     assert "before" not in (run / "logs" / "aws-1.log").read_text()
     assert copied.note is not None and copied.note.startswith("not copied: gone:")
-    none = brokerlogs.copy_logs({}, run, since_s=t0, until_s=t0)
+    none = brokerlogs.copy_logs({}, run, since_s=t0, until_s=t0, redactor=PATTERNS_ONLY)
     assert none.files == [] and none.note is not None and "none copied" in none.note
 
 
@@ -344,7 +345,7 @@ def _finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver: Any,
     start = runner.DrillStart(
         name="broker-kill", experiment={"title": "T"}, params={"hold_s": 1}, inv=inv(),
         bounds=ExperimentSlo(), tolerance=Tolerance(), started_at=started_at,
-        counters_before={}, stores_before={},
+        counters_before={}, stores_before={}, redactor=PATTERNS_ONLY,
         timeline=SimpleNamespace(stop=lambda: stopped.append(True)))  # type: ignore[arg-type]
     runner.finish_drill(run, start, runner.ChaosOutcome(returncode=0, interrupted_by=None,
                                                         seconds=1))
@@ -389,6 +390,7 @@ def test_run_drill_stops_the_sampler_when_chaos_raises(tmp_path: Path,
     class Start:
         def __init__(self) -> None:
             self.params: dict[str, Any] = {}
+            self.redactor = PATTERNS_ONLY
 
         def stop_timeline(self) -> None:
             stopped.append(True)

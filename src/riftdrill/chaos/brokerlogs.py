@@ -6,16 +6,20 @@ Where the logs are is the target's business (`Driver.log_files`: the lab's files
 the span by its own timestamp (log4j's `[2026-12-02 00:06:03,123]`, local time, or an ISO
 stamp as Tansu writes it); a line without one (a stack trace) goes with the line before. The
 files grow for the lab's whole life, so the start of the span is found by bisection, not by
-reading the file from the beginning.
+reading the file from the beginning; the span's lines are redacted as they are copied, one at a
+time (`redact.Redactor.copy_lines`: a broker may log a password, and a log can be large).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
+
+from riftdrill.redact import Redactor
 
 SLACK_S = 1.0  # log stamps have ms resolution and the clocks are one: a second either side
 _ANSI = re.compile(rb"\x1b\[[0-9;]*m")
@@ -71,7 +75,11 @@ def _span_start_offset(f: BinaryIO, size: int, since_s: float) -> int:
 
 def span_lines(path: Path, since_s: float, until_s: float) -> bytes:
     """The lines of `path` stamped within [since_s, until_s] (with their unstamped followers)."""
-    out = bytearray()
+    return b"".join(iter_span_lines(path, since_s, until_s))
+
+
+def iter_span_lines(path: Path, since_s: float, until_s: float) -> Iterator[bytes]:
+    """`span_lines` one line at a time, read as they are taken."""
     with open(path, "rb") as f:
         size = f.seek(0, 2)
         start = _span_start_offset(f, size, since_s)
@@ -86,13 +94,13 @@ def span_lines(path: Path, since_s: float, until_s: float) -> bytes:
                     break
                 inside = ts >= since_s
             if inside:
-                out += line
-    return bytes(out)
+                yield line
 
 
 def copy_logs(sources: dict[str, Path], run_dir: Path, since_s: float,
-              until_s: float) -> CopiedLogs:
-    """`<run>/logs/<name>.log` for each source with lines in the span; never raises."""
+              until_s: float, redactor: Redactor) -> CopiedLogs:
+    """`<run>/logs/<name>.log` for each source, its lines in the span redacted as they are
+    copied; never raises."""
     if not sources:
         return CopiedLogs(note="the target keeps no broker or mirror logs on this machine: "
                                "none copied")
@@ -101,9 +109,9 @@ def copy_logs(sources: dict[str, Path], run_dir: Path, since_s: float,
     dest = run_dir / "logs"
     for name, path in sorted(sources.items()):
         try:
-            lines = span_lines(path, since_s - SLACK_S, until_s + SLACK_S)
             dest.mkdir(exist_ok=True)
-            (dest / f"{name}.log").write_bytes(lines)
+            redactor.copy_lines(iter_span_lines(path, since_s - SLACK_S, until_s + SLACK_S),
+                                dest / f"{name}.log")
             copied.files.append(f"logs/{name}.log")
         except OSError as exc:
             problems.append(f"{name}: {exc}")

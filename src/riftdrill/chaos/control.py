@@ -41,7 +41,6 @@ as it dies), which an after-activity hook would only see when the activity ends.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -61,9 +60,11 @@ import psutil
 from riftdrill import faults
 from riftdrill.chaos import interrupt, runner
 from riftdrill.context import OWNER_PID_KEY, RUN_DIR_KEY, RunContext
+from riftdrill.drivers import deployed_redactor
 from riftdrill.errors import RiftdrillError
 from riftdrill.guard import GuardError
 from riftdrill.inventory import Fault
+from riftdrill.redact import Redactor
 
 __all__ = ["after_activity_control", "after_experiment_control", "before_method_control",
            "cleanup_control", "configure_control"]
@@ -87,6 +88,8 @@ class RunState:
     refused: str | None = None  # a guard activity failed (GUARDS), or the cloud guard refused
     finished: bool = False
     saved_handlers: dict[int, Handler] = field(default_factory=dict)
+    # what control.json and journal.json must not show (begin_run resolves it once)
+    redactor: Redactor = field(default_factory=Redactor)
 
 
 _RUN: RunState | None = None
@@ -199,6 +202,8 @@ def begin_run(configuration: dict[str, Any], experiment: dict[str, Any], *,
             logger.error(f"riftdrill: refused: {exc}")
         except RiftdrillError as exc:
             logger.error(f"riftdrill: this run will not be judged: {exc}")
+    # without a DrillStart (the runner owns the run, or begin_drill failed): the deployed one's
+    state.redactor = state.start.redactor if state.start is not None else deployed_redactor()
     return state
 
 
@@ -228,15 +233,15 @@ def finish_run(run: RunState, journal: dict[str, Any] | None, *,
     report = runner.ControlReport(healed=healed, cleanup_errors=errors,
                                   interrupted_by=run.interrupted_by, refused=run.refused)
     try:
-        report.write(run_dir)
+        report.write(run_dir, run.redactor)
     except OSError as exc:
         logger.error(f"riftdrill: cannot write {run_dir / runner.CONTROL_FILE}: {exc}")
     logger.info("riftdrill: healed " + (", ".join(healed) if healed else "nothing (no fault left)"))
     if not run.owns_end or run.start is None:
         return
     try:
-        if journal is not None:
-            (run_dir / "journal.json").write_text(json.dumps(journal, indent=2, default=str))
+        if journal is not None:  # chaos writes its own after this control has returned
+            run.redactor.write_json(run_dir / "journal.json", journal)
         outcome = runner.ChaosOutcome(
             returncode=_chaos_exit_code(journal), interrupted_by=run.interrupted_by,
             seconds=round(time.monotonic() - run.started_monotonic, 3), healed=healed,

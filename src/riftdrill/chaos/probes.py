@@ -243,12 +243,14 @@ def no_offline_partitions(topic: str | None = None) -> bool:
 
 def verify_ledger(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Replay the drill's topics against its ledgers (after stop_load); counts per anomaly."""
+    from riftdrill.drivers import redactor_for
     from riftdrill.verify.verifier import verify_run
 
     run_dir = _run_dir(configuration)
     if run_dir is None:
         return {"passed": False, "reason": "no drill run directory (configuration run_dir; "
                 "declare the riftdrill control or run it with `riftdrill drill`)"}
-    report = verify_run(run_dir, inventory.load())
-    (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
+    inv = inventory.load()
+    report = verify_run(run_dir, inv)
+    report.write(run_dir, redactor_for(inv))
     return {"passed": report.passed, "counts": report.totals}

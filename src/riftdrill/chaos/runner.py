@@ -19,6 +19,12 @@ Only then it verifies, computes the recovery figures and decides the verdict (Ch
 exit status is not it), once (`finish_drill`; under a stock `chaos run` the control calls it).
 Last, it compares the run with the previous run of the same drill (regression.py) and records
 the flags under `regressions` in summary.json: they do not change the verdict or the exit code.
+
+Nothing in the run directory holds a secret of the deployment (`riftdrill.redact`): the runner
+resolves the redactor once (`begin_drill`: the inventory's known secrets and .riftdrill/secrets/)
+and writes through it (chaos.out as it is pumped, the broker logs as they are copied, verify.json,
+summary.json, control.json); what chaos, Locust and the load processes wrote is swept in place
+as the last step of `finish_drill`.
 """
 
 from __future__ import annotations
@@ -57,12 +63,13 @@ from riftdrill.chaos.summary import (
 )
 from riftdrill.chaos.verdict import Verdict, decide, load_journal
 from riftdrill.context import RunContext
-from riftdrill.drivers import Observer, driver_for, observer_for
+from riftdrill.drivers import Observer, driver_for, observer_for, redactor_for
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots, counters_delta, store_usage_delta
 from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.host import host_facts
 from riftdrill.load.ledger import ProducerLedger, read_run_ledgers
 from riftdrill.load.outcomes import SendOutcomes, send_outcomes
+from riftdrill.redact import Redactor
 from riftdrill.verify.report import VerifyReport
 
 # chaos's rollbacks stop the load, which drains, waits for its fences and closes consumers:
@@ -289,11 +296,12 @@ def heal_everything(run_dir: Path, stop_load: Callable[[Path], object] | None = 
     return healed, errors
 
 
-def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
+def run_chaos(cmd: list[str], run_dir: Path, *, redactor: Redactor, echo: bool = True,
               max_s: float = CHAOS_MAX_S, grace_s: float = CHAOS_STOP_GRACE_S,
               stop_load: Callable[[Path], object] | None = None,
               heal_all: Callable[[], list[Any]] | None = None) -> ChaosOutcome:
-    """Run chaos; heal in every case (also when this raises, e.g. on a second signal)."""
+    """Run chaos, its output redacted into chaos.out (and echoed); heal in every case (also
+    when this raises, e.g. on a second signal)."""
     # Not run context (that is in `cmd`'s --vars): which checkout chaos's activities act on.
     env = {**os.environ, "RIFTDRILL_HOME": str(paths.project_root()), "PYTHONUNBUFFERED": "1"}
     sig = _Signals()
@@ -307,7 +315,8 @@ def run_chaos(cmd: list[str], run_dir: Path, *, echo: bool = True,
                                         stdin=subprocess.DEVNULL, env=env,
                                         start_new_session=True)
                 sig.proc = proc
-                pump = threading.Thread(target=_pump, args=(proc, out_file, echo), daemon=True)
+                pump = threading.Thread(target=_pump, args=(proc, out_file, echo, redactor),
+                                        daemon=True)
                 pump.start()
                 deadline = t0 + max_s
                 while proc.poll() is None:
@@ -353,11 +362,9 @@ class ControlReport:
     interrupted_by: str | None = None  # "SIGINT" / "SIGTERM" as chaos saw it
     refused: str | None = None  # the guard that stopped the experiment before any fault, and why
 
-    def write(self, run_dir: Path) -> None:
-        path = run_dir / CONTROL_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        os.replace(tmp, path)
+    def write(self, run_dir: Path, redactor: Redactor) -> None:
+        """control.json, redacted: a cleanup error quotes whatever failed."""
+        redactor.write_json(run_dir / CONTROL_FILE, asdict(self))
 
 
 def read_control_report(run_dir: Path) -> ControlReport:
@@ -380,13 +387,17 @@ def _wait_or_kill(proc: subprocess.Popen[bytes], grace_s: float) -> None:
         proc.wait()
 
 
-def _pump(proc: subprocess.Popen[bytes], out_file: Any, echo: bool) -> None:
+def _pump(proc: subprocess.Popen[bytes], out_file: Any, echo: bool, redactor: Redactor) -> None:
+    """chaos's output as each line comes, redacted into chaos.out and echoed."""
     assert proc.stdout is not None
-    for line in iter(proc.stdout.readline, b""):
-        out_file.write(line)
+    raw_lines = (raw.decode("utf-8", "surrogateescape")
+                 for raw in iter(proc.stdout.readline, b""))
+    for line in redactor.lines(raw_lines):
+        out_file.write(line.encode("utf-8", "surrogateescape"))
         out_file.flush()
         if echo:
-            sys.stderr.write("  chaos: " + line.decode(errors="replace").split("] ", 1)[-1])
+            sys.stderr.write("  chaos: " + line.split("] ", 1)[-1].encode(
+                "utf-8", "surrogateescape").decode(errors="replace"))
             sys.stderr.flush()
 
 
@@ -452,7 +463,7 @@ class Judgement:
 
 
 def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
-          outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo) -> Judgement:
+          outcome: ChaosOutcome, bounds: slo_mod.ExperimentSlo, redactor: Redactor) -> Judgement:
     """Verdict from journal + fault windows + verify + recovery + send outcomes + replication
     and failover across MirrorMaker 2 + the hub's change lag + SLO; and the end-to-end block
     (consumer ledgers), whose true time to zero lag replaces the sampled one."""
@@ -483,7 +494,7 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
             producers = read_run_ledgers(run_dir)
         try:
             report = verify_run(run_dir, inv, producers=producers)
-            (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
+            report.write(run_dir, redactor)
         except RiftdrillError as exc:
             reasons.append(f"verify could not check the run: {exc}")
     else:
@@ -631,7 +642,7 @@ def run_drill(plan: DrillPlan, *, echo: bool = True, chaos_bin: str | None = Non
                         chaos_bin)
     try:
         with live.ticker(run_dir, enabled=echo):  # per-cloud acks/errors/p99, once a second
-            outcome = run_chaos(cmd, run_dir, echo=echo)
+            outcome = run_chaos(cmd, run_dir, redactor=start.redactor, echo=echo)
     finally:
         start.stop_timeline()  # chaos has ended and everything is healed: the span is over
     return finish_drill(run_dir, start, outcome)
@@ -650,6 +661,7 @@ class DrillStart:
     started_at: str
     counters_before: LinkCounters
     stores_before: StoreSnapshots
+    redactor: Redactor  # the deployment's secrets: nothing the run writes shows one
     timeline: timeline_mod.Sampler | None = None  # the broker timeline, sampling until finish
 
     def stop_timeline(self) -> None:
@@ -712,6 +724,7 @@ def begin_drill(name: str, exp: dict[str, Any], params: dict[str, Any],
     return DrillStart(name=name, experiment=exp, params=params, inv=inv, bounds=bounds,
                       tolerance=slo_file.regression, started_at=started_at,
                       counters_before=counters_before, stores_before=stores_before,
+                      redactor=redactor_for(inv, driver),
                       timeline=start_timeline(run_dir, inv) if run_dir is not None else None)
 
 
@@ -723,7 +736,7 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
     driver = observer_for(inv)  # measures only; the guard ran in begin_drill
     counters_after = driver.link_counters(inv)
     cluster_timeline = cluster_timeline_block(run_dir, start, driver)
-    j = judge(run_dir, params, inv, outcome, start.bounds)
+    j = judge(run_dir, params, inv, outcome, start.bounds, start.redactor)
     verdict = j.verdict
     summary = build_summary(run_dir, start.name, start.experiment, inv, params, start.started_at,
                             j.windows, j.recovery, j.verify, verdict, j.violations,
@@ -744,7 +757,10 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
         summary.cluster_timeline = cluster_timeline
     summary.regressions = regressions_block(summary.to_json_dict(), run_dir.parent,
                                             start.tolerance)
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, start.redactor)
+    # Last: what chaos, Locust and the load processes wrote (chaos.log, journal.json, load/),
+    # redacted in place; the files written above pass unchanged (read once).
+    start.redactor.sweep(run_dir)
     code = EXIT_INTERRUPTED if outcome.interrupted_by in ("SIGINT", "SIGTERM") else (
         EXIT_BAD_INPUT if outcome.refused else EXIT_PASS if verdict.passed else EXIT_FAIL)
     return DrillResult(run_dir=run_dir, summary=summary.to_json_dict(), verdict=verdict,
@@ -764,7 +780,8 @@ def cluster_timeline_block(run_dir: Path, start: DrillStart,
         block = timeline_mod.ClusterTimeline(sample_errors=1, logs_note=f"cluster.jsonl: {exc}")
     try:
         logs = brokerlogs.copy_logs(driver.log_files(start.inv), run_dir,
-                                    since_s=_epoch_s(start.started_at), until_s=time.time())
+                                    since_s=_epoch_s(start.started_at), until_s=time.time(),
+                                    redactor=start.redactor)
     except Exception as exc:
         logs = brokerlogs.CopiedLogs(note=f"logs not copied: {exc}")
     if block is None and not logs.files:
@@ -841,12 +858,9 @@ def verify_block(report: VerifyReport | None) -> dict[str, Any]:
             "acks": report.acks, "records_read": report.records_read}
 
 
-def write_summary(run_dir: Path, summary: RunSummary) -> Path:
-    path = run_dir / "summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(summary.to_json())
-    os.replace(tmp, path)
-    return path
+def write_summary(run_dir: Path, summary: RunSummary, redactor: Redactor) -> Path:
+    """summary.json, redacted (verdict reasons quote errors, params what was given)."""
+    return redactor.write_json(run_dir / "summary.json", summary.to_json_dict())
 
 
 REPORT_TIMEOUT_S = 300.0

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.inventory import Broker, ConnectWorker, Database, Inventory, MirrorMaker
+from riftdrill.redact import Secret
 
 BrokerState = Literal["running", "paused", "dead"]
 
@@ -66,6 +67,11 @@ class Observer(Protocol):
     def log_files(self, inv: Inventory) -> dict[str, Path]:
         """Each broker's and mirror's log file on this machine, by inventory name; {} where the
         target keeps its logs elsewhere (a drill copies the run's span of each: chaos/brokerlogs)."""
+
+    def known_secrets(self, inv: Inventory) -> list[Secret]:
+        """The literal secrets the target's clients and servers use that this machine knows (the
+        lab's object-store secret key), for redaction; [] where none is held here. The files
+        under .riftdrill/secrets/ are added by `drivers.known_secrets`, for every target."""
 
 
 class Driver(Observer, Protocol):

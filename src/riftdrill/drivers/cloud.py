@@ -32,6 +32,7 @@ from riftdrill.inventory import (
     Inventory,
     MirrorMaker,
 )
+from riftdrill.redact import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 API_RETURNED = "api returned"  # the cloud's confirmation: its API accepted the change
@@ -224,6 +225,11 @@ class CloudDriver:
 
     def log_files(self, inv: Inventory) -> dict[str, Path]:
         return {}  # the brokers' logs stay on their VMs (journald); a drill notes it copied none
+
+    def known_secrets(self, inv: Inventory) -> list[Secret]:
+        # None is held here: the GCS HMAC secret stays in Secret Manager (the nodes fetch it at
+        # boot), the VPN pre-shared keys in Terraform's state; clients use IAM and ADC.
+        return []
 
 
 def deployment_resources(inv: Inventory) -> list[guard.TaggedResource]:

@@ -23,6 +23,7 @@ from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
 from riftdrill.errors import FaultError, RiftdrillError
 from riftdrill.inventory import Broker, ConnectWorker, Database, Inventory, MirrorMaker
 from riftdrill.lab import net, procs, stores
+from riftdrill.redact import Secret
 
 POLL_S = 0.005  # how finely an effect is timed
 CONFIRM_S = 10.0  # the bounded wait for a fault or heal to show
@@ -270,6 +271,12 @@ class LocalDriver:
             named += [(d.name, d.handle) for d in inv.hub.databases]
         return {name: procs.log_path(handle) for name, handle in named
                 if handle and procs.log_path(handle).is_file()}
+
+    def known_secrets(self, inv: Inventory) -> list[Secret]:
+        # The hub's PostgreSQL has no password to hide: its pg_hba trusts the lab's own addresses
+        # (hub/postgres.py TRUSTED_CIDRS) and the connectors send none. SASL passwords and TLS
+        # keys, when the lab has them, are files under .riftdrill/secrets/.
+        return stores.secrets() if inv.stores else []
 
 
 def _kill_process(handle: str, what: str, sig: signal.Signals = signal.SIGKILL) -> Effect:

@@ -21,14 +21,24 @@ from pathlib import Path
 from riftdrill import paths
 from riftdrill.errors import LabError, SetupError
 from riftdrill.lab import procs
+from riftdrill.redact import Secret
 
 FAKE_GCS_VERSION = "1.52.3"
 S3PROXY_VERSION = "4.1.0"
 S3_SERVERS = ("moto", "s3proxy")
-# moto accepts any key; these are lab-only placeholders, not secrets.
+# moto accepts any key and S3Proxy is configured with these: lab-only placeholders, yet the secret
+# one is handled as a secret (`secrets()`), so redaction is tested on the one deployment it runs on.
 LAB_S3_KEY = "riftdrill"
 LAB_S3_SECRET = "riftdrill-lab"
 LAB_REGION = "us-east-1"
+
+
+def secrets() -> list[Secret]:
+    """The lab's object-store credentials that are secret, for redaction (`drivers.known_secrets`):
+    the secret key every S3 client sends and S3Proxy checks. Not the access key id: an id, sent in
+    the clear in every request's Authorization header, and here the project's own name, which is
+    in every path."""
+    return [Secret("object-store secret key (lab S3)", LAB_S3_SECRET)]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import psutil
 
 from riftdrill import inventory as inventory_mod
 from riftdrill import paths
+from riftdrill.drivers import redactor_for
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
 from riftdrill.load import aggregate, endrun, failover, histograms, kafka
@@ -352,9 +353,16 @@ def _last_error_line(log: Path) -> str:
 
 
 def run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool = True) -> LoadResult:
-    """Run the load in the foreground; Ctrl-C (SIGINT) stops it cleanly with everything flushed."""
+    """Run the load in the foreground; Ctrl-C (SIGINT) stops it cleanly with everything flushed.
+    However it ends, what it and its processes wrote under <run>/load/ (their logs, Locust's
+    CSVs, the summaries) is then redacted in place (`riftdrill.redact`: a worker's traceback can
+    quote a client's configuration); the binary ledgers are left alone."""
+    redactor = redactor_for(inv)
     with _interrupt_on_signals():
-        return _run_load(spec, run_dir, inv, progress)
+        try:
+            return _run_load(spec, run_dir, inv, progress)
+        finally:
+            redactor.sweep(run_dir / "load")
 
 
 @contextlib.contextmanager

@@ -145,6 +145,7 @@ def compare(
 ) -> None:
     """Write results/compare/<id>/compare.json from runs of one experiment on several engines,
     and render it."""
+    from riftdrill.drivers import deployed_redactor
     from riftdrill.report.compare import build_compare, write_compare
     from riftdrill.report.cost import default_prices_path, load_prices
     from riftdrill.report.render import render_compare
@@ -159,7 +160,7 @@ def compare(
         runs.append(load_run(d, need_timeline=False))
     ident = compare_id or f"compare-{max(r.run_id for r in runs)}"
     doc = build_compare(ident, runs, title)
-    out = write_compare(doc, results)
+    out = write_compare(doc, results, deployed_redactor())
     rendered = render_compare(out, load_prices(prices or default_prices_path()))
     if as_json:
         print(json.dumps({"compare": str(out / "compare.json"), "html": str(rendered.html),

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill.inventory import LabEngine, SetupName, Topology
+from riftdrill.redact import Redactor
 from riftdrill.report.columns import KEYS, run_figures
 from riftdrill.report.cost import Usage, usage_from_summary
 from riftdrill.report.runs import RunData, RunInputError
@@ -175,10 +176,11 @@ def build_compare(compare_id: str, runs: list[RunData], title: str = "") -> Comp
                       entries=[entry_from_run(r) for _, r in sorted(latest.items())])
 
 
-def write_compare(doc: CompareDoc, results: Path) -> Path:
+def write_compare(doc: CompareDoc, results: Path, redactor: Redactor) -> Path:
+    """results/compare/<id>/compare.json, redacted (`riftdrill.redact`); its directory."""
     out = results / "compare" / doc.compare_id
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(doc.model_dump_json(indent=1) + "\n")
+    redactor.write_json(out / "compare.json", json.loads(doc.model_dump_json()), indent=1)
     return out
 
 

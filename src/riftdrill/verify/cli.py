@@ -72,12 +72,14 @@ def verify(
     """Write a fence to every partition the ledgers wrote to, replay up to it, check producers'
     and consumers' ledgers against it; writes <run>/verify.json. Exit 0 clean, 1 an anomaly the
     run's contract does not allow, 2 bad input or an unreadable cluster."""
+    from riftdrill.drivers import redactor_for
     from riftdrill.paths import resolve_run_dir
     from riftdrill.verify.verifier import verify_run
 
     run_dir = resolve_run_dir(run)
-    report = verify_run(run_dir, inventory.load(), clusters=cluster)
-    (run_dir / "verify.json").write_text(report.model_dump_json(indent=2) + "\n")
+    inv = inventory.load()
+    report = verify_run(run_dir, inv, clusters=cluster)
+    report.write(run_dir, redactor_for(inv))
     if json_out:
         print(report.model_dump_json(indent=2))
     else:

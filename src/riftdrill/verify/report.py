@@ -9,11 +9,14 @@ always exact.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from riftdrill.redact import Redactor
 from riftdrill.verify.anomalies import ANOMALY_KINDS
 from riftdrill.verify.contract import Contract, allowed_kinds
 from riftdrill.verify.hub import HubReport
@@ -101,6 +104,9 @@ class GroupResult(BaseModel):
     committed: dict[str, int] = {}  # "topic[p]" -> the highest offset the group committed
 
 
+VERIFY_FILE = "verify.json"
+
+
 class VerifyReport(BaseModel):
     run_dir: str
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -128,6 +134,12 @@ class VerifyReport(BaseModel):
     # Partitions per replay reader: "native" (raw fetch, verify/fetch.py) or "librdkafka"
     # (tansu, compressed batches, partitions the fast reader gave back).
     readers: dict[str, int] = {}
+
+    def write(self, run_dir: Path, redactor: Redactor) -> Path:
+        """`<run>/verify.json`, redacted (an unreadable cluster's error can quote a client's
+        config): the one writer, for `riftdrill verify`, the drill runner and the probe."""
+        # pydantic's own JSON (inf/nan as null), then redacted as data: still valid JSON
+        return redactor.write_json(run_dir / VERIFY_FILE, json.loads(self.model_dump_json()))
 
     def finish(self, contract: Contract) -> VerifyReport:
         """Sum anomalies over partitions, mirrors, groups and the hub; judge them by the
