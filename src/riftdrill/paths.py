@@ -35,6 +35,11 @@ def lab_dir() -> Path:
     return state_dir() / "lab"
 
 
+def secrets_dir() -> Path:
+    """The deploy's secrets (security sasl-tls): CA and broker keys, passwords; 0700, files 0600."""
+    return state_dir() / "secrets"
+
+
 def cache_dir() -> Path:
     """Per-user download/build cache, shared by every checkout on the machine."""
     env = os.environ.get("RIFTDRILL_CACHE")

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("paths", "host", "guard", "context", "gcpause"),
     ("inventory", "native"),
+    ("security",),
     ("engines", "terraform"),
     ("hub",),
     ("lab", "cloud"),
