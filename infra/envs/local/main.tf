@@ -18,6 +18,20 @@ locals {
   # need S3Proxy's speed (measured: 3.4 s p50 per produce on moto at 200 rec/s, 9 ms on S3Proxy).
   s3_server = local.tansu ? "s3proxy" : "moto"
 
+  # Security: the inventory's `security` block, also in the spec of every component that talks
+  # to the brokers. Only paths and names: the deploy makes the secrets in secrets_dir before
+  # applying (src/riftdrill/security/credentials.py), and the principals are the roles' names.
+  secure      = var.security == "sasl-tls"
+  secrets_dir = "${var.riftdrill_home}/.riftdrill/secrets"
+  roles       = ["broker", "load", "verifier", "mirrormaker", "connect"]
+  security = {
+    mode        = var.security
+    mechanism   = "SCRAM-SHA-512"
+    secrets_dir = local.secure ? local.secrets_dir : ""
+    ca_cert     = local.secure ? "${local.secrets_dir}/ca.pem" : ""
+    principals  = { for r in(local.secure ? local.roles : []) : r => r }
+  }
+
   # per-cloud: 3 voters when a cloud has 3+ brokers, else 1 (a 2-voter quorum survives nothing).
   per_cloud_voters = var.brokers_per_cloud >= 3 ? 3 : 1
 
@@ -70,6 +84,7 @@ locals {
       min_insync_replicas = local.cluster_min_isr[b.cluster]
       partitions          = var.partitions
       heap_mb             = var.broker_heap_mb
+      security            = local.security
       # Tansu, stretched: every broker shares the aws store's bucket, so gcp brokers reach
       # their log over the WAN link, as in a real cross-cloud shared-storage deployment.
       # Per-cloud: each cluster keeps its log in its own cloud's store (gcp: through the GCS
@@ -121,6 +136,7 @@ locals {
       topics           = var.mirror_topics
       # Internal MM2 topics live on the target cluster.
       replication_factor = local.cluster_rf["gcp"]
+      security           = local.security
     }
   }
 
@@ -150,6 +166,7 @@ locals {
       group              = local.hub_group
       replication_factor = local.cluster_rf["main"]
       exactly_once       = var.hub_delivery == "exactly-once"
+      security           = local.security
     }
   }
   hub_pipeline = {
@@ -217,6 +234,10 @@ module "ready" {
       broker_ids         = [for b in c.brokers : b.id]
       replication_factor = c.rf
     }]
+    # With security on, `ready` creates every principal's ACLs (security/acls.py) from these.
+    security       = local.security
+    mirror_sources = [for m in local.mirrors : m.source]
+    hub            = local.hub ? { group = local.hub_group, topic_prefix = local.hub_pipeline.topic_prefix } : null
   }
   runner = local.runner
   # A rebuilt broker is checked again.
