@@ -394,6 +394,30 @@ def heal(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def acls(as_json: JsonOpt = False) -> None:
+    """What each principal may do on the deployed clusters (security sasl-tls; docs/security.md).
+
+    `--json`: `{security, principals: {role: name}, acls: {role: [{principal, resource, name,
+    pattern, operation}]}}`."""
+    from riftdrill.security.acls import inventory_plan
+
+    inv = inventory.load()
+    plan = inventory_plan(inv)
+    if as_json:
+        _emit({"security": inv.security.mode, "principals": inv.security.principals,
+               "acls": {role: [asdict(a) for a in rules] for role, rules in plan.items()}})
+        return
+    if not inv.security.enabled:
+        out.print("security off: no authorizer, no principals, no ACLs")
+        return
+    out.print(f"super user: User:{inv.security.principal('broker')} (the brokers, the lab's checks)")
+    for role, rules in plan.items():
+        out.print(f"[bold]{role}[/bold]")
+        for rule in rules:
+            out.print(f"  {rule.describe()}", highlight=False)
+
+
+@app.command()
 def smoke(as_json: JsonOpt = False) -> None:
     """Produce and consume one record with a real Kafka client from inside each cloud.
     Exit 1 when a cloud fails the round trip."""

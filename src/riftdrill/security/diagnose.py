@@ -52,23 +52,26 @@ def authorization(name: str, sec: ClientSecurity, what: str = "") -> Authorizati
             f"the cluster denied {denied}{target} to an unauthenticated client ({name}): it "
             f"runs security sasl-tls but the inventory says off; {FIX_DEPLOY}")
     return AuthorizationError(
-        f"principal {sec.principal!r} is not allowed {denied}{target} ({name}): its ACLs are "
-        "listed in docs/security.md (`riftdrill security acls`); use a name they cover or "
-        "another principal")
+        f"principal {sec.principal!r} is not allowed {denied}{target} ({name}): `riftdrill "
+        "acls` lists what it may do (docs/security.md); use a name its ACLs cover")
 
 
 def security_failure(errors: Iterable[Any], sec: ClientSecurity,
                      bootstrap: str) -> SecurityError | None:
     """The first authentication, TLS or authorization failure among a client's errors."""
-    for error in errors:
-        name, text = _text(error)
-        found = _classify(name, text, sec, bootstrap)
+    said = [_text(e) for e in errors]
+    # A broker that hung up on the first request looks like a TLS listener to a plaintext
+    # client, unless brokers were also refusing connections or not answering: then it is down.
+    down = any(re.search(r"Connection refused|[Tt]imed out|Host is unreachable", t) for _, t in said)
+    for name, text in said:
+        found = _classify(name, text, sec, bootstrap, hung_up_means_tls=not down)
         if found is not None:
             return found
     return None
 
 
-def _classify(name: str, text: str, sec: ClientSecurity, bootstrap: str) -> SecurityError | None:
+def _classify(name: str, text: str, sec: ClientSecurity, bootstrap: str,
+              hung_up_means_tls: bool = True) -> SecurityError | None:
     if name in DENIED:
         return authorization(name, sec)
     for exception, error_name in JAVA_DENIED.items():
@@ -83,29 +86,35 @@ def _classify(name: str, text: str, sec: ClientSecurity, bootstrap: str) -> Secu
             f"{bootstrap} refused principal {sec.principal!r}'s password (SASL {sec.mechanism} "
             f"authentication failed): the password in {sec.file or 'its client file'} is not "
             f"the cluster's; {FIX_DEPLOY}")
+    if sec.enabled and re.search(r"connecting to a PLAINTEXT|SSL handshake failed: Disconnected"
+                                 r"|wrong version number|Unsupported or unrecognized SSL", text):
+        return TlsError(f"{bootstrap} does not speak TLS to {_who(sec)}: the cluster runs "
+                        f"without security while the inventory says sasl-tls; {FIX_DEPLOY}")
     if name == "_SSL" or "SSLHandshakeException" in text or "SSL handshake failed" in text:
         reason = _ssl_reason(text)
         if not sec.enabled:
             return TlsError(f"TLS handshake with {bootstrap} failed ({reason}); {FIX_DEPLOY}")
         return TlsError(
             f"TLS handshake of {_who(sec)} with {bootstrap} failed ({reason}): the broker's "
-            f"certificate must be signed by {sec.ca_cert} and be valid now; {FIX_DEPLOY}")
+            f"certificate must be signed by {sec.ca_cert} and valid now; {FIX_DEPLOY}")
     if not sec.enabled and ("connecting to a SSL listener" in text
-                            or "connecting to a SASL listener" in text):
+                            or "connecting to a SASL listener" in text
+                            # what this librdkafka logs: the broker hung up on its first request
+                            or (hung_up_means_tls and "Disconnected" in text
+                                and "state APIVERSION_QUERY" in text)):
         return TlsError(
-            f"{bootstrap} closed the connection of a plaintext client: the cluster speaks TLS "
-            f"(security sasl-tls) but the inventory says off; {FIX_DEPLOY}")
-    if sec.enabled and "connecting to a PLAINTEXT" in text:
-        return TlsError(f"{bootstrap} answered {_who(sec)} in plain text: the cluster runs "
-                        f"without security but the inventory says sasl-tls; {FIX_DEPLOY}")
+            f"{bootstrap} hung up on a plaintext client at its first request: the cluster "
+            f"speaks TLS (security sasl-tls) while the inventory says off; {FIX_DEPLOY}")
     return None
 
 
 def _ssl_reason(text: str) -> str:
+    # librdkafka says "certificate verify failed" for a foreign and an expired certificate alike.
     for pattern, reason in ((r"certificate has expired|CertificateExpiredException|expired",
                              "certificate expired"),
                             (r"certificate verify failed|unable to find valid certification path"
-                             r"|PKIX", "certificate not signed by the deploy's authority"),
+                             r"|PKIX", "the broker's certificate could not be verified: foreign or "
+                                       "expired"),
                             (r"IP address mismatch|hostname mismatch|No subject alternative",
                              "certificate does not name the broker's address")):
         if re.search(pattern, text):
