@@ -14,12 +14,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from riftdrill import faults, inventory, paths
-from riftdrill.deploy import DEFAULT_WAN, DeploySpec, security_unsupported
+from riftdrill.deploy import DEFAULT_WAN, DeploySpec, security_as_default
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Inventory
@@ -119,9 +118,9 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
     from riftdrill.report.runs import load_run
 
     wan = wan or DEFAULT_WAN
-    specs = [DeploySpec(engine=s.engine, topology=s.topology, wan=wan) for s in setups]
-    # Each setup as `riftdrill deploy` would build it: an engine without security runs open.
-    specs = [replace(s, security="off") if security_unsupported(s) else s for s in specs]
+    # Each setup as `riftdrill deploy` builds it: an engine without security runs open.
+    specs = [security_as_default(DeploySpec(engine=s.engine, topology=s.topology, wan=wan))
+             for s in setups]
     for spec in specs:
         spec.validate()  # every setup and the link, before anything is deployed
     for exp in experiments:

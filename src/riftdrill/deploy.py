@@ -138,6 +138,12 @@ def security_unsupported(spec: DeploySpec) -> str:
     return ""
 
 
+def security_as_default(spec: DeploySpec) -> DeploySpec:
+    """`spec` as a deploy that was not asked for a security builds it: where its security
+    cannot run (security_unsupported), off. For programs that build specs (compare, bench)."""
+    return replace(spec, security="off") if security_unsupported(spec) else spec
+
+
 # What a cloud deploy takes from the request or the deployed lab; the rest is terraform.tfvars'.
 CLOUD_SHAPE = ("engine", "topology", "brokers_per_cloud")
 

@@ -217,3 +217,10 @@ def test_terraform_names_the_principals_as_riftdrill_does() -> None:
     assert roles is not None
     assert tuple(r.strip().strip('"') for r in roles.group(1).split(",")) == credentials.ROLES
     assert {r: r for r in credentials.ROLES} == credentials.PRINCIPALS
+
+
+def test_programs_that_build_specs_deploy_tansu_open() -> None:
+    from riftdrill.deploy import security_as_default
+
+    assert security_as_default(DeploySpec(engine="tansu", security="sasl-tls")).security == "off"
+    assert security_as_default(DeploySpec(security="sasl-tls")).security == "sasl-tls"
