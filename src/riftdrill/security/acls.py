@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from riftdrill.errors import LabError
 from riftdrill.inventory import Inventory, Role, Security
@@ -150,8 +150,9 @@ def bindings(acls: Iterable[Acl]) -> list[AclBinding]:
 
 def create_acls(bootstrap: str, admin: ClientSecurity, acls: Sequence[Acl],
                 timeout_s: float = 30) -> int:
-    """Create `acls` on the cluster at `bootstrap` as `admin` (a super user); creating an ACL
-    that exists changes nothing, so this is idempotent. Returns how many were asked for."""
+    """Create `acls` on the cluster at `bootstrap` as `admin` (a super user) and wait until a
+    broker lists them all; creating an ACL that exists changes nothing, so this is idempotent.
+    Returns how many were asked for."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
@@ -169,4 +170,44 @@ def create_acls(bootstrap: str, admin: ClientSecurity, acls: Sequence[Acl],
     if failures:
         raise LabError(f"creating ACLs at {bootstrap} failed ({len(failures)} of {len(acls)}): "
                        + "; ".join(failures[:3]))
+    _await_listed(client, unique, bootstrap, timeout_s)
     return len(acls)
+
+
+def _key(binding: AclBinding) -> tuple[str, str, str, str, str]:
+    return (str(binding.restype), binding.name, str(binding.resource_pattern_type),
+            binding.principal, str(binding.operation))
+
+
+def _await_listed(client: Any, acls: Sequence[Acl], bootstrap: str, timeout_s: float) -> None:
+    """The controller has committed the ACLs when CreateAcls answers; a broker authorizes with
+    them once it has replayed the metadata. A client started right after (MirrorMaker 2, a
+    Connect worker creating its internal topics, the first load) must not be refused meanwhile."""
+    import time
+
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    wanted = {_key(b) for b in bindings(acls)}
+    anything: Any = None  # the filter's "any name, principal, host" (its stub says str)
+    every = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, anything,
+                             anything, AclOperation.ANY, AclPermissionType.ANY)
+    deadline = time.monotonic() + timeout_s
+    missing = len(wanted)
+    while time.monotonic() < deadline:
+        try:
+            listed = {_key(b) for b in client.describe_acls(every, request_timeout=5).result(10)}
+            missing = len(wanted - listed)
+        except KafkaException:
+            pass
+        if not missing:
+            return
+        time.sleep(0.2)
+    raise LabError(f"{missing} of {len(wanted)} ACLs created at {bootstrap} are still not listed "
+                   f"after {timeout_s:g} s")
