@@ -8,12 +8,13 @@ DURATION ?= 30
 SIZE ?= 1024
 EXP ?=
 
-# Only what you set: TARGET, ENGINE, TOPOLOGY, BROKERS, WAN, HUB_DELIVERY left out keep what is deployed (nothing
+# Only what you set: TARGET, ENGINE, TOPOLOGY, BROKERS, WAN, HUB_DELIVERY, SECURITY left out keep what is deployed (nothing
 # deployed: a local stretched kafka lab, 2 brokers per cloud). A value that differs from the
 # deployed lab is named, then the lab is torn down and deployed again as asked.
 DEPLOY_ARGS := $(if $(TARGET),--target $(TARGET)) $(if $(ENGINE),--engine $(ENGINE)) \
 	$(if $(TOPOLOGY),--topology $(TOPOLOGY)) $(if $(BROKERS),--brokers-per-cloud $(BROKERS)) \
-	$(if $(WAN),--wan '$(WAN)') $(if $(HUB_DELIVERY),--hub-delivery $(HUB_DELIVERY))
+	$(if $(WAN),--wan '$(WAN)') $(if $(HUB_DELIVERY),--hub-delivery $(HUB_DELIVERY)) \
+	$(if $(SECURITY),--security $(SECURITY))
 
 .PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures experiments compare clean
 

@@ -55,8 +55,10 @@ def lab(lab_session: None) -> object:
     if (ROOT / ".riftdrill" / "inventory.json").exists():
         riftdrill("heal", "--json", check=False)  # each test starts from a healed lab
     # Named in full: `deploy` alone keeps whatever shape an earlier test deployed.
+    from riftdrill.deploy import DEFAULT_SECURITY
+
     riftdrill("deploy", "--engine", "kafka", "--topology", "stretched", "--brokers-per-cloud", "2",
-              "--wan", "inter-region", "--json")
+              "--wan", "inter-region", "--security", DEFAULT_SECURITY, "--json")
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     assert inv.topology == "stretched"
     return inv

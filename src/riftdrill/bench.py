@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory, paths
-from riftdrill.deploy import ENGINES, DeploySpec, destroy
+from riftdrill.deploy import ENGINES, DeploySpec, destroy, security_as_default
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.host import host_facts
 from riftdrill.lab import net
@@ -60,6 +60,7 @@ class _PeakRss:
 def bench_lab(out: Path) -> dict[str, Any]:
     """Warm-cache deploy of the default lab until a round trip succeeds, then destroy."""
     from riftdrill.lab.health import round_trip
+    from riftdrill.security.client import client_security
 
     destroy()
     runs = []
@@ -67,8 +68,9 @@ def bench_lab(out: Path) -> dict[str, Any]:
         with _PeakRss() as rss:
             started = time.monotonic()
             inv = deploy(DeploySpec())
+            admin = client_security(inv.security, "broker")  # the lab's own check
             for cloud in inv.clouds:
-                round_trip(inv.bootstrap(cloud.name), inv.replication_factor)
+                round_trip(inv.bootstrap(cloud.name), inv.replication_factor, security=admin)
             deploy_s = time.monotonic() - started
         started = time.monotonic()
         destroy()
@@ -217,7 +219,7 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
         # 3.1 s p50 over its first 20 s at 1000 rec/s here (the same load 20 s later: 9.5 ms);
         # with a 5 s warm-up this bench recorded 883 ms p50 for Kafka.
         destroy()
-        inv = deploy(DeploySpec(engine=engine))
+        inv = deploy(security_as_default(DeploySpec(engine=engine)))
         with tempfile.TemporaryDirectory(prefix="riftdrill-warmup-") as tmp:
             run_load(LoadSpec(rate_per_s=rate_per_s, duration_s=WARMUP_S, topic=f"bench-{engine}",
                               partitions=6, placement=["aws"], consumers=False),

@@ -28,6 +28,7 @@ from riftdrill.inventory import (
     Direction,
     Engine,
     LabEngine,
+    SecurityMode,
     SetupName,
     Target,
     Topology,
@@ -201,6 +202,9 @@ def deploy(
     hub_delivery: Annotated[ConnectorDelivery | None, typer.Option(
         help="topology hub: the CDC source's delivery; exactly-once is KIP-618 (transactions), "
              "and the verdict then fails a change read twice")] = None,
+    security: Annotated[SecurityMode | None, typer.Option(
+        help="sasl-tls: TLS on every listener, SASL/SCRAM-SHA-512, ACLs per principal "
+             "(docs/security.md); off: plaintext (the default for now)")] = None,
     dry_run: Annotated[bool, typer.Option(help="aws-gcp: show the plan, change nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -218,7 +222,7 @@ def deploy(
                             brokers_per_cloud=brokers_per_cloud,
                             replication_factor=replication_factor,
                             min_insync_replicas=min_insync_replicas, wan=wan,
-                            hub_delivery=hub_delivery)
+                            hub_delivery=hub_delivery, security=security)
     plan = plan_deploy(request, deployed_spec())
     plan.spec.validate()
     notice = plan.notice()
@@ -333,6 +337,11 @@ def _print_status(inv: inventory.Inventory) -> None:
             out.print(f"bootstrap {c['name']} from {cloud}: {servers}")
     for m in data["mirrors"]:
         out.print(f"mirror {m['name']}: {m['source']} -> {m['target']} topics {m['topics']}")
+    sec = inv.security
+    out.print(f"security {sec.mode}" + (
+        f": TLS + SASL {sec.mechanism}, ACLs per principal "
+        f"({', '.join(sorted(sec.principals.values()))}); secrets in {sec.secrets_dir}"
+        if sec.enabled else ""))
     if data["faults"]:
         t = Table("active fault", "kind", "target", "direction", "since")
         for f in data["faults"]:
@@ -387,17 +396,45 @@ def heal(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def acls(as_json: JsonOpt = False) -> None:
+    """What each principal may do on the deployed clusters (security sasl-tls; docs/security.md).
+
+    `--json`: `{security, principals: {role: name}, acls: {role: [{principal, resource, name,
+    pattern, operation}]}}`."""
+    from riftdrill.security.acls import inventory_plan
+
+    inv = inventory.load()
+    plan = inventory_plan(inv)
+    if as_json:
+        _emit({"security": inv.security.mode, "principals": inv.security.principals,
+               "acls": {role: [asdict(a) for a in rules] for role, rules in plan.items()}})
+        return
+    if not inv.security.enabled:
+        out.print("security off: no authorizer, no principals, no ACLs")
+        return
+    out.print(f"super user: User:{inv.security.principal('broker')} (the brokers, the lab's checks)")
+    for role, rules in plan.items():
+        out.print(f"[bold]{role}[/bold]")
+        for rule in rules:
+            out.print(f"  {rule.describe()}", highlight=False)
+
+
+@app.command()
 def smoke(as_json: JsonOpt = False) -> None:
     """Produce and consume one record with a real Kafka client from inside each cloud.
     Exit 1 when a cloud fails the round trip."""
     import subprocess
 
+    from riftdrill.security.client import client_security
+
     inv = inventory.load()
+    admin = client_security(inv.security, "broker")  # the lab's own check: the super user
     results: list[dict[str, Any]] = []
     for cloud in inv.clouds:
         cluster = inv.cluster_of(cloud.name)
         rf = inv.cluster_rf(cluster.name)[0]
-        cmd = [sys.executable, "-m", "riftdrill.lab", "roundtrip", inv.bootstrap(cloud.name), str(rf)]
+        cmd = [sys.executable, "-m", "riftdrill.lab", "roundtrip", inv.bootstrap(cloud.name), str(rf),
+               *([admin.file] if admin.enabled else [])]
         if cloud.namespace:
             cmd = ["ip", "netns", "exec", cloud.namespace, *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from riftdrill import faults, inventory, paths
-from riftdrill.deploy import DEFAULT_WAN, DeploySpec
+from riftdrill.deploy import DEFAULT_WAN, DeploySpec, security_as_default
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.drivers import redactor_for
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Inventory
 from riftdrill.report.compare import SETUPS, BrokerReplacement, Setup, setup_name
+from riftdrill.security.client import client_security
 
 COMPARE_EXPERIMENTS = ("broker-kill", "link-sever", "object-store-outage")
 DEFAULT_SETUPS = tuple(SETUPS)  # every pattern the lab builds
@@ -51,7 +52,9 @@ def _kafka_in_sync(inv: Inventory, broker: Broker) -> bool:
     """Every partition with a replica on `broker` has it back in the ISR."""
     from confluent_kafka.admin import AdminClient
 
-    md = AdminClient({"bootstrap.servers": inv.bootstrap(broker.cloud)}).list_topics(timeout=10)
+    md = AdminClient({"bootstrap.servers": inv.bootstrap(broker.cloud),
+                      **client_security(inv.security, "verifier").librdkafka()}
+                     ).list_topics(timeout=10)
     if broker.id not in md.brokers:
         return False
     return all(broker.id in p.isrs for t in md.topics.values() for p in t.partitions.values()
@@ -61,8 +64,10 @@ def _kafka_in_sync(inv: Inventory, broker: Broker) -> bool:
 def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
     from riftdrill.engines import kafka
     from riftdrill.lab.health import round_trip
+    from riftdrill.security import credentials
 
     setup = setup_name(inv.engine, inv.topology)
+    admin = client_security(inv.security, "broker")  # the lab's own check: the super user
     broker = inv.brokers_in("gcp")[-1]
     data_dir = paths.lab_dir() / "data" / f"broker-{broker.name}"
     started = time.monotonic()
@@ -72,7 +77,10 @@ def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
         # A fresh machine: the disk is gone, the node keeps its id and re-joins empty.
         shutil.rmtree(data_dir, ignore_errors=True)
         config = paths.lab_dir() / "config" / f"broker-{broker.name}.properties"
-        kafka.format_storage(broker.name, data_dir, config, broker.cluster)
+        # A controller's bootstrap metadata carries the SCRAM credentials (engines/kafka.py).
+        scram = (credentials.scram_credentials(credentials.Secrets(Path(inv.security.secrets_dir)))
+                 if inv.security.enabled and "controller" in broker.roles else [])
+        kafka.format_storage(broker.name, data_dir, config, broker.cluster, scram)
     faults.restart_broker(inv, broker)
     deadline = started + timeout_s
     note = ""
@@ -82,7 +90,7 @@ def replace_broker(inv: Inventory, timeout_s: float = 180) -> BrokerReplacement:
                 ready = _kafka_in_sync(inv, broker)
                 note = "in the ISR of every partition it hosts"
             else:
-                round_trip(broker.bootstrap, 1, timeout_s=10)
+                round_trip(broker.bootstrap, 1, timeout_s=10, security=admin)
                 ready, note = True, "serves a produce/consume round trip (stateless: no catch-up)"
         except Exception:
             ready = False
@@ -111,7 +119,9 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
     from riftdrill.report.runs import load_run
 
     wan = wan or DEFAULT_WAN
-    specs = [DeploySpec(engine=s.engine, topology=s.topology, wan=wan) for s in setups]
+    # Each setup as `riftdrill deploy` builds it: an engine without security runs open.
+    specs = [security_as_default(DeploySpec(engine=s.engine, topology=s.topology, wan=wan))
+             for s in setups]
     for spec in specs:
         spec.validate()  # every setup and the link, before anything is deployed
     for exp in experiments:

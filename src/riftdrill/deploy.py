@@ -23,11 +23,13 @@ from riftdrill.inventory import (
     Engine,
     Inventory,
     LabEngine,
+    SecurityMode,
     Target,
     Topology,
 )
 from riftdrill.lab import net, procs, stores
 from riftdrill.redact import Redactor, secrets_in_dir
+from riftdrill.security import credentials
 from riftdrill.terraform import Workspace
 
 TARGETS: tuple[Target, ...] = get_args(Target)
@@ -35,6 +37,13 @@ ENGINES: tuple[LabEngine, ...] = get_args(LabEngine)
 CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
 TOPOLOGIES: tuple[Topology, ...] = get_args(Topology)
 HUB_DELIVERIES: tuple[ConnectorDelivery, ...] = get_args(ConnectorDelivery)
+SECURITY_MODES: tuple[SecurityMode, ...] = get_args(SecurityMode)
+# The switch's default (docs/security.md): "off" until every drill has run against sasl-tls.
+DEFAULT_SECURITY: SecurityMode = "off"
+# Engines that can run security sasl-tls. Tansu 0.6 accepts --cert/--key but never wraps a
+# connection in TLS (its broker builds the acceptor and leaves it unused), and answers
+# CreateAcls without storing or enforcing anything (it has SASL, but no TLS and no ACLs).
+SECURE_ENGINES: tuple[Engine, ...] = ("kafka",)
 LAB_NAMESPACES = ("rd-aws", "rd-gcp", "rd-wan")
 DEFAULT_WAN = "inter-region"  # lab/wan.py DEFAULT_PROFILE (a test holds the two equal)
 
@@ -53,6 +62,7 @@ class DeploySpec:
     wan: str = DEFAULT_WAN  # the link's weather: a lab/wan.py profile name or field=value list
     broker_heap_mb: int = 512
     hub_delivery: ConnectorDelivery = "at-least-once"  # the CDC source's (topology hub)
+    security: SecurityMode = DEFAULT_SECURITY  # TLS + SCRAM + ACLs, or off (docs/security.md)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -68,6 +78,14 @@ class DeploySpec:
         if self.hub_delivery != "at-least-once" and self.topology != "hub":
             raise ValidationError(f"hub delivery {self.hub_delivery} is for topology hub (asked: "
                                   f"{self.topology}); add --topology hub or leave it out")
+        if self.security not in SECURITY_MODES:
+            raise ValidationError(f"unknown security {self.security!r}; choose one of: "
+                                  f"{', '.join(SECURITY_MODES)}")
+        unsecurable = security_unsupported(self)
+        if unsecurable:
+            raise ValidationError(f"security {self.security} is not for {unsecurable} "
+                                  "(docs/security.md); deploy with `--security off` "
+                                  "(make deploy SECURITY=off)")
         if self.topology == "hub" and (self.target != "local" or self.engine != "kafka"):
             raise ValidationError(
                 f"topology hub runs on the lab with kafka only (asked: {self.engine} on "
@@ -105,7 +123,26 @@ class DeploySpec:
         if self.target == "local":
             values["wan_profile"] = self.wan
             values["hub_delivery"] = self.hub_delivery
+            values["security"] = self.security
         return {**values, **self.extra}
+
+
+def security_unsupported(spec: DeploySpec) -> str:
+    """Why `spec`'s security cannot be deployed ("" when it can, or is off)."""
+    if spec.security == "off":
+        return ""
+    if spec.target != "local":
+        return (f"target {spec.target} yet (the clouds render it, infra variable `security`, "
+                "but do not deliver its secrets to the VMs)")
+    if spec.engine not in SECURE_ENGINES:
+        return f"engine {spec.engine} (Tansu 0.6 has no TLS and enforces no ACLs)"
+    return ""
+
+
+def security_as_default(spec: DeploySpec) -> DeploySpec:
+    """`spec` as a deploy that was not asked for a security builds it: where its security
+    cannot run (security_unsupported), off. For programs that build specs (compare, bench)."""
+    return replace(spec, security="off") if security_unsupported(spec) else spec
 
 
 # What a cloud deploy takes from the request or the deployed lab; the rest is terraform.tfvars'.
@@ -125,6 +162,7 @@ class DeployRequest:
     min_insync_replicas: int | None = None
     wan: str | None = None
     hub_delivery: ConnectorDelivery | None = None
+    security: SecurityMode | None = None
 
     def given(self) -> dict[str, Any]:
         return {name: value for name, value in asdict(self).items() if value is not None}
@@ -138,9 +176,16 @@ class DeployPlan:
     deployed: DeploySpec | None
     changes: tuple[str, ...]
     cloud_vars: frozenset[str]  # aws-gcp: the CLOUD_SHAPE names passed to Terraform
+    # Said before deploying, whatever changes: a default the request did not ask for was
+    # not applied (Tansu gets security off).
+    remarks: tuple[str, ...] = ()
 
     def notice(self) -> str | None:
-        """What a redeploy will do, said before it does it (None: nothing deployed changes)."""
+        """What a redeploy will do, said before it does it (None: nothing to say)."""
+        said = self._change_notice()
+        return "; ".join([*self.remarks, *([said] if said else [])]) or None
+
+    def _change_notice(self) -> str | None:
         if not self.changes:
             return None
         what = ", ".join(self.changes)
@@ -177,9 +222,19 @@ def plan_deploy(request: DeployRequest, deployed: DeploySpec | None) -> DeployPl
         spec = replace(base, **given)
         changes = tuple(f"{name.replace('_', ' ')} {getattr(base, name)} -> {value}"
                         for name, value in given.items() if getattr(base, name) != value)
+    remarks: tuple[str, ...] = ()
+    unsecurable = security_unsupported(spec)
+    if unsecurable and "security" not in given:
+        # Only the default (or what was deployed before) asked for it: this one runs open.
+        remarks = (f"security {spec.security} is not for {unsecurable}: deploying with "
+                   "security off",)
+        if base is not None and base.security != "off":
+            changes += (f"security {base.security} -> off",)
+        spec = replace(spec, security="off")
     cloud_vars = frozenset(CLOUD_SHAPE if base is not None else
                            [name for name in CLOUD_SHAPE if name in given])
-    return DeployPlan(spec=spec, deployed=deployed, changes=changes, cloud_vars=cloud_vars)
+    return DeployPlan(spec=spec, deployed=deployed, changes=changes, cloud_vars=cloud_vars,
+                      remarks=remarks)
 
 
 def spec_of(inv: Inventory) -> DeploySpec:
@@ -188,7 +243,7 @@ def spec_of(inv: Inventory) -> DeploySpec:
     per_cloud = sum("broker" in b.roles for b in inv.brokers_in(first))
     return DeploySpec(target=inv.target, engine=inv.engine, topology=inv.topology,
                       brokers_per_cloud=per_cloud, replication_factor=inv.replication_factor,
-                      min_insync_replicas=inv.min_insync_replicas)
+                      min_insync_replicas=inv.min_insync_replicas, security=inv.security.mode)
 
 
 def deployed_spec() -> DeploySpec | None:
@@ -284,6 +339,11 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
                 progress("lab state out of date: tearing down before deploying")
             _destroy_locked(progress, orphans=False)
         ws.init(progress)
+        if spec.security != "off":
+            # Before any broker starts: its certificate is issued from this authority and the
+            # controllers format their storage with these SCRAM credentials. A new lab (no
+            # state: nothing runs) gets new ones; a lab being finished keeps those it runs on.
+            credentials.prepare(paths.secrets_dir(), fresh=not ws.has_state())
         # Recorded before applying: if this apply fails half-way, a deploy of another shape
         # must know the machine holds (part of) this one and tear it down first.
         _spec_path().write_text(json.dumps(asdict(spec)))
@@ -304,6 +364,11 @@ def deploy_lab(spec: DeploySpec, progress: Progress | None = None,
         return inv
 
 
+# Fields added to DeploySpec after labs were deployed, with what such a lab ran: a spec
+# recorded before a field existed reads as that value, never as today's default.
+LATER_FIELDS: dict[str, Any] = {"hub_delivery": "at-least-once", "security": "off"}
+
+
 HUB_ONLY = ("topology", "hub_delivery")  # what only the hub's components depend on
 
 
@@ -315,7 +380,7 @@ def hub_only_change(previous: dict[str, Any], spec: DeploySpec) -> bool:
     topologies = {previous.get("topology"), now["topology"]}
     if not topologies <= {"stretched", "hub"} or topologies == {"stretched"}:
         return False
-    before = {"hub_delivery": "at-least-once", **previous}  # a spec from before it existed
+    before = {**LATER_FIELDS, **previous}  # a spec from before they existed
     if all(before[k] == now[k] for k in HUB_ONLY):
         return False
     return {k: v for k, v in before.items() if k not in HUB_ONLY} == {
@@ -327,7 +392,7 @@ def _previous_spec() -> dict[str, Any] | None:
         data: dict[str, Any] = json.loads(_spec_path().read_text())
     except (OSError, ValueError):
         return None
-    return data
+    return {**LATER_FIELDS, **data}
 
 
 @dataclass
@@ -375,6 +440,7 @@ def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
         # The host end of a cloud's veth normally dies with its peer; make sure of it.
         net.run(["ip", "link", "del", f"rdh-{ns.removeprefix('rd-')}"], check=False)
     shutil.rmtree(paths.lab_dir(), ignore_errors=True)
+    shutil.rmtree(paths.secrets_dir(), ignore_errors=True)  # they belonged to this lab only
     shutil.rmtree(ws.data_dir, ignore_errors=True)
     ws.state_path.unlink(missing_ok=True)
     ws.state_path.with_name(ws.state_path.name + ".backup").unlink(missing_ok=True)

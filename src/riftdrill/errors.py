@@ -25,3 +25,19 @@ class FaultError(RiftdrillError):
 
 class ValidationError(RiftdrillError):
     """A parameter is out of range or of the wrong kind."""
+
+
+class SecurityError(RiftdrillError):
+    """A cluster refused a client: its credentials, its TLS handshake or its ACLs."""
+
+
+class AuthenticationError(SecurityError):
+    """SASL authentication failed: a wrong or unknown principal's password."""
+
+
+class TlsError(SecurityError):
+    """The TLS handshake failed: a foreign or expired certificate, or a plaintext client."""
+
+
+class AuthorizationError(SecurityError):
+    """A principal was denied an operation: it has no ACL for it."""

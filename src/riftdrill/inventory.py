@@ -41,6 +41,12 @@ FaultKind = Literal[
     "pause_connector"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
+# What protects the clusters (docs/security.md): nothing, or TLS on every listener with
+# SASL/SCRAM-SHA-512 for clients and an authorizer with ACLs per principal.
+SecurityMode = Literal["off", "sasl-tls"]
+# Who connects: one principal per role. broker is the super user (brokers, and the deploy's own
+# checks); the others get only the ACLs of security/acls.py.
+Role = Literal["broker", "load", "verifier", "mirrormaker", "connect"]
 
 
 class Cloud(BaseModel):
@@ -199,6 +205,28 @@ class Hub(BaseModel):
         raise RiftdrillError(f"no Connect worker {name_or_cloud!r}; workers are: {names}")
 
 
+class Security(BaseModel):
+    """What protects the deployed clusters: paths and principal names only, never a secret
+    (those stay in `secrets_dir`, read by security/client.py)."""
+
+    mode: SecurityMode = "off"
+    mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    secrets_dir: str = ""  # .riftdrill/secrets (0700): CA and broker keys, passwords (0600)
+    ca_cert: str = ""  # the certificate authority every client trusts
+    principals: dict[Role, str] = {}  # role -> principal (its SCRAM user, certificate CN)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    def principal(self, role: Role) -> str:
+        try:
+            return self.principals[role]
+        except KeyError:
+            raise RiftdrillError(f"the inventory's security ({self.mode}) names no principal for "
+                                 f"role {role!r}; redeploy with this riftdrill (`make deploy`)") from None
+
+
 class Fault(BaseModel):
     """One injected fault, recorded before it is applied so a crash cannot orphan it."""
 
@@ -231,6 +259,7 @@ class Inventory(BaseModel):
     links: list[Link]
     mirrors: list[MirrorMaker] = []
     hub: Hub | None = None  # topology hub only
+    security: Security = Security()  # an inventory from before it: off
     faults: list[Fault] = []
 
     # Lookups by name: each raises a RiftdrillError naming what exists, for CLI and drill users.

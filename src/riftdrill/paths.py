@@ -32,8 +32,9 @@ def inventory_path() -> Path:
 
 
 def secrets_dir() -> Path:
-    """Secrets riftdrill keeps for a deployment (SASL passwords, TLS private keys), one per
-    file: `redact.secrets_in_dir` reads them so no run or log ever shows one."""
+    """Secrets riftdrill keeps for a deployment (security sasl-tls: CA and broker keys, SASL
+    passwords; 0700, files 0600), one per file: `redact.secrets_in_dir` reads them so no run or
+    log ever shows one."""
     return state_dir() / "secrets"
 
 

@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "infra" / "templates"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
+# security off: what engines.kafka.security_values and node-layout give a plaintext node
+SECURITY_OFF = {
+    "listener_security_protocol_map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    "inter_broker_listener_name": "PLAINTEXT", "authorizer_class_name": "", "super_users": "",
+    "broker_sasl_jaas_config": "", "ssl_keystore_location": "", "ssl_truststore_location": "",
+}
 NODE = {
+    **SECURITY_OFF,
     "process_roles": "broker", "node_id": 11, "rack": "eu-west-1a",
     "controller_quorum_voters": "1@10.40.0.10:9093,2@10.40.16.11:9093,3@10.40.32.12:9093",
     "listeners": "PLAINTEXT://0.0.0.0:9092", "advertised_listeners": "PLAINTEXT://10.40.0.20:9092",
@@ -70,6 +77,20 @@ def test_aws_nodes_get_no_credentials_and_gcp_script_is_embedded() -> None:
     gcp = yaml.safe_load(render_cloud_init("automq", values))
     script = next(f for f in gcp["write_files"] if f["path"].endswith("riftdrill-credentials"))
     assert base64.b64decode(script["content"]).decode().endswith("echo hi\n")
+
+
+def test_the_storage_format_adds_the_scram_credentials_delivered_with_the_secrets() -> None:
+    """security sasl-tls on a cloud node: the install script adds one --add-scram per line of
+    <secrets_dir>/add-scram when the file is there, and nothing without it."""
+    doc = yaml.safe_load(render_cloud_init("kafka", {**NODE, "secrets_dir": "/etc/rd/secrets"}))
+    install = next(f for f in doc["write_files"] if f["path"].endswith("riftdrill-install"))
+    text = install["content"]
+    assert "if [ -f '/etc/rd/secrets/add-scram' ]; then" in text
+    assert 'set -- "$@" --add-scram "$line"' in text
+    assert text.index("add-scram") < text.index("kafka-storage.sh format")
+    assert '-c /etc/riftdrill/server.properties "$@"' in text
+    # the modules' default directory when none is given
+    assert "/etc/riftdrill/secrets/add-scram" in render_cloud_init("kafka", NODE)
 
 
 def test_a_missing_variable_is_an_error_naming_it() -> None:

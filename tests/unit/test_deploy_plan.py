@@ -146,3 +146,81 @@ def test_the_cli_says_what_changes_once_the_checks_passed(monkeypatch: pytest.Mo
                                env={"RIFTDRILL_HOME": str(tmp_path)})
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert calls[-1] == "deploy tansu"
+
+
+def test_security_is_a_deploy_switch_off_by_default() -> None:
+    from riftdrill import deploy as deploy_module
+
+    assert DeploySpec().security == deploy_module.DEFAULT_SECURITY  # "off" until it is flipped
+    assert DeploySpec(security="sasl-tls").tf_vars()["security"] == "sasl-tls"
+    assert "security" not in DeploySpec(target="aws-gcp", engine="automq").tf_vars()
+    plan = plan_deploy(DeployRequest(security="sasl-tls"), DeploySpec(security="off"))
+    assert plan.spec.security == "sasl-tls"
+    assert plan.changes == ("security off -> sasl-tls",)
+    notice = plan.notice()
+    assert notice is not None and "tearing the lab down" in notice  # the cluster is rebuilt
+
+
+def test_tansu_and_the_clouds_refuse_sasl_tls_when_asked() -> None:
+    with pytest.raises(ValidationError, match=r"engine tansu .*no TLS.*--security off"):
+        DeploySpec(engine="tansu", security="sasl-tls").validate()
+    with pytest.raises(ValidationError, match=r"target aws-gcp .*secrets"):
+        DeploySpec(target="aws-gcp", engine="kafka", security="sasl-tls").validate()
+    with pytest.raises(ValidationError, match="unknown security"):
+        DeploySpec(security="mtls").validate()  # type: ignore[arg-type]
+    DeploySpec(security="sasl-tls").validate()
+
+
+def test_tansu_runs_open_when_only_a_default_or_the_last_lab_asked_for_security() -> None:
+    secured = DeploySpec(security="sasl-tls")
+    plan = plan_deploy(DeployRequest(engine="tansu"), secured)
+    assert plan.spec == DeploySpec(engine="tansu", security="off")
+    assert "security sasl-tls -> off" in plan.changes
+    notice = plan.notice()
+    assert notice is not None and notice.startswith("security sasl-tls is not for engine tansu")
+    plan.spec.validate()
+    asked = plan_deploy(DeployRequest(engine="tansu", security="sasl-tls"), None)
+    with pytest.raises(ValidationError):
+        asked.spec.validate()  # asked for explicitly: refused, not overridden
+
+
+def test_a_lab_recorded_before_security_existed_reads_as_off(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Upgrading riftdrill must not tear down a running lab: its recorded spec lacks the field."""
+    from riftdrill.deploy import hub_only_change
+
+    monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path))
+    recorded = {k: v for k, v in asdict(DeploySpec(topology="hub")).items()
+                if k not in ("security", "hub_delivery")}
+    (tmp_path / ".riftdrill").mkdir()
+    (tmp_path / ".riftdrill" / "deploy-spec.json").write_text(json.dumps(recorded))
+    deployed = deployed_spec()
+    assert deployed == DeploySpec(topology="hub", security="off")
+    assert plan_deploy(DeployRequest(), deployed).changes == ()
+    assert not hub_only_change(recorded, DeploySpec(topology="hub", security="sasl-tls"))
+
+
+def test_the_inventory_records_security_and_an_older_one_reads_as_off() -> None:
+    old = sample().model_dump()
+    del old["security"]
+    assert inventory.Inventory.model_validate(old).security.mode == "off"
+    assert spec_of(inventory.Inventory.model_validate(old)).security == "off"
+
+
+def test_terraform_names_the_principals_as_riftdrill_does() -> None:
+    import re
+
+    from riftdrill.security import credentials
+
+    main = (Path(__file__).resolve().parents[2] / "infra" / "envs" / "local" / "main.tf").read_text()
+    roles = re.search(r"^\s*roles\s*=\s*\[([^\]]*)\]", main, re.M)
+    assert roles is not None
+    assert tuple(r.strip().strip('"') for r in roles.group(1).split(",")) == credentials.ROLES
+    assert {r: r for r in credentials.ROLES} == credentials.PRINCIPALS
+
+
+def test_programs_that_build_specs_deploy_tansu_open() -> None:
+    from riftdrill.deploy import security_as_default
+
+    assert security_as_default(DeploySpec(engine="tansu", security="sasl-tls")).security == "off"
+    assert security_as_default(DeploySpec(security="sasl-tls")).security == "sasl-tls"

@@ -27,6 +27,7 @@ MODULE = ROOT / "infra" / "modules" / "node-layout"
 TEMPLATES = ROOT / "infra" / "templates"
 LOG_DIRS = "/var/lib/riftdrill/data"  # where the cloud-init formats storage
 LISTEN_ADDRESS = "0.0.0.0"  # one node per VM
+SECRETS_DIR = "/etc/riftdrill/secrets"  # the modules' default
 
 CLOUD_SETTINGS = {
     "replication_factor": 3, "min_insync_replicas": 2, "num_partitions": 6, "network_threads": 3,
@@ -41,7 +42,7 @@ CASES: dict[str, dict[str, Any]] = {
         "zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
         "subnet_cidrs": ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"],
         "kafka_port": 9092, "controller_port": 9093, "controller_quorum_voters": None,
-        "kafka_settings": CLOUD_SETTINGS,
+        "kafka_settings": CLOUD_SETTINGS, "security": "off", "secrets_dir": SECRETS_DIR,
     },
     # One regional subnet, more brokers than zones, a stretched quorum, other ports.
     "gcp": {
@@ -52,20 +53,30 @@ CASES: dict[str, dict[str, Any]] = {
         "controller_quorum_voters": "1@10.40.0.10:19093,2@10.40.16.11:19093,101@10.50.0.10:19093",
         "kafka_settings": {**CLOUD_SETTINGS, "replication_factor": 1, "min_insync_replicas": 1,
                            "num_partitions": 12},
+        "security": "off", "secrets_dir": SECRETS_DIR,
     },
     # Brokers only: the quorum lives in another cloud.
     "brokers-only": {
         "node_id_base": 201, "controller_count": 0, "broker_count": 2,
         "zones": ["z1", "z2", "z3"], "subnet_cidrs": ["172.16.0.0/24", "172.16.1.0/24", "172.16.2.0/24"],
         "kafka_port": 9092, "controller_port": 9093, "controller_quorum_voters": "1@10.40.0.10:9093",
-        "kafka_settings": CLOUD_SETTINGS,
+        "kafka_settings": CLOUD_SETTINGS, "security": "off", "secrets_dir": SECRETS_DIR,
+    },
+    # security sasl-tls (docs/security.md): SASL_SSL and TLS listeners, the authorizer, the
+    # node's files under another directory than the modules' default.
+    "secured": {
+        "node_id_base": 1, "controller_count": 3, "broker_count": 3,
+        "zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+        "subnet_cidrs": ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"],
+        "kafka_port": 9092, "controller_port": 9093, "controller_quorum_voters": None,
+        "kafka_settings": CLOUD_SETTINGS, "security": "sasl-tls", "secrets_dir": "/srv/rd/secrets",
     },
 }
 AUTOMQ_BUCKETS = {"data_buckets": "0@s3://d?region=r", "ops_buckets": "1@s3://o?region=r",
                   "wal_path": "0@s3://d?region=r"}
 CLOUD_INIT = {"engine_version": "3.9.1", "engine_url": "https://example.invalid/k.tgz",
               "engine_sha256": "0" * 64, "cluster_id": "MkU3OEVBNTcwNTJENDM2Qg",
-              "node_name": "rd-node", "heap_opts": "-Xms1g -Xmx1g"}
+              "node_name": "rd-node", "heap_opts": "-Xms1g -Xmx1g", "secrets_dir": SECRETS_DIR}
 
 ROOT_MODULE = """
 locals {
@@ -89,6 +100,8 @@ module "layout" {
   controller_port          = each.value.controller_port
   controller_quorum_voters = each.value.controller_quorum_voters
   kafka_settings           = each.value.kafka_settings
+  security                 = each.value.security
+  secrets_dir              = each.value.secrets_dir
 }
 
 output "layout" {
@@ -163,7 +176,7 @@ def lab_node(case: dict[str, Any], node: dict[str, Any], quorum: str) -> kafka.K
         address=node["address"], port=case["kafka_port"], controller_port=case["controller_port"],
         roles=node["roles"].split(","), voters=quorum,
         settings=kafka.KafkaSettings(**case["kafka_settings"]), zone=node["zone"],
-        listen_address=LISTEN_ADDRESS)
+        listen_address=LISTEN_ADDRESS, security=case["security"], secrets_dir=case["secrets_dir"])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -204,3 +217,30 @@ def test_templatefile_and_the_python_renderers_agree_byte_for_byte(
         cloud_init = render_cloud_init("kafka", {**values, **CLOUD_INIT})
         assert rendered["cloud_init"] == cloud_init, key
         assert properties_from_cloud_init(rendered["cloud_init"]) == rendered["kafka"]
+
+
+def test_a_secured_cloud_node_gets_tls_sasl_and_the_authorizer(
+        terraform_outputs: dict[str, Any]) -> None:
+    """security sasl-tls through Terraform: the broker listener is SASL_SSL, the controllers'
+    is TLS with client certificates, the authorizer is on, and the configuration names only
+    paths under secrets_dir (the brokers' login stays in a file the provider reads)."""
+    rendered = terraform_outputs["rendered"]["secured"]
+
+    def props(text: str) -> dict[str, str]:
+        return dict(ln.split("=", 1) for ln in text.splitlines() if ln and not ln.startswith("#"))
+
+    broker, controller = props(rendered["broker-1"]["kafka"]), props(rendered["controller-1"]["kafka"])
+    assert broker["listeners"] == "SASL_SSL://0.0.0.0:9092"
+    assert controller["listeners"] == "CONTROLLER://0.0.0.0:9093"
+    for p in (broker, controller):
+        assert p["listener.security.protocol.map"] == "CONTROLLER:SSL,SASL_SSL:SASL_SSL"
+        assert p["inter.broker.listener.name"] == "SASL_SSL"
+        assert p["authorizer.class.name"] == kafka.AUTHORIZER
+        assert p["super.users"] == "User:broker"
+        assert p["listener.name.controller.ssl.client.auth"] == "required"
+        assert p["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"] == (
+            "${file:/srv/rd/secrets/broker-jaas.properties:sasl.jaas.config}")
+    assert broker["listener.name.sasl_ssl.ssl.keystore.location"] == "/srv/rd/secrets/brokers/broker-1.pem"
+    assert controller["listener.name.controller.ssl.truststore.location"] == "/srv/rd/secrets/ca.pem"
+    plain = props(terraform_outputs["rendered"]["aws"]["broker-1"]["kafka"])
+    assert plain["listeners"] == "PLAINTEXT://0.0.0.0:9092" and plain["authorizer.class.name"] == ""

@@ -135,6 +135,7 @@ module "aws" {
   broker_count             = var.brokers_per_cloud
   controller_quorum_voters = local.quorum.aws
   kafka_settings           = local.settings
+  security                 = var.security
   broker_asg_enabled       = var.broker_asg_enabled
   create_nlb               = var.create_nlb
   tags                     = local.aws_tags
@@ -165,6 +166,7 @@ module "gcp" {
   broker_count             = var.brokers_per_cloud
   controller_quorum_voters = local.quorum.gcp
   kafka_settings           = local.settings
+  security                 = var.security
   labels                   = local.gcp_labels
 }
 

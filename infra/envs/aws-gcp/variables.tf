@@ -176,6 +176,17 @@ variable "kafka_settings" {
   default = null
 }
 
+variable "security" {
+  description = "What protects the nodes (docs/security.md): \"sasl-tls\" renders TLS listeners, SASL/SCRAM-SHA-512 and the authorizer into every node's configuration, reading its files from secrets_dir; \"off\": plaintext. Delivering the secrets to the VMs is not built yet: `riftdrill deploy` refuses sasl-tls here."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "sasl-tls"], var.security)
+    error_message = "security must be \"off\" or \"sasl-tls\"."
+  }
+}
+
 variable "broker_asg_enabled" {
   description = "AWS: run each broker in its own ASG of one, so the kill drill terminates and the ASG replaces."
   type        = bool

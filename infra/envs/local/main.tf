@@ -18,6 +18,23 @@ locals {
   # need S3Proxy's speed (measured: 3.4 s p50 per produce on moto at 200 rec/s, 9 ms on S3Proxy).
   s3_server = local.tansu ? "s3proxy" : "moto"
 
+  # Security: the inventory's `security` block, also in the spec of every component that talks
+  # to the brokers. Only paths and names: the deploy makes the secrets in secrets_dir before
+  # applying (src/riftdrill/security/credentials.py), and the principals are the roles' names.
+  secure      = var.security == "sasl-tls"
+  secrets_dir = "${var.riftdrill_home}/.riftdrill/secrets"
+  roles       = ["broker", "load", "verifier", "mirrormaker", "connect"]
+  security = {
+    mode        = var.security
+    mechanism   = "SCRAM-SHA-512"
+    secrets_dir = local.secure ? local.secrets_dir : ""
+    ca_cert     = local.secure ? "${local.secrets_dir}/ca.pem" : ""
+    principals  = { for r in(local.secure ? local.roles : []) : r => r }
+  }
+  # What a component's spec gains with security on; off adds no key, so the specs of a
+  # plaintext lab stay as they were and upgrading riftdrill replaces no component.
+  security_spec = { for k, v in { security = local.security } : k => v if local.secure }
+
   # per-cloud: 3 voters when a cloud has 3+ brokers, else 1 (a 2-voter quorum survives nothing).
   per_cloud_voters = var.brokers_per_cloud >= 3 ? 3 : 1
 
@@ -62,7 +79,7 @@ locals {
   }
 
   brokers = {
-    for b in local.broker_list : b.name => merge(b, {
+    for b in local.broker_list : b.name => merge(b, local.security_spec, {
       engine              = var.engine
       roles               = b.controller ? ["broker", "controller"] : ["broker"]
       voters              = local.clusters[b.cluster].voters
@@ -110,7 +127,7 @@ locals {
   }
 
   mirrors = local.stretched ? {} : {
-    aws-to-gcp = {
+    aws-to-gcp = merge(local.security_spec, {
       name             = "aws-to-gcp"
       cloud            = "gcp"
       namespace        = "rd-gcp"
@@ -121,7 +138,7 @@ locals {
       topics           = var.mirror_topics
       # Internal MM2 topics live on the target cluster.
       replication_factor = local.cluster_rf["gcp"]
-    }
+    })
   }
 
   # The integration hub (topology hub): the CDC source database in aws, the sink's database in
@@ -140,7 +157,7 @@ locals {
   } : {}
   hub_group = "riftdrill-hub"
   hub_workers = {
-    for c, cloud in(local.hub ? local.clouds : {}) : "connect-${c}" => {
+    for c, cloud in(local.hub ? local.clouds : {}) : "connect-${c}" => merge(local.security_spec, {
       name               = "connect-${c}"
       cloud              = c
       namespace          = cloud.namespace
@@ -150,7 +167,7 @@ locals {
       group              = local.hub_group
       replication_factor = local.cluster_rf["main"]
       exactly_once       = var.hub_delivery == "exactly-once"
-    }
+    })
   }
   hub_pipeline = {
     group              = local.hub_group
@@ -163,6 +180,13 @@ locals {
     sink               = local.hub ? local.hub_databases["pg-gcp"] : null
     exactly_once       = var.hub_delivery == "exactly-once"
   }
+
+  # With security on, `ready` creates every principal's ACLs (security/acls.py) from these.
+  ready_security = { for k, v in {
+    security       = local.security
+    mirror_sources = [for m in local.mirrors : m.source]
+    hub            = local.hub ? { group = local.hub_group, topic_prefix = local.hub_pipeline.topic_prefix } : null
+  } : k => v if local.secure }
 
   runner = {
     python = var.riftdrill_python
@@ -209,7 +233,7 @@ module "broker" {
 module "ready" {
   source = "../../modules/lab-component"
   kind   = "ready"
-  spec = {
+  spec = merge({
     engine = var.engine
     clusters = [for n, c in local.clusters : {
       name               = n
@@ -217,7 +241,7 @@ module "ready" {
       broker_ids         = [for b in c.brokers : b.id]
       replication_factor = c.rf
     }]
-  }
+  }, local.ready_security)
   runner = local.runner
   # A rebuilt broker is checked again.
   replace_when = [for b in module.broker : b.id]

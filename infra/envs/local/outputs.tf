@@ -72,6 +72,7 @@ output "inventory" {
         handle = "connect-${w.name}"
       }]
     } : null
+    security = local.security
   }
   depends_on = [module.ready, module.mirror, module.store, module.pipeline]
 }

@@ -28,6 +28,16 @@ variable "hub_delivery" {
   }
 }
 
+variable "security" {
+  type        = string
+  default     = "off"
+  description = "What protects the clusters (docs/security.md). sasl-tls: TLS on every listener, SASL/SCRAM-SHA-512 for clients and between brokers, brokers' certificates to the controllers, StandardAuthorizer with one principal per role and its ACLs; the deploy makes the secrets in .riftdrill/secrets first. off: plaintext, no authorizer. Kafka only (Tansu 0.6 has neither TLS nor ACLs)."
+  validation {
+    condition     = contains(["off", "sasl-tls"], var.security)
+    error_message = "security must be off or sasl-tls."
+  }
+}
+
 variable "brokers_per_cloud" {
   type        = number
   description = "Brokers in each cloud."

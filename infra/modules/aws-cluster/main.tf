@@ -36,6 +36,8 @@ module "layout" {
   controller_port          = var.controller_port
   controller_quorum_voters = var.controller_quorum_voters
   kafka_settings           = var.kafka_settings
+  security                 = var.security
+  secrets_dir              = var.secrets_dir
 }
 
 locals {
@@ -76,6 +78,7 @@ locals {
       # The instance profile signs S3 requests: there are no keys to fetch or keep on disk.
       credentials_script_b64 = base64encode("#!/bin/sh\nexit 0\n")
       heap_opts              = n.roles == "controller" ? "-Xms1g -Xmx1g" : "-Xms4g -Xmx4g"
+      secrets_dir            = var.secrets_dir
     }
   ) }
 }

@@ -15,6 +15,8 @@ module "layout" {
   controller_port          = var.controller_port
   controller_quorum_voters = var.controller_quorum_voters
   kafka_settings           = var.kafka_settings
+  security                 = var.security
+  secrets_dir              = var.secrets_dir
 }
 
 locals {
@@ -60,6 +62,7 @@ locals {
       server_properties_b64  = base64encode(local.node_properties[k])
       credentials_script_b64 = base64encode(var.engine == "automq" ? local.credentials_script : "#!/bin/sh\nexit 0\n")
       heap_opts              = n.roles == "controller" ? "-Xms1g -Xmx1g" : "-Xms4g -Xmx4g"
+      secrets_dir            = var.secrets_dir
     }
   ) }
 }

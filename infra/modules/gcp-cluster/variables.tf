@@ -288,3 +288,20 @@ variable "enable_apis" {
   type        = bool
   default     = true
 }
+
+variable "security" {
+  description = "What protects the nodes: \"sasl-tls\" or \"off\" (infra/modules/node-layout renders it; docs/security.md). With sasl-tls every node needs its files under secrets_dir before it starts."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "sasl-tls"], var.security)
+    error_message = "security must be \"off\" or \"sasl-tls\"."
+  }
+}
+
+variable "secrets_dir" {
+  description = "security sasl-tls: the nodes' directory of ca.pem, brokers/<node key>.pem and broker-jaas.properties (riftdrill's .riftdrill/secrets layout); with it, an add-scram file of SCRAM credentials the controllers' storage format adds."
+  type        = string
+  default     = "/etc/riftdrill/secrets"
+}

@@ -38,13 +38,37 @@ locals {
   voters = [for c in local.controllers : "${c.node_id}@${c.address}:${var.controller_port}"]
   quorum = var.controller_quorum_voters != null ? var.controller_quorum_voters : join(",", local.voters)
 
+  # Security: the rule of riftdrill.engines.kafka.security_values. sasl-tls names the SASL_SSL
+  # listener and the controllers' TLS listener, turns the authorizer on and points at the
+  # node's files under secrets_dir; off leaves PLAINTEXT listeners and empty values.
+  secure          = var.security == "sasl-tls"
+  broker_listener = local.secure ? "SASL_SSL" : "PLAINTEXT"
+  security_values = { for k, n in local.nodes : k => local.secure ? {
+    listener_security_protocol_map = "CONTROLLER:SSL,SASL_SSL:SASL_SSL"
+    inter_broker_listener_name     = "SASL_SSL"
+    authorizer_class_name          = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    super_users                    = "User:broker"
+    # Kafka's file config provider reads the login from the node's disk: no secret here.
+    broker_sasl_jaas_config = "$${file:${var.secrets_dir}/broker-jaas.properties:sasl.jaas.config}"
+    ssl_keystore_location   = "${var.secrets_dir}/brokers/${k}.pem"
+    ssl_truststore_location = "${var.secrets_dir}/ca.pem"
+    } : {
+    listener_security_protocol_map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    inter_broker_listener_name     = "PLAINTEXT"
+    authorizer_class_name          = ""
+    super_users                    = ""
+    broker_sasl_jaas_config        = ""
+    ssl_keystore_location          = ""
+    ssl_truststore_location        = ""
+  } }
+
   # One listener per role, the broker's first (as the lab renders a combined node).
   listeners = { for k, n in local.nodes : k => concat(
-    contains(split(",", n.roles), "broker") ? [{ name = "PLAINTEXT", port = var.kafka_port }] : [],
+    contains(split(",", n.roles), "broker") ? [{ name = local.broker_listener, port = var.kafka_port }] : [],
     contains(split(",", n.roles), "controller") ? [{ name = "CONTROLLER", port = var.controller_port }] : [],
   ) }
 
-  template_values = { for k, n in local.nodes : k => merge(var.kafka_settings, {
+  template_values = { for k, n in local.nodes : k => merge(var.kafka_settings, local.security_values[k], {
     process_roles            = n.roles
     node_id                  = n.node_id
     rack                     = n.zone

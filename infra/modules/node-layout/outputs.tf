@@ -29,6 +29,6 @@ output "bootstrap" {
 }
 
 output "template_values" {
-  description = "By node key: the values of infra/templates/<engine>/server.properties.tftpl common to every engine (layout, quorum, listeners, log.dirs and kafka_settings); a cluster module merges in its engine's extras (AutoMQ bucket URLs)."
+  description = "By node key: the values of infra/templates/<engine>/server.properties.tftpl common to every engine (layout, quorum, listeners, log.dirs, security and kafka_settings); a cluster module merges in its engine's extras (AutoMQ bucket URLs)."
   value       = local.template_values
 }

@@ -81,3 +81,20 @@ variable "kafka_settings" {
     replica_lag_time_max_ms      = number
   })
 }
+
+variable "security" {
+  description = "What protects the nodes (docs/security.md): \"sasl-tls\" (SASL_SSL listener with SCRAM-SHA-512 for clients and brokers, TLS with the brokers' certificates to the controllers, StandardAuthorizer, User:broker the super user) or \"off\" (plaintext)."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "sasl-tls"], var.security)
+    error_message = "security must be \"off\" or \"sasl-tls\"."
+  }
+}
+
+variable "secrets_dir" {
+  description = "security sasl-tls: where each node finds ca.pem, brokers/<node key>.pem (its key and certificate chain) and broker-jaas.properties (its SCRAM login), laid out as riftdrill's .riftdrill/secrets. Only paths reach the configuration; putting the files there is the deployment's."
+  type        = string
+  default     = "/etc/riftdrill/secrets"
+}

@@ -515,9 +515,11 @@ FAILOVER_MAX_S = 3600.0  # the failover consumer's own bound
 
 def _failover_options(ctx: RunContext, inv: Inventory, source: str) -> tuple[Any, str | None]:
     """(mirrortail.Options of the failover consumer, its namespace) for the run's group moving
-    from the cluster of cloud `source` to the cluster its MirrorMaker 2 copies it to."""
+    from the cluster of cloud `source` to the cluster its MirrorMaker 2 copies it to; it reads
+    as the load principal."""
     from riftdrill.load import failover, mirrortail
     from riftdrill.load.runner import consumer_group, run_start_ns, spec_of
+    from riftdrill.security.client import client_security
 
     load_dir = ctx.run_dir / "load"
     spec = spec_of(load_dir)
@@ -532,7 +534,8 @@ def _failover_options(ctx: RunContext, inv: Inventory, source: str) -> tuple[Any
         topic=mirrortail.mirror_topic(mm.source, spec.topic), source_cluster=mm.source,
         cluster=mm.target, cloud=cloud, ledger=failover.ledger_path(load_dir, cloud),
         run_start_ns=run_start_ns(ctx.run_dir), max_s=FAILOVER_MAX_S,
-        group=f"{group}.failover", source_group=group)
+        group=f"{group}.failover", source_group=group,
+        security_file=client_security(inv.security, "load").file)
     return o, inv.cloud(cloud).namespace
 
 
@@ -550,14 +553,16 @@ def await_checkpoints(source: str = "aws", timeout_s: float | str = CHECKPOINT_W
     committed offsets in `source`'s cluster, translated) on the other cluster. A group that
     never committed, or a mirror that does not checkpoint it, raises: nothing is injected."""
     from riftdrill.load.mirrortail import read_checkpoints
+    from riftdrill.security.client import ClientSecurity
 
     ctx = _need_context(configuration, "await_checkpoints")
     wait_s = _seconds(timeout_s, "timeout_s")
     o, _ = _failover_options(ctx, inventory.load(), source)
+    security = ClientSecurity.read(o.security_file)
     t0 = time.monotonic()
     while True:
         cps = read_checkpoints(o.bootstrap, o.source_cluster, o.source_group, o.topic,
-                               timeout_s=10.0)
+                               timeout_s=10.0, security=security)
         waited = round(time.monotonic() - t0, 3)
         if cps:
             return {"group": o.source_group, "topic": o.topic, "partitions": len(cps),

@@ -10,6 +10,7 @@ without an error, so the voters are asked in turn, each with a short timeout.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -151,23 +152,27 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def describe_quorum_at(host: str, port: int, timeout_s: float, correlation_id: int = 1) -> Quorum:
-    """Ask one controller; QuorumError unless it answers as the leader."""
+def describe_quorum_at(host: str, port: int, timeout_s: float, correlation_id: int = 1,
+                       tls: ssl.SSLContext | None = None) -> Quorum:
+    """Ask one controller; QuorumError unless it answers as the leader. `tls`: the controllers'
+    listener speaks TLS and takes a client certificate (security sasl-tls)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw:
+            sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
             sock.settimeout(timeout_s)
             sock.sendall(encode_request(correlation_id))
             (size,) = struct.unpack(">i", _recv_exact(sock, 4))
             if not 0 < size < 1 << 20:
                 raise QuorumError(f"implausible response size {size}")
             return decode_response(_recv_exact(sock, size), correlation_id)
-    except OSError as exc:
+    except OSError as exc:  # ssl.SSLError too: a refused certificate
         raise QuorumError(f"{host}:{port}: {exc}") from exc
 
 
-def describe_quorum(controllers: list[tuple[str, int]], timeout_s: float) -> Quorum:
+def describe_quorum(controllers: list[tuple[str, int]], timeout_s: float,
+                    tls: ssl.SSLContext | None = None) -> Quorum:
     """The quorum as its leader describes it: each controller asked in turn."""
-    return QuorumWatch(list(controllers), timeout_s)()
+    return QuorumWatch(list(controllers), timeout_s, tls)()
 
 
 @dataclass
@@ -177,12 +182,13 @@ class QuorumWatch:
 
     controllers: list[tuple[str, int]]
     timeout_s: float
+    tls: ssl.SSLContext | None = None
 
     def __call__(self) -> Quorum:
         errors = []
         for i, (host, port) in enumerate(self.controllers):
             try:
-                quorum = describe_quorum_at(host, port, self.timeout_s)
+                quorum = describe_quorum_at(host, port, self.timeout_s, tls=self.tls)
             except QuorumError as exc:
                 errors.append(str(exc))
                 continue

@@ -26,6 +26,7 @@ from typing import Any
 from riftdrill import inventory
 from riftdrill.context import RunContext
 from riftdrill.inventory import Inventory
+from riftdrill.security.client import ClientSecurity, client_security
 
 __all__ = [  # the probes `chaos discover riftdrill` lists
     "cluster_reachable", "consumer_lag", "consumer_lag_within", "no_offline_partitions",
@@ -41,9 +42,13 @@ def _clouds(inv: Inventory, cloud: str | None) -> list[str]:
     return [inv.cloud(cloud).name] if cloud else [c.name for c in inv.clouds]
 
 
-def _in_cloud(inv: Inventory, cloud: str, args: list[str], timeout_s: float) -> bool:
+def _in_cloud(inv: Inventory, cloud: str, args: list[str], timeout_s: float,
+              security: ClientSecurity) -> bool:
+    """A client step inside `cloud` as `security`'s principal (given its client file's path:
+    the child reads the password from it)."""
     ns = inv.cloud(cloud).namespace
-    cmd = [sys.executable, "-m", "riftdrill.chaos._client", *args]
+    cmd = [sys.executable, "-m", "riftdrill.chaos._client", *args,
+           *([security.file] if security.enabled else [])]
     if ns:
         cmd = ["ip", "netns", "exec", ns, *cmd]
     try:
@@ -52,29 +57,31 @@ def _in_cloud(inv: Inventory, cloud: str, args: list[str], timeout_s: float) -> 
         return False
 
 
-def _ensure_probe_topic(inv: Inventory) -> None:
+def _ensure_probe_topic(inv: Inventory, security: ClientSecurity) -> None:
     from riftdrill.load.kafka import ensure_topic
 
     for cluster in inv.clusters:
         first = cluster.clouds[0]
         ensure_topic(inv.bootstrap(first, cluster.name), PROBE_TOPIC, 1,
-                     min(inv.replication_factor, len(cluster.brokers)))
+                     min(inv.replication_factor, len(cluster.brokers)), security=security)
 
 
 def produce_succeeds(cloud: str | None = None, deadline_s: float | str = 10) -> bool:
     """One acks=all record is acknowledged within `deadline_s`, from each cloud (or `cloud`)."""
     inv = inventory.load()
+    security = client_security(inv.security, "load")  # the application's view
     deadline = float(deadline_s)
-    _ensure_probe_topic(inv)
+    _ensure_probe_topic(inv, security)
     return all(_in_cloud(inv, c, ["produce", inv.bootstrap(c), PROBE_TOPIC, str(deadline)],
-                         deadline) for c in _clouds(inv, cloud))
+                         deadline, security) for c in _clouds(inv, cloud))
 
 
 def reachable_from(cloud: str | None = None, timeout_s: float | str = 5) -> dict[str, bool]:
     """{cloud: the cluster answers a metadata request from inside that cloud}."""
     inv = inventory.load()
+    security = client_security(inv.security, "load")
     t = float(timeout_s)
-    return {c: _in_cloud(inv, c, ["reach", inv.bootstrap(c), str(t)], t)
+    return {c: _in_cloud(inv, c, ["reach", inv.bootstrap(c), str(t)], t, security)
             for c in _clouds(inv, cloud)}
 
 
@@ -111,10 +118,11 @@ def _direct_p99_ms(samples: int = DIRECT_SAMPLES) -> float | None:
     from confluent_kafka import Producer
 
     inv = inventory.load()
-    _ensure_probe_topic(inv)
+    security = client_security(inv.security, "load")
+    _ensure_probe_topic(inv, security)
     latencies: list[float] = []
     p = Producer({"bootstrap.servers": inv.bootstrap(inv.clouds[0].name), "acks": "all",
-                  "linger.ms": 0, "message.timeout.ms": 10000})
+                  "linger.ms": 0, "message.timeout.ms": 10000, **security.librdkafka()})
     out: list[Any] = []
     for _ in range(samples):
         t0 = time.perf_counter()
@@ -204,10 +212,12 @@ def _partitions(topic: str | None) -> list[Any]:
     from confluent_kafka.admin import AdminClient
 
     inv = inventory.load()
+    security = client_security(inv.security, "verifier")  # describes, never writes
     parts: list[Any] = []
     for cluster in inv.clusters:
         admin = AdminClient({"bootstrap.servers": inv.bootstrap(cluster.clouds[0], cluster.name),
-                             "socket.connection.setup.timeout.ms": 5000})
+                             "socket.connection.setup.timeout.ms": 5000,
+                             **security.librdkafka()})
         md = admin.list_topics(topic, timeout=10) if topic else admin.list_topics(timeout=10)
         for name, t in md.topics.items():
             if name.startswith("__"):

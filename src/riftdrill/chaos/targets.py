@@ -10,8 +10,9 @@ Target strings (every action taking `broker=` or `target=` accepts them):
 
 The active controller is read from the quorum itself: `MetadataQuorumCommand describe --status`
 (Kafka's own tool, run from the jars riftdrill installed) against every controller endpoint of
-the inventory, `LeaderId:` line. AdminClient.describe_cluster() is not used for this: under
-KRaft, its `controller` is a random live broker the client talks to, not the quorum leader.
+the inventory, `LeaderId:` line; with security on, the quorum's DescribeQuorum answer over the
+controllers' TLS listener (chaos/kraft.py). AdminClient.describe_cluster() is not used for this:
+under KRaft, its `controller` is a random live broker the client talks to, not the quorum leader.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from pathlib import Path
 
 from riftdrill.errors import FaultError, RiftdrillError
 from riftdrill.inventory import Broker, Inventory
+from riftdrill.security.client import OFF, ClientSecurity, client_security
 
 QUORUM_TIMEOUT_S = 60.0
+QUORUM_ASK_S = 10.0  # per controller, security on
 
 
 class TargetError(RiftdrillError):
@@ -67,6 +70,9 @@ def active_controller(inv: Inventory) -> Broker:
 
     if inv.engine != "kafka":
         raise TargetError(f"'controller' targets need a KRaft engine, not {inv.engine}")
+    security = client_security(inv.security, "verifier")
+    if security.enabled:
+        return _quorum_leader(inv, security)
     argv = jvm_argv(kafka_libs(), "org.apache.kafka.tools.MetadataQuorumCommand", 128,
                     ["--bootstrap-controller", controller_endpoints(inv), "describe", "--status"])
     try:
@@ -78,10 +84,29 @@ def active_controller(inv: Inventory) -> Broker:
     return inv.broker(parse_quorum_leader(proc.stdout))
 
 
-def partition_leaders(bootstrap: str, topic: str, timeout_s: float = 10) -> dict[int, int]:
+def _quorum_leader(inv: Inventory, security: ClientSecurity) -> Broker:
+    """Security on: the quorum's own DescribeQuorum answer (chaos/kraft.py, as the timeline
+    asks it), over the controllers' TLS listener with the verifier's certificate. Kafka's tool
+    also sends a request that needs ALTER on the cluster, which the verifier must not hold."""
+    from riftdrill.chaos import kraft
+
+    controllers = [(b.address, b.controller_port) for b in inv.brokers
+                   if "controller" in b.roles and b.controller_port]
+    if not controllers:
+        raise TargetError("the inventory lists no controller endpoints")
+    try:
+        quorum = kraft.describe_quorum(controllers, QUORUM_ASK_S, security.ssl_context())
+    except kraft.QuorumError as exc:
+        raise FaultError(f"the KRaft quorum named no leader: {exc}") from exc
+    return inv.broker(quorum.leader)
+
+
+def partition_leaders(bootstrap: str, topic: str, timeout_s: float = 10,
+                      security: ClientSecurity = OFF) -> dict[int, int]:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000,
+                         **security.librdkafka()})
     md = admin.list_topics(topic, timeout=timeout_s)
     t = md.topics.get(topic)
     if t is None or t.error is not None:
@@ -89,23 +114,26 @@ def partition_leaders(bootstrap: str, topic: str, timeout_s: float = 10) -> dict
     return {p.id: p.leader for p in t.partitions.values()}
 
 
-def node_address(bootstrap: str, node_id: int, timeout_s: float = 10) -> tuple[str, int] | None:
+def node_address(bootstrap: str, node_id: int, timeout_s: float = 10,
+                 security: ClientSecurity = OFF) -> tuple[str, int] | None:
     """Where the cluster's metadata says node `node_id` is (host, port)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000,
+                         **security.librdkafka()})
     b = admin.list_topics(timeout=timeout_s).brokers.get(node_id)
     return (str(b.host), int(b.port)) if b is not None else None
 
 
 def leader_of_topic(inv: Inventory, topic: str) -> Broker:
     bootstrap = inv.bootstrap(inv.clouds[0].name)
-    lid = leader_of_most(partition_leaders(bootstrap, topic))
+    security = client_security(inv.security, "verifier")  # describes, never writes
+    lid = leader_of_most(partition_leaders(bootstrap, topic, security=security))
     if any(b.id == lid for b in inv.brokers):
         return inv.broker(lid)
     # Stateless engines (Tansu 0.6: every broker is node 111 and advertises itself as the leader
     # of everything) name no inventory id: the leader is the broker that answered, by address.
-    where = node_address(bootstrap, lid)
+    where = node_address(bootstrap, lid, security=security)
     for b in inv.brokers:
         if where == (b.address, b.port):
             return b

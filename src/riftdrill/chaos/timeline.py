@@ -334,9 +334,14 @@ class Sampler:
 
 def sources_for(inv: Inventory) -> list[ClusterSource]:
     """An admin client per cluster over all its brokers (any one alive answers), and its
-    controllers' DescribeQuorum on KRaft engines (Kafka, AutoMQ; Tansu has no quorum)."""
+    controllers' DescribeQuorum on KRaft engines (Kafka, AutoMQ; Tansu has no quorum); as the
+    verifier principal, which describes and never writes."""
     from confluent_kafka.admin import AdminClient
 
+    from riftdrill.security.client import client_security
+
+    security = client_security(inv.security, "verifier")
+    tls = security.ssl_context()  # the controllers' listener: its certificate
     out = []
     for cluster in inv.clusters:
         members = [b for b in inv.brokers if b.id in cluster.brokers]
@@ -344,10 +349,11 @@ def sources_for(inv: Inventory) -> list[ClusterSource]:
         admin = AdminClient({"bootstrap.servers": ",".join(bootstrap or cluster.bootstrap.values()),
                              "socket.connection.setup.timeout.ms": 1000,
                              "reconnect.backoff.max.ms": 1000,
-                             "log_level": 0})  # a dead broker is expected: no stderr noise
+                             "log_level": 0,  # a dead broker is expected: no stderr noise
+                             **security.librdkafka()})
         controllers = [(b.address, b.controller_port) for b in members
                        if "controller" in b.roles and b.controller_port]
-        quorum = (kraft.QuorumWatch(controllers, QUORUM_TIMEOUT_S)
+        quorum = (kraft.QuorumWatch(controllers, QUORUM_TIMEOUT_S, tls)
                   if inv.engine != "tansu" and controllers else None)
         out.append(ClusterSource(name=cluster.name, admin=admin, quorum=quorum))
     return out

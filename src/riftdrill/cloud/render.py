@@ -22,6 +22,8 @@ CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
 PROPERTIES_PATH = "/etc/riftdrill/server.properties"
 # What AWS nodes get: the instance profile signs S3 requests, so there is nothing to fetch.
 NO_CREDENTIALS_SCRIPT = "#!/bin/sh\nexit 0\n"
+# The cluster modules' default var.secrets_dir: where a node finds its security files.
+SECRETS_DIR = "/etc/riftdrill/secrets"
 
 
 def render_properties(engine: str, values: Mapping[str, object]) -> str:
@@ -36,11 +38,13 @@ def render_cloud_init(engine: str, values: Mapping[str, object]) -> str:
 
     `values` holds the properties template's variables plus the cloud-init's: engine_version,
     engine_url, engine_sha256, cluster_id, node_name, heap_opts and optionally
-    credentials_script (plain text; default: none needed).
+    credentials_script (plain text; default: none needed) and secrets_dir (default: the
+    modules' own).
     """
     props = render_properties(engine, values)
     script = str(values.get("credentials_script", NO_CREDENTIALS_SCRIPT))
     merged: dict[str, object] = {
+        "secrets_dir": SECRETS_DIR,
         **values,
         "engine": engine,
         "server_properties_b64": _b64(props),

@@ -18,6 +18,9 @@ from pathlib import Path
 from riftdrill import paths
 from riftdrill.engines.templates import render, templates_dir
 from riftdrill.errors import SetupError
+from riftdrill.inventory import SecurityMode
+from riftdrill.security import credentials
+from riftdrill.security.client import OFF, ClientSecurity
 
 KAFKA_VERSION = "4.4.0"
 MIRRORMAKER_VERSION = "4.3.1"  # the newest connect-mirror Maven Central serves
@@ -95,6 +98,10 @@ class KafkaNode:
     # Where the listeners bind; "" = the node's own address (lab brokers share a namespace).
     # A cloud VM runs one node and listens on 0.0.0.0 (infra/modules/node-layout).
     listen_address: str = ""
+    # security sasl-tls: TLS on every listener, SCRAM for clients and brokers, an authorizer;
+    # its files are under secrets_dir (security/credentials.py lays it out).
+    security: SecurityMode = "off"
+    secrets_dir: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -106,11 +113,39 @@ class KafkaNode:
         return paths.lab_dir() / "config" / f"broker-{self.name}.properties"
 
 
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+BROKER_PRINCIPAL = credentials.PRINCIPALS["broker"]
+
+
+def security_values(node: KafkaNode) -> dict[str, str]:
+    """The security values of the broker templates: sasl-tls names the SASL_SSL listener (clients
+    and brokers, SCRAM-SHA-512) and the controllers' TLS listener (brokers' certificates), turns
+    the authorizer on and makes the broker principal its super user; off leaves PLAINTEXT
+    listeners, and the template's listener.name.sasl_ssl settings then name no listener."""
+    if node.security == "off":
+        return {"listener_security_protocol_map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter_broker_listener_name": "PLAINTEXT", "authorizer_class_name": "",
+                "super_users": "", "broker_sasl_jaas_config": "", "ssl_keystore_location": "",
+                "ssl_truststore_location": ""}
+    secrets = node.secrets_dir
+    return {
+        "listener_security_protocol_map": "CONTROLLER:SSL,SASL_SSL:SASL_SSL",
+        "inter_broker_listener_name": "SASL_SSL",
+        "authorizer_class_name": AUTHORIZER,
+        "super_users": f"User:{BROKER_PRINCIPAL}",
+        # Read by the brokers' FileConfigProvider: the password stays in the secrets directory.
+        "broker_sasl_jaas_config": f"${{file:{secrets}/broker-jaas.properties:sasl.jaas.config}}",
+        "ssl_keystore_location": f"{secrets}/brokers/{node.name}.pem",
+        "ssl_truststore_location": f"{secrets}/ca.pem",
+    }
+
+
 def template_values(node: KafkaNode, log_dirs: str) -> dict[str, object]:
     """The values of server.properties.tftpl for one node: the same rule as
     infra/modules/node-layout's `template_values` (tests/unit/test_node_layout.py runs both)."""
     listen = node.listen_address or node.address
-    ports = [("PLAINTEXT", node.port)] if "broker" in node.roles else []
+    broker_listener = "PLAINTEXT" if node.security == "off" else "SASL_SSL"
+    ports = [(broker_listener, node.port)] if "broker" in node.roles else []
     ports += [("CONTROLLER", node.controller_port)] if "controller" in node.roles else []
     return {
         **asdict(node.settings),
@@ -121,6 +156,7 @@ def template_values(node: KafkaNode, log_dirs: str) -> dict[str, object]:
         "listeners": ",".join(f"{name}://{listen}:{port}" for name, port in ports),
         "advertised_listeners": ",".join(f"{name}://{node.address}:{port}" for name, port in ports),
         "log_dirs": log_dirs,
+        **security_values(node),
     }
 
 
@@ -171,29 +207,46 @@ def jvm_argv(libs: Path, main_class: str, heap_mb: int, args: list[str]) -> list
     ]
 
 
-def prepare(node: KafkaNode) -> list[str]:
-    """Write config, format storage if new; returns the broker's argv."""
+def prepare(node: KafkaNode, sans: list[str] | None = None) -> list[str]:
+    """Write config, format storage if new; returns the broker's argv. With security on, the
+    node's certificate is issued first, for its address and `sans`."""
     check_installed()
     node.config_path.parent.mkdir(parents=True, exist_ok=True)
+    scram: list[tuple[str, str]] = []
+    if node.security != "off":
+        store = credentials.Secrets(Path(node.secrets_dir))
+        credentials.issue_broker(store, node.name, [node.address, *(sans or [])],
+                                 principal=BROKER_PRINCIPAL)
+        scram = credentials.scram_credentials(store)
     node.config_path.write_text(render_properties(node))
     existing = formatted_cluster_id(node.data_dir)
     if existing is not None and existing != cluster_id(node.cluster):
         # Left by a lab of another shape (e.g. per-cloud before stretched): not this cluster's.
         shutil.rmtree(node.data_dir)
     if not (node.data_dir / "meta.properties").exists():
-        format_storage(node.name, node.data_dir, node.config_path, node.cluster)
+        # The SCRAM credentials go into the bootstrap metadata the controllers write: brokers
+        # log in to each other with theirs before any client could create one.
+        format_storage(node.name, node.data_dir, node.config_path, node.cluster,
+                       scram if "controller" in node.roles else [])
     return jvm_argv(kafka_libs(), "kafka.Kafka", node.heap_mb, [str(node.config_path)])
 
 
-def format_storage(name: str, data_dir: Path, config_path: Path, cluster: str) -> None:
-    """KRaft storage format (meta.properties, and the bootstrap checkpoint on controllers)."""
+def format_storage(name: str, data_dir: Path, config_path: Path, cluster: str,
+                   scram: list[tuple[str, str]] | None = None) -> None:
+    """KRaft storage format (meta.properties, and the bootstrap checkpoint on controllers, with
+    the `scram` users' SCRAM-SHA-512 credentials)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    add_scram = [arg for user, password in scram or [] for arg in (
+        "--add-scram", f"{credentials.SCRAM_MECHANISM}=[name={user},password={password}]")]
     fmt = jvm_argv(kafka_libs(), "kafka.tools.StorageTool", 256,
                    ["format", f"--cluster-id={cluster_id(cluster)}", "-c", str(config_path),
-                    "--ignore-formatted"])
+                    "--ignore-formatted", *add_scram])
     proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
-        raise SetupError(f"formatting {name}'s storage failed: {proc.stdout[-400:]}{proc.stderr[-400:]}")
+        # Not the bootstrap records it prints: they hold the credentials' salted keys.
+        said = "\n".join(ln for ln in (proc.stdout + proc.stderr).splitlines()
+                         if "UserScramCredentialRecord" not in ln)
+        raise SetupError(f"formatting {name}'s storage failed: {said[-600:]}")
 
 
 @dataclass(frozen=True)
@@ -206,6 +259,8 @@ class MirrorSpec:
     topics: str
     replication_factor: int
     heap_mb: int = 384
+    # The mirrormaker principal's settings, for every client of both clusters (OFF: plaintext).
+    security: ClientSecurity = OFF
 
     @property
     def config_path(self) -> Path:
@@ -237,9 +292,10 @@ def render_mirror(spec: MirrorSpec) -> str:
         "emit.checkpoints.interval.seconds = 5",
         "offset.lag.max = 100",
         "sync.topic.configs.enabled = true",
-        # The lab runs no authorizer, so there are no ACLs to copy. And Tansu 0.6 answers
-        # CreateAcls with a response the Java client cannot parse: the exception kills MM2's
-        # admin thread, after which it silently stops discovering new topics.
+        # Every cluster of the lab gets the same ACLs from the deploy (security/acls.py), so
+        # there are none to copy. And Tansu 0.6 answers CreateAcls with a response the Java
+        # client cannot parse: the exception kills MM2's admin thread, after which it silently
+        # stops discovering new topics.
         "sync.topic.acls.enabled = false",
         "tasks.max = 2",
         # The target herder's worker finds MirrorMaker 2's connectors through their
@@ -257,6 +313,8 @@ def render_mirror(spec: MirrorSpec) -> str:
         f"{t}.offset.flush.interval.ms = 5000",
         f"{t}.producer.acks = all",
         f"{t}.producer.enable.idempotence = true",
+        # A cluster's settings reach every client MirrorMaker 2 makes for it.
+        *(f"{k} = {v}" for alias in (s, t) for k, v in spec.security.java(f"{alias}.").items()),
     ]
     return "\n".join(lines) + "\n"
 
@@ -265,6 +323,7 @@ def prepare_mirror(spec: MirrorSpec) -> list[str]:
     java_bin()
     check_jars(mirrormaker_libs(), f"connect-mirror-{MIRRORMAKER_VERSION}.jar")
     spec.config_path.parent.mkdir(parents=True, exist_ok=True)
-    spec.config_path.write_text(render_mirror(spec))
+    # With security on it holds the mirrormaker principal's password: its owner's only.
+    credentials.write_secret(spec.config_path, render_mirror(spec).encode())
     return jvm_argv(mirrormaker_libs(), "org.apache.kafka.connect.mirror.MirrorMaker",
                     spec.heap_mb, [str(spec.config_path), "--clusters", spec.target_name])

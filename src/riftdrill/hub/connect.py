@@ -16,6 +16,8 @@ from typing import Literal
 from riftdrill import paths
 from riftdrill.engines import kafka
 from riftdrill.errors import SetupError, ValidationError
+from riftdrill.security import credentials
+from riftdrill.security.client import OFF, ClientSecurity
 
 # Debezium 3.6 is built against Kafka 4.3: on a 4.4 worker its Postgres source fails at start
 # (NoClassDefFoundError: org.apache.kafka.common.utils.Sanitizer, gone in 4.4). The workers run
@@ -106,6 +108,9 @@ class ConnectWorker:
     # KIP-618: source records and their offsets in one transaction ("enabled"), for a run whose
     # contract is exactly-once; "preparing" is the step of a rolling upgrade.
     exactly_once_source: ExactlyOnceSource = "disabled"
+    # The connect principal's settings (OFF: plaintext), for the worker's own clients and,
+    # with the producer. / consumer. / admin. prefixes, for its connectors' clients.
+    security: ClientSecurity = OFF
     overrides: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -173,6 +178,8 @@ def worker_properties(worker: ConnectWorker, plugin_path: Sequence[Path] | None 
         "scheduled.rebalance.max.delay.ms": str(worker.scheduled_rebalance_max_delay_ms),
         "offset.flush.interval.ms": str(worker.offset_flush_interval_ms),
         "exactly.once.source.support": worker.exactly_once_source,
+        **{k: v for prefix in ("", "producer.", "consumer.", "admin.")
+           for k, v in worker.security.java(prefix).items()},
         **worker.overrides,
     }
     return {k: _check_value(k, v) for k, v in props.items()}
@@ -192,5 +199,6 @@ def prepare_worker(worker: ConnectWorker) -> list[str]:
     """Jars checked, config written; returns the worker's argv (a foreground JVM)."""
     check_installed()
     worker.config_path.parent.mkdir(parents=True, exist_ok=True)
-    worker.config_path.write_text(render_worker_properties(worker))
+    # With security on it holds the connect principal's password: its owner's only.
+    credentials.write_secret(worker.config_path, render_worker_properties(worker).encode())
     return worker_argv(worker)

@@ -17,6 +17,7 @@ from riftdrill.hub import postgres
 from riftdrill.hub.observed import CdcEvent, CdcOp, FenceSeen, RowState
 from riftdrill.hub.pipeline import DatabaseRef
 from riftdrill.hub.rows import payload, payload_crc
+from riftdrill.security.client import OFF, ClientSecurity
 
 FENCE_WAIT_S = 120.0
 _OPS: dict[str, CdcOp] = {"c": "insert", "u": "update", "d": "delete", "r": "read"}
@@ -84,15 +85,15 @@ def decode_event(value: bytes | None) -> tuple[int, int, CdcOp] | None:
     return int(after["id"]), int(after["version"]), op
 
 
-def read_cdc(bootstrap: str, topic: str, fence_id: int,
-             deadline_s: float = FENCE_WAIT_S) -> tuple[dict[int, list[CdcEvent]], bool, int]:
+def read_cdc(bootstrap: str, topic: str, fence_id: int, deadline_s: float = FENCE_WAIT_S,
+             security: ClientSecurity = OFF) -> tuple[dict[int, list[CdcEvent]], bool, int]:
     """Every change event of `topic` from its start to the fence's event, per id in the order
     read; (events, fence seen, fence offset or -1)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-hub-verify-{time.time_ns()}",
                          "enable.auto.commit": False, "isolation.level": "read_committed",
-                         "enable.partition.eof": True})
+                         "enable.partition.eof": True, **security.librdkafka()})
     events: dict[int, list[CdcEvent]] = {}
     fence_offset = -1
     deadline = time.monotonic() + deadline_s
@@ -124,13 +125,13 @@ def read_cdc(bootstrap: str, topic: str, fence_id: int,
 
 
 def sink_committed_past(bootstrap: str, group: str, topic: str, offset: int,
-                        deadline_s: float) -> bool:
+                        deadline_s: float, security: ClientSecurity = OFF) -> bool:
     """Until the sink's consumer group has committed past `offset` (its writes before are
     flushed to the target)."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, **security.librdkafka()})
     deadline = time.monotonic() + deadline_s
     try:
         while time.monotonic() < deadline:
@@ -144,15 +145,18 @@ def sink_committed_past(bootstrap: str, group: str, topic: str, offset: int,
 
 
 def observe(source: DatabaseRef, sink: DatabaseRef, table: str, fence_id: int, bootstrap: str,
-            topic: str, sink_group: str, deadline_s: float = FENCE_WAIT_S) -> Observed:
-    """Commit the fence, wait for it to arrive, then read the topic and both tables."""
+            topic: str, sink_group: str, deadline_s: float = FENCE_WAIT_S,
+            security: ClientSecurity = OFF) -> Observed:
+    """Commit the fence, wait for it to arrive, then read the topic and both tables; Kafka is
+    read as `security`'s principal (the verifier's)."""
     started = time.monotonic()
     commit_fence(source, table, fence_id)
-    cdc, in_cdc, fence_offset = read_cdc(bootstrap, topic, fence_id, deadline_s)
+    cdc, in_cdc, fence_offset = read_cdc(bootstrap, topic, fence_id, deadline_s, security)
     remaining = max(1.0, deadline_s - (time.monotonic() - started))
     in_target = False
     if in_cdc:
-        in_target = sink_committed_past(bootstrap, sink_group, topic, fence_offset, remaining)
+        in_target = sink_committed_past(bootstrap, sink_group, topic, fence_offset, remaining,
+                                        security)
         in_target = in_target and has_row(sink, table, fence_id)
     fence_wait_s = time.monotonic() - started
     src = snapshot(source, table) or {}

@@ -14,12 +14,16 @@ from riftdrill.lab.components import ACTIONS
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["roundtrip"] and len(argv) == 3:
-        # A produce/consume round trip from wherever this runs (e.g. inside a cloud namespace).
+    if argv[:1] == ["roundtrip"] and len(argv) in (3, 4):
+        # A produce/consume round trip from wherever this runs (e.g. inside a cloud namespace);
+        # the 4th argument is the principal's client file when security is on.
         from riftdrill.lab.health import round_trip
+        from riftdrill.security.client import ClientSecurity
 
         try:
-            print(f"round trip via {argv[1]}: {round_trip(argv[1], int(argv[2])):.3f}s")
+            security = ClientSecurity.read(argv[3] if len(argv) == 4 else "")
+            took = round_trip(argv[1], int(argv[2]), security=security)
+            print(f"round trip via {argv[1]}: {took:.3f}s")
         except Exception as exc:
             print(f"riftdrill: round trip via {argv[1]} failed: {exc}", file=sys.stderr)
             return 2

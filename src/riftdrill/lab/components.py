@@ -16,7 +16,9 @@ from typing import Any
 from riftdrill import paths
 from riftdrill.engines import kafka
 from riftdrill.errors import LabError
+from riftdrill.inventory import Security
 from riftdrill.lab import hubparts, net, procs, stores, wan
+from riftdrill.security.client import client_security
 
 Spec = dict[str, Any]
 
@@ -113,7 +115,14 @@ def store_down(spec: Spec) -> None:
     net.remove_host_address(main.namespace, main.address)
 
 
+def security_of(spec: Spec) -> Security:
+    """The inventory's security block, which Terraform gives every component that connects
+    (absent: off)."""
+    return Security.model_validate(spec.get("security") or {})
+
+
 def _node(spec: Spec) -> kafka.KafkaNode:
+    sec = security_of(spec)
     return kafka.KafkaNode(
         name=spec["name"], node_id=int(spec["id"]), cloud=spec["cloud"], cluster=spec["cluster"],
         address=spec["address"], port=int(spec["port"]),
@@ -123,6 +132,7 @@ def _node(spec: Spec) -> kafka.KafkaNode:
                                      min_insync_replicas=int(spec["min_insync_replicas"]),
                                      num_partitions=int(spec.get("partitions", 6))),
         heap_mb=int(spec.get("heap_mb", 512)),
+        security=sec.mode, secrets_dir=sec.secrets_dir,
     )
 
 
@@ -141,7 +151,7 @@ def broker_up(spec: Spec) -> None:
     name = broker_proc(node.name)
     procs.stop(name, grace_s=5)
     net.add_host_address(spec["namespace"], node.address)
-    argv = kafka.prepare(node)
+    argv = kafka.prepare(node, sans=[node.name])
     procs.start(procs.ProcSpec(name=name, namespace=spec["namespace"], argv=argv))
     # A combined node listens once the quorum has formed, which needs its peers: they start in
     # parallel (Terraform runs these resources concurrently), so waiting here is safe.
@@ -203,6 +213,7 @@ def _mirror(spec: Spec) -> kafka.MirrorSpec:
         name=spec["name"], source_name=spec["source"], source_bootstrap=spec["source_bootstrap"],
         target_name=spec["target"], target_bootstrap=spec["target_bootstrap"],
         topics=spec["topics"], replication_factor=int(spec["replication_factor"]),
+        security=client_security(security_of(spec), "mirrormaker"),
     )
 
 
@@ -221,9 +232,19 @@ def mirror_down(spec: Spec) -> None:
 
 
 def ready_up(spec: Spec) -> None:
-    """Every broker of every cluster registered, and a produce/consume round trip succeeds."""
+    """Every broker of every cluster registered, and a produce/consume round trip succeeds;
+    with security on, every principal's ACLs are created first (security/acls.py, the plan
+    in the spec), so the parts after `ready` (MirrorMaker 2, Connect) find them."""
     from riftdrill.lab import health
+    from riftdrill.security import acls
 
+    sec = security_of(spec)
+    admin = client_security(sec, "broker")  # the super user
+    hub = spec.get("hub")
+    plan = [acl for role_acls in acls.acl_plan(
+        sec, list(spec.get("mirror_sources") or []),
+        acls.HubNames(str(hub["group"]), str(hub["topic_prefix"])) if hub else None).values()
+        for acl in role_acls]
     for cluster in spec["clusters"]:
         if spec.get("engine") == "tansu":
             # Stateless brokers share one log in the bucket: each must serve a round trip alone.
@@ -232,7 +253,8 @@ def ready_up(spec: Spec) -> None:
             continue
         health.wait_cluster_ready(cluster["bootstrap"], [int(i) for i in cluster["broker_ids"]],
                                   replication_factor=int(cluster["replication_factor"]),
-                                  timeout_s=float(spec.get("timeout_s", 120)))
+                                  timeout_s=float(spec.get("timeout_s", 120)), security=admin)
+        acls.create_acls(cluster["bootstrap"], admin, plan)
 
 
 def ready_down(spec: Spec) -> None:

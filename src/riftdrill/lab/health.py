@@ -9,6 +9,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from riftdrill.errors import LabError
+from riftdrill.security.client import OFF, ClientSecurity
 
 HEALTH_TOPIC = "__riftdrill_health"
 # Probes report failure through their result; librdkafka's own connection chatter (which goes on
@@ -16,16 +17,21 @@ HEALTH_TOPIC = "__riftdrill_health"
 QUIET = {"log_level": 2}
 
 
-def registered_brokers(bootstrap: str, timeout_s: float = 5) -> set[int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, **QUIET})
+def registered_brokers(bootstrap: str, timeout_s: float = 5,
+                       security: ClientSecurity = OFF) -> set[int]:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, **QUIET,
+                         **security.librdkafka()})
     md = admin.list_topics(timeout=timeout_s)
     return set(md.brokers)
 
 
-def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -> float:
-    """Produce one record with acks=all and read it back; returns the seconds it took."""
+def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20,
+               security: ClientSecurity = OFF) -> float:
+    """Produce one record with acks=all and read it back; returns the seconds it took. The lab's
+    own check: with security on, as the broker principal (the super user)."""
     started = time.monotonic()
-    admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
+    tls = security.librdkafka()
+    admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET, **tls})
     futures = admin.create_topics([NewTopic(HEALTH_TOPIC, 1, replication_factor)])
     try:
         futures[HEALTH_TOPIC].result(timeout=timeout_s)
@@ -33,7 +39,7 @@ def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
             raise
     token = uuid.uuid4().hex.encode()
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **QUIET,
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **QUIET, **tls,
                          "message.timeout.ms": int(timeout_s * 1000)})
     delivered: list[tuple[int, int]] = []
     errors: list[str] = []
@@ -50,7 +56,7 @@ def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -
         raise LabError(f"health produce to {bootstrap} failed: {errors or 'timed out'}")
     partition, offset = delivered[0]
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-health-{token.decode()}", **QUIET,
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, **tls})
     try:
         consumer.assign([TopicPartition(HEALTH_TOPIC, partition, offset)])
         deadline = time.monotonic() + timeout_s
@@ -64,16 +70,17 @@ def round_trip(bootstrap: str, replication_factor: int, timeout_s: float = 20) -
 
 
 def wait_cluster_ready(bootstrap: str, broker_ids: list[int], replication_factor: int,
-                       timeout_s: float = 120) -> float:
+                       timeout_s: float = 120, security: ClientSecurity = OFF) -> float:
     started = time.monotonic()
     deadline = started + timeout_s
     missing: set[int] = set(broker_ids)
     last_error = ""
     while time.monotonic() < deadline:
         try:
-            missing = set(broker_ids) - registered_brokers(bootstrap)
+            missing = set(broker_ids) - registered_brokers(bootstrap, security=security)
             if not missing:
-                round_trip(bootstrap, replication_factor, timeout_s=max(5.0, deadline - time.monotonic()))
+                round_trip(bootstrap, replication_factor,
+                           timeout_s=max(5.0, deadline - time.monotonic()), security=security)
                 return time.monotonic() - started
         except (KafkaException, LabError) as exc:
             last_error = str(exc)

@@ -13,7 +13,9 @@ from typing import Any
 
 from riftdrill.errors import LabError
 from riftdrill.hub import connect, pipeline, postgres
+from riftdrill.inventory import Security
 from riftdrill.lab import net, procs
+from riftdrill.security.client import client_security
 
 Spec = dict[str, Any]
 
@@ -68,6 +70,7 @@ def _worker(spec: Spec) -> connect.ConnectWorker:
                    # exactly-once: the sink must not apply a source transaction that aborted
                    **({"consumer.isolation.level": "read_committed"} if exactly_once else {})},
         exactly_once_source="enabled" if exactly_once else "disabled",
+        security=client_security(Security.model_validate(spec.get("security") or {}), "connect"),
     )
 
 

@@ -24,6 +24,8 @@ from riftdrill.inventory import Inventory
 from riftdrill.load import kafka
 from riftdrill.load.runner import run_load
 from riftdrill.load.spec import LoadSpec
+from riftdrill.security.client import OFF, ClientSecurity, client_security
+from riftdrill.security.diagnose import security_failure
 
 TOPIC = "riftdrill-bench"
 SIZE_BYTES = 1024
@@ -53,20 +55,26 @@ def _in_cloud(inv: Inventory, cloud: str, cmd: list[str]) -> list[str]:
     return ["ip", "netns", "exec", ns, *cmd] if ns else cmd
 
 
-def run_kafka_perf(inv: Inventory, cloud: str, records: int = PERF_RECORDS) -> dict[str, Any]:
-    """org.apache.kafka.tools.ProducerPerformance, as fast as it goes, same producer settings."""
+def run_kafka_perf(inv: Inventory, cloud: str, records: int = PERF_RECORDS,
+                   security: ClientSecurity = OFF) -> dict[str, Any]:
+    """org.apache.kafka.tools.ProducerPerformance, as fast as it goes, same producer settings
+    (and principal: its settings in a 0600 file, never on the command line)."""
+    config = ["--producer.config", str(security.java_config_file())] if security.enabled else []
     cmd = _in_cloud(inv, cloud, [
         "java", "-Xmx512m", "-cp", f"{kafka_libs()}/*",
         "-Dlog4j2.configurationFile=" + str(paths.project_root() / "infra/templates/kafka/log4j2.properties"),
         "org.apache.kafka.tools.ProducerPerformance", "--topic", TOPIC,
         "--num-records", str(records), "--record-size", str(SIZE_BYTES), "--throughput", "-1",
         "--producer-props", f"bootstrap.servers={inv.bootstrap(cloud)}", "acks=all",
-        "linger.ms=5", "batch.size=65536",
+        "linger.ms=5", "batch.size=65536", *config,
     ])  # fmt: skip
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     last = [ln for ln in proc.stdout.splitlines() if _PERF_LINE.search(ln)]
     if proc.returncode != 0 or not last:
+        refused = security_failure([proc.stdout + proc.stderr], security, inv.bootstrap(cloud))
+        if refused is not None:
+            raise refused
         raise SetupError(f"kafka-producer-perf-test failed: {(proc.stderr or proc.stdout)[-400:]}")
     m = _PERF_LINE.search(last[-1])
     pct = _PERF_PCT.search(last[-1])
@@ -120,12 +128,14 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def run_bench(inv: Inventory, out_path: Path, cloud: str | None = None) -> dict[str, Any]:
     """Run the load benchmark and write `out_path` (results/bench/load.json)."""
     cloud = cloud or inv.clouds[0].name
-    kafka.check_reachable(inv.bootstrap(cloud))
-    kafka.ensure_topic(inv.bootstrap(cloud), TOPIC, PARTITIONS, inv.replication_factor)
+    security = client_security(inv.security, "load")
+    kafka.check_reachable(inv.bootstrap(cloud), security=security)
+    kafka.ensure_topic(inv.bootstrap(cloud), TOPIC, PARTITIONS, inv.replication_factor,
+                       security=security)
     runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="riftdrill-bench-") as tmp:
         work = Path(tmp)
-        runs["kafka_perf"] = run_kafka_perf(inv, cloud)
+        runs["kafka_perf"] = run_kafka_perf(inv, cloud, security=security)
         flat_out = 1_000_000.0  # far above capacity: the process sends as fast as it can
         # Ledger on/off in alternating pairs, medians compared: a single pair on a busy 2-core
         # machine mostly measured which run came first (the cluster still draining a backlog).

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill.load.fence import WRITE_TIMEOUT_S, FenceSet
+from riftdrill.security.client import OFF, ClientSecurity
 
 PRODUCERS_DONE = "producers-done"
 FENCES_FILE = "fences.json"
@@ -109,7 +110,8 @@ def fences_of(outcomes: Mapping[str, FenceOutcome], cluster: str) -> FenceOutcom
 
 
 def write_run_fences(targets: Mapping[str, str], topic: str, path: Path,
-                     timeout_s: float = WRITE_TIMEOUT_S) -> dict[str, FenceOutcome]:
+                     timeout_s: float = WRITE_TIMEOUT_S,
+                     security: ClientSecurity = OFF) -> dict[str, FenceOutcome]:
     """Fence `topic` on every cluster (name -> bootstrap) at once, then save the file.
 
     Never raises for a cluster's failure: it is recorded as that cluster's error, so consumers
@@ -119,7 +121,7 @@ def write_run_fences(targets: Mapping[str, str], topic: str, path: Path,
 
     def one(bootstrap: str) -> FenceOutcome:
         try:
-            return write_fences(bootstrap, [topic], timeout_s)
+            return write_fences(bootstrap, [topic], timeout_s, security=security)
         except Exception as exc:  # any failure must end up in the file, never hang a consumer
             return str(exc) or type(exc).__name__
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill.errors import RiftdrillError
+from riftdrill.security.client import OFF, ClientSecurity
+from riftdrill.security.diagnose import security_failure
 
 FENCE_MAGIC = b"RDF1"
 _FENCE = struct.Struct(">4s16sI")
@@ -75,8 +77,8 @@ class FenceSet:
         return cls.from_json(json.loads(path.read_text()))
 
 
-def write_fences(bootstrap: str, topics: Sequence[str],
-                 timeout_s: float = WRITE_TIMEOUT_S) -> FenceSet:
+def write_fences(bootstrap: str, topics: Sequence[str], timeout_s: float = WRITE_TIMEOUT_S,
+                 security: ClientSecurity = OFF) -> FenceSet:
     """A fresh acks=all producer writes one fence to every partition of `topics`.
 
     Not idempotent, on purpose: a retried fence landing twice is harmless (readers stop at the
@@ -85,7 +87,8 @@ def write_fences(bootstrap: str, topics: Sequence[str],
 
     Raises FenceError naming the partitions that were not acknowledged within `timeout_s`.
     A topic missing from the cluster's answer gets no fence (the verifier asks every broker
-    whether it is gone before judging its acks: verify/presence.py).
+    whether it is gone before judging its acks: verify/presence.py). Fences are part of the
+    load's history: written as the load principal (`security`), whoever asks for them.
     """
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient
@@ -93,22 +96,25 @@ def write_fences(bootstrap: str, topics: Sequence[str],
     nonce = os.urandom(16)
     fences = FenceSet(nonce=nonce)
     try:
-        md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=min(timeout_s, 10))
+        md = AdminClient({"bootstrap.servers": bootstrap, **security.librdkafka()}).list_topics(
+            timeout=min(timeout_s, 10))
     except KafkaException as exc:
         raise FenceError(f"cannot write fences: cluster at {bootstrap} is unreachable ({exc}); "
                          "heal the cluster (`riftdrill heal`) and verify again") from None
     failures: list[str] = []
+    refused: list[Any] = []
 
     def on_delivery(err: Any, msg: Any) -> None:
         if err is not None:
             failures.append(f"{msg.topic()}[{msg.partition()}]: {err.name()}")
+            refused.append(err)
         else:
             fences.offsets.setdefault(msg.topic(), {})[msg.partition()] = msg.offset()
 
     producer = Producer({
         "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": False,
         "message.timeout.ms": int(timeout_s * 1000), "linger.ms": 0,
-        "client.id": "riftdrill-fence", "on_delivery": on_delivery,
+        "client.id": "riftdrill-fence", "on_delivery": on_delivery, **security.librdkafka(),
     })  # fmt: skip
     expected = 0
     for topic in topics:
@@ -122,6 +128,9 @@ def write_fences(bootstrap: str, topics: Sequence[str],
     fences.written_ns = time.time_ns()
     got = sum(len(ps) for ps in fences.offsets.values())
     if failures or remaining or got < expected:
+        denied = security_failure(refused, security, bootstrap)
+        if denied is not None:
+            raise denied
         what = "; ".join(failures[:5]) or f"{expected - got} not acknowledged in {timeout_s:g} s"
         raise FenceError(f"cannot write fences at {bootstrap} ({what}); the cluster is not "
                          "accepting writes: heal it (`riftdrill heal`) and verify again")

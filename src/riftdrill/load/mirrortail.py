@@ -51,6 +51,7 @@ from riftdrill.load.consumer_ledger import (
 from riftdrill.load.endrun import FENCES_FILE, fences_of, load_fences
 from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
+from riftdrill.security.client import OFF, ClientSecurity
 
 CHECKPOINTS_SUFFIX = ".checkpoints.json"
 COMMIT_INTERVAL_S = 1.0
@@ -116,20 +117,22 @@ def latest_checkpoints(records: list[tuple[bytes | None, bytes | None, int]], gr
     return out
 
 
-def _consumer(bootstrap: str, group: str, client_id: str) -> Consumer:
+def _consumer(bootstrap: str, group: str, client_id: str,
+              security: ClientSecurity = OFF) -> Consumer:
     return Consumer({
         "bootstrap.servers": bootstrap, "group.id": group, "client.id": client_id,
         "enable.auto.commit": False, "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest", "socket.timeout.ms": 30000,
-        "topic.metadata.refresh.interval.ms": 2000,
+        "topic.metadata.refresh.interval.ms": 2000, **security.librdkafka(),
     })
 
 
 def read_checkpoints(bootstrap: str, source_cluster: str, group: str, topic: str,
-                     timeout_s: float) -> dict[int, Checkpoint]:
+                     timeout_s: float, security: ClientSecurity = OFF) -> dict[int, Checkpoint]:
     """Every checkpoint of `group` on the mirror `topic`, read now up to the high watermark of
     the checkpoints topic; {} when there is none (or the topic does not exist yet)."""
-    c = _consumer(bootstrap, f"riftdrill-checkpoint-reader-{os.getpid()}", "riftdrill-checkpoints")
+    c = _consumer(bootstrap, f"riftdrill-checkpoint-reader-{os.getpid()}", "riftdrill-checkpoints",
+                  security)
     deadline = time.monotonic() + timeout_s
     try:
         name = checkpoints_topic(source_cluster)
@@ -180,6 +183,7 @@ class Options:
     load_dir: Path | None = None  # for the tail's fences
     group: str = ""  # failover: its own group id
     source_group: str = ""  # failover: the group whose checkpoints it starts from
+    security_file: str = ""  # the load principal's client file ("": plaintext)
 
 
 def _partitions(c: Consumer, topic: str, deadline: float, stop: _Stop) -> list[int]:
@@ -221,7 +225,8 @@ def run(o: Options) -> int:
     deadline = time.monotonic() + o.max_s
     failover = o.mode == "failover"
     group = o.group if failover else f"riftdrill-mirror-tail-{os.getpid()}"
-    c = _consumer(o.bootstrap, group, f"riftdrill-{o.mode}")
+    security = ClientSecurity.read(o.security_file)
+    c = _consumer(o.bootstrap, group, f"riftdrill-{o.mode}", security)
     ledger = ConsumerLedgerWriter(o.ledger, group=group if failover else "", client_id=o.mode,
                                   cloud=o.cloud, topics=[o.topic], run_start_ns=o.run_start_ns,
                                   bootstrap=o.bootstrap, cluster=o.cluster)  # fmt: skip
@@ -232,7 +237,7 @@ def run(o: Options) -> int:
         starts = {p: _low_watermark(c, o.topic, p) for p in parts}
         if failover and parts:
             cps = read_checkpoints(o.bootstrap, o.source_cluster, o.source_group, o.topic,
-                                   timeout_s=30.0)  # fmt: skip
+                                   timeout_s=30.0, security=security)  # fmt: skip
             starts.update({p: cp.downstream_offset for p, cp in cps.items() if p in starts})
             side = o.ledger.with_name(o.ledger.name + CHECKPOINTS_SUFFIX)
             side.write_text(json.dumps({"source_group": o.source_group, "read_ns": time.time_ns(),
@@ -359,6 +364,7 @@ def parse(argv: list[str]) -> Options:
     ap.add_argument("--load-dir", type=Path)
     ap.add_argument("--group", default="")
     ap.add_argument("--source-group", default="")
+    ap.add_argument("--security-file", default="", help="the principal's client file")
     a = ap.parse_args(argv)
     if a.mode == "failover" and not (a.group and a.source_group):
         ap.error("failover needs --group and --source-group")
@@ -366,7 +372,7 @@ def parse(argv: list[str]) -> Options:
                    source_cluster=a.source_cluster, cluster=a.cluster, cloud=a.cloud,
                    ledger=a.ledger, run_start_ns=a.run_start_ns, max_s=a.max_s,
                    fence_wait_s=a.fence_wait_s, load_dir=a.load_dir, group=a.group,
-                   source_group=a.source_group)
+                   source_group=a.source_group, security_file=a.security_file)
 
 
 def command(o: Options) -> list[str]:
@@ -381,6 +387,8 @@ def command(o: Options) -> list[str]:
         argv += ["--group", o.group]
     if o.source_group:
         argv += ["--source-group", o.source_group]
+    if o.security_file:
+        argv += ["--security-file", o.security_file]
     return argv
 
 

@@ -32,6 +32,7 @@ from riftdrill.load.fence import WRITE_TIMEOUT_S
 from riftdrill.load.hubload import HubLoad, HubOutcome, start_hub_load
 from riftdrill.load.ledger import ledger_files
 from riftdrill.load.spec import HUB_RATE_PER_S, LoadSpec
+from riftdrill.security.client import OFF, ClientSecurity, client_security
 
 __all__ = ["LoadResult", "LoadSpec", "load_status", "run_load", "start_load", "stop_load"]
 
@@ -129,7 +130,8 @@ def placement_of(spec: LoadSpec, inv: Inventory) -> list[str]:
 
 
 def worker_command(
-    spec: LoadSpec, inv: Inventory, cloud: str, index: int, run_dir: Path, run_start_ns: int
+    spec: LoadSpec, inv: Inventory, cloud: str, index: int, run_dir: Path, run_start_ns: int,
+    security: ClientSecurity = OFF,
 ) -> list[str]:
     """The Locust command line for the process placed in `cloud` (namespace prefix included)."""
     clouds = placement_of(spec, inv)
@@ -165,6 +167,8 @@ def worker_command(
     cmd.append("--rd-idempotence" if spec.idempotence else "--rd-no-idempotence")
     if not spec.ledger:
         cmd.append("--rd-no-ledger")
+    if security.enabled:  # its path, never its password
+        cmd += ["--rd-security-file", security.file]
     ns = inv.cloud(cloud).namespace
     return ["ip", "netns", "exec", ns, *cmd] if ns else cmd
 
@@ -176,14 +180,15 @@ def replication_factor(spec: LoadSpec, inv: Inventory, cluster: str) -> int:
     return spec.replication_factor or inv.cluster_rf(cluster)[0]
 
 
-def preflight(spec: LoadSpec, inv: Inventory) -> None:
-    """Fail in seconds, with one line, before any process starts: reachability, then the topic."""
+def preflight(spec: LoadSpec, inv: Inventory, security: ClientSecurity = OFF) -> None:
+    """Fail in seconds, with one line, before any process starts: reachability (and the load
+    principal let in), then the topic (and its ACLs)."""
     clouds = placement_of(spec, inv)
     for cloud in clouds:
-        kafka.check_reachable(inv.bootstrap(cloud))
+        kafka.check_reachable(inv.bootstrap(cloud), security=security)
     for cluster in sorted({inv.cluster_of(c).name for c in clouds}):
         kafka.ensure_topic(inv.bootstrap(clouds[0], cluster), spec.topic, spec.partitions,
-                           replication_factor(spec, inv, cluster))
+                           replication_factor(spec, inv, cluster), security=security)
 
 
 def fence_targets(inv: Inventory, clouds: list[str]) -> dict[str, str]:
@@ -203,7 +208,7 @@ TAIL_FENCE_WAIT_S = 30.0
 
 
 def mirror_tails(spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Path,
-                 run_start_ns: int) -> list[tuple[str, list[str]]]:
+                 run_start_ns: int, security: ClientSecurity = OFF) -> list[tuple[str, list[str]]]:
     """(mirror name, argv) of a mirror tail (load/mirrortail.py) for each MirrorMaker 2 that
     copies the run's topic out of a cluster the run writes: it runs in the mirror's cloud and
     reads the copy on the target cluster."""
@@ -221,7 +226,7 @@ def mirror_tails(spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Pa
             run_start_ns=run_start_ns,
             max_s=spec.duration_s + spec.fence_wait_s + TAIL_SAFETY_S,
             fence_wait_s=TAIL_FENCE_WAIT_S, load_dir=load_dir,
-            source_group=consumer_group(spec, load_dir.parent))
+            source_group=consumer_group(spec, load_dir.parent), security_file=security.file)
         ns = inv.cloud(mm.cloud).namespace
         argv = mirrortail.command(o)
         out.append((mm.name, ["ip", "netns", "exec", ns, *argv] if ns else argv))
@@ -262,10 +267,12 @@ class _Fencer:
     """Writes the run's fences (in a thread, so a signal never interrupts a half-written fence)
     once every process's producers are done; see endrun.py for the whole sequence."""
 
-    def __init__(self, spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Path) -> None:
+    def __init__(self, spec: LoadSpec, inv: Inventory, clouds: list[str], load_dir: Path,
+                 security: ClientSecurity = OFF) -> None:
         self.topic = spec.topic
         self.targets = fence_targets(inv, clouds)
         self.load_dir = load_dir
+        self.security = security
         self.thread: threading.Thread | None = None
 
     def poll(self, procs: Procs) -> None:
@@ -278,6 +285,7 @@ class _Fencer:
             self.thread = threading.Thread(
                 target=endrun.write_run_fences, name="riftdrill-fences", daemon=True,
                 args=(self.targets, self.topic, self.load_dir / endrun.FENCES_FILE),
+                kwargs={"security": self.security},
             )  # fmt: skip
             self.thread.start()
 
@@ -385,7 +393,8 @@ def _interrupt_on_signals() -> Iterator[None]:
 
 
 def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> LoadResult:
-    preflight(spec, inv)
+    security = client_security(inv.security, "load")  # every client of the run is the load's
+    preflight(spec, inv, security)
     clouds = placement_of(spec, inv)
     load_dir = run_dir / "load"
     for sub in ("ledgers", "workers", "locust"):
@@ -395,19 +404,20 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
     run_start_ns = time.time_ns()
     procs: Procs = []
     tails: Procs = []
-    fencer = _Fencer(spec, inv, clouds, load_dir)
+    fencer = _Fencer(spec, inv, clouds, load_dir, security)
     interrupted = False
     hub_rate = hub_rate_of(spec, inv)
     hub: HubLoad | None = None
     hub_outcome: HubOutcome | None = None
     try:
-        tails = _start_tails(mirror_tails(spec, inv, clouds, load_dir, run_start_ns), load_dir)
+        tails = _start_tails(mirror_tails(spec, inv, clouds, load_dir, run_start_ns, security),
+                             load_dir)
         if hub_rate > 0:
             assert inv.hub is not None  # hub_rate_of checked it
             hub = start_hub_load(inv.hub, run_dir, hub_rate, spec.duration_s, spec.hub_drain_s)
         for i, cloud in enumerate(clouds):
             log = load_dir / "workers" / f"{cloud}.log"
-            cmd = worker_command(spec, inv, cloud, i, run_dir, run_start_ns)
+            cmd = worker_command(spec, inv, cloud, i, run_dir, run_start_ns, security)
             with open(log, "wb") as out:
                 p = subprocess.Popen(
                     cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

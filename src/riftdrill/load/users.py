@@ -58,6 +58,7 @@ from riftdrill.load.spec import (
     producer_settings,
 )
 from riftdrill.load.switch import SWITCH_CHECK_S, read_switch
+from riftdrill.security.client import OFF, ClientSecurity, client_security
 
 RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
@@ -129,6 +130,9 @@ def _add_options(parser: Any) -> None:
                    help="set by riftdrill's launcher: it writes load/fences.json")  # fmt: skip
     g.add_argument("--rd-cluster", default="",
                    help="cluster this process's consumers read (picks its entry of fences.json)")  # fmt: skip
+    g.add_argument("--rd-security-file", default="",
+                   help="the load principal's client file (security sasl-tls; default: the "
+                        "inventory's, or plaintext with --rd-bootstrap)")  # fmt: skip
 
 
 @dataclass
@@ -139,6 +143,7 @@ class LoadContext:
     load_dir: Path
     metrics: ProcessMetrics
     run_start_ns: int
+    security: ClientSecurity = OFF  # the load principal's, for every client of the process
     producers: list[KafkaProducerUser] = field(default_factory=list)
     consumers: list[KafkaConsumerUser] = field(default_factory=list)
     worker: str = ""  # <cloud>-<process index>-<pid>: this process's dir under load/workers/
@@ -181,22 +186,35 @@ def _bootstrap(opts: Any) -> str:
     return inv.bootstrap(opts.rd_cloud)
 
 
+def _security(opts: Any) -> ClientSecurity:
+    """The load principal's client settings: the file given, else (no --rd-bootstrap) the
+    inventory's; plaintext for a bootstrap given without a file."""
+    if opts.rd_security_file or opts.rd_bootstrap:
+        return ClientSecurity.read(opts.rd_security_file)
+    from riftdrill import inventory
+
+    return client_security(inventory.load().security, "load")
+
+
 def _preflight_or_exit(opts: Any) -> None:
-    """Resolve the bootstrap, check it answers and the topic exists; exit 2 with one line if not."""
+    """Resolve the bootstrap and the principal, check it answers and the topic exists; exit 2
+    with one line if not."""
     try:
         problem = producer_problem(str(opts.rd_acks), bool(opts.rd_idempotence),
                                    int(opts.rd_max_in_flight))  # fmt: skip
         if problem is not None:
             raise RiftdrillError(f"{problem} (options --rd-acks, --rd-no-idempotence, "
                                  "--rd-max-in-flight)")  # fmt: skip
+        security = _security(opts)
         bootstrap = _bootstrap(opts)
-        kafka.check_reachable(bootstrap)
+        kafka.check_reachable(bootstrap, security=security)
         kafka.ensure_topic(bootstrap, opts.rd_topic, opts.rd_partitions,
-                           opts.rd_replication_factor)  # fmt: skip
+                           opts.rd_replication_factor, security=security)  # fmt: skip
     except RiftdrillError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         os._exit(2)  # before any user starts: nothing to flush, and Locust must not go on
     opts.rd_bootstrap = bootstrap
+    opts.rd_security_file = security.file  # a path: options travel to workers as plain values
     # The blocking preflight above froze gevent's cached clock; Locust's -t timer would fire early.
     gevent.get_hub().loop.update_now()
 
@@ -247,6 +265,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         load_dir=load_dir,
         metrics=ProcessMetrics(load_dir / "workers" / worker / "metrics.jsonl"),
         run_start_ns=opts.rd_run_start_ns or time.time_ns(),
+        security=ClientSecurity.read(opts.rd_security_file),
         worker=worker,
         runs_in_process=runs,
     )
@@ -492,6 +511,7 @@ class KafkaProducerUser(User):
             "queue.buffering.max.kbytes": 262144,
             "client.id": f"riftdrill-p{self.producer_id}",
             "on_delivery": self._on_delivery,
+            **ctx.security.librdkafka(),
         }
         self.conf = conf
         self.producer = Producer(conf)
@@ -742,6 +762,7 @@ class KafkaConsumerUser(User):
             "statistics.interval.ms": 1000,
             "stats_cb": self._on_stats,
             "client.id": client_id,
+            **ctx.security.librdkafka(),
         }
         self.consumer = Consumer(conf)
         self.consumer.subscribe([self.topic], on_assign=self._on_assign,

@@ -22,6 +22,7 @@ from typing import Any
 
 from riftdrill.gcpause import gc_paused
 from riftdrill.inventory import Inventory
+from riftdrill.security.client import OFF, ClientSecurity, client_security
 from riftdrill.verify.check import ClusterLedger, PartitionRead, check_cluster
 from riftdrill.verify.contract import Contract
 from riftdrill.verify.report import VerifyReport
@@ -133,7 +134,7 @@ def run_bench(out_path: Path, records: int = 1_000_000, trials: int = 5) -> dict
 
 
 def produce_for_bench(bootstrap: str, topic: str, run_dir: Path, cloud: str, records: int,
-                      size_bytes: int) -> None:
+                      size_bytes: int, security: ClientSecurity = OFF) -> None:
     """`records` riftdrill records, produced as fast as the cluster takes them (idempotent,
     acks=all), with the ledger the verifier reads."""
     import zlib
@@ -163,7 +164,7 @@ def produce_for_bench(bootstrap: str, topic: str, run_dir: Path, cloud: str, rec
         producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
                              "enable.idempotence": True, "linger.ms": 20,
                              "batch.size": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
-                             "on_delivery": on_delivery})
+                             "on_delivery": on_delivery, **security.librdkafka()})
         for seq in range(records):
             value = HEADER.pack(MAGIC, 1, seq, start_ns, crc) + payload
             while True:
@@ -199,14 +200,16 @@ def run_end_to_end(inv: Inventory, records: int = 1_000_000, size_bytes: int = 1
     cluster = inv.clusters[0]
     bootstrap = cluster_bootstrap(inv, cluster.name)
     topic = f"rd-bench-verify-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    writer = client_security(inv.security, "load")  # its topic, its records, its delete
+    admin = AdminClient({"bootstrap.servers": bootstrap, **writer.librdkafka()})
     rf = min(inv.replication_factor, len(cluster.brokers))
     admin.create_topics([NewTopic(topic, partitions, rf)])[topic].result(30)
     run_dir = Path(tempfile.mkdtemp(prefix="rd-bench-verify-"))
     by_reader: dict[str, list[dict[str, float]]] = {}
     load_before = os.getloadavg()[0]
     try:
-        produce_for_bench(bootstrap, topic, run_dir, cluster.clouds[0], records, size_bytes)
+        produce_for_bench(bootstrap, topic, run_dir, cluster.clouds[0], records, size_bytes,
+                          writer)
         for _ in range(trials):
             for reader in READERS:
                 started = time.perf_counter()

@@ -27,6 +27,8 @@ import numpy as np
 
 from riftdrill.load.fence import fence_nonce, is_fence
 from riftdrill.native import KIND_BAD_CRC, KIND_OK, Decoded, DecodeError, Decoder
+from riftdrill.security import scram
+from riftdrill.security.client import OFF, ClientSecurity
 from riftdrill.verify.check import PartitionRead
 from riftdrill.verify.vectorized import ReadColumns
 
@@ -61,17 +63,29 @@ def _frame(api_key: int, version: int, correlation_id: int, body: bytes) -> byte
 
 class Connection:
     """One broker, plain Kafka requests (non-flexible versions) on a blocking socket; also used
-    for the verifier's metadata questions (verify/presence.py), with a small buffer."""
+    for the verifier's metadata questions (verify/presence.py), with a small buffer. With
+    security on (`security`), the socket is TLS and the principal logs in with SCRAM first."""
 
     def __init__(self, host: str, port: int, timeout_s: float = SOCKET_TIMEOUT_S,
-                 buffer_bytes: int = RESPONSE_MAX_BYTES + (1 << 20)) -> None:
+                 buffer_bytes: int = RESPONSE_MAX_BYTES + (1 << 20),
+                 security: ClientSecurity = OFF) -> None:
         try:
-            self.sock = socket.create_connection((host, port), timeout=timeout_s)
+            sock = socket.create_connection((host, port), timeout=timeout_s)
         except OSError as exc:
             raise FetchFailed(f"connect {host}:{port}: {exc}") from exc
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock = sock
         self.buf = bytearray(buffer_bytes)
         self.correlation_id = 0
+        tls = security.ssl_context()
+        if tls is None:
+            return
+        try:
+            self.sock = tls.wrap_socket(sock, server_hostname=host)
+            scram.authenticate(self.request, security.principal, security.password)
+        except (OSError, scram.ScramError) as exc:  # ssl.SSLError is an OSError
+            self.sock.close()
+            raise FetchFailed(f"log in to {host}:{port} as {security.principal}: {exc}") from exc
 
     def request(self, api_key: int, version: int, body: bytes) -> memoryview:
         """Send one request; the response after its correlation id, as a view of self.buf
@@ -196,7 +210,8 @@ def _parse_fetch(view: memoryview) -> list[tuple[int, int, int, int]]:
 
 def _read_leader(address: tuple[str, int], topic: str, reads: list[PartitionRead],
                  decoder: Decoder, nonce: bytes, since_ns: int, deadline: float,
-                 idle_timeout_s: float, failed: list[PartitionRead]) -> None:
+                 idle_timeout_s: float, failed: list[PartitionRead],
+                 security: ClientSecurity = OFF) -> None:
     """Read `reads` (all led by the broker at `address`) to their fences. Partitions this
     cannot read go to `failed` (untouched originals); the others are filled in place."""
     fresh = {r.partition: PartitionRead(cluster=r.cluster, topic=r.topic, partition=r.partition,
@@ -213,7 +228,7 @@ def _read_leader(address: tuple[str, int], topic: str, reads: list[PartitionRead
             failed.append(originals[p])
 
     try:
-        conn = Connection(*address)
+        conn = Connection(*address, security=security)
     except FetchFailed:
         give_up(list(live))
         return
@@ -272,7 +287,8 @@ def _copy_into(target: PartitionRead, source: PartitionRead) -> None:
 
 def read_partitions(reads: Sequence[PartitionRead], leaders: dict[tuple[str, int], int],
                     brokers: dict[int, tuple[str, int]], decoder: Decoder, nonce: bytes,
-                    since_ns: int, deadline: float, idle_timeout_s: float) -> list[PartitionRead]:
+                    since_ns: int, deadline: float, idle_timeout_s: float,
+                    security: ClientSecurity = OFF) -> list[PartitionRead]:
     """Read `reads` to their fences, one thread per leader; returns the partitions it could not
     read (untouched), for the librdkafka reader. `leaders`: (topic, partition) -> broker id."""
     groups: dict[tuple[int, str], list[PartitionRead]] = {}
@@ -289,7 +305,7 @@ def read_partitions(reads: Sequence[PartitionRead], leaders: dict[tuple[str, int
     def work(broker: int, topic: str, group: list[PartitionRead]) -> None:
         mine: list[PartitionRead] = []
         _read_leader(brokers[broker], topic, group, decoder, nonce, since_ns, deadline,
-                     idle_timeout_s, mine)
+                     idle_timeout_s, mine, security)
         with lock:
             results.append(mine)
 

@@ -13,6 +13,7 @@ from riftdrill.hub.observe import FENCE_WAIT_S, observe
 from riftdrill.hub.pipeline import DatabaseRef
 from riftdrill.hub.rows import read_rows, rows_path
 from riftdrill.inventory import Inventory
+from riftdrill.security.client import client_security
 from riftdrill.verify.contract import run_contract
 from riftdrill.verify.hub import HubReport, check_hub
 from riftdrill.verify.report import VerifyReport
@@ -31,7 +32,7 @@ def check_hub_run(run_dir: Path, inv: Inventory, deadline_s: float = FENCE_WAIT_
                    DatabaseRef(dst.address, dst.port, dst.dbname), table,
                    ledger.header.fence_id, inv.bootstrap(src.cloud),
                    f"{hub.topic_prefix}.public.{table}", f"connect-{hub.sink_connector}",
-                   deadline_s)
+                   deadline_s, client_security(inv.security, "verifier"))
     return check_hub(ledger.changes, seen.source, seen.target, seen.cdc, seen.fence)
 
 

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from riftdrill.inventory import Inventory
+from riftdrill.security.client import OFF, ClientSecurity, client_security
 from riftdrill.verify.check import Absence
 from riftdrill.verify.fetch import Connection, FetchFailed, api_versions
 
@@ -208,10 +209,11 @@ def parse_metadata(view: memoryview | bytes, version: int) -> dict[str, TopicVie
 
 
 def ask_metadata(host: str, port: int, topics: Sequence[str],
-                 timeout_s: float = ASK_TIMEOUT_S) -> dict[str, TopicView]:
+                 timeout_s: float = ASK_TIMEOUT_S,
+                 security: ClientSecurity = OFF) -> dict[str, TopicView]:
     """One broker's own view of `topics` (never another broker's: no client library routing).
     Raises FetchFailed (or struct.error on a garbled answer) when it does not answer."""
-    conn = Connection(host, port, timeout_s=timeout_s, buffer_bytes=1 << 16)
+    conn = Connection(host, port, timeout_s=timeout_s, buffer_bytes=1 << 16, security=security)
     try:
         served = api_versions(conn, API_METADATA)
         if (served is None or served[0] > METADATA_MAX_VERSION
@@ -225,13 +227,16 @@ def ask_metadata(host: str, port: int, topics: Sequence[str],
         conn.close()
 
 
-def presence_for(inv: Inventory) -> Presence:
-    """The verifier's default: ask every broker the inventory lists for the cluster."""
+def presence_for(inv: Inventory, security: ClientSecurity | None = None) -> Presence:
+    """The verifier's default: ask every broker the inventory lists for the cluster, as the
+    verifier principal (`security`, default: the inventory's)."""
+    reader = security if security is not None else client_security(inv.security, "verifier")
 
     def presence(cluster: str, missing: Collection[TopicPartition]
                  ) -> dict[TopicPartition, Absence]:
         addresses = {b.name: (b.address, b.port) for b in inv.brokers if b.cluster == cluster}
         return confirm_absent(missing, sorted(addresses),
-                              lambda name, topics: ask_metadata(*addresses[name], topics))
+                              lambda name, topics: ask_metadata(*addresses[name], topics,
+                                                                security=reader))
 
     return presence

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
 from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
+from riftdrill.security.client import OFF, ClientSecurity
+from riftdrill.security.diagnose import security_failure
 from riftdrill.verify.check import PartitionRead
 
 _BATCH = 10_000
@@ -49,8 +52,12 @@ def cluster_bootstrap(inv: Inventory, cluster: str) -> str:
     return ",".join(servers)
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def _consumer(bootstrap: str, security: ClientSecurity = OFF,
+              errors: deque[KafkaError] | None = None) -> Consumer:
     return Consumer({
+        **security.librdkafka(),
+        # why a connection fails: a refused login says so only here
+        **({"error_cb": errors.append} if errors is not None else {}),
         "bootstrap.servers": bootstrap,
         "group.id": f"riftdrill-verify-{uuid.uuid4().hex[:8]}",  # never committed
         "client.id": "riftdrill-verify",
@@ -68,11 +75,16 @@ def _consumer(bootstrap: str) -> Consumer:
 
 
 def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
-                timeout_s: float) -> tuple[list[PartitionRead], Any]:
+                timeout_s: float, security: ClientSecurity = OFF,
+                errors: Sequence[KafkaError] = ()) -> tuple[list[PartitionRead], Any]:
     """One PartitionRead per existing partition, and the cluster metadata they came from."""
     try:
         md = consumer.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        consumer.poll(0)  # serve the error callbacks queued while it tried
+        refused = security_failure([*errors, exc.args[0]], security, f"cluster {cluster!r}")
+        if refused is not None:
+            raise refused from None
         raise ReplayError(f"cluster {cluster!r} is unreachable ({exc}); is the lab up?") from exc
     reads: list[PartitionRead] = []
     for topic in topics:
@@ -95,7 +107,7 @@ def _watermarks(consumer: Consumer, cluster: str, topics: Sequence[str],
 def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: FenceSet, *,
                   since_ns: int = 0, one_at_a_time: bool = False, timeout_s: float = 600.0,
                   idle_timeout_s: float = 30.0, workers: int = 1,
-                  native: bool = True) -> list[PartitionRead]:
+                  native: bool = True, security: ClientSecurity = OFF) -> list[PartitionRead]:
     """Read `topics` of `cluster` up to `fences`; one PartitionRead per existing partition.
 
     Records intended before `since_ns` (an earlier run into the same topic) are only counted.
@@ -104,13 +116,17 @@ def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: F
     `idle_timeout_s`, or is not done by `timeout_s`, is left unfenced. The fast reader
     (verify/fetch.py) reads what it can unless `native` is False; librdkafka reads the rest,
     split over `workers` processes when > 1 (its per-record work is Python, bound to one core).
+    Every reader reads as `security`'s principal (the verifier's: read and describe only).
     """
     deadline = time.monotonic() + timeout_s
-    consumer = _consumer(bootstrap)
+    errors: deque[KafkaError] = deque(maxlen=32)  # the replay's lifetime: only the latest
+    consumer = _consumer(bootstrap, security, errors)
     try:
-        reads, md = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0))
+        reads, md = _watermarks(consumer, cluster, topics, timeout_s=min(idle_timeout_s, 30.0),
+                                security=security, errors=errors)
         rest = (reads if one_at_a_time or not native
-                else _read_natively(reads, md, fences.nonce, since_ns, deadline, idle_timeout_s))
+                else _read_natively(reads, md, fences.nonce, since_ns, deadline, idle_timeout_s,
+                                    security))
         if workers <= 1 or one_at_a_time or len(rest) <= 1:
             step = 1 if one_at_a_time else max(1, len(rest))
             for i in range(0, len(rest), step):
@@ -121,12 +137,13 @@ def replay_topics(bootstrap: str, cluster: str, topics: Sequence[str], fences: F
         consumer.close()
     done = {(r.topic, r.partition): r for r in _replay_in_processes(
         bootstrap, rest, fences.nonce, workers, max(0.0, deadline - time.monotonic()),
-        idle_timeout_s, since_ns)}
+        idle_timeout_s, since_ns, security)}
     return [done.get((r.topic, r.partition), r) for r in reads]
 
 
 def _read_natively(reads: list[PartitionRead], md: Any, nonce: bytes, since_ns: int,
-                   deadline: float, idle_timeout_s: float) -> list[PartitionRead]:
+                   deadline: float, idle_timeout_s: float,
+                   security: ClientSecurity = OFF) -> list[PartitionRead]:
     """Read what the fast reader (verify/fetch.py) can; returns the partitions it left for
     librdkafka (all of them when the native decoder cannot be built here)."""
     from riftdrill.native import decoder
@@ -139,7 +156,7 @@ def _read_natively(reads: list[PartitionRead], md: Any, nonce: bytes, since_ns: 
                for p, pm in tmd.partitions.items()}
     brokers = {b.id: (b.host, b.port) for b in md.brokers.values()}
     left = read_partitions(reads, leaders, brokers, dec, nonce, since_ns, deadline,
-                           idle_timeout_s)
+                           idle_timeout_s, security)
     left_ids = {id(r) for r in left}  # identity: PartitionRead's == compares every column
     for r in reads:
         r.reader = "librdkafka" if id(r) in left_ids else "native"
@@ -156,11 +173,12 @@ def _replay_group(consumer: Consumer, reads: Sequence[PartitionRead], nonce: byt
 
 
 def _replay_worker(bootstrap: str, reads: list[PartitionRead], nonce: bytes, timeout_s: float,
-                   idle_timeout_s: float, since_ns: int) -> list[PartitionRead]:
+                   idle_timeout_s: float, since_ns: int,
+                   security: ClientSecurity = OFF) -> list[PartitionRead]:
     """One process's share of a replay (see _replay_in_processes)."""
     from riftdrill.gcpause import gc_paused
 
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(bootstrap, security)
     try:
         with gc_paused():
             _replay_group(consumer, reads, nonce, time.monotonic() + timeout_s,
@@ -172,17 +190,18 @@ def _replay_worker(bootstrap: str, reads: list[PartitionRead], nonce: bytes, tim
 
 def _replay_in_processes(bootstrap: str, reads: list[PartitionRead], nonce: bytes,
                          workers: int, timeout_s: float, idle_timeout_s: float,
-                         since_ns: int) -> list[PartitionRead]:
+                         since_ns: int, security: ClientSecurity = OFF) -> list[PartitionRead]:
     """Partitions dealt round-robin to `workers` spawned processes (spawn: this process
     already runs librdkafka threads, which a fork would copy half-way). Each returns its
-    PartitionReads, merged back in the original order."""
+    PartitionReads, merged back in the original order. The principal's settings go to each
+    through the pool's pipe, never a command line."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     shares = [reads[i::workers] for i in range(workers) if reads[i::workers]]
     with ProcessPoolExecutor(len(shares), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_replay_worker, bootstrap, share, nonce, timeout_s,
-                               idle_timeout_s, since_ns) for share in shares]
+                               idle_timeout_s, since_ns, security) for share in shares]
         done = {(r.topic, r.partition): r for f in futures for r in f.result()}
     return [done[(r.topic, r.partition)] for r in reads]
 

@@ -26,6 +26,7 @@ from riftdrill.gcpause import gc_paused
 from riftdrill.inventory import Inventory, MirrorDelivery
 from riftdrill.load.fence import FenceSet
 from riftdrill.load.ledger import ProducerLedger
+from riftdrill.security.client import ClientSecurity, client_security
 from riftdrill.verify.anomalies import CONSUMER_KINDS
 from riftdrill.verify.check import (
     ClusterLedger,
@@ -183,26 +184,38 @@ def ledger_cluster(header: dict[str, Any], inv: Inventory) -> str:
 REPLAY_WORKERS = 2
 
 
-def replay_for(inv: Inventory, workers: int = REPLAY_WORKERS, native: bool = True) -> Replay:
+def replay_for(inv: Inventory, workers: int = REPLAY_WORKERS, native: bool = True,
+               security: ClientSecurity | None = None) -> Replay:
     """The replay verify_run uses by default for `inv`'s engine (`native`: the fast reader
-    first; verify/bench.py measures it against librdkafka alone)."""
+    first; verify/bench.py measures it against librdkafka alone), reading as the verifier
+    principal (`security`, default: the inventory's)."""
     from riftdrill.verify.replay import replay_topics
 
     # Tansu serves a many-partition fetch too slowly to tell from a stall: one at a time.
     tansu = inv.engine == "tansu"
+    reader = security if security is not None else client_security(inv.security, "verifier")
 
     def replay(bootstrap: str, cluster: str, topics: Sequence[str], since_ns: int,
                fences: FenceSet) -> list[PartitionRead]:
         return replay_topics(bootstrap, cluster, topics, fences, since_ns=since_ns,
-                             one_at_a_time=tansu, workers=workers, native=native)
+                             one_at_a_time=tansu, workers=workers, native=native,
+                             security=reader)
 
     return replay
 
 
-def _write_fences(bootstrap: str, topics: Sequence[str]) -> FenceSet:
+def fences_for(inv: Inventory, security: ClientSecurity | None = None) -> Fence:
+    """The fence writer verify_run uses by default: fences belong to the load's history, so
+    they are written as the load principal (`security`, default: the inventory's); the
+    verifier principal may write nothing."""
     from riftdrill.load.fence import write_fences
 
-    return write_fences(bootstrap, topics)
+    writer = security if security is not None else client_security(inv.security, "load")
+
+    def fence(bootstrap: str, topics: Sequence[str]) -> FenceSet:
+        return write_fences(bootstrap, topics, security=writer)
+
+    return fence
 
 
 def _attach(results: dict[tuple[str, str, int], PartitionResult], cluster: str,
@@ -256,7 +269,7 @@ def _verify_run(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None,
     if producers is None and has_hub_ledger(run_dir) and not ledger_files(run_dir):
         return verify_hub_only(run_dir, inv)  # the hub's workload was the run's only load
     replay = replay or replay_for(inv)
-    fence = fence or _write_fences
+    fence = fence or fences_for(inv)
     heads = ledger_heads(run_dir, inv, producers)
     if not any(h.entries for h in heads):
         raise _nothing_sent(run_dir)

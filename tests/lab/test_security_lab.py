@@ -1,0 +1,155 @@
+"""Security sasl-tls in the lab (docs/security.md): `riftdrill deploy --security sasl-tls`
+builds the stretched kafka lab with TLS on every listener, SCRAM-SHA-512 and ACLs per
+principal. A plaintext client and a wrong password are refused, the load principal produces,
+the verifier principal cannot (an authorization error), the controllers take only the deploy's
+certificates, the secrets stay 0600 and out of the inventory and the run, and a short drill
+passes end to end (load, fences, verifier, timeline, report) as its principals.
+
+Reshapes the lab (a secured deploy rebuilds the cluster), so it runs last; it leaves the default
+lab behind.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from riftdrill import inventory
+from riftdrill.chaos import kraft
+from riftdrill.deploy import DEFAULT_SECURITY
+from riftdrill.errors import AuthenticationError, AuthorizationError, SecurityError
+from riftdrill.inventory import Inventory
+from riftdrill.load import kafka
+from riftdrill.load.fence import write_fences
+from riftdrill.security import credentials
+from riftdrill.security.client import OFF, ClientSecurity, client_security
+from tests.conftest import ROOT, riftdrill
+from tests.lab.test_drills_lab import SHORT, assert_passed_without_loss, drill
+
+pytestmark = [pytest.mark.lab, pytest.mark.lab_reshape]
+
+SHAPE = ["--engine", "kafka", "--topology", "stretched", "--brokers-per-cloud", "2",
+         "--wan", "inter-region"]
+
+
+@pytest.fixture(scope="module")
+def secured(lab_session: None) -> Iterator[Inventory]:
+    riftdrill("deploy", *SHAPE, "--security", "sasl-tls", "--json", timeout=900)
+    inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
+    assert inv.security.mode == "sasl-tls"
+    yield inv
+    riftdrill("deploy", *SHAPE, "--security", DEFAULT_SECURITY, "--json", timeout=900,
+              check=False)
+
+
+def _produce(bootstrap: str, topic: str, sec: ClientSecurity, timeout_s: float = 15) -> list[Any]:
+    """Delivery errors of one record (None: acked)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "log_level": 2,
+                         "message.timeout.ms": int(timeout_s * 1000), **sec.librdkafka()})
+    out: list[Any] = []
+    producer.produce(topic, b"x", on_delivery=lambda err, msg: out.append(err))
+    producer.flush(timeout_s + 5)
+    return out
+
+
+def _passwords(inv: Inventory) -> list[str]:
+    store = credentials.Secrets(Path(inv.security.secrets_dir))
+    return [store.password(p) for p in inv.security.principals.values()]
+
+
+def test_the_secrets_are_the_owners_and_stay_out_of_the_inventory(secured: Inventory) -> None:
+    root = Path(secured.security.secrets_dir)
+    assert root == ROOT / ".riftdrill" / "secrets"
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert sorted(secured.security.principals) == sorted(credentials.PRINCIPALS)
+    text = (ROOT / ".riftdrill" / "inventory.json").read_text()
+    for password in _passwords(secured):
+        assert password not in text
+    # The brokers' configs name paths only; their logs hide what Kafka logs of a password.
+    for b in secured.brokers:
+        config = (ROOT / ".riftdrill" / "lab" / "config" / f"broker-{b.name}.properties").read_text()
+        assert "password" not in config and "SASL_SSL://" in config
+    logs = "".join(p.read_text(errors="replace")
+                   for p in (ROOT / ".riftdrill" / "lab" / "logs").glob("broker-*"))
+    for password in _passwords(secured):
+        assert password not in logs
+    acls = json.loads(riftdrill("acls", "--json").stdout)
+    assert acls["security"] == "sasl-tls" and set(acls["acls"]) == {"load", "verifier", "mirrormaker"}
+
+
+def test_a_plaintext_client_is_refused(secured: Inventory) -> None:
+    bootstrap = secured.bootstrap("aws")
+    with pytest.raises((SecurityError, kafka.UnreachableError)):
+        kafka.check_reachable(bootstrap, security=OFF)
+    assert _produce(bootstrap, "riftdrill-security", OFF, timeout_s=8) != [None]
+
+
+def test_a_wrong_password_is_refused(secured: Inventory) -> None:
+    load = client_security(secured.security, "load")
+    wrong = ClientSecurity(**{**load.__dict__, "password": "not-" + load.password})
+    with pytest.raises(AuthenticationError, match="principal 'load'"):
+        kafka.check_reachable(secured.bootstrap("aws"), security=wrong)
+
+
+def test_a_wrong_password_in_the_load_is_one_line_and_exit_2(secured: Inventory) -> None:
+    """The CLI reaches the cluster first in the load's preflight: one line naming the principal."""
+    path = Path(client_security(secured.security, "load").file)
+    original = path.read_bytes()
+    try:
+        data = json.loads(original)
+        credentials.write_secret(path, json.dumps({**data, "password": "wrong"}).encode())
+        proc = riftdrill("load", "--duration", "2", "--rate", "10", "--json", check=False)
+    finally:
+        credentials.write_secret(path, original)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "principal 'load'" in line and "password" in line
+
+
+def test_the_load_principal_produces_and_the_verifier_cannot(secured: Inventory) -> None:
+    bootstrap = secured.bootstrap("aws")
+    load = client_security(secured.security, "load")
+    verifier = client_security(secured.security, "verifier")
+    topic = f"riftdrill-security-{uuid.uuid4().hex[:6]}"
+    kafka.ensure_topic(bootstrap, topic, 3, 3, security=load)
+    assert _produce(bootstrap, topic, load) == [None]
+    [denied] = _produce(bootstrap, topic, verifier)
+    assert denied is not None and denied.name() == "TOPIC_AUTHORIZATION_FAILED"
+    with pytest.raises(AuthorizationError, match="principal 'verifier'"):
+        write_fences(bootstrap, [topic], 10, security=verifier)
+    with pytest.raises(AuthorizationError, match="principal 'load'"):
+        kafka.ensure_topic(bootstrap, f"payments-{uuid.uuid4().hex[:6]}", 1, 3, security=load)
+
+
+def test_the_controllers_take_only_the_deploys_certificates(secured: Inventory) -> None:
+    controllers = [(b.address, b.controller_port or 0) for b in secured.brokers
+                   if "controller" in b.roles]
+    verifier = client_security(secured.security, "verifier")
+    quorum = kraft.describe_quorum(controllers, 5, verifier.ssl_context())
+    assert quorum.leader in {b.id for b in secured.brokers}
+    no_certificate = client_security(secured.security, "load").ssl_context()
+    with pytest.raises(kraft.QuorumError):
+        kraft.describe_quorum_at(*controllers[0], 5, tls=no_certificate)
+    with pytest.raises(kraft.QuorumError):
+        kraft.describe_quorum_at(*controllers[0], 5)  # plaintext
+
+
+def test_a_short_drill_passes_with_every_client_as_its_principal(secured: Inventory) -> None:
+    rc, summary = drill("broker-kill", "--var", "hold_s=12", *SHORT)
+    assert_passed_without_loss(rc, summary, "kill_broker")
+    run = ROOT / "results" / "runs" / summary["run_id"]
+    timeline = (run / "cluster.jsonl").read_text().splitlines()
+    assert any(json.loads(line).get("quorum") for line in timeline)  # over the controllers' TLS
+    everything = "".join(p.read_text(errors="replace") for p in run.rglob("*")
+                         if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".md", ".txt"))
+    for password in _passwords(secured):
+        assert password not in everything  # the run's results and logs hold no secret
