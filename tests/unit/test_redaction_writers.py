@@ -209,7 +209,7 @@ def test_finish_drill_writes_redacted_and_sweeps_what_others_wrote(
     ledger.write_bytes(b"RDL1" + b"\x00" * 60)
     broker_log = tmp_path / "broker-aws-1.log"
     broker_log.write_text(_log4j(time.time(), f"sasl.jaas.config=x password=\"{SECRET}\";"))
-    monkeypatch.setattr(runner, "driver_for", lambda inv: LabLike(broker_log))
+    monkeypatch.setattr(runner, "observer_for", lambda inv: LabLike(broker_log))
     monkeypatch.setattr(runner, "judge", lambda *a: runner.Judgement(
         Verdict(passed=False, reasons=[f"verify could not check the run: auth {SECRET}"]),
         None, None, [], [], None, None))
