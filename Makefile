@@ -16,7 +16,7 @@ DEPLOY_ARGS := $(if $(TARGET),--target $(TARGET)) $(if $(ENGINE),--engine $(ENGI
 	$(if $(WAN),--wan '$(WAN)') $(if $(HUB_DELIVERY),--hub-delivery $(HUB_DELIVERY)) \
 	$(if $(SECURITY),--security $(SECURITY))
 
-.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures experiments compare clean
+.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures experiments compare compat clean
 
 setup:
 	@bash scripts/setup.sh
@@ -85,6 +85,13 @@ experiments: setup
 # inter-region link, side by side; SETUPS="kafka tansu" picks some.
 compare: setup
 	$(RD) compare $(foreach s,$(SETUPS),--setup $(s))
+	$(RD) report
+
+# The compatibility matrix of each engine (deployed in turn, security wherever it runs), written
+# to results/compat/<engine>.json; ENGINES=kafka for one.
+ENGINES ?= kafka tansu
+compat: setup
+	$(RD) compat $(foreach e,$(ENGINES),--engine $(e))
 	$(RD) report
 
 clean: destroy

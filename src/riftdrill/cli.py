@@ -702,7 +702,8 @@ def _mount_optional() -> None:
     for module, name in (("riftdrill.load.cli", "load"), ("riftdrill.verify.cli", "verify"),
                          ("riftdrill.chaos.cli", "drill"), ("riftdrill.report.cli", "report"),
                          ("riftdrill.chaos.experiments", "experiments"),
-                         ("riftdrill.chaos.calibrate", "slo"), ("riftdrill.hubcli", "hub")):
+                         ("riftdrill.chaos.calibrate", "slo"), ("riftdrill.hubcli", "hub"),
+                         ("riftdrill.compat.cli", "compat")):
         try:
             sub = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("drivers", "deploy"),
     ("faults",),
     ("load",),
-    ("verify",),
+    ("verify", "compat"),
     ("chaos",),
     ("report",),
     ("compare",),

@@ -23,6 +23,10 @@ from riftdrill.security import credentials
 from riftdrill.security.client import OFF, ClientSecurity
 
 KAFKA_VERSION = "4.4.0"
+
+# Compat workflows (riftdrill.compat.workflows) this engine does not support, each with why:
+# `riftdrill compat` never runs them and shows the reason. Kafka is the reference: none.
+COMPAT_UNSUPPORTED: dict[str, str] = {}
 MIRRORMAKER_VERSION = "4.3.1"  # the newest connect-mirror Maven Central serves
 
 

@@ -19,6 +19,14 @@ from riftdrill.errors import LabError, SetupError
 
 TANSU_VERSION = "0.6.0"
 
+# Compat workflows (riftdrill.compat.workflows) Tansu does not support, each with why:
+# `riftdrill compat` never runs them and shows the reason. Only what the engine lacks goes
+# here; a workflow Tansu answers wrongly stays in the matrix as a failure.
+COMPAT_UNSUPPORTED: dict[str, str] = {
+    "tls": "Tansu 0.6 has no TLS listener",
+    "acl-enforcement": "Tansu 0.6 has no authorizer: it enforces no ACL",
+}
+
 
 def tansu_bin() -> Path:
     return paths.cache_dir() / f"tansu-{TANSU_VERSION}" / "bin" / "tansu"

@@ -1,0 +1,1 @@
+"""riftdrill.compat: which Kafka clients and workflows work against the deployed engine."""
