@@ -91,8 +91,7 @@ compare: setup
 # to results/compat/<engine>.json; ENGINES=kafka for one.
 ENGINES ?= kafka tansu
 compat: setup
-	$(RD) compat $(foreach e,$(ENGINES),--engine $(e))
-	$(RD) report
+	@rc=0; $(RD) compat $(foreach e,$(ENGINES),--engine $(e)) || rc=$$?; $(RD) report && exit $$rc
 
 clean: destroy
 	rm -rf .riftdrill

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill.compat.workflows import Client
 
@@ -52,3 +54,15 @@ class CompatMatrix(BaseModel):
             if c.client == client:
                 out[c.status] = out.get(c.status, 0) + 1
         return out
+
+
+def load_matrix(path: Path) -> CompatMatrix:
+    """A results/compat/<engine>.json file; ValueError naming the file and what is wrong."""
+    try:
+        return CompatMatrix.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"{path}: not readable: {exc}") from None
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ValueError(f"{path}: {loc}: {first['msg']}") from None

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from riftdrill.compat.model import CompatMatrix, load_matrix
+from riftdrill.compat.workflows import WORKFLOWS
 from riftdrill.report import columns
 from riftdrill.report.compare import CompareDoc, CompareEntry, load_compare
 from riftdrill.report.cost import Cost, PriceTable, price_usage, usage_from_summary
@@ -800,8 +802,36 @@ def index_row(run: RunData, prices: PriceTable | None) -> tuple[list[str], list[
     return [c for c, _ in cells], [k for _, k in cells]
 
 
+def compat_section(matrices: list[CompatMatrix]) -> Section:
+    """One row per workflow, a column per engine and client: what `riftdrill compat` found."""
+    columns = [(m, info.client) for m in matrices for info in m.clients]
+    headers = ["area", "workflow", *(f"{m.engine} {m.engine_version} · {client}"
+                                     for m, client in columns)]
+    rows = []
+    for w in WORKFLOWS:
+        cells = [m.cell(w.id, client) for m, client in columns]
+        if any(c is not None for c in cells):
+            rows.append([w.area, w.id, *(c.status if c else "" for c in cells)])
+    blocks: list[Block] = [Para(
+        "Each cell is a real client interaction against the engine's lab cluster "
+        "(`make compat`, docs/compat.md): pass, fail (below, with the error), unsupported "
+        "(declared by the engine, never run) or unavailable (the client has no API for it, or "
+        "the deploy lacks what it needs)."), Table(headers, rows, id="compat")]
+    for m in matrices:
+        versions = ", ".join(f"{i.client} {i.version}" for i in m.clients)
+        counts = "; ".join(f"{i.client}: " + ", ".join(f"{n} {s}" for s, n in sorted(
+            m.counts(i.client).items())) for i in m.clients)
+        blocks.append(Para(f"{m.engine} {m.engine_version} ({m.topology}, security {m.security}"
+                           f"), {m.created_at}; {versions}. {counts}."))
+        failed = [f"{c.workflow} ({c.client}): {c.detail}" for c in m.cells if c.status == "fail"]
+        if failed:
+            blocks.append(Bullets(failed))
+    return Section("Compatibility", blocks)
+
+
 def index_document(runs: list[RunData], compares: list[CompareDoc], skipped: list[Skipped],
-                   prices: PriceTable | None) -> Document:
+                   prices: PriceTable | None, matrices: list[CompatMatrix] | None = None
+                   ) -> Document:
     rows, keys = [], []
     links: dict[tuple[int, int], str] = {}
     for i, run in enumerate(sorted(runs, key=lambda r: r.summary.started_at, reverse=True)):
@@ -825,6 +855,8 @@ def index_document(runs: list[RunData], compares: list[CompareDoc], skipped: lis
             Para(doc.title or f"created {doc.created_at}"), t,
             Table(["report"], [["comparison report"]],
                   links={(0, 0): f"compare/{doc.compare_id}/report.html"})]))
+    if matrices:
+        sections.append(compat_section(matrices))
     if skipped:
         sections.append(Section("Skipped (unreadable) results", [Table(
             ["path", "problem"], [[s.path, s.error] for s in skipped])]))
@@ -880,9 +912,15 @@ def render_all(results: Path, prices: PriceTable | None, prices_path: str = "pri
                 rendered.append(render_compare(d, prices))
         except RunInputError as exc:
             skipped.append(Skipped(str(d), str(exc)))
+    matrices: list[CompatMatrix] = []
+    for path in sorted((results / "compat").glob("*.json")):
+        try:
+            matrices.append(load_matrix(path))
+        except ValueError as exc:
+            skipped.append(Skipped(str(path), str(exc)))
     if progress:
         progress("index")
-    doc = index_document(runs, compares, skipped, prices)
+    doc = index_document(runs, compares, skipped, prices, matrices)
     results.mkdir(parents=True, exist_ok=True)
     _write(results / "index.md", to_markdown(doc))
     _write(results / "index.html", to_html(doc))
