@@ -746,6 +746,7 @@ def admin_topics(t: CompatTarget) -> str:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise Failed(f"a duplicate create failed with {exc.args[0].name()}, "
                              "want TOPIC_ALREADY_EXISTS") from None
+        _await_leaders(t, admin, name, 3)  # metadata reaches each broker in its own time
         md = admin.list_topics(name, timeout=t.timeout_s).topics[name]
         if len(md.partitions) != 3:
             raise Failed(f"created with 3 partitions, metadata says {len(md.partitions)}")
@@ -766,7 +767,17 @@ def add_partitions(t: CompatTarget) -> str:
         admin = _admin(t)
         _wait(admin.create_partitions([NewPartitions(topic, 5)], request_timeout=t.timeout_s), t)
         _await_leaders(t, admin, topic, 5)
-        _produce(t, topic, [b"x"], partition=4)
+        # The producer may ask a broker that has not yet heard of the new partitions (metadata
+        # propagates to each broker in its own time): it retries that, as an application would.
+        deadline = time.monotonic() + t.timeout_s
+        while True:
+            try:
+                _produce(t, topic, [b"x"], partition=4)
+                break
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         return "2 -> 5 partitions; the new partition 4 takes writes"
 
 
@@ -808,15 +819,21 @@ def _topic_acl(topic: str, principal: str, op: Any) -> AclBinding:
 
 @impl("acl-admin")
 def acl_admin(t: CompatTarget) -> str:
+    _need_security(t)  # without an authorizer the ACL API answers SECURITY_DISABLED
     admin = _admin(t)
     topic = t.name("acl-admin", CLIENT)
     binding = _topic_acl(topic, "compat-nobody", AclOperation.READ)
     _wait(admin.create_acls([binding], request_timeout=t.timeout_s), t)
     flt = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, None, None,  # type: ignore[arg-type]
                            AclOperation.ANY, AclPermissionType.ANY)
-    found = admin.describe_acls(flt, request_timeout=t.timeout_s).result(timeout=t.timeout_s)
-    if binding not in found:
-        raise Failed(f"DescribeAcls did not return the created binding ({len(found)} found)")
+    deadline = time.monotonic() + t.timeout_s
+    while True:  # the answering broker learns of the ACL through the metadata log, in its time
+        found = admin.describe_acls(flt, request_timeout=t.timeout_s).result(timeout=t.timeout_s)
+        if binding in found:
+            break
+        if time.monotonic() > deadline:
+            raise Failed(f"DescribeAcls did not return the created binding ({len(found)} found)")
+        time.sleep(0.3)
     deleted = _wait(admin.delete_acls([flt], request_timeout=t.timeout_s), t)
     n = sum(len(v) for v in deleted.values())
     if n != 1:
