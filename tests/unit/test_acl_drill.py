@@ -8,6 +8,7 @@ inventory file under a temporary RIFTDRILL_HOME.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +16,13 @@ import pytest
 
 from riftdrill import faults, inventory
 from riftdrill.chaos import actions, windows
-from riftdrill.errors import FaultError, LabError
+from riftdrill.errors import FaultError, LabError, ValidationError
 from riftdrill.inventory import Inventory
 from riftdrill.security import acls
 from tests.unit.acl_fakes import FakeCluster, fake_clusters, secure
 from tests.unit.test_fault_actions import OWNER, configuration, lab, on_disk
 
+ROOT = Path(__file__).resolve().parents[2]
 LOAD_WRITES = {("ResourceType.TOPIC", p, "AclOperation.WRITE") for p in acls.LOAD_PREFIXES} | {
     ("ResourceType.TOPIC", "main.", "AclOperation.WRITE")} | {
     ("ResourceType.TRANSACTIONAL_ID", p, "AclOperation.WRITE") for p in acls.LOAD_PREFIXES}
@@ -172,3 +174,24 @@ def test_the_actions_stamp_the_window_with_the_acls_seen_gone_and_back(
     assert (w.kind, w.target) == ("revoke_acl", "load")
     assert w.end_ns is not None and w.end_ns >= w.start_ns
     assert w.confirmed_by is not None and "gone" in w.confirmed_by
+
+
+def test_the_drill_is_refused_on_a_lab_without_security(tmp_path: Path) -> None:
+    from riftdrill.chaos.runner import check_drill_fits
+
+    exp = json.loads((ROOT / "experiments" / "acl-revoke.json").read_text())
+    assert "security" in exp["tags"]
+    with pytest.raises(ValidationError, match="SECURITY=sasl-tls"):
+        check_drill_fits("acl-revoke", exp, {}, lab())
+    check_drill_fits("acl-revoke", exp, {}, secure(lab(), tmp_path / "secrets"))
+
+
+def test_the_experiment_revokes_holds_restores_and_its_rollback_heals() -> None:
+    """The base's rollback heal_all restores the ACLs (faults.heal_all syncs them), on every
+    end of the run; the control heals what the run owns the same way."""
+    exp = json.loads((ROOT / "experiments" / "acl-revoke.json").read_text())
+    funcs = [s["provider"]["func"] for s in exp["method"]]
+    i = funcs.index("revoke_acl")
+    assert funcs[i:i + 4] == ["revoke_acl", "hold", "p99_ack_latency_ms", "restore_acl"]
+    assert [s["provider"]["func"] for s in exp["rollbacks"]] == ["heal_all", "stop_load"]
+    assert exp["configuration"]["role"]["default"] == "load"

@@ -221,3 +221,12 @@ def test_an_allow_list_entry_must_be_a_librdkafka_error_name(tmp_path: Path) -> 
     p = write(tmp_path, "experiments:\n  x:\n    allowed_send_errors: [topic authorization]\n")
     with pytest.raises(ValidationError, match="not a librdkafka error name"):
         slo.load(p)
+
+
+def test_the_acl_drill_allows_only_authorization_errors_and_needs_one() -> None:
+    names = {p.stem for p in (ROOT / "experiments").glob("*.json")}
+    b = slo.bounds_for(slo.load(ROOT / "slo.yaml", names), "acl-revoke")
+    assert b.allowed_send_errors == AUTHZ and b.min_failed_sends == 1 and b.max_lost == 0
+    # every other drill allows any code, as before
+    assert slo.bounds_for(slo.load(ROOT / "slo.yaml", names), "broker-kill"
+                          ).allowed_send_errors is None
