@@ -195,3 +195,69 @@ def test_the_experiment_revokes_holds_restores_and_its_rollback_heals() -> None:
     assert funcs[i:i + 4] == ["revoke_acl", "hold", "p99_ack_latency_ms", "restore_acl"]
     assert [s["provider"]["func"] for s in exp["rollbacks"]] == ["heal_all", "stop_load"]
     assert exp["configuration"]["role"]["default"] == "load"
+
+
+_REFUSED = r'''
+import sys, types
+from pathlib import Path
+from confluent_kafka import KafkaError
+from riftdrill.load.users import KafkaProducerUser
+from riftdrill.load.ledger import LedgerWriter
+from riftdrill.load.record import HEADER, MAGIC
+
+class Msg:
+    def __init__(self, seq, partition, offset):
+        self.seq, self._p, self._o = seq, partition, offset
+    def value(self):
+        return HEADER.pack(MAGIC, 1, self.seq, 123, 0) + b"x" * 8
+    def key(self):
+        return b"k-3"
+    def partition(self):
+        return self._p
+    def offset(self):
+        return self._o
+
+class Sink:
+    def fire(self, **_):
+        pass
+
+acked = []
+user = types.SimpleNamespace(topic="t", sending=True, fatal=None, report_each=False)
+user.ledger = LedgerWriter(Path(sys.argv[1]), 1, "aws", ["t"])
+user.ctx = types.SimpleNamespace(metrics=types.SimpleNamespace(
+    failed=lambda: None, acked=lambda us: acked.append(us)))
+user.environment = types.SimpleNamespace(events=types.SimpleNamespace(request=Sink()))
+user._record_error = lambda *a: KafkaProducerUser._record_error(user, *a)
+refused = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+KafkaProducerUser._on_delivery(user, None, Msg(0, 2, 10))      # before the revoke: acked
+KafkaProducerUser._on_delivery(user, refused, Msg(1, 2, -1))   # during it: refused
+KafkaProducerUser._on_delivery(user, None, Msg(2, 2, 11))      # after the restore: acked
+user.ledger.close()
+assert user.fatal is None, user.fatal  # a refusal does not make the client unusable
+assert len(acked) == 2
+'''
+
+
+def test_a_refused_send_lands_in_the_ledger_as_rejected_never_as_acked(tmp_path: Path) -> None:
+    """What the load's producer does with librdkafka's delivery report of a send the authorizer
+    refused (a permanent error: librdkafka does not retry it): a DeliveryError with its name,
+    counted failed, never acked. A subprocess: locust patches the interpreter it is imported
+    in."""
+    import subprocess
+    import sys
+
+    from riftdrill.load.ledger import Ack, DeliveryError, read_producer_ledger
+    from riftdrill.load.outcomes import send_outcomes
+
+    path = tmp_path / "load" / "ledgers" / "aws-p1.rdl"
+    path.parent.mkdir(parents=True)
+    subprocess.run([sys.executable, "-c", _REFUSED, str(path)], check=True, timeout=60)
+    entries = read_producer_ledger(path).entries
+    assert [type(e) for e in entries] == [Ack, DeliveryError, Ack]
+    refused = entries[1]
+    assert isinstance(refused, DeliveryError)
+    assert (refused.seq, refused.partition, refused.error_name) == (
+        1, 2, "TOPIC_AUTHORIZATION_FAILED")
+    outcomes = send_outcomes(tmp_path)
+    assert (outcomes.acked, outcomes.failed) == (2, 1)
+    assert outcomes.errors_by_code == {"TOPIC_AUTHORIZATION_FAILED": 1}
