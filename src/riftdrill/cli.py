@@ -28,6 +28,7 @@ from riftdrill.inventory import (
     Direction,
     Engine,
     LabEngine,
+    Role,
     SecurityMode,
     SetupName,
     Target,
@@ -112,9 +113,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output o
 if TYPE_CHECKING:
     LabEngineChoice = str
     SetupChoice = str
+    RoleChoice = str
 else:  # typer takes list[Enum] but not list[Literal]: the Literal's values as an Enum
     LabEngineChoice = StrEnum("LabEngineChoice", [(e, e) for e in get_args(LabEngine)])
     SetupChoice = StrEnum("SetupChoice", [(e, e) for e in get_args(SetupName)])
+    RoleChoice = StrEnum("RoleChoice", [(e, e) for e in get_args(Role)])
 BrokerArg = Annotated[str, typer.Argument(help="The broker: its name (e.g. aws-1) or node id.")]
 LinkArg = Annotated[str | None, typer.Argument(
     help="The cross-cloud link's name (default: the only link).")]
@@ -640,6 +643,25 @@ def fault_resume_database(database: DatabaseArg, as_json: JsonOpt = False) -> No
     inv = inventory.load()
     faults.resume_database(inv, inv.require_hub().database(database))
     _fault_done(f"resumed database {database}", as_json)
+
+
+RoleArg = Annotated[RoleChoice, typer.Argument(
+    help="The role whose write ACLs go (security sasl-tls; `riftdrill acls` lists them).")]
+
+
+@fault_app.command("revoke-acl")
+def fault_revoke_acl(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
+    """Revoke a role's write ACLs on every cluster (its producers are refused); `heal` (or
+    restore-acl) gives them back. Needs a lab deployed with SECURITY=sasl-tls."""
+    fault = faults.revoke_acl(inventory.load(), str(role), owner_pid=0)
+    _fault_done(f"revoked the write ACLs of {role}", as_json, fault)
+
+
+@fault_app.command("restore-acl")
+def fault_restore_acl(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
+    """Give a role its write ACLs back (and re-create whatever of the ACL plan is missing)."""
+    faults.restore_acl(inventory.load(), str(role))
+    _fault_done(f"restored the write ACLs of {role}", as_json)
 
 
 @fault_app.command("block-store")

@@ -10,6 +10,10 @@ read-modify-write of the inventory (`inventory.locked`):
 - bringing a broker back applies first, with the caller's inventory, then forgets;
 - healing a network fault forgets first, then makes the target match what is still recorded.
 
+`revoke_acl` is declarative the same way, on the cluster's own API rather than a driver's:
+`sync_acls` makes every cluster's ACLs the plan (security/acls.py) minus the writes of each role
+a recorded revoke_acl names, as the super user, so it is the same on every target.
+
 Each primitive gets its driver (`drivers.driver_for`) before it records, forgets or changes
 anything: on aws-gcp that is where the guard runs, so a refusal (GuardError: wrong account or
 project, untagged resource) leaves the inventory and the clouds as they were.
@@ -31,6 +35,7 @@ from typing import Any
 from riftdrill import inventory
 from riftdrill.drivers import Driver, driver_for
 from riftdrill.drivers.base import Effect
+from riftdrill.errors import FaultError
 from riftdrill.inventory import (
     Broker,
     ConnectWorker,
@@ -43,6 +48,8 @@ from riftdrill.inventory import (
     MirrorMaker,
     ObjectStore,
 )
+from riftdrill.security import acls
+from riftdrill.security.client import client_security
 
 BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
 
@@ -306,6 +313,60 @@ def clear_store_weather(store: ObjectStore) -> Effect:
                              lambda drv, inv: drv.sync_store_weather(inv, store.name))
 
 
+# ---- ACLs (security sasl-tls) -----------------------------------------------------------------
+
+def acl_state(inv: Inventory) -> tuple[list[acls.Acl], list[acls.Acl]]:
+    """(ACLs every cluster should list, ACLs none may list): the plan, less the writes of each
+    role a recorded revoke_acl names."""
+    plan = acls.inventory_plan(inv)
+    revoked = {f.target for f in inv.faults_on("revoke_acl")}
+    absent = sorted({a for role, rules in plan.items() if role in revoked
+                     for a in acls.writes_of(rules)})
+    present = sorted({a for rules in plan.values() for a in rules} - set(absent))
+    return present, absent
+
+
+def sync_acls(inv: Inventory) -> Effect:
+    """Make every cluster's ACLs match what `inv` records (acl_state) through the Admin API as
+    the broker principal (the super user); in effect once each cluster's DescribeAcls shows it.
+    Declarative and idempotent, like sync_link: restoring one role keeps another's revoke."""
+    if not inv.security.enabled:
+        raise FaultError("ACLs exist only on a secured lab: this one was deployed with "
+                              f"security {inv.security.mode}; deploy with SECURITY=sasl-tls")
+    requested = time.time_ns()
+    present, absent = acl_state(inv)
+    admin = client_security(inv.security, "broker")
+    done = []
+    for cluster in inv.clusters:
+        members = [b.bootstrap for b in inv.brokers
+                   if b.cluster == cluster.name and "broker" in b.roles]
+        bootstrap = ",".join(members) or ",".join(dict.fromkeys(cluster.bootstrap.values()))
+        done.append(acls.apply_acls(bootstrap, admin, present, absent))
+    revoked = sorted({f.target for f in inv.faults_on("revoke_acl")})
+    how = (f"describe_acls: {len(absent)} write ACL(s) of {', '.join(revoked)} gone"
+           if revoked else f"describe_acls: the plan's {len(present)} ACLs listed")
+    return Effect(requested, max((d.confirmed_ns for d in done), default=time.time_ns()),
+                  f"{how} on {len(done)} cluster(s)")
+
+
+def revoke_acl(inv: Inventory, role: str, *, owner_pid: int,
+               on_effect: OnEffect | None = None) -> Fault:
+    """Take `role`'s write ACLs away on every cluster until restore_acl (or a heal): its
+    producers' sends are refused (TOPIC_AUTHORIZATION_FAILED). `inv` is the caller's: a deploy
+    with security off, an unknown role or one with no write to revoke is refused in one line
+    before anything is recorded."""
+    r = acls.revocable(inv, role)
+    return _inject(_new_fault("revoke_acl", r, owner_pid), lambda drv, now: sync_acls(now),
+                   on_effect)
+
+
+def restore_acl(inv: Inventory, role: str) -> Effect:
+    """Give `role` its write ACLs back: forget its revokes, then sync (with no revoke recorded
+    this still re-creates whatever of the plan a cluster is missing)."""
+    r = acls.revocable(inv, role)
+    return _forget_then_sync("revoke_acl", r, lambda drv, now: sync_acls(now))
+
+
 # ---- everything ------------------------------------------------------------------------------
 
 def heal_all(owner_pid: int | None = None) -> list[Fault]:
@@ -314,8 +375,9 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
 
     One read, then brokers are brought back; one locked write forgets every fault healed, then
     each faulted link and store is made to match what is left (another owner's sever of the
-    same link stays in force). A failure does not stop the rest: what could not be healed stays
-    recorded and the first error is raised at the end.
+    same link stays in force), and the clusters' ACLs the plan less the revokes left. A failure
+    does not stop the rest: what could not be healed stays recorded (revokes whose ACLs could
+    not be restored are recorded again) and the first error is raised at the end.
     """
     inv = inventory.load()
     recorded = [f for f in inv.faults if owner_pid is None or f.by_pid == owner_pid]
@@ -350,6 +412,17 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:
         now.faults = [f for f in now.faults if f.id not in healed_ids]
+    revokes = [f for f in healed if f.kind == "revoke_acl"]
+    if revokes:
+        try:
+            sync_acls(now)
+        except Exception as exc:
+            # Unlike a link, nothing else would bring the ACLs back: record the revokes again
+            # so `riftdrill heal` tries again (a sync is idempotent).
+            errors.append(exc)
+            with inventory.locked() as again:
+                again.faults.extend(revokes)
+            healed = [f for f in healed if f.kind != "revoke_acl"]
     network = [f for f in healed if f.kind in ("sever_link", "degrade_link", "block_object_store",
                                                "brownout_store")]
     for kind, target in dict.fromkeys((f.kind, f.target) for f in network):

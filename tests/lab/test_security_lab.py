@@ -2,8 +2,9 @@
 builds the stretched kafka lab with TLS on every listener, SCRAM-SHA-512 and ACLs per
 principal. A plaintext client and a wrong password are refused, the load principal produces,
 the verifier principal cannot (an authorization error), the controllers take only the deploy's
-certificates, the secrets stay 0600 and out of the inventory and the run, and a short drill
-passes end to end (load, fences, verifier, timeline, report) as its principals.
+certificates, the secrets stay 0600 and out of the inventory and the run, a short drill
+passes end to end (load, fences, verifier, timeline, report) as its principals, and the ACL
+drill (`acl-revoke`, by hand and as a drill) refuses the load's sends and gives them back.
 
 Reshapes the lab (a secured deploy rebuilds the cluster), so it runs last; it leaves the default
 lab behind.
@@ -28,6 +29,7 @@ from riftdrill.errors import AuthenticationError, AuthorizationError, SecurityEr
 from riftdrill.inventory import Inventory
 from riftdrill.load import kafka
 from riftdrill.load.fence import write_fences
+from riftdrill.security import acls as acls_mod
 from riftdrill.security import credentials
 from riftdrill.security.client import OFF, ClientSecurity, client_security
 from tests.conftest import ROOT, riftdrill
@@ -153,6 +155,68 @@ def test_a_short_drill_passes_with_every_client_as_its_principal(secured: Invent
                          if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".md", ".txt"))
     for password in _passwords(secured):
         assert password not in everything  # the run's results and logs hold no secret
+
+
+# The ACL drill (issue 17 item 3) runs here, on this module's one secured deploy: a fixture of
+# module scope imported into another module would deploy the secured lab a second time.
+AUTHORIZATION_ERRORS = {"TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED",
+                        "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"}
+
+
+def _listed_acls(inv: Inventory) -> set[tuple[str, str, str, str, str]]:
+    """What the cluster itself lists (DescribeAcls as the super user), not the plan."""
+    admin = acls_mod.admin_client(inv.bootstrap("aws"), client_security(inv.security, "broker"))
+    return acls_mod._listed(admin)
+
+
+def _load_writes(inv: Inventory) -> set[tuple[str, str, str, str, str]]:
+    rules = acls_mod.writes_of(acls_mod.inventory_plan(inv)["load"])
+    return {acls_mod._key(b) for b in acls_mod.bindings(rules)}
+
+
+def test_a_revoke_by_hand_refuses_the_load_and_heal_gives_its_writes_back(
+        secured: Inventory) -> None:
+    bootstrap = secured.bootstrap("aws")
+    load = client_security(secured.security, "load")
+    topic = f"riftdrill-acl-{uuid.uuid4().hex[:6]}"
+    kafka.ensure_topic(bootstrap, topic, 3, 3, security=load)
+    writes = _load_writes(secured)
+    assert writes and writes <= _listed_acls(secured)
+    out = json.loads(riftdrill("fault", "revoke-acl", "load", "--json").stdout)
+    assert (out["fault"]["kind"], out["fault"]["target"]) == ("revoke_acl", "load")
+    try:
+        assert not writes & _listed_acls(secured)
+        [denied] = _produce(bootstrap, topic, load)
+        assert denied is not None and denied.name() == "TOPIC_AUTHORIZATION_FAILED"
+    finally:
+        healed = json.loads(riftdrill("heal", "--json").stdout)["healed"]
+    assert [(f["kind"], f["target"]) for f in healed] == [("revoke_acl", "load")]
+    assert writes <= _listed_acls(secured)
+    assert _produce(bootstrap, topic, load) == [None]
+
+
+def test_acl_revoke_drill_refuses_sends_loses_none_and_recovers(secured: Inventory) -> None:
+    rc, summary = drill("acl-revoke", "--var", "hold_s=10", *SHORT)
+    assert rc == 0 and summary["verdict"]["passed"], summary["verdict"]["reasons"]
+    assert summary["verify"]["passed"] and summary["verify"]["counts"]["lost"] == 0
+    errors = summary["sends"]["errors_by_code"]
+    assert errors and set(errors) <= AUTHORIZATION_ERRORS, errors  # refused, nothing else
+    assert sum(errors.values()) > 0 and summary["sends"]["acked"] > 1000
+    [window] = summary["fault_windows"]
+    assert (window["kind"], window["target"]) == ("revoke_acl", "load")
+    assert window["end_s"] > window["start_s"]
+    assert "gone" in (window.get("confirmed_by") or "")
+    assert window["healed_by"] == "drill" and "listed" in (window.get("end_confirmed_by") or "")
+    recovery = summary["recovery"]
+    assert recovery["worst_time_to_first_ack_s"] is not None
+    assert all(v is not None for v in recovery["time_to_first_ack_s"].values())
+    assert set(recovery["time_to_first_ack_s"]) == {"aws", "gcp"}
+    assert recovery["worst_partition_unavailability_s"] is not None
+    # after the drill: nothing recorded, and the cluster lists the load's writes again
+    assert inventory.load(ROOT / ".riftdrill" / "inventory.json").faults == []
+    assert _load_writes(secured) <= _listed_acls(secured)
+    plan = json.loads(riftdrill("acls", "--json").stdout)["acls"]["load"]
+    assert {"write", "idempotent-write"} <= {a["operation"] for a in plan}
 
 
 # A cross-section of the matrix, cheap enough for every CI run: a write path, a transaction, a

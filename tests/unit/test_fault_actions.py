@@ -33,6 +33,7 @@ from riftdrill.inventory import (
     MirrorMaker,
     ObjectStore,
 )
+from riftdrill.security import acls
 
 OWNER = 4242
 
@@ -303,6 +304,16 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
                               run_start_ns=0, bootstrap="b") as tail:
         tail.poll(0, 0, 0, 1, 7, 0, 1, 1, 2, 0)  # one record crossed
     monkeypatch.setattr(actions, "BASELINE_AFTER_S", 0.0)
+    from tests.unit.acl_fakes import fake_clusters, secure
+
+    def secure_on_disk() -> None:
+        inv = Inventory.model_validate_json(paths.inventory_path().read_bytes())
+        inv = secure(inv, tmp_path / "secrets")
+        paths.inventory_path().write_text(inv.model_dump_json())
+        acl_clusters.update(fake_clusters(monkeypatch, [
+            a for rules in acls.inventory_plan(inv).values() for a in rules]))
+
+    acl_clusters: dict[str, Any] = {}
 
     # (action, call, plain reads allowed, locked writes expected, faults on disk afterwards)
     Step = tuple[str, Callable[[], dict[str, Any]], int, int, list[tuple[str, str]]]
@@ -377,6 +388,11 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         # producers are pointed by a file the load reads: no fault recorded
         ("fail_over_producers", lambda: actions.fail_over_producers("aws", conf), 1, 0, []),
         ("fail_back_producers", lambda: actions.fail_back_producers("aws", conf), 1, 0, []),
+        # the ACL drill: on a secured lab (made so on disk here, past the counters), through
+        # a fake Admin API (tests/unit/acl_fakes.py); no driver is involved
+        ("revoke_acl", lambda: (secure_on_disk(), actions.revoke_acl("load", conf))[1], 1, 1,
+         [("revoke_acl", "load")]),
+        ("restore_acl", lambda: actions.restore_acl("load", conf), 1, 1, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
     assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
@@ -415,7 +431,7 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup"),
         ("stop_worker", "connect-aws"), ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
         ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
-        ("pause_connector", "s"), ("pause_connector", "k")]
+        ("pause_connector", "s"), ("pause_connector", "k"), ("revoke_acl", "load")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 

@@ -175,3 +175,58 @@ def test_the_captured_broker_kill_run_meets_its_failed_send_bound() -> None:
     # ...and the bound would catch Tansu's broker-kill figure (164 of 17002 sends timed out)
     [v] = slo.check(bounds, None, CLEAN, 30, sends=sends(16838, _MSG_TIMED_OUT=164))
     assert v.bound == "max_failed_send_ratio"
+
+
+AUTHZ = ["TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED",
+         "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"]
+
+
+def test_sends_failing_only_with_allowed_codes_hold() -> None:
+    b = slo.ExperimentSlo(allowed_send_errors=AUTHZ, min_failed_sends=1)
+    assert slo.check(b, None, CLEAN, 0, sends=sends(70, TOPIC_AUTHORIZATION_FAILED=30)) == []
+
+
+def test_a_send_failing_with_a_code_outside_the_allow_list_is_a_violation() -> None:
+    b = slo.ExperimentSlo(allowed_send_errors=AUTHZ)
+    [v] = slo.check(b, None, CLEAN, 0, sends=sends(
+        70, TOPIC_AUTHORIZATION_FAILED=27, _MSG_TIMED_OUT=2, _PURGE_QUEUE=1))
+    assert (v.bound, v.limit, v.measured) == ("allowed_send_errors", 0, 3)
+    assert v.message.startswith("SLO allowed_send_errors: 3 send(s) failed with a code this "
+                                "drill does not allow (_MSG_TIMED_OUT 2, _PURGE_QUEUE 1)")
+    # an empty list allows no failure at all; no list allows any code
+    [v] = slo.check(slo.ExperimentSlo(allowed_send_errors=[]), None, CLEAN, 0,
+                    sends=sends(9, TOPIC_AUTHORIZATION_FAILED=1))
+    assert "allowed: none" in v.message
+    assert slo.check(slo.ExperimentSlo(), None, CLEAN, 0, sends=sends(9, _MSG_TIMED_OUT=1)) == []
+
+
+def test_a_fault_no_send_saw_breaks_min_failed_sends() -> None:
+    b = slo.ExperimentSlo(allowed_send_errors=AUTHZ, min_failed_sends=1)
+    [v] = slo.check(b, None, CLEAN, 0, sends=sends(100))
+    assert (v.bound, v.limit, v.measured) == ("min_failed_sends", 1, 0)
+    assert "the producers never saw the fault" in v.message
+    # without send outcomes neither bound can be shown to hold
+    assert [v.bound for v in slo.check(b, None, CLEAN, 0, sends=None)] == [
+        "allowed_send_errors", "min_failed_sends"]
+
+
+def test_lost_records_fail_whatever_the_send_errors_allow() -> None:
+    b = slo.ExperimentSlo(allowed_send_errors=AUTHZ, min_failed_sends=1)
+    lost = VerifyReport(run_dir="x", totals={"lost": 2})
+    [v] = slo.check(b, None, lost, 0, sends=sends(70, TOPIC_AUTHORIZATION_FAILED=30))
+    assert v.bound == "max_lost"
+
+
+def test_an_allow_list_entry_must_be_a_librdkafka_error_name(tmp_path: Path) -> None:
+    p = write(tmp_path, "experiments:\n  x:\n    allowed_send_errors: [topic authorization]\n")
+    with pytest.raises(ValidationError, match="not a librdkafka error name"):
+        slo.load(p)
+
+
+def test_the_acl_drill_allows_only_authorization_errors_and_needs_one() -> None:
+    names = {p.stem for p in (ROOT / "experiments").glob("*.json")}
+    b = slo.bounds_for(slo.load(ROOT / "slo.yaml", names), "acl-revoke")
+    assert b.allowed_send_errors == AUTHZ and b.min_failed_sends == 1 and b.max_lost == 0
+    # every other drill allows any code, as before
+    assert slo.bounds_for(slo.load(ROOT / "slo.yaml", names), "broker-kill"
+                          ).allowed_send_errors is None

@@ -35,6 +35,7 @@ from riftdrill.context import RunContext
 from riftdrill.drivers.base import Effect
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, ConnectWorker, Direction, FaultKind, Inventory, Link
+from riftdrill.security import acls
 
 __all__ = [
     "await_checkpoints",
@@ -65,10 +66,12 @@ __all__ = [
     "restart_faulted_brokers",
     "restart_mirror",
     "restart_worker",
+    "restore_acl",
     "restore_link",
     "resume_broker",
     "resume_connector",
     "resume_database",
+    "revoke_acl",
     "sever_link",
     "start_load",
     "stop_load",
@@ -354,6 +357,26 @@ def clear_object_store_weather(store: str,
     st = inventory.load().store(store)
     _ended(ctx, "brownout_store", st.name, faults.clear_store_weather(st))
     return {"cleared": st.name, "at": _now()}
+
+
+# ---- ACLs (security sasl-tls) ----------------------------------------------------------------
+
+def revoke_acl(role: str = "load", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Take a role's write ACLs away on every cluster (its producers are refused:
+    TOPIC_AUTHORIZATION_FAILED) until `restore_acl`; the window starts when DescribeAcls no
+    longer lists them. Refused in one line on a lab deployed with security off."""
+    ctx = RunContext.from_configuration(configuration)
+    faults.revoke_acl(inventory.load(), role, owner_pid=_owner(ctx),
+                      on_effect=lambda e: _started(ctx, "revoke_acl", role, e))
+    return {"revoked": role, "operations": list(acls.WRITE_OPERATIONS), "at": _now()}
+
+
+def restore_acl(role: str = "load", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Give the role its write ACLs back; the window ends when DescribeAcls lists them again."""
+    ctx = RunContext.from_configuration(configuration)
+    effect = faults.restore_acl(inventory.load(), role)
+    _ended(ctx, "revoke_acl", role, effect)
+    return {"restored": role, "at": _now(), "how": effect.confirmed_by}
 
 
 # ---- everything ------------------------------------------------------------------------------

@@ -673,13 +673,17 @@ class DrillStart:
 def check_drill_fits(name: str, exp: dict[str, Any], params: dict[str, Any],
                      inv: inventory.Inventory) -> None:
     """A drill tagged `mirror` (MirrorMaker 2 kill, consumer failover) needs a cluster per cloud
-    with MirrorMaker 2, one tagged `hub` the integration hub: refused before anything runs,
-    naming the fix."""
+    with MirrorMaker 2, one tagged `hub` the integration hub, one tagged `security` (the ACL
+    drill) a lab deployed with SECURITY=sasl-tls: refused before anything runs, naming the fix."""
     tags = exp.get("tags", [])
     if "hub" in tags and inv.hub is None:
         raise ValidationError(f"drill {name} needs the integration hub: this lab is "
                               f"{inv.engine} {inv.topology}; deploy it with "
                               "`make deploy TOPOLOGY=hub`")
+    if "security" in tags and not inv.security.enabled:
+        raise ValidationError(f"drill {name} needs the authorizer: this lab was deployed with "
+                              f"security {inv.security.mode}; deploy with SECURITY=sasl-tls "
+                              "(`make deploy SECURITY=sasl-tls`)")
     if "mirror" not in tags:
         return
     try:

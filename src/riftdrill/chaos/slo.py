@@ -19,6 +19,12 @@ Bounds (absent = not bounded):
 - max_failed_send_ratio (0..1): failed sends / sends that got an answer, over the whole run,
   from the producer ledgers (`riftdrill.load.outcomes`, summary.json `sends.failed_ratio`).
   No ledgers, or no send at all, breaks it: a ratio over nothing is no evidence.
+- allowed_send_errors (a list of librdkafka error names, e.g. [TOPIC_AUTHORIZATION_FAILED]):
+  the only codes a send of this drill may fail with, over the whole run (summary.json
+  `sends.errors_by_code`), as Jepsen's allowed-error-types: a send failing with any other code
+  breaks it; absent = any code (the ratio bound still counts them). `min_failed_sends`: at
+  least this many sends must have failed: a drill whose fault must be refused (acl-revoke)
+  tested nothing when the producers never saw it. No send outcomes break either.
 - records, from the verifier's counts: max_lost (only 0 is accepted: an acknowledged record lost
   always fails a drill), max_duplicates, max_reordered. Whether duplicates or reordered records
   fail a run is decided by the run's contract (`riftdrill.verify.contract`); these two bounds
@@ -69,6 +75,7 @@ from riftdrill.verify.report import VerifyReport
 Bound = float | str | None
 ENGINES: tuple[str, ...] = tuple(dict.fromkeys((*get_args(LabEngine), *get_args(CloudEngine))))
 _RELATIVE = re.compile(r"^\s*hold_s\s*\+\s*(\d+(?:\.\d+)?)\s*$")
+_ERROR_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")  # librdkafka's names: KafkaError.name()
 
 
 class ExperimentSlo(BaseModel):
@@ -89,6 +96,10 @@ class ExperimentSlo(BaseModel):
     # to the sink's table. A drill with the bound and no hub figures breaks it.
     max_change_lag_s: Bound = None
     max_failed_send_ratio: float | None = Field(default=None, ge=0, le=1)
+    # Jepsen's allowed-error-types for sends: the librdkafka error names a send may fail with
+    # (None: any); and how many sends must have failed (the fault was seen by the producers).
+    allowed_send_errors: list[str] | None = None
+    min_failed_sends: int | None = Field(default=None, ge=0)
     max_duplicates: int | None = Field(default=None, ge=0)
     max_reordered: int | None = Field(default=None, ge=0)
     max_lost: int = 0
@@ -103,6 +114,15 @@ class ExperimentSlo(BaseModel):
             raise ValueError(f"{v!r} is neither seconds nor 'hold_s + <seconds>'")
         if isinstance(v, int | float) and v < 0:
             raise ValueError("must be >= 0")
+        return v
+
+    @field_validator("allowed_send_errors")
+    @classmethod
+    def _codes(cls, v: list[str] | None) -> list[str] | None:
+        bad = [c for c in v or [] if not _ERROR_NAME.match(c)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: not a librdkafka error name "
+                             "(e.g. TOPIC_AUTHORIZATION_FAILED, _MSG_TIMED_OUT)")
         return v
 
     @field_validator("max_lost")
@@ -281,6 +301,36 @@ def _check_sends(out: list[Violation], limit: float | None, sends: SendOutcomes 
                     f"({sends.failed} of {sends.attempted}: {codes}), over by {over:.2%}"))
 
 
+def _check_send_errors(out: list[Violation], bounds: ExperimentSlo,
+                       sends: SendOutcomes | None) -> None:
+    allowed, least = bounds.allowed_send_errors, bounds.min_failed_sends
+    if allowed is None and least is None:
+        return
+    if sends is None:
+        limits = {"allowed_send_errors": None if allowed is None else 0,
+                  "min_failed_sends": least}
+        out += [Violation(bound=name, limit=limit, measured=None, over_by=None,
+                          message=f"SLO {name}: no send outcomes (no producer ledger could be "
+                                  "read)")
+                for name, limit in limits.items() if limit is not None]
+        return
+    if allowed is not None:
+        other = {code: n for code, n in sends.errors_by_code.items() if code not in allowed}
+        if other:
+            n = sum(other.values())
+            codes = ", ".join(f"{k} {v}" for k, v in other.items())
+            out.append(Violation(
+                bound="allowed_send_errors", limit=0, measured=n, over_by=n,
+                message=f"SLO allowed_send_errors: {n} send(s) failed with a code this drill "
+                        f"does not allow ({codes}); allowed: {', '.join(allowed) or 'none'}"))
+    if least is not None and sends.failed < least:
+        out.append(Violation(
+            bound="min_failed_sends", limit=least, measured=sends.failed,
+            over_by=None, message=f"SLO min_failed_sends >= {least}: {sends.failed} send(s) "
+                                  "failed: the producers never saw the fault, so the drill "
+                                  "tested nothing"))
+
+
 def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: VerifyReport | None,
           hold_s: float, *, sends: SendOutcomes | None = None,
           replication: Mapping[str, MirrorLag] | None = None,
@@ -318,6 +368,7 @@ def check(bounds: ExperimentSlo, recovery: RecoveryFigures | None, verify: Verif
             why = why or "no per-partition figures: not measured"
         _check(out, bound, limit, getattr(recovery, figure), why, where)
     _check_sends(out, bounds.max_failed_send_ratio, sends)
+    _check_send_errors(out, bounds, sends)
     counts = {"max_duplicates": "duplicates", "max_reordered": "reordered", "max_lost": "lost"}
     for bound, kind in counts.items():
         limit_i: int | None = getattr(bounds, bound)

@@ -15,15 +15,21 @@ principal is a super user (server.properties' super.users) and needs none.
 - connect (the integration hub): everything on its internal topics (`<group>-*`) and the CDC
   topics (`<prefix>.*`), its group and its sink connector's (`connect-*`), its transactional
   ids (KIP-618 exactly-once source), idempotent writes.
+
+The ACL drill (`revoke_acl` faults, faults.py) takes a role's writes away and gives them back:
+`writes_of` is what it revokes, `revocable` refuses what it cannot revoke, and `apply_acls`
+makes one cluster list exactly the ACLs it should (as the super user, through the Admin API)
+and waits until DescribeAcls shows it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from riftdrill.errors import LabError
+from riftdrill.errors import FaultError, LabError
 from riftdrill.inventory import Inventory, Role, Security
 from riftdrill.security.client import ClientSecurity
 
@@ -154,11 +160,10 @@ def create_acls(bootstrap: str, admin: ClientSecurity, acls: Sequence[Acl],
     broker lists them all; creating an ACL that exists changes nothing, so this is idempotent.
     Returns how many were asked for."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
     if not acls:
         return 0
-    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2, **admin.librdkafka()})
+    client = admin_client(bootstrap, admin)
     failures = []
     unique = sorted(set(acls))
     futures = client.create_acls(bindings(unique), request_timeout=timeout_s)
@@ -179,13 +184,7 @@ def _key(binding: AclBinding) -> tuple[str, str, str, str, str]:
             binding.principal, str(binding.operation))
 
 
-def _await_listed(client: Any, acls: Sequence[Acl], bootstrap: str, timeout_s: float) -> None:
-    """The controller has committed the ACLs when CreateAcls answers; a broker authorizes with
-    them once it has replayed the metadata. A client started right after (MirrorMaker 2, a
-    Connect worker creating its internal topics, the first load) must not be refused meanwhile."""
-    import time
-
-    from confluent_kafka import KafkaException
+def _every() -> Any:
     from confluent_kafka.admin import (  # type: ignore[attr-defined]
         AclBindingFilter,
         AclOperation,
@@ -194,20 +193,142 @@ def _await_listed(client: Any, acls: Sequence[Acl], bootstrap: str, timeout_s: f
         ResourceType,
     )
 
-    wanted = {_key(b) for b in bindings(acls)}
     anything: Any = None  # the filter's "any name, principal, host" (its stub says str)
-    every = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, anything,
-                             anything, AclOperation.ANY, AclPermissionType.ANY)
+    return AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, anything,
+                            anything, AclOperation.ANY, AclPermissionType.ANY)
+
+
+def _listed(client: Any) -> set[tuple[str, str, str, str, str]]:
+    """The keys of every ACL a broker of the cluster lists now (DescribeAcls)."""
+    return {_key(b) for b in client.describe_acls(_every(), request_timeout=5).result(10)}
+
+
+def _await_listed(client: Any, acls: Sequence[Acl], bootstrap: str, timeout_s: float,
+                  absent: Sequence[Acl] = ()) -> int:
+    """The controller has committed the ACLs when CreateAcls answers; a broker authorizes with
+    them once it has replayed the metadata. A client started right after (MirrorMaker 2, a
+    Connect worker creating its internal topics, the first load) must not be refused meanwhile.
+    With `absent`, also until none of those is listed (a DeleteAcls replayed). Returns the
+    epoch ns at which a broker listed it so."""
+    from confluent_kafka import KafkaException
+
+    wanted = {_key(b) for b in bindings(acls)}
+    gone = {_key(b) for b in bindings(absent)}
     deadline = time.monotonic() + timeout_s
-    missing = len(wanted)
+    missing, left = len(wanted), len(gone)
     while time.monotonic() < deadline:
         try:
-            listed = {_key(b) for b in client.describe_acls(every, request_timeout=5).result(10)}
-            missing = len(wanted - listed)
+            listed = _listed(client)
+            missing, left = len(wanted - listed), len(gone & listed)
         except KafkaException:
             pass
-        if not missing:
-            return
+        if not missing and not left:
+            return time.time_ns()
         time.sleep(0.2)
-    raise LabError(f"{missing} of {len(wanted)} ACLs created at {bootstrap} are still not listed "
-                   f"after {timeout_s:g} s")
+    if missing:
+        raise LabError(f"{missing} of {len(wanted)} ACLs created at {bootstrap} are still not "
+                       f"listed after {timeout_s:g} s")
+    raise LabError(f"{left} of {len(gone)} ACLs deleted at {bootstrap} are still listed after "
+                   f"{timeout_s:g} s")
+
+
+def admin_client(bootstrap: str, admin: ClientSecurity) -> Any:
+    """An Admin API client as `admin` (the super user); the one place riftdrill makes one for
+    ACLs, so a test fakes the cluster here."""
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 2, **admin.librdkafka()})
+
+
+# ---- the ACL drill: a role's writes revoked, then restored ----------------------------------
+
+# What a revoke takes: the WRITE ACLs (topics, transactional ids). The cluster's IDEMPOTENT_WRITE
+# stays: without it a producer's InitProducerId fails with CLUSTER_AUTHORIZATION_FAILED, which
+# librdkafka retries until the sends time out (_MSG_TIMED_OUT, not a refusal), while a Produce
+# without WRITE on its topic is refused at once with TOPIC_AUTHORIZATION_FAILED, a permanent
+# error per send: what the drill wants the producers to see.
+WRITE_OPERATIONS: tuple[Operation, ...] = ("write",)
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+def writes_of(rules: Iterable[Acl]) -> list[Acl]:
+    """The ACLs of `rules` a revoke takes away."""
+    return [a for a in rules if a.operation in WRITE_OPERATIONS]
+
+
+def revocable(inv: Inventory, role: str) -> Role:
+    """`role`, when its writes can be revoked on this deploy; else FaultError in one line
+    (nothing is recorded or changed: callers check before they record)."""
+    if not inv.security.enabled:
+        raise FaultError("revoking an ACL needs the authorizer: this lab was deployed with "
+                         f"security {inv.security.mode}; deploy with SECURITY=sasl-tls "
+                         "(`make deploy SECURITY=sasl-tls`)")
+    r = next((r for r in ROLES if r == role), None)
+    if r is None:
+        raise FaultError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+    if r == "broker":
+        raise FaultError("role broker is the super user (super.users): no ACL grants it "
+                         "anything, so none can be revoked; revoke load's")
+    rules = inventory_plan(inv).get(r, [])
+    if any(a.operation == "all" for a in rules):
+        raise FaultError(f"role {r}'s writes come with its 'all' ACLs, which a revoke does not "
+                         "split; revoke load's (`riftdrill acls` lists each role's)")
+    if not writes_of(rules):
+        raise FaultError(f"role {r} has no write ACL to revoke on this lab (`riftdrill acls` "
+                         "lists each role's)")
+    return r
+
+
+@dataclass(frozen=True)
+class AclSync:
+    """What apply_acls did on one cluster."""
+
+    bootstrap: str
+    created: int
+    deleted: int
+    confirmed_ns: int  # when a broker's DescribeAcls first listed the wanted state
+
+
+def apply_acls(bootstrap: str, admin: ClientSecurity, present: Sequence[Acl],
+               absent: Sequence[Acl], timeout_s: float = 30) -> AclSync:
+    """Make the cluster at `bootstrap` list every ACL of `present` and none of `absent`, as
+    `admin` (the super user): listed first, then only the difference created or deleted, then
+    listed again until it holds (LabError naming what is not, after `timeout_s`). ACLs in
+    neither (an operator's own) are left alone. Idempotent."""
+    from confluent_kafka import KafkaException
+
+    client = admin_client(bootstrap, admin)
+    try:
+        listed = _listed(client)
+    except KafkaException as exc:
+        raise LabError(f"listing the ACLs at {bootstrap} failed: {exc.args[0]}") from None
+    create = sorted({a for a in present if _key(bindings([a])[0]) not in listed})
+    delete = sorted({a for a in absent if _key(bindings([a])[0]) in listed})
+    failures: list[str] = []
+    if create:
+        futures = client.create_acls(bindings(create), request_timeout=timeout_s)
+        for acl, future in zip(create, futures.values(), strict=True):
+            try:
+                future.result(timeout=timeout_s)
+            except KafkaException as exc:
+                failures.append(f"creating {acl.describe()}: {exc.args[0]}")
+    if delete:
+        futures = client.delete_acls(filters(delete), request_timeout=timeout_s)
+        for acl, future in zip(delete, futures.values(), strict=True):
+            try:
+                future.result(timeout=timeout_s)
+            except KafkaException as exc:
+                failures.append(f"deleting {acl.describe()}: {exc.args[0]}")
+    if failures:
+        raise LabError(f"changing ACLs at {bootstrap} failed ({len(failures)} of "
+                       f"{len(create) + len(delete)}): " + "; ".join(failures[:3]))
+    confirmed = _await_listed(client, present, bootstrap, timeout_s, absent)
+    return AclSync(bootstrap, len(create), len(delete), confirmed)
+
+
+def filters(acls: Iterable[Acl]) -> list[Any]:
+    """One DeleteAcls filter per ACL, matching exactly that ACL."""
+    from confluent_kafka.admin import AclBindingFilter  # type: ignore[attr-defined]
+
+    return [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host,
+                             b.operation, b.permission_type) for b in bindings(acls)]
