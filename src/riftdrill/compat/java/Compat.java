@@ -1264,7 +1264,7 @@ public class Compat {
         try (Admin bad = admin(wrong, "default.api.timeout.ms", "8000", "request.timeout.ms", "8000")) {
             get(bad.describeCluster().nodes());
         } catch (Exception e) {
-            return brokers + " brokers reached as " + who + "; a wrong password: " + errorName(e);
+            return brokers + " brokers reached as " + who + "; a wrong password refused (" + errorName(e) + ")";
         }
         throw new Failed("a wrong SCRAM password was accepted");
     }
