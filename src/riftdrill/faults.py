@@ -343,10 +343,18 @@ def sync_acls(inv: Inventory) -> Effect:
         bootstrap = ",".join(members) or ",".join(dict.fromkeys(cluster.bootstrap.values()))
         done.append(acls.apply_acls(bootstrap, admin, present, absent))
     revoked = sorted({f.target for f in inv.faults_on("revoke_acl")})
-    how = (f"describe_acls: {len(absent)} write ACL(s) of {', '.join(revoked)} gone"
-           if revoked else f"describe_acls: the plan's {len(present)} ACLs listed")
-    return Effect(requested, max((d.confirmed_ns for d in done), default=time.time_ns()),
-                  f"{how} on {len(done)} cluster(s)")
+    listed_ns = max((d.confirmed_ns for d in done), default=time.time_ns())
+    if revoked:
+        # A broker refuses the writes once it applies the deletion, which may be before any
+        # DescribeAcls lists it: the revoke counts from the DeleteAcls request, so no refusal
+        # can come before its window (and the figures after it are an upper bound).
+        changed_ns = min((d.changed_ns for d in done), default=listed_ns)
+        return Effect(requested, changed_ns,
+                      f"deleteacls sent; describe_acls: {len(absent)} write ACL(s) of "
+                      f"{', '.join(revoked)} gone {(listed_ns - changed_ns) / 1e6:.0f} ms later "
+                      f"on {len(done)} cluster(s)")
+    return Effect(requested, listed_ns,
+                  f"describe_acls: the plan's {len(present)} ACLs listed on {len(done)} cluster(s)")
 
 
 def revoke_acl(inv: Inventory, role: str, *, owner_pid: int,

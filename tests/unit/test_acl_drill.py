@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -261,3 +262,20 @@ def test_a_refused_send_lands_in_the_ledger_as_rejected_never_as_acked(tmp_path:
     outcomes = send_outcomes(tmp_path)
     assert (outcomes.acked, outcomes.failed) == (2, 1)
     assert outcomes.errors_by_code == {"TOPIC_AUTHORIZATION_FAILED": 1}
+
+
+def test_a_revoke_counts_from_the_deleteacls_request_not_from_its_listing(
+        secured: tuple[Inventory, dict[str, FakeCluster]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A broker refuses the writes once it applies the deletion, which may be before DescribeAcls
+    # lists it: a refusal must never come before the window (the baseline would call the cluster
+    # unhealthy), so the window starts at the request.
+    inv, _ = secured
+    monkeypatch.setattr(acls, "apply_acls", lambda bootstrap, admin, present, absent: acls.AclSync(
+        bootstrap, 0, len(absent), confirmed_ns=2_000_000_000, changed_ns=1_000_000_000))
+    effects: list[Any] = []
+    faults.revoke_acl(inv, "load", owner_pid=OWNER, on_effect=effects.append)
+    [effect] = effects
+    assert effect.confirmed_ns == 1_000_000_000
+    assert "deleteacls sent" in effect.confirmed_by and "gone 1000 ms later" in effect.confirmed_by
+    restored = faults.restore_acl(inventory.load(), "load")
+    assert restored.confirmed_ns == 2_000_000_000  # a restore is in effect once listed

@@ -287,6 +287,9 @@ class AclSync:
     created: int
     deleted: int
     confirmed_ns: int  # when a broker's DescribeAcls first listed the wanted state
+    # Just before the first CreateAcls / DeleteAcls was sent (confirmed_ns when nothing changed):
+    # a broker may apply a change before any DescribeAcls lists it.
+    changed_ns: int = 0
 
 
 def apply_acls(bootstrap: str, admin: ClientSecurity, present: Sequence[Acl],
@@ -305,6 +308,7 @@ def apply_acls(bootstrap: str, admin: ClientSecurity, present: Sequence[Acl],
     create = sorted({a for a in present if _key(bindings([a])[0]) not in listed})
     delete = sorted({a for a in absent if _key(bindings([a])[0]) in listed})
     failures: list[str] = []
+    changed_ns = time.time_ns()
     if create:
         futures = client.create_acls(bindings(create), request_timeout=timeout_s)
         for acl, future in zip(create, futures.values(), strict=True):
@@ -323,7 +327,8 @@ def apply_acls(bootstrap: str, admin: ClientSecurity, present: Sequence[Acl],
         raise LabError(f"changing ACLs at {bootstrap} failed ({len(failures)} of "
                        f"{len(create) + len(delete)}): " + "; ".join(failures[:3]))
     confirmed = _await_listed(client, present, bootstrap, timeout_s, absent)
-    return AclSync(bootstrap, len(create), len(delete), confirmed)
+    return AclSync(bootstrap, len(create), len(delete), confirmed,
+                   changed_ns if create or delete else confirmed)
 
 
 def filters(acls: Iterable[Acl]) -> list[Any]:
