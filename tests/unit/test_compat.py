@@ -69,8 +69,8 @@ def fake_client(tmp_path: Path, body: str) -> list[str]:
 def cells_of(tmp_path: Path, body: str, workflows: list[str],
              deadline_s: float = 20) -> tuple[ClientInfo, list[CompatCell], list[CompatCell]]:
     seen: list[CompatCell] = []
-    info, cells = run.run_client("java", fake_client(tmp_path, body), workflows, deadline_s,
-                                 tmp_path / "client.log", seen.append)
+    info, cells = run.run_client("java", lambda ws: [*fake_client(tmp_path, body), *ws], workflows,
+                                 deadline_s, tmp_path / "client.log", seen.append)
     return info, cells, seen
 
 
@@ -87,16 +87,39 @@ def test_cells_come_back_in_order_with_the_clients_version(tmp_path: Path) -> No
     assert [c.workflow for c in seen] == ["headers", "tls"]  # shown as they end
 
 
-def test_a_client_that_dies_fails_every_cell_it_did_not_report(tmp_path: Path) -> None:
+def test_a_client_that_dies_fails_the_workflow_it_was_on_and_runs_the_rest_anew(
+        tmp_path: Path) -> None:
     _, cells, seen = cells_of(tmp_path, """
+        import os, signal
+        print(json.dumps({"client": "java", "version": "4.4.0"}), flush=True)
+        for wid in sys.argv[1:]:
+            if wid == "headers":
+                sys.stderr.write("Exception in thread main\\n")
+                sys.stderr.flush()
+                os.kill(os.getpid(), signal.SIGSEGV)
+            print(json.dumps({"workflow": wid, "status": "pass"}), flush=True)
+    """, ["tls", "headers", "quotas"])
+    assert [(c.workflow, c.status) for c in cells] == [("tls", "pass"), ("headers", "fail"),
+                                                       ("quotas", "pass")]
+    assert cells[1].detail == ("the java client died (signal SIGSEGV) while running it (log: "
+                               "client.log); the workflows after it ran in a new process")
+    assert len(seen) == 3
+    assert "Exception in thread main" in (tmp_path / "client.log").read_text()
+
+
+def test_a_client_that_keeps_dying_costs_one_cell_per_death(tmp_path: Path) -> None:
+    _, cells, _ = cells_of(tmp_path, """
         print(json.dumps({"workflow": "tls", "status": "pass"}), flush=True)
-        sys.stderr.write("Exception in thread main\\n")
         sys.exit(3)
     """, ["tls", "headers", "quotas"])
     assert [c.status for c in cells] == ["pass", "fail", "fail"]
-    assert cells[1].detail == "the java client exited 3 before reporting it (log: client.log)"
-    assert len(seen) == 3
-    assert "Exception in thread main" in (tmp_path / "client.log").read_text()
+    assert cells[2].detail.startswith("the java client died (exit 3) while running it")
+
+
+def test_a_client_that_ends_without_reporting_fails_what_it_left(tmp_path: Path) -> None:
+    _, cells, _ = cells_of(tmp_path, "print('bye')\n", ["tls", "headers"])
+    assert [(c.status, c.detail) for c in cells] == [
+        ("fail", "the java client exited without reporting it")] * 2
 
 
 def test_a_client_that_hangs_is_stopped_at_its_deadline(tmp_path: Path) -> None:

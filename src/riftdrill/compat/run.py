@@ -19,11 +19,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -83,41 +84,85 @@ def client_deadline_s(workflows: Sequence[str]) -> float:
     return CLIENT_START_S + sum(SLOW_WORKFLOWS_S.get(w, WORKFLOW_TIMEOUT_S * 3) for w in workflows)
 
 
-def run_client(client: Client, argv: list[str], workflows: Sequence[str], deadline_s: float,
-               log: Path, on_cell: Callable[[CompatCell], None]) -> tuple[ClientInfo, list[CompatCell]]:
-    """One client's cells, in `workflows` order; any it did not report fails, saying why."""
+def run_client(client: Client, argv_for: Callable[[Sequence[str]], list[str]],
+               workflows: Sequence[str], deadline_s: float, log: Path,
+               on_cell: Callable[[CompatCell], None]) -> tuple[ClientInfo, list[CompatCell]]:
+    """One client's cells, in `workflows` order. A client that dies fails the workflow it was
+    running (the first it had not reported) and is started again for the rest, so one crash
+    costs one cell; all of it is bounded by `deadline_s`, after which what is left fails."""
     info = ClientInfo(client=client, version="unknown")
     cells: dict[str, CompatCell] = {}
+    deadline = time.monotonic() + deadline_s
     log.parent.mkdir(parents=True, exist_ok=True)
+
+    def fail(wid: str, why: str) -> None:
+        cells[wid] = CompatCell(workflow=wid, client=client, status="fail", detail=why)
+        on_cell(cells[wid])
+
     with log.open("wb") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
-        timer = threading.Timer(deadline_s, _stop, (proc,))
-        timer.start()
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = _parse(raw)
-                if line is None:
-                    continue
-                if "version" in line:
-                    info = ClientInfo(client=client, version=str(line["version"]))
-                elif line.get("workflow") in workflows:
-                    cell = _cell(client, line)
-                    cells[cell.workflow] = cell
-                    on_cell(cell)
-            code = proc.wait()
-        finally:
-            timer.cancel()
-            if proc.poll() is None:
-                _stop(proc)
-    timed_out = code in (-signal.SIGKILL, -signal.SIGTERM)
-    why = (f"the {client} client was stopped after its {deadline_s:.0f} s deadline" if timed_out
-           else f"the {client} client exited {code} before reporting it (log: {log.name})")
-    for wid in workflows:
-        if wid not in cells:
-            cells[wid] = CompatCell(workflow=wid, client=client, status="fail", detail=why)
-            on_cell(cells[wid])
+        while remaining := [w for w in workflows if w not in cells]:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                for wid in remaining:
+                    fail(wid, f"the {client} client was stopped after its {deadline_s:.0f} s "
+                              "deadline")
+                break
+            code, stopped, version = _run_once(client, argv_for(remaining), remaining, left_s,
+                                               err, cells, on_cell)
+            info = ClientInfo(client=client, version=version) if version else info
+            after = [w for w in remaining if w not in cells]
+            if not after:
+                break
+            if stopped:
+                continue  # the deadline: the loop fails what is left
+            if code == 0:
+                for wid in after:
+                    fail(wid, f"the {client} client exited without reporting it")
+                break
+            fail(after[0], f"the {client} client died ({_exit_name(code)}) while running it "
+                           f"(log: {log.name}); the workflows after it ran in a new process")
     return info, [cells[w] for w in workflows]
+
+
+def _run_once(client: Client, argv: list[str], workflows: Sequence[str], limit_s: float,
+              err: IO[bytes], cells: dict[str, CompatCell],
+              on_cell: Callable[[CompatCell], None]) -> tuple[int, bool, str]:
+    """One process of the client: (exit code, stopped at the deadline, version it printed)."""
+    version = ""
+    stopped = threading.Event()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+
+    def stop() -> None:
+        stopped.set()
+        _stop(proc)
+
+    timer = threading.Timer(limit_s, stop)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = _parse(raw)
+            if line is None:
+                continue
+            if "version" in line:
+                version = str(line["version"])
+            elif line.get("workflow") in workflows and line["workflow"] not in cells:
+                cell = _cell(client, line)
+                cells[cell.workflow] = cell
+                on_cell(cell)
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            _stop(proc)
+    return code, stopped.is_set(), version
+
+
+def _exit_name(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+    return f"exit {code}"
 
 
 def _cell(client: Client, line: dict[str, Any]) -> CompatCell:
@@ -172,8 +217,10 @@ def run_matrix(inv: Inventory, only: Sequence[str] = (), clients: Sequence[Clien
                      f" ({cell.duration_s:.1f} s){' - ' + cell.detail if cell.status == 'fail' else ''}")
 
         if to_run:
-            argv = client_argv(client, bootstrap, admin, limited, to_run, nonce)
-            info, ran = run_client(client, argv, to_run, client_deadline_s(to_run),
+            def argv_for(ws: Sequence[str], client: Client = client) -> list[str]:
+                return client_argv(client, bootstrap, admin, limited, ws, nonce)
+
+            info, ran = run_client(client, argv_for, to_run, client_deadline_s(to_run),
                                    logs_dir / f"compat-{client}.log", shown)
         else:
             info, ran = ClientInfo(client=client, version="not started"), []

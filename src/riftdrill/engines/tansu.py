@@ -22,7 +22,14 @@ TANSU_VERSION = "0.6.0"
 # Compat workflows (riftdrill.compat.workflows) Tansu does not support, each with why:
 # `riftdrill compat` never runs them and shows the reason. Only what the engine lacks goes
 # here; a workflow Tansu answers wrongly stays in the matrix as a failure.
+_NO_TXN = ("Tansu 0.6 offers no EndTxn (KIP-98) in ApiVersions: librdkafka refuses with "
+           "_UNSUPPORTED_FEATURE before sending, so there are no transactions to test")
 COMPAT_UNSUPPORTED: dict[str, str] = {
+    "transaction-commit": _NO_TXN,
+    "transaction-abort": _NO_TXN,
+    "read-committed-lso": _NO_TXN,
+    "zombie-fencing": _NO_TXN,
+    "consume-transform-produce": _NO_TXN,
     "tls": "Tansu 0.6 has no TLS listener",
     "acl-enforcement": "Tansu 0.6 has no authorizer: it enforces no ACL",
 }

@@ -164,6 +164,10 @@ public class Compat {
         Properties p = conf(base, extra);
         // send() blocks at most this long for metadata; transactional calls too.
         p.putIfAbsent("max.block.ms", String.valueOf(timeoutMs()));
+        // A record is acknowledged or failed within the workflow's bound, not Java's 2 minutes
+        // (delivery.timeout.ms must cover linger.ms + request.timeout.ms).
+        p.putIfAbsent("request.timeout.ms", String.valueOf(timeoutMs() / 2));
+        p.putIfAbsent("delivery.timeout.ms", String.valueOf(timeoutMs()));
         return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
