@@ -155,7 +155,7 @@ def test_declared_workflows_are_never_run_and_say_why(tmp_path: Path,
 
     monkeypatch.setattr(run, "client_argv", argv)
     monkeypatch.setattr(run, "declared_unsupported", lambda engine: {"tls": "no TLS listener"})
-    m = run.run_matrix(inv(), ["headers", "tls"], ("librdkafka", "java"), tmp_path,
+    m = run.run_matrix(inv(), tmp_path, ["headers", "tls"], ("librdkafka", "java"),
                        progress=lambda line: None)
     assert asked == [["headers"], ["headers"]]
     assert [(c.client, c.workflow, c.status) for c in m.cells] == [

@@ -7,7 +7,7 @@ Exit codes: 0 every cell ran and none failed; 1 a cell failed (the matrix is wri
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
@@ -79,7 +79,7 @@ def command(
     `--json`: `{matrices: [<riftdrill-compat/1 matrix>], written: [paths]}`."""
     from riftdrill.drivers import redactor_for
 
-    lab_engines: tuple[str, ...] = LabEngine.__args__  # type: ignore[attr-defined]
+    lab_engines: tuple[str, ...] = get_args(LabEngine)
     for e in engine or []:
         if e not in lab_engines:
             raise ValidationError(f"unknown engine {e!r} for compat; engines: "
@@ -91,12 +91,12 @@ def command(
     say = (lambda line: None) if as_json else (lambda line: progress.print(line, highlight=False))
     matrices: list[CompatMatrix] = []
     written: list[str] = []
-    shown: list[object] = []
+    shown: list[Any] = []  # each matrix as --json prints it: redacted
     names: list[str | None] = list(engine) if engine else [None]  # None: the deployed lab
     for name in names:
         inv = _deploy(name, progress) if name else inventory.load()
         redactor: Redactor = redactor_for(inv)
-        m = run_matrix(inv, only or (), clients, paths.state_dir() / "logs" / "compat", say)
+        m = run_matrix(inv, paths.state_dir() / "logs" / "compat", only or (), clients, say)
         matrices.append(m)
         shown.append(redactor.mapping(json.loads(m.model_dump_json())))
         if full:

@@ -193,8 +193,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_matrix(inv: Inventory, only: Sequence[str] = (), clients: Sequence[Client] = CLIENTS,
-               logs_dir: Path | None = None,
+def run_matrix(inv: Inventory, logs_dir: Path, only: Sequence[str] = (),
+               clients: Sequence[Client] = CLIENTS,
                progress: Callable[[str], None] = print) -> CompatMatrix:
     """Every selected workflow with every selected client against `inv`'s cluster (the first
     cluster: a per-cloud pair's aws side)."""
@@ -205,7 +205,6 @@ def run_matrix(inv: Inventory, only: Sequence[str] = (), clients: Sequence[Clien
                                                                                "verifier")
     bootstrap = inv.bootstrap(inv.clouds[0].name)  # as a client in the first cloud
     nonce = uuid.uuid4().hex[:6]
-    logs_dir = logs_dir or Path("/tmp")
     infos: list[ClientInfo] = []
     cells: list[CompatCell] = []
     for client in clients:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from riftdrill.security.client import OFF, ClientSecurity
 
@@ -25,10 +25,11 @@ class CompatTarget:
     limited: ClientSecurity = OFF
     nonce: str = ""
     timeout_s: float = 20.0
-    client_conf: dict[str, str] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "client_conf", self.admin.librdkafka())
+    @property
+    def client_conf(self) -> dict[str, str]:
+        """What every librdkafka client of a workflow merges in: the admin principal's settings."""
+        return self.admin.librdkafka()
 
     @property
     def secured(self) -> bool:
