@@ -646,7 +646,7 @@ def fault_resume_database(database: DatabaseArg, as_json: JsonOpt = False) -> No
 
 
 RoleArg = Annotated[RoleChoice, typer.Argument(
-    help="The role whose write ACLs go (security sasl-tls; `riftdrill acls` lists them).")]
+    help="The role (principal) acted on (security sasl-tls; `riftdrill acls` lists them).")]
 
 
 @fault_app.command("revoke-acl")
@@ -662,6 +662,22 @@ def fault_restore_acl(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
     """Give a role its write ACLs back (and re-create whatever of the ACL plan is missing)."""
     faults.restore_acl(inventory.load(), str(role))
     _fault_done(f"restored the write ACLs of {role}", as_json)
+
+
+@fault_app.command("rotate-credentials")
+def fault_rotate_credentials(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
+    """Give a role's principal a new SCRAM password on every cluster and in its client file
+    (only load: the others' logins are read at start); `heal` (or finish-rotation) forgets it,
+    completing a rotation a crash interrupted. Needs a lab deployed with SECURITY=sasl-tls."""
+    fault = faults.rotate_credentials(inventory.load(), str(role), owner_pid=0)
+    _fault_done(f"rotated the password of {role}", as_json, fault)
+
+
+@fault_app.command("finish-rotation")
+def fault_finish_rotation(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
+    """End a role's rotation (completing it if a crash interrupted it)."""
+    faults.finish_rotation(inventory.load(), str(role))
+    _fault_done(f"finished the rotation of {role}", as_json)
 
 
 @fault_app.command("block-store")

@@ -30,6 +30,8 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory
@@ -48,7 +50,7 @@ from riftdrill.inventory import (
     MirrorMaker,
     ObjectStore,
 )
-from riftdrill.security import acls
+from riftdrill.security import acls, credentials, rotation
 from riftdrill.security.client import client_security
 
 BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
@@ -337,10 +339,7 @@ def sync_acls(inv: Inventory) -> Effect:
     present, absent = acl_state(inv)
     admin = client_security(inv.security, "broker")
     done = []
-    for cluster in inv.clusters:
-        members = [b.bootstrap for b in inv.brokers
-                   if b.cluster == cluster.name and "broker" in b.roles]
-        bootstrap = ",".join(members) or ",".join(dict.fromkeys(cluster.bootstrap.values()))
+    for bootstrap in acls.cluster_bootstraps(inv):
         done.append(acls.apply_acls(bootstrap, admin, present, absent))
     revoked = sorted({f.target for f in inv.faults_on("revoke_acl")})
     listed_ns = max((d.confirmed_ns for d in done), default=time.time_ns())
@@ -373,6 +372,58 @@ def restore_acl(inv: Inventory, role: str) -> Effect:
     this still re-creates whatever of the plan a cluster is missing)."""
     r = acls.revocable(inv, role)
     return _forget_then_sync("revoke_acl", r, lambda drv, now: sync_acls(now))
+
+
+# ---- credentials (security sasl-tls) ---------------------------------------------------------
+
+def _secrets(inv: Inventory) -> credentials.Secrets:
+    return credentials.Secrets(Path(inv.security.secrets_dir))
+
+
+def rotate_credentials(inv: Inventory, role: str, *, owner_pid: int,
+                       on_effect: OnEffect | None = None) -> Fault:
+    """Give `role`'s principal a new SCRAM password on every cluster and in its files
+    (security/rotation.py), in force once the new password logs in and the old one is refused
+    everywhere. Recorded until finish_rotation (or a heal), which completes a rotation a crash
+    interrupted. `inv` is the caller's: a role whose clients cannot follow is refused first."""
+    r = rotation.rotatable(inv, role)
+
+    def rotate(drv: Driver, now: Inventory) -> Effect:
+        s, principal = _secrets(now), now.security.principal(r)
+        requested = time.time_ns()
+        old = s.password(principal)
+        password = rotation.begin(s, principal)
+        rotation.upsert(now, principal, password)
+        # Proven before the files change: until then every client still holds the old one.
+        proof = rotation.prove(now, replace(client_security(now.security, r), password=password),
+                               old)
+        in_force_ns = time.time_ns()
+        rotation.swap(s, principal, password)
+        return Effect(requested, in_force_ns, proof)
+
+    return _inject(_new_fault("rotate_credentials", r, owner_pid), rotate, on_effect)
+
+
+def _complete_rotation(inv: Inventory, role: str) -> Effect:
+    """A rotation a crash interrupted (its pending password still there) set again on every
+    cluster and swapped in; nothing to do for one that finished."""
+    requested = time.time_ns()
+    s, principal = _secrets(inv), inv.security.principal(rotation.rotatable(inv, role))
+    if principal not in rotation.pending_principals(s):
+        return Effect.since(requested, f"{principal}'s client file holds the cluster's password")
+    password = rotation.begin(s, principal)  # the pending one
+    done = rotation.upsert(inv, principal, password)
+    rotation.swap(s, principal, password)
+    return Effect(requested, done.answered_ns,
+                  f"interrupted rotation of {principal} completed on {done.clusters} cluster(s)")
+
+
+def finish_rotation(inv: Inventory, role: str) -> Effect:
+    """The rotation of `role` over: completed if a crash interrupted it, then forgotten."""
+    r = rotation.rotatable(inv, role)
+    effect = _complete_rotation(inv, r)
+    _forget("rotate_credentials", [r])
+    return effect
 
 
 # ---- everything ------------------------------------------------------------------------------
@@ -416,6 +467,13 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in recorded if f.kind == kind and f.target == target}
+    for role in dict.fromkeys(f.target for f in recorded if f.kind == "rotate_credentials"):
+        try:
+            _complete_rotation(inv, role)
+        except Exception as exc:
+            errors.append(exc)
+            failed |= {f.id for f in recorded
+                       if f.kind == "rotate_credentials" and f.target == role}
     healed = [f for f in recorded if f.id not in failed]
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:

@@ -160,16 +160,36 @@ def test_the_controllers_take_only_the_deploys_certificates(secured: Inventory) 
         kraft.describe_quorum_at(*controllers[0], 5)  # plaintext
 
 
-def test_a_short_drill_passes_with_every_client_as_its_principal(secured: Inventory) -> None:
-    rc, summary = drill("broker-kill", "--var", "hold_s=12", *SHORT)
-    assert_passed_without_loss(rc, summary, "kill_broker")
+def test_a_rotation_under_load_costs_no_send_and_every_client_follows(secured: Inventory) -> None:
+    """The credential-rotate drill: a short drill end to end (load, fences, verifier, timeline,
+    report) with every client as its principal, during which the load principal's password
+    changes and every session must log in again with the new one (the brokers ask within
+    30 s; the hold outlasts that)."""
+    store = credentials.Secrets(Path(secured.security.secrets_dir))
+    before = {p: store.password(p) for p in secured.security.principals.values()}
+    rc, summary = drill("credential-rotate", *SHORT)
+    assert_passed_without_loss(rc, summary, "rotate_credentials")
+    assert summary["sends"]["failed"] == 0, summary["sends"]["errors_by_code"]
+    [window] = summary["fault_windows"]
+    assert "old one is refused" in (window.get("confirmed_by") or "")
+    after = {p: store.password(p) for p in secured.security.principals.values()}
+    load = secured.security.principal("load")
+    assert [p for p in before if before[p] != after[p]] == [load]  # only the load's changed
+    assert client_security(secured.security, "load").password == after[load]
     run = ROOT / "results" / "runs" / summary["run_id"]
+    logs = "".join(p.read_text(errors="replace") for p in run.rglob("*.log"))
+    assert "log in with the new one" in logs  # the load followed its client file
     timeline = (run / "cluster.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("quorum") for line in timeline)  # over the controllers' TLS
     everything = "".join(p.read_text(errors="replace") for p in run.rglob("*")
                          if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".md", ".txt"))
-    for password in _passwords(secured):
-        assert password not in everything  # the run's results and logs hold no secret
+    for password in {*before.values(), *after.values()}:
+        assert password not in everything  # no secret in the run's results and logs, old or new
+    # A client still holding the old password is refused now
+    old = ClientSecurity(**{**client_security(secured.security, "load").__dict__,
+                            "password": before[load]})
+    with pytest.raises(AuthenticationError, match="principal 'load'"):
+        kafka.check_reachable(secured.bootstrap("aws"), security=old)
 
 
 # The ACL drill (issue 17 item 3) runs here, on this module's one secured deploy: a fixture of

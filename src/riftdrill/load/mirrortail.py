@@ -51,7 +51,7 @@ from riftdrill.load.consumer_ledger import (
 from riftdrill.load.endrun import FENCES_FILE, fences_of, load_fences
 from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
-from riftdrill.security.client import OFF, ClientSecurity
+from riftdrill.security.client import OFF, ClientSecurity, Follower
 
 CHECKPOINTS_SUFFIX = ".checkpoints.json"
 COMMIT_INTERVAL_S = 1.0
@@ -254,7 +254,7 @@ def run(o: Options) -> int:
                          for p in _partitions(c, cp_topic, time.monotonic() + 10, stop)]
         c.assign(assigned)
         ledger.flush()
-        _consume(c, o, ledger, parts, stop, deadline, failover)
+        _consume(c, o, ledger, parts, stop, deadline, failover, Follower(security))
     finally:
         ledger.close()
         c.close()
@@ -274,22 +274,28 @@ def _log_checkpoint(out: Any, o: Options, key: bytes | None, value: bytes | None
 
 
 def _consume(c: Consumer, o: Options, ledger: ConsumerLedgerWriter, parts: list[int],
-             stop: _Stop, deadline: float, failover: bool) -> None:
+             stop: _Stop, deadline: float, failover: bool, login: Follower) -> None:
     if failover or not o.source_group:
-        _poll_loop(c, o, ledger, parts, stop, deadline, failover, None)
+        _poll_loop(c, o, ledger, parts, stop, deadline, failover, None, login)
         return
     with open(checkpoint_log_path(o.ledger), "a") as cps:
-        _poll_loop(c, o, ledger, parts, stop, deadline, failover, cps)
+        _poll_loop(c, o, ledger, parts, stop, deadline, failover, cps, login)
 
 
 def _poll_loop(c: Consumer, o: Options, ledger: ConsumerLedgerWriter, parts: list[int],
-               stop: _Stop, deadline: float, failover: bool, cps: Any) -> None:
+               stop: _Stop, deadline: float, failover: bool, cps: Any, login: Follower) -> None:
+    login_checked = time.monotonic()
     fenced: set[int] = set()
     nonce: bytes | None = None
     positions: dict[int, int] = {}
     last_commit = time.monotonic()
     unpack, crc32, start_ns = HEADER.unpack_from, zlib.crc32, o.run_start_ns
     while time.monotonic() < deadline:
+        if time.monotonic() - login_checked >= 1.0:
+            login_checked = time.monotonic()
+            rotated = login.changed()  # a rotation swapped the client file (security/rotation.py)
+            if rotated is not None:
+                c.set_sasl_credentials(rotated.principal, rotated.password)
         if stop.at is not None:
             if failover:
                 break

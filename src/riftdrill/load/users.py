@@ -58,7 +58,7 @@ from riftdrill.load.spec import (
     producer_settings,
 )
 from riftdrill.load.switch import SWITCH_CHECK_S, read_switch
-from riftdrill.security.client import OFF, ClientSecurity, client_security
+from riftdrill.security.client import OFF, ClientSecurity, Follower, client_security
 
 RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
@@ -271,8 +271,39 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
     gevent.spawn(_write_seconds, ctx)
+    if ctx.security.enabled:
+        gevent.spawn(_follow_credentials, ctx)
     if opts.rd_exit_when_done and opts.rd_duration > 0:
         gevent.spawn(_quit_when_done, ctx, environment)
+
+
+CREDENTIALS_CHECK_S = 1.0
+
+
+def _follow_credentials(ctx: LoadContext) -> None:
+    """A rotation (security/rotation.py) swaps the load principal's client file: every client of
+    the process gets the new password for its next login (set_sasl_credentials: the sessions it
+    has stay until the brokers ask them to log in again), and clients made later are configured
+    with it, as an application that follows its mounted secret would."""
+    follower = Follower(ctx.security)
+    while not ctx.closed:
+        gevent.sleep(CREDENTIALS_CHECK_S)
+        sec = follower.changed()
+        if sec is None:
+            continue
+        ctx.security = sec
+        clients = 0
+        for p in ctx.producers:
+            p.conf = {**p.conf, **sec.librdkafka()}
+            if p.producer is not None:
+                p.producer.set_sasl_credentials(sec.principal, sec.password)
+                clients += 1
+        for c in ctx.consumers:
+            if c.consumer is not None:
+                c.consumer.set_sasl_credentials(sec.principal, sec.password)
+                clients += 1
+        print(f"riftdrill: principal {sec.principal}'s password changed in {sec.file}: {clients} "
+              "client(s) log in with the new one", file=sys.stderr, flush=True)
 
 
 DONE_MESSAGE = "riftdrill_done"  # worker -> master: this worker's producers finished and drained

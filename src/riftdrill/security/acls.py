@@ -232,6 +232,16 @@ def _await_listed(client: Any, acls: Sequence[Acl], bootstrap: str, timeout_s: f
                    f"{timeout_s:g} s")
 
 
+def cluster_bootstraps(inv: Inventory) -> list[str]:
+    """One bootstrap per cluster for its Admin API: its brokers (not its controllers)."""
+    out = []
+    for cluster in inv.clusters:
+        members = [b.bootstrap for b in inv.brokers
+                   if b.cluster == cluster.name and "broker" in b.roles]
+        out.append(",".join(members) or ",".join(dict.fromkeys(cluster.bootstrap.values())))
+    return out
+
+
 def admin_client(bootstrap: str, admin: ClientSecurity) -> Any:
     """An Admin API client as `admin` (the super user); the one place riftdrill makes one for
     ACLs, so a test fakes the cluster here."""

@@ -103,6 +103,40 @@ class ClientSecurity:
 OFF = ClientSecurity()
 
 
+def _mtime_ns(path: str) -> int:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@dataclass
+class Follower:
+    """A long-running client's view of its client file, which a rotation
+    (security/rotation.py) swaps: `changed()` is the new settings once the file names another
+    password, else None. A client gives them to librdkafka with set_sasl_credentials (used at
+    its next login; the sessions it has stay until the brokers ask them to log in again)."""
+
+    current: ClientSecurity
+    _seen_ns: int = -1
+
+    def changed(self) -> ClientSecurity | None:
+        if not self.current.file:
+            return None
+        now = _mtime_ns(self.current.file)
+        if now == self._seen_ns:
+            return None
+        self._seen_ns = now
+        try:
+            sec = ClientSecurity.read(self.current.file)  # swapped by a rename: never half written
+        except SetupError:
+            return None
+        if sec.password == self.current.password:
+            return None
+        self.current = sec
+        return sec
+
+
 def client_security(sec: Security, role: Role) -> ClientSecurity:
     """The client settings of `role`'s principal on the deployed clusters (`sec`: the
     inventory's security), from the client file the deploy wrote (credentials.create); OFF when
