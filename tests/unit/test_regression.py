@@ -184,9 +184,23 @@ def test_the_newest_earlier_comparable_run_is_chosen(tmp_path: Path) -> None:
                        experiment="link-sever"))
     put(tmp_path, make("20260101T160000Z-broker-kill", "2026-01-01T16:00:00+00:00",
                        chaos={"interrupted_by": "SIGINT"}))
+    put(tmp_path, make("20260101T180000Z-broker-kill", "2026-01-01T18:00:00+00:00",
+                       params={"hold_s": 20, "rate": 200, "security": "sasl-tls"}))
     (tmp_path / "20260101T170000Z-broker-kill").mkdir()  # no summary: still running / crashed
     put(tmp_path, NEW)
     assert compare_with_previous(NEW, tmp_path, TOL).previous_run_id == OLD["run_id"]
+
+
+def test_a_secured_run_compares_with_the_previous_secured_run_only(tmp_path: Path) -> None:
+    secured = {"hold_s": 20, "rate": 200, "security": "sasl-tls"}
+    put(tmp_path, make("20251231T000000Z-broker-kill", "2025-12-31T00:00:00+00:00",
+                       params=secured))
+    put(tmp_path, OLD)  # recorded before `security` was: off
+    put(tmp_path, make("20260101T120000Z-broker-kill", "2026-01-01T12:00:00+00:00",
+                       params={**secured, "security": "off"}))
+    new = make("20260102T000000Z-broker-kill", "2026-01-02T00:00:00+00:00", params=secured)
+    assert compare_with_previous(new, tmp_path, TOL).previous_run_id == "20251231T000000Z-broker-kill"
+    assert compare_with_previous(NEW, tmp_path, TOL).previous_run_id == "20260101T120000Z-broker-kill"
 
 
 def test_an_unreadable_previous_run_is_skipped(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """Did this drill get worse than the previous run of the same drill?
 
 The previous run is the newest run under results/runs (by `started_at`, then run id) with the
-same experiment, engine, topology and target whose summary.json is readable and that was not
-interrupted. Directories without a summary.json (a drill still running, a runner SIGKILLed) are
-ignored; ones whose summary.json cannot be read are listed in `skipped_runs` and ignored.
+same experiment, engine, topology, target and security mode (`params.security`; "off" in runs
+from before it was recorded: a TLS + SASL reconnect takes longer) whose summary.json is
+readable and that was not interrupted. Directories without a summary.json (a drill still
+running, a runner SIGKILLed) are ignored; ones whose summary.json cannot be read are listed
+in `skipped_runs` and ignored.
 Summaries are read as plain JSON, not through `chaos.summary.RunSummary`, on purpose: a figure
 missing or odd in an old run is "not measured", never a reason to skip the whole run (the field
 names are the model's: tests/unit/test_summary.py).
@@ -45,7 +47,7 @@ TIME_FIGURES_S = ("worst_partition_unavailability_s", "worst_unavailability_s",
                   "worst_time_to_first_ack_s", "time_to_p99_baseline_s", "time_to_zero_lag_s")
 # Parameters whose change makes the figures incomparable-ish: reported, not matched on.
 SHAPING_PARAMS = ("hold_s", "rate", "baseline_s", "recovery_s", "cycles", "down_s", "up_s",
-                  "broker", "cloud", "store", "direction")
+                  "broker", "cloud", "store", "direction", "wan")
 _INTERRUPTED = ("SIGINT", "SIGTERM", "timeout")
 
 
@@ -110,7 +112,8 @@ def find_previous(summary: dict[str, Any], runs_dir: Path) -> tuple[dict[str, An
             continue
         if other.get("run_id", d.name) == summary.get("run_id"):
             continue
-        if any(other.get(k) != summary.get(k) for k in MATCH_KEYS):
+        if any(other.get(k) != summary.get(k) for k in MATCH_KEYS) or \
+                _security(other) != _security(summary):
             continue
         if (other.get("chaos") or {}).get("interrupted_by") in _INTERRUPTED:
             continue
@@ -185,6 +188,10 @@ def compare(new: dict[str, Any], old: dict[str, Any], tolerance: Tolerance) -> t
                               message=f"regression {name}: {_g(now)}{unit}, was {_g(was)}{unit} "
                                       f"in {prev} (limit {_g(limit)}{unit})"))
     return compared, flags
+
+
+def _security(summary: dict[str, Any]) -> str:
+    return str((summary.get("params") or {}).get("security") or "off")
 
 
 def _params_changed(new: dict[str, Any], old: dict[str, Any]) -> dict[str, list[Any]]:

@@ -832,7 +832,9 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
                 or min(rf for rf, _ in durability),
                 "min_insync_replicas": min(isr for _, isr in durability),
                 # the cross-cloud link's weather profile (lab/wan.py): figures differ with it
-                "wan": inv.links[0].wan if inv.links else None},
+                "wan": inv.links[0].wan if inv.links else None,
+                # TLS + SASL cost reconnects time: figures compare within one mode
+                "security": inv.security.mode},
         fault_windows=[FaultWindow.model_validate(w.to_summary()) for w in wins],
         recovery=recovery,
         verify=verify_block(report),

@@ -482,6 +482,7 @@ class Suite:
     runs: list[RunData]  # the newest run of each experiment, in the order they started
     profile: str = ""  # the producer contract the runs held ("" for runs from before it)
     hold_s: str = ""  # the drill timing profile: `make drills` holds 20 s, drill defaults 30-60
+    security: str = "off"  # the lab's security mode (params.security; off before it was recorded)
 
     @property
     def label(self) -> str:
@@ -489,7 +490,7 @@ class Suite:
         parts = (f"{self.engine} {'/'.join(versions)}".strip(), self.topology,
                  f"target {self.target}" if self.target else "",
                  f"{self.profile} producers" if self.profile else "",
-                 f"hold {self.hold_s} s" if self.hold_s else "")
+                 f"hold {self.hold_s} s" if self.hold_s else "", f"security {self.security}")
         return ", ".join(x for x in parts if x)
 
     @property
@@ -500,27 +501,32 @@ class Suite:
 SUITE_MIN_DRILLS = 3  # fewer alike runs are single drills, not a suite: results/index.md lists them
 
 
-def _suite_key(run: RunData) -> tuple[str, str, str, str, str]:
+SuiteKey = tuple[str, str, str, str, str, str]
+
+
+def _suite_key(run: RunData) -> SuiteKey:
     """Runs are only one suite when they are alike: same engine, topology, target, producer
-    contract and timing profile (a comparison's runs hold longer than `make drills`')."""
+    contract, timing profile (a comparison's runs hold longer than `make drills`') and
+    security mode (a TLS + SASL reconnect takes longer)."""
     s = run.summary
     profile = _get(s.verify, "contract", "profile") or ""
     hold = _get(s.params, "hold_s")
     return (s.engine, s.topology, s.target, str(profile),
-            "" if hold is None else f"{hold:g}" if isinstance(hold, int | float) else str(hold))
+            "" if hold is None else f"{hold:g}" if isinstance(hold, int | float) else str(hold),
+            str(s.params.get("security") or "off"))
 
 
 def suites(runs: Sequence[RunData]) -> list[Suite]:
     """One suite per kind of run (`_suite_key`): the newest run of each experiment."""
-    newest: dict[tuple[str, str, str, str, str], dict[str, RunData]] = {}
+    newest: dict[SuiteKey, dict[str, RunData]] = {}
     for run in sorted(runs, key=lambda r: (r.summary.started_at, r.run_id)):
         newest.setdefault(_suite_key(run), {})[run.summary.experiment] = run
     out = [Suite(e, t, g, sorted(by_exp.values(), key=lambda r: (r.summary.started_at, r.run_id)),
-                 profile, hold)
-           for (e, t, g, profile, hold), by_exp in newest.items()]
+                 profile, hold, security)
+           for (e, t, g, profile, hold, security), by_exp in newest.items()]
     order = {n: i for i, n in enumerate(_engine_sorted(s.engine for s in out))}
     return sorted(out, key=lambda s: (order[s.engine], s.topology, s.target, s.profile,
-                                      s.hold_s))
+                                      s.hold_s, s.security))
 
 
 def newest_suite(runs: Sequence[RunData], engine: str) -> Suite | None:
