@@ -64,6 +64,16 @@ def lab(lab_session: None) -> object:
     return inv
 
 
+def client_conf(inv: object, role: str = "broker") -> dict[str, str]:
+    """The settings a test's own confluent-kafka client merges in to reach the deployed lab as
+    `role`'s principal (the broker: the super user, any topic or group); {} with security off."""
+    from riftdrill.inventory import Inventory
+    from riftdrill.security.client import client_security
+
+    assert isinstance(inv, Inventory)
+    return client_security(inv.security, role).librdkafka()  # type: ignore[arg-type]
+
+
 def status() -> dict[str, object]:
     data: dict[str, object] = json.loads(riftdrill("status", "--json").stdout)
     return data

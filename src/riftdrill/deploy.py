@@ -38,8 +38,9 @@ CLOUD_ENGINES: tuple[CloudEngine, ...] = get_args(CloudEngine)
 TOPOLOGIES: tuple[Topology, ...] = get_args(Topology)
 HUB_DELIVERIES: tuple[ConnectorDelivery, ...] = get_args(ConnectorDelivery)
 SECURITY_MODES: tuple[SecurityMode, ...] = get_args(SecurityMode)
-# The switch's default (docs/security.md): "off" until every drill has run against sasl-tls.
-DEFAULT_SECURITY: SecurityMode = "off"
+# The switch's default (docs/security.md): TLS + SCRAM + ACLs. Where it cannot run (Tansu, the
+# clouds for now) a deploy that did not ask for it runs open and says so (plan_deploy).
+DEFAULT_SECURITY: SecurityMode = "sasl-tls"
 # Engines that can run security sasl-tls. Tansu 0.6 accepts --cert/--key but never wraps a
 # connection in TLS (its broker builds the acceptor and leaves it unused), and answers
 # CreateAcls without storing or enforcing anything (it has SASL, but no TLS and no ACLs).
@@ -81,15 +82,15 @@ class DeploySpec:
         if self.security not in SECURITY_MODES:
             raise ValidationError(f"unknown security {self.security!r}; choose one of: "
                                   f"{', '.join(SECURITY_MODES)}")
+        if self.topology == "hub" and (self.target != "local" or self.engine != "kafka"):
+            raise ValidationError(
+                f"topology hub runs on the lab with kafka only (asked: {self.engine} on "
+                f"{self.target}); deploy it with `make deploy TOPOLOGY=hub ENGINE=kafka`")
         unsecurable = security_unsupported(self)
         if unsecurable:
             raise ValidationError(f"security {self.security} is not for {unsecurable} "
                                   "(docs/security.md); deploy with `--security off` "
                                   "(make deploy SECURITY=off)")
-        if self.topology == "hub" and (self.target != "local" or self.engine != "kafka"):
-            raise ValidationError(
-                f"topology hub runs on the lab with kafka only (asked: {self.engine} on "
-                f"{self.target}); deploy it with `make deploy TOPOLOGY=hub ENGINE=kafka`")
         if not 1 <= self.brokers_per_cloud <= 9:
             raise ValidationError("brokers_per_cloud must be 1..9")
         if self.target == "local":
@@ -222,6 +223,14 @@ def plan_deploy(request: DeployRequest, deployed: DeploySpec | None) -> DeployPl
         spec = replace(base, **given)
         changes = tuple(f"{name.replace('_', ' ')} {getattr(base, name)} -> {value}"
                         for name, value in given.items() if getattr(base, name) != value)
+        default = replace(spec, security=DEFAULT_SECURITY)
+        if ("security" not in given and spec.security != DEFAULT_SECURITY
+                and security_unsupported(replace(base, security=DEFAULT_SECURITY))
+                and not security_unsupported(default)):
+            # The deployed lab ran open only because it could not run the default (Tansu):
+            # one that can gets the default back.
+            spec = default
+            changes += (f"security {base.security} -> {DEFAULT_SECURITY}",)
     remarks: tuple[str, ...] = ()
     unsecurable = security_unsupported(spec)
     if unsecurable and "security" not in given:

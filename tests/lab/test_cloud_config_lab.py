@@ -11,7 +11,7 @@ from riftdrill import paths
 from riftdrill.cloud.render import properties_from_cloud_init, render_cloud_init
 from riftdrill.engines import kafka
 from riftdrill.inventory import Inventory
-from tests.conftest import riftdrill
+from tests.conftest import client_conf, riftdrill
 
 pytestmark = pytest.mark.lab
 
@@ -42,7 +42,7 @@ def test_a_lab_broker_boots_from_the_cloud_init_properties(lab: Inventory) -> No
     riftdrill("fault", "kill", broker.name, "--json")
     config.write_text(cloud_props)
     riftdrill("fault", "restart", broker.name, "--json")
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, **client_conf(lab)})
     deadline = time.monotonic() + 60
     while broker.id not in admin.list_topics(timeout=10).brokers:
         assert time.monotonic() < deadline, "broker booted from cloud-init properties never registered"

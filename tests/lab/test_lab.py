@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from riftdrill.inventory import Inventory
-from tests.conftest import ROOT, riftdrill, status
+from tests.conftest import ROOT, client_conf, riftdrill, status
 
 pytestmark = pytest.mark.lab
 
@@ -63,7 +63,7 @@ def test_produce_and_consume_from_inside_each_cloud(lab: Inventory) -> None:
 
 
 def test_topic_replicas_span_both_racks(lab: Inventory) -> None:
-    admin = AdminClient({"bootstrap.servers": lab.bootstrap("aws")})
+    admin = AdminClient({"bootstrap.servers": lab.bootstrap("aws"), **client_conf(lab)})
     topic = f"racks-{uuid.uuid4().hex[:6]}"
     admin.create_topics([NewTopic(topic, 6, 3)])[topic].result(timeout=30)
     rack_of = {b.id: b.cloud for b in lab.brokers}
@@ -81,7 +81,7 @@ def test_severed_link_cuts_cross_cloud_traffic_only(lab: Inventory) -> None:
     aws_broker, gcp_broker = lab.brokers_in("aws")[0], lab.brokers_in("gcp")[0]
     # A topic whose replicas all live in gcp keeps working in gcp while the link is down.
     gcp_ids = [b.id for b in lab.brokers_in("gcp")]
-    admin = AdminClient({"bootstrap.servers": lab.bootstrap("gcp")})
+    admin = AdminClient({"bootstrap.servers": lab.bootstrap("gcp"), **client_conf(lab)})
     topic = f"gcp-only-{uuid.uuid4().hex[:6]}"
     # confluent-kafka 2.16 wants num_partitions = len(replica_assignment), not -1 as documented.
     new = NewTopic(topic, num_partitions=1, replica_assignment=[gcp_ids])
@@ -97,7 +97,7 @@ def test_severed_link_cuts_cross_cloud_traffic_only(lab: Inventory) -> None:
         code = (
             "from confluent_kafka import Producer\n"
             f"p = Producer({{'bootstrap.servers': '{gcp_bootstrap}', 'acks': 'all',"
-            " 'message.timeout.ms': 20000})\n"
+            f" 'message.timeout.ms': 20000, **{client_conf(lab)!r}}})\n"
             "out = []\n"
             f"p.produce('{topic}', b'in-cloud', on_delivery=lambda e, m: out.append(e))\n"
             "p.flush(25)\n"
@@ -147,7 +147,7 @@ def test_killed_broker_shows_dead_and_restarts(lab: Inventory) -> None:
     states = {b["name"]: b["state"] for b in status()["brokers"]}  # type: ignore[union-attr,index]
     assert states[victim.name] == "running"
     assert status()["faults"] == []
-    admin = AdminClient({"bootstrap.servers": lab.bootstrap("aws")})
+    admin = AdminClient({"bootstrap.servers": lab.bootstrap("aws"), **client_conf(lab)})
     deadline = time.monotonic() + 60
     while victim.id not in admin.list_topics(timeout=10).brokers:
         assert time.monotonic() < deadline, "restarted broker never re-registered"
@@ -223,14 +223,16 @@ def test_per_cloud_topology_mirrors_aws_to_gcp(lab_session: None) -> None:
     assert inv.mirrors and inv.mirrors[0].source == "aws"
     topic = f"riftdrill-mm-{uuid.uuid4().hex[:6]}"
     aws_boot, gcp_boot = inv.bootstrap("aws"), inv.bootstrap("gcp")
-    admin = AdminClient({"bootstrap.servers": aws_boot})  # keep a reference until the result
+    # keep a reference to the client until the result
+    admin = AdminClient({"bootstrap.servers": aws_boot, **client_conf(inv)})
     admin.create_topics([NewTopic(topic, 1, 2)])[topic].result(timeout=30)
     token = uuid.uuid4().hex.encode()
-    producer = Producer({"bootstrap.servers": aws_boot, "acks": "all"})
+    producer = Producer({"bootstrap.servers": aws_boot, "acks": "all", **client_conf(inv)})
     producer.produce(topic, token)
     assert producer.flush(20) == 0
     mirrored = f"aws.{topic}"
-    consumer = Consumer({"bootstrap.servers": gcp_boot, "group.id": "t", "auto.offset.reset": "earliest"})
+    consumer = Consumer({"bootstrap.servers": gcp_boot, "group.id": "t", "auto.offset.reset": "earliest",
+                         **client_conf(inv)})
     deadline = time.monotonic() + 150
     found = False
     try:

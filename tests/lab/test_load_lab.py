@@ -28,6 +28,7 @@ from riftdrill.load.fence import FenceSet
 from riftdrill.load.ledger import Ack, ledger_files, read_header, read_ledger
 from riftdrill.load.record import decode
 from riftdrill.load.runner import LoadSpec, load_status, run_load, start_load, stop_load
+from tests.conftest import client_conf
 
 pytestmark = pytest.mark.lab
 
@@ -36,9 +37,9 @@ RATE = 500
 DURATION_S = 20
 
 
-def _read_at(bootstrap: str, acks: list[Ack]) -> dict[tuple[int, int], bytes]:
+def _read_at(bootstrap: str, acks: list[Ack], conf: dict[str, str]) -> dict[tuple[int, int], bytes]:
     """Values of Kafka at exactly the ledger's (partition, offset) pairs."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-check-{uuid.uuid4()}",
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-check-{uuid.uuid4()}", **conf,
                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})  # fmt: skip
     wanted = {(a.partition, a.offset) for a in acks}
     first: dict[int, int] = {}
@@ -71,7 +72,7 @@ def test_fixed_rate_run_matches_target_and_kafka(lab: Inventory, tmp_path: Path)
     assert {read_header(f)["cloud"] for f in files} == {c.name for c in lab.clouds}
     acks = [e for f in files for e in read_ledger(f) if isinstance(e, Ack)]
     assert len(acks) == res.acked
-    values = _read_at(lab.bootstrap(lab.clouds[0].name), acks)
+    values = _read_at(lab.bootstrap(lab.clouds[0].name), acks, client_conf(lab))
     for a in acks:
         meta, ok = decode(values[(a.partition, a.offset)])
         assert ok and (meta.producer_id, meta.seq, meta.checksum, meta.send_ts_ns) == (

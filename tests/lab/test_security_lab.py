@@ -6,8 +6,9 @@ certificates, the secrets stay 0600 and out of the inventory and the run, a shor
 passes end to end (load, fences, verifier, timeline, report) as its principals, and the ACL
 drill (`acl-revoke`, by hand and as a drill) refuses the load's sends and gives them back.
 
-Reshapes the lab (a secured deploy rebuilds the cluster), so it runs last; it leaves the default
-lab behind.
+The default lab is this one (DEFAULT_SECURITY), so the module runs with the other tests on it;
+its fixture deploys it secured all the same (a no-op on the default lab), so the module also
+runs alone on a lab deployed with security off.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from riftdrill.security.client import OFF, ClientSecurity, client_security
 from tests.conftest import ROOT, riftdrill
 from tests.lab.test_drills_lab import SHORT, assert_passed_without_loss, drill
 
-pytestmark = [pytest.mark.lab, pytest.mark.lab_reshape]
+pytestmark = pytest.mark.lab
 
 SHAPE = ["--engine", "kafka", "--topology", "stretched", "--brokers-per-cloud", "2",
          "--wan", "inter-region"]
@@ -47,8 +48,9 @@ def secured(lab_session: None) -> Iterator[Inventory]:
     inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
     assert inv.security.mode == "sasl-tls"
     yield inv
-    riftdrill("deploy", *SHAPE, "--security", DEFAULT_SECURITY, "--json", timeout=900,
-              check=False)
+    if DEFAULT_SECURITY != "sasl-tls":
+        riftdrill("deploy", *SHAPE, "--security", DEFAULT_SECURITY, "--json", timeout=900,
+                  check=False)
 
 
 # A client of its own per call, in a process of its own: a plaintext client refused by a TLS
@@ -190,6 +192,56 @@ def test_a_rotation_under_load_costs_no_send_and_every_client_follows(secured: I
                             "password": before[load]})
     with pytest.raises(AuthenticationError, match="principal 'load'"):
         kafka.check_reachable(secured.bootstrap("aws"), security=old)
+
+
+# A producer that never re-reads its client file: its session logged in with the old password.
+_STALE = """
+import json, sys, time
+from confluent_kafka import Producer
+conf, topic, run_s = json.load(sys.stdin)
+errors, failed, acked = [], [], []
+def on_delivery(err, msg):
+    (failed if err else acked).append(err.name() if err else time.time())
+producer = Producer({**conf, "acks": "all", "log_level": 0, "message.timeout.ms": 8000,
+                     "error_cb": lambda e: errors.append(e.name())})
+producer.produce(topic, b"first", on_delivery=on_delivery)
+producer.flush(20)
+print(json.dumps({"ready": bool(acked)}), flush=True)
+end = time.monotonic() + run_s
+while time.monotonic() < end:
+    producer.produce(topic, b"x", on_delivery=on_delivery)
+    producer.poll(0.5)
+producer.flush(15)
+print(json.dumps({"errors": sorted(set(errors)), "failed": failed, "acked": len(acked)}))
+"""
+
+
+def test_a_client_that_keeps_the_old_password_is_refused_once_its_session_ends(
+        secured: Inventory) -> None:
+    """What the credential-rotate drill's contract stands on: without following its client
+    file, a producer logged in before the rotation loses its session within the brokers'
+    re-authentication interval and its sends fail, so the drill can fail."""
+    from riftdrill.security.rotation import REAUTH_MS
+
+    bootstrap = secured.bootstrap("aws")
+    conf = {"bootstrap.servers": bootstrap, **client_security(secured.security, "load").librdkafka()}
+    topic = f"riftdrill-stale-{uuid.uuid4().hex[:6]}"
+    kafka.ensure_topic(bootstrap, topic, 3, 3, security=client_security(secured.security, "load"))
+    proc = subprocess.Popen([sys.executable, "-c", _STALE], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps([conf, topic, REAUTH_MS / 1000 + 15]))
+    proc.stdin.close()
+    try:
+        assert json.loads(proc.stdout.readline()) == {"ready": True}
+        riftdrill("fault", "rotate-credentials", "load", "--json")
+        out = json.loads(proc.stdout.read().splitlines()[-1])
+    finally:
+        proc.kill()
+        riftdrill("fault", "finish-rotation", "load", "--json", check=False)
+    assert out["failed"], out  # its sends failed once its session ended
+    assert "_AUTHENTICATION" in out["errors"], out  # refused when it logged in again
+    assert out["acked"] > 0  # before the session ended it still wrote
 
 
 # The ACL drill (issue 17 item 3) runs here, on this module's one secured deploy: a fixture of

@@ -26,7 +26,7 @@ from riftdrill.load.fence import is_fence
 from riftdrill.load.ledger import LedgerWriter
 from riftdrill.load.record import encode
 from riftdrill.verify.replay import cluster_bootstrap
-from tests.conftest import riftdrill
+from tests.conftest import client_conf, riftdrill
 
 pytestmark = pytest.mark.lab
 
@@ -49,6 +49,7 @@ class Topic:
     bootstrap: str
     cloud: str
     admin: AdminClient
+    conf: dict[str, str]  # the broker principal's client settings ({} with security off)
 
 
 @pytest.fixture()
@@ -56,11 +57,12 @@ def topic(lab: Inventory) -> Iterator[Topic]:
     cluster = lab.clusters[0]
     bootstrap = cluster_bootstrap(lab, cluster.name)
     name = f"rd-truth-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    conf = client_conf(lab)
+    admin = AdminClient({"bootstrap.servers": bootstrap, **conf})
     rf = min(lab.replication_factor, len(cluster.brokers))
     admin.create_topics([NewTopic(name, PARTITIONS, rf)])[name].result(30)
     try:
-        yield Topic(name, bootstrap, cluster.clouds[0], admin)
+        yield Topic(name, bootstrap, cluster.clouds[0], admin, conf)
     finally:
         admin.delete_topics([name])[name].result(30)
 
@@ -81,7 +83,7 @@ def produce(t: Topic, producer_id: int, records: int, conf: dict[str, Any] | Non
     """Send riftdrill records round-robin over the partitions; (what was acked, start ns)."""
     start_ns = time.time_ns()
     producer = Producer({"bootstrap.servers": t.bootstrap, "acks": "all",
-                         "enable.idempotence": True, "linger.ms": 5, **(conf or {})})
+                         "enable.idempotence": True, "linger.ms": 5, **t.conf, **(conf or {})})
     sent: list[Sent] = []
     failures: list[str] = []
 
@@ -104,7 +106,7 @@ def produce(t: Topic, producer_id: int, records: int, conf: dict[str, Any] | Non
 def raw_produce(t: Topic, partition: int, value: bytes) -> int:
     """Write one value as it is, with a plain producer: the forgery."""
     offsets: list[int] = []
-    producer = Producer({"bootstrap.servers": t.bootstrap, "acks": "all"})
+    producer = Producer({"bootstrap.servers": t.bootstrap, "acks": "all", **t.conf})
     producer.produce(t.name, value, partition=partition,
                      on_delivery=lambda err, msg: offsets.append(msg.offset()))
     assert producer.flush(30) == 0 and offsets
@@ -200,7 +202,7 @@ def test_consumer_that_seeks_past_records_and_commits(topic: Topic, tmp_path: Pa
     last = {p: max(s.offset for s in sent if s.partition == p) for p in range(PARTITIONS)}
     path = run_dir / "load" / "consumers" / f"{topic.cloud}-c0-0.rdc"
     group = f"rd-truth-{uuid.uuid4().hex[:6]}"
-    consumer = Consumer({"bootstrap.servers": topic.bootstrap, "group.id": group,
+    consumer = Consumer({"bootstrap.servers": topic.bootstrap, "group.id": group, **topic.conf,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     consumer.assign([TopicPartition(topic.name, p, 0) for p in range(PARTITIONS)])
     at: dict[int, int] = {}
@@ -257,7 +259,7 @@ def test_unclean_leader_election_loses_acked_records(lab: Inventory, tmp_path: P
     cluster = lab.clusters[0]
     bootstrap = cluster_bootstrap(lab, cluster.name)
     name = f"rd-unclean-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **client_conf(lab)})
     # One partition placed by hand (librdkafka wants its count named with an assignment).
     new = NewTopic(name, num_partitions=1, replica_assignment=[[ids[leader], ids[follower]]],
                    config={"min.insync.replicas": "1",
@@ -332,10 +334,11 @@ def test_every_replay_reader_reads_the_same(topic: Topic, lab: Inventory) -> Non
     flipped = bytearray(sent[0].value)
     flipped[-1] ^= 0x01
     raw_produce(topic, sent[0].partition, bytes(flipped))
-    nulls = Producer({"bootstrap.servers": topic.bootstrap})
+    nulls = Producer({"bootstrap.servers": topic.bootstrap, **topic.conf})
     nulls.produce(topic.name, None, partition=2)
     assert nulls.flush(30) == 0
-    tx = Producer({"bootstrap.servers": topic.bootstrap, "transactional.id": topic.name})
+    tx = Producer({"bootstrap.servers": topic.bootstrap, "transactional.id": topic.name,
+                   **topic.conf})
     tx.init_transactions(30)
     for commit in (False, True):
         tx.begin_transaction()
@@ -343,7 +346,7 @@ def test_every_replay_reader_reads_the_same(topic: Topic, lab: Inventory) -> Non
             tx.produce(topic.name, encode(14, seq, time.time_ns(), b"tx"), partition=seq % 3)
         assert tx.flush(30) == 0  # in the log before the abort: read_uncommitted reads them
         (tx.commit_transaction if commit else tx.abort_transaction)(30)
-    lz4 = Producer({"bootstrap.servers": topic.bootstrap, "compression.type": "lz4",
+    lz4 = Producer({"bootstrap.servers": topic.bootstrap, "compression.type": "lz4", **topic.conf,
                     "linger.ms": 5})
     for seq in range(50):
         lz4.produce(topic.name, encode(15, seq, time.time_ns(), b"lz4" * 30), partition=2)

@@ -25,7 +25,7 @@ from riftdrill.errors import ValidationError
 from tests.unit.test_cloud_inventory import outputs
 from tests.unit.test_inventory import sample
 
-TANSU = DeploySpec(engine="tansu")
+TANSU = DeploySpec(engine="tansu", security="off")  # as deployed: Tansu runs open
 
 
 def test_nothing_deployed_and_nothing_asked_is_the_default_lab() -> None:
@@ -48,8 +48,15 @@ def test_a_request_equal_to_the_deployed_lab_changes_nothing() -> None:
 
 def test_a_different_request_is_named_before_the_lab_is_replaced() -> None:
     plan = plan_deploy(DeployRequest(engine="kafka", brokers_per_cloud=3), TANSU)
+    # Tansu ran open only because it cannot run the default: kafka gets the default back
     assert plan.spec == DeploySpec(engine="kafka", brokers_per_cloud=3)
-    assert plan.changes == ("engine tansu -> kafka", "brokers per cloud 2 -> 3")
+    assert plan.changes == ("engine tansu -> kafka", "brokers per cloud 2 -> 3",
+                            "security off -> sasl-tls")
+    asked_off = plan_deploy(DeployRequest(engine="tansu"), DeploySpec(security="off"))
+    back = plan_deploy(DeployRequest(engine="kafka"), asked_off.spec)
+    assert back.spec.security == "sasl-tls"
+    kept = plan_deploy(DeployRequest(brokers_per_cloud=3), DeploySpec(security="off"))
+    assert kept.spec.security == "off"  # a kafka lab deployed open on purpose stays open
     notice = plan.notice()
     assert notice is not None
     assert "engine tansu -> kafka, brokers per cloud 2 -> 3" in notice
@@ -57,7 +64,7 @@ def test_a_different_request_is_named_before_the_lab_is_replaced() -> None:
 
 
 def test_what_the_request_leaves_out_keeps_the_deployed_value() -> None:
-    deployed = DeploySpec(topology="per-cloud", brokers_per_cloud=3, wan="metro")
+    deployed = DeploySpec(topology="per-cloud", brokers_per_cloud=3, wan="metro", security="off")
     plan = plan_deploy(DeployRequest(engine="tansu"), deployed)
     assert (plan.spec.engine, plan.spec.topology, plan.spec.brokers_per_cloud,
             plan.spec.wan) == ("tansu", "per-cloud", 3, "metro")
@@ -111,7 +118,8 @@ def test_the_deployed_spec_is_the_recorded_one_else_the_inventory(
     monkeypatch.setenv("RIFTDRILL_HOME", str(tmp_path))
     assert deployed_spec() is None
     inventory.save(sample())
-    assert deployed_spec() == DeploySpec(brokers_per_cloud=1)  # from the inventory's shape
+    # from the inventory's shape (its security block absent: off)
+    assert deployed_spec() == DeploySpec(brokers_per_cloud=1, security="off")
     recorded = DeploySpec(engine="kafka", wan="latency=5ms", broker_heap_mb=768)
     (tmp_path / ".riftdrill" / "deploy-spec.json").write_text(json.dumps(asdict(recorded)))
     assert deployed_spec() == recorded  # the lab's exact spec
@@ -141,19 +149,27 @@ def test_the_cli_says_what_changes_once_the_checks_passed(monkeypatch: pytest.Mo
                                 env={"RIFTDRILL_HOME": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert calls == ["checks", "deploy kafka"]
-    assert "the request differs from the deployed lab (engine tansu -> kafka)" in result.stderr
+    assert ("the request differs from the deployed lab (engine tansu -> kafka, security off -> "
+            "sasl-tls)") in result.stderr
     quiet = CliRunner().invoke(cli.mounted_app(), ["deploy", "--json"],
                                env={"RIFTDRILL_HOME": str(tmp_path)})
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert calls[-1] == "deploy tansu"
 
 
-def test_security_is_a_deploy_switch_off_by_default() -> None:
+def test_security_is_a_deploy_switch_on_by_default() -> None:
     from riftdrill import deploy as deploy_module
 
-    assert DeploySpec().security == deploy_module.DEFAULT_SECURITY  # "off" until it is flipped
+    assert DeploySpec().security == deploy_module.DEFAULT_SECURITY == "sasl-tls"
+    DeploySpec().validate()
+    # the clouds cannot run it yet: a deploy that did not ask runs open and says so
+    cloud = plan_deploy(DeployRequest(target="aws-gcp"), None)
+    assert cloud.spec.security == "off"
+    assert (cloud.notice() or "").startswith("security sasl-tls is not for target aws-gcp")
+    cloud.spec.validate()
     assert DeploySpec(security="sasl-tls").tf_vars()["security"] == "sasl-tls"
     assert "security" not in DeploySpec(target="aws-gcp", engine="automq").tf_vars()
+    assert DeploySpec(security="off").tf_vars()["security"] == "off"
     plan = plan_deploy(DeployRequest(security="sasl-tls"), DeploySpec(security="off"))
     assert plan.spec.security == "sasl-tls"
     assert plan.changes == ("security off -> sasl-tls",)
