@@ -315,6 +315,15 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
 
     acl_clusters: dict[str, Any] = {}
 
+    def rotatable_on_disk() -> None:
+        from riftdrill.security import credentials, rotation
+
+        credentials.write_secret(credentials.Secrets(tmp_path / "secrets").password_file("load"),
+                                 b"old-not-a-secret")
+        monkeypatch.setattr(rotation, "upsert", lambda inv, principal, password:
+                            rotation.Rotation(principal, 1, 1, 2))
+        monkeypatch.setattr(rotation, "prove", lambda inv, sec, old: "proven (fake)")
+
     # (action, call, plain reads allowed, locked writes expected, faults on disk afterwards)
     Step = tuple[str, Callable[[], dict[str, Any]], int, int, list[tuple[str, str]]]
     drill: list[Step] = [
@@ -393,6 +402,10 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("revoke_acl", lambda: (secure_on_disk(), actions.revoke_acl("load", conf))[1], 1, 1,
          [("revoke_acl", "load")]),
         ("restore_acl", lambda: actions.restore_acl("load", conf), 1, 1, []),
+        # credential rotation: the clusters faked at their API (tests/unit/test_credential_rotation.py)
+        ("rotate_credentials", lambda: (rotatable_on_disk(), actions.rotate_credentials("load", conf))[1],
+         1, 1, [("rotate_credentials", "load")]),
+        ("finish_rotation", lambda: actions.finish_rotation("load", conf), 1, 1, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
     assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
@@ -431,7 +444,8 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup"),
         ("stop_worker", "connect-aws"), ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
         ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
-        ("pause_connector", "s"), ("pause_connector", "k"), ("revoke_acl", "load")]
+        ("pause_connector", "s"), ("pause_connector", "k"), ("revoke_acl", "load"),
+        ("rotate_credentials", "load")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 
