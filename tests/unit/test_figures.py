@@ -220,7 +220,7 @@ def test_suites_one_line_per_engine(results: Path) -> None:
     # Alike runs only (engine, topology, target, contract, hold), and only groups of at least
     # three drills: the tansu run and the 60 s link-sever stand alone.
     assert lines == [
-        "- **kafka 4.4.0, stretched, target local, hold 20 s**: 3 drills (broker-kill, "
+        "- **kafka 4.4.0, stretched, target local, hold 20 s, security off**: 3 drills (broker-kill, "
         "link-sever, object-store-outage), 2026-05-01 09:00-09:06 UTC: 2 of 3 passed (failed: "
         "link-sever); lost 0 in every drill.",
     ]
