@@ -30,6 +30,7 @@ def test_a_lab_broker_boots_from_the_cloud_init_properties(lab: Inventory) -> No
         roles=list(broker.roles), voters=lab_props["controller.quorum.voters"],
         settings=kafka.KafkaSettings(replication_factor=lab.replication_factor,
                                      min_insync_replicas=lab.min_insync_replicas),
+        security=lab.security.mode, secrets_dir=lab.security.secrets_dir,
     )
     values = {**kafka.template_values(node, lab_props["log.dirs"]),
               "engine_version": kafka.KAFKA_VERSION, "engine_url": "https://example.invalid/kafka.tgz",
