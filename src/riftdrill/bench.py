@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import inventory, paths
-from riftdrill.deploy import ENGINES, DeploySpec, destroy, security_as_default
+from riftdrill.deploy import ENGINES, DeploySpec, destroy, one_security
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.host import host_facts
 from riftdrill.lab import net
@@ -213,13 +213,15 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
     from riftdrill.load.runner import LoadSpec, run_load
 
     engines: dict[str, Any] = {}
-    for engine in ENGINES:
+    # Like with like: both engines in one security mode (off: Tansu cannot be secured).
+    specs = one_security([DeploySpec(engine=engine) for engine in ENGINES])
+    for engine, engine_spec in zip(ENGINES, specs, strict=True):
         # A fresh lab per engine, so neither inherits the other's backlog, and a warm-up on the
         # bench topic itself: fresh JVMs and a new topic's first leader elections held Kafka at
         # 3.1 s p50 over its first 20 s at 1000 rec/s here (the same load 20 s later: 9.5 ms);
         # with a 5 s warm-up this bench recorded 883 ms p50 for Kafka.
         destroy()
-        inv = deploy(security_as_default(DeploySpec(engine=engine)))
+        inv = deploy(engine_spec)
         with tempfile.TemporaryDirectory(prefix="riftdrill-warmup-") as tmp:
             run_load(LoadSpec(rate_per_s=rate_per_s, duration_s=WARMUP_S, topic=f"bench-{engine}",
                               partitions=6, placement=["aws"], consumers=False),
@@ -230,7 +232,8 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
             result = run_load(spec, Path(tmp), inv, progress=False)
         replacement = replace_broker(inventory.load())
         engines[engine] = {
-            "engine_version": inv.engine_version, "target_rate_per_s": rate_per_s,
+            "engine_version": inv.engine_version, "security": engine_spec.security,
+            "target_rate_per_s": rate_per_s,
             "acked_per_s": round(result.acked_per_s, 1), "failed": result.failed,
             "ack_p50_ms": result.ack_latency_ms.get("p50"),
             "ack_p99_ms": result.ack_latency_ms.get("p99"),

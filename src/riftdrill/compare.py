@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from riftdrill import faults, inventory, paths
-from riftdrill.deploy import DEFAULT_WAN, DeploySpec, security_as_default
+from riftdrill.deploy import DEFAULT_WAN, DeploySpec, one_security
 from riftdrill.deploy import deploy_lab as deploy
 from riftdrill.drivers import redactor_for
 from riftdrill.errors import ValidationError
@@ -119,9 +119,11 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
     from riftdrill.report.runs import load_run
 
     wan = wan or DEFAULT_WAN
-    # Each setup as `riftdrill deploy` builds it: an engine without security runs open.
-    specs = [security_as_default(DeploySpec(engine=s.engine, topology=s.topology, wan=wan))
-             for s in setups]
+    # Like with like: every setup in one security mode (open if any engine cannot be secured).
+    specs = one_security([DeploySpec(engine=s.engine, topology=s.topology, wan=wan)
+                          for s in setups])
+    if specs:
+        progress(f"compare: every setup with security {specs[0].security}")
     for spec in specs:
         spec.validate()  # every setup and the link, before anything is deployed
     for exp in experiments:

@@ -8,7 +8,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
@@ -144,6 +144,16 @@ def security_as_default(spec: DeploySpec) -> DeploySpec:
     """`spec` as a deploy that was not asked for a security builds it: where its security
     cannot run (security_unsupported), off. For programs that build specs (compare, bench)."""
     return replace(spec, security="off") if security_unsupported(spec) else spec
+
+
+def one_security(specs: Sequence[DeploySpec]) -> list[DeploySpec]:
+    """`specs` to be compared with each other, in one security mode: the default when every one
+    of them can run it, else off (a TLS + SASL reconnect costs time, so an engine secured and
+    one open would not be like with like). For programs that deploy several setups (compare,
+    bench)."""
+    mode: SecurityMode = ("off" if any(security_unsupported(replace(s, security=DEFAULT_SECURITY))
+                                       for s in specs) else DEFAULT_SECURITY)
+    return [replace(s, security=mode) for s in specs]
 
 
 # What a cloud deploy takes from the request or the deployed lab; the rest is terraform.tfvars'.

@@ -240,3 +240,15 @@ def test_programs_that_build_specs_deploy_tansu_open() -> None:
 
     assert security_as_default(DeploySpec(engine="tansu", security="sasl-tls")).security == "off"
     assert security_as_default(DeploySpec(security="sasl-tls")).security == "sasl-tls"
+
+
+def test_setups_compared_with_each_other_share_one_security_mode() -> None:
+    from riftdrill.deploy import one_security
+
+    both = one_security([DeploySpec(engine="kafka"), DeploySpec(engine="tansu")])
+    assert [s.security for s in both] == ["off", "off"]  # Tansu cannot be secured: all open
+    kafkas = one_security([DeploySpec(engine="kafka"), DeploySpec(topology="per-cloud",
+                                                                  security="off")])
+    assert [s.security for s in kafkas] == ["sasl-tls", "sasl-tls"]  # the default, for all
+    for spec in both + kafkas:
+        spec.validate()
