@@ -1,5 +1,20 @@
 """Errors a user can cause. The CLI prints them as one line and exits 2."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pydantic
+
+
+def first_error(exc: pydantic.ValidationError, top: str = "(top level)") -> str:
+    """`where: why` of a pydantic error's first problem, for a one-line message (`top`: where,
+    when it is the document itself; "" leaves the place out)."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or top
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
 
 class RiftdrillError(Exception):
     """A problem the user can fix; the message names the problem and the fix."""

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from riftdrill import paths
-from riftdrill.errors import ValidationError
+from riftdrill.errors import ValidationError, first_error
 
 MODULES = {"action": "riftdrill.chaos.actions", "probe": "riftdrill.chaos.probes"}
 # Chaos Toolkit's own activity keys, copied as they are.
@@ -96,10 +96,8 @@ def _read(path: Path, model: type[SourceT]) -> SourceT:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise ExperimentSourceError(f"{path}: {where}: {first['msg']}"
-                                    f" (experiments/README.md has the format)") from None
+        raise ExperimentSourceError(f"{path}: {first_error(exc, 'top level')}"
+                                    " (experiments/README.md has the format)") from None
 
 
 def load_base(directory: Path) -> Base:

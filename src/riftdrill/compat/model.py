@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill.compat.workflows import Client
+from riftdrill.errors import first_error
 
 # pass / fail: the workflow ran. unsupported: the engine module declares it (never run).
 # unavailable: the client has no API for it, or the deploy lacks what it needs (security off):
@@ -63,6 +64,4 @@ def load_matrix(path: Path) -> CompatMatrix:
     except OSError as exc:
         raise ValueError(f"{path}: not readable: {exc}") from None
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ValueError(f"{path}: {loc}: {first['msg']}") from None
+        raise ValueError(f"{path}: {first_error(exc)}") from None

@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
-from riftdrill.errors import RiftdrillError
+from riftdrill.errors import RiftdrillError, first_error
 from riftdrill.hub.rows import RowChange
 from riftdrill.hub.sinktail import Sight
 
@@ -174,6 +174,4 @@ def read_change_lag(path: Path) -> ChangeLagFile:
     except OSError as exc:
         raise ChangeLagError(f"{path}: unreadable: {exc}") from None
     except PydanticError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ChangeLagError(f"{path}: {where}: {err['msg']}") from None
+        raise ChangeLagError(f"{path}: {first_error(exc)}") from None

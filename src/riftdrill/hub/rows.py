@@ -37,7 +37,7 @@ from typing import Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from riftdrill.errors import RiftdrillError
+from riftdrill.errors import RiftdrillError, first_error
 
 Op = Literal["insert", "update", "delete"]
 # ok: COMMIT returned. failed: rolled back, refused, or touched no row: not applied.
@@ -210,6 +210,4 @@ def read_rows_header(path: Path) -> RowsHeader:
 
 
 def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
+    return first_error(e, top="")

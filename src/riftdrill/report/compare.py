@@ -34,6 +34,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from riftdrill.errors import first_error
 from riftdrill.inventory import LabEngine, SetupName, Topology
 from riftdrill.redact import Redactor
 from riftdrill.report.columns import KEYS, run_figures
@@ -195,6 +196,4 @@ def load_compare(compare_dir: Path) -> CompareDoc:
     try:
         return CompareDoc.model_validate(raw)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise RunInputError(f"{path}: {loc}: {first['msg']}") from None
+        raise RunInputError(f"{path}: {first_error(exc)}") from None

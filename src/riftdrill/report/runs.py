@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill.chaos.summary import RunSummary
-from riftdrill.errors import RiftdrillError
+from riftdrill.errors import RiftdrillError, first_error
 from riftdrill.verify.report import VerifyReport
 
 
@@ -52,9 +52,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _model_error(path: Path, exc: PydanticValidationError) -> RunInputError:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return RunInputError(f"{path}: {loc}: {first['msg']}")
+    return RunInputError(f"{path}: {first_error(exc)}")
 
 
 def load_run(run_dir: Path, *, need_timeline: bool = True) -> RunData:
