@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from riftdrill.inventory import Inventory
+from riftdrill.security.client import client_security
 from tests.conftest import ROOT, client_conf, riftdrill, status
 
 pytestmark = pytest.mark.lab
@@ -57,8 +58,9 @@ def test_object_stores_serve_their_buckets(lab: Inventory) -> None:
 def test_produce_and_consume_from_inside_each_cloud(lab: Inventory) -> None:
     for cloud in lab.clouds:
         assert cloud.namespace
+        login = client_security(lab.security, "broker")  # its file, never the password
         proc = in_cloud(cloud.namespace, sys.executable, "-m", "riftdrill.lab", "roundtrip",
-                        lab.bootstrap(cloud.name), "3")
+                        lab.bootstrap(cloud.name), "3", *([login.file] if login.enabled else []))
         assert proc.returncode == 0, proc.stderr
 
 
