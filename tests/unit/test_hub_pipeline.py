@@ -33,6 +33,21 @@ def test_source_captures_every_run_table_through_pgoutput_into_one_partition() -
     assert c["tasks.max"] == "1"
 
 
+def test_the_source_heartbeats_into_a_topic_the_connect_principal_may_write() -> None:
+    """Found by the secured hub: Debezium's heartbeat topic was outside connect's ACLs, so the
+    source connector failed with "Not authorized to describe topic(s)"."""
+    from riftdrill.inventory import Security
+    from riftdrill.security import acls, credentials
+
+    sec = Security(mode="sasl-tls", secrets_dir="/s", ca_cert="/s/ca.pem",
+                   principals=credentials.PRINCIPALS)
+    heartbeat = f"{pipeline.source_config(P)['topic.heartbeat.prefix']}.{P.topic_prefix}"
+    plan = acls.acl_plan(sec, hub=acls.HubNames("riftdrill-hub", P.topic_prefix))["connect"]
+    assert any(a.resource == "topic" and a.operation == "all"
+               and (a.name == heartbeat if a.pattern == "literal" else heartbeat.startswith(a.name))
+               for a in plan)
+
+
 def test_sink_writes_each_topic_into_the_source_table_name() -> None:
     c = pipeline.sink_config(P)
     assert c["topics.regex"] == r"hub\.public\.rd_rows_.*"

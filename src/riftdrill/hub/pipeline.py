@@ -22,6 +22,7 @@ from typing import Any
 
 from riftdrill.errors import LabError, ValidationError
 from riftdrill.hub.connect import JDBC_SINK_CLASS, POSTGRES_SOURCE_CLASS
+from riftdrill.security.acls import DEBEZIUM_HEARTBEAT_PREFIX
 
 TABLE_PREFIX = "rd_rows_"
 SLOT = "riftdrill"
@@ -80,6 +81,8 @@ def source_config(p: Pipeline) -> dict[str, str]:
         "tombstones.on.delete": "true",
         # The slot's position advances even while the captured tables are idle.
         "heartbeat.interval.ms": "5000",
+        # Its topic, <prefix>.<topic.prefix>, is one the connect principal may write (acls.py).
+        "topic.heartbeat.prefix": DEBEZIUM_HEARTBEAT_PREFIX,
         "topic.creation.default.partitions": "1",
         "topic.creation.default.replication.factor": str(p.replication_factor),
         **({"exactly.once.support": "required", "transaction.boundary": "poll"}

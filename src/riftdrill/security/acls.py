@@ -46,6 +46,9 @@ Operation = Literal["all", "read", "write", "create", "delete", "describe", "des
 # groups to "riftdrill-<run>" and "<group>.failover").
 LOAD_PREFIXES = ("riftdrill", "rd-", "drill-", "mirror")
 CLUSTER = "kafka-cluster"  # the one name of the cluster resource
+# The CDC source's heartbeat topic is <this>.<topic prefix> (hub/pipeline.py sets the prefix:
+# Debezium's own default, named here so the ACL and the connector cannot drift apart).
+DEBEZIUM_HEARTBEAT_PREFIX = "__debezium-heartbeat"
 
 
 @dataclass(frozen=True, order=True)
@@ -115,6 +118,8 @@ def acl_plan(sec: Security, mirror_sources: Sequence[str] = (),
         plan["connect"] = [
             *_grant(connect, "topic", [f"{hub.group}-", f"{hub.topic_prefix}."], "prefixed",
                     ["all"]),
+            *_grant(connect, "topic", [f"{DEBEZIUM_HEARTBEAT_PREFIX}.{hub.topic_prefix}"],
+                    "literal", ["all"]),
             *_grant(connect, "group", [hub.group], "literal", ["read", "describe"]),
             *_grant(connect, "group", ["connect-"], "prefixed", ["read", "describe"]),
             # KIP-618: the tasks' ids start with the group's name, the leader's is
