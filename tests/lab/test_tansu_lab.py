@@ -195,7 +195,7 @@ def test_tansu_mutations_are_found_with_exact_counts(lab_session: None, tmp_path
     # acks `lost`, no partition fenced). This test is about the forgeries, so it starts once
     # every broker serves the topic.
     _wait_topic_everywhere(inv, name, truth.PARTITIONS)
-    t = truth.Topic(name, bootstrap, cloud, admin)
+    t = truth.Topic(name, bootstrap, cloud, admin, {})  # Tansu runs open
     sent, start_ns = truth.produce(t, 31, 300, {"enable.idempotence": False})
     run_dir = tmp_path / "run"
     truth.ledger(run_dir, t, 31, truth.LEGACY, sent, start_ns)

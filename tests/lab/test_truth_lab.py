@@ -25,6 +25,7 @@ from riftdrill.load.consumer_ledger import POLL_FENCE, ConsumerLedgerWriter
 from riftdrill.load.fence import is_fence
 from riftdrill.load.ledger import LedgerWriter
 from riftdrill.load.record import encode
+from riftdrill.security.client import client_security
 from riftdrill.verify.replay import cluster_bootstrap
 from tests.conftest import client_conf, riftdrill
 
@@ -265,7 +266,7 @@ def test_unclean_leader_election_loses_acked_records(lab: Inventory, tmp_path: P
                    config={"min.insync.replicas": "1",
                            "unclean.leader.election.enable": "true"})
     admin.create_topics([new])[name].result(30)
-    t = Topic(name, bootstrap, cluster.clouds[0], admin)
+    t = Topic(name, bootstrap, cluster.clouds[0], admin, client_conf(lab))
     run_dir = tmp_path / "run"
     try:
         replicated, start1 = produce(t, 21, 50, partitions=1)  # acks=all: on both replicas
@@ -351,13 +352,16 @@ def test_every_replay_reader_reads_the_same(topic: Topic, lab: Inventory) -> Non
     for seq in range(50):
         lz4.produce(topic.name, encode(15, seq, time.time_ns(), b"lz4" * 30), partition=2)
     assert lz4.flush(30) == 0
-    fences = write_fences(topic.bootstrap, [topic.name])
+    # as the verifier does it: fences as the load's principal, reads as the verifier's
+    fences = write_fences(topic.bootstrap, [topic.name],
+                          security=client_security(lab.security, "load"))
+    reader = client_security(lab.security, "verifier")
     fast = replay_topics(topic.bootstrap, "main", [topic.name], fences, since_ns=start_ns,
-                         workers=1)
+                         workers=1, security=reader)
     one = replay_topics(topic.bootstrap, "main", [topic.name], fences, since_ns=start_ns,
-                        workers=1, native=False)
+                        workers=1, native=False, security=reader)
     two = replay_topics(topic.bootstrap, "main", [topic.name], fences, since_ns=start_ns,
-                        workers=2, native=False)
+                        workers=2, native=False, security=reader)
     assert [r.partition for r in fast] == list(range(PARTITIONS))
     assert [r.reader for r in fast] == ["native", "native", "librdkafka"]
     assert {r.reader for r in one + two} == {"librdkafka"}
