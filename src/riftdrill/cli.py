@@ -664,12 +664,12 @@ def fault_restore_acl(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
     _fault_done(f"restored the write ACLs of {role}", as_json)
 
 
-@fault_app.command("rotate-credentials")
-def fault_rotate_credentials(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
+@fault_app.command("rotate-scram")
+def fault_rotate_scram(role: RoleArg = "load", as_json: JsonOpt = False) -> None:
     """Give a role's principal a new SCRAM password on every cluster and in its client file
     (only load: the others' logins are read at start); `heal` (or finish-rotation) forgets it,
     completing a rotation a crash interrupted. Needs a lab deployed with SECURITY=sasl-tls."""
-    fault = faults.rotate_credentials(inventory.load(), str(role), owner_pid=0)
+    fault = faults.rotate_scram(inventory.load(), str(role), owner_pid=0)
     _fault_done(f"rotated the password of {role}", as_json, fault)
 
 

@@ -380,7 +380,7 @@ def _secrets(inv: Inventory) -> credentials.Secrets:
     return credentials.Secrets(Path(inv.security.secrets_dir))
 
 
-def rotate_credentials(inv: Inventory, role: str, *, owner_pid: int,
+def rotate_scram(inv: Inventory, role: str, *, owner_pid: int,
                        on_effect: OnEffect | None = None) -> Fault:
     """Give `role`'s principal a new SCRAM password on every cluster and in its files
     (security/rotation.py), in force once the new password logs in and the old one is refused
@@ -401,7 +401,7 @@ def rotate_credentials(inv: Inventory, role: str, *, owner_pid: int,
         rotation.swap(s, principal, password)
         return Effect(requested, in_force_ns, proof)
 
-    return _inject(_new_fault("rotate_credentials", r, owner_pid), rotate, on_effect)
+    return _inject(_new_fault("rotate_scram", r, owner_pid), rotate, on_effect)
 
 
 def _complete_rotation(inv: Inventory, role: str) -> Effect:
@@ -422,7 +422,7 @@ def finish_rotation(inv: Inventory, role: str) -> Effect:
     """The rotation of `role` over: completed if a crash interrupted it, then forgotten."""
     r = rotation.rotatable(inv, role)
     effect = _complete_rotation(inv, r)
-    _forget("rotate_credentials", [r])
+    _forget("rotate_scram", [r])
     return effect
 
 
@@ -467,13 +467,13 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in recorded if f.kind == kind and f.target == target}
-    for role in dict.fromkeys(f.target for f in recorded if f.kind == "rotate_credentials"):
+    for role in dict.fromkeys(f.target for f in recorded if f.kind == "rotate_scram"):
         try:
             _complete_rotation(inv, role)
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in recorded
-                       if f.kind == "rotate_credentials" and f.target == role}
+                       if f.kind == "rotate_scram" and f.target == role}
     healed = [f for f in recorded if f.id not in failed]
     healed_ids = {f.id for f in healed}
     with inventory.locked() as now:

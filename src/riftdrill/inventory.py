@@ -38,7 +38,7 @@ SetupName = Literal["kafka", "kafka-per-cloud", "tansu"]
 FaultKind = Literal[
     "kill_broker", "pause_broker", "sever_link", "degrade_link", "block_object_store",
     "brownout_store", "stop_mirror", "stop_worker", "stop_database", "pause_database",
-    "pause_connector", "revoke_acl", "rotate_credentials"
+    "pause_connector", "revoke_acl", "rotate_scram"
 ]
 Direction = Literal["both", "a-to-b", "b-to-a"]
 # What protects the clusters (docs/security.md): nothing, or TLS on every listener with
@@ -232,7 +232,7 @@ class Fault(BaseModel):
 
     id: str
     kind: FaultKind
-    target: str  # broker, link, store or mirror name; revoke_acl, rotate_credentials: the role
+    target: str  # broker, link, store or mirror name; revoke_acl, rotate_scram: the role
     direction: Direction = "both"
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
     # The drill runner that owns the fault (the run context's owner_pid); 0 = injected by hand,

@@ -70,6 +70,9 @@ _SECRET_NAME = (r"secret|passw(?:or)?d|token|preshared|private_?key|session_?key
 _NAME_WORDS = ("secret", "passw", "token", "preshared", "private_key", "privatekey", "session_key",
                "sessionkey", "access_key", "accesskey", "credential", "jaas")  # (lowercase)
 _SECRET_KEY = re.compile(rf"(?i){_SECRET_NAME}")
+# A mapping key is a setting's name (`sasl.password`, `secret_access_key`), not a label built
+# from a name: a partition's "<topic>[3]" keeps its figures when the topic says "credential".
+_SETTING_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 # The name is a whole word, at most 64 characters either side of the secret word, never inside a
 # run of base64 (`+`, `/` before it): an HDR histogram's base64 can spell `...tOKeN=`.
 # Its value: quoted (kept quoted, so JSON stays JSON), else a bare word; not null/true/false, a
@@ -90,6 +93,10 @@ _HINTS_B = tuple(sorted({h.encode() for hints, _, _ in PATTERNS for h in hints}
 @dataclass
 class _Pem:
     inside: bool = False  # within a multi-line PEM private key block
+
+
+def _secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key)) and _SETTING_NAME.fullmatch(key) is not None
 
 
 def _key_value(m: re.Match[str]) -> str:
@@ -148,7 +155,7 @@ class Redactor:
         """A copy of JSON-like `data`: values under secret-named keys are *** (None and "" stay),
         every string is redacted as text."""
         if isinstance(data, Mapping):
-            return {k: MASK if _SECRET_KEY.search(str(k)) and v not in (None, "")
+            return {k: MASK if _secret_key(str(k)) and v not in (None, "")
                     else self.mapping(v) for k, v in data.items()}
         if isinstance(data, list | tuple):
             return [self.mapping(v) for v in data]

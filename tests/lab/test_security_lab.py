@@ -163,14 +163,14 @@ def test_the_controllers_take_only_the_deploys_certificates(secured: Inventory) 
 
 
 def test_a_rotation_under_load_costs_no_send_and_every_client_follows(secured: Inventory) -> None:
-    """The credential-rotate drill: a short drill end to end (load, fences, verifier, timeline,
+    """The scram-rotate drill: a short drill end to end (load, fences, verifier, timeline,
     report) with every client as its principal, during which the load principal's password
     changes and every session must log in again with the new one (the brokers ask within
     30 s; the hold outlasts that)."""
     store = credentials.Secrets(Path(secured.security.secrets_dir))
     before = {p: store.password(p) for p in secured.security.principals.values()}
-    rc, summary = drill("credential-rotate", *SHORT)
-    assert_passed_without_loss(rc, summary, "rotate_credentials")
+    rc, summary = drill("scram-rotate", *SHORT)
+    assert_passed_without_loss(rc, summary, "rotate_scram")
     assert summary["sends"]["failed"] == 0, summary["sends"]["errors_by_code"]
     [window] = summary["fault_windows"]
     assert "old one is refused" in (window.get("confirmed_by") or "")
@@ -218,7 +218,7 @@ print(json.dumps({"errors": sorted(set(errors)), "failed": failed, "acked": len(
 
 def test_a_client_that_keeps_the_old_password_is_refused_once_its_session_ends(
         secured: Inventory) -> None:
-    """What the credential-rotate drill's contract stands on: without following its client
+    """What the scram-rotate drill's contract stands on: without following its client
     file, a producer logged in before the rotation loses its session within the brokers'
     re-authentication interval and its sends fail, so the drill can fail."""
     from riftdrill.security.rotation import REAUTH_MS
@@ -234,7 +234,7 @@ def test_a_client_that_keeps_the_old_password_is_refused_once_its_session_ends(
     proc.stdin.close()
     try:
         assert json.loads(proc.stdout.readline()) == {"ready": True}
-        riftdrill("fault", "rotate-credentials", "load", "--json")
+        riftdrill("fault", "rotate-scram", "load", "--json")
         out = json.loads(proc.stdout.read().splitlines()[-1])
     finally:
         proc.kill()

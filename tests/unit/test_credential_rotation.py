@@ -79,9 +79,9 @@ def test_a_rotation_is_recorded_first_and_swaps_every_file_of_the_principal(
     s = _secrets(inv)
     java = ClientSecurity.read(s.client_file("load")).java_config_file()
     effects: list[Effect] = []
-    fault = faults.rotate_credentials(inv, "load", owner_pid=OWNER, on_effect=effects.append)
-    assert (fault.kind, fault.target) == ("rotate_credentials", "load")
-    assert fake.seen_on_disk == [[("rotate_credentials", "load")]]  # recorded before the change
+    fault = faults.rotate_scram(inv, "load", owner_pid=OWNER, on_effect=effects.append)
+    assert (fault.kind, fault.target) == ("rotate_scram", "load")
+    assert fake.seen_on_disk == [[("rotate_scram", "load")]]  # recorded before the change
     new = s.password("load")
     assert new != OLD and set(fake.password.values()) == {new}
     assert json.loads(s.client_file("load").read_text())["password"] == new
@@ -92,7 +92,7 @@ def test_a_rotation_is_recorded_first_and_swaps_every_file_of_the_principal(
     [effect] = effects
     assert effect.confirmed_by == "proven (fake)"
     # still recorded until it is finished; finishing forgets it and changes nothing
-    assert on_disk() == [("rotate_credentials", "load")]
+    assert on_disk() == [("rotate_scram", "load")]
     done = faults.finish_rotation(inventory.load(), "load")
     assert "holds the cluster's password" in done.confirmed_by
     assert on_disk() == [] and s.password("load") == new
@@ -104,16 +104,16 @@ def test_a_crash_before_the_swap_leaves_the_old_files_and_heal_completes_it(
     s = _secrets(inv)
     fake.fail = True
     with pytest.raises(SetupError):
-        faults.rotate_credentials(inv, "load", owner_pid=OWNER)
+        faults.rotate_scram(inv, "load", owner_pid=OWNER)
     # the clients still hold what the cluster holds; the pending password waits for a heal
     assert s.password("load") == OLD
     assert ClientSecurity.read(s.client_file("load")).password == OLD
     assert rotation.pending_principals(s) == ["load"]
     pending = rotation.pending_file(s, "load").read_text()
-    assert on_disk() == [("rotate_credentials", "load")]
+    assert on_disk() == [("rotate_scram", "load")]
     fake.fail = False
     healed = faults.heal_all()
-    assert [f.kind for f in healed] == ["rotate_credentials"]
+    assert [f.kind for f in healed] == ["rotate_scram"]
     assert s.password("load") == pending and set(fake.password.values()) == {pending}
     assert rotation.pending_principals(s) == [] and on_disk() == []
 
@@ -123,10 +123,10 @@ def test_a_heal_that_fails_keeps_the_rotation_recorded(
     inv, fake = secured
     fake.fail = True
     with pytest.raises(SetupError):
-        faults.rotate_credentials(inv, "load", owner_pid=OWNER)
+        faults.rotate_scram(inv, "load", owner_pid=OWNER)
     with pytest.raises(SetupError):
         faults.heal_all()
-    assert on_disk() == [("rotate_credentials", "load")]
+    assert on_disk() == [("rotate_scram", "load")]
     assert rotation.pending_principals(_secrets(inv)) == ["load"]
 
 
@@ -142,7 +142,7 @@ def test_a_principal_whose_login_is_read_at_start_is_refused(
         secured: tuple[Inventory, FakeClusters], role: str) -> None:
     inv, fake = secured
     with pytest.raises(FaultError, match=f"role {role}'s login .* rotate load"):
-        faults.rotate_credentials(inv, role, owner_pid=OWNER)
+        faults.rotate_scram(inv, role, owner_pid=OWNER)
     assert on_disk() == [] and set(fake.password.values()) == {OLD}
 
 
@@ -162,11 +162,11 @@ def test_the_actions_stamp_the_window_from_proof_to_finish(
         secured: tuple[Inventory, FakeClusters], tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     conf = configuration(run_dir)
-    actions.rotate_credentials("load", configuration=conf)
+    actions.rotate_scram("load", configuration=conf)
     out = actions.finish_rotation("load", configuration=conf)
     assert "holds the cluster's password" in out["how"]
     [w] = windows.fault_windows(run_dir)
-    assert (w.kind, w.target) == ("rotate_credentials", "load")
+    assert (w.kind, w.target) == ("rotate_scram", "load")
     assert w.end_ns is not None and w.end_ns >= w.start_ns
     assert w.confirmed_by == "proven (fake)"
 
@@ -193,9 +193,9 @@ def test_the_brokers_make_sessions_log_in_again_as_often_as_rotation_says() -> N
 
 
 def test_the_experiment_holds_longer_than_a_session_lives() -> None:
-    exp = json.loads((ROOT / "experiments" / "credential-rotate.json").read_text())
+    exp = json.loads((ROOT / "experiments" / "scram-rotate.json").read_text())
     assert float(exp["configuration"]["hold_s"]["default"]) > rotation.REAUTH_MS / 1000
     funcs = [a["provider"]["func"] for a in exp["method"] if a.get("type") == "action"]
-    rotate = funcs.index("rotate_credentials")
-    assert funcs[rotate:rotate + 3] == ["rotate_credentials", "hold", "finish_rotation"]
+    rotate = funcs.index("rotate_scram")
+    assert funcs[rotate:rotate + 3] == ["rotate_scram", "hold", "finish_rotation"]
     assert "security" in exp["tags"]

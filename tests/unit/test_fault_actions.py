@@ -403,8 +403,8 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
          [("revoke_acl", "load")]),
         ("restore_acl", lambda: actions.restore_acl("load", conf), 1, 1, []),
         # credential rotation: the clusters faked at their API (tests/unit/test_credential_rotation.py)
-        ("rotate_credentials", lambda: (rotatable_on_disk(), actions.rotate_credentials("load", conf))[1],
-         1, 1, [("rotate_credentials", "load")]),
+        ("rotate_scram", lambda: (rotatable_on_disk(), actions.rotate_scram("load", conf))[1],
+         1, 1, [("rotate_scram", "load")]),
         ("finish_rotation", lambda: actions.finish_rotation("load", conf), 1, 1, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
@@ -445,7 +445,7 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("stop_worker", "connect-aws"), ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
         ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
         ("pause_connector", "s"), ("pause_connector", "k"), ("revoke_acl", "load"),
-        ("rotate_credentials", "load")]
+        ("rotate_scram", "load")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 

@@ -107,6 +107,9 @@ def test_mapping_masks_secret_named_keys_and_redacts_every_string() -> None:
         "note": "key ***AWS-KEY-ID*** and ***object-store secret key (lab S3)***", "count": 3,
         "token": None, "secrets": "***"}
     assert redact_mapping({"password": "p"}) == {"password": "***"}
+    # a partition's label is not a setting, whatever its topic is called
+    assert redact_mapping({"drill-x-credential-rotate[0]": 2637, "sasl.password": "p"}) == {
+        "drill-x-credential-rotate[0]": 2637, "sasl.password": "***"}
 
 
 def test_a_pem_block_over_several_lines_becomes_one_masked_line() -> None:

@@ -73,7 +73,7 @@ __all__ = [
     "resume_connector",
     "resume_database",
     "revoke_acl",
-    "rotate_credentials",
+    "rotate_scram",
     "sever_link",
     "start_load",
     "stop_load",
@@ -381,14 +381,14 @@ def restore_acl(role: str = "load", configuration: dict[str, Any] | None = None)
     return {"restored": role, "at": _now(), "how": effect.confirmed_by}
 
 
-def rotate_credentials(role: str = "load",
+def rotate_scram(role: str = "load",
                        configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Give the role's principal a new SCRAM password on every cluster and in its client file
     (security/rotation.py); the window starts when the new password logs in and the old one is
     refused everywhere, and lasts until `finish_rotation`: sessions log in again meanwhile."""
     ctx = RunContext.from_configuration(configuration)
-    faults.rotate_credentials(inventory.load(), role, owner_pid=_owner(ctx),
-                              on_effect=lambda e: _started(ctx, "rotate_credentials", role, e))
+    faults.rotate_scram(inventory.load(), role, owner_pid=_owner(ctx),
+                              on_effect=lambda e: _started(ctx, "rotate_scram", role, e))
     return {"rotated": role, "at": _now()}
 
 
@@ -397,7 +397,7 @@ def finish_rotation(role: str = "load",
     """The rotation over (completed first if a crash interrupted it)."""
     ctx = RunContext.from_configuration(configuration)
     effect = faults.finish_rotation(inventory.load(), role)
-    _ended(ctx, "rotate_credentials", role, effect)
+    _ended(ctx, "rotate_scram", role, effect)
     return {"finished": role, "at": _now(), "how": effect.confirmed_by}
 
 
