@@ -670,8 +670,9 @@ def render_suites(res: Results) -> str:
     if not found:
         return "No suite of drill runs under `results/runs/`."
     lines = ["Drill runs (`results/runs/`), grouped by engine, topology, target, producer "
-             "contract and fault hold (`make drills` holds every fault 20 s; `make compare` "
-             "and the drill defaults 30-60 s): the newest run of each experiment, for groups of at "
+             "contract, fault hold (`make drills` holds every fault 20 s; `make compare` "
+             "and the drill defaults 30-60 s) and security mode: the newest run of each "
+             "experiment, for groups of at "
              f"least {SUITE_MIN_DRILLS} drills (every run: results/index.md). Per drill: "
              "docs/drills.md.", ""]
     for s in found:
