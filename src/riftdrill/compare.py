@@ -122,12 +122,12 @@ def run_compare(setups: tuple[Setup, ...], experiments: tuple[str, ...] = COMPAR
     # Like with like: every setup in one security mode (open if any engine cannot be secured).
     specs = one_security([DeploySpec(engine=s.engine, topology=s.topology, wan=wan)
                           for s in setups])
-    if specs:
-        progress(f"compare: every setup with security {specs[0].security}")
     for spec in specs:
         spec.validate()  # every setup and the link, before anything is deployed
     for exp in experiments:
         plan_drill(exp, var_items)  # an unknown drill or variable fails before the first deploy
+    if specs:  # said once the input is known good: a refusal stays one line
+        progress(f"compare: every setup with security {specs[0].security}")
     compare_id = compare_id or "compare-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dirs: list[Path] = []
     replacements: list[BrokerReplacement] = []
