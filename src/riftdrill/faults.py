@@ -49,6 +49,7 @@ from riftdrill.inventory import (
     Link,
     MirrorMaker,
     ObjectStore,
+    Role,
 )
 from riftdrill.security import acls, credentials, rotation
 from riftdrill.security.client import client_security
@@ -404,11 +405,11 @@ def rotate_scram(inv: Inventory, role: str, *, owner_pid: int,
     return _inject(_new_fault("rotate_scram", r, owner_pid), rotate, on_effect)
 
 
-def _complete_rotation(inv: Inventory, role: str) -> Effect:
+def _complete_rotation(inv: Inventory, role: Role) -> Effect:
     """A rotation a crash interrupted (its pending password still there) set again on every
     cluster and swapped in; nothing to do for one that finished."""
     requested = time.time_ns()
-    s, principal = _secrets(inv), inv.security.principal(rotation.rotatable(inv, role))
+    s, principal = _secrets(inv), inv.security.principal(role)
     if principal not in rotation.pending_principals(s):
         return Effect.since(requested, f"{principal}'s client file holds the cluster's password")
     password = rotation.begin(s, principal)  # the pending one
@@ -469,7 +470,7 @@ def heal_all(owner_pid: int | None = None) -> list[Fault]:
             failed |= {f.id for f in recorded if f.kind == kind and f.target == target}
     for role in dict.fromkeys(f.target for f in recorded if f.kind == "rotate_scram"):
         try:
-            _complete_rotation(inv, role)
+            _complete_rotation(inv, rotation.rotatable(inv, role))
         except Exception as exc:
             errors.append(exc)
             failed |= {f.id for f in recorded

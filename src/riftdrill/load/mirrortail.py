@@ -51,7 +51,7 @@ from riftdrill.load.consumer_ledger import (
 from riftdrill.load.endrun import FENCES_FILE, fences_of, load_fences
 from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
-from riftdrill.security.client import OFF, ClientSecurity, Follower
+from riftdrill.security.client import FOLLOW_CHECK_S, OFF, ClientSecurity, Follower
 
 CHECKPOINTS_SUFFIX = ".checkpoints.json"
 COMMIT_INTERVAL_S = 1.0
@@ -291,7 +291,7 @@ def _poll_loop(c: Consumer, o: Options, ledger: ConsumerLedgerWriter, parts: lis
     last_commit = time.monotonic()
     unpack, crc32, start_ns = HEADER.unpack_from, zlib.crc32, o.run_start_ns
     while time.monotonic() < deadline:
-        if time.monotonic() - login_checked >= 1.0:
+        if time.monotonic() - login_checked >= FOLLOW_CHECK_S:
             login_checked = time.monotonic()
             rotated = login.changed()  # a rotation swapped the client file (security/rotation.py)
             if rotated is not None:

@@ -58,7 +58,13 @@ from riftdrill.load.spec import (
     producer_settings,
 )
 from riftdrill.load.switch import SWITCH_CHECK_S, read_switch
-from riftdrill.security.client import OFF, ClientSecurity, Follower, client_security
+from riftdrill.security.client import (
+    FOLLOW_CHECK_S,
+    OFF,
+    ClientSecurity,
+    Follower,
+    client_security,
+)
 
 RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
@@ -277,9 +283,6 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         gevent.spawn(_quit_when_done, ctx, environment)
 
 
-CREDENTIALS_CHECK_S = 1.0
-
-
 def _follow_credentials(ctx: LoadContext) -> None:
     """A rotation (security/rotation.py) swaps the load principal's client file: every client of
     the process gets the new password for its next login (set_sasl_credentials: the sessions it
@@ -287,7 +290,7 @@ def _follow_credentials(ctx: LoadContext) -> None:
     with it, as an application that follows its mounted secret would."""
     follower = Follower(ctx.security)
     while not ctx.closed:
-        gevent.sleep(CREDENTIALS_CHECK_S)
+        gevent.sleep(FOLLOW_CHECK_S)
         sec = follower.changed()
         if sec is None:
             continue

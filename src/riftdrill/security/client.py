@@ -110,6 +110,9 @@ def _mtime_ns(path: str) -> int:
         return 0
 
 
+FOLLOW_CHECK_S = 1.0  # how often a long-running client looks at its client file
+
+
 @dataclass
 class Follower:
     """A long-running client's view of its client file, which a rotation
