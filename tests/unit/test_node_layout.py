@@ -76,7 +76,8 @@ AUTOMQ_BUCKETS = {"data_buckets": "0@s3://d?region=r", "ops_buckets": "1@s3://o?
                   "wal_path": "0@s3://d?region=r"}
 CLOUD_INIT = {"engine_version": "3.9.1", "engine_url": "https://example.invalid/k.tgz",
               "engine_sha256": "0" * 64, "cluster_id": "MkU3OEVBNTcwNTJENDM2Qg",
-              "node_name": "rd-node", "heap_opts": "-Xms1g -Xmx1g", "secrets_dir": SECRETS_DIR}
+              "node_name": "rd-node", "heap_opts": "-Xms1g -Xmx1g", "secrets_dir": SECRETS_DIR,
+              "data_device": "/dev/sdf"}
 
 ROOT_MODULE = """
 locals {

@@ -31,8 +31,10 @@ locals {
   nodes = module.layout.nodes
 
   gcs_endpoint = "https://storage.googleapis.com"
-  # AutoMQ speaks S3 to GCS; the HMAC key reaches it as KAFKA_S3_ACCESS_KEY/SECRET_KEY.
-  automq_query = "region=${var.region}&endpoint=${local.gcs_endpoint}&authType=static"
+  # AutoMQ speaks S3 to GCS's XML API (why that works, and what is unverified: README.md,
+  # "AutoMQ on GCS"); the HMAC key reaches it as KAFKA_S3_ACCESS_KEY/SECRET_KEY. Path-style
+  # addressing: storage.googleapis.com/<bucket>, no per-bucket host name to resolve.
+  automq_query = "region=${var.region}&endpoint=${local.gcs_endpoint}&pathStyle=true&authType=static"
 
   node_properties = { for k, values in module.layout.template_values : k => templatefile(
     "${path.module}/../../templates/${var.engine}/server.properties.tftpl",
@@ -63,6 +65,8 @@ locals {
       credentials_script_b64 = base64encode(var.engine == "automq" ? local.credentials_script : "#!/bin/sh\nexit 0\n")
       heap_opts              = n.roles == "controller" ? "-Xms1g -Xmx1g" : "-Xms4g -Xmx4g"
       secrets_dir            = var.secrets_dir
+      # google_compute_instance.node attaches the data disk as device "data".
+      data_device = "/dev/disk/by-id/google-data"
     }
   ) }
 }
@@ -338,6 +342,20 @@ resource "google_secret_manager_secret_iam_member" "nodes" {
 # Nodes
 ################################################################################
 
+# Each node's data disk, mounted by the cloud-init at /var/lib/riftdrill (log.dirs' parent);
+# formatted once when blank, never again. A disk of its own, not the boot disk: it survives
+# an instance replacement only if detached first, but never shares space with the OS.
+resource "google_compute_disk" "data" {
+  #checkov:skip=CKV_GCP_37:customer-supplied keys would have to be handed to Terraform in clear; disks use Google-managed encryption
+  for_each = local.nodes
+  project  = var.project_id
+  name     = "${var.name}-${each.key}-data"
+  zone     = each.value.zone
+  type     = "pd-balanced"
+  size     = var.data_disk_size_gb
+  labels   = merge(local.labels, { "riftdrill-node-id" = tostring(each.value.node_id) })
+}
+
 resource "google_compute_instance" "node" {
   #checkov:skip=CKV_GCP_38:customer-supplied keys would have to be handed to Terraform in clear; disks use Google-managed encryption
   for_each       = local.nodes
@@ -356,6 +374,12 @@ resource "google_compute_instance" "node" {
       type   = "pd-balanced"
       labels = local.labels
     }
+  }
+
+  # Seen by the guest as /dev/disk/by-id/google-data (the cloud-init's data_device).
+  attached_disk {
+    source      = google_compute_disk.data[each.key].id
+    device_name = "data"
   }
 
   network_interface {

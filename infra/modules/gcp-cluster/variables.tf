@@ -261,13 +261,24 @@ variable "image" {
 }
 
 variable "boot_disk_size_gb" {
-  description = "Size of each node's pd-balanced boot disk, which also holds log.dirs."
+  description = "Size of each node's pd-balanced boot disk (OS, engine install)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.boot_disk_size_gb >= 10 && var.boot_disk_size_gb <= 65536
+    error_message = "boot_disk_size_gb must be between 10 and 65536."
+  }
+}
+
+variable "data_disk_size_gb" {
+  description = "Size of each node's pd-balanced data disk (/dev/disk/by-id/google-data), mounted at /var/lib/riftdrill: log.dirs (Kafka data, AutoMQ's KRaft metadata)."
   type        = number
   default     = 100
 
   validation {
-    condition     = var.boot_disk_size_gb >= 20 && var.boot_disk_size_gb <= 65536
-    error_message = "boot_disk_size_gb must be between 20 and 65536."
+    condition     = var.data_disk_size_gb >= 10 && var.data_disk_size_gb <= 65536
+    error_message = "data_disk_size_gb must be between 10 and 65536."
   }
 }
 

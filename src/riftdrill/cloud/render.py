@@ -24,6 +24,11 @@ PROPERTIES_PATH = "/etc/riftdrill/server.properties"
 NO_CREDENTIALS_SCRIPT = "#!/bin/sh\nexit 0\n"
 # The cluster modules' default var.secrets_dir: where a node finds its security files.
 SECRETS_DIR = "/etc/riftdrill/secrets"
+# Where the data disk is looked for first (aws-cluster maps it there; on Nitro instances it shows
+# up as NVMe instead and the cloud-init finds it as the second disk). gcp-cluster passes
+# GCP_DATA_DEVICE, the by-id name of its attached disk "data".
+DATA_DEVICE = "/dev/sdf"
+GCP_DATA_DEVICE = "/dev/disk/by-id/google-data"
 
 
 def render_properties(engine: str, values: Mapping[str, object]) -> str:
@@ -38,13 +43,14 @@ def render_cloud_init(engine: str, values: Mapping[str, object]) -> str:
 
     `values` holds the properties template's variables plus the cloud-init's: engine_version,
     engine_url, engine_sha256, cluster_id, node_name, heap_opts and optionally
-    credentials_script (plain text; default: none needed) and secrets_dir (default: the
-    modules' own).
+    credentials_script (plain text; default: none needed), secrets_dir (default: the
+    modules' own) and data_device (default: the AWS module's DATA_DEVICE).
     """
     props = render_properties(engine, values)
     script = str(values.get("credentials_script", NO_CREDENTIALS_SCRIPT))
     merged: dict[str, object] = {
         "secrets_dir": SECRETS_DIR,
+        "data_device": DATA_DEVICE,
         **values,
         "engine": engine,
         "server_properties_b64": _b64(props),
