@@ -1,4 +1,4 @@
-"""AWS side of the cloud driver against a moto server (EC2, S3, IAM, ASG).
+"""AWS side of the cloud driver against a moto server (EC2, S3, IAM).
 
 The real services are unreachable here; moto is the one place a fake is right. chaosaws and
 riftdrill's own boto3 calls reach it through AWS_ENDPOINT_URL, as they would reach AWS. moto's
@@ -200,26 +200,6 @@ def test_guard_refuses_untagged_instances(aws_env: dict[str, Any]) -> None:
     check_deployment(_inventory(aws_env))
     with pytest.raises(GuardError, match="ec2 instance aws-broker-1"):
         check_deployment(_inventory(aws_env, handle=aws_env["untagged"]))
-
-
-def test_kill_of_an_asg_broker_terminates_and_keeps_capacity(aws_env: dict[str, Any]) -> None:
-    lt = aws_env["ec2"].create_launch_template(
-        LaunchTemplateName="rd-aws-broker-1", LaunchTemplateData={"ImageId": aws_env["ami"]})
-    scaling = boto3.client("autoscaling", region_name=REGION)
-    scaling.create_auto_scaling_group(
-        AutoScalingGroupName="rd-aws-broker-1-asg", MinSize=1, MaxSize=1, DesiredCapacity=1,
-        LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplate"]["LaunchTemplateId"]},
-        VPCZoneIdentifier=aws_env["subnet"],
-        Tags=[{**t, "ResourceId": "rd-aws-broker-1-asg", "ResourceType": "auto-scaling-group",
-               "PropagateAtLaunch": True} for t in TAGS])
-    inv = _inventory(aws_env, handle="asg:rd-aws-broker-1-asg")
-    before = {i["InstanceId"] for i in aws._asg_instances(REGION, "rd-aws-broker-1-asg")}
-    CloudDriver().kill_broker(inv, inv.brokers[0])
-    group = scaling.describe_auto_scaling_groups(
-        AutoScalingGroupNames=["rd-aws-broker-1-asg"])["AutoScalingGroups"][0]
-    assert group["DesiredCapacity"] == 1
-    assert before.isdisjoint({i["InstanceId"] for i in group["Instances"]
-                              if i["LifecycleState"] == "InService"})
 
 
 def test_missing_credentials_is_one_line(aws_env: dict[str, Any],

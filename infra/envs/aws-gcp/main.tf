@@ -136,7 +136,7 @@ module "aws" {
   controller_quorum_voters = local.quorum.aws
   kafka_settings           = local.settings
   security                 = var.security
-  broker_asg_enabled       = var.broker_asg_enabled
+  ami_id                   = var.aws_ami_id
   create_nlb               = var.create_nlb
   tags                     = local.aws_tags
 }

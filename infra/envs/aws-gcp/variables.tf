@@ -187,10 +187,14 @@ variable "security" {
   }
 }
 
-variable "broker_asg_enabled" {
-  description = "AWS: run each broker in its own ASG of one, so the kill drill terminates and the ASG replaces."
-  type        = bool
-  default     = false
+variable "aws_ami_id" {
+  description = "AMI of the aws nodes, pinned by id: Canonical's Ubuntu 24.04 amd64 image of aws_region, which `scripts/cloud/print-ami.sh --region <aws_region>` prints. A new id never replaces a running node."
+  type        = string
+
+  validation {
+    condition     = can(regex("^ami-[0-9a-f]{8}([0-9a-f]{9})?$", var.aws_ami_id))
+    error_message = "aws_ami_id must be an AMI id such as ami-0123456789abcdef0; scripts/cloud/print-ami.sh --region <aws_region> prints the current Ubuntu 24.04 one."
+  }
 }
 
 variable "create_nlb" {

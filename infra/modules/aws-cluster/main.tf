@@ -7,20 +7,13 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
-# Ubuntu 24.04 on both clouds: the same cloud-init (apt, systemd) runs on EC2 and GCE.
-data "aws_ami" "ubuntu" {
-  count       = var.ami_id == null ? 1 : 0
-  most_recent = true
-  owners      = ["099720109477"] # Canonical
-
+# The AMI is pinned by id (var.ami_id; scripts/cloud/print-ami.sh prints the current Ubuntu one):
+# a newer image published between two applies must never decide what a node runs. This reads
+# that one image only for its root device name (Ubuntu: /dev/sda1, Amazon Linux: /dev/xvda).
+data "aws_ami" "node" {
   filter {
-    name   = "name"
-    values = ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"]
-  }
-
-  filter {
-    name   = "architecture"
-    values = ["x86_64"]
+    name   = "image-id"
+    values = [var.ami_id]
   }
 }
 
@@ -46,11 +39,13 @@ locals {
     "riftdrill:cloud"        = "aws"
     "riftdrill:name"         = var.name
   })
-  ami_id = var.ami_id != null ? var.ami_id : data.aws_ami.ubuntu[0].id
   region = data.aws_region.current.name
 
   # Which nodes exist, their node.id, AZ and fixed address: one rule for every cloud.
   nodes = module.layout.nodes
+
+  # The data volume's name in the block device mapping (riftdrill.cloud.render.DATA_DEVICE).
+  data_device_name = "/dev/sdf"
 
   s3_endpoint = "https://s3.${local.region}.amazonaws.com"
   # AutoMQ bucket URLs: <bucket index>@s3://<bucket>?region=..&endpoint=..; the instance role signs.
@@ -79,6 +74,8 @@ locals {
       credentials_script_b64 = base64encode("#!/bin/sh\nexit 0\n")
       heap_opts              = n.roles == "controller" ? "-Xms1g -Xmx1g" : "-Xms4g -Xmx4g"
       secrets_dir            = var.secrets_dir
+      # Xen instances show the data volume here; Nitro ones as NVMe, found as the second disk.
+      data_device = local.data_device_name
     }
   ) }
 }
@@ -623,10 +620,13 @@ resource "aws_iam_instance_profile" "nodes" {
 resource "aws_launch_template" "node" {
   for_each      = local.nodes
   name_prefix   = "${var.name}-${each.key}-"
-  image_id      = local.ami_id
+  image_id      = var.ami_id
   instance_type = each.value.roles == "controller" ? var.controller_instance_type : var.broker_instance_type
   user_data     = base64encode(local.node_user_data[each.key])
   ebs_optimized = true
+  # A change makes a new version and makes it the default, which aws_instance.node launches
+  # from (by the name "$Default", so the instance's own configuration never changes).
+  update_default_version = true
 
   iam_instance_profile {
     arn = aws_iam_instance_profile.nodes.arn
@@ -639,10 +639,25 @@ resource "aws_launch_template" "node" {
     delete_on_termination = true
   }
 
+  # The root volume under the AMI's own root device name: a mapping under any other name
+  # (e.g. /dev/xvda on Ubuntu, whose root is /dev/sda1) adds a stray volume and leaves the
+  # root at the AMI's 8 GB.
   block_device_mappings {
-    device_name = "/dev/xvda"
+    device_name = data.aws_ami.node.root_device_name
     ebs {
       volume_size           = var.root_volume_size_gb
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
+  }
+
+  # The data volume: the cloud-init formats it once (never again) and mounts it at
+  # /var/lib/riftdrill, the parent of log.dirs, before the storage is formatted.
+  block_device_mappings {
+    device_name = local.data_device_name
+    ebs {
+      volume_size           = var.data_volume_size_gb
       volume_type           = "gp3"
       encrypted             = true
       delete_on_termination = true
@@ -682,16 +697,21 @@ resource "aws_instance" "node" {
   #checkov:skip=CKV_AWS_8:the root volume is encrypted in aws_launch_template.node
   #checkov:skip=CKV_AWS_126:detailed monitoring is set in aws_launch_template.node
   #checkov:skip=CKV2_AWS_41:the instance profile is set in aws_launch_template.node
-  for_each = { for k, n in local.nodes : k => n if !(var.broker_asg_enabled && n.roles == "broker") }
+  for_each = local.nodes
 
+  # "$Default", a name that never changes, instead of latest_version (a number that changes
+  # with every template edit and would replace the instance): a later change of the template
+  # (new user data, another AMI id) makes a new default version but leaves running brokers be.
+  # To roll a node onto it: terraform apply -replace='module.aws.aws_instance.node["broker-1"]'.
   launch_template {
     id      = aws_launch_template.node[each.key].id
-    version = aws_launch_template.node[each.key].latest_version
+    version = "$Default"
   }
 
-  # Drills stop and start instances; Terraform must not fight over state or a new AMI.
+  # Drills stop and start instances, and a broker's data lives on it: Terraform must not replace
+  # one because its launch template, AMI or user data changed (see launch_template above).
   lifecycle {
-    ignore_changes = [ami, user_data]
+    ignore_changes = [ami, user_data, user_data_base64, launch_template]
   }
 
   tags = merge(local.tags, {
@@ -699,32 +719,6 @@ resource "aws_instance" "node" {
     "riftdrill:node-id" = tostring(each.value.node_id)
     "riftdrill:roles"   = each.value.roles
   })
-}
-
-# Optional: a broker in an ASG of one keeps its address and node.id; a killed broker is
-# replaced by a fresh instance that re-formats and rejoins (the "terminate + replace" drill).
-resource "aws_autoscaling_group" "broker" {
-  for_each            = var.broker_asg_enabled ? { for k, n in local.nodes : k => n if n.roles == "broker" } : {}
-  name_prefix         = "${var.name}-${each.key}-"
-  min_size            = 1
-  max_size            = 1
-  desired_capacity    = 1
-  vpc_zone_identifier = [aws_subnet.private[each.value.zone_index].id]
-  health_check_type   = "EC2"
-
-  launch_template {
-    id      = aws_launch_template.node[each.key].id
-    version = aws_launch_template.node[each.key].latest_version
-  }
-
-  dynamic "tag" {
-    for_each = merge(local.tags, { Name = "${var.name}-${each.key}" })
-    content {
-      key                 = tag.key
-      value               = tag.value
-      propagate_at_launch = true
-    }
-  }
 }
 
 ################################################################################

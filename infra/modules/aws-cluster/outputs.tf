@@ -64,7 +64,7 @@ output "kms_key_arn" {
 }
 
 output "nodes" {
-  description = "Every node: name, node.id, roles, zone, fixed address, port and handle (EC2 instance id, or asg:<name> when the broker runs in its own ASG)."
+  description = "Every node: name, node.id, roles, zone, fixed address, port and handle (EC2 instance id)."
   value = [for k, n in local.nodes : {
     name    = "${var.name}-${k}"
     node_id = n.node_id
@@ -72,7 +72,7 @@ output "nodes" {
     zone    = n.zone
     address = n.address
     port    = n.port
-    handle  = contains(keys(aws_instance.node), k) ? aws_instance.node[k].id : "asg:${aws_autoscaling_group.broker[k].name}"
+    handle  = aws_instance.node[k].id
   }]
 }
 

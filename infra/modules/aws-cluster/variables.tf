@@ -245,26 +245,35 @@ variable "broker_instance_type" {
 }
 
 variable "ami_id" {
-  description = "AMI of every node; null picks the newest Canonical Ubuntu 24.04 amd64 image (the cloud-init uses apt and systemd)."
+  description = "AMI of every node, pinned by id (e.g. Canonical's Ubuntu 24.04 amd64 image of the region, printed by scripts/cloud/print-ami.sh --region <region>); the cloud-init needs apt and systemd. Changing it never replaces a running node."
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("^ami-[0-9a-f]{8}([0-9a-f]{9})?$", var.ami_id))
+    error_message = "ami_id must be an AMI id such as ami-0123456789abcdef0 (scripts/cloud/print-ami.sh --region <region> prints the current Ubuntu one)."
+  }
 }
 
 variable "root_volume_size_gb" {
-  description = "Size of each node's encrypted gp3 root volume, which also holds log.dirs (Kafka data, AutoMQ metadata)."
+  description = "Size of each node's encrypted gp3 root volume (OS, engine install); mapped under the AMI's own root device name."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.root_volume_size_gb >= 10 && var.root_volume_size_gb <= 16384
+    error_message = "root_volume_size_gb must be between 10 and 16384."
+  }
+}
+
+variable "data_volume_size_gb" {
+  description = "Size of each node's encrypted gp3 data volume (/dev/sdf; NVMe on Nitro), mounted at /var/lib/riftdrill: log.dirs (Kafka data, AutoMQ's KRaft metadata)."
   type        = number
   default     = 100
 
   validation {
-    condition     = var.root_volume_size_gb >= 20 && var.root_volume_size_gb <= 16384
-    error_message = "root_volume_size_gb must be between 20 and 16384."
+    condition     = var.data_volume_size_gb >= 10 && var.data_volume_size_gb <= 16384
+    error_message = "data_volume_size_gb must be between 10 and 16384."
   }
-}
-
-variable "broker_asg_enabled" {
-  description = "Run each broker in its own auto scaling group of one (fixed address, same node.id): a killed broker is replaced instead of restarted."
-  type        = bool
-  default     = false
 }
 
 variable "create_nlb" {

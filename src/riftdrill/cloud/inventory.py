@@ -2,7 +2,7 @@
 
 The env's `riftdrill` output carries everything; see infra/envs/aws-gcp/outputs.tf. Handles
 the drivers rely on:
-- broker: EC2 instance id, `asg:<name>` (broker in its own ASG), or the GCE resource path
+- broker: EC2 instance id, or the GCE resource path
   `projects/<p>/zones/<z>/instances/<name>`;
 - store: AWS = the nodes' IAM role ARN (the principal a block denies),
   GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates).

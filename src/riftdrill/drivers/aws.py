@@ -1,7 +1,7 @@
 """AWS fault primitives for target aws-gcp: EC2 brokers, the private NACL, S3 bucket policies.
 
-chaosaws does the instance actions (stop/start); the rest (ASG replace, NACL deny entries,
-bucket-policy deny) is what it lacks. Credentials come from boto3's default chain; a broker's
+chaosaws does the instance actions (stop/start); the rest (NACL deny entries, bucket-policy
+deny) is what it lacks. Credentials come from boto3's default chain; a broker's
 region is its cloud's region in the inventory.
 """
 
@@ -38,19 +38,6 @@ def _client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
-def asg_name(broker: Broker) -> str | None:
-    """The auto scaling group of an ASG broker (handle `asg:<name>`), else None."""
-    return broker.handle.removeprefix("asg:") if broker.handle.startswith("asg:") else None
-
-
-def _asg_instances(region: str, asg: str) -> list[dict[str, Any]]:
-    groups = _client("autoscaling", region).describe_auto_scaling_groups(
-        AutoScalingGroupNames=[asg])["AutoScalingGroups"]
-    if not groups:
-        raise FaultError(f"auto scaling group {asg} does not exist (destroyed outside riftdrill?)")
-    return list(groups[0].get("Instances", []))
-
-
 def instance_state(region: str, instance_id: str) -> str:
     """EC2 state name of one instance: pending, running, stopping, stopped, terminated..."""
     try:
@@ -67,26 +54,12 @@ def instance_state(region: str, instance_id: str) -> str:
 
 def broker_state(inv: Inventory, broker: Broker) -> BrokerState:
     region = region_of(inv, broker.cloud)
-    asg = asg_name(broker)
-    if asg:
-        alive = [i for i in _asg_instances(region, asg)
-                 if i["LifecycleState"] in ("Pending", "Pending:Wait", "Pending:Proceed", "InService")]
-        return "running" if alive else "dead"
     return "running" if instance_state(region, broker.handle) in _RUNNING else "dead"
 
 
 def kill_broker(inv: Inventory, broker: Broker) -> None:
-    """Force-stop the instance (no OS shutdown; EBS data kept), or terminate it in its ASG."""
+    """Force-stop the instance (no OS shutdown; EBS data kept)."""
     region = region_of(inv, broker.cloud)
-    asg = asg_name(broker)
-    if asg:
-        scaling = _client("autoscaling", region)
-        for inst in _asg_instances(region, asg):
-            if inst["LifecycleState"] in ("InService", "Pending"):
-                # The ASG keeps its capacity of one: it launches a replacement broker.
-                scaling.terminate_instance_in_auto_scaling_group(
-                    InstanceId=inst["InstanceId"], ShouldDecrementDesiredCapacity=False)
-        return
     if instance_state(region, broker.handle) in ("stopped", "stopping"):
         return
     ec2_actions.stop_instance(instance_id=broker.handle, force=True,
@@ -95,8 +68,6 @@ def kill_broker(inv: Inventory, broker: Broker) -> None:
 
 def start_broker(inv: Inventory, broker: Broker) -> None:
     region = region_of(inv, broker.cloud)
-    if asg_name(broker):
-        return  # the ASG already replaces a terminated broker on its own
     state = instance_state(region, broker.handle)
     if state in _RUNNING:
         return
@@ -233,15 +204,6 @@ def instances_tags(region: str, instance_ids: list[str]) -> dict[str, dict[str, 
         Filters=[{"Name": "instance-id", "Values": instance_ids}])
     return {str(i["InstanceId"]): _tags(i.get("Tags", []))
             for page in pages for r in page["Reservations"] for i in r["Instances"]}
-
-
-def asgs_tags(region: str, names: list[str]) -> dict[str, dict[str, str]]:
-    """Auto scaling group name -> tags, for the groups of `names` that exist."""
-    if not names:
-        return {}
-    groups = _client("autoscaling", region).describe_auto_scaling_groups(
-        AutoScalingGroupNames=names)["AutoScalingGroups"]
-    return {str(g["AutoScalingGroupName"]): _tags(g.get("Tags", [])) for g in groups}
 
 
 def sever_acls_tags(region: str, link: str) -> dict[str, dict[str, str]]:

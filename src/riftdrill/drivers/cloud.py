@@ -251,11 +251,8 @@ def deployment_resources(inv: Inventory) -> list[guard.TaggedResource]:
 def _aws_resources(inv: Inventory, cloud: str) -> list[guard.TaggedResource]:
     region = aws.region_of(inv, cloud)
     brokers = inv.brokers_in(cloud)
-    by_asg = {asg: b for b in brokers if (asg := aws.asg_name(b))}
-    by_id = {b.handle: b for b in brokers if not aws.asg_name(b)}
-    found = [guard.TaggedResource("auto scaling group", f"{by_asg[asg].name} ({asg})", tags)
-             for asg, tags in aws.asgs_tags(region, sorted(by_asg)).items()]
-    found += [guard.TaggedResource("ec2 instance", f"{by_id[iid].name} ({iid})", tags)
+    by_id = {b.handle: b for b in brokers}
+    found = [guard.TaggedResource("ec2 instance", f"{by_id[iid].name} ({iid})", tags)
               for iid, tags in aws.instances_tags(region, sorted(by_id)).items()]
     for lk in inv.links:
         if cloud in (lk.a, lk.b):

@@ -16,6 +16,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_ami" {
+    defaults = { root_device_name = "/dev/sda1" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -27,6 +30,7 @@ mock_provider "random" {}
 variables {
   allowed_aws_account_ids = ["123456789012"]
   gcp_project_id          = "rd-drills-1234"
+  aws_ami_id              = "ami-0123456789abcdef0"
   engine_version          = "1.5.5"
   engine_url              = "https://example.invalid/automq-1.5.5.tgz"
   engine_sha256           = "0000000000000000000000000000000000000000000000000000000000000000"
