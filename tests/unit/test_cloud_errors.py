@@ -20,6 +20,11 @@ from riftdrill.cloud.status import existing_resources, summary
     ("Error: invalid AWS Region: eu-nowhere-9", "AWS region eu-nowhere-9 does not exist"),
     ("Error: attempting to find default credentials: google: could not find default credentials",
      "no Google credentials"),
+    ('Error: No value for required variable\n\n  on variables.tf line 33:\n  33: variable '
+     '"aws_ami_id" {\n\nThe root module input variable "aws_ami_id" is not set, and has no '
+     "default value.", "scripts/cloud/print-ami.sh --region <aws_region>"),
+    ('Error: No value for required variable\n\nThe root module input variable "engine_url" is '
+     "not set, and has no default value.", "terraform.tfvars sets no engine_url"),
 ])
 def test_known_failures_are_one_clear_line(output: str, expected: str) -> None:
     err = explain(output)

@@ -32,6 +32,12 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
      "GCP zone {0} is not available; fix gcp_zones / gcp_region in terraform.tfvars"),
     (re.compile(r"(?:InvalidParameterValue|Unsupported).*?[Aa]vailability [Zz]one ([a-z0-9-]+)"),
      "availability zone {0} cannot host this; set aws_azs in terraform.tfvars"),
+    (re.compile(r'The root module input variable "(aws_ami_id)" is not set'),
+     "terraform.tfvars sets no {0}; pin the aws nodes' AMI by id: "
+     "`scripts/cloud/print-ami.sh --region <aws_region>` prints the current Ubuntu one"),
+    (re.compile(r'The root module input variable "(\w+)" is not set'),
+     "terraform.tfvars sets no {0}, which has no default; see "
+     "infra/envs/aws-gcp/terraform.tfvars.example"),
     (re.compile(r"UnauthorizedOperation|AccessDenied|Error 403"),
      "the credentials lack a permission Terraform needs ({match}); use an admin role of the "
      "drill account"),
