@@ -36,7 +36,8 @@ heal: setup
 smoke: setup
 	$(RD) smoke
 
-# The main job on a fresh machine: deploy the lab if needed, then drill it.
+# The main job on a fresh machine: deploy the lab if needed, then drill it. A cloud target
+# (TARGET=aws-gcp) is drilled as deployed: `make drill` never applies to a cloud.
 drill: setup
 	@bash scripts/drill.sh "$(EXP)" $(DEPLOY_ARGS)
 
