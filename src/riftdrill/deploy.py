@@ -250,8 +250,10 @@ def plan_deploy(request: DeployRequest, deployed: DeploySpec | None) -> DeployPl
         if base is not None and base.security != "off":
             changes += (f"security {base.security} -> off",)
         spec = replace(spec, security="off")
-    cloud_vars = frozenset(CLOUD_SHAPE if base is not None else
-                           [name for name in CLOUD_SHAPE if name in given])
+    # Cloud precedence: CLI flag > terraform.tfvars > the env's default. A -var beats the file,
+    # so only what this request gives is passed: the deployed inventory's shape is not (an
+    # edited terraform.tfvars must win over what an earlier apply made).
+    cloud_vars = frozenset(name for name in CLOUD_SHAPE if name in given)
     return DeployPlan(spec=spec, deployed=deployed, changes=changes, cloud_vars=cloud_vars,
                       remarks=remarks)
 

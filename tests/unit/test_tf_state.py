@@ -166,18 +166,20 @@ def status() -> dict[str, Any]:
 
 
 def set_fail(home: Path, fail: bool) -> None:
-    (home / "infra" / "envs" / "aws-gcp" / "terraform.tfvars").write_text(
-        f"fail = {'true' if fail else 'false'}\n")
+    with open(home / "infra" / "envs" / "aws-gcp" / "terraform.tfvars", "a") as tfvars:
+        tfvars.write(f"fail = {'true' if fail else 'false'}\n")
 
 
 def test_apply_fail_status_destroy_with_local_state(checkout: Path) -> None:
     ws = workspace("aws-gcp")
+    (ws.module_dir / "terraform.tfvars").write_text('engine = "automq"\nbrokers_per_cloud = 3\n')
     inv = cloud_deploy_(engine="kafka")
     assert inv.target == "aws-gcp"
     # Local state is riftdrill's file under .riftdrill/, never next to the module's files.
     assert ws.state_path == checkout / ".riftdrill" / "terraform" / "aws-gcp.tfstate"
     assert ws.has_state() and not (ws.module_dir / "terraform.tfstate").exists()
-    assert ws.outputs()["shape"] == {"engine": "kafka", "topology": "per-cloud", "brokers": 2}
+    # CLI flag > terraform.tfvars > default, in the real Terraform.
+    assert ws.outputs()["shape"] == {"engine": "kafka", "topology": "per-cloud", "brokers": 3}
     assert leftovers() is None
 
     set_fail(checkout, True)
