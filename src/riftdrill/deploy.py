@@ -465,6 +465,7 @@ def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
     shutil.rmtree(ws.data_dir, ignore_errors=True)
     ws.state_path.unlink(missing_ok=True)
     ws.state_path.with_name(ws.state_path.name + ".backup").unlink(missing_ok=True)
+    ws.apply_record_path.unlink(missing_ok=True)
     _spec_path().unlink(missing_ok=True)
     paths.inventory_path().unlink(missing_ok=True)
     removed = (ours_before | set(swept)) - net.namespaces()

@@ -295,3 +295,20 @@ def test_the_aws_gcp_env_keeps_local_state_under_riftdrill() -> None:
     # A plain `terraform init` in the env sends the state to riftdrill's file too.
     assert '"../../../.riftdrill/terraform/aws-gcp.tfstate"' in backend.file.read_text()
     assert backend_of(ROOT / "infra" / "envs" / "local").local
+
+
+def test_addresses_come_from_the_raw_state_as_show_names_them() -> None:
+    from riftdrill.cloud.status import addresses_in_state
+
+    state = {"resources": [
+        {"module": "module.aws", "mode": "managed", "type": "aws_instance", "name": "this",
+         "instances": [{"index_key": 0}, {"index_key": 1}]},
+        {"module": 'module.layout["gcp"]', "mode": "managed", "type": "terraform_data",
+         "name": "x", "instances": [{"index_key": "a"}]},
+        {"mode": "managed", "type": "random_id", "name": "cluster", "instances": [{}]},
+        {"mode": "data", "type": "aws_availability_zones", "name": "available",
+         "instances": [{}]},
+    ]}
+    assert addresses_in_state(state) == [
+        "module.aws.aws_instance.this[0]", "module.aws.aws_instance.this[1]",
+        'module.layout["gcp"].terraform_data.x["a"]', "random_id.cluster"]

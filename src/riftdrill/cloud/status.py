@@ -6,6 +6,7 @@ a failed apply left behind before destroying it.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,24 @@ def leftovers(ws: Workspace, deployed_target: str | None) -> Leftovers | None:
         return None
     if outcome is None and not ws.backend.local:
         return None
-    if not ws.has_state():
+    resources = addresses_in_state(ws.state())
+    if not resources:
         return None
     reason = _WHY.get(outcome or "", "deployed, but not the inventory's target" if
                       deployed_target else "partial deployment")
-    return Leftovers(resources=existing_resources(ws.show()), reason=reason)
+    return Leftovers(resources=resources, reason=reason)
+
+
+def addresses_in_state(state: dict[str, Any]) -> list[str]:
+    """Managed resource instance addresses of a raw state (`terraform state pull`, or the local
+    file): unlike `show -json`, reading it needs no provider schema, so status works before
+    this checkout has initialised the providers."""
+    found = []
+    for r in state.get("resources", []):
+        if r.get("mode") != "managed":
+            continue
+        base = ".".join(p for p in (r.get("module"), f"{r['type']}.{r['name']}") if p)
+        for inst in r.get("instances", []):
+            key = inst.get("index_key")
+            found.append(base + ("" if key is None else f"[{json.dumps(key)}]"))
+    return sorted(found)
