@@ -249,10 +249,12 @@ class Workspace:
                              *([] if backend.local else [self.state_path]))
                  if _resource_count(_read_json(p)) > 0]
         if stray:
+            chdir = f"terraform -chdir={self.module_dir}"
+            fix = (f"move it to {self.state_path}" if backend.local else
+                   f"push it to the {backend.type} backend (`{chdir} init && {chdir} state push "
+                   f"{stray[0]}`, then delete it) or destroy them with the local backend first")
             raise StateError(f"{stray[0]} holds resources the {backend.type} backend does not "
-                             "see: move it to " + (f"{self.state_path}" if backend.local else
-                             "the remote backend (`terraform init -migrate-state` in "
-                             f"{self.module_dir})") + " or destroy them first")
+                             f"see: {fix}")
 
     def apply(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
         """Apply; how it ended is recorded (`last_apply`) so status can say a failed apply left

@@ -11,6 +11,8 @@ path is Terraform's built-in s3 backend pointed at the same moto server on loopb
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from riftdrill.cloud.status import Leftovers
 from riftdrill.cloud.status import leftovers as cloud_leftovers
 from riftdrill.deploy import workspace
 from riftdrill.errors import RiftdrillError, StateError
-from riftdrill.terraform import Workspace, backend_of
+from riftdrill.terraform import Workspace, backend_of, terraform_bin
 from tests.unit.test_cloud_inventory import outputs
 
 APP = cli.mounted_app()
@@ -89,11 +91,11 @@ output "shape" {
 LOCAL = 'terraform {\n  backend "local" {}\n}\n'
 
 
-def s3_backend(endpoint: str) -> str:
+def s3_backend(endpoint: str, key: str = "riftdrill/aws-gcp/terraform.tfstate") -> str:
     return f"""terraform {{
   backend "s3" {{
     bucket                      = "{BUCKET}"
-    key                         = "riftdrill/aws-gcp/terraform.tfstate"
+    key                         = "{key}"
     region                      = "us-east-1"
     endpoints                   = {{ s3 = "{endpoint}", sts = "{endpoint}" }}
     use_path_style              = true
@@ -254,11 +256,27 @@ def _addresses(shown: dict[str, Any]) -> list[str]:
 
 def test_local_state_is_not_silently_left_behind_by_a_switch_to_remote(checkout: Path,
                                                                        moto_endpoint: str) -> None:
+    """Switching to remote state with resources in the local file: refused, with the commands
+    that move the state; once they ran, the remote backend holds the deployment."""
     cloud_deploy_()
     env = checkout / "infra" / "envs" / "aws-gcp"
-    (env / "backend.tf").write_text(s3_backend(moto_endpoint))
-    with pytest.raises(StateError, match="terraform init -migrate-state"):
-        workspace("aws-gcp").init()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    (env / "backend.tf").write_text(s3_backend(moto_endpoint, key="moved/terraform.tfstate"))
+    ws = workspace("aws-gcp")
+    with pytest.raises(StateError, match="state push") as refused:
+        ws.init()
+    # The commands the message names, as a user would run them (riftdrill's TF_DATA_DIR aside).
+    commands = str(refused.value).split("`")[1]
+    tf_env = {"TF_DATA_DIR": str(checkout / "tfdata"), "TF_CLI_CONFIG_FILE": "/dev/null",
+              "CHECKPOINT_DISABLE": "1"}
+    subprocess.run(commands.replace("terraform ", f"{terraform_bin()} ").replace(
+        " init ", " init -input=false "), shell=True, check=True, capture_output=True,
+        env={**os.environ, **tf_env}, timeout=120)
+    ws.state_path.unlink()
+    assert workspace("aws-gcp").has_state()
+    assert cloud_deploy.destroy(workspace("aws-gcp"), True, None,
+                                check_deployment=lambda inv: None) is True
 
 
 def test_state_next_to_the_module_files_is_refused(tmp_path: Path,
