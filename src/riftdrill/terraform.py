@@ -311,8 +311,11 @@ class Workspace:
 
     def state(self) -> dict[str, Any]:
         """The raw state (empty when there is none): local's file, else `terraform state pull`
-        (which inits the backend first, once per Workspace)."""
-        if self.backend.local:
+        (which inits the backend first, once per Workspace). State the backend would not see
+        is refused here too, so destroy never says "nothing deployed" while it exists."""
+        backend = self.backend
+        self._refuse_stray_state(backend)
+        if backend.local:
             return _read_json(self.state_path)
         self._ensure_init()
         tf = self._tf()

@@ -288,8 +288,10 @@ def test_state_next_to_the_module_files_is_refused(tmp_path: Path,
     (module / "main.tf").write_text(LOCAL)
     (module / "terraform.tfstate").write_text(json.dumps(
         {"version": 4, "resources": [{"type": "terraform_data", "instances": [{}]}]}))
-    with pytest.raises(StateError, match=r"terraform.tfstate holds resources .* move it to"):
-        Workspace(module_dir=module, name="x").init()
+    ws = Workspace(module_dir=module, name="x")
+    for look in (ws.init, ws.has_state):  # has_state: destroy must not say "nothing deployed"
+        with pytest.raises(StateError, match=r"terraform.tfstate holds resources .* move it to"):
+            look()
 
 
 def test_backend_is_read_from_the_tf_files(tmp_path: Path) -> None:
