@@ -24,6 +24,7 @@ setup:
 deploy: setup
 	$(RD) deploy $(DEPLOY_ARGS)
 
+# Without TARGET: what the inventory names (aws-gcp asks for confirmation), else the local lab.
 destroy: setup
 	$(RD) destroy $(if $(TARGET),--target $(TARGET))
 
@@ -94,5 +95,9 @@ ENGINES ?= kafka tansu
 compat: setup
 	@rc=0; $(RD) compat $(foreach e,$(ENGINES),--engine $(e)) || rc=$$?; $(RD) report && exit $$rc
 
+# .riftdrill/ holds aws-gcp's local state: never delete it while it still names resources.
 clean: destroy
+	@$(PY) -c 'import sys; from riftdrill.terraform import Workspace; from pathlib import Path; \
+	ws = Workspace(module_dir=Path("infra/envs/aws-gcp"), name="aws-gcp"); \
+	sys.exit("make clean: aws-gcp state in .riftdrill/ still holds resources; run make destroy TARGET=aws-gcp first" if ws.backend.local and ws.has_state() else 0)'
 	rm -rf .riftdrill

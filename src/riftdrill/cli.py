@@ -35,6 +35,9 @@ from riftdrill.inventory import (
     Topology,
 )
 
+if TYPE_CHECKING:
+    from riftdrill.cloud.status import Leftovers
+
 EXIT_CODES = ("Exit codes: 0 ok; 1 a verdict failed (drill, verify, smoke, report --figures "
               "--check); 2 bad input: one line on stderr naming the problem and the fix; "
               "130 interrupted (a drill heals its faults first).")
@@ -250,11 +253,13 @@ def deploy(
 @app.command()
 def destroy(
     orphans: Annotated[bool, typer.Option(help="also remove labs left by other checkouts")] = False,
-    target: Annotated[Target, typer.Option(help="what to destroy: the local lab or aws-gcp")] = "local",
+    target: Annotated[Target | None, typer.Option(
+        help="what to destroy: the local lab or aws-gcp (default: what is deployed)")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="aws-gcp: do not ask for confirmation")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Tear everything down: processes, namespaces, veths, nft tables, data. No-op if nothing.
+    Without --target: aws-gcp when its inventory stands, else the local lab.
 
     `--json`: `{target, terraform_destroyed, namespaces_removed, processes_killed, seconds}`."""
     import time
@@ -262,6 +267,8 @@ def destroy(
     from riftdrill.deploy import destroy as do_destroy
     from riftdrill.lab.net import preflight
 
+    if target is None:
+        target = _deployed_target()
     if target == "aws-gcp":
         from riftdrill.cloud.deploy import destroy as cloud_destroy
         from riftdrill.deploy import workspace
@@ -286,6 +293,15 @@ def destroy(
         out.print(f"destroyed in {report.seconds:.1f}s: {', '.join(report.namespaces_removed)}")
     else:
         out.print("nothing deployed; nothing to destroy")
+
+
+def _deployed_target() -> Target:
+    """The target whose inventory stands, else local (whose destroy also sweeps leftovers)."""
+    try:
+        inv = inventory.load()
+    except RiftdrillError:
+        return "local"
+    return "aws-gcp" if inv.target == "aws-gcp" else "local"
 
 
 def status_data(inv: inventory.Inventory, measure_rtt: bool = True) -> dict[str, Any]:
@@ -356,25 +372,24 @@ def _print_status(inv: inventory.Inventory) -> None:
 
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
-    """What is deployed: clouds, brokers alive/dead, stores, link state, active faults."""
+    """What is deployed: clouds, brokers alive/dead, stores, link state, active faults; and what
+    an aws-gcp apply that did not finish left behind (`riftdrill destroy --target aws-gcp`)."""
+    from riftdrill.cloud.status import leftovers
+    from riftdrill.deploy import workspace
+
     try:
-        inv = inventory.load()
+        inv: inventory.Inventory | None = inventory.load()
     except NotDeployedError:
-        from riftdrill.deploy import workspace
-
-        cloud_ws = workspace("aws-gcp")
-        if cloud_ws.has_state():
-            # A partial cloud apply leaves no inventory: show what exists so it can be destroyed.
-            from riftdrill.cloud.status import existing_resources
-
-            resources = existing_resources(cloud_ws.show())
+        inv = None
+    cloud_ws = workspace("aws-gcp")
+    partial = leftovers(cloud_ws, inv.target if inv else None)
+    if inv is None:
+        if partial is not None:
             if as_json:
-                _emit({"deployed": "partial", "target": "aws-gcp", "resources": resources})
+                _emit({"deployed": "partial", "target": "aws-gcp", "reason": partial.reason,
+                       "resources": partial.resources})
                 return
-            out.print(f"aws-gcp: partial deployment, {len(resources)} resource(s) exist "
-                      "(`riftdrill destroy --target aws-gcp` removes them):")
-            for address in resources:
-                out.print(f"  {address}")
+            _print_partial(partial)
             return
         if as_json:
             _emit({"deployed": False})
@@ -382,9 +397,20 @@ def status(as_json: JsonOpt = False) -> None:
         out.print("nothing deployed (run `make deploy`)")
         return
     if as_json:
-        _emit({"deployed": True, **status_data(inv)})
-    else:
-        _print_status(inv)
+        _emit({"deployed": True, **status_data(inv), **({"partial": {
+            "target": "aws-gcp", "reason": partial.reason, "resources": partial.resources}}
+            if partial else {})})
+        return
+    _print_status(inv)
+    if partial is not None:
+        _print_partial(partial)
+
+
+def _print_partial(partial: Leftovers) -> None:
+    out.print(f"aws-gcp: {partial.reason}; {len(partial.resources)} resource(s) exist "
+              "(`riftdrill destroy --target aws-gcp` removes them):")
+    for address in partial.resources:
+        out.print(f"  {address}")
 
 
 @app.command()

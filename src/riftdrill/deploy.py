@@ -250,8 +250,10 @@ def plan_deploy(request: DeployRequest, deployed: DeploySpec | None) -> DeployPl
         if base is not None and base.security != "off":
             changes += (f"security {base.security} -> off",)
         spec = replace(spec, security="off")
-    cloud_vars = frozenset(CLOUD_SHAPE if base is not None else
-                           [name for name in CLOUD_SHAPE if name in given])
+    # Cloud precedence: CLI flag > terraform.tfvars > the env's default. A -var beats the file,
+    # so only what this request gives is passed: the deployed inventory's shape is not (an
+    # edited terraform.tfvars must win over what an earlier apply made).
+    cloud_vars = frozenset(name for name in CLOUD_SHAPE if name in given)
     return DeployPlan(spec=spec, deployed=deployed, changes=changes, cloud_vars=cloud_vars,
                       remarks=remarks)
 
@@ -463,6 +465,7 @@ def _destroy_locked(progress: Progress | None, orphans: bool) -> DestroyReport:
     shutil.rmtree(ws.data_dir, ignore_errors=True)
     ws.state_path.unlink(missing_ok=True)
     ws.state_path.with_name(ws.state_path.name + ".backup").unlink(missing_ok=True)
+    ws.apply_record_path.unlink(missing_ok=True)
     _spec_path().unlink(missing_ok=True)
     paths.inventory_path().unlink(missing_ok=True)
     removed = (ours_before | set(swept)) - net.namespaces()

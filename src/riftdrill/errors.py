@@ -56,3 +56,8 @@ class TlsError(SecurityError):
 
 class AuthorizationError(SecurityError):
     """A principal was denied an operation: it has no ACL for it."""
+
+
+class StateError(RiftdrillError):
+    """Terraform state riftdrill would not see, or would lose: a second backend, state left
+    where the configured backend does not look."""

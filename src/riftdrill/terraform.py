@@ -11,12 +11,18 @@ python-terraform 0.10.1 (2019) predates Terraform 1.x:
 Output is pumped line by line through the workspace's redactor into its log under
 .riftdrill/logs/ and to a progress view, so a long apply shows progress and the log holds no
 secret (`riftdrill.redact`: a provisioner's message, a resource's attribute).
+
+State: a root module declares its backend (`backend_of` reads which). `local` keeps the state
+under .riftdrill/terraform/<name>.tfstate (riftdrill passes that `path`); any other backend
+(s3, gcs, ...) is configured by the module's own files, riftdrill passes nothing and reads the
+state through Terraform (`state pull`, `show -json`), never from a path.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -24,15 +30,61 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, get_args
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from riftdrill import paths
-from riftdrill.errors import RiftdrillError, SetupError
+from riftdrill.errors import RiftdrillError, SetupError, StateError
 from riftdrill.redact import Redactor
 
 MIN_VERSION = (1, 6)
+
+ApplyOutcome = Literal["running", "ok", "failed"]
+
+# `backend "s3" {` inside a terraform block; `backend = "s3"` (terraform_remote_state) is not one.
+_BACKEND_BLOCK = re.compile(r'^\s*backend\s+"([A-Za-z0-9_-]+)"\s*\{', re.MULTILINE)
+_COMMENTS = re.compile(r"/\*.*?\*/|(?:#|//)[^\n]*", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where a root module keeps its state: its backend block's type and file. No block at all
+    is Terraform's implicit local backend (`file` None): riftdrill cannot point it anywhere."""
+
+    type: str
+    file: Path | None
+
+    @property
+    def local(self) -> bool:
+        return self.type == "local"
+
+
+def backend_of(module_dir: Path) -> Backend:
+    """The backend a root module's `*.tf` files declare (comments ignored; `*.tf.example` is
+    not read by Terraform, so not here either). Two blocks: Terraform would refuse to init."""
+    found: list[tuple[str, Path]] = []
+    for tf in sorted(module_dir.glob("*.tf")):
+        text = _COMMENTS.sub("", tf.read_text(errors="replace"))
+        found += [(m.group(1), tf) for m in _BACKEND_BLOCK.finditer(text)]
+    for tf in sorted(module_dir.glob("*.tf.json")):
+        try:
+            blocks = json.loads(tf.read_text()).get("terraform", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        for block in blocks if isinstance(blocks, list) else [blocks]:
+            found += [(name, tf) for name in (block.get("backend") or {})]
+    if len(found) > 1:
+        where = ", ".join(f'"{t}" in {f.name}' for t, f in found)
+        raise StateError(f"{module_dir} declares {len(found)} backends ({where}); keep one "
+                         "(replace backend.tf with backend.tf.example for remote state)")
+    if not found:
+        return Backend(type="local", file=None)
+    return Backend(type=found[0][0], file=found[0][1])
+
+
+def _resource_count(state: dict[str, Any]) -> int:
+    return sum(len(r.get("instances", [])) for r in state.get("resources", []))
 
 
 def terraform_bin() -> str:
@@ -110,6 +162,11 @@ class Workspace:
     name: str  # "local", "aws-gcp"
     # what the log must not show: deploy.workspace gives the target's secrets
     redactor: Redactor = field(default_factory=Redactor)
+    _initialized: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def backend(self) -> Backend:
+        return backend_of(self.module_dir)
 
     @property
     def data_dir(self) -> Path:
@@ -123,6 +180,11 @@ class Workspace:
     @property
     def log_path(self) -> Path:
         return paths.state_dir() / "logs" / f"terraform-{self.name}.log"
+
+    @property
+    def apply_record_path(self) -> Path:
+        """How the last apply ended (`last_apply`), whatever the backend."""
+        return self.data_dir.parent / f"{self.name}.apply.json"
 
     def _tf(self, variables: dict[str, Any] | None = None) -> Terraform:
         return _Terraform(_tf_vars(self.data_dir), working_dir=str(self.module_dir),
@@ -163,16 +225,59 @@ class Workspace:
         return json.loads(out or "{}")
 
     def init(self, progress: Callable[[str], None] | None = None) -> None:
+        """`terraform init` of the module's backend: local state goes to `state_path`; another
+        backend is configured by the module's files alone (`-backend-config=path` is local's)."""
+        backend = self.backend
+        self._refuse_stray_state(backend)
+        if backend.local and backend.file is None:
+            raise StateError(f"{self.module_dir} declares no backend, so its state would land "
+                             'next to its files; add `terraform { backend "local" {} }`')
+        config = {"path": str(self.state_path)} if backend.local else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tf = self._tf()
-        self._run("init", lambda: tf.init(backend_config={"path": str(self.state_path)},
+        self._run("init", lambda: tf.init(backend_config=config,
                                           reconfigure=IsFlagged, capture_output=False,
                                           no_color=IsFlagged, input=False), progress)
+        self._initialized = True
+
+    def _refuse_stray_state(self, backend: Backend) -> None:
+        """State the configured backend would not see: a plain `terraform apply` in the module
+        (or riftdrill before it declared a backend) left `terraform.tfstate` next to its files,
+        or a remote backend was configured while the local state still holds resources.
+        Going on would deploy a second copy, or destroy nothing and say it did."""
+        stray = [p for p in (self.module_dir / "terraform.tfstate",
+                             *([] if backend.local else [self.state_path]))
+                 if _resource_count(_read_json(p)) > 0]
+        if stray:
+            chdir = f"terraform -chdir={self.module_dir}"
+            fix = (f"move it to {self.state_path}" if backend.local else
+                   f"push it to the {backend.type} backend (`{chdir} init && {chdir} state push "
+                   f"{stray[0]}`, then delete it) or destroy them with the local backend first")
+            raise StateError(f"{stray[0]} holds resources the {backend.type} backend does not "
+                             f"see: {fix}")
 
     def apply(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
+        """Apply; how it ended is recorded (`last_apply`) so status can say a failed apply left
+        resources behind, also when an earlier apply's inventory still stands."""
         tf = self._tf(variables)
-        self._run("apply", lambda: tf.apply(skip_plan=True, capture_output=False, no_color=IsFlagged),
-                  progress)
+        self._record_apply("running")
+        try:
+            self._run("apply", lambda: tf.apply(skip_plan=True, capture_output=False,
+                                                no_color=IsFlagged), progress)
+        except BaseException:
+            self._record_apply("failed")
+            raise
+        self._record_apply("ok")
+
+    def _record_apply(self, outcome: ApplyOutcome) -> None:
+        self.apply_record_path.parent.mkdir(parents=True, exist_ok=True)
+        self.apply_record_path.write_text(json.dumps(
+            {"outcome": outcome, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+
+    def last_apply(self) -> ApplyOutcome | None:
+        """"ok", "failed", "running" (interrupted), or None: no apply since the last destroy."""
+        outcome = _read_json(self.apply_record_path).get("outcome")
+        return outcome if outcome in get_args(ApplyOutcome) else None
 
     def plan(self, variables: dict[str, Any], progress: Callable[[str], None] | None = None) -> None:
         """Show what apply would do (dry run); the plan is in the log and the progress view."""
@@ -184,6 +289,7 @@ class Workspace:
         tf = self._tf(variables)
         self._run("destroy", lambda: tf.destroy(force=IsNotFlagged, auto_approve=True,
                                                 capture_output=False, no_color=IsFlagged), progress)
+        self.apply_record_path.unlink(missing_ok=True)
 
     def outputs(self) -> dict[str, Any]:
         """All outputs, unwrapped to their values (read whole: output(name) breaks on scalars)."""
@@ -194,16 +300,37 @@ class Workspace:
     def show(self) -> dict[str, Any]:
         """`terraform show -json` of the state: what exists, even after a partial apply."""
         tf = self._tf()
+        if self.backend.local:
+            where: tuple[str, ...] = (str(self.state_path),)
+        else:  # through the backend: there is no path
+            self._ensure_init()
+            where = ()
         shown: dict[str, Any] = self._json("show", lambda: tf.show_cmd(
-            str(self.state_path), json=IsFlagged, no_color=IsFlagged))
+            *where, json=IsFlagged, no_color=IsFlagged))
         return shown
 
+    def state(self) -> dict[str, Any]:
+        """The raw state (empty when there is none): local's file, else `terraform state pull`
+        (which inits the backend first, once per Workspace). State the backend would not see
+        is refused here too, so destroy never says "nothing deployed" while it exists."""
+        backend = self.backend
+        self._refuse_stray_state(backend)
+        if backend.local:
+            return _read_json(self.state_path)
+        self._ensure_init()
+        tf = self._tf()
+        rc, out, err = tf.cmd("state", "pull")
+        if rc != 0:
+            raise RiftdrillError(f"terraform state pull failed: {(err or '').strip()[-300:]}")
+        return json.loads(out) if (out or "").strip() else {}
+
     def has_state(self) -> bool:
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return False
-        return bool(state.get("resources"))
+        """Any resource instance in the state: also what a failed apply left behind."""
+        return _resource_count(self.state()) > 0
+
+    def _ensure_init(self) -> None:
+        if not self._initialized:
+            self.init()
 
     def last_error(self) -> str:
         """What went wrong in the latest run, for the user: the provisioner's own `riftdrill:`
@@ -228,6 +355,14 @@ class Workspace:
 
 
 PUMP_JOIN_S = 5.0
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _pump(read_fd: int, log: IO[str], redactor: Redactor,

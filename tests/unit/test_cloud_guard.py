@@ -522,9 +522,11 @@ class FakeWorkspace:
 
     calls: list[str] = field(default_factory=list)
     log_path: Path = Path("/nonexistent")
+    name: str = "aws-gcp"
+    data_dir: Path = Path("/nonexistent/terraform/aws-gcp")
 
     def has_state(self) -> bool:
-        return True
+        return "destroy" not in self.calls
 
     def init(self, progress: Any) -> None:
         self.calls.append("init")

@@ -87,7 +87,9 @@ def test_another_target_is_named_and_starts_from_its_defaults() -> None:
     assert plan.title() == "(tfvars)/(tfvars) on aws-gcp"
 
 
-def test_a_cloud_request_passes_terraform_only_what_was_asked_or_is_deployed() -> None:
+def test_a_cloud_request_passes_terraform_only_what_was_asked() -> None:
+    """CLI flag > terraform.tfvars > default: what is deployed is not passed again, or it would
+    override an edited terraform.tfvars."""
     fresh = plan_deploy(DeployRequest(target="aws-gcp", engine="kafka"), None)
     assert fresh.cloud_vars == frozenset({"engine"})
     cloud = spec_of(inventory_from_outputs(outputs()))
@@ -95,7 +97,9 @@ def test_a_cloud_request_passes_terraform_only_what_was_asked_or_is_deployed() -
         "aws-gcp", "automq", "per-cloud", 3)
     again = plan_deploy(DeployRequest(), cloud)
     assert again.spec == cloud and again.notice() is None
-    assert again.cloud_vars == frozenset({"engine", "topology", "brokers_per_cloud"})
+    assert again.cloud_vars == frozenset()
+    assert plan_deploy(DeployRequest(brokers_per_cloud=5), cloud).cloud_vars == frozenset(
+        {"brokers_per_cloud"})
 
 
 def test_cloud_deploy_leaves_unasked_shape_to_terraform_tfvars(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,7 +106,13 @@ def test_fmt() -> None:
 @pytest.mark.parametrize("root", PROVIDER_ROOTS, ids=lambda p: p.name)
 def test_terraform_loads_the_configuration(root: Path, tmp_path: Path, empty_mirror_rc: Path) -> None:
     data = tmp_path / "tfdata"
-    init = _tf(["init", "-backend=false", "-input=false"], root, data, empty_mirror_rc)
+    # An env's local backend is initialised onto a scratch file (`providers` needs the backend
+    # an env declares initialised); a module has none.
+    from riftdrill.terraform import backend_of
+
+    backend = (["-backend-config=path=" + str(tmp_path / "scratch.tfstate")]
+               if backend_of(root).file is not None else ["-backend=false"])
+    init = _tf(["init", *backend, "-input=false"], root, data, empty_mirror_rc)
     errors = re.findall(r"^Error: (.+)$", init.stdout + init.stderr, re.M)
     # Only provider installation may fail (no providers offline); any config error is a bug.
     assert set(errors) <= {"Failed to query available provider packages"}, init.stdout + init.stderr

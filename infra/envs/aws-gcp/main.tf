@@ -53,19 +53,24 @@ locals {
   }
   settings = var.kafka_settings != null ? var.kafka_settings : local.default_settings
 
+  # An odd quorum either way (variables.tf checks a given one).
+  controllers = var.controllers != null ? var.controllers : (
+    var.topology == "stretched" ? { aws = 2, gcp = 1 } : { aws = 3, gcp = 3 }
+  )
+
   # Each cloud's node layout, laid out by infra/modules/node-layout: the env reads its voters to
   # build the quorum, and the cluster module lays its nodes out from the same inputs. The quorum
   # is thus known before any instance exists and neither cluster module depends on the other.
   layout = {
     aws = {
       node_id_base     = 1
-      controller_count = var.controllers.aws
+      controller_count = local.controllers.aws
       zones            = local.aws_azs
       subnet_cidrs     = var.aws_private_subnet_cidrs
     }
     gcp = {
       node_id_base     = 101
-      controller_count = var.controllers.gcp
+      controller_count = local.controllers.gcp
       zones            = local.gcp_zones
       subnet_cidrs     = [var.gcp_subnet_cidr]
     }

@@ -45,18 +45,53 @@ variable "aws_vpc_cidr" {
   description = "CIDR of the AWS VPC."
   type        = string
   default     = "10.40.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.aws_vpc_cidr, 0))
+    error_message = "aws_vpc_cidr must be a CIDR block, e.g. 10.40.0.0/16."
+  }
 }
 
+# CIDR checks below: a lies inside b when a's prefix is at least b's and a's address masked to
+# b's prefix is b's network (cidrhost of "<address>/<prefix>" masks it); two blocks overlap
+# when both, masked to the shorter of their prefixes, give the same network.
 variable "aws_private_subnet_cidrs" {
   description = "Private subnets of the AWS nodes, one per AZ, inside aws_vpc_cidr."
   type        = list(string)
   default     = ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]
+
+  validation {
+    condition = try(alltrue([for c in var.aws_private_subnet_cidrs :
+      tonumber(split("/", c)[1]) >= tonumber(split("/", var.aws_vpc_cidr)[1]) &&
+      cidrhost("${cidrhost(c, 0)}/${split("/", var.aws_vpc_cidr)[1]}", 0) == cidrhost(var.aws_vpc_cidr, 0)
+    ]), false)
+    error_message = "aws_private_subnet_cidrs must be CIDR blocks inside aws_vpc_cidr (${var.aws_vpc_cidr})."
+  }
 }
 
 variable "aws_public_subnet_cidrs" {
   description = "Public subnets (NAT gateway only), one per AZ, inside aws_vpc_cidr."
   type        = list(string)
   default     = ["10.40.128.0/24", "10.40.129.0/24", "10.40.130.0/24"]
+
+  validation {
+    condition = try(alltrue([for c in var.aws_public_subnet_cidrs :
+      tonumber(split("/", c)[1]) >= tonumber(split("/", var.aws_vpc_cidr)[1]) &&
+      cidrhost("${cidrhost(c, 0)}/${split("/", var.aws_vpc_cidr)[1]}", 0) == cidrhost(var.aws_vpc_cidr, 0)
+    ]), false)
+    error_message = "aws_public_subnet_cidrs must be CIDR blocks inside aws_vpc_cidr (${var.aws_vpc_cidr})."
+  }
+
+  # The subnets of both lists must not overlap one another.
+  validation {
+    condition = try(alltrue(flatten([
+      for i, a in concat(var.aws_private_subnet_cidrs, var.aws_public_subnet_cidrs) : [
+        for j, b in concat(var.aws_private_subnet_cidrs, var.aws_public_subnet_cidrs) :
+        i >= j || cidrhost("${cidrhost(a, 0)}/${min(tonumber(split("/", a)[1]), tonumber(split("/", b)[1]))}", 0) != cidrhost("${cidrhost(b, 0)}/${min(tonumber(split("/", a)[1]), tonumber(split("/", b)[1]))}", 0)
+      ]
+    ])), false)
+    error_message = "aws_private_subnet_cidrs and aws_public_subnet_cidrs must not overlap one another."
+  }
 }
 
 variable "gcp_project_id" {
@@ -90,12 +125,28 @@ variable "gcp_subnet_cidr" {
   description = "CIDR of the GCP nodes' subnet; must not overlap aws_vpc_cidr."
   type        = string
   default     = "10.50.0.0/20"
+
+  # BGP routes each cloud's block to the other: an overlap makes some addresses unreachable.
+  validation {
+    condition = try(
+      cidrhost("${cidrhost(var.gcp_subnet_cidr, 0)}/${min(tonumber(split("/", var.gcp_subnet_cidr)[1]), tonumber(split("/", var.aws_vpc_cidr)[1]))}", 0) != cidrhost("${cidrhost(var.aws_vpc_cidr, 0)}/${min(tonumber(split("/", var.gcp_subnet_cidr)[1]), tonumber(split("/", var.aws_vpc_cidr)[1]))}", 0),
+    false)
+    error_message = "gcp_subnet_cidr must be a CIDR block that does not overlap aws_vpc_cidr (${var.aws_vpc_cidr})."
+  }
 }
 
 variable "client_cidrs" {
-  description = "Extra CIDRs (both clouds) allowed to reach the Kafka listeners, e.g. a load-generator network."
+  description = "Extra CIDRs (both clouds) allowed to reach the Kafka listeners, e.g. a load-generator network; must not overlap aws_vpc_cidr or gcp_subnet_cidr (those are allowed already)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition = try(alltrue(flatten([for c in var.client_cidrs : [
+      for net in [var.aws_vpc_cidr, var.gcp_subnet_cidr] :
+      cidrhost("${cidrhost(c, 0)}/${min(tonumber(split("/", c)[1]), tonumber(split("/", net)[1]))}", 0) != cidrhost("${cidrhost(net, 0)}/${min(tonumber(split("/", c)[1]), tonumber(split("/", net)[1]))}", 0)
+    ]])), false)
+    error_message = "client_cidrs must be CIDR blocks outside aws_vpc_cidr (${var.aws_vpc_cidr}) and gcp_subnet_cidr (${var.gcp_subnet_cidr})."
+  }
 }
 
 variable "engine" {
@@ -146,16 +197,30 @@ variable "brokers_per_cloud" {
   description = "Brokers in each cloud."
   type        = number
   default     = 3
+
+  validation {
+    condition     = var.brokers_per_cloud >= 1 && floor(var.brokers_per_cloud) == var.brokers_per_cloud
+    error_message = "brokers_per_cloud must be a whole number, at least 1."
+  }
 }
 
 variable "controllers" {
-  description = "KRaft controllers per cloud. per-cloud needs an odd count in each; stretched counts the two together (2 + 1 keeps a majority on aws)."
+  description = "KRaft controllers per cloud; null: 3 in each (per-cloud), or 2 on aws + 1 on gcp (stretched). The voters of a quorum must be odd: per-cloud, each cloud's count; stretched, the two together (2 + 1 keeps a majority on aws when the link is severed)."
   type        = object({ aws = number, gcp = number })
-  default     = { aws = 3, gcp = 3 }
+  default     = null
 
   validation {
-    condition     = var.controllers.aws >= 0 && var.controllers.gcp >= 0 && var.controllers.aws + var.controllers.gcp >= 1
-    error_message = "controllers must be non-negative and at least one in total."
+    condition     = var.controllers == null || try(var.controllers.aws >= 0 && var.controllers.gcp >= 0 && floor(var.controllers.aws) == var.controllers.aws && floor(var.controllers.gcp) == var.controllers.gcp, false)
+    error_message = "controllers must be whole numbers, none negative."
+  }
+
+  # An even quorum loses its majority to a clean split: a severed link then leaves neither side
+  # able to elect a leader.
+  validation {
+    condition = var.controllers == null || try(var.topology == "stretched"
+      ? (var.controllers.aws + var.controllers.gcp) % 2 == 1
+    : var.controllers.aws % 2 == 1 && var.controllers.gcp % 2 == 1, false)
+    error_message = "controllers must give an odd number of KRaft voters: topology ${var.topology} counts ${var.topology == "stretched" ? "both clouds together, e.g. { aws = 2, gcp = 1 }" : "each cloud on its own, e.g. { aws = 3, gcp = 3 }"}."
   }
 }
 
@@ -204,7 +269,15 @@ variable "create_nlb" {
 }
 
 variable "tags" {
-  description = "Extra tags (AWS) and labels (GCP, keys/values lower-cased) on every resource."
+  description = "Extra tags (AWS) and labels (GCP) on every resource. As GCP labels, keys are lower-cased with ':' made '-', values lower-cased; both must then be of a-z, 0-9, '_' and '-', at most 63 characters, keys starting with a letter."
   type        = map(string)
   default     = {}
+
+  # The transformation main.tf's local.gcp_labels makes, checked against GCP's label rules.
+  validation {
+    condition = alltrue([for k, v in var.tags :
+      can(regex("^[a-z][a-z0-9_-]{0,62}$", lower(replace(k, ":", "-")))) && can(regex("^[a-z0-9_-]{0,63}$", lower(v)))
+    ])
+    error_message = "tags must make valid GCP labels (keys: a letter, then a-z 0-9 _ -, at most 63; values: a-z 0-9 _ -, at most 63; ':' in keys becomes '-', upper case is lowered); these do not: ${join(", ", [for k, v in var.tags : "${k}=${v}" if !can(regex("^[a-z][a-z0-9_-]{0,62}$", lower(replace(k, ":", "-")))) || !can(regex("^[a-z0-9_-]{0,63}$", lower(v)))])}."
+  }
 }

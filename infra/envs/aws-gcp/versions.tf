@@ -18,6 +18,5 @@ terraform {
     }
   }
 
-  # State stays local (.terraform/ and terraform.tfstate next to this file, both git-ignored)
-  # unless you copy backend.tf.example to backend.tf: see README.md.
+  # The backend is declared in backend.tf (local state under .riftdrill/ by default).
 }

@@ -8,13 +8,15 @@ over the deployed resources. Terraform runs only once all passed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from riftdrill import guard, inventory
-from riftdrill.errors import RiftdrillError
+from riftdrill import guard, inventory, paths
+from riftdrill.errors import RiftdrillError, StateError
 from riftdrill.inventory import Inventory
 from riftdrill.terraform import Workspace
 
@@ -82,11 +84,37 @@ def caller_account() -> str:
 
 def tf_vars(account: str, project: str, engine: str | None, topology: str | None,
             brokers_per_cloud: int | None) -> dict[str, Any]:
-    """The -var values; a shape value of None is left to terraform.tfvars (else the default):
-    a -var would override the file."""
+    """The -var values. Precedence is CLI flag > terraform.tfvars > the env's default, and a
+    -var beats the file, so only what the user gave on the command line is passed (None: not
+    given). The account and project always are: they come from the allow-list the guard checked."""
     shape = {"engine": engine, "topology": topology, "brokers_per_cloud": brokers_per_cloud}
     return {"allowed_aws_account_ids": [account], "gcp_project_id": project,
             **{name: value for name, value in shape.items() if value is not None}}
+
+
+def _applied_vars_path(ws: Workspace) -> Path:
+    return ws.data_dir.parent / f"{ws.name}.vars.json"
+
+
+def _record_vars(ws: Workspace, variables: dict[str, Any]) -> None:
+    """The -var values of this apply (no secret: account, project, shape), for destroy."""
+    path = _applied_vars_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(variables))
+
+
+def destroy_vars(ws: Workspace, account: str, project: str) -> dict[str, Any]:
+    """Destroy evaluates the configuration with the -var values the apply had (a shape given on
+    the command line must not be replaced by terraform.tfvars', which may fail a validation);
+    the allow-listed account and project are today's. Nothing recorded (another machine, remote
+    state): terraform.tfvars and the defaults, as a plain `terraform destroy` would."""
+    try:
+        recorded = json.loads(_applied_vars_path(ws).read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    shape = {k: v for k, v in recorded.items() if k in ("engine", "topology", "brokers_per_cloud")} \
+        if isinstance(recorded, dict) else {}
+    return {**shape, **tf_vars(account, project, None, None, None)}
 
 
 def deploy(ws: Workspace, engine: str | None, topology: str | None, brokers_per_cloud: int | None,
@@ -103,6 +131,7 @@ def deploy(ws: Workspace, engine: str | None, topology: str | None, brokers_per_
         if dry_run:
             ws.plan(variables, progress)
             return None
+        _record_vars(ws, variables)
         ws.apply(variables, progress)
     except RiftdrillError as exc:
         from riftdrill.cloud.errors import explain
@@ -141,11 +170,17 @@ def destroy(ws: Workspace, yes: bool, progress: Progress | None, *,
         check_deployment(deployed)
     try:
         ws.init(progress)
-        ws.destroy(tf_vars(account, project, "automq", "per-cloud", 1), progress)
+        ws.destroy(destroy_vars(ws, account, project), progress)
     except RiftdrillError as exc:
         from riftdrill.cloud.errors import explain
 
         raise explain(_log_tail(ws) + str(exc), action="destroy") from exc
+    if ws.has_state():  # Terraform said done, yet something is left: say so, keep the records
+        raise StateError(f"terraform destroy finished but the {ws.name} state still holds "
+                         "resources; run `riftdrill status` and destroy again")
+    _applied_vars_path(ws).unlink(missing_ok=True)
+    if deployed is not None:  # its brokers are gone: status must not show them
+        paths.inventory_path().unlink(missing_ok=True)
     return True
 
 
