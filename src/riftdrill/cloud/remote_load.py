@@ -1,0 +1,339 @@
+"""The load and the verifier's final read on a cloud target's load VMs.
+
+A cloud target's brokers have private addresses only; the env creates one load VM per cloud
+(infra/modules/aws-load-node, gcp-load-node) and the inventory lists them (`load_nodes`).
+
+Shape (docs/load.md, "On a cloud target"):
+1. **Stage.** The operator's riftdrill wheel and a constraints file (its venv's exact versions)
+   go to each cloud's carrier prefix under `bundles/<sha256>/`, once per version; the inventory
+   and each VM's share of the spec under `runs/<run>/`.
+2. **Run.** Each VM runs the ordinary runner (`python -m riftdrill.load run-spec`) for its own
+   cloud only, with `run_clouds` naming every cloud of the run, so producer ids and the rate
+   split are those of one run; the VMs run concurrently, each through its transport (SSM Run
+   Command / IAP ssh). One runner per VM, not Locust workers under a master on the operator's
+   machine: workers connect *to* the master, which a VM cannot reach (SSM and IAP forward only
+   operator -> VM), and a lost tunnel would stop the run; a runner on the VM needs no
+   connection once started (SSM runs the script on the agent).
+3. **Bring back.** Each VM tars its `load/` and uploads it; the operator merges the ledgers,
+   consumer ledgers and metrics into one run directory (file names carry the cloud, so they
+   never collide) and aggregates them as the runner does.
+4. **Verify.** `verify_remote` asks one VM for the final read (riftdrill.cloud.final_read:
+   fences, replay, presence) and judges it on the operator's machine with `verify_run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from riftdrill import paths
+from riftdrill.cloud.transport import CommandResult, NodeAccess, TransportError, shell_copy
+from riftdrill.errors import RiftdrillError
+from riftdrill.inventory import Inventory, LoadNode
+from riftdrill.load import aggregate
+from riftdrill.load.runner import LoadResult, placement_of, stop_timeout_s
+from riftdrill.load.spec import LoadSpec
+
+VENV = "/opt/riftdrill/venv"
+INSTALLED_FILE = "/opt/riftdrill/installed"  # sha256 of the bundle the venv holds
+RUNS_DIR = "/var/lib/riftdrill/runs"
+READY_FILE = "/var/lib/riftdrill/ready"  # cloud-init's last step
+READY_WAIT_S = 300
+INSTALL_S = 600.0  # budget for pip through the NAT on a fresh VM
+FINAL_READ_TIMEOUT_S = 900.0
+MERGED = ("ledgers", "consumers", "workers", "locust")  # load/ subdirectories merged as is
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The operator's riftdrill as the VMs install it."""
+
+    wheel: Path
+    constraints: Path
+
+    @property
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        for p in (self.wheel, self.constraints):
+            h.update(p.read_bytes())
+        return h.hexdigest()
+
+
+def operator_bundle(out_dir: Path, root: Path | None = None) -> Bundle:
+    """Build riftdrill's wheel from this checkout and pin its requirements to this venv's
+    versions (`pip freeze`, exact pins only: editable and URL lines cannot be constraints)."""
+    root = root or paths.project_root()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("riftdrill-*.whl"):
+        old.unlink()
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+         "--wheel-dir", str(out_dir), str(root)],
+        capture_output=True, text=True, timeout=300)  # fmt: skip
+    wheels = sorted(out_dir.glob("riftdrill-*.whl"))
+    if built.returncode != 0 or not wheels:
+        last = (built.stderr.strip().splitlines() or ["no wheel written"])[-1]
+        raise RiftdrillError(f"could not build riftdrill's wheel for the load VMs ({last}); "
+                             "run `make setup`")
+    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude", "riftdrill"],
+                            capture_output=True, text=True, timeout=120, check=True).stdout
+    constraints = out_dir / "constraints.txt"
+    constraints.write_text("".join(f"{ln}\n" for ln in frozen.splitlines()
+                                   if "==" in ln and not ln.startswith(("-", "#"))))
+    return Bundle(wheels[-1], constraints)
+
+
+# -- the carrier's layout -------------------------------------------------------------------
+
+
+def bundle_url(node: LoadNode, bundle: Bundle, name: str) -> str:
+    return f"{_prefix(node)}bundles/{bundle.sha256}/{name}"
+
+
+def run_url(node: LoadNode, run: str, name: str) -> str:
+    return f"{_prefix(node)}runs/{run}/{name}"
+
+
+def _prefix(node: LoadNode) -> str:
+    return node.carrier if node.carrier.endswith("/") else node.carrier + "/"
+
+
+def stage_bundle(node: LoadNode, access: NodeAccess, bundle: Bundle) -> None:
+    for path in (bundle.wheel, bundle.constraints):
+        url = bundle_url(node, bundle, path.name)
+        if not access.carrier.exists(url):
+            access.carrier.put(path, url)
+
+
+# -- the scripts the VMs run ----------------------------------------------------------------
+
+
+def _preamble(node: LoadNode, bundle: Bundle, run: str) -> list[str]:
+    work = f"{RUNS_DIR}/{run}"
+    wheel = f"{work}/in/{bundle.wheel.name}"
+    cons = f"{work}/in/constraints.txt"
+    sha = bundle.sha256
+    return [
+        "#!/bin/bash",
+        f"# riftdrill load node {node.name}: run {run}",
+        "set -euo pipefail",
+        f"for _ in $(seq 1 {READY_WAIT_S // 5}); do [ -e {READY_FILE} ] && break; sleep 5; done",
+        f"[ -e {READY_FILE} ] || {{ echo 'riftdrill: cloud-init has not finished on this VM "
+        f"({READY_FILE} missing after {READY_WAIT_S} s)' >&2; exit 3; }}",
+        f"work={shlex.quote(work)}",
+        'mkdir -p "$work/in"',
+        shell_copy(node, bundle_url(node, bundle, bundle.wheel.name), wheel),
+        shell_copy(node, bundle_url(node, bundle, "constraints.txt"), cons),
+        f'if [ "$(cat {INSTALLED_FILE} 2>/dev/null || true)" != "{sha}" ]; then',
+        f"  {VENV}/bin/pip install --quiet --disable-pip-version-check -c {shlex.quote(cons)} "
+        f"{shlex.quote(wheel)}",
+        f"  echo {sha} > {INSTALLED_FILE}",
+        "fi",
+        "export RIFTDRILL_HOME=/var/lib/riftdrill",
+    ]
+
+
+def load_script(node: LoadNode, bundle: Bundle, run: str) -> str:
+    """Install (when needed), run this VM's share, upload its `load/` whatever the outcome."""
+    return "\n".join([
+        *_preamble(node, bundle, run),
+        shell_copy(node, run_url(node, run, "inventory.json"), "$work/in/inventory.json"),
+        shell_copy(node, run_url(node, run, f"spec-{node.cloud}.json"), "$work/in/spec.json"),
+        "rc=0",
+        f'{VENV}/bin/python -m riftdrill.load run-spec "$work/in/spec.json" "$work" '
+        '--inventory "$work/in/inventory.json" > "$work/runner.out" 2>&1 || rc=$?',
+        'tar -C "$work" -czf "$work/load.tgz" load',
+        shell_copy(node, "$work/load.tgz", run_url(node, run, f"{node.cloud}/load.tgz")),
+        shell_copy(node, "$work/runner.out", run_url(node, run, f"{node.cloud}/runner.out")),
+        'tail -n 5 "$work/runner.out"',
+        'exit "$rc"',
+        "",
+    ])
+
+
+def final_read_script(node: LoadNode, bundle: Bundle, run: str) -> str:
+    return "\n".join([
+        *_preamble(node, bundle, run),
+        shell_copy(node, run_url(node, run, "inventory.json"), "$work/in/inventory.json"),
+        shell_copy(node, run_url(node, run, "final-read/request.json"), "$work/in/request.json"),
+        f'{VENV}/bin/python -m riftdrill.cloud.final_read "$work/in/request.json" '
+        '"$work/final-read.npz" --inventory "$work/in/inventory.json"',
+        shell_copy(node, "$work/final-read.npz", run_url(node, run, "final-read/result.npz")),
+        "",
+    ])
+
+
+# -- the load -------------------------------------------------------------------------------
+
+
+def require_remote(inv: Inventory, clouds: list[str]) -> dict[str, LoadNode]:
+    """The load VM of every cloud in `clouds`, or the one line saying what is missing."""
+    if inv.security.enabled:
+        raise RiftdrillError(
+            f"the load VMs hold no client secrets, so a load on a {inv.security.mode} "
+            "deployment cannot run there yet; deploy with SECURITY=off for cloud drills")
+    return {c: inv.load_node(c) for c in clouds}
+
+
+def run_remote_load(spec: LoadSpec, run_dir: Path, inv: Inventory,
+                    access: Mapping[str, NodeAccess], bundle: Bundle,
+                    timeout_s: float | None = None) -> LoadResult:
+    """Run `spec` on the load VMs of its placement clouds; returns once every VM's share ended
+    and its ledgers are in `run_dir/load`. Raises naming the cloud whose share failed (the
+    ledgers that did come back stay in `run_dir`)."""
+    clouds = placement_of(spec, inv)
+    nodes = require_remote(inv, clouds)
+    run = run_dir.name  # the VMs' run directories carry it: one consumer group name
+    load_dir = run_dir / "load"
+    load_dir.mkdir(parents=True, exist_ok=True)
+    (load_dir / "spec.json").write_text(json.dumps(spec.to_json(), indent=1) + "\n")
+    inv_file = load_dir / "remote" / "inventory.json"
+    inv_file.parent.mkdir(parents=True, exist_ok=True)
+    inv_file.write_text(inv.model_dump_json(indent=1) + "\n")
+    for cloud, node in nodes.items():
+        a = access[cloud]
+        stage_bundle(node, a, bundle)
+        share = dataclasses.replace(spec, placement=[cloud], run_clouds=clouds)
+        share_file = load_dir / "remote" / f"spec-{cloud}.json"
+        share_file.write_text(json.dumps(share.to_json(), indent=1) + "\n")
+        a.carrier.put(inv_file, run_url(node, run, "inventory.json"))
+        a.carrier.put(share_file, run_url(node, run, f"spec-{cloud}.json"))
+    budget_s = timeout_s or stop_timeout_s(spec) + spec.duration_s + INSTALL_S
+    with ThreadPoolExecutor(len(nodes), thread_name_prefix="rd-remote-load") as pool:
+        futures = {c: pool.submit(access[c].transport.run, n, load_script(n, bundle, run),
+                                  budget_s) for c, n in nodes.items()}
+        results = {c: f.result() for c, f in futures.items()}
+    summaries = {c: bring_back(n, access[c], run, load_dir) for c, n in nodes.items()}
+    failed = {c: r for c, r in results.items() if r.status != "success"}
+    if failed:
+        raise _share_failed(failed, load_dir)
+    missing = [c for c, s in summaries.items() if s is None]
+    if missing:
+        raise RiftdrillError(f"the load VM in {', '.join(missing)} sent back no load/ "
+                             f"directory; see {load_dir}/remote/<cloud>/runner.out")
+    done = [s for s in summaries.values() if s is not None]
+    summary = aggregate.finalize(load_dir, {
+        "target_count": round(spec.rate_per_s * spec.duration_s),
+        "target_rate_per_s": spec.rate_per_s,
+        "duration_s": spec.duration_s,
+        "interrupted": any(bool(s.get("interrupted")) for s in done),
+        "started_at": min(str(s.get("started_at", "")) for s in done),
+        "ended_at": max(str(s.get("ended_at", "")) for s in done),
+        "placement": clouds,
+        "ledgers": [str(p.relative_to(run_dir)) for p in sorted(load_dir.glob("ledgers/*.rdl"))],
+        "consumer_ledgers": [str(p.relative_to(run_dir))
+                             for p in sorted(load_dir.glob("consumers/*.rdc"))],
+        "mirror_ledgers": [],
+        "spec": spec.to_json(),
+        "load_nodes": {c: n.name for c, n in nodes.items()},
+    })
+    (load_dir / "state.json").write_text(json.dumps({"state": "done", "remote": True}) + "\n")
+    return LoadResult.from_summary(run_dir, summary)
+
+
+def _share_failed(failed: Mapping[str, CommandResult], load_dir: Path) -> RiftdrillError:
+    cloud, r = next(iter(sorted(failed.items())))
+    last = (r.stderr.strip() or r.stdout.strip() or f"exit code {r.exit_code}").splitlines()[-1]
+    return RiftdrillError(f"the load on the {cloud} load VM {r.status} ({last}); its log: "
+                          f"{load_dir}/remote/{cloud}/runner.out")
+
+
+def bring_back(node: LoadNode, access: NodeAccess, run: str,
+               load_dir: Path) -> dict[str, Any] | None:
+    """Fetch one VM's `load/` and merge it into `load_dir`; its own files (summary, fences,
+    state, runner log) stay under `load/remote/<cloud>/`. Returns its summary, None when the
+    VM uploaded nothing."""
+    here = load_dir / "remote" / node.cloud
+    here.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(TransportError):  # none: the script stopped before the load
+        access.carrier.get(run_url(node, run, f"{node.cloud}/runner.out"), here / "runner.out")
+    tgz = here / "load.tgz"
+    try:
+        access.carrier.get(run_url(node, run, f"{node.cloud}/load.tgz"), tgz)
+    except TransportError:
+        return None
+    unpacked = here / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with tarfile.open(tgz) as tar:
+        tar.extractall(unpacked, filter="data")  # nothing outside, no links out, no devices
+    theirs = unpacked / "load"
+    for sub in MERGED:
+        for src in sorted((theirs / sub).glob("*")):
+            dst = load_dir / sub / src.name
+            if dst.exists():
+                raise RiftdrillError(f"{dst} came back from two load VMs; the run directory "
+                                     "is not one run's: start a new run")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(src), dst)
+    for f in theirs.glob("*"):
+        if f.is_file():
+            shutil.move(str(f), here / f.name)
+    shutil.rmtree(unpacked)
+    summary_file = here / "summary.json"
+    return json.loads(summary_file.read_text()) if summary_file.exists() else {}
+
+
+# -- the verify -----------------------------------------------------------------------------
+
+
+def final_read_request(run_dir: Path, inv: Inventory) -> Any:
+    """What the VM must read: the clusters and topics the ledgers wrote to (as verify_run
+    reads them), and the partition count the run's topic was made with."""
+    from riftdrill.cloud.final_read import ClusterRead, FinalReadRequest
+    from riftdrill.verify.verifier import ledger_heads
+
+    heads = ledger_heads(run_dir, inv)
+    topics: dict[str, set[str]] = {}
+    for h in heads:
+        topics.setdefault(h.cluster, set()).update(h.topics)
+    starts = [h.schedule_start_ns for h in heads]
+    since_ns = min(starts) if starts and all(starts) else 0
+    spec_file = run_dir / "load" / "spec.json"
+    spec = LoadSpec.from_json(json.loads(spec_file.read_text())) if spec_file.exists() else None
+    partitions = {spec.topic: spec.partitions} if spec else {}
+    return FinalReadRequest(
+        clusters={c: ClusterRead(topics=sorted(t), since_ns=since_ns) for c, t in topics.items()},
+        partitions=partitions)
+
+
+def verify_remote(run_dir: Path, inv: Inventory, access: Mapping[str, NodeAccess],
+                  bundle: Bundle, cloud: str | None = None,
+                  timeout_s: float = FINAL_READ_TIMEOUT_S) -> Any:
+    """verify_run over the ledgers in `run_dir`, with the final read done on the load VM of
+    `cloud` (default: the first cloud that has one). Returns the VerifyReport."""
+    from riftdrill.cloud import final_read
+    from riftdrill.verify.verifier import verify_run
+
+    if not inv.load_nodes:
+        raise RiftdrillError("the inventory lists no load VM; re-apply the env to create them")
+    node = inv.load_node(cloud) if cloud else inv.load_nodes[0]
+    require_remote(inv, [node.cloud])
+    a = access[node.cloud]
+    run = run_dir.name
+    here = run_dir / "load" / "remote" / "final-read"
+    here.mkdir(parents=True, exist_ok=True)
+    (here / "request.json").write_text(final_read_request(run_dir, inv).model_dump_json(indent=1))
+    (here / "inventory.json").write_text(inv.model_dump_json(indent=1) + "\n")
+    stage_bundle(node, a, bundle)
+    a.carrier.put(here / "inventory.json", run_url(node, run, "inventory.json"))
+    a.carrier.put(here / "request.json", run_url(node, run, "final-read/request.json"))
+    r = a.transport.run(node, final_read_script(node, bundle, run), timeout_s)
+    if r.status != "success":
+        last = (r.stderr.strip() or r.stdout.strip() or f"exit {r.exit_code}").splitlines()[-1]
+        raise RiftdrillError(f"the final read on the {node.cloud} load VM {r.status}: {last}")
+    a.carrier.get(run_url(node, run, "final-read/result.npz"), here / "result.npz")
+    shipped = final_read.load(here / "result.npz")
+    return verify_run(run_dir, inv, replay=shipped.replay(), fence=shipped.fence(),
+                      presence=shipped.presence())
