@@ -211,7 +211,7 @@ LoadTransport = Literal["ssm", "iap"]
 
 class LoadNode(BaseModel):
     """A VM inside a cloud that runs the load and the verifier's final read next to the brokers
-    (cloud targets, whose brokers have private addresses only: riftdrill.cloud.remote_load)."""
+    (cloud targets, whose brokers have private addresses only: riftdrill.load.remote)."""
 
     name: str  # "rd-aws-load"
     cloud: str

@@ -1,4 +1,4 @@
-"""Load and verify on a cloud target's load VMs (riftdrill.cloud.remote_load).
+"""Load and verify on a cloud target's load VMs (riftdrill.load.remote, riftdrill.verify.remote).
 
 AWS: SSM Run Command and the S3 carrier against a moto server. moto records a command but runs
 nothing, so the VM's side is played by `VmStandIn`: it reads what the operator staged from the
@@ -23,15 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from riftdrill.cloud import final_read
 from riftdrill.cloud.inventory import inventory_from_outputs
-from riftdrill.cloud.remote_load import (
-    Bundle,
-    final_read_script,
-    load_script,
-    run_remote_load,
-    verify_remote,
-)
 from riftdrill.cloud.transport import (
     CommandResult,
     IapTransport,
@@ -45,9 +37,12 @@ from riftdrill.errors import RiftdrillError, ValidationError
 from riftdrill.inventory import Inventory, LoadNode, Security
 from riftdrill.load.fence import FenceSet
 from riftdrill.load.ledger import LedgerWriter, read_header
+from riftdrill.load.remote import Bundle, final_read_script, load_script, run_remote_load
 from riftdrill.load.runner import worker_command
 from riftdrill.load.spec import LoadSpec
+from riftdrill.verify import final_read
 from riftdrill.verify.check import Absence, PartitionRead
+from riftdrill.verify.remote import verify_remote
 from tests.unit.test_cloud_inventory import outputs
 
 REGION = "eu-west-1"
@@ -296,7 +291,7 @@ def test_ledgers_come_back_from_both_vms_and_verify_judges_them(
 
     # Verify: the final read runs on the aws VM, the verdict here over the returned ledgers.
     report = verify_remote(run_dir, inv, access, bundle)
-    assert "riftdrill.cloud.final_read" in aws_vm.scripts[-1]
+    assert "riftdrill.verify.final_read" in aws_vm.scripts[-1]
     assert (report.acks, report.clusters) == (8, ["aws", "gcp"])
     by_cluster = {p.cluster: p for p in report.partitions}
     assert by_cluster["gcp"].anomalies == {}

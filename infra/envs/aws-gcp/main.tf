@@ -183,7 +183,7 @@ module "interconnect" {
 }
 
 # One load VM per cloud, next to the brokers: `riftdrill load` runs there (SSM / IAP), never
-# across the internet (riftdrill.cloud.remote_load; docs/load.md "On a cloud target").
+# across the internet (riftdrill.load.remote; docs/load.md "On a cloud target").
 module "aws_load" {
   source = "../../modules/aws-load-node"
 

@@ -1,6 +1,6 @@
 # One load VM in an AWS cloud of a riftdrill deployment: private subnet, no public IP, reached
 # only through SSM (Run Command), with read/write on one prefix of the carrier bucket. The run
-# itself is sent by `riftdrill load` (riftdrill.cloud.remote_load); cloud-init installs the
+# itself is sent by `riftdrill load` (riftdrill.load.remote); cloud-init installs the
 # runtime riftdrill's wheel needs.
 
 data "aws_partition" "current" {}

@@ -1,7 +1,7 @@
 # One load VM in a GCP cloud of a riftdrill deployment: the brokers' subnetwork, no external
 # address, reached only through IAP TCP forwarding with OS Login, with object access to one
 # prefix of the carrier bucket. The run itself is sent by `riftdrill load`
-# (riftdrill.cloud.remote_load); cloud-init installs the runtime riftdrill's wheel needs.
+# (riftdrill.load.remote); cloud-init installs the runtime riftdrill's wheel needs.
 
 locals {
   labels   = merge(var.labels, { "riftdrill-role" = "load" })

@@ -4,7 +4,7 @@ The env's `riftdrill` output carries everything; see infra/envs/aws-gcp/outputs.
 the drivers rely on:
 - broker: EC2 instance id, `asg:<name>` (broker in its own ASG), or the GCE resource path
   `projects/<p>/zones/<z>/instances/<name>`;
-- load node: the VM `riftdrill load` runs on in each cloud (riftdrill.cloud.remote_load):
+- load node: the VM `riftdrill load` runs on in each cloud (riftdrill.load.remote):
   EC2 instance id (SSM) or GCE resource path (IAP), and its carrier bucket prefix;
 - store: AWS = the nodes' IAM role ARN (the principal a block denies),
   GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates).

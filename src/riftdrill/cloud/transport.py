@@ -6,7 +6,7 @@ carrier moves files between the operator and the VM through the deployment's buc
   which is why results travel through the bucket, never through stdout.
 - GCP: `gcloud compute ssh --tunnel-through-iap` (IAP TCP forwarding, OS Login), GCS.
 
-Everything above (riftdrill.cloud.remote_load) sees only the two protocols, so its tests use
+Everything above (riftdrill.load.remote) sees only the two protocols, so its tests use
 moto for SSM/S3 and a fake for GCP.
 """
 

@@ -21,6 +21,7 @@ import typer
 
 from riftdrill import inventory, paths
 from riftdrill.errors import RiftdrillError
+from riftdrill.load.remote import is_remote, load_on_vms
 from riftdrill.load.runner import LoadResult, load_status, run_load, start_load, stop_load
 from riftdrill.load.spec import DEFAULT_FENCE_WAIT_S, Acks, Compression, KeyMode, LoadSpec, Profile
 
@@ -114,12 +115,19 @@ def load(
             fence_wait_s=fence_wait_s,
         )  # fmt: skip
         rd = paths.new_run_dir(run) if run else default_run_dir()
+        inv = inventory.load()
+        if is_remote(inv):  # private brokers: the load runs on the load VMs
+            if background:
+                raise RiftdrillError("--background is not available on a cloud target yet: run "
+                                     "`riftdrill load` in the foreground (it runs on the load VMs)")
+            _print_result(load_on_vms(spec, rd, inv), as_json)
+            return
         if background:
             pid = start_load(spec, rd)
             out: dict[str, Any] = {"pid": pid, "run_dir": str(rd)}
             print(json.dumps(out) if as_json else f"load running as pid {pid} in {rd}")
             return
-        res = run_load(spec, rd, inventory.load(), progress=not as_json)
+        res = run_load(spec, rd, inv, progress=not as_json)
     except RiftdrillError as exc:
         raise _fail(exc) from None
     _print_result(res, as_json)

@@ -51,7 +51,7 @@ class LoadSpec:
     key_count: int = 64
     placement: list[str] | None = None  # clouds that run producers; None: every inventory cloud
     # Every cloud of the whole run when this runner runs only `placement`'s share of it (one
-    # runner per load VM, riftdrill.cloud.remote_load): process indexes (so producer ids) and
+    # runner per load VM, riftdrill.load.remote): process indexes (so producer ids) and
     # the rate split count all of them. None: this runner is the whole run.
     run_clouds: list[str] | None = None
     producers_per_cloud: int = 1

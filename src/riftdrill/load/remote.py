@@ -17,7 +17,7 @@ Shape (docs/load.md, "On a cloud target"):
 3. **Bring back.** Each VM tars its `load/` and uploads it; the operator merges the ledgers,
    consumer ledgers and metrics into one run directory (file names carry the cloud, so they
    never collide) and aggregates them as the runner does.
-4. **Verify.** `verify_remote` asks one VM for the final read (riftdrill.cloud.final_read:
+4. **Verify.** `verify_remote` asks one VM for the final read (riftdrill.verify.final_read:
    fences, replay, presence) and judges it on the operator's machine with `verify_run`.
 """
 
@@ -39,7 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import paths
-from riftdrill.cloud.transport import CommandResult, NodeAccess, TransportError, shell_copy
+from riftdrill.cloud.transport import (
+    CommandResult,
+    NodeAccess,
+    TransportError,
+    default_access,
+    shell_copy,
+)
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory, LoadNode
 from riftdrill.load import aggregate
@@ -52,7 +58,6 @@ RUNS_DIR = "/var/lib/riftdrill/runs"
 READY_FILE = "/var/lib/riftdrill/ready"  # cloud-init's last step
 READY_WAIT_S = 300
 INSTALL_S = 600.0  # budget for pip through the NAT on a fresh VM
-FINAL_READ_TIMEOUT_S = 900.0
 MERGED = ("ledgers", "consumers", "workers", "locust")  # load/ subdirectories merged as is
 
 
@@ -168,7 +173,7 @@ def final_read_script(node: LoadNode, bundle: Bundle, run: str) -> str:
         *_preamble(node, bundle, run),
         shell_copy(node, run_url(node, run, "inventory.json"), "$work/in/inventory.json"),
         shell_copy(node, run_url(node, run, "final-read/request.json"), "$work/in/request.json"),
-        f'{VENV}/bin/python -m riftdrill.cloud.final_read "$work/in/request.json" '
+        f'{VENV}/bin/python -m riftdrill.verify.final_read "$work/in/request.json" '
         '"$work/final-read.npz" --inventory "$work/in/inventory.json"',
         shell_copy(node, "$work/final-read.npz", run_url(node, run, "final-read/result.npz")),
         "",
@@ -285,55 +290,20 @@ def bring_back(node: LoadNode, access: NodeAccess, run: str,
     return json.loads(summary_file.read_text()) if summary_file.exists() else {}
 
 
-# -- the verify -----------------------------------------------------------------------------
+# -- what the CLI uses ----------------------------------------------------------------------
 
 
-def final_read_request(run_dir: Path, inv: Inventory) -> Any:
-    """What the VM must read: the clusters and topics the ledgers wrote to (as verify_run
-    reads them), and the partition count the run's topic was made with."""
-    from riftdrill.cloud.final_read import ClusterRead, FinalReadRequest
-    from riftdrill.verify.verifier import ledger_heads
-
-    heads = ledger_heads(run_dir, inv)
-    topics: dict[str, set[str]] = {}
-    for h in heads:
-        topics.setdefault(h.cluster, set()).update(h.topics)
-    starts = [h.schedule_start_ns for h in heads]
-    since_ns = min(starts) if starts and all(starts) else 0
-    spec_file = run_dir / "load" / "spec.json"
-    spec = LoadSpec.from_json(json.loads(spec_file.read_text())) if spec_file.exists() else None
-    partitions = {spec.topic: spec.partitions} if spec else {}
-    return FinalReadRequest(
-        clusters={c: ClusterRead(topics=sorted(t), since_ns=since_ns) for c, t in topics.items()},
-        partitions=partitions)
+def access_for(inv: Inventory) -> dict[str, NodeAccess]:
+    """The real SSM/S3 and IAP/GCS clients of every load VM (credentials from the environment,
+    as the drivers take them)."""
+    return {n.cloud: default_access(n, inv.cloud(n.cloud).region) for n in inv.load_nodes}
 
 
-def verify_remote(run_dir: Path, inv: Inventory, access: Mapping[str, NodeAccess],
-                  bundle: Bundle, cloud: str | None = None,
-                  timeout_s: float = FINAL_READ_TIMEOUT_S) -> Any:
-    """verify_run over the ledgers in `run_dir`, with the final read done on the load VM of
-    `cloud` (default: the first cloud that has one). Returns the VerifyReport."""
-    from riftdrill.cloud import final_read
-    from riftdrill.verify.verifier import verify_run
+def is_remote(inv: Inventory) -> bool:
+    """Whether the load and the final read run on load VMs (a cloud target that has them)."""
+    return inv.target != "local" and bool(inv.load_nodes)
 
-    if not inv.load_nodes:
-        raise RiftdrillError("the inventory lists no load VM; re-apply the env to create them")
-    node = inv.load_node(cloud) if cloud else inv.load_nodes[0]
-    require_remote(inv, [node.cloud])
-    a = access[node.cloud]
-    run = run_dir.name
-    here = run_dir / "load" / "remote" / "final-read"
-    here.mkdir(parents=True, exist_ok=True)
-    (here / "request.json").write_text(final_read_request(run_dir, inv).model_dump_json(indent=1))
-    (here / "inventory.json").write_text(inv.model_dump_json(indent=1) + "\n")
-    stage_bundle(node, a, bundle)
-    a.carrier.put(here / "inventory.json", run_url(node, run, "inventory.json"))
-    a.carrier.put(here / "request.json", run_url(node, run, "final-read/request.json"))
-    r = a.transport.run(node, final_read_script(node, bundle, run), timeout_s)
-    if r.status != "success":
-        last = (r.stderr.strip() or r.stdout.strip() or f"exit {r.exit_code}").splitlines()[-1]
-        raise RiftdrillError(f"the final read on the {node.cloud} load VM {r.status}: {last}")
-    a.carrier.get(run_url(node, run, "final-read/result.npz"), here / "result.npz")
-    shipped = final_read.load(here / "result.npz")
-    return verify_run(run_dir, inv, replay=shipped.replay(), fence=shipped.fence(),
-                      presence=shipped.presence())
+
+def load_on_vms(spec: LoadSpec, run_dir: Path, inv: Inventory) -> LoadResult:
+    bundle = operator_bundle(paths.state_dir() / "load-bundle")
+    return run_remote_load(spec, run_dir, inv, access_for(inv), bundle)

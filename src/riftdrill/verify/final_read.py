@@ -4,7 +4,7 @@ On a cloud target only the load VMs reach the brokers. The verifier's judgement 
 ledgers (brought back from the VMs) and three answers from the cluster: the fences written
 after the load, the replay of every partition up to them, and, for a partition the replay did
 not find, whether every broker agrees it is gone. This module asks those three questions on
-the VM (`python -m riftdrill.cloud.final_read request.json out.npz --inventory inv.json`, the
+the VM (`python -m riftdrill.verify.final_read request.json out.npz --inventory inv.json`, the
 same functions `riftdrill verify` uses: verifier.fences_for/replay_for, presence_for) and
 writes the answers into one file, which `shipped` turns back into the callables
 `verify_run` takes. Nothing is judged on the VM.
@@ -152,7 +152,7 @@ def load(path: Path) -> ShippedRead:
                 reads[c] = [_read(row, data) for row in m["reads"]]
                 absent[c] = {(t, p): Absence(gone=g, reason=why) for t, p, g, why in m["absent"]}
     except (OSError, ValueError, KeyError) as exc:
-        raise RiftdrillError(f"{path}: not a final read written by riftdrill.cloud.final_read "
+        raise RiftdrillError(f"{path}: not a final read written by riftdrill.verify.final_read "
                              f"({exc}); run `riftdrill verify` again") from exc
     return ShippedRead(bootstraps, fences, reads, absent)
 
