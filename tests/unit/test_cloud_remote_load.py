@@ -432,3 +432,19 @@ def test_bundle_sha_changes_with_the_constraints(bundle: Bundle) -> None:
     before = bundle.sha256
     bundle.constraints.write_text("pydantic==2.14.4\n")
     assert bundle.sha256 != before
+
+
+def test_the_operator_bundle_is_this_checkout_with_its_pins(tmp_path: Path) -> None:
+    from riftdrill.load.remote import _uv, operator_bundle
+
+    if _uv() is None:
+        pytest.skip("no uv (make setup installs it)")
+    b = operator_bundle(tmp_path / "bundle")
+    import zipfile
+
+    names = zipfile.ZipFile(b.wheel).namelist()
+    assert "riftdrill/native.c" in names  # the VM builds the fast reader from it
+    assert "riftdrill/load/locustfile.py" in names
+    pins = b.constraints.read_text().splitlines()
+    assert any(p.startswith("confluent-kafka==") for p in pins)
+    assert not any(p.startswith(("-e", "riftdrill")) for p in pins)

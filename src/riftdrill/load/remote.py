@@ -78,26 +78,43 @@ class Bundle:
 
 def operator_bundle(out_dir: Path, root: Path | None = None) -> Bundle:
     """Build riftdrill's wheel from this checkout and pin its requirements to this venv's
-    versions (`pip freeze`, exact pins only: editable and URL lines cannot be constraints)."""
+    exact versions (a freeze, exact pins only: editable and URL lines cannot be constraints).
+    With uv (what `make setup` installs) when there is one, else pip; no build isolation, so
+    nothing is downloaded."""
     root = root or paths.project_root()
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("riftdrill-*.whl"):
         old.unlink()
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-         "--wheel-dir", str(out_dir), str(root)],
-        capture_output=True, text=True, timeout=300)  # fmt: skip
+    uv = _uv()
+    if uv:
+        build = [uv, "build", "--wheel", "--no-build-isolation", "--python", sys.executable,
+                 "--out-dir", str(out_dir), str(root)]
+        freeze = [uv, "pip", "freeze", "--python", sys.executable]
+    else:
+        build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                 "--quiet", "--wheel-dir", str(out_dir), str(root)]
+        freeze = [sys.executable, "-m", "pip", "freeze"]
+    built = subprocess.run(build, capture_output=True, text=True, timeout=300)
     wheels = sorted(out_dir.glob("riftdrill-*.whl"))
     if built.returncode != 0 or not wheels:
         last = (built.stderr.strip().splitlines() or ["no wheel written"])[-1]
         raise RiftdrillError(f"could not build riftdrill's wheel for the load VMs ({last}); "
                              "run `make setup`")
-    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude", "riftdrill"],
-                            capture_output=True, text=True, timeout=120, check=True).stdout
+    frozen = subprocess.run(freeze, capture_output=True, text=True, timeout=120)
+    if frozen.returncode != 0:
+        raise RiftdrillError(f"could not list this venv's versions for the load VMs "
+                             f"({frozen.stderr.strip()[-200:]}); run `make setup`")
     constraints = out_dir / "constraints.txt"
-    constraints.write_text("".join(f"{ln}\n" for ln in frozen.splitlines()
-                                   if "==" in ln and not ln.startswith(("-", "#"))))
+    constraints.write_text("".join(
+        f"{ln}\n" for ln in frozen.stdout.splitlines()
+        if "==" in ln and not ln.startswith(("-", "#", "riftdrill=="))))
     return Bundle(wheels[-1], constraints)
+
+
+def _uv() -> str | None:
+    found = shutil.which("uv")
+    bootstrap = paths.cache_dir() / "bootstrap" / "venv" / "bin" / "uv"  # scripts/setup.sh's
+    return found or (str(bootstrap) if bootstrap.exists() else None)
 
 
 # -- the carrier's layout -------------------------------------------------------------------
