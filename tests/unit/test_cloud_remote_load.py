@@ -448,3 +448,27 @@ def test_the_operator_bundle_is_this_checkout_with_its_pins(tmp_path: Path) -> N
     pins = b.constraints.read_text().splitlines()
     assert any(p.startswith("confluent-kafka==") for p in pins)
     assert not any(p.startswith(("-e", "riftdrill")) for p in pins)
+
+
+def test_the_wrappers_run_the_script_with_bash_and_nothing_in_it_eats_the_rest() -> None:
+    from riftdrill.cloud.transport import IAP_REMOTE_COMMAND, ssm_command
+
+    script = "set -euo pipefail\necho one\ncat >/dev/null\necho two\nexit 3\n"
+    ssm = subprocess.run(["sh", "-c", ssm_command(script)], capture_output=True, text=True,
+                         timeout=30)
+    assert (ssm.stdout, ssm.returncode) == ("one\ntwo\n", 3)
+    iap = subprocess.run(["sh", "-c", IAP_REMOTE_COMMAND.replace("sudo ", "")], input=script,
+                         capture_output=True, text=True, timeout=30)
+    assert (iap.stdout, iap.returncode) == ("one\ntwo\n", 3)
+
+
+def test_aws_scripts_take_the_region_from_imds_and_long_loads_are_refused(
+        aws: dict[str, Any], tmp_path: Path, bundle: Bundle) -> None:
+    inv, access, aws_vm, _ = _setup(aws, tmp_path)
+    script = load_script(inv.load_node("aws"), bundle, "r")
+    assert "meta-data/placement/region" in script and "--force-reinstall" in script
+    assert "placement/region" not in load_script(inv.load_node("gcp"), bundle, "r")
+    with pytest.raises(RiftdrillError, match="does not fit in one SSM command"):
+        run_remote_load(LoadSpec(rate_per_s=1, duration_s=3 * 86400), tmp_path / "r4", inv,
+                        access, bundle)
+    assert aws_vm.scripts == [] and not (tmp_path / "r4").exists()  # nothing left behind

@@ -28,6 +28,10 @@ CommandStatus = Literal["success", "failed", "timed-out"]
 SSM_DOCUMENT = "AWS-RunShellScript"
 SSM_POLL_S = 2.0
 SSM_PENDING = ("Pending", "InProgress", "Delayed")
+SCRIPT_END = "RIFTDRILL_SCRIPT_END"
+# The script arrives on stdin: saved to a file first, so nothing it runs can read the rest of it.
+IAP_REMOTE_COMMAND = ('f=$(mktemp /tmp/riftdrill-XXXXXX.sh) && cat > "$f" && '
+                      'sudo bash "$f" < /dev/null; rc=$?; rm -f "$f"; exit $rc')
 
 
 class TransportError(RiftdrillError):
@@ -85,7 +89,8 @@ class SsmTransport:
             sent = self.ssm.send_command(
                 InstanceIds=[node.handle], DocumentName=SSM_DOCUMENT,
                 Comment=f"riftdrill load node {node.name}"[:100],
-                Parameters={"commands": [script], "executionTimeout": [str(int(timeout_s))]},
+                Parameters={"commands": [ssm_command(script)],
+                            "executionTimeout": [str(int(timeout_s))]},
                 TimeoutSeconds=max(30, int(timeout_s)),  # to be delivered; the agent may be late
             )  # fmt: skip
         except Exception as exc:  # botocore's errors name the cause (instance not managed, ...)
@@ -107,6 +112,16 @@ class SsmTransport:
                 return CommandResult("timed-out", -1, inv.get("StandardOutputContent", ""),
                                      inv.get("StandardErrorContent", ""))
             self.sleep(self.poll_s)
+
+
+def ssm_command(script: str) -> str:
+    """The script as one AWS-RunShellScript command, run by bash whatever shell the agent
+    uses (the scripts use bash's pipefail)."""
+    if SCRIPT_END in script:
+        raise RiftdrillError("a load node script may not contain its own end marker")
+    # A file, not `bash -s`: a command in the script that reads stdin would eat the script.
+    return (f'f=$(mktemp /tmp/riftdrill-XXXXXX.sh)\ncat > "$f" <<\'{SCRIPT_END}\'\n{script}\n'
+            f'{SCRIPT_END}\nbash "$f" < /dev/null; rc=$?\nrm -f "$f"\nexit $rc')
 
 
 def _ssm_result(inv: dict[str, Any]) -> CommandResult:
@@ -156,7 +171,7 @@ def gce_instance(handle: str) -> tuple[str, str, str]:
 def iap_ssh_command(node: LoadNode, gcloud: str = "gcloud") -> list[str]:
     project, zone, name = gce_instance(node.handle)
     return [gcloud, "compute", "ssh", name, f"--project={project}", f"--zone={zone}",
-            "--tunnel-through-iap", "--quiet", "--command=sudo bash -s"]
+            "--tunnel-through-iap", "--quiet", f"--command={IAP_REMOTE_COMMAND}"]
 
 
 class IapTransport:

@@ -58,6 +58,7 @@ RUNS_DIR = "/var/lib/riftdrill/runs"
 READY_FILE = "/var/lib/riftdrill/ready"  # cloud-init's last step
 READY_WAIT_S = 300
 INSTALL_S = 600.0  # budget for pip through the NAT on a fresh VM
+MAX_COMMAND_S = 172_800  # SSM Run Command's executionTimeout ceiling (48 h)
 MERGED = ("ledgers", "consumers", "workers", "locust")  # load/ subdirectories merged as is
 
 
@@ -161,9 +162,25 @@ def _preamble(node: LoadNode, bundle: Bundle, run: str) -> list[str]:
         f'if [ "$(cat {INSTALLED_FILE} 2>/dev/null || true)" != "{sha}" ]; then',
         f"  {VENV}/bin/pip install --quiet --disable-pip-version-check -c {shlex.quote(cons)} "
         f"{shlex.quote(wheel)}",
+        # the same version number with other code: pip would keep the installed one
+        f"  {VENV}/bin/pip install --quiet --disable-pip-version-check --no-deps "
+        f"--force-reinstall {shlex.quote(wheel)}",
         f"  echo {sha} > {INSTALLED_FILE}",
         "fi",
         "export RIFTDRILL_HOME=/var/lib/riftdrill",
+        *_region(node),
+    ]
+
+
+def _region(node: LoadNode) -> list[str]:
+    """The AWS CLI takes no region from the instance by itself: ask IMDSv2 (hop limit 1)."""
+    if node.transport != "ssm":
+        return []
+    imds = "http://169.254.169.254/latest"
+    return [
+        f'token=$(curl -sf -X PUT {imds}/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+        f'export AWS_DEFAULT_REGION=$(curl -sf -H "X-aws-ec2-metadata-token: $token" '
+        f"{imds}/meta-data/placement/region)",
     ]
 
 
@@ -175,7 +192,7 @@ def load_script(node: LoadNode, bundle: Bundle, run: str) -> str:
         shell_copy(node, run_url(node, run, f"spec-{node.cloud}.json"), "$work/in/spec.json"),
         "rc=0",
         f'{VENV}/bin/python -m riftdrill.load run-spec "$work/in/spec.json" "$work" '
-        '--inventory "$work/in/inventory.json" > "$work/runner.out" 2>&1 || rc=$?',
+        '--inventory "$work/in/inventory.json" < /dev/null > "$work/runner.out" 2>&1 || rc=$?',
         'tar -C "$work" -czf "$work/load.tgz" load',
         shell_copy(node, "$work/load.tgz", run_url(node, run, f"{node.cloud}/load.tgz")),
         shell_copy(node, "$work/runner.out", run_url(node, run, f"{node.cloud}/runner.out")),
@@ -217,6 +234,11 @@ def run_remote_load(spec: LoadSpec, run_dir: Path, inv: Inventory,
     ledgers that did come back stay in `run_dir`)."""
     clouds = placement_of(spec, inv)
     nodes = require_remote(inv, clouds)
+    budget_s = timeout_s or stop_timeout_s(spec) + spec.duration_s + INSTALL_S
+    if budget_s > MAX_COMMAND_S:
+        raise RiftdrillError(f"a load of {spec.duration_s:g} s does not fit in one SSM command "
+                             f"(at most {MAX_COMMAND_S} s with draining and install); run "
+                             "shorter loads on a cloud target")
     run = run_dir.name  # the VMs' run directories carry it: one consumer group name
     load_dir = run_dir / "load"
     load_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +254,6 @@ def run_remote_load(spec: LoadSpec, run_dir: Path, inv: Inventory,
         share_file.write_text(json.dumps(share.to_json(), indent=1) + "\n")
         a.carrier.put(inv_file, run_url(node, run, "inventory.json"))
         a.carrier.put(share_file, run_url(node, run, f"spec-{cloud}.json"))
-    budget_s = timeout_s or stop_timeout_s(spec) + spec.duration_s + INSTALL_S
     with ThreadPoolExecutor(len(nodes), thread_name_prefix="rd-remote-load") as pool:
         futures = {c: pool.submit(access[c].transport.run, n, load_script(n, bundle, run),
                                   budget_s) for c, n in nodes.items()}
