@@ -472,3 +472,39 @@ def test_aws_scripts_take_the_region_from_imds_and_long_loads_are_refused(
         run_remote_load(LoadSpec(rate_per_s=1, duration_s=3 * 86400), tmp_path / "r4", inv,
                         access, bundle)
     assert aws_vm.scripts == [] and not (tmp_path / "r4").exists()  # nothing left behind
+
+
+def test_the_cli_sends_a_cloud_targets_load_and_verify_to_the_vms(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from riftdrill import cli, inventory
+    from riftdrill.load import cli as load_cli
+    from riftdrill.verify import remote as verify_remote_mod
+
+    inv = inventory_from_outputs(with_load_nodes(outputs()))
+    inventory.save(inv, tmp_path / ".riftdrill" / "inventory.json")
+    env = {"RIFTDRILL_HOME": str(tmp_path), "COLUMNS": "200"}
+    app = cli.mounted_app()
+    calls: list[str] = []
+
+    def on_vms(*args: Any, **kw: Any) -> Any:
+        calls.append("load")
+        raise RiftdrillError("the load on the aws load VM failed (stand-in)")
+
+    monkeypatch.setattr(load_cli, "load_on_vms", on_vms)
+    res = CliRunner().invoke(app, ["load", "--duration", "5"], env=env)
+    assert (res.exit_code, calls) == (2, ["load"]) and "stand-in" in res.output
+    res = CliRunner().invoke(app, ["load", "--background"], env=env)
+    assert res.exit_code == 2 and "--background is not available on a cloud target" in res.output
+
+    run = tmp_path / "results" / "runs" / "r9"
+    run.mkdir(parents=True)
+
+    def verify_on_vms(run_dir: Path, inv: Inventory, clusters: Any = None) -> Any:
+        calls.append(f"verify {run_dir.name}")
+        raise RiftdrillError("the final read on the aws load VM failed: stand-in")
+
+    monkeypatch.setattr(verify_remote_mod, "verify_on_vms", verify_on_vms)
+    res = CliRunner().invoke(app, ["verify", "--run", str(run)], env=env)
+    assert res.exit_code == 2 and calls[-1] == "verify r9", res.output
