@@ -495,8 +495,21 @@ def test_the_cli_sends_a_cloud_targets_load_and_verify_to_the_vms(
     monkeypatch.setattr(load_cli, "load_on_vms", on_vms)
     res = CliRunner().invoke(app, ["load", "--duration", "5"], env=env)
     assert (res.exit_code, calls) == (2, ["load"]) and "stand-in" in res.output
-    res = CliRunner().invoke(app, ["load", "--background"], env=env)
-    assert res.exit_code == 2 and "--background is not available on a cloud target" in res.output
+    # run-spec is what start_load runs in the background: the operator's side goes to the
+    # VMs, a VM's own share (run_clouds set) runs locally there.
+    ran_locally: list[Any] = []
+    monkeypatch.setattr(load_cli, "run_load", lambda spec, *a, **kw: ran_locally.append(spec)
+                        or (_ for _ in ()).throw(RiftdrillError("local stand-in")))
+    inv_file = tmp_path / ".riftdrill" / "inventory.json"
+    for spec, expect in ((LoadSpec(rate_per_s=1, duration_s=1), "load"),
+                         (LoadSpec(rate_per_s=1, duration_s=1, placement=["aws"],
+                                   run_clouds=["aws", "gcp"]), "local")):
+        spec_file = tmp_path / f"spec-{expect}.json"
+        spec_file.write_text(json.dumps(spec.to_json()))
+        res = CliRunner().invoke(app, ["load", "run-spec", str(spec_file), str(tmp_path / "r"),
+                                       "--inventory", str(inv_file)], env=env)
+        assert res.exit_code == 2, res.output
+    assert calls == ["load", "load"] and [s.run_clouds for s in ran_locally] == [["aws", "gcp"]]
 
     run = tmp_path / "results" / "runs" / "r9"
     run.mkdir(parents=True)
@@ -508,3 +521,36 @@ def test_the_cli_sends_a_cloud_targets_load_and_verify_to_the_vms(
     monkeypatch.setattr(verify_remote_mod, "verify_on_vms", verify_on_vms)
     res = CliRunner().invoke(app, ["verify", "--run", str(run)], env=env)
     assert res.exit_code == 2 and calls[-1] == "verify r9", res.output
+
+
+def test_a_stop_reaches_every_vm_and_the_run_still_comes_back(
+        aws: dict[str, Any], tmp_path: Path, bundle: Bundle) -> None:
+    """stop_load SIGINTs the operator's process; it sends each VM the stop, then waits for
+    the shares to drain and upload, as a local run ends."""
+    import os
+    import signal
+    import threading
+
+    inv, access, aws_vm, gcp_vm = _setup(aws, tmp_path)
+    stopped = {c: threading.Event() for c in ("aws", "gcp")}
+
+    class Stoppable(StandInTransport):
+        def run(self, node: LoadNode, script: str, timeout_s: float) -> CommandResult:
+            if ": stop run " in script.splitlines()[1]:
+                assert "kill -INT" in script
+                stopped[node.cloud].set()
+                return CommandResult("success", 0, "", "")
+            if node.cloud == "aws":  # the first share to start interrupts the operator
+                os.kill(os.getpid(), signal.SIGINT)
+            assert stopped[node.cloud].wait(20), "the VM never got the stop"
+            return super().run(node, script, timeout_s)
+
+    access = {"aws": NodeAccess(Stoppable(aws_vm, tmp_path / "vm"), access["aws"].carrier),
+              "gcp": NodeAccess(Stoppable(gcp_vm, tmp_path / "vm"), access["gcp"].carrier)}
+    run_dir = tmp_path / "runs" / "r5"
+    result = run_remote_load(LoadSpec(rate_per_s=10, duration_s=600), run_dir, inv, access,
+                             bundle)
+    assert result.interrupted
+    assert len(list((run_dir / "load" / "ledgers").glob("*.rdl"))) == 2
+    state = json.loads((run_dir / "load" / "state.json").read_text())
+    assert state["state"] == "done" and state["interrupted"]

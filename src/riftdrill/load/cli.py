@@ -116,18 +116,14 @@ def load(
         )  # fmt: skip
         rd = paths.new_run_dir(run) if run else default_run_dir()
         inv = inventory.load()
-        if is_remote(inv):  # private brokers: the load runs on the load VMs
-            if background:
-                raise RiftdrillError("--background is not available on a cloud target yet: run "
-                                     "`riftdrill load` in the foreground (it runs on the load VMs)")
-            _print_result(load_on_vms(spec, rd, inv), as_json)
-            return
-        if background:
+        if background:  # run-spec in the background: on the load VMs when there are some
             pid = start_load(spec, rd)
             out: dict[str, Any] = {"pid": pid, "run_dir": str(rd)}
             print(json.dumps(out) if as_json else f"load running as pid {pid} in {rd}")
             return
-        res = run_load(spec, rd, inv, progress=not as_json)
+        # private brokers (a cloud target with load VMs): the load runs on the VMs
+        res = (load_on_vms(spec, rd, inv) if is_remote(inv)
+               else run_load(spec, rd, inv, progress=not as_json))
     except RiftdrillError as exc:
         raise _fail(exc) from None
     _print_result(res, as_json)
@@ -188,7 +184,13 @@ def run_spec(
     """What start_load runs in the background: a spec file, no live progress."""
     try:
         spec = LoadSpec.from_json(json.loads(spec_path.read_text()))
-        res = run_load(spec, run_dir, inventory.load(inventory_path), progress=False)
+        inv = inventory.load(inventory_path)
+        # The operator's side of a cloud target runs the load VMs; a VM's own share (run_clouds
+        # set) runs here, as a local run.
+        if is_remote(inv) and spec.run_clouds is None:
+            res = load_on_vms(spec, run_dir, inv)
+        else:
+            res = run_load(spec, run_dir, inv, progress=False)
     except RiftdrillError as exc:
         raise _fail(exc) from None
     _print_result(res, as_json=True)

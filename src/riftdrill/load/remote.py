@@ -27,14 +27,19 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +63,7 @@ RUNS_DIR = "/var/lib/riftdrill/runs"
 READY_FILE = "/var/lib/riftdrill/ready"  # cloud-init's last step
 READY_WAIT_S = 300
 INSTALL_S = 600.0  # budget for pip through the NAT on a fresh VM
+STOP_SEND_S = 120.0  # to deliver the stop to a VM
 MAX_COMMAND_S = 172_800  # SSM Run Command's executionTimeout ceiling (48 h)
 MERGED = ("ledgers", "consumers", "workers", "locust")  # load/ subdirectories merged as is
 
@@ -254,10 +260,16 @@ def run_remote_load(spec: LoadSpec, run_dir: Path, inv: Inventory,
         share_file.write_text(json.dumps(share.to_json(), indent=1) + "\n")
         a.carrier.put(inv_file, run_url(node, run, "inventory.json"))
         a.carrier.put(share_file, run_url(node, run, f"spec-{cloud}.json"))
-    with ThreadPoolExecutor(len(nodes), thread_name_prefix="rd-remote-load") as pool:
+    _write_state(load_dir, {"state": "running", "pid": os.getpid(), "remote": True,
+                            "started_at": datetime.now(UTC).isoformat(),
+                            "workers": {c: n.name for c, n in nodes.items()}})  # fmt: skip
+    stop = threading.Event()
+    with _stop_on_signals(stop), \
+            ThreadPoolExecutor(len(nodes), thread_name_prefix="rd-remote-load") as pool:
         futures = {c: pool.submit(access[c].transport.run, n, load_script(n, bundle, run),
                                   budget_s) for c, n in nodes.items()}
-        results = {c: f.result() for c, f in futures.items()}
+        interrupted = _wait(futures, stop, lambda: stop_shares(nodes, access, run))
+    results = {c: _outcome(f) for c, f in futures.items()}
     summaries = {c: bring_back(n, access[c], run, load_dir) for c, n in nodes.items()}
     failed = {c: r for c, r in results.items() if r.status != "success"}
     if failed:
@@ -271,7 +283,7 @@ def run_remote_load(spec: LoadSpec, run_dir: Path, inv: Inventory,
         "target_count": round(spec.rate_per_s * spec.duration_s),
         "target_rate_per_s": spec.rate_per_s,
         "duration_s": spec.duration_s,
-        "interrupted": any(bool(s.get("interrupted")) for s in done),
+        "interrupted": interrupted or any(bool(s.get("interrupted")) for s in done),
         "started_at": min(str(s.get("started_at", "")) for s in done),
         "ended_at": max(str(s.get("ended_at", "")) for s in done),
         "placement": clouds,
@@ -282,8 +294,74 @@ def run_remote_load(spec: LoadSpec, run_dir: Path, inv: Inventory,
         "spec": spec.to_json(),
         "load_nodes": {c: n.name for c, n in nodes.items()},
     })
-    (load_dir / "state.json").write_text(json.dumps({"state": "done", "remote": True}) + "\n")
+    _write_state(load_dir, {"state": "done", "remote": True, "interrupted": interrupted})
     return LoadResult.from_summary(run_dir, summary)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT (Ctrl-C, stop_load) and SIGTERM set `stop` instead of raising: the wait below
+    must never be cut off half way, or the shares would run on unstopped and unfetched."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, lambda signum, frame: stop.set())
+           for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _wait(futures: Mapping[str, Future[CommandResult]], stop: threading.Event,
+          send_stop: Callable[[], None]) -> bool:
+    """Wait for every share; on `stop`, ask every VM's runner to stop cleanly (once) and still
+    wait for the shares (they drain, fence and upload). Returns whether it was stopped."""
+    sent = False
+    while not all(f.done() for f in futures.values()):
+        if stop.is_set() and not sent:
+            sent = True
+            send_stop()
+        time.sleep(0.2)
+    return sent or stop.is_set()
+
+
+def _outcome(future: Future[CommandResult]) -> CommandResult:
+    try:
+        return future.result()
+    except RiftdrillError as exc:  # the VM was not reached: its share never ran
+        return CommandResult("failed", -1, "", str(exc))
+
+
+def stop_script(node: LoadNode, run: str) -> str:
+    """SIGINT the VM's runner (its pid is in its load/state.json): it stops as a local run
+    stops, producers drained, consumers at the fences."""
+    state = f"{RUNS_DIR}/{run}/load/state.json"
+    return "\n".join([
+        "#!/bin/bash",
+        f"# riftdrill load node {node.name}: stop run {run}",
+        "pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[\"pid\"])' "
+        f"{shlex.quote(state)} 2>/dev/null || true)",
+        '[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null || true',
+        "",
+    ])
+
+
+def stop_shares(nodes: Mapping[str, LoadNode], access: Mapping[str, NodeAccess],
+                run: str) -> None:
+    """Ask every VM's runner to stop; a VM that cannot be reached runs to its duration."""
+    with ThreadPoolExecutor(len(nodes), thread_name_prefix="rd-remote-stop") as pool:
+        for f in [pool.submit(access[c].transport.run, n, stop_script(n, run), STOP_SEND_S)
+                  for c, n in nodes.items()]:
+            with contextlib.suppress(RiftdrillError):
+                f.result()
+
+
+def _write_state(load_dir: Path, state: dict[str, Any]) -> None:
+    tmp = load_dir / "state.json.tmp"
+    tmp.write_text(json.dumps(state) + "\n")
+    tmp.replace(load_dir / "state.json")
 
 
 def _share_failed(failed: Mapping[str, CommandResult], load_dir: Path) -> RiftdrillError:

@@ -15,6 +15,7 @@ from pathlib import Path
 from riftdrill.cloud.transport import NodeAccess
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
+from riftdrill.load.ledger import ProducerLedger
 from riftdrill.load.remote import (
     Bundle,
     access_for,
@@ -54,7 +55,8 @@ def final_read_request(run_dir: Path, inv: Inventory) -> FinalReadRequest:
 def verify_remote(run_dir: Path, inv: Inventory, access: Mapping[str, NodeAccess],
                   bundle: Bundle, cloud: str | None = None,
                   timeout_s: float = FINAL_READ_TIMEOUT_S,
-                  clusters: Sequence[str] | None = None) -> VerifyReport:
+                  clusters: Sequence[str] | None = None,
+                  producers: Sequence[ProducerLedger] | None = None) -> VerifyReport:
     """verify_run over the ledgers in `run_dir`, with the final read done on the load VM of
     `cloud` (default: the first cloud that has one). Returns the VerifyReport."""
     if not inv.load_nodes:
@@ -77,13 +79,14 @@ def verify_remote(run_dir: Path, inv: Inventory, access: Mapping[str, NodeAccess
     a.carrier.get(run_url(node, run, "final-read/result.npz"), here / "result.npz")
     shipped = final_read.load(here / "result.npz")
     return verify_run(run_dir, inv, clusters=clusters, replay=shipped.replay(),
-                      fence=shipped.fence(), presence=shipped.presence())
+                      fence=shipped.fence(), presence=shipped.presence(), producers=producers)
 
 
-def verify_on_vms(run_dir: Path, inv: Inventory,
-                  clusters: Sequence[str] | None = None) -> VerifyReport:
-    """What `riftdrill verify` runs on a cloud target with load VMs."""
+def verify_on_vms(run_dir: Path, inv: Inventory, clusters: Sequence[str] | None = None,
+                  producers: Sequence[ProducerLedger] | None = None) -> VerifyReport:
+    """What `riftdrill verify` and the drills run on a cloud target with load VMs."""
     from riftdrill import paths
 
     bundle = operator_bundle(paths.state_dir() / "load-bundle")
-    return verify_remote(run_dir, inv, access_for(inv), bundle, clusters=clusters)
+    return verify_remote(run_dir, inv, access_for(inv), bundle, clusters=clusters,
+                         producers=producers)
