@@ -1,10 +1,11 @@
 """Load and verify on a cloud target's load VMs (riftdrill.load.remote, riftdrill.verify.remote).
 
-AWS: SSM Run Command and the S3 carrier against a moto server. moto records a command but runs
+AWS: SSM Run Command and the S3 carrier against a moto server; the GCS carrier against
+fake-gcs-server. moto records a command but runs
 nothing, so the VM's side is played by `VmStandIn`: it reads what the operator staged from the
 carrier, writes real ledgers with the project's LedgerWriter and does the final read with
-final_read.read_on_node over a fake cluster, then uploads as the VM's script does. GCP: a fake
-transport and an in-memory carrier (no emulator for IAP; GCS's client is the driver's).
+final_read.read_on_node over a fake cluster, then uploads as the VM's script does. GCP's IAP
+transport: a fake runner (no emulator for IAP).
 The round trip under test: VM ledger -> bucket -> operator's run dir -> verify_run's verdict.
 """
 
@@ -88,6 +89,43 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     s3.create_bucket(Bucket=AWS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return {"ssm": boto3.client("ssm", region_name=REGION), "s3": s3,
             "instance_id": instance["Instances"][0]["InstanceId"]}
+
+
+@pytest.fixture(scope="module")
+def gcs_client() -> Iterator[Any]:
+    """google-cloud-storage's client against fake-gcs-server (make setup installs it)."""
+    import socket
+    import time
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    from riftdrill.lab.stores import fake_gcs_bin
+
+    binary = fake_gcs_bin()
+    if not binary.exists():
+        pytest.skip(f"fake-gcs-server is not installed ({binary}); run `make setup`")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port",
+                             str(port), "-backend", "memory", "-log-level", "error"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        client = storage.Client(project="rd-drills-1234", credentials=AnonymousCredentials(),
+                                client_options={"api_endpoint": f"http://127.0.0.1:{port}"})
+        client.create_bucket(GCP_BUCKET)
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 class MemoryCarrier:
@@ -238,11 +276,12 @@ def bundle(tmp_path: Path) -> Bundle:
 
 
 def _setup(aws: dict[str, Any], tmp_path: Path, drop_seq: int | None = None,
-           fail_gcp: bool = False) -> tuple[Inventory, dict[str, NodeAccess], VmStandIn, VmStandIn]:
+           fail_gcp: bool = False, gcs: Any = None,
+           ) -> tuple[Inventory, dict[str, NodeAccess], VmStandIn, VmStandIn]:
     inv = inventory_from_outputs(with_load_nodes(outputs("per-cloud"), aws["instance_id"]))
     cluster = Cluster()
     s3 = S3Carrier(aws["s3"])
-    gcs = MemoryCarrier()
+    gcs = gcs or MemoryCarrier()
     aws_vm = VmStandIn(s3, cluster, drop_seq=drop_seq)
     gcp_vm = VmStandIn(gcs, cluster, fail=fail_gcp)
     access = {
@@ -266,8 +305,11 @@ def test_the_env_output_carries_the_load_vms_into_the_inventory() -> None:
 
 
 def test_ledgers_come_back_from_both_vms_and_verify_judges_them(
-        aws: dict[str, Any], tmp_path: Path, bundle: Bundle) -> None:
-    inv, access, aws_vm, gcp_vm = _setup(aws, tmp_path, drop_seq=2)
+        aws: dict[str, Any], gcs_client: Any, tmp_path: Path, bundle: Bundle) -> None:
+    from riftdrill.cloud.transport import GcsCarrier
+
+    inv, access, aws_vm, gcp_vm = _setup(aws, tmp_path, drop_seq=2,
+                                         gcs=GcsCarrier(gcs_client))
     run_dir = tmp_path / "results" / "runs" / "r1"
     spec = LoadSpec(rate_per_s=100, duration_s=10, consumers=False)
     result = run_remote_load(spec, run_dir, inv, access, bundle)
@@ -331,6 +373,22 @@ def test_ssm_transport_reports_the_invocation(aws: dict[str, Any]) -> None:
 
     with pytest.raises(TransportError, match=r"SSM could not send .*InvalidInstanceId"):
         SsmTransport(Unmanaged()).run(node, "echo", 60)
+
+
+def test_gcs_carrier_round_trip_and_missing_object(gcs_client: Any, tmp_path: Path) -> None:
+    from riftdrill.cloud.transport import GcsCarrier
+
+    c = GcsCarrier(gcs_client)
+    src = tmp_path / "load.tgz"
+    src.write_bytes(b"\x1f\x8b ledger tarball")
+    url = f"gs://{GCP_BUCKET}/riftdrill-load/carrier-test/load.tgz"
+    assert not c.exists(url)
+    c.put(src, url)
+    assert c.exists(url)
+    c.get(url, tmp_path / "back" / "load.tgz")
+    assert (tmp_path / "back" / "load.tgz").read_bytes() == src.read_bytes()
+    with pytest.raises(TransportError, match="did not upload it"):
+        c.get(url + ".missing", tmp_path / "b")
 
 
 def test_s3_carrier_round_trip_and_missing_object(aws: dict[str, Any], tmp_path: Path) -> None:
