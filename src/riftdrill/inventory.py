@@ -205,6 +205,22 @@ class Hub(BaseModel):
         raise RiftdrillError(f"no Connect worker {name_or_cloud!r}; workers are: {names}")
 
 
+# How riftdrill reaches a cloud target's load VM: AWS SSM Run Command, GCP IAP ssh (OS Login).
+LoadTransport = Literal["ssm", "iap"]
+
+
+class LoadNode(BaseModel):
+    """A VM inside a cloud that runs the load and the verifier's final read next to the brokers
+    (cloud targets, whose brokers have private addresses only: riftdrill.load.remote)."""
+
+    name: str  # "rd-aws-load"
+    cloud: str
+    address: str  # private
+    handle: str  # EC2 instance id, or GCE projects/<p>/zones/<z>/instances/<name>
+    transport: LoadTransport
+    carrier: str  # the bucket prefix that carries runs in and results out: s3://b/p/, gs://b/p/
+
+
 class Security(BaseModel):
     """What protects the deployed clusters: paths and principal names only, never a secret
     (those stay in `secrets_dir`, read by security/client.py)."""
@@ -259,6 +275,7 @@ class Inventory(BaseModel):
     links: list[Link]
     mirrors: list[MirrorMaker] = []
     hub: Hub | None = None  # topology hub only
+    load_nodes: list[LoadNode] = []  # cloud targets: where the load runs (none: the operator's)
     security: Security = Security()  # an inventory from before it: off
     faults: list[Fault] = []
 
@@ -283,6 +300,14 @@ class Inventory(BaseModel):
                 return s
         names = ", ".join(s.name for s in self.stores)
         raise RiftdrillError(f"no object store {name_or_cloud!r}; stores are: {names}")
+
+    def load_node(self, cloud: str) -> LoadNode:
+        for n in self.load_nodes:
+            if n.cloud == cloud:
+                return n
+        names = ", ".join(n.cloud for n in self.load_nodes) or "none"
+        raise RiftdrillError(f"no load VM in cloud {cloud!r} (clouds with one: {names}); "
+                             "re-apply the env (`make deploy TARGET=aws-gcp`) to create it")
 
     def link(self, name: str | None = None) -> Link:
         for lk in self.links:

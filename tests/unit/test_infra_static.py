@@ -66,6 +66,7 @@ REVIEWED_WAIVERS = {
     ("CKV_GCP_78", "module.gcp.google_storage_bucket.data"),
     ("CKV_GCP_38", "module.gcp.google_compute_instance.node"),
     ("CKV_GCP_37", "module.gcp.google_compute_disk.data"),
+    ("CKV_GCP_38", "module.gcp_load.google_compute_instance.this"),
 }
 
 

@@ -186,3 +186,28 @@ module "interconnect" {
   gcp_network_id      = module.gcp.network_id
   tags                = local.aws_tags
 }
+
+# One load VM per cloud, next to the brokers: `riftdrill load` runs there (SSM / IAP), never
+# across the internet (riftdrill.load.remote; docs/load.md "On a cloud target").
+module "aws_load" {
+  source = "../../modules/aws-load-node"
+
+  name               = "${var.name_prefix}-aws"
+  subnet_id          = module.aws.private_subnet_ids[0]
+  security_group_ids = [module.aws.security_group_id]
+  carrier_bucket     = module.aws.ops_bucket
+  kms_key_arn        = module.aws.kms_key_arn
+  tags               = local.aws_tags
+}
+
+module "gcp_load" {
+  source = "../../modules/gcp-load-node"
+
+  name           = "${var.name_prefix}-gcp"
+  project_id     = var.gcp_project_id
+  zone           = local.gcp_zones[0]
+  network_id     = module.gcp.network_id
+  subnetwork_id  = module.gcp.subnet_id
+  carrier_bucket = module.gcp.ops_bucket
+  labels         = local.gcp_labels
+}

@@ -24,7 +24,8 @@ output "riftdrill" {
           buckets  = [module.aws.data_bucket, module.aws.ops_bucket]
           handle   = module.aws.node_role_arn # the principal the block drill denies
         }
-        sever = { network_acl_id = module.aws.network_acl_id }
+        sever     = { network_acl_id = module.aws.network_acl_id }
+        load_node = module.aws_load.load_node
       }
       gcp = {
         provider   = "gcp"
@@ -39,7 +40,8 @@ output "riftdrill" {
           buckets  = [module.gcp.data_bucket, module.gcp.ops_bucket]
           handle   = "projects/${module.gcp.project_id}/hmacKeys/${module.gcp.hmac_access_id}"
         }
-        sever = { firewalls = module.gcp.sever_firewall_names }
+        sever     = { firewalls = module.gcp.sever_firewall_names }
+        load_node = module.gcp_load.load_node
       }
     }
 

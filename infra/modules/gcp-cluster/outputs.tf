@@ -75,3 +75,8 @@ output "bootstrap" {
   description = "Bootstrap servers for clients in this cloud: every broker."
   value       = module.layout.bootstrap
 }
+
+output "subnet_id" {
+  description = "ID of the nodes' subnetwork (the load VM runs in it)."
+  value       = google_compute_subnetwork.nodes.id
+}

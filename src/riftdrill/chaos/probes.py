@@ -254,6 +254,8 @@ def no_offline_partitions(topic: str | None = None) -> bool:
 def verify_ledger(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Replay the drill's topics against its ledgers (after stop_load); counts per anomaly."""
     from riftdrill.drivers import redactor_for
+    from riftdrill.load.remote import is_remote
+    from riftdrill.verify.remote import verify_on_vms
     from riftdrill.verify.verifier import verify_run
 
     run_dir = _run_dir(configuration)
@@ -261,6 +263,6 @@ def verify_ledger(configuration: dict[str, Any] | None = None) -> dict[str, Any]
         return {"passed": False, "reason": "no drill run directory (configuration run_dir; "
                 "declare the riftdrill control or run it with `riftdrill drill`)"}
     inv = inventory.load()
-    report = verify_run(run_dir, inv)
+    report = verify_on_vms(run_dir, inv) if is_remote(inv) else verify_run(run_dir, inv)
     report.write(run_dir, redactor_for(inv))
     return {"passed": report.passed, "counts": report.totals}

@@ -467,6 +467,8 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     """Verdict from journal + fault windows + verify + recovery + send outcomes + replication
     and failover across MirrorMaker 2 + the hub's change lag + SLO; and the end-to-end block
     (consumer ledgers), whose true time to zero lag replaces the sampled one."""
+    from riftdrill.load.remote import is_remote
+    from riftdrill.verify.remote import verify_on_vms
     from riftdrill.verify.verifier import verify_run
 
     reasons: list[str] = []
@@ -493,7 +495,8 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
         with suppress(OSError, ValueError):
             producers = read_run_ledgers(run_dir)
         try:
-            report = verify_run(run_dir, inv, producers=producers)
+            report = (verify_on_vms(run_dir, inv, producers=producers) if is_remote(inv)
+                      else verify_run(run_dir, inv, producers=producers))
             report.write(run_dir, redactor)
         except RiftdrillError as exc:
             reasons.append(f"verify could not check the run: {exc}")

@@ -4,6 +4,8 @@ The env's `riftdrill` output carries everything; see infra/envs/aws-gcp/outputs.
 the drivers rely on:
 - broker: EC2 instance id, or the GCE resource path
   `projects/<p>/zones/<z>/instances/<name>`;
+- load node: the VM `riftdrill load` runs on in each cloud (riftdrill.load.remote):
+  EC2 instance id (SSM) or GCE resource path (IAP), and its carrier bucket prefix;
 - store: AWS = the nodes' IAM role ARN (the principal a block denies),
   GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates).
 """
@@ -22,6 +24,8 @@ from riftdrill.inventory import (
     Cluster,
     Inventory,
     Link,
+    LoadNode,
+    LoadTransport,
     ObjectStore,
     Topology,
 )
@@ -44,6 +48,14 @@ class _Store(BaseModel):
     handle: str
 
 
+class _LoadNode(BaseModel):
+    name: str
+    handle: str
+    address: str
+    transport: LoadTransport
+    carrier: str
+
+
 class _Cloud(BaseModel):
     provider: Literal["aws", "gcp"]
     account_id: str
@@ -53,6 +65,7 @@ class _Cloud(BaseModel):
     bootstrap: str
     store: _Store
     sever: dict[str, Any]
+    load_node: _LoadNode | None = None  # an output from before the load VMs: none
 
 
 class _Link(BaseModel):
@@ -102,6 +115,7 @@ def inventory_from_outputs(outputs: dict[str, Any]) -> Inventory:
     clouds: list[Cloud] = []
     brokers: list[Broker] = []
     stores: list[ObjectStore] = []
+    load_nodes: list[LoadNode] = []
     for name, c in out.clouds.items():
         clouds.append(Cloud(name=name, provider=c.provider, cidr=c.cidr, region=c.region))
         cluster = "main" if out.topology == "stretched" else name
@@ -115,6 +129,8 @@ def inventory_from_outputs(outputs: dict[str, Any]) -> Inventory:
                 address=n.address, port=n.port, roles=roles,
                 controller_port=controller_port, handle=n.handle,
             ))
+        if c.load_node is not None:
+            load_nodes.append(LoadNode(cloud=name, **c.load_node.model_dump()))
         host, _, port = c.store.endpoint.removeprefix("https://").partition(":")
         stores.append(ObjectStore(
             name=f"{name}-{c.store.api}", cloud=name, api=c.store.api, endpoint=c.store.endpoint,
@@ -126,7 +142,7 @@ def inventory_from_outputs(outputs: dict[str, Any]) -> Inventory:
         topology=out.topology, replication_factor=out.replication_factor,
         min_insync_replicas=out.min_insync_replicas, clouds=clouds,
         clusters=_clusters(out, brokers), brokers=brokers, stores=stores,
-        links=[Link(name=out.link.name, a=out.link.a, b=out.link.b)],
+        links=[Link(name=out.link.name, a=out.link.a, b=out.link.b)], load_nodes=load_nodes,
     )
 
 

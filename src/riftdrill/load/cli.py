@@ -21,6 +21,7 @@ import typer
 
 from riftdrill import inventory, paths
 from riftdrill.errors import RiftdrillError
+from riftdrill.load.remote import is_remote, load_on_vms
 from riftdrill.load.runner import LoadResult, load_status, run_load, start_load, stop_load
 from riftdrill.load.spec import DEFAULT_FENCE_WAIT_S, Acks, Compression, KeyMode, LoadSpec, Profile
 
@@ -114,12 +115,15 @@ def load(
             fence_wait_s=fence_wait_s,
         )  # fmt: skip
         rd = paths.new_run_dir(run) if run else default_run_dir()
-        if background:
+        inv = inventory.load()
+        if background:  # run-spec in the background: on the load VMs when there are some
             pid = start_load(spec, rd)
             out: dict[str, Any] = {"pid": pid, "run_dir": str(rd)}
             print(json.dumps(out) if as_json else f"load running as pid {pid} in {rd}")
             return
-        res = run_load(spec, rd, inventory.load(), progress=not as_json)
+        # private brokers (a cloud target with load VMs): the load runs on the VMs
+        res = (load_on_vms(spec, rd, inv) if is_remote(inv)
+               else run_load(spec, rd, inv, progress=not as_json))
     except RiftdrillError as exc:
         raise _fail(exc) from None
     _print_result(res, as_json)
@@ -180,7 +184,13 @@ def run_spec(
     """What start_load runs in the background: a spec file, no live progress."""
     try:
         spec = LoadSpec.from_json(json.loads(spec_path.read_text()))
-        res = run_load(spec, run_dir, inventory.load(inventory_path), progress=False)
+        inv = inventory.load(inventory_path)
+        # The operator's side of a cloud target runs the load VMs; a VM's own share (run_clouds
+        # set) runs here, as a local run.
+        if is_remote(inv) and spec.run_clouds is None:
+            res = load_on_vms(spec, run_dir, inv)
+        else:
+            res = run_load(spec, run_dir, inv, progress=False)
     except RiftdrillError as exc:
         raise _fail(exc) from None
     _print_result(res, as_json=True)

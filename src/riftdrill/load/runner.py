@@ -146,7 +146,7 @@ def worker_command(
         "--loglevel", "WARNING", "--csv", str(load_dir / "locust" / cloud),
         "--rd-bootstrap", inv.bootstrap(cloud), "--rd-cloud", cloud,
         "--rd-run-dir", str(run_dir), "--rd-rate", repr(float(spec.rate_per_s)),
-        "--rd-producers-total", str(len(clouds) * spec.producers_per_cloud),
+        "--rd-producers-total", str(len(spec.run_clouds or clouds) * spec.producers_per_cloud),
         "--rd-producer-users", str(spec.producers_per_cloud),
         "--rd-consumer-users", str(consumers),
         "--rd-duration", repr(float(spec.duration_s)), "--rd-exit-when-done",
@@ -415,9 +415,10 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
         if hub_rate > 0:
             assert inv.hub is not None  # hub_rate_of checked it
             hub = start_hub_load(inv.hub, run_dir, hub_rate, spec.duration_s, spec.hub_drain_s)
-        for i, cloud in enumerate(clouds):
+        for cloud in clouds:
             log = load_dir / "workers" / f"{cloud}.log"
-            cmd = worker_command(spec, inv, cloud, i, run_dir, run_start_ns, security)
+            index = (spec.run_clouds or clouds).index(cloud)  # one run over load VMs: unique ids
+            cmd = worker_command(spec, inv, cloud, index, run_dir, run_start_ns, security)
             with open(log, "wb") as out:
                 p = subprocess.Popen(
                     cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

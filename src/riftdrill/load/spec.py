@@ -50,6 +50,10 @@ class LoadSpec:
     keys: KeyMode = "round-robin"
     key_count: int = 64
     placement: list[str] | None = None  # clouds that run producers; None: every inventory cloud
+    # Every cloud of the whole run when this runner runs only `placement`'s share of it (one
+    # runner per load VM, riftdrill.load.remote): process indexes (so producer ids) and
+    # the rate split count all of them. None: this runner is the whole run.
+    run_clouds: list[str] | None = None
     producers_per_cloud: int = 1
     consumers: bool = True
     consumers_per_cloud: int = 1
@@ -157,6 +161,9 @@ def validate(s: LoadSpec) -> None:
     _need(s.placement is None or (isinstance(s.placement, list) and len(s.placement) > 0
           and all(isinstance(c, str) and c for c in s.placement)), "placement",
           "must be a non-empty list of cloud names")  # fmt: skip
+    _need(s.run_clouds is None or (isinstance(s.run_clouds, list) and s.placement is not None
+          and set(s.placement) <= set(s.run_clouds)), "run_clouds",
+          "must list every cloud of the run, placement's among them")  # fmt: skip
     _need(isinstance(s.producers_per_cloud, int) and 1 <= s.producers_per_cloud <= 64,
           "producers_per_cloud", f"{s.producers_per_cloud!r} must be in [1, 64]")  # fmt: skip
     _need(isinstance(s.consumers_per_cloud, int) and 0 <= s.consumers_per_cloud <= 64,

@@ -73,12 +73,18 @@ def verify(
     and consumers' ledgers against it; writes <run>/verify.json. Exit 0 clean, 1 an anomaly the
     run's contract does not allow, 2 bad input or an unreadable cluster."""
     from riftdrill.drivers import redactor_for
+    from riftdrill.load.remote import is_remote
     from riftdrill.paths import resolve_run_dir
     from riftdrill.verify.verifier import verify_run
 
     run_dir = resolve_run_dir(run)
     inv = inventory.load()
-    report = verify_run(run_dir, inv, clusters=cluster)
+    if is_remote(inv):  # private brokers: the final read runs on a load VM
+        from riftdrill.verify.remote import verify_on_vms
+
+        report = verify_on_vms(run_dir, inv, clusters=cluster)
+    else:
+        report = verify_run(run_dir, inv, clusters=cluster)
     report.write(run_dir, redactor_for(inv))
     if json_out:
         print(report.model_dump_json(indent=2))
