@@ -24,8 +24,9 @@ setup:
 deploy: setup
 	$(RD) deploy $(DEPLOY_ARGS)
 
+# YES=1: no confirmation (aws-gcp asks for one at a terminal; CI has none).
 destroy: setup
-	$(RD) destroy $(if $(TARGET),--target $(TARGET))
+	$(RD) destroy $(if $(TARGET),--target $(TARGET)) $(if $(YES),--yes)
 
 status: setup
 	$(RD) status
