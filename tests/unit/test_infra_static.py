@@ -65,6 +65,12 @@ REVIEWED_WAIVERS = {
     ("CKV_GCP_62", "module.gcp.google_storage_bucket.ops"),
     ("CKV_GCP_78", "module.gcp.google_storage_bucket.data"),
     ("CKV_GCP_38", "module.gcp.google_compute_instance.node"),
+    # infra/examples/ci-oidc: the cloud drill's deploy identity (its README says why)
+    ("CKV_AWS_111", "aws_iam_policy_document.deploy"),
+    ("CKV_AWS_356", "aws_iam_policy_document.deploy"),
+    ("CKV_GCP_49", "google_project_iam_member.node_accounts"),
+    ("CKV_GCP_41", "google_project_iam_member.act_as_nodes"),
+    ("CKV_GCP_49", "google_project_iam_member.act_as_nodes"),
 }
 
 
