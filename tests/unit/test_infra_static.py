@@ -284,3 +284,7 @@ def test_configuration_without_providers_validates_offline(root: Path, tmp_path:
     validate = subprocess.run([tf, "validate", "-no-color"], cwd=root, env=env,
                               capture_output=True, text=True, timeout=120)
     assert validate.returncode == 0, validate.stdout + validate.stderr
+    if (root / "tests").is_dir():  # `terraform test` needs no provider here either
+        test = subprocess.run([tf, "test", "-no-color"], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert test.returncode == 0, test.stdout + test.stderr
