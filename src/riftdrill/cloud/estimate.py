@@ -111,7 +111,7 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
     if n_brokers < 0 or any(n < 0 for n in n_controllers.values()):
         raise ValidationError("node counts must not be negative")
 
-    nodes: dict[str, Nodes] = {}
+    nodes: dict[Cloud, Nodes] = {}
     for cloud in CLOUDS:
         mod = infra / "modules" / MODULE_VARS[cloud]["module"]
         nodes[cloud] = Nodes(
@@ -126,9 +126,9 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
                   brokers_by_cloud={c: n.brokers for c, n in nodes.items()})
     cost = price_usage(usage, prices)
     lines = list(cost.lines)
+    # A run's "not measured" notes say nothing here; its "no ... price" notes are missing prices.
     notes = [n for n in cost.notes if not n.startswith(("object stores", "link bytes"))]
-    missing = len(cost.notes) - len([n for n in cost.notes
-                                     if n.startswith(("object stores", "link bytes"))])
+    missing = sum(1 for n in notes if n.startswith("no "))
 
     def hourly(item: str, count: float, unit: str, price: float) -> None:
         lines.append(CostLine(item=item, quantity=round(count * hours, 6), unit=unit,
@@ -178,7 +178,8 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
     if link_gb == 0:
         notes.append("link egress not estimated (--link-gb 0)")
     notes.append("object-store requests and storage not estimated (cents for a drill)")
-    return Estimate(hours=hours, currency=prices.currency, prices_as_of=prices.as_of, nodes=nodes,
+    return Estimate(hours=hours, currency=prices.currency, prices_as_of=prices.as_of,
+                    nodes={str(c): n for c, n in nodes.items()},
                     link_gb_per_direction=link_gb, lines=lines,
                     total=round(sum(line.drill for line in lines), 4), complete=missing == 0,
                     notes=notes)
