@@ -1,4 +1,4 @@
-"""`riftdrill cloud cost-estimate`: the cloud drill's cost guard (riftdrill.cloud.estimate)."""
+"""`riftdrill cloud cost-estimate`: the cloud drill's cost guard (riftdrill.report.estimate)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from riftdrill.cloud import estimate as est
 from riftdrill.errors import ValidationError
+from riftdrill.report import estimate as est
 from riftdrill.report.cost import load_prices
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -65,7 +65,7 @@ class PriceTable(_Strict):
     hub_instance_hour: dict[HubRole, dict[str, NonNegativeFloat]] = {}
     hub_instance_type: dict[HubRole, dict[str, str]] = {}
     # A cloud deployment's other parts, priced before it exists (`riftdrill cloud cost-estimate`,
-    # riftdrill.cloud.estimate): controller machines (absent: priced as brokers), each node's
+    # riftdrill.report.estimate): controller machines (absent: priced as brokers), each node's
     # disk per GB-month, and per-hour network parts (cloud -> part -> price of one for an hour).
     controller_instance_hour: dict[str, NonNegativeFloat] = {}
     controller_instance_type: dict[str, str] = {}

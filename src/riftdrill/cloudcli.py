@@ -3,7 +3,8 @@
     riftdrill cloud cost-estimate --hours H [--budget-usd B] [--brokers-per-cloud N]
                                   [--link-gb G] [--prices prices.yaml] [--json]
 
-cost-estimate prices H hours of infra/envs/aws-gcp with its defaults (riftdrill.cloud.estimate).
+cost-estimate prices H hours of infra/envs/aws-gcp with its defaults (riftdrill.report.estimate;
+this module sits with cli.py and hubcli.py, above report/, in docs/architecture.md's layers).
 With --budget-usd it is the scheduled cloud drill's cost guard: over budget, it prints the
 estimate (--json: the same object, `within_budget: false`) and exits 2 with one line naming the
 estimate and the budget, so nothing is deployed.
@@ -40,8 +41,8 @@ def cost_estimate(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
 ) -> None:
     """Estimate what H hours of `make deploy TARGET=aws-gcp` cost; with a budget, refuse above it."""
-    from riftdrill.cloud.estimate import check_budget, estimate, refuse_over_budget
     from riftdrill.report.cost import default_prices_path, load_prices
+    from riftdrill.report.estimate import check_budget, estimate, refuse_over_budget
 
     table = load_prices(prices or default_prices_path())
     est = estimate(table, paths.project_root() / "infra", hours,
