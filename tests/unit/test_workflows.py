@@ -121,3 +121,31 @@ def test_no_regression_and_no_suite(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "regression-notice.py"),
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+
+
+FAKE_RD = """#!/usr/bin/env bash
+echo "$*" >> "$(dirname "$0")/calls"
+if [[ $1 == drill ]]; then echo '[]'; fi
+"""
+
+
+@pytest.mark.parametrize(("experiment", "expected"), [("", "drill --suite --json"),
+                                                      ("link-sever", "drill link-sever --json")])
+def test_the_scheduled_script_runs_one_drill_or_the_suite(tmp_path: Path, experiment: str,
+                                                          expected: str) -> None:
+    """RIFTDRILL_EXPERIMENT (the cloud workflow's input) picks one drill; deploy args pass on."""
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "scheduled-drill.sh"
+    script.write_text((ROOT / "scripts" / "scheduled-drill.sh").read_text())
+    rd = tmp_path / "rd"
+    rd.write_text(FAKE_RD)
+    rd.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "RD": str(rd), "RIFTDRILL_EXPERIMENT": experiment,
+           "HOME": str(tmp_path)}
+    res = subprocess.run(["bash", str(script), "--target", "aws-gcp"], capture_output=True,
+                         text=True, timeout=120, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0] == "deploy --target aws-gcp" and calls[1] == "heal"
+    assert calls[2].startswith(expected) and "--fail-on-regression" in calls[2]
+    assert calls[3] == "report"
