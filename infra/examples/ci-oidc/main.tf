@@ -88,7 +88,7 @@ data "aws_iam_policy_document" "deploy" {
 
   statement {
     sid       = "BucketKeyInOneRegion"
-    actions   = ["kms:CreateKey", "kms:ListAliases"]
+    actions   = ["kms:CreateKey", "kms:TagResource", "kms:ListAliases"] # tags on CreateKey need TagResource
     resources = ["*"]
     condition {
       test     = "StringEquals"
@@ -115,6 +115,30 @@ data "aws_iam_policy_document" "deploy" {
     sid       = "DrillKeyAliases"
     actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
     resources = ["${local.arn}:kms:${var.aws_region}:${local.account}:alias/${var.name_prefix}-*", "${local.arn}:kms:${var.aws_region}:${local.account}:key/*"]
+  }
+
+  # The VPC flow log delivers to the ops bucket: CloudWatch Logs' delivery calls take no ARN.
+  statement {
+    sid       = "FlowLogDelivery"
+    actions   = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [var.aws_region]
+    }
+  }
+
+  # The service-linked roles Auto Scaling (broker ASGs) and ELB (the NLB) need on first use.
+  statement {
+    sid       = "ServiceLinkedRoles"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["${local.arn}:iam::${local.account}:role/aws-service-role/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com"]
+    }
   }
 
   # Data and ops buckets (and their policies: the store-block drill) named <prefix>-aws-*.
