@@ -25,8 +25,9 @@ deploy: setup
 	$(RD) deploy $(DEPLOY_ARGS)
 
 # Without TARGET: what the inventory names (aws-gcp asks for confirmation), else the local lab.
+# YES=1: no confirmation (aws-gcp asks for one at a terminal; CI has none).
 destroy: setup
-	$(RD) destroy $(if $(TARGET),--target $(TARGET))
+	$(RD) destroy $(if $(TARGET),--target $(TARGET)) $(if $(YES),--yes)
 
 status: setup
 	$(RD) status

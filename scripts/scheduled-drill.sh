@@ -15,7 +15,8 @@
 #           heals every fault, and is killed RIFTDRILL_KILL_AFTER_S=300 later)
 #   report  riftdrill report: results/ as Markdown + HTML (also after a failed suite)
 #                                                                        RIFTDRILL_REPORT_MAX_S=600
-# Extra drill options: RIFTDRILL_DRILL_ARGS="--var rate=500" (a list of words).
+# Extra drill options: RIFTDRILL_DRILL_ARGS="--var rate=500" (a list of words). One drill instead
+# of the suite: RIFTDRILL_EXPERIMENT=<name> (the cloud drill workflow's `experiment` input).
 #
 # Exit codes: 0 every drill passed and none regressed against its previous run; 1 a drill failed
 # or regressed (slo.yaml `regression:`), the suite hit its bound, or the report failed; 2 bad
@@ -79,9 +80,11 @@ fi
 step "deploy $*" "$DEPLOY_MAX_S" "$RD" deploy "$@"
 step "heal" "$HEAL_MAX_S" "$RD" heal
 
-say "suite (bound ${SUITE_MAX_S}s) -> $out"
+what=(--suite)
+[[ -n "${RIFTDRILL_EXPERIMENT:-}" ]] && what=("$RIFTDRILL_EXPERIMENT")
+say "${what[*]} (bound ${SUITE_MAX_S}s) -> $out"
 # shellcheck disable=SC2086  # RIFTDRILL_DRILL_ARGS is a list of words on purpose
-bounded "$SUITE_MAX_S" "$RD" drill --suite --json --fail-on-regression ${RIFTDRILL_DRILL_ARGS:-} \
+bounded "$SUITE_MAX_S" "$RD" drill "${what[@]}" --json --fail-on-regression ${RIFTDRILL_DRILL_ARGS:-} \
   > "$out" 2> >(tee -a "$log" >&2)
 rc=$?
 case $rc in

@@ -767,7 +767,7 @@ def _mount_optional() -> None:
                          ("riftdrill.chaos.cli", "drill"), ("riftdrill.report.cli", "report"),
                          ("riftdrill.chaos.experiments", "experiments"),
                          ("riftdrill.chaos.calibrate", "slo"), ("riftdrill.hubcli", "hub"),
-                         ("riftdrill.compat.cli", "compat")):
+                         ("riftdrill.compat.cli", "compat"), ("riftdrill.cloudcli", "cloud")):
         try:
             sub = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("report",),
     ("compare",),
     ("bench",),
-    ("cli", "hubcli"),
+    ("cli", "hubcli", "cloudcli"),
     ("__main__", ""),  # entry points: `python -m riftdrill`, the package's Chaos Toolkit hooks
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

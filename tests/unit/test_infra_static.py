@@ -36,6 +36,11 @@ CLOUD_ROOTS = [*MODULES, INFRA / "envs" / "aws-gcp"]
 # Cloud modules with no provider (pure locals and outputs): validated for real, offline.
 PURE_MODULES = [INFRA / "modules" / "node-layout"]
 PROVIDER_ROOTS = [r for r in CLOUD_ROOTS if r not in PURE_MODULES]
+# Examples (terraform-aws-modules style: modules/<m>/examples/<e>, and infra/examples/<e>):
+# loaded by Terraform and reference-checked like the modules; the pure ones validated for real.
+EXAMPLES = sorted(p for p in [*INFRA.glob("modules/*/examples/*"), *INFRA.glob("examples/*")]
+                  if p.is_dir())
+PURE_EXAMPLES = [e for e in EXAMPLES if e.parent.parent in PURE_MODULES]
 CHECKOV = Path.home() / ".cache/riftdrill/tools/checkov-3.3.30/bin/checkov"
 PLUGIN_DIR = Path(os.environ.get("RIFTDRILL_TF_PLUGIN_DIR")
                   or Path.home() / ".cache/riftdrill/terraform-plugins")
@@ -67,6 +72,12 @@ REVIEWED_WAIVERS = {
     ("CKV_GCP_38", "module.gcp.google_compute_instance.node"),
     ("CKV_GCP_37", "module.gcp.google_compute_disk.data"),
     ("CKV_GCP_38", "module.gcp_load.google_compute_instance.this"),
+    # infra/examples/ci-oidc: the cloud drill's deploy identity (its README says why)
+    ("CKV_AWS_111", "aws_iam_policy_document.deploy"),
+    ("CKV_AWS_356", "aws_iam_policy_document.deploy"),
+    ("CKV_GCP_49", "google_project_iam_member.node_accounts"),
+    ("CKV_GCP_41", "google_project_iam_member.act_as_nodes"),
+    ("CKV_GCP_49", "google_project_iam_member.act_as_nodes"),
 }
 
 
@@ -104,7 +115,12 @@ def test_fmt() -> None:
     assert res.returncode == 0, f"not terraform-fmt formatted: {res.stdout}"
 
 
-@pytest.mark.parametrize("root", PROVIDER_ROOTS, ids=lambda p: p.name)
+def _id(root: Path) -> str:
+    return str(root.relative_to(INFRA))
+
+
+@pytest.mark.parametrize("root", [*PROVIDER_ROOTS, *(e for e in EXAMPLES if e not in PURE_EXAMPLES)],
+                         ids=_id)
 def test_terraform_loads_the_configuration(root: Path, tmp_path: Path, empty_mirror_rc: Path) -> None:
     data = tmp_path / "tfdata"
     # An env's local backend is initialised onto a scratch file (`providers` needs the backend
@@ -144,7 +160,7 @@ def _locals(text: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("root", CLOUD_ROOTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("root", [*CLOUD_ROOTS, *EXAMPLES], ids=_id)
 def test_every_reference_resolves(root: Path) -> None:
     text = _module_text(root)
     variables = set(_blocks(text, "variable"))
@@ -246,7 +262,8 @@ def _mirror_complete() -> bool:
 @pytest.mark.skipif(not _mirror_complete(),
                     reason=f"no provider mirror at {PLUGIN_DIR} (providers cannot be fetched or "
                            "built offline; infra/README.md)")
-@pytest.mark.parametrize("root", PROVIDER_ROOTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("root", [*PROVIDER_ROOTS, *(e for e in EXAMPLES if e not in PURE_EXAMPLES)],
+                         ids=_id)
 def test_validate_and_test_with_providers(root: Path, tmp_path: Path) -> None:
     rc = tmp_path / "terraformrc"
     rc.write_text(_mirror_config(PLUGIN_DIR))
@@ -261,7 +278,7 @@ def test_validate_and_test_with_providers(root: Path, tmp_path: Path) -> None:
         assert res.returncode == 0, res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("root", [*LAB_ROOTS, *PURE_MODULES], ids=lambda p: p.name)
+@pytest.mark.parametrize("root", [*LAB_ROOTS, *PURE_MODULES, *PURE_EXAMPLES], ids=_id)
 def test_configuration_without_providers_validates_offline(root: Path, tmp_path: Path) -> None:
     """No provider to fetch: `terraform validate` checks types and references for real."""
     from riftdrill.terraform import terraform_bin
@@ -275,3 +292,7 @@ def test_configuration_without_providers_validates_offline(root: Path, tmp_path:
     validate = subprocess.run([tf, "validate", "-no-color"], cwd=root, env=env,
                               capture_output=True, text=True, timeout=120)
     assert validate.returncode == 0, validate.stdout + validate.stderr
+    if (root / "tests").is_dir():  # `terraform test` needs no provider here either
+        test = subprocess.run([tf, "test", "-no-color"], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert test.returncode == 0, test.stdout + test.stderr

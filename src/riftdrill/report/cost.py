@@ -64,6 +64,13 @@ class PriceTable(_Strict):
     # the integration hub's machines, per role and cloud; absent: priced as a broker's
     hub_instance_hour: dict[HubRole, dict[str, NonNegativeFloat]] = {}
     hub_instance_type: dict[HubRole, dict[str, str]] = {}
+    # A cloud deployment's other parts, priced before it exists (`riftdrill cloud cost-estimate`,
+    # riftdrill.report.estimate): controller machines (absent: priced as brokers), each node's
+    # disk per GB-month, and per-hour network parts (cloud -> part -> price of one for an hour).
+    controller_instance_hour: dict[str, NonNegativeFloat] = {}
+    controller_instance_type: dict[str, str] = {}
+    disk_gb_month: dict[str, NonNegativeFloat] = {}
+    network_hour: dict[str, dict[str, NonNegativeFloat]] = {}
 
 
 def default_prices_path() -> Path:
