@@ -111,11 +111,13 @@ class _Op:
 class _Vm:
     status: str = "RUNNING"
     labels: dict[str, str] = field(default_factory=lambda: {"riftdrill-drill-target": "true"})
+    label_fingerprint: str = "fp"
 
 
 @dataclass
 class _Firewall:
     disabled: bool = True
+    description: str = ""
 
 
 class FakeGcp:
@@ -127,10 +129,12 @@ class FakeGcp:
         self.vms = {"rd-gcp-broker-1": _Vm()}
         self.rules = {f"{LINK}-sever-in": _Firewall(), f"{LINK}-sever-out": _Firewall()}
         self.hmac_state = "ACTIVE"
+        self.marker: str | None = None
         self.instances, self.firewalls, self.storage = _Instances(self), _Firewalls(self), _Storage(self)
 
     def changes(self) -> list[str]:
-        return [c for c in self.calls if not c.endswith((".get", ".get_hmac_key_metadata"))]
+        return [c for c in self.calls
+                if not c.endswith((".get", ".get_hmac_key_metadata", ".exists"))]
 
 
 class _Instances:
@@ -159,6 +163,12 @@ class _Instances:
     def resume(self, project: str, zone: str, instance: str) -> _Op:
         return self._set("resume", instance, "RUNNING")
 
+    def set_labels(self, project: str, zone: str, instance: str,
+                   instances_set_labels_request_resource: Any) -> _Op:
+        self.g.calls.append("instances.set_labels")
+        self.g.vms[instance].labels = dict(instances_set_labels_request_resource.labels)
+        return _Op()
+
 
 class _Firewalls:
     def __init__(self, g: FakeGcp) -> None:
@@ -171,6 +181,7 @@ class _Firewalls:
     def patch(self, project: str, firewall: str, firewall_resource: Any) -> _Op:
         self.g.calls.append("firewalls.patch")
         self.g.rules[firewall].disabled = bool(firewall_resource.disabled)
+        self.g.rules[firewall].description = str(firewall_resource.description)
         return _Op()
 
 
@@ -190,6 +201,36 @@ class _Storage:
     def get_hmac_key_metadata(self, access_id: str, project_id: str) -> _HmacKey:
         self.g.calls.append("hmac.get_hmac_key_metadata")
         return _HmacKey(self.g)
+
+    def bucket(self, name: str) -> _Bucket:
+        return _Bucket(self.g)
+
+
+class _Bucket:
+    """The store's ops bucket, where a block leaves its deadline marker."""
+
+    def __init__(self, g: FakeGcp) -> None:
+        self.g = g
+
+    def blob(self, name: str) -> _Marker:
+        return _Marker(self.g)
+
+
+class _Marker:
+    def __init__(self, g: FakeGcp) -> None:
+        self.g = g
+
+    def upload_from_string(self, data: str, content_type: str) -> None:
+        self.g.calls.append("marker.upload")
+        self.g.marker = data
+
+    def exists(self) -> bool:
+        self.g.calls.append("marker.exists")
+        return self.g.marker is not None
+
+    def delete(self) -> None:
+        self.g.calls.append("marker.delete")
+        self.g.marker = None
 
 
 # ---- one aws-gcp deployment: a broker, a store, the link --------------------------------------
@@ -419,7 +460,7 @@ def clouds_faulted(c: Cloudy) -> bool:
     return (c.instance_state() == "stopped" and c.gcp.vms["rd-gcp-broker-1"].status == "SUSPENDED"
             and len(c.deny_entries()) == 2 and c.gcp.hmac_state == "INACTIVE"
             and not any(r.disabled for r in c.gcp.rules.values())
-            and [s["Sid"] for s in policy["Statement"]] == [aws.BLOCK_SID])
+            and [s["Sid"][:len(aws.BLOCK_SID)] for s in policy["Statement"]] == [aws.BLOCK_SID])
 
 
 @pytest.mark.parametrize("allowed", [f"111111111111,{PROJECT}", f"{MOTO_ACCOUNT},rd-other-5678"],
