@@ -39,7 +39,7 @@ PROVIDER_ROOTS = [r for r in CLOUD_ROOTS if r not in PURE_MODULES]
 CHECKOV = Path.home() / ".cache/riftdrill/tools/checkov-3.3.30/bin/checkov"
 PLUGIN_DIR = Path(os.environ.get("RIFTDRILL_TF_PLUGIN_DIR")
                   or Path.home() / ".cache/riftdrill/terraform-plugins")
-PROVIDERS = ("aws", "google", "random")
+PROVIDERS = ("aws", "google", "random", "archive")
 
 # (check id, resource) pairs waived inline with `#checkov:skip=ID:reason`; each reason is in
 # the .tf next to the resource. A new waiver fails test_checkov until it is reviewed here.
@@ -65,6 +65,11 @@ REVIEWED_WAIVERS = {
     ("CKV_GCP_62", "module.gcp.google_storage_bucket.ops"),
     ("CKV_GCP_78", "module.gcp.google_storage_bucket.data"),
     ("CKV_GCP_38", "module.gcp.google_compute_instance.node"),
+    ("CKV_AWS_116", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_117", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_173", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_272", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_158", "module.fault_reaper_aws.aws_cloudwatch_log_group.reaper"),
 }
 
 

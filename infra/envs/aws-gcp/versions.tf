@@ -16,6 +16,10 @@ terraform {
       source  = "hashicorp/random"
       version = "= 3.7.2"
     }
+    archive = {
+      source  = "hashicorp/archive"
+      version = "= 2.7.0"
+    }
   }
 
   # State stays local (.terraform/ and terraform.tfstate next to this file, both git-ignored)

@@ -5,7 +5,8 @@ the drivers rely on:
 - broker: EC2 instance id, `asg:<name>` (broker in its own ASG), or the GCE resource path
   `projects/<p>/zones/<z>/instances/<name>`;
 - store: AWS = the nodes' IAM role ARN (the principal a block denies),
-  GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates).
+  GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates); an AWS store's
+  `outage_template` is the FIS template its block runs instead (timeouts, not 403s).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class _Store(BaseModel):
     endpoint: str
     buckets: list[str]
     handle: str
+    outage_template: str = ""  # aws: the FIS store-outage template (fault-reaper-aws)
 
 
 class _Cloud(BaseModel):
@@ -119,6 +121,7 @@ def inventory_from_outputs(outputs: dict[str, Any]) -> Inventory:
         stores.append(ObjectStore(
             name=f"{name}-{c.store.api}", cloud=name, api=c.store.api, endpoint=c.store.endpoint,
             address=host, port=int(port or 443), buckets=c.store.buckets, handle=c.store.handle,
+            outage_template=c.store.outage_template,
         ))
     brokers.sort(key=lambda b: b.id)
     return Inventory(

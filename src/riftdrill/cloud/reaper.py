@@ -176,8 +176,10 @@ def _reap_nacls(ec2: Any, scope: AwsScope, now_s: float, report: Report) -> None
             ours = [int(e["RuleNumber"]) for e in acl.get("Entries", [])
                     if bool(e["Egress"]) == egress
                     and SEVER_RULE_BASE <= int(e["RuleNumber"]) <= SEVER_RULE_MAX]
-            # Entries without a deadline are expired too: a driver tags before it adds one.
-            if (key in tags and not expired(tags[key], now_s)) or (key not in tags and not ours):
+            # Entries without a deadline tag are left alone: Terraform owns the NACL's tags, and
+            # an apply mid-drill drops them; such a sever waits for `riftdrill heal` rather than
+            # risk undoing a fault whose deadline is ahead.
+            if key not in tags or not expired(tags[key], now_s):
                 continue
 
             _each(report, f"network acl {acl_id}", _heal_nacl_side, ec2, acl_id, egress, ours,
