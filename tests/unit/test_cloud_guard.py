@@ -33,6 +33,7 @@ from werkzeug.serving import make_server
 
 from riftdrill import cli, guard, inventory
 from riftdrill.chaos import control, runner
+from riftdrill.cloud import reaper
 from riftdrill.drivers import aws, gcp, observer_for
 from riftdrill.guard import GuardError
 from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, ObjectStore
@@ -44,7 +45,8 @@ MOTO_ACCOUNT = "123456789012"  # the account moto answers GetCallerIdentity with
 PROJECT = "rd-drills-1234"
 ZONE = "europe-west1-b"
 LINK = "rd-aws-gcp"
-TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"}]
+TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"},
+        {"Key": "riftdrill:deployment", "Value": "rd"}]
 ALLOWED = f"{MOTO_ACCOUNT},{PROJECT}"
 READS = ("Describe", "Get", "List")
 
@@ -427,7 +429,8 @@ def test_on_the_allow_list_and_tagged_the_faults_apply(clouds: Cloudy) -> None:
     # what the recorder calls a change is what changed: the refusals above are not vacuous
     assert {"StopInstances", "CreateNetworkAclEntry", f"PUT /{clouds.buckets[0]}?policy",
             f"PUT /{clouds.buckets[1]}?policy"} <= set(changes(clouds.moto.calls))
-    assert clouds.gcp.changes() == ["instances.suspend", "firewalls.patch"]
+    # the pause labels its deadline on the VM first (riftdrill.cloud.reaper)
+    assert clouds.gcp.changes() == ["instances.set_labels", "instances.suspend", "firewalls.patch"]
     assert clouds.recorded() == [("kill_broker", "aws-broker-1"), ("pause_broker", "gcp-broker-1"),
                                  ("sever_link", LINK), ("block_object_store", "aws-s3")]
 
@@ -504,6 +507,21 @@ def test_heal_on_the_allow_list_undoes_everything(clouds: Cloudy,
     assert clouds.deny_entries() == [] and all(r.disabled for r in clouds.gcp.rules.values())
     assert clouds.gcp.hmac_state == "ACTIVE"
     assert {"StartInstances", "DeleteNetworkAclEntry"} <= set(clouds.moto.calls)
+
+
+def test_heal_after_the_aws_reaper_finds_it_healed_and_succeeds(clouds: Cloudy) -> None:
+    _fault_everything(clouds)
+    deadline = max(f.expires_at or 0 for f in inventory.load().faults)  # by hand: hold 900 s
+    scope = reaper.AwsScope(region=REGION, deployment="rd", buckets=tuple(clouds.buckets))
+    assert reaper.reap_aws(scope, deadline - 60).reaped == []  # still ahead: untouched
+    report = reaper.reap_aws(scope, deadline + 1)  # the runner died; the reaper's minute came
+    assert report.errors == [] and len(report.reaped) == 5  # 2 NACL sides, 2 policies, 1 start
+    assert clouds.deny_entries() == [] and clouds.instance_state() in ("pending", "running")
+    result = riftdrill("heal", "--json")  # still recorded: heal forgets them, changes nothing more
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["healed"]) == 5 and clouds.recorded() == []
+    assert clouds.deny_entries() == [] and clouds.gcp.hmac_state == "ACTIVE"
+    assert "CreateNetworkAclEntry" not in clouds.moto.calls
 
 
 # ---- drill start ----------------------------------------------------------------------------
