@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from riftdrill import inventory
+from riftdrill import expiry, inventory
 from riftdrill.drivers import Driver, driver_for
 from riftdrill.drivers.base import Effect
 from riftdrill.errors import FaultError
@@ -58,9 +58,12 @@ BROKER_FAULTS: tuple[FaultKind, ...] = ("kill_broker", "pause_broker")
 
 
 def _new_fault(kind: FaultKind, target: str, owner_pid: int,
-               direction: Direction = "both") -> Fault:
+               direction: Direction = "both", hold_s: float | None = None) -> Fault:
+    """A fault with its deadline (riftdrill.expiry): `hold_s` is how long its drill holds it,
+    None when injected by hand."""
     return Fault(id=f"{kind}-{target}-{uuid.uuid4().hex[:6]}", kind=kind, target=target,
-                 direction=direction, by_pid=owner_pid)
+                 direction=direction, by_pid=owner_pid,
+                 expires_at=expiry.deadline_s(time.time(), hold_s))
 
 
 def _record(new: list[Fault]) -> tuple[Driver, Inventory]:
@@ -101,11 +104,12 @@ OnEffect = Callable[[Effect], None]
 
 
 def kill_brokers(brokers: Sequence[Broker], *, owner_pid: int,
-                 on_killed: Callable[[Fault, Effect], None] | None = None) -> list[Fault]:
+                 on_killed: Callable[[Fault, Effect], None] | None = None,
+                 hold_s: float | None = None) -> list[Fault]:
     """SIGKILL brokers (all recorded in one write first); `on_killed` runs as each one is down."""
     if not brokers:
         return []
-    new = [_new_fault("kill_broker", b.name, owner_pid) for b in brokers]
+    new = [_new_fault("kill_broker", b.name, owner_pid, hold_s=hold_s) for b in brokers]
     drv, inv = _record(new)
     for broker, fault in zip(brokers, new, strict=True):
         effect = drv.kill_broker(inv, broker)
@@ -114,13 +118,15 @@ def kill_brokers(brokers: Sequence[Broker], *, owner_pid: int,
     return new
 
 
-def kill_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None) -> Fault:
-    return kill_brokers([broker], owner_pid=owner_pid,
+def kill_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None,
+                hold_s: float | None = None) -> Fault:
+    return kill_brokers([broker], owner_pid=owner_pid, hold_s=hold_s,
                         on_killed=None if on_effect is None else lambda _, e: on_effect(e))[0]
 
 
-def pause_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None) -> Fault:
-    fault = _new_fault("pause_broker", broker.name, owner_pid)
+def pause_broker(broker: Broker, *, owner_pid: int, on_effect: OnEffect | None = None,
+                 hold_s: float | None = None) -> Fault:
+    fault = _new_fault("pause_broker", broker.name, owner_pid, hold_s=hold_s)
     drv, inv = _record([fault])
     effect = drv.pause_broker(inv, broker)
     if on_effect is not None:
@@ -266,8 +272,8 @@ def _inject(fault: Fault, sync: Callable[[Driver, Inventory], Effect],
 
 
 def sever_link(link: Link, direction: Direction = "both", *, owner_pid: int,
-               on_effect: OnEffect | None = None) -> Fault:
-    fault = _new_fault("sever_link", link.name, owner_pid, direction)
+               on_effect: OnEffect | None = None, hold_s: float | None = None) -> Fault:
+    fault = _new_fault("sever_link", link.name, owner_pid, direction, hold_s)
     return _inject(fault, lambda drv, inv: drv.sync_link(inv, link.name), on_effect)
 
 
@@ -292,8 +298,8 @@ def restore_link(link: Link) -> Effect:
 
 
 def block_object_store(store: ObjectStore, *, owner_pid: int,
-                       on_effect: OnEffect | None = None) -> Fault:
-    fault = _new_fault("block_object_store", store.name, owner_pid)
+                       on_effect: OnEffect | None = None, hold_s: float | None = None) -> Fault:
+    fault = _new_fault("block_object_store", store.name, owner_pid, hold_s=hold_s)
     return _inject(fault, lambda drv, inv: drv.sync_store(inv, store.name), on_effect)
 
 

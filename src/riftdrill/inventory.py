@@ -86,6 +86,9 @@ class ObjectStore(BaseModel):
     # engines (Tansu) use in gcp. Blocking the store blocks it too.
     s3_port: int | None = None
     server: str = ""  # the lab's server for the S3 API: moto or s3proxy ("" in clouds)
+    # aws: the FIS experiment template that cuts the nodes' subnets off S3 (disrupt-connectivity
+    # scope s3): a block then times out like an outage; "" = the bucket-policy deny (403s)
+    outage_template: str = ""
 
     @property
     def ports(self) -> list[int]:
@@ -257,6 +260,9 @@ class Fault(BaseModel):
     # degrade_link: the weather per direction ("a-to-b"/"b-to-a" -> lab/wan.py WanProfile
     # fields); brownout_store: lab/storeweather.py StoreWeather fields
     weather: dict[str, Any] | None = None
+    # Epoch second after which the clouds' reapers may undo it (riftdrill.expiry); None: a
+    # fault recorded before deadlines existed (counted as one injected by hand)
+    expires_at: int | None = None
 
 
 class Inventory(BaseModel):

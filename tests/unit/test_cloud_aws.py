@@ -9,6 +9,7 @@ passes here; test_cloud_guard.py is where it refuses.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from riftdrill import guard
+from riftdrill.cloud import reaper
 from riftdrill.drivers import aws
 from riftdrill.drivers.cloud import CloudDriver, check_deployment
 from riftdrill.errors import FaultError, RiftdrillError
@@ -35,7 +37,8 @@ from riftdrill.inventory import (
 REGION = "eu-west-1"
 LINK = "rd-aws-gcp"
 GCP_CIDR = "10.50.0.0/20"
-TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"}]
+TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"},
+        {"Key": "riftdrill:deployment", "Value": "rd"}]
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +187,7 @@ def test_sync_store_adds_and_removes_only_the_block_statement(aws_env: dict[str,
     drv.sync_store(inv, "aws-s3")
     for bucket in aws_env["buckets"]:
         policy = json.loads(aws_env["s3"].get_bucket_policy(Bucket=bucket)["Policy"])
-        block = [s for s in policy["Statement"] if s["Sid"] == aws.BLOCK_SID]
+        block = [s for s in policy["Statement"] if s["Sid"].startswith(aws.BLOCK_SID)]
         assert block and block[0]["Effect"] == "Deny"
         assert block[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"] == aws_env["role"]
 
@@ -223,3 +226,145 @@ def test_sever_entries_direction_mapping() -> None:
     assert aws.sever_entries({"a-to-b"}, aws_is_a=False, peer_cidrs=cidrs) == {
         (False, 10, "10.50.0.0/20")}
     assert aws.sever_entries(set(), aws_is_a=True, peer_cidrs=cidrs) == set()
+
+
+# ---- expiry: the deadlines the driver leaves on the objects, the reaper that reads them --------
+
+def _reap(env: dict[str, Any], now_s: float, templates: tuple[str, ...] = ()) -> reaper.Report:
+    scope = reaper.AwsScope(region=REGION, deployment="rd", buckets=tuple(env["buckets"]),
+                            fis_templates=templates)
+    return reaper.reap_aws(scope, now_s)
+
+
+def _acl_tags(env: dict[str, Any]) -> dict[str, str]:
+    acl = env["ec2"].describe_network_acls(NetworkAclIds=[env["acl"]])["NetworkAcls"][0]
+    return {t["Key"]: t["Value"] for t in acl.get("Tags", [])}
+
+
+def _instance_tags(env: dict[str, Any]) -> dict[str, str]:
+    res = env["ec2"].describe_instances(InstanceIds=[env["instance"]])
+    return {t["Key"]: t["Value"] for t in res["Reservations"][0]["Instances"][0].get("Tags", [])}
+
+
+def _sids(env: dict[str, Any], bucket: str) -> list[str]:
+    try:
+        policy = json.loads(env["s3"].get_bucket_policy(Bucket=bucket)["Policy"])
+    except Exception:
+        return []
+    return [s["Sid"] for s in policy["Statement"]]
+
+
+def test_the_reaper_heals_exactly_the_expired_faults(aws_env: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from riftdrill.drivers import gcp
+
+    monkeypatch.setattr(gcp, "sync_link", lambda *a: None)
+    inv, drv = _inventory(aws_env), CloudDriver()
+    now = int(time.time())
+    soon, later = now + 100, now + 1000
+    broker = inv.brokers[0]
+    inv.faults += [
+        # aws is end a: a-to-b is the NACL's egress side, b-to-a its ingress side
+        Fault(id="s1", kind="sever_link", target=LINK, direction="a-to-b", expires_at=soon),
+        Fault(id="s2", kind="sever_link", target=LINK, direction="b-to-a", expires_at=later),
+        Fault(id="b", kind="block_object_store", target="aws-s3", expires_at=soon),
+        Fault(id="k", kind="kill_broker", target=broker.name, expires_at=soon),
+    ]
+    drv.sync_link(inv, LINK)
+    drv.sync_store(inv, "aws-s3")
+    drv.kill_broker(inv, broker)
+    tags = _acl_tags(aws_env)
+    assert (tags[reaper.nacl_side_tag(True)], tags[reaper.nacl_side_tag(False)]) == (
+        str(soon), str(later))
+    assert _instance_tags(aws_env)[reaper.EXPIRES_TAG] == str(soon)
+    assert _sids(aws_env, aws_env["buckets"][1]) == [reaper.block_sid(soon)]
+
+    assert _reap(aws_env, now + 50).reaped == []  # every deadline ahead: untouched
+    assert len(_sever_entries(aws_env)) == 2 and _state(aws_env) == "stopped"
+
+    report = _reap(aws_env, soon + 1)
+    assert report.errors == []
+    assert sorted(r.kind for r in report.reaped) == [
+        "bucket-policy", "bucket-policy", "ec2-instance", "nacl-egress"]
+    # s2's ingress entry stays: its deadline is still ahead
+    assert _sever_entries(aws_env) == {(False, 10, GCP_CIDR, "deny")}
+    assert reaper.nacl_side_tag(True) not in _acl_tags(aws_env)
+    assert _acl_tags(aws_env)[reaper.nacl_side_tag(False)] == str(later)
+    assert _sids(aws_env, aws_env["buckets"][0]) == ["DenyInsecureTransport"]
+    assert _sids(aws_env, aws_env["buckets"][1]) == []
+    assert _state(aws_env) in ("pending", "running")
+    assert reaper.EXPIRES_TAG not in _instance_tags(aws_env)
+    assert _reap(aws_env, soon + 1).reaped == []  # nothing left to reap
+
+    report = _reap(aws_env, later + 1)
+    assert [r.kind for r in report.reaped] == ["nacl-ingress"] and _sever_entries(aws_env) == set()
+
+    # `riftdrill heal` after the reaper: forget everything, sync, restart; no error, nothing left
+    inv.faults = []
+    drv.sync_link(inv, LINK)
+    drv.sync_store(inv, "aws-s3")
+    drv.start_broker(inv, broker)
+    assert _sever_entries(aws_env) == set() and reaper.nacl_side_tag(False) not in _acl_tags(aws_env)
+    assert _sids(aws_env, aws_env["buckets"][0]) == ["DenyInsecureTransport"]
+
+
+def test_overlapping_severs_keep_the_later_deadline(aws_env: dict[str, Any],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from riftdrill.drivers import gcp
+
+    monkeypatch.setattr(gcp, "sync_link", lambda *a: None)
+    inv, drv = _inventory(aws_env), CloudDriver()
+    now = int(time.time())
+    inv.faults += [
+        Fault(id="s1", kind="sever_link", target=LINK, direction="both", expires_at=now + 100),
+        Fault(id="s2", kind="sever_link", target=LINK, direction="a-to-b", expires_at=now + 1000),
+    ]
+    drv.sync_link(inv, LINK)
+    assert _acl_tags(aws_env)[reaper.nacl_side_tag(True)] == str(now + 1000)
+    _reap(aws_env, now + 200)  # s1 is over: its ingress side goes, s2's egress stays
+    assert _sever_entries(aws_env) == {(True, 10, GCP_CIDR, "deny")}
+    inv.faults = [f for f in inv.faults if f.id == "s2"]  # the runner heals s1: same record
+    drv.sync_link(inv, LINK)
+    assert _sever_entries(aws_env) == {(True, 10, GCP_CIDR, "deny")}
+
+
+def test_a_store_outage_runs_as_an_fis_experiment_the_reaper_stops(
+        aws_env: dict[str, Any]) -> None:
+    fis = boto3.client("fis", region_name=REGION)
+    template = fis.create_experiment_template(
+        clientToken="t1", description="rd-aws store outage", roleArn=aws_env["role"],
+        stopConditions=[{"source": "none"}],
+        targets={"subnets": {"resourceType": "aws:ec2:subnet", "selectionMode": "ALL",
+                             "resourceArns": [f"arn:aws:ec2:{REGION}:123456789012:subnet/"
+                                              f"{aws_env['subnet']}"]}},
+        actions={"outage": {"actionId": "aws:network:disrupt-connectivity",
+                            "parameters": {"duration": "PT20M", "scope": "s3"},
+                            "targets": {"Subnets": "subnets"}}},
+        tags={"riftdrill:drill-target": "true"})["experimentTemplate"]["id"]
+    inv, drv = _inventory(aws_env), CloudDriver()
+    inv.stores[0].outage_template = template
+    now = int(time.time())
+    inv.faults.append(Fault(id="b1", kind="block_object_store", target="aws-s3",
+                            expires_at=now + 100))
+    drv.sync_store(inv, "aws-s3")
+    inv.faults.append(Fault(id="b2", kind="block_object_store", target="aws-s3",
+                            expires_at=now + 300))
+    drv.sync_store(inv, "aws-s3")  # one experiment, the later deadline
+    running = aws.running_outages(fis, template)
+    assert len(running) == 1
+    assert running[0]["tags"][reaper.EXPIRES_TAG] == str(now + 300)
+    assert _sids(aws_env, aws_env["buckets"][1]) == []  # no 403 path: the store times out
+
+    assert _reap(aws_env, now + 200, (template,)).reaped == []
+    report = _reap(aws_env, now + 301, (template,))
+    assert [r.kind for r in report.reaped] == ["fis-experiment"]
+    assert aws.running_outages(fis, template) == []
+
+    inv.faults = []
+    drv.sync_store(inv, "aws-s3")  # `riftdrill heal` after the reaper: nothing to stop
+    inv.faults.append(Fault(id="b3", kind="block_object_store", target="aws-s3",
+                            expires_at=now + 100))
+    drv.sync_store(inv, "aws-s3")
+    inv.faults = []
+    drv.sync_store(inv, "aws-s3")  # the runner's own heal stops it
+    assert aws.running_outages(fis, template) == []

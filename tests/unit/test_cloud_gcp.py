@@ -7,12 +7,15 @@ guard is stubbed out here (it also asks AWS who the caller is): test_cloud_guard
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from chaosgcp.compute import actions as gce_actions
 
+from riftdrill.cloud import reaper
 from riftdrill.drivers import cloud, gcp
 from riftdrill.drivers.cloud import CloudDriver
 from riftdrill.errors import FaultError
@@ -32,8 +35,12 @@ class _Op:
 
 @dataclass
 class _Instance:
+    name: str = "rd-gcp-broker-1"
     status: str = "RUNNING"
-    labels: dict[str, str] = field(default_factory=lambda: {"riftdrill-drill-target": "true"})
+    labels: dict[str, str] = field(default_factory=lambda: {"riftdrill-drill-target": "true",
+                                                            "riftdrill-deployment": "rd"})
+    zone: str = f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/zones/{ZONE}"
+    label_fingerprint: str = "fp"
 
 
 class FakeInstances:
@@ -62,10 +69,22 @@ class FakeInstances:
     def resume(self, project: str, zone: str, instance: str) -> _Op:
         return self._set("resume", instance, "RUNNING")
 
+    def set_labels(self, project: str, zone: str, instance: str,
+                   instances_set_labels_request_resource: Any) -> _Op:
+        req = instances_set_labels_request_resource
+        assert req.label_fingerprint == self.vms[instance].label_fingerprint
+        self.vms[instance].labels = dict(req.labels)
+        return _Op()
+
+    def aggregated_list(self, request: dict[str, Any]) -> list[tuple[str, Any]]:
+        assert request["project"] == PROJECT
+        return [(f"zones/{ZONE}", SimpleNamespace(instances=list(self.vms.values())))]
+
 
 @dataclass
 class _Firewall:
     disabled: bool = True
+    description: str = "riftdrill link-sever drill (ingress)"
 
 
 class FakeFirewalls:
@@ -80,6 +99,7 @@ class FakeFirewalls:
     def patch(self, project: str, firewall: str, firewall_resource: Any) -> _Op:
         self.patches += 1
         self.rules[firewall].disabled = bool(firewall_resource.disabled)
+        self.rules[firewall].description = str(firewall_resource.description)
         return _Op()
 
 
@@ -92,13 +112,48 @@ class FakeHmacKey:
         self.saved_state = self.state
 
 
+class FakeBlob:
+    def __init__(self, objects: dict[str, str], name: str) -> None:
+        self.objects, self.name = objects, name
+
+    def upload_from_string(self, data: str, content_type: str = "") -> None:
+        self.objects[self.name] = data
+
+    def download_as_text(self) -> str:
+        return self.objects[self.name]
+
+    def exists(self) -> bool:
+        return self.name in self.objects
+
+    def delete(self) -> None:
+        del self.objects[self.name]
+
+
+class FakeBucket:
+    def __init__(self, objects: dict[str, str]) -> None:
+        self.objects = objects
+
+    def blob(self, name: str) -> FakeBlob:
+        return FakeBlob(self.objects, name)
+
+
 class FakeStorage:
+    """The HMAC key, and the objects of the ops bucket (where block markers go)."""
+
     def __init__(self) -> None:
         self.key = FakeHmacKey()
+        self.objects: dict[str, dict[str, str]] = {"rd-gcp-ops-1a2b": {}}
 
     def get_hmac_key_metadata(self, access_id: str, project_id: str) -> FakeHmacKey:
         assert (access_id, project_id) == ("GOOG1EXAMPLE", PROJECT)
         return self.key
+
+    def bucket(self, name: str) -> FakeBucket:
+        return FakeBucket(self.objects[name])
+
+    def list_blobs(self, bucket: str, prefix: str = "") -> list[FakeBlob]:
+        return [FakeBlob(self.objects[bucket], n) for n in sorted(self.objects[bucket])
+                if n.startswith(prefix)]
 
 
 @pytest.fixture
@@ -225,3 +280,81 @@ def test_target_aws_gcp_gets_the_cloud_driver(fakes: dict[str, Any]) -> None:
 
     assert isinstance(driver_for(_inventory()), CloudDriver)
     assert isinstance(observer_for(_inventory()), CloudDriver)
+
+
+# ---- expiry: the deadlines the driver leaves on the objects, the reaper that reads them --------
+
+def _reap(fakes: dict[str, Any], now_s: float) -> reaper.Report:
+    scope = reaper.GcpScope(project=PROJECT, deployment="rd",
+                            firewalls=(f"{LINK}-sever-in", f"{LINK}-sever-out"),
+                            marker_buckets=("rd-gcp-ops-1a2b",))
+    return reaper.reap_gcp(scope, now_s, reaper.GcpClients(
+        fakes["instances"], fakes["firewalls"], fakes["storage"]))
+
+
+def test_the_reaper_heals_exactly_the_expired_faults(fakes: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from riftdrill.drivers import aws
+
+    monkeypatch.setattr(aws, "sync_link", lambda *a: None)
+    inv, drv = _inventory(), CloudDriver()
+    now = int(time.time())
+    soon, later = now + 100, now + 1000
+    broker = inv.brokers[0]
+    inv.faults += [
+        # aws is end a: a-to-b is dropped on arrival in gcp (sever-in), b-to-a on the way out
+        Fault(id="s1", kind="sever_link", target=LINK, direction="a-to-b", expires_at=soon),
+        Fault(id="s2", kind="sever_link", target=LINK, direction="b-to-a", expires_at=later),
+        Fault(id="b", kind="block_object_store", target="gcp-gcs", expires_at=soon),
+        Fault(id="k", kind="kill_broker", target=broker.name, expires_at=soon),
+    ]
+    drv.sync_link(inv, LINK)
+    drv.sync_store(inv, "gcp-gcs")
+    drv.kill_broker(inv, broker)
+    rules, vm = fakes["firewalls"].rules, fakes["instances"].vms["rd-gcp-broker-1"]
+    assert reaper.description_deadline(rules[f"{LINK}-sever-in"].description) == soon
+    assert reaper.description_deadline(rules[f"{LINK}-sever-out"].description) == later
+    assert vm.labels[reaper.GCP_EXPIRES_LABEL] == str(soon)
+    marker = f"{reaper.HMAC_MARKER_PREFIX}GOOG1EXAMPLE"
+    assert fakes["storage"].objects["rd-gcp-ops-1a2b"] == {marker: str(soon)}
+
+    assert _reap(fakes, now + 50).reaped == []  # every deadline ahead: untouched
+    assert not rules[f"{LINK}-sever-in"].disabled and vm.status == "TERMINATED"
+
+    report = _reap(fakes, soon + 1)
+    assert report.errors == []
+    assert sorted(r.kind for r in report.reaped) == ["gce-firewall", "gce-instance", "hmac-key"]
+    assert rules[f"{LINK}-sever-in"].disabled
+    assert rules[f"{LINK}-sever-in"].description == "riftdrill link-sever drill (ingress)"
+    assert not rules[f"{LINK}-sever-out"].disabled  # s2's deadline is still ahead
+    assert vm.status == "RUNNING" and reaper.GCP_EXPIRES_LABEL not in vm.labels
+    assert fakes["storage"].key.saved_state == "ACTIVE"
+    assert fakes["storage"].objects["rd-gcp-ops-1a2b"] == {}
+    assert _reap(fakes, soon + 1).reaped == []  # nothing left to reap
+
+    # `riftdrill heal` after the reaper: forget everything, sync; nothing left to undo, no error
+    inv.faults = []
+    drv.sync_link(inv, LINK)
+    drv.sync_store(inv, "gcp-gcs")
+    drv.start_broker(inv, broker)
+    assert all(r.disabled for r in rules.values()) and vm.status == "RUNNING"
+    assert fakes["storage"].key.saved_state == "ACTIVE"
+
+
+def test_a_recorded_fault_past_its_deadline_is_not_applied_again(fakes: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from riftdrill.drivers import aws
+
+    monkeypatch.setattr(aws, "sync_link", lambda *a: None)
+    inv, drv = _inventory(), CloudDriver()
+    inv.faults.append(Fault(id="old", kind="sever_link", target=LINK, direction="both",
+                            expires_at=int(time.time()) - 1))
+    drv.sync_link(inv, LINK)
+    assert all(r.disabled for r in fakes["firewalls"].rules.values())
+
+
+def test_an_enabled_sever_rule_without_a_deadline_is_reaped(fakes: dict[str, Any]) -> None:
+    rule = fakes["firewalls"].rules[f"{LINK}-sever-out"]
+    rule.disabled = False  # enabled by a riftdrill before deadlines, or by hand
+    assert [r.resource for r in _reap(fakes, time.time()).reaped] == [f"{LINK}-sever-out"]
+    assert rule.disabled

@@ -33,6 +33,7 @@ from werkzeug.serving import make_server
 
 from riftdrill import cli, guard, inventory
 from riftdrill.chaos import control, runner
+from riftdrill.cloud import reaper
 from riftdrill.drivers import aws, gcp, observer_for
 from riftdrill.guard import GuardError
 from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link, ObjectStore
@@ -44,7 +45,8 @@ MOTO_ACCOUNT = "123456789012"  # the account moto answers GetCallerIdentity with
 PROJECT = "rd-drills-1234"
 ZONE = "europe-west1-b"
 LINK = "rd-aws-gcp"
-TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"}]
+TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"},
+        {"Key": "riftdrill:deployment", "Value": "rd"}]
 ALLOWED = f"{MOTO_ACCOUNT},{PROJECT}"
 READS = ("Describe", "Get", "List")
 
@@ -111,11 +113,13 @@ class _Op:
 class _Vm:
     status: str = "RUNNING"
     labels: dict[str, str] = field(default_factory=lambda: {"riftdrill-drill-target": "true"})
+    label_fingerprint: str = "fp"
 
 
 @dataclass
 class _Firewall:
     disabled: bool = True
+    description: str = ""
 
 
 class FakeGcp:
@@ -127,10 +131,12 @@ class FakeGcp:
         self.vms = {"rd-gcp-broker-1": _Vm()}
         self.rules = {f"{LINK}-sever-in": _Firewall(), f"{LINK}-sever-out": _Firewall()}
         self.hmac_state = "ACTIVE"
+        self.marker: str | None = None
         self.instances, self.firewalls, self.storage = _Instances(self), _Firewalls(self), _Storage(self)
 
     def changes(self) -> list[str]:
-        return [c for c in self.calls if not c.endswith((".get", ".get_hmac_key_metadata"))]
+        return [c for c in self.calls
+                if not c.endswith((".get", ".get_hmac_key_metadata", ".exists"))]
 
 
 class _Instances:
@@ -159,6 +165,12 @@ class _Instances:
     def resume(self, project: str, zone: str, instance: str) -> _Op:
         return self._set("resume", instance, "RUNNING")
 
+    def set_labels(self, project: str, zone: str, instance: str,
+                   instances_set_labels_request_resource: Any) -> _Op:
+        self.g.calls.append("instances.set_labels")
+        self.g.vms[instance].labels = dict(instances_set_labels_request_resource.labels)
+        return _Op()
+
 
 class _Firewalls:
     def __init__(self, g: FakeGcp) -> None:
@@ -171,6 +183,7 @@ class _Firewalls:
     def patch(self, project: str, firewall: str, firewall_resource: Any) -> _Op:
         self.g.calls.append("firewalls.patch")
         self.g.rules[firewall].disabled = bool(firewall_resource.disabled)
+        self.g.rules[firewall].description = str(firewall_resource.description)
         return _Op()
 
 
@@ -190,6 +203,36 @@ class _Storage:
     def get_hmac_key_metadata(self, access_id: str, project_id: str) -> _HmacKey:
         self.g.calls.append("hmac.get_hmac_key_metadata")
         return _HmacKey(self.g)
+
+    def bucket(self, name: str) -> _Bucket:
+        return _Bucket(self.g)
+
+
+class _Bucket:
+    """The store's ops bucket, where a block leaves its deadline marker."""
+
+    def __init__(self, g: FakeGcp) -> None:
+        self.g = g
+
+    def blob(self, name: str) -> _Marker:
+        return _Marker(self.g)
+
+
+class _Marker:
+    def __init__(self, g: FakeGcp) -> None:
+        self.g = g
+
+    def upload_from_string(self, data: str, content_type: str) -> None:
+        self.g.calls.append("marker.upload")
+        self.g.marker = data
+
+    def exists(self) -> bool:
+        self.g.calls.append("marker.exists")
+        return self.g.marker is not None
+
+    def delete(self) -> None:
+        self.g.calls.append("marker.delete")
+        self.g.marker = None
 
 
 # ---- one aws-gcp deployment: a broker, a store, the link --------------------------------------
@@ -386,7 +429,8 @@ def test_on_the_allow_list_and_tagged_the_faults_apply(clouds: Cloudy) -> None:
     # what the recorder calls a change is what changed: the refusals above are not vacuous
     assert {"StopInstances", "CreateNetworkAclEntry", f"PUT /{clouds.buckets[0]}?policy",
             f"PUT /{clouds.buckets[1]}?policy"} <= set(changes(clouds.moto.calls))
-    assert clouds.gcp.changes() == ["instances.suspend", "firewalls.patch"]
+    # the pause labels its deadline on the VM first (riftdrill.cloud.reaper)
+    assert clouds.gcp.changes() == ["instances.set_labels", "instances.suspend", "firewalls.patch"]
     assert clouds.recorded() == [("kill_broker", "aws-broker-1"), ("pause_broker", "gcp-broker-1"),
                                  ("sever_link", LINK), ("block_object_store", "aws-s3")]
 
@@ -419,7 +463,7 @@ def clouds_faulted(c: Cloudy) -> bool:
     return (c.instance_state() == "stopped" and c.gcp.vms["rd-gcp-broker-1"].status == "SUSPENDED"
             and len(c.deny_entries()) == 2 and c.gcp.hmac_state == "INACTIVE"
             and not any(r.disabled for r in c.gcp.rules.values())
-            and [s["Sid"] for s in policy["Statement"]] == [aws.BLOCK_SID])
+            and [s["Sid"][:len(aws.BLOCK_SID)] for s in policy["Statement"]] == [aws.BLOCK_SID])
 
 
 @pytest.mark.parametrize("allowed", [f"111111111111,{PROJECT}", f"{MOTO_ACCOUNT},rd-other-5678"],
@@ -463,6 +507,21 @@ def test_heal_on_the_allow_list_undoes_everything(clouds: Cloudy,
     assert clouds.deny_entries() == [] and all(r.disabled for r in clouds.gcp.rules.values())
     assert clouds.gcp.hmac_state == "ACTIVE"
     assert {"StartInstances", "DeleteNetworkAclEntry"} <= set(clouds.moto.calls)
+
+
+def test_heal_after_the_aws_reaper_finds_it_healed_and_succeeds(clouds: Cloudy) -> None:
+    _fault_everything(clouds)
+    deadline = max(f.expires_at or 0 for f in inventory.load().faults)  # by hand: hold 900 s
+    scope = reaper.AwsScope(region=REGION, deployment="rd", buckets=tuple(clouds.buckets))
+    assert reaper.reap_aws(scope, deadline - 60).reaped == []  # still ahead: untouched
+    report = reaper.reap_aws(scope, deadline + 1)  # the runner died; the reaper's minute came
+    assert report.errors == [] and len(report.reaped) == 5  # 2 NACL sides, 2 policies, 1 start
+    assert clouds.deny_entries() == [] and clouds.instance_state() in ("pending", "running")
+    result = riftdrill("heal", "--json")  # still recorded: heal forgets them, changes nothing more
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["healed"]) == 5 and clouds.recorded() == []
+    assert clouds.deny_entries() == [] and clouds.gcp.hmac_state == "ACTIVE"
+    assert "CreateNetworkAclEntry" not in clouds.moto.calls
 
 
 # ---- drill start ----------------------------------------------------------------------------

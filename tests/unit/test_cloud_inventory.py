@@ -36,7 +36,8 @@ def outputs(topology: str = "per-cloud") -> dict[str, Any]:
                     "bootstrap": "10.40.0.20:9092,10.40.0.21:9092,10.40.0.22:9092",
                     "store": {"api": "s3", "endpoint": "https://s3.eu-west-1.amazonaws.com",
                               "buckets": ["rd-aws-data-1", "rd-aws-ops-1"],
-                              "handle": "arn:aws:iam::123456789012:role/rd-aws-nodes-1"},
+                              "handle": "arn:aws:iam::123456789012:role/rd-aws-nodes-1",
+                              "outage_template": "EXT1a2b3c4d5e6f7"},
                     "sever": {"network_acl_id": "acl-0123"}},
             "gcp": {"provider": "gcp", "account_id": "rd-drills-1234", "region": "europe-west1",
                     "cidr": "10.50.0.0/20",
@@ -66,6 +67,8 @@ def test_per_cloud_outputs_make_two_clusters_with_every_node() -> None:
     assert c.roles == ["controller"] and c.controller_port == 9093
     assert c.handle == "projects/rd-drills-1234/zones/europe-west1-b/instances/rd-gcp-controller-1"
     assert inv.store("aws").handle.startswith("arn:aws:iam::")
+    assert inv.store("aws").outage_template == "EXT1a2b3c4d5e6f7"  # the FIS store outage
+    assert inv.store("gcp-gcs").outage_template == ""
     assert inv.store("gcp-gcs").address == "storage.googleapis.com"
     assert inv.link().name == "rd-aws-gcp"
     assert inv.cloud("aws").region == "eu-west-1"

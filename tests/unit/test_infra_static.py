@@ -44,7 +44,7 @@ PURE_EXAMPLES = [e for e in EXAMPLES if e.parent.parent in PURE_MODULES]
 CHECKOV = Path.home() / ".cache/riftdrill/tools/checkov-3.3.30/bin/checkov"
 PLUGIN_DIR = Path(os.environ.get("RIFTDRILL_TF_PLUGIN_DIR")
                   or Path.home() / ".cache/riftdrill/terraform-plugins")
-PROVIDERS = ("aws", "google", "random")
+PROVIDERS = ("aws", "google", "random", "archive")
 
 # (check id, resource) pairs waived inline with `#checkov:skip=ID:reason`; each reason is in
 # the .tf next to the resource. A new waiver fails test_checkov until it is reviewed here.
@@ -78,6 +78,11 @@ REVIEWED_WAIVERS = {
     ("CKV_GCP_49", "google_project_iam_member.node_accounts"),
     ("CKV_GCP_41", "google_project_iam_member.act_as_nodes"),
     ("CKV_GCP_49", "google_project_iam_member.act_as_nodes"),
+    ("CKV_AWS_116", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_117", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_173", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_272", "module.fault_reaper_aws.aws_lambda_function.this"),
+    ("CKV_AWS_158", "module.fault_reaper_aws.aws_cloudwatch_log_group.reaper"),
 }
 
 

@@ -211,3 +211,28 @@ module "gcp_load" {
   carrier_bucket = module.gcp.ops_bucket
   labels         = local.gcp_labels
 }
+
+# Cloud faults that expire by themselves (riftdrill.expiry): the reaper Lambda undoes what a
+# dead runner left past its deadline, and the store outage runs as an FIS experiment.
+module "fault_reaper_aws" {
+  source = "../../modules/fault-reaper-aws"
+
+  name           = "${var.name_prefix}-aws"
+  deployment     = var.name_prefix
+  network_acl_id = module.aws.network_acl_id
+  bucket_names   = [module.aws.data_bucket, module.aws.ops_bucket]
+  subnet_ids     = module.aws.private_subnet_ids
+  tags           = local.aws_tags
+}
+
+module "fault_reaper_gcp" {
+  source = "../../modules/fault-reaper-gcp"
+
+  name           = "${var.name_prefix}-gcp"
+  project_id     = var.gcp_project_id
+  region         = var.gcp_region
+  deployment     = var.name_prefix
+  firewall_names = module.gcp.sever_firewall_names
+  marker_bucket  = module.gcp.ops_bucket
+  labels         = local.gcp_labels
+}

@@ -23,6 +23,8 @@ output "riftdrill" {
           endpoint = module.aws.s3_endpoint
           buckets  = [module.aws.data_bucket, module.aws.ops_bucket]
           handle   = module.aws.node_role_arn # the principal the block drill denies
+          # the block drill runs this FIS experiment (timeouts) instead of the 403 deny
+          outage_template = module.fault_reaper_aws.store_outage_template_id
         }
         sever     = { network_acl_id = module.aws.network_acl_id }
         load_node = module.aws_load.load_node

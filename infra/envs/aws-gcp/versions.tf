@@ -16,6 +16,10 @@ terraform {
       source  = "hashicorp/random"
       version = "= 3.7.2"
     }
+    archive = {
+      source  = "hashicorp/archive"
+      version = "= 2.7.0"
+    }
   }
 
   # The backend is declared in backend.tf (local state under .riftdrill/ by default).

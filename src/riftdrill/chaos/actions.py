@@ -107,6 +107,16 @@ def _owner(ctx: RunContext | None) -> int:
     return ctx.owner_pid if ctx else 0
 
 
+def _hold_s(configuration: dict[str, Any] | None) -> float | None:
+    """The drill's fault hold (its `hold_s` configuration), which sets the deadline a cloud
+    fault carries (riftdrill.expiry); None when the experiment has none (the by-hand deadline)."""
+    try:
+        hold = float((configuration or {}).get("hold_s"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return hold if 0 <= hold <= MAX_HOLD_S else None
+
+
 def _clock_ns(ctx: RunContext | None) -> int:
     return ctx.clock_ns() if ctx else time.time_ns()
 
@@ -134,7 +144,7 @@ def kill_broker(broker: str, configuration: dict[str, Any] | None = None) -> dic
     `restart_broker`."""
     ctx = RunContext.from_configuration(configuration)
     b = targets.resolve_one(inventory.load(), broker, run_dir=ctx.run_dir if ctx else None)
-    faults.kill_broker(b, owner_pid=_owner(ctx),
+    faults.kill_broker(b, owner_pid=_owner(ctx), hold_s=_hold_s(configuration),
                        on_effect=lambda e: _started(ctx, "kill_broker", b.name, e))
     return {"killed": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
@@ -143,7 +153,7 @@ def pause_broker(broker: str, configuration: dict[str, Any] | None = None) -> di
     """SIGSTOP one broker: alive to the kernel, silent to its peers (the gray failure)."""
     ctx = RunContext.from_configuration(configuration)
     b = targets.resolve_one(inventory.load(), broker, run_dir=ctx.run_dir if ctx else None)
-    faults.pause_broker(b, owner_pid=_owner(ctx),
+    faults.pause_broker(b, owner_pid=_owner(ctx), hold_s=_hold_s(configuration),
                         on_effect=lambda e: _started(ctx, "pause_broker", b.name, e))
     return {"paused": b.name, "id": b.id, "cloud": b.cloud, "at": _now()}
 
@@ -189,7 +199,7 @@ def kill_cloud(cloud: str, configuration: dict[str, Any] | None = None) -> dict[
     """SIGKILL every broker of one cloud (a whole-cloud outage)."""
     ctx = RunContext.from_configuration(configuration)
     brokers = targets.resolve(inventory.load(), f"cloud:{cloud}")
-    faults.kill_brokers(brokers, owner_pid=_owner(ctx),
+    faults.kill_brokers(brokers, owner_pid=_owner(ctx), hold_s=_hold_s(configuration),
                         on_killed=lambda fault, e: _started(ctx, "kill_broker", fault.target, e))
     return {"killed": [b.name for b in brokers], "cloud": cloud, "at": _now()}
 
@@ -223,8 +233,8 @@ def _direction(direction: str) -> Direction:
                           f"or {DIRECTIONS[-1]}")
 
 
-def _sever(ctx: RunContext | None, lk: Link, d: Direction) -> None:
-    faults.sever_link(lk, d, owner_pid=_owner(ctx),
+def _sever(ctx: RunContext | None, lk: Link, d: Direction, hold_s: float | None) -> None:
+    faults.sever_link(lk, d, owner_pid=_owner(ctx), hold_s=hold_s,
                       on_effect=lambda e: _started(ctx, "sever_link", lk.name, e, d))
 
 
@@ -238,7 +248,7 @@ def sever_link(direction: str = "both", link: str | None = None,
     longer send to its b side) for an asymmetric partition."""
     d = _direction(direction)
     lk = inventory.load().link(link or None)
-    _sever(RunContext.from_configuration(configuration), lk, d)
+    _sever(RunContext.from_configuration(configuration), lk, d, _hold_s(configuration))
     return {"severed": lk.name, "direction": d, "at": _now()}
 
 
@@ -299,7 +309,7 @@ def flap_link(cycles: int | str = 3, down_s: float | str = 5, up_s: float | str 
     done = 0
     try:
         for i in range(n):
-            _sever(ctx, lk, d)
+            _sever(ctx, lk, d, down)
             time.sleep(down)
             _heal(ctx, lk)
             done += 1
@@ -317,7 +327,7 @@ def block_object_store(store: str, configuration: dict[str, Any] | None = None) 
     """Drop all traffic to one object store (store name or cloud name): timeouts, not refusals."""
     ctx = RunContext.from_configuration(configuration)
     st = inventory.load().store(store)
-    faults.block_object_store(st, owner_pid=_owner(ctx),
+    faults.block_object_store(st, owner_pid=_owner(ctx), hold_s=_hold_s(configuration),
                               on_effect=lambda e: _started(ctx, "block_object_store", st.name, e))
     return {"blocked": st.name, "at": _now()}
 

@@ -7,7 +7,8 @@ the drivers rely on:
 - load node: the VM `riftdrill load` runs on in each cloud (riftdrill.load.remote):
   EC2 instance id (SSM) or GCE resource path (IAP), and its carrier bucket prefix;
 - store: AWS = the nodes' IAM role ARN (the principal a block denies),
-  GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates).
+  GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates); an AWS store's
+  `outage_template` is the FIS template its block runs instead (timeouts, not 403s).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class _Store(BaseModel):
     endpoint: str
     buckets: list[str]
     handle: str
+    outage_template: str = ""  # aws: the FIS store-outage template (fault-reaper-aws)
 
 
 class _LoadNode(BaseModel):
@@ -135,6 +137,7 @@ def inventory_from_outputs(outputs: dict[str, Any]) -> Inventory:
         stores.append(ObjectStore(
             name=f"{name}-{c.store.api}", cloud=name, api=c.store.api, endpoint=c.store.endpoint,
             address=host, port=int(port or 443), buckets=c.store.buckets, handle=c.store.handle,
+            outage_template=c.store.outage_template,
         ))
     brokers.sort(key=lambda b: b.id)
     return Inventory(

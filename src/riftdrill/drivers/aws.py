@@ -8,20 +8,20 @@ region is its cloud's region in the inventory.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 from chaosaws.ec2 import actions as ec2_actions
 
+from riftdrill.cloud import reaper
+from riftdrill.cloud.reaper import BLOCK_SID, EXPIRES_TAG, SEVER_RULE_BASE, SEVER_RULE_MAX, SEVER_TAG
 from riftdrill.drivers.base import BrokerState
 from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Direction, Inventory
 
-SEVER_RULE_BASE = 10  # NACL rule numbers 10-19 are reserved for riftdrill (aws-cluster module)
-SEVER_RULE_MAX = 19
-SEVER_TAG = "riftdrill:sever-link"
-BLOCK_SID = "RiftdrillBlock"
+__all__ = ["BLOCK_SID", "SEVER_RULE_BASE", "SEVER_RULE_MAX", "SEVER_TAG"]
 
 _RUNNING = {"pending", "running"}
 
@@ -57,9 +57,12 @@ def broker_state(inv: Inventory, broker: Broker) -> BrokerState:
     return "running" if instance_state(region, broker.handle) in _RUNNING else "dead"
 
 
-def kill_broker(inv: Inventory, broker: Broker) -> None:
-    """Force-stop the instance (no OS shutdown; EBS data kept)."""
+def kill_broker(inv: Inventory, broker: Broker, deadline_s: int) -> None:
+    """Force-stop the instance (no OS shutdown; EBS data kept), tagged with its deadline first
+    (the reaper starts it after that)."""
     region = region_of(inv, broker.cloud)
+    _client("ec2", region).create_tags(Resources=[broker.handle], Tags=[
+        {"Key": EXPIRES_TAG, "Value": str(deadline_s)}])
     if instance_state(region, broker.handle) in ("stopped", "stopping"):
         return
     ec2_actions.stop_instance(instance_id=broker.handle, force=True,
@@ -69,15 +72,17 @@ def kill_broker(inv: Inventory, broker: Broker) -> None:
 def start_broker(inv: Inventory, broker: Broker) -> None:
     region = region_of(inv, broker.cloud)
     state = instance_state(region, broker.handle)
-    if state in _RUNNING:
-        return
     if state == "terminated":
         raise FaultError(f"{broker.name} ({broker.handle}) is terminated; run `make deploy` "
                          "to recreate it")
     ec2 = _client("ec2", region)
-    if state == "stopping":
-        ec2.get_waiter("instance_stopped").wait(InstanceIds=[broker.handle])
-    ec2_actions.start_instances(instance_ids=[broker.handle], configuration={"aws_region": region})
+    if state not in _RUNNING:
+        if state == "stopping":
+            ec2.get_waiter("instance_stopped").wait(InstanceIds=[broker.handle])
+        ec2_actions.start_instances(instance_ids=[broker.handle],
+                                    configuration={"aws_region": region})
+    # Also when already running (the reaper, or someone, started it): the deadline is spent.
+    ec2.delete_tags(Resources=[broker.handle], Tags=[{"Key": EXPIRES_TAG}])
 
 
 def pause_broker(inv: Inventory, broker: Broker) -> None:
@@ -119,34 +124,60 @@ def find_sever_acl(region: str, link: str) -> dict[str, Any]:
     return dict(acls[0])
 
 
+def side_deadlines(deadlines: dict[Direction, int], aws_is_a: bool) -> dict[bool, int]:
+    """Egress? -> the latest deadline of the severed directions that need that side's entries
+    (the same direction mapping as sever_entries)."""
+    out_dir, in_dir = ("a-to-b", "b-to-a") if aws_is_a else ("b-to-a", "a-to-b")
+    out: dict[bool, int] = {}
+    for direction, deadline in deadlines.items():
+        for egress, own in ((True, out_dir), (False, in_dir)):
+            if direction in ("both", own):
+                out[egress] = max(out.get(egress, 0), deadline)
+    return out
+
+
 def sync_link(inv: Inventory, link: str, aws_cloud: str, peer_cloud: str,
-              directions: set[Direction]) -> None:
-    """Make the NACL hold exactly the DENY entries `directions` need (idempotent)."""
+              deadlines: dict[Direction, int]) -> None:
+    """Make the NACL hold exactly the DENY entries the severed directions need (idempotent),
+    each side's latest deadline in its tag (reaper.nacl_side_tag), set before an entry is
+    added and removed after the side's entries are gone."""
     lk = inv.link(link)
     region = region_of(inv, aws_cloud)
     acl = find_sever_acl(region, link)
-    want = sever_entries(directions, lk.a == aws_cloud, [inv.cloud(peer_cloud).cidr])
+    acl_id = acl["NetworkAclId"]
+    aws_is_a = lk.a == aws_cloud
+    want = sever_entries(set(deadlines), aws_is_a, [inv.cloud(peer_cloud).cidr])
     have = {(bool(e["Egress"]), int(e["RuleNumber"]), str(e.get("CidrBlock", "")))
             for e in acl.get("Entries", [])
             if SEVER_RULE_BASE <= int(e["RuleNumber"]) <= SEVER_RULE_MAX}
+    sides = side_deadlines(deadlines, aws_is_a)
+    tags = {str(t["Key"]): str(t["Value"]) for t in acl.get("Tags", [])}
     ec2 = _client("ec2", region)
+    set_tags = [{"Key": reaper.nacl_side_tag(egress), "Value": str(deadline)}
+                for egress, deadline in sorted(sides.items())
+                if tags.get(reaper.nacl_side_tag(egress)) != str(deadline)]
+    if set_tags:
+        ec2.create_tags(Resources=[acl_id], Tags=set_tags)
     for egress, number, _cidr in have - want:
-        ec2.delete_network_acl_entry(NetworkAclId=acl["NetworkAclId"], RuleNumber=number,
-                                     Egress=egress)
+        ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=number, Egress=egress)
     for egress, number, cidr in want - have:
-        ec2.create_network_acl_entry(NetworkAclId=acl["NetworkAclId"], RuleNumber=number,
+        ec2.create_network_acl_entry(NetworkAclId=acl_id, RuleNumber=number,
                                      Egress=egress, Protocol="-1", RuleAction="deny",
                                      CidrBlock=cidr)
+    unset = [{"Key": reaper.nacl_side_tag(egress)} for egress in (True, False)
+             if egress not in sides and reaper.nacl_side_tag(egress) in tags]
+    if unset:
+        ec2.delete_tags(Resources=[acl_id], Tags=unset)
 
 
 ################################################################################
 # Object store: a Deny statement for the nodes' role in each bucket's policy
 ################################################################################
 
-def block_statement(bucket: str, role_arn: str) -> dict[str, Any]:
+def block_statement(bucket: str, role_arn: str, deadline_s: int) -> dict[str, Any]:
     arn = f"arn:aws:s3:::{bucket}"
     return {
-        "Sid": BLOCK_SID,
+        "Sid": reaper.block_sid(deadline_s),  # the reaper removes it after that
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
@@ -165,22 +196,52 @@ def _get_policy(s3: Any, bucket: str) -> dict[str, Any]:
         raise
 
 
-def sync_store(inv: Inventory, store: str, blocked: bool) -> None:
-    """Add (blocked) or remove the RiftdrillBlock statement; other statements are kept."""
+def sync_store(inv: Inventory, store: str, deadline_s: int | None) -> None:
+    """Blocked until `deadline_s` (None: not blocked). A store deployed with an FIS outage
+    template is blocked by that experiment (timeouts, what an outage looks like); otherwise by
+    the RiftdrillBlock statement in each bucket policy (403s), other statements kept."""
     st = inv.store(store)
+    if st.outage_template:
+        sync_outage(region_of(inv, st.cloud), st.outage_template, deadline_s)
+        return
     if not st.handle.startswith("arn:"):
         raise FaultError(f"store {st.name} has no IAM role handle; redeploy with this riftdrill")
     s3 = _client("s3", region_of(inv, st.cloud))
     for bucket in st.buckets:
         policy = _get_policy(s3, bucket)
-        statements = [s for s in policy.get("Statement", []) if s.get("Sid") != BLOCK_SID]
-        if blocked:
-            statements.append(block_statement(bucket, st.handle))
+        statements = [s for s in policy.get("Statement", [])
+                      if reaper.sid_deadline(str(s.get("Sid", ""))) is None]
+        if deadline_s is not None:
+            statements.append(block_statement(bucket, st.handle, deadline_s))
         if statements:
             policy["Statement"] = statements
             s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
         else:
             s3.delete_bucket_policy(Bucket=bucket)
+
+
+def running_outages(fis: Any, template_id: str) -> list[dict[str, Any]]:
+    """The template's experiments that are pending, initiating or running."""
+    found = fis.list_experiments(experimentTemplateId=template_id).get("experiments", [])
+    return [e for e in found if e["state"]["status"] in reaper.FIS_ACTIVE]
+
+
+def sync_outage(region: str, template_id: str, deadline_s: int | None) -> None:
+    """An FIS disrupt-connectivity (scope s3) experiment runs until `deadline_s` (None: none
+    runs). Started tagged with its deadline (the reaper stops it then; the template's duration
+    is the ceiling); an experiment already running gets the later deadline."""
+    fis = _client("fis", region)
+    running = running_outages(fis, template_id)
+    if deadline_s is None:
+        for exp in running:
+            fis.stop_experiment(id=exp["id"])
+        return
+    if not running:
+        fis.start_experiment(experimentTemplateId=template_id, clientToken=uuid.uuid4().hex,
+                             tags={EXPIRES_TAG: str(deadline_s), reaper.DRILL_TARGET_TAG: "true"})
+        return
+    for exp in running:
+        fis.tag_resource(resourceArn=exp["arn"], tags={EXPIRES_TAG: str(deadline_s)})
 
 
 def caller_account_id(region: str) -> str:

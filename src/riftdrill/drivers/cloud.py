@@ -2,7 +2,10 @@
 
 Link and store faults are declarative like the lab's: `sync_link` / `sync_store` read which
 faults `inv.faults` holds and make both clouds match, so healing one of two overlapping faults
-keeps the other in force. Cloud errors become one-line RiftdrillErrors (exit 2), redacted.
+keeps the other in force. Every fault's deadline (riftdrill.expiry) goes onto the cloud object
+it changes, for the in-cloud reaper (riftdrill.cloud.reaper); a recorded fault past its deadline
+is left out of the sync (the reaper may have undone it: it must not come back). Cloud errors
+become one-line RiftdrillErrors (exit 2), redacted.
 
 The guard (`check_deployment`) runs before a driver's first change: `drivers.driver_for` runs it
 as it makes the driver (so a fault is refused before it is even recorded, a heal before it
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from riftdrill import guard
+from riftdrill import expiry, guard
 from riftdrill.drivers import aws, gcp
 from riftdrill.drivers.base import BrokerState, Effect
 from riftdrill.drivers.usage import LinkCounters, StoreSnapshots
@@ -85,6 +88,22 @@ def _provider(inv: Inventory, cloud: str) -> str:
     return provider
 
 
+def _broker_deadline_s(inv: Inventory, broker: Broker) -> int:
+    """The latest deadline of the broker's recorded kill/pause (recorded before it is applied)."""
+    recorded = inv.faults_on(("kill_broker", "pause_broker"), broker.name)
+    if not recorded:  # the driver called directly, no fault recorded: the by-hand deadline
+        return expiry.deadline_s(time.time(), None)
+    return max(expiry.fault_deadline_s(f) for f in recorded)
+
+
+def _direction_deadlines(inv: Inventory, link: str) -> dict[Direction, int]:
+    """Each severed direction of the link -> the latest deadline among its live severs."""
+    out: dict[Direction, int] = {}
+    for f in expiry.live(inv.faults_on("sever_link", link)):
+        out[f.direction] = max(out.get(f.direction, 0), expiry.fault_deadline_s(f))
+    return out
+
+
 class CloudDriver:
     """Driver protocol (riftdrill.drivers.base.Driver) over EC2/S3 and GCE/GCS."""
 
@@ -112,9 +131,9 @@ class CloudDriver:
         self.authorize(inv)
         requested = time.time_ns()
         if _provider(inv, broker.cloud) == "aws":
-            aws.kill_broker(inv, broker)
+            aws.kill_broker(inv, broker, _broker_deadline_s(inv, broker))
         else:
-            gcp.kill_broker(inv, broker)
+            gcp.kill_broker(inv, broker, _broker_deadline_s(inv, broker))
         return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
@@ -124,7 +143,7 @@ class CloudDriver:
         if _provider(inv, broker.cloud) == "aws":
             aws.pause_broker(inv, broker)
         else:
-            gcp.pause_broker(inv, broker)
+            gcp.pause_broker(inv, broker, _broker_deadline_s(inv, broker))
         return Effect.since(requested, API_RETURNED)
 
     @_one_line_errors
@@ -181,12 +200,12 @@ class CloudDriver:
         self.authorize(inv)
         requested = time.time_ns()
         lk = inv.link(link)
-        directions: set[Direction] = {f.direction for f in inv.faults_on("sever_link", lk.name)}
+        deadlines = _direction_deadlines(inv, lk.name)
         for cloud, peer in ((lk.a, lk.b), (lk.b, lk.a)):
             if _provider(inv, cloud) == "aws":
-                aws.sync_link(inv, lk.name, cloud, peer, directions)
+                aws.sync_link(inv, lk.name, cloud, peer, deadlines)
             else:
-                gcp.sync_link(inv, lk.name, cloud, directions)
+                gcp.sync_link(inv, lk.name, cloud, deadlines)
         return Effect.since(requested, API_RETURNED)
 
     def sync_weather(self, inv: Inventory, link: str) -> Effect:
@@ -202,11 +221,12 @@ class CloudDriver:
         self.authorize(inv)
         requested = time.time_ns()
         st = inv.store(store)
-        blocked = bool(inv.faults_on("block_object_store", st.name))
+        live = expiry.live(inv.faults_on("block_object_store", st.name))
+        deadline = max((expiry.fault_deadline_s(f) for f in live), default=None)
         if _provider(inv, st.cloud) == "aws":
-            aws.sync_store(inv, st.name, blocked)
+            aws.sync_store(inv, st.name, deadline)
         else:
-            gcp.sync_store(inv, st.name, blocked)
+            gcp.sync_store(inv, st.name, deadline)
         return Effect.since(requested, API_RETURNED)
 
     # Cloud link bytes (flow logs) and store requests come from the clouds' own billing and

@@ -14,6 +14,7 @@ from typing import Any
 from chaosgcp.compute import actions as gce_actions
 from google.cloud import compute_v1, storage  # type: ignore[attr-defined,unused-ignore]
 
+from riftdrill.cloud import reaper
 from riftdrill.drivers.base import BrokerState
 from riftdrill.errors import FaultError
 from riftdrill.inventory import Broker, Direction, Inventory, ObjectStore
@@ -89,9 +90,27 @@ def broker_state(inv: Inventory, broker: Broker) -> BrokerState:
     return state  # type: ignore[return-value]
 
 
-def kill_broker(inv: Inventory, broker: Broker) -> None:
-    """Stop the VM (boot disk kept). GCE has no forced stop: the OS gets its shutdown signal."""
+def set_deadline(ref: InstanceRef, deadline_s: int | None) -> None:
+    """The VM's riftdrill-expires-at label set (None: removed), the others kept."""
+    client = instances_client()
+    inst = client.get(project=ref.project, zone=ref.zone, instance=ref.name)
+    labels = dict(inst.labels)
+    if deadline_s is None:
+        if labels.pop(reaper.GCP_EXPIRES_LABEL, None) is None:
+            return
+    else:
+        labels[reaper.GCP_EXPIRES_LABEL] = str(deadline_s)
+    op = client.set_labels(project=ref.project, zone=ref.zone, instance=ref.name,
+                           instances_set_labels_request_resource=compute_v1.InstancesSetLabelsRequest(
+                               labels=labels, label_fingerprint=inst.label_fingerprint))
+    op.result(timeout=OPERATION_TIMEOUT_S)
+
+
+def kill_broker(inv: Inventory, broker: Broker, deadline_s: int) -> None:
+    """Stop the VM (boot disk kept), labelled with its deadline first (the reaper starts it
+    after that). GCE has no forced stop: the OS gets its shutdown signal."""
     ref = instance_ref(broker)
+    set_deadline(ref, deadline_s)
     if _STATE.get(_status(ref)) == "dead":
         return
     op = instances_client().stop(project=ref.project, zone=ref.zone, instance=ref.name)
@@ -101,18 +120,20 @@ def kill_broker(inv: Inventory, broker: Broker) -> None:
 def start_broker(inv: Inventory, broker: Broker) -> None:
     ref = instance_ref(broker)
     status = _status(ref)
-    if _STATE.get(status) == "running":
-        return
     if _STATE.get(status) == "paused":
         resume_broker(inv, broker)
         return
-    op = instances_client().start(project=ref.project, zone=ref.zone, instance=ref.name)
-    op.result(timeout=OPERATION_TIMEOUT_S)
+    if _STATE.get(status) != "running":
+        op = instances_client().start(project=ref.project, zone=ref.zone, instance=ref.name)
+        op.result(timeout=OPERATION_TIMEOUT_S)
+    set_deadline(ref, None)  # also when already running (the reaper started it)
 
 
-def pause_broker(inv: Inventory, broker: Broker) -> None:
-    """Suspend the VM: memory kept, the broker frozen mid-flight (the gray failure)."""
+def pause_broker(inv: Inventory, broker: Broker, deadline_s: int) -> None:
+    """Suspend the VM: memory kept, the broker frozen mid-flight (the gray failure); labelled
+    with its deadline first (the reaper resumes it after that)."""
     ref = instance_ref(broker)
+    set_deadline(ref, deadline_s)
     if _STATE.get(_status(ref)) == "paused":
         return
     gce_actions.suspend_vm_instance(project_id=ref.project, zone=ref.zone, instance_name=ref.name)
@@ -120,9 +141,10 @@ def pause_broker(inv: Inventory, broker: Broker) -> None:
 
 def resume_broker(inv: Inventory, broker: Broker) -> None:
     ref = instance_ref(broker)
-    if _STATE.get(_status(ref)) != "paused":
-        return
-    gce_actions.resume_vm_instance(project_id=ref.project, zone=ref.zone, instance_name=ref.name)
+    if _STATE.get(_status(ref)) == "paused":
+        gce_actions.resume_vm_instance(project_id=ref.project, zone=ref.zone,
+                                       instance_name=ref.name)
+    set_deadline(ref, None)
 
 
 ################################################################################
@@ -131,11 +153,20 @@ def resume_broker(inv: Inventory, broker: Broker) -> None:
 
 def sever_rules(link: str, directions: set[Direction], gcp_is_a: bool) -> dict[str, bool]:
     """Firewall rule name -> enabled, for the severed directions ("a-to-b": packets a -> b)."""
+    return {name: d is not None
+            for name, d in rule_deadlines(link, dict.fromkeys(directions, 0), gcp_is_a).items()}
+
+
+def rule_deadlines(link: str, deadlines: dict[Direction, int], gcp_is_a: bool
+                   ) -> dict[str, int | None]:
+    """Firewall rule name -> the latest deadline of the severed directions that need it
+    enabled (None: disabled)."""
     out_dir, in_dir = ("a-to-b", "b-to-a") if gcp_is_a else ("b-to-a", "a-to-b")
-    return {
-        f"{link}-sever-in": "both" in directions or in_dir in directions,
-        f"{link}-sever-out": "both" in directions or out_dir in directions,
-    }
+    out: dict[str, int | None] = {}
+    for name, own in ((f"{link}-sever-in", in_dir), (f"{link}-sever-out", out_dir)):
+        needed = [d for direction, d in deadlines.items() if direction in ("both", own)]
+        out[name] = max(needed) if needed else None
+    return out
 
 
 def project_of(inv: Inventory, cloud: str) -> str:
@@ -146,15 +177,20 @@ def project_of(inv: Inventory, cloud: str) -> str:
     raise FaultError(f"no GCE broker in cloud {cloud!r} tells the project; redeploy")
 
 
-def sync_link(inv: Inventory, link: str, gcp_cloud: str, directions: set[Direction]) -> None:
+def sync_link(inv: Inventory, link: str, gcp_cloud: str,
+              deadlines: dict[Direction, int]) -> None:
+    """Enable exactly the rules the severed directions need, each rule's latest deadline at
+    the end of its description (rules carry no labels), in the same patch."""
     project = project_of(inv, gcp_cloud)
     fw = firewalls_client()
-    for name, enabled in sever_rules(link, directions, inv.link(link).a == gcp_cloud).items():
+    for name, deadline in rule_deadlines(link, deadlines, inv.link(link).a == gcp_cloud).items():
         current = fw.get(project=project, firewall=name)
-        if bool(current.disabled) == (not enabled):
+        description = reaper.with_deadline(current.description, deadline)
+        if bool(current.disabled) == (deadline is None) and current.description == description:
             continue
         op = fw.patch(project=project, firewall=name,
-                      firewall_resource=compute_v1.Firewall(disabled=not enabled))
+                      firewall_resource=compute_v1.Firewall(disabled=deadline is None,
+                                                            description=description))
         op.result(timeout=OPERATION_TIMEOUT_S)
 
 
@@ -171,15 +207,24 @@ def hmac_ref(store: ObjectStore) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-def sync_store(inv: Inventory, store: str, blocked: bool) -> None:
-    """Deactivate (blocked) or re-activate the nodes' HMAC key.
+def sync_store(inv: Inventory, store: str, deadline_s: int | None) -> None:
+    """Deactivate the nodes' HMAC key until `deadline_s` (None: re-activate it). HMAC keys
+    carry no labels: the deadline is the marker object `riftdrill/expiry/hmac-<access id>` in
+    the store's ops bucket, written before the key is deactivated, deleted after it is active.
 
     GCS applies HMAC state changes within seconds to a few minutes; drills measure from the
     first failed request, not from this call.
     """
-    project, access_id = hmac_ref(inv.store(store))
-    key = storage_client(project).get_hmac_key_metadata(access_id, project_id=project)
-    want = "INACTIVE" if blocked else "ACTIVE"
+    st = inv.store(store)
+    project, access_id = hmac_ref(st)
+    client = storage_client(project)
+    marker = client.bucket(st.buckets[-1]).blob(f"{reaper.HMAC_MARKER_PREFIX}{access_id}")
+    if deadline_s is not None:
+        marker.upload_from_string(str(deadline_s), content_type="text/plain")
+    key = client.get_hmac_key_metadata(access_id, project_id=project)
+    want = "INACTIVE" if deadline_s is not None else "ACTIVE"
     if key.state != want:
         key.state = want
         key.update()
+    if deadline_s is None and marker.exists():
+        marker.delete()
