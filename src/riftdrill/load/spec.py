@@ -66,6 +66,10 @@ class LoadSpec:
     # 0: none. After the load, up to hub_drain_s for the sink to show every final state.
     hub_rate_per_s: float | None = None
     hub_drain_s: float = DEFAULT_HUB_DRAIN_S
+    # An OpenMessaging Benchmark workload's name (load/omb.py) and warm-up: the first warmup_s
+    # of duration_s run but are left out of the OMB result (load/ombresult.py), as OMB does.
+    workload_name: str | None = None
+    warmup_s: float = 0.0
 
     def __post_init__(self) -> None:
         _need(self.profile in PROFILES, "profile",
@@ -174,3 +178,5 @@ def validate(s: LoadSpec) -> None:
           "workload)")  # fmt: skip
     _need(_is_num(s.hub_drain_s) and 0 <= s.hub_drain_s <= MAX_HUB_DRAIN_S, "hub_drain_s",
           f"{s.hub_drain_s!r} must be seconds in [0, {MAX_HUB_DRAIN_S:g}]")  # fmt: skip
+    _need(_is_num(s.warmup_s) and 0 <= s.warmup_s < s.duration_s, "warmup_s",
+          f"{s.warmup_s!r} must be seconds in [0, duration_s)")  # fmt: skip
