@@ -26,7 +26,16 @@ from riftdrill import paths
 from riftdrill.drivers import redactor_for
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
-from riftdrill.load import aggregate, endrun, failover, histograms, kafka
+from riftdrill.load import (
+    aggregate,
+    endrun,
+    failover,
+    hdrlog,
+    histograms,
+    kafka,
+    ombresult,
+    openmetrics,
+)
 from riftdrill.load.consumer_ledger import consumer_ledger_files
 from riftdrill.load.fence import WRITE_TIMEOUT_S
 from riftdrill.load.hubload import HubLoad, HubOutcome, start_hub_load
@@ -473,8 +482,17 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             **({"hub": hub_outcome.summary()} if hub_outcome is not None else {}),
         },
     )
+    write_exports(load_dir, f"{ombresult.DRIVER_PREFIX}-{inv.engine}-{inv.topology}", len(clouds))
     _write_state(load_dir, {"state": "done", "interrupted": interrupted})
     return LoadResult.from_summary(run_dir, summary)
+
+
+def write_exports(load_dir: Path, driver: str, clouds: int) -> None:
+    """The run in the field's formats, from what aggregate.finalize wrote: OMB's result JSON,
+    HdrHistogram interval logs, an OpenMetrics timeline (docs/load.md)."""
+    ombresult.write_result(load_dir, driver, clouds)
+    hdrlog.write_logs(load_dir)
+    openmetrics.write_openmetrics(load_dir)
 
 
 def _stop_workers(procs: Procs, fencer: _Fencer, grace_s: float) -> None:
