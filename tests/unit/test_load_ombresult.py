@@ -13,7 +13,7 @@ from riftdrill.load.spec import LoadSpec
 from tests.unit.load_runs import write_run
 
 # openmessaging/benchmark benchmark-framework/.../TestResult.java, its public fields in order.
-TEST_RESULT_FIELDS = """workload driver messageSize topics partitions producersPerTopic
+TEST_RESULT_JAVA = """workload driver messageSize topics partitions producersPerTopic
 consumersPerTopic publishRate publishErrorRate consumeRate backlog publishLatencyAvg
 publishLatency50pct publishLatency75pct publishLatency95pct publishLatency99pct
 publishLatency999pct publishLatency9999pct publishLatencyMax publishDelayLatencyAvg
@@ -32,7 +32,8 @@ endToEndLatency999pct endToEndLatency9999pct endToEndLatencyMax
 aggregatedEndToEndLatencyQuantiles aggregatedEndToEndLatencyAvg aggregatedEndToEndLatency50pct
 aggregatedEndToEndLatency75pct aggregatedEndToEndLatency95pct aggregatedEndToEndLatency99pct
 aggregatedEndToEndLatency999pct aggregatedEndToEndLatency9999pct
-aggregatedEndToEndLatencyMax""".split()
+aggregatedEndToEndLatencyMax"""
+TEST_RESULT_FIELDS = TEST_RESULT_JAVA.split()
 
 # What bin/create_charts.py reads of each result: str keys, time series (create_chart: a
 # non-empty list of numbers, it takes their max) and quantile maps (float(key) -> number).
