@@ -31,6 +31,9 @@ def test_fields_map_onto_the_load_spec() -> None:
     # OMB's defaults: a 1-minute warm-up, no key
     assert omb.workload_spec(BASE, clouds=1)["warmup_s"] == 60
     assert omb.workload_spec(BASE, clouds=1)["keys"] == "none"
+    tenth = omb.workload_spec({**BASE, "warmupDurationMinutes": 0.1,
+                               "testDurationMinutes": 0.25}, clouds=1)  # fmt: skip
+    assert (tenth["warmup_s"], tenth["duration_s"]) == (6.0, 21.0)  # no 6.000000000000001
     no_consumers = omb.workload_spec({**BASE, "subscriptionsPerTopic": 0}, clouds=2)
     assert no_consumers["consumers"] is False and no_consumers["consumers_per_cloud"] == 0
 

@@ -116,8 +116,9 @@ def workload_spec(data: dict[str, Any], clouds: int) -> dict[str, Any]:
     if key_type not in KEY_DISTRIBUTORS:
         raise WorkloadError(f"workload field keyDistributor: {key_type!r} must be one of "
                             f"{', '.join(KEY_DISTRIBUTORS)}")  # fmt: skip
-    test_s = _num(data, "testDurationMinutes") * 60
-    warmup_s = _num(data, "warmupDurationMinutes", OMB_DEFAULT_WARMUP_MINUTES) * 60
+    # To the millisecond: 0.1 min is 6 s, not 6.000000000000001.
+    test_s = round(_num(data, "testDurationMinutes") * 60, 3)
+    warmup_s = round(_num(data, "warmupDurationMinutes", OMB_DEFAULT_WARMUP_MINUTES) * 60, 3)
     if test_s <= 0 or warmup_s < 0:
         raise WorkloadError("workload fields testDurationMinutes must be > 0 and "
                             "warmupDurationMinutes >= 0 (fractions allowed)")  # fmt: skip
