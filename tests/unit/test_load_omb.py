@@ -38,6 +38,15 @@ def test_fields_map_onto_the_load_spec() -> None:
     assert no_consumers["consumers"] is False and no_consumers["consumers_per_cloud"] == 0
 
 
+def test_a_backlog_adds_its_build_time_to_the_duration() -> None:
+    got = omb.workload_spec({**BASE, "consumerBacklogSizeGB": 0.01, "backlogDrainRatio": 0.9,
+                             "warmupDurationMinutes": 0}, clouds=2)  # fmt: skip
+    spec = LoadSpec(**got)
+    assert spec.backlog_bytes == int(0.01 * 1024**3) and spec.backlog_drain_ratio == 0.9
+    # 10.7 MB at 1000 msg/s of 1 KiB: 10.486 s to build, then the 5-minute test
+    assert spec.duration_s == pytest.approx(300 + 10.486, abs=0.001)
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
 def test_the_samples_load(path: Path) -> None:
     spec = LoadSpec(**omb.workload_spec(omb.read_workload(path), clouds=2))
@@ -49,8 +58,9 @@ def test_the_samples_load(path: Path) -> None:
     ({"payloadFile": "payload/payload-1Kb.data"}, "payloadFile"),
     ({"useRandomizedPayloads": True}, "useRandomizedPayloads"),
     ({"randomBytesRatio": 0.5}, "randomBytesRatio"),
-    ({"consumerBacklogSizeGB": 1}, "consumerBacklogSizeGB"),
-    ({"backlogDrainRatio": 0.9}, "backlogDrainRatio"),
+    ({"consumerBacklogSizeGB": -1}, "consumerBacklogSizeGB"),
+    ({"backlogDrainRatio": 1.5}, "backlogDrainRatio"),
+    ({"consumerBacklogSizeGB": 1, "subscriptionsPerTopic": 0}, "needs consumers"),
     ({"subscriptionsPerTopic": 2}, "subscriptionsPerTopic: 2"),
     ({"producerRate": 0}, "maximum sustainable rate"),
     ({"producersPerTopic": 3}, "producersPerTopic: 3 does not split evenly over 2"),

@@ -7,6 +7,8 @@ OMB, all on purpose:
   last seconds; warmupDurationMinutes defaults to 1 as in OMB. Warm-up runs as part of the load
   and is left out of the OMB result (as OMB resets its stats after warm-up).
 - producersPerTopic / consumerPerSubscription are totals split evenly over the placement clouds.
+- consumerBacklogSizeGB (fractions allowed) runs OMB's backlog build-and-drain, bounded in time
+  (load/backlog.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from riftdrill.errors import ValidationError
+from riftdrill.load import backlog
 from riftdrill.load.spec import KeyMode
 
 # OMB's KeyDistributorType -> riftdrill's key mode (RANDOM_NANO: a fresh key per message).
@@ -98,12 +101,11 @@ def workload_spec(data: dict[str, Any], clouds: int) -> dict[str, Any]:
         if key in data:
             raise WorkloadError(f"workload field {key} only applies with useRandomizedPayloads, "
                                 f"which riftdrill refuses: remove {key}")  # fmt: skip
-    if _num(data, "consumerBacklogSizeGB", 0) > 0:
-        raise WorkloadError("workload field consumerBacklogSizeGB: the backlog build-and-drain "
-                            "phase is not implemented yet: set it to 0")  # fmt: skip
-    if "backlogDrainRatio" in data:
-        raise WorkloadError("workload field backlogDrainRatio only applies with "
-                            "consumerBacklogSizeGB, which is not implemented: remove it")
+    backlog_gb = _num(data, "consumerBacklogSizeGB", 0)
+    drain_ratio = _num(data, "backlogDrainRatio", 1.0)
+    if backlog_gb < 0 or not 0 <= drain_ratio <= 1:
+        raise WorkloadError("workload fields consumerBacklogSizeGB must be >= 0 (fractions "
+                            "allowed) and backlogDrainRatio in [0, 1]")  # fmt: skip
     subs = _int(data, "subscriptionsPerTopic", 1)
     if subs not in (0, 1):
         raise WorkloadError(f"workload field subscriptionsPerTopic: {subs}; riftdrill runs one "
@@ -123,13 +125,23 @@ def workload_spec(data: dict[str, Any], clouds: int) -> dict[str, Any]:
         raise WorkloadError("workload fields testDurationMinutes must be > 0 and "
                             "warmupDurationMinutes >= 0 (fractions allowed)")  # fmt: skip
     consumers = subs == 1 and _int(data, "consumerPerSubscription", 1) > 0
+    backlog_bytes = int(backlog_gb * backlog.GIB)
+    if backlog_bytes and not consumers:
+        raise WorkloadError("workload field consumerBacklogSizeGB needs consumers to drain the "
+                            "backlog: set subscriptionsPerTopic and consumerPerSubscription")
+    size = _int(data, "messageSize")
+    # OMB stretches the test until the backlog is drained; riftdrill stays bounded: the rate's
+    # time to build the backlog is added to the test, which is the drain's window.
+    build_s = round(backlog.build_s(backlog_bytes, rate, size), 3) if backlog_bytes else 0.0
     name = data.get("name")
     return {
         "workload_name": str(name) if name is not None else None,
         "rate_per_s": rate,
-        "duration_s": warmup_s + test_s,
+        "duration_s": warmup_s + build_s + test_s,
         "warmup_s": warmup_s,
-        "size_bytes": _int(data, "messageSize"),
+        "backlog_bytes": backlog_bytes,
+        "backlog_drain_ratio": drain_ratio,
+        "size_bytes": size,
         "partitions": _int(data, "partitionsPerTopic"),
         "keys": KEY_DISTRIBUTORS[key_type],
         "producers_per_cloud": _split(_int(data, "producersPerTopic", 1), clouds,
