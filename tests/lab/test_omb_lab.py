@@ -1,6 +1,7 @@
 """An OpenMessaging Benchmark workload through `riftdrill load --workload` on the real lab: the
-OMB result carries TestResult's fields (and what OMB's create_charts.py reads), and the
-HdrHistogram logs and the OpenMetrics timeline count exactly what the ledgers recorded."""
+OMB result carries TestResult's fields (and what OMB's create_charts.py reads), the backlog is
+built with the consumers paused and drained, and the HdrHistogram logs and the OpenMetrics
+timeline count exactly what the ledgers recorded."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from hdrh.log import HistogramLogReader
 
 from riftdrill.inventory import Inventory
-from riftdrill.load import hdrlog, histograms, ombresult, openmetrics
+from riftdrill.load import backlog, hdrlog, histograms, ombresult, openmetrics
 from riftdrill.load.consumer_ledger import (
     KIND_POLL,
     POLL_EARLIER_RUN,
@@ -28,7 +29,9 @@ from tests.unit.test_load_openmetrics import parse
 
 pytestmark = pytest.mark.lab
 
-WORKLOAD = ROOT / "examples" / "omb" / "smoke-1-topic-6-partitions-100b.yaml"  # 6 s + 15 s
+# 6 s warm-up, ~10.7 s to build a 0.0005 GiB backlog at 500 msg/s of 100 B, 15 s measured
+WORKLOAD = ROOT / "examples" / "omb" / "smoke-1-topic-6-partitions-100b.yaml"
+DURATION_S = 6 + 536_870 / (500 * 100) + 15
 
 
 def _hdr_total(path: Path) -> int:
@@ -48,10 +51,19 @@ def test_omb_workload_writes_omb_result_hdr_logs_and_openmetrics(lab: Inventory,
                      timeout=180)  # fmt: skip
     res = json.loads(proc.stdout)
     assert res["failed"] == 0 and not res["interrupted"], res
-    assert abs(res["acked"] - 500 * 21) <= 0.05 * 500 * 21, res  # 500 msg/s, 6 s + 15 s
+    assert abs(res["acked"] - 500 * DURATION_S) <= 0.05 * 500 * DURATION_S, res
     load = run_dir / "load"
     spec = json.loads((load / "spec.json").read_text())
-    assert (spec["warmup_s"], spec["duration_s"], spec["size_bytes"]) == (6.0, 21.0, 100)
+    assert (spec["warmup_s"], spec["size_bytes"], spec["backlog_bytes"]) == (6.0, 100, 536_870)
+    assert spec["duration_s"] == pytest.approx(DURATION_S, abs=0.01)
+
+    # The backlog: built with the consumers paused after the warm-up, then drained.
+    built = backlog.BacklogOutcome.read(load / backlog.BACKLOG_FILE)
+    assert built.phase == "drained", built
+    assert built.backlog_reached_messages is not None and built.backlog_reached_messages >= 5368
+    assert built.build_s is not None and 5 < built.build_s < 25, built
+    assert built.drain_rate_per_s is not None and built.drain_rate_per_s > 500, built
+    assert not backlog.pause_path(load).exists()
 
     # The ledgers: every ack, every consumed record of this run.
     acked = sum(1 for f in ledger_files(run_dir) for e in read_ledger(f) if isinstance(e, Ack))
@@ -69,7 +81,8 @@ def test_omb_workload_writes_omb_result_hdr_logs_and_openmetrics(lab: Inventory,
     assert data["driver"] == f"riftdrill-{lab.engine}-{lab.topology}"
     assert (data["messageSize"], data["partitions"], data["producersPerTopic"],
             data["consumersPerTopic"]) == (100, 6, 2, 2)  # fmt: skip
-    assert len(data["publishRate"]) >= 2  # 15 s measured: two 10-second intervals at least
+    assert len(data["publishRate"]) >= 3  # ~26 s after the warm-up: 10-second intervals
+    assert max(data["backlog"]) > 1000  # the paused consumers left a backlog in an interval
     assert 0 < data["aggregatedPublishLatency99pct"] < 30_000  # ms
     assert data["aggregatedEndToEndLatency50pct"] > 0
 
