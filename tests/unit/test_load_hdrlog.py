@@ -1,14 +1,19 @@
-"""HdrHistogram interval logs: hdrh's own HistogramLogReader reads load/hdr/*.hlog back, and the
-intervals add up to the run's whole histograms (count, max, percentiles)."""
+"""HdrHistogram interval logs: hdrh's own HistogramLogReader (and Java's HistogramLogProcessor,
+when Kafka's jars are there) read load/hdr/*.hlog back, and the intervals add up to the run's
+whole histograms (count, max, percentiles)."""
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from hdrh.log import HistogramLogReader
 
+from riftdrill import paths
 from riftdrill.load import hdrlog, histograms
 from riftdrill.load.spec import LoadSpec
 from tests.unit.load_runs import T0, write_run
@@ -56,3 +61,28 @@ def test_interval_max_is_in_ms(tmp_path: Path) -> None:
                  if not ln.startswith(("#", '"'))]  # fmt: skip
     # second 2: ack latencies (2+1) ms + up to 12 us
     assert float(intervals[2].split(",")[2]) == pytest.approx(3.012, abs=0.01)
+
+
+def _hdr_jar() -> Path | None:
+    """HdrHistogram's Java jar, which Kafka ships (make setup resolves it into the cache)."""
+    jars = sorted(paths.cache_dir().glob("kafka-*/libs/HdrHistogram-*.jar"))
+    return jars[-1] if jars and shutil.which("java") else None
+
+
+@pytest.mark.skipif(_hdr_jar() is None, reason="no java or HdrHistogram jar (make setup)")
+def test_javas_histogram_log_processor_reads_the_log(tmp_path: Path) -> None:
+    load_dir = tmp_path / "load"
+    summary = write_run(load_dir, LoadSpec(rate_per_s=30, duration_s=10), seconds=10)
+    hdrlog.write_logs(load_dir)
+    out = tmp_path / "ack"
+    subprocess.run(["java", "-cp", str(_hdr_jar()), "org.HdrHistogram.HistogramLogProcessor",
+                    "-i", str(hdrlog.log_path(load_dir, "ack_latency")), "-csv", "-o", str(out),
+                    "-outputValueUnitRatio", "1000"], check=True, timeout=120,
+                   capture_output=True)  # fmt: skip
+    rows = list(csv.DictReader(line for line in out.read_text().splitlines()
+                               if not line.startswith("#")))  # fmt: skip
+    assert len(rows) == 10
+    assert int(rows[-1]["Total_Count"]) == summary["acked"]
+    whole = json.loads((load_dir / "histograms.json").read_text())["whole_run"]
+    run = histograms.decode(whole["ack_latency_us"])
+    assert float(rows[-1]["Total_Max"]) == pytest.approx(run.get_max_value() / 1000, abs=0.01)
