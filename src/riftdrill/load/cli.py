@@ -4,6 +4,11 @@
     riftdrill load --rate 1000 --duration 600 --background          # returns at once; then
     riftdrill load status [--run RUN]                                # and
     riftdrill load stop [--run RUN]
+    riftdrill load --workload examples/omb/1-topic-6-partitions-1kb.yaml   # an OMB workload
+
+With --workload, the file decides rate, duration, size, partitions, keys and the producer and
+consumer counts (load/omb.py); one of those flags given too is refused, every other flag
+(topic, acks, profile, placement, ...) applies as usual.
 
 RUN is a run id under results/runs or a run directory, as for every command (`--run-dir` is
 the old spelling); status and stop default to the newest run.
@@ -21,8 +26,16 @@ import typer
 
 from riftdrill import inventory, paths
 from riftdrill.errors import RiftdrillError
+from riftdrill.load import omb
 from riftdrill.load.remote import is_remote, load_on_vms
-from riftdrill.load.runner import LoadResult, load_status, run_load, start_load, stop_load
+from riftdrill.load.runner import (
+    LoadResult,
+    load_status,
+    placement_of,
+    run_load,
+    start_load,
+    stop_load,
+)
 from riftdrill.load.spec import DEFAULT_FENCE_WAIT_S, Acks, Compression, KeyMode, LoadSpec, Profile
 
 app = typer.Typer(help="Open-model Kafka load with a ledger of every ack.", no_args_is_help=False)
@@ -97,23 +110,30 @@ def load(
         "default results/runs/<utc>-load")] = None,
     background: Annotated[bool, typer.Option(help="start and return; see status/stop")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    workload: Annotated[Path | None, typer.Option(
+        help="an OpenMessaging Benchmark workload YAML: it sets rate, duration, size, "
+             "partitions, keys, producers and consumers (docs/load.md)")] = None,
 ) -> None:
     """Run a load (no subcommand), or `status` / `stop` a background one."""
     if ctx.invoked_subcommand is not None:
         return
     try:
-        spec = LoadSpec(
-            rate_per_s=rate, duration_s=duration, size_bytes=size, topic=topic,
-            partitions=partitions, replication_factor=replication_factor, acks=acks,
-            profile=profile,
+        omb_fields = ({} if workload is None
+                      else _workload_fields(ctx, workload, placement or None))  # fmt: skip
+        common: dict[str, Any] = dict(
+            topic=topic, replication_factor=replication_factor, acks=acks, profile=profile,
             idempotence=idempotence, max_in_flight=max_in_flight, compression=compression,
-            linger_ms=linger_ms,
-            batch_size=batch_size, keys=keys,
-            key_count=key_count, placement=placement or None,
-            producers_per_cloud=producers_per_cloud, consumers=consumers,
-            consumers_per_cloud=consumers_per_cloud, delivery_timeout_ms=delivery_timeout_ms,
+            linger_ms=linger_ms, batch_size=batch_size, key_count=key_count,
+            placement=placement or None, delivery_timeout_ms=delivery_timeout_ms,
             fence_wait_s=fence_wait_s,
         )  # fmt: skip
+        # With --workload the file decides these (flags for them were refused above).
+        decided = omb_fields if workload is not None else dict(
+            rate_per_s=rate, duration_s=duration, size_bytes=size, partitions=partitions,
+            keys=keys, producers_per_cloud=producers_per_cloud, consumers=consumers,
+            consumers_per_cloud=consumers_per_cloud,
+        )  # fmt: skip
+        spec = LoadSpec(**common, **decided)
         rd = paths.new_run_dir(run) if run else default_run_dir()
         inv = inventory.load()
         if background:  # run-spec in the background: on the load VMs when there are some
@@ -127,6 +147,20 @@ def load(
     except RiftdrillError as exc:
         raise _fail(exc) from None
     _print_result(res, as_json)
+
+
+def _workload_fields(ctx: typer.Context, path: Path, placement: list[str] | None) -> dict[str, Any]:
+    """LoadSpec fields from an OMB workload; a flag the workload decides is refused."""
+    # By name: typer ships its own click, whose enum is not the click package's.
+    given = [f"--{n.replace('_', '-')}" for n in omb.WORKLOAD_OPTIONS
+             if getattr(ctx.get_parameter_source(n), "name", None) == "COMMANDLINE"]  # fmt: skip
+    if given:
+        raise omb.WorkloadError(f"{', '.join(given)} conflicts with --workload, which sets it: "
+                                f"edit {path} or drop the flag")  # fmt: skip
+    data = omb.read_workload(path)
+    clouds = placement_of(LoadSpec(rate_per_s=1, duration_s=1, placement=placement),
+                          inventory.load())  # fmt: skip
+    return omb.workload_spec(data, len(clouds))
 
 
 RunOpt = Annotated[str | None, typer.Option(

@@ -26,7 +26,17 @@ from riftdrill import paths
 from riftdrill.drivers import redactor_for
 from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
-from riftdrill.load import aggregate, endrun, failover, histograms, kafka
+from riftdrill.load import (
+    aggregate,
+    backlog,
+    endrun,
+    failover,
+    hdrlog,
+    histograms,
+    kafka,
+    ombresult,
+    openmetrics,
+)
 from riftdrill.load.consumer_ledger import consumer_ledger_files
 from riftdrill.load.fence import WRITE_TIMEOUT_S
 from riftdrill.load.hubload import HubLoad, HubOutcome, start_hub_load
@@ -409,6 +419,10 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
     hub_rate = hub_rate_of(spec, inv)
     hub: HubLoad | None = None
     hub_outcome: HubOutcome | None = None
+    building = (backlog.BacklogPhase(load_dir, spec.backlog_bytes, spec.backlog_drain_ratio,
+                                     spec.size_bytes, spec.warmup_s)
+                if spec.backlog_bytes > 0 else None)  # fmt: skip
+    backlog_outcome: backlog.BacklogOutcome | None = None
     try:
         tails = _start_tails(mirror_tails(spec, inv, clouds, load_dir, run_start_ns, security),
                              load_dir)
@@ -434,6 +448,10 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                 time.sleep(0.5)
                 prog.update()
                 fencer.poll(procs)
+                if building is not None and prog.tail.lines:
+                    # from the first second the load processes measured, as the OMB result's
+                    building.update(time.time() - min(d["t"] for d in prog.tail.lines),
+                                    prog.sent, prog.consumed, fencer.thread is not None)
         except KeyboardInterrupt:
             interrupted = True
             if hub is not None:
@@ -447,6 +465,8 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
         if any(p.poll() is None for _, p, _ in procs):
             interrupted = True
             _stop_workers(procs, fencer, stop_grace_s(spec))
+        if building is not None:
+            backlog_outcome = building.release()  # no consumer stays paused
         fencer.finish(procs)
         if hub is not None:
             hub_outcome = hub.finish()  # the sink drains while the mirror tails end
@@ -472,10 +492,20 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                                for name, _, _ in tails],
             "spec": spec.to_json(),
             **({"hub": hub_outcome.summary()} if hub_outcome is not None else {}),
+            **({"backlog": backlog_outcome.model_dump()} if backlog_outcome is not None else {}),
         },
     )
+    write_exports(load_dir, f"{ombresult.DRIVER_PREFIX}-{inv.engine}-{inv.topology}", len(clouds))
     _write_state(load_dir, {"state": "done", "interrupted": interrupted})
     return LoadResult.from_summary(run_dir, summary)
+
+
+def write_exports(load_dir: Path, driver: str, clouds: int) -> None:
+    """The run in the field's formats, from what aggregate.finalize wrote: OMB's result JSON,
+    HdrHistogram interval logs, an OpenMetrics timeline (docs/load.md)."""
+    ombresult.write_result(load_dir, driver, clouds)
+    hdrlog.write_logs(load_dir)
+    openmetrics.write_openmetrics(load_dir)
 
 
 def _stop_workers(procs: Procs, fencer: _Fencer, grace_s: float) -> None:

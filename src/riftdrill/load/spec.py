@@ -70,6 +70,14 @@ class LoadSpec:
     # 0: none. After the load, up to hub_drain_s for the sink to show every final state.
     hub_rate_per_s: float | None = None
     hub_drain_s: float = DEFAULT_HUB_DRAIN_S
+    # An OpenMessaging Benchmark workload's name (load/omb.py) and warm-up: the first warmup_s
+    # of duration_s run but are left out of the OMB result (load/ombresult.py), as OMB does.
+    workload_name: str | None = None
+    warmup_s: float = 0.0
+    # OMB's consumerBacklogSizeGB / backlogDrainRatio (load/backlog.py): after the warm-up the
+    # consumers pause until the backlog is this big, then drain it. 0: no backlog phase.
+    backlog_bytes: int = 0
+    backlog_drain_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         _need(self.profile in PROFILES, "profile",
@@ -181,3 +189,11 @@ def validate(s: LoadSpec) -> None:
           "workload)")  # fmt: skip
     _need(_is_num(s.hub_drain_s) and 0 <= s.hub_drain_s <= MAX_HUB_DRAIN_S, "hub_drain_s",
           f"{s.hub_drain_s!r} must be seconds in [0, {MAX_HUB_DRAIN_S:g}]")  # fmt: skip
+    _need(_is_num(s.warmup_s) and 0 <= s.warmup_s < s.duration_s, "warmup_s",
+          f"{s.warmup_s!r} must be seconds in [0, duration_s)")  # fmt: skip
+    _need(isinstance(s.backlog_bytes, int) and s.backlog_bytes >= 0, "backlog_bytes",
+          f"{s.backlog_bytes!r} must be bytes >= 0 (0: no backlog phase)")  # fmt: skip
+    _need(s.backlog_bytes == 0 or (s.consumers and s.consumers_per_cloud > 0), "backlog_bytes",
+          "a backlog phase needs consumers to pause and drain: turn consumers on")  # fmt: skip
+    _need(_is_num(s.backlog_drain_ratio) and 0 <= s.backlog_drain_ratio <= 1,
+          "backlog_drain_ratio", f"{s.backlog_drain_ratio!r} must be in [0, 1]")  # fmt: skip

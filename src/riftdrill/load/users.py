@@ -36,7 +36,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.load import endrun, kafka
+from riftdrill.load import backlog, endrun, kafka
 from riftdrill.load.consumer_ledger import (
     POLL_CORRUPT,
     POLL_EARLIER_RUN,
@@ -158,6 +158,23 @@ class LoadContext:
     assigned: int = 0  # consumer users that got their first assignment
     closed: bool = False
     draining: gevent.event.Event | None = None  # set once drain() finished
+    backlog_paused: bool = False  # the runner's load/consumers-paused, read every PAUSE_CHECK_S
+    backlog_checked_at: float = 0.0
+
+
+PAUSE_CHECK_S = 0.25
+
+
+def consumers_paused(ctx: LoadContext) -> bool:
+    """The backlog phase (load/backlog.py) wants this process's consumers paused; never once
+    its producers are done, so the run always reads on to its fences."""
+    if ctx.draining is not None:
+        return False
+    now = time.monotonic()
+    if now - ctx.backlog_checked_at >= PAUSE_CHECK_S:
+        ctx.backlog_checked_at = now
+        ctx.backlog_paused = backlog.pause_path(ctx.load_dir).exists()
+    return ctx.backlog_paused
 
 
 def process_index(env: Environment, opts: Any) -> int:
@@ -390,6 +407,8 @@ def drain(ctx: LoadContext, timeout_s: float) -> None:
                 p.producer.poll(0.05)
             p.close()
         endrun.write_marker(endrun.marker_path(ctx.load_dir, ctx.worker))
+        for c in ctx.consumers:
+            c.follow_backlog_pause()  # ctx.draining is set: a paused consumer resumes
         _drain_consumers(ctx, time.monotonic() + float(ctx.opts.rd_fence_wait_s))
     finally:
         for c in ctx.consumers:
@@ -762,6 +781,7 @@ class KafkaConsumerUser(User):
         self.commits_asked = 0
         self.commits_answered = 0
         self.closing = False
+        self.backlog_paused: set[int] = set()  # partitions paused for the backlog phase
 
     def on_start(self) -> None:
         ctx = context_of(self.environment)
@@ -851,6 +871,7 @@ class KafkaConsumerUser(User):
         self.epoch += 1
         self._start_positions(consumer, partitions)
         consumer.assign(partitions)
+        self.backlog_paused = set()  # a new assignment fetches: follow_backlog_pause re-pauses
         member = consumer.memberid() or ""
         now = time.time_ns()
         for tp in partitions:
@@ -944,7 +965,24 @@ class KafkaConsumerUser(User):
         if self.consumer is None:
             gevent.sleep(0.05)
             return
+        self.follow_backlog_pause()
         gevent.sleep(0 if self.poll_batch() else 0.002)
+
+    def follow_backlog_pause(self) -> None:
+        """Pause (or resume) the assignment as the backlog phase asks; polling goes on, so the
+        member stays in its group (max.poll.interval.ms) and serves its rebalances."""
+        consumer = self.consumer
+        want = consumers_paused(self.ctx)
+        if consumer is None or (not want and not self.backlog_paused):
+            return
+        with contextlib.suppress(KafkaException, RuntimeError):
+            parts = consumer.assignment()
+            if not want:
+                consumer.resume(parts)
+                self.backlog_paused = set()
+            elif {tp.partition for tp in parts} != self.backlog_paused:
+                consumer.pause(parts)
+                self.backlog_paused = {tp.partition for tp in parts}
 
     def poll_batch(self) -> int:
         """One non-blocking consume: every record into the ledger, riftdrill records of this
