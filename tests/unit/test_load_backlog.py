@@ -1,16 +1,19 @@
 """Backlog build-and-drain (OMB's consumerBacklogSizeGB): the runner pauses the consumers after
 the warm-up, resumes them at the backlog size, times the drain to OMB's level, and never leaves
-a consumer paused; consumers follow the pause file until their producers are done."""
+a consumer paused; consumers follow the pause file until their producers are done.
+
+riftdrill.load.users imports Locust, which monkey-patches the standard library (gevent): the
+consumers' side runs in a child process, as tests/unit/test_load_drain.py does, so the patching
+cannot reach the tests that run after these.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-import gevent.event
-
 from riftdrill.load import backlog
-from riftdrill.load.metrics import ProcessMetrics
-from riftdrill.load.users import LoadContext, consumers_paused
 
 SIZE = 1000  # bytes a message
 
@@ -59,13 +62,30 @@ def test_producers_done_resumes_and_release_never_leaves_a_pause(tmp_path: Path)
     assert out.phase == "build" and not backlog.pause_path(other).exists()
 
 
+_FOLLOW = """
+import sys
+from pathlib import Path
+
+import gevent.event
+
+from riftdrill.load import backlog
+from riftdrill.load.metrics import ProcessMetrics
+from riftdrill.load.users import LoadContext, consumers_paused
+
+root = Path(sys.argv[1])
+ctx = LoadContext(opts=None, load_dir=root, metrics=ProcessMetrics(root / "m.jsonl"),
+                  run_start_ns=0)
+assert not consumers_paused(ctx)
+backlog.pause_path(root).write_text("paused\\n")
+ctx.backlog_checked_at = 0.0  # the next call reads the file again
+assert consumers_paused(ctx)
+ctx.draining = gevent.event.Event()  # the process's producers stopped: read to the fences
+assert not consumers_paused(ctx)
+ctx.metrics.close()
+"""
+
+
 def test_consumers_follow_the_pause_file_until_their_producers_are_done(tmp_path: Path) -> None:
-    ctx = LoadContext(opts=None, load_dir=tmp_path, metrics=ProcessMetrics(tmp_path / "m.jsonl"),
-                      run_start_ns=0)  # fmt: skip
-    assert not consumers_paused(ctx)
-    backlog.pause_path(tmp_path).write_text("paused\n")
-    ctx.backlog_checked_at = 0.0  # the next call reads the file again
-    assert consumers_paused(ctx)
-    ctx.draining = gevent.event.Event()  # the process's producers stopped: read to the fences
-    assert not consumers_paused(ctx)
-    ctx.metrics.close()
+    proc = subprocess.run([sys.executable, "-c", _FOLLOW, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
