@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = ROOT / "infra" / "envs" / "aws-gcp"
 REQUIRED = {"allowed_aws_account_ids": ["123456789012"], "gcp_project_id": "rd-drills-1234",
             "engine_version": "1.5.5", "engine_url": "https://example.invalid/automq.tgz",
-            "engine_sha256": "0" * 64}
+            "engine_sha256": "0" * 64, "aws_ami_id": "ami-0123456789abcdef0"}
 
 
 @pytest.fixture(scope="module")

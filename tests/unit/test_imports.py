@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "redact"),
     ("paths", "host", "guard", "context", "gcpause"),
     ("inventory", "native"),
+    ("expiry",),
     ("security",),
     ("engines", "terraform"),
     ("hub",),

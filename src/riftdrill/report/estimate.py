@@ -74,20 +74,32 @@ class Estimate(BaseModel):
     within_budget: bool | None = None
 
 
+# The env's fallback when `controllers` is null (main.tf, local.controllers): by topology.
+_CONTROLLERS_BY_TOPOLOGY = re.compile(
+    r'var\.topology\s*==\s*"stretched"\s*\?\s*\{\s*aws\s*=\s*(\d+)\s*,\s*gcp\s*=\s*(\d+)\s*\}'
+    r'\s*:\s*\{\s*aws\s*=\s*(\d+)\s*,\s*gcp\s*=\s*(\d+)\s*\}')
+
+
 def _env_counts(env: Path) -> tuple[int, dict[Cloud, int]]:
-    """The env's default brokers per cloud and controllers per cloud."""
+    """The env's default brokers per cloud and controllers per cloud: the `controllers`
+    default, or (null) main.tf's fallback for the default topology."""
     brokers = tfconfig.number_default(env, "brokers_per_cloud")
-    found = {v.name: v for v in tfconfig.variables(env)}.get("controllers")
-    controllers: dict[Cloud, int] = {}
-    for cloud in CLOUDS:
-        value = None
-        if found is not None and found.default is not None:
-            m = re.search(rf"\b{cloud}\s*=\s*(\d+)", found.default)
-            value = int(m.group(1)) if m else None
-        if value is None:
-            raise ValidationError(f"{env}: variable 'controllers' has no default for {cloud}")
-        controllers[cloud] = value
-    return brokers, controllers
+    variables = {v.name: v for v in tfconfig.variables(env)}
+    found = variables.get("controllers")
+    default = found.default if found is not None else None
+    if default is not None and default.strip() != "null":
+        counts = {c: re.search(rf"\b{c}\s*=\s*(\d+)", default) for c in CLOUDS}
+        if all(counts.values()):
+            return brokers, {c: int(m.group(1)) for c, m in counts.items() if m}
+    topology = variables.get("topology")
+    fallback = _CONTROLLERS_BY_TOPOLOGY.search((env / "main.tf").read_text())
+    if topology is None or topology.default is None or fallback is None:
+        raise ValidationError(f"{env}: no default for variable 'controllers' nor main.tf's "
+                              "fallback by topology: give `controllers` a default in variables.tf")
+    stretched = topology.default.strip().strip('"') == "stretched"
+    aws, gcp = (fallback.group(1), fallback.group(2)) if stretched else (fallback.group(3),
+                                                                          fallback.group(4))
+    return brokers, {"aws": int(aws), "gcp": int(gcp)}
 
 
 def _type_note(cloud: str, role: str, module_type: str, priced: str | None) -> str | None:

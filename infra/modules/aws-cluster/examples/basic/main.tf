@@ -18,6 +18,7 @@ module "aws" {
   azs        = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
   peer_cidrs = ["10.50.0.0/20"]
   link_name  = "rd-aws-gcp"
+  ami_id     = "ami-0123456789abcdef0" # pinned by id: scripts/cloud/print-ami.sh prints the current one
 
   engine_version = "1.5.5"
   engine_url     = "https://github.com/AutoMQ/automq/releases/download/1.5.5/automq-1.5.5_kafka-3.9.0.tgz"
