@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from riftdrill import guard
 from riftdrill.cloud import reaper
@@ -40,14 +38,6 @@ GCP_CIDR = "10.50.0.0/20"
 TAGS = [{"Key": "riftdrill:drill-target", "Value": "true"},
         {"Key": "riftdrill:deployment", "Value": "rd"}]
 
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from riftdrill.cloud.inventory import inventory_from_outputs
 from riftdrill.cloud.transport import (
@@ -65,14 +64,6 @@ def with_load_nodes(raw: dict[str, Any], instance_id: str = "i-0123456789abcdef0
 
 # -- the servers and fakes --------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -20,14 +20,12 @@ import stat
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from riftdrill.cloud import ami
 from riftdrill.cloud.render import (
@@ -289,14 +287,6 @@ def test_gce_attaches_the_data_disk_the_cloud_init_looks_for() -> None:
 
 
 # ---- print-ami against moto ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
