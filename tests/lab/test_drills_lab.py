@@ -1,11 +1,14 @@
 """Drills against the real lab: a killed broker and a severed link under acks=all load lose no
 acknowledged record, and a drill interrupted mid-fault leaves no fault behind.
 
-Short durations via --var (each drill ~60 s on the 2-core machine); the file takes ~4 min.
+Short durations via --var (each drill ~60 s on the 2-core machine); the file takes ~4 min. The
+broker-kill drill also checks the broker timeline (cluster.jsonl) and the logs kept with the run:
+one drill for both, as each costs ~3 min of the lab suite.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from riftdrill.chaos import brokerlogs
 from riftdrill.inventory import Inventory
 from tests.conftest import ROOT, riftdrill, status
 
@@ -112,15 +116,62 @@ def assert_passed_without_loss(rc: int, summary: dict[str, Any], kind: str) -> N
         assert (run / name).exists(), name
 
 
-def test_broker_kill_drill_loses_nothing_and_heals(lab: Inventory) -> None:
-    rc, summary = drill("broker-kill", "--var", "hold_s=12", *SHORT)
+def test_broker_kill_drill_loses_nothing_heals_and_keeps_the_broker_timeline(lab: Inventory) -> None:
+    # the broker leading the most partitions of the load's topic, so leaders must move
+    rc, summary = drill("broker-kill", "--var", "broker=leader", "--var", "hold_s=12", *SHORT)
     assert_passed_without_loss(rc, summary, "kill_broker")
-    assert summary["fault_windows"][0]["target"] == "aws-2"
+    assert summary["fault_windows"][0]["target"] in {b.name for b in lab.brokers}
     # The cost report's object-store figures are measured around the drill: moto counts requests.
     usage = summary["store_usage"]
     assert set(usage) == {s.name for s in lab.stores}
     assert usage["aws-s3"]["requests_measured"] is True and "error" not in usage["gcp-gcs"]
+    assert_broker_timeline_and_logs(lab, summary)
     assert_lab_healthy()
+
+
+def _timeline_lines(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in (run / "cluster.jsonl").read_text().splitlines()]
+
+
+def assert_broker_timeline_and_logs(lab: Inventory, summary: dict[str, Any]) -> None:
+    """A broker-kill's cluster.jsonl shows the partitions going under-replicated while the
+    broker is dead and back to fully replicated at the end, the leaders moving off the killed
+    broker, and its log lines kept with the run."""
+    run = ROOT / "results" / "runs" / summary["run_id"]
+    [window] = summary["fault_windows"]
+    killed_name = window["target"]
+    killed = lab.broker(killed_name).id
+    lines = _timeline_lines(run)
+    block = summary["cluster_timeline"]
+    assert block["samples"] == len(lines) >= 20  # once a second over a ~60 s drill
+    assert all(b["ts_s"] - a["ts_s"] < 3 for a, b in itertools.pairwise(lines))
+
+    before = [ln for ln in lines if ln["ts_s"] < window["start_s"] and ln["partitions"]]
+    during = [ln for ln in lines if window["start_s"] + 2 <= ln["ts_s"] <= window["end_s"]]
+    assert before and during
+    assert all(ln["error"] is None for ln in before), before[-1]["error"]
+    assert killed in before[-1]["brokers_up"]
+    led_before = {(p["topic"], p["partition"]) for p in before[-1]["partitions"]
+                  if p["leader"] == killed}
+    assert led_before, "the killed broker led no partition of the drill's topic"
+    # while it is dead (the controller notices after broker.session.timeout.ms): under-replicated,
+    # unregistered, and no partition led by it
+    assert max(ln["under_replicated"] for ln in during) > 0
+    assert block["max_under_replicated"] > 0 and block["max_offline"] == 0
+    assert any(killed not in ln["brokers_up"] for ln in during)
+    assert all(p["leader"] != killed for p in during[-1]["partitions"])
+    # at the end it is back and every partition fully replicated again
+    assert lines[-1]["under_replicated"] == 0 and killed in lines[-1]["brokers_up"]
+    # KRaft: the quorum's leader is known in (nearly) every sample
+    assert sum(ln["quorum"] is not None for ln in lines) >= len(lines) - 3
+    assert all(ln["controller"] >= 0 for ln in before)
+
+    # the killed broker's log lines of the run's span, with the restart in them
+    assert f"logs/{killed_name}.log" in block["logs"] and block["logs_note"] is None
+    text = (run / "logs" / f"{killed_name}.log").read_bytes()
+    stamps = [ts for ts in map(brokerlogs.line_ts, text.splitlines()) if ts is not None]
+    assert stamps and stamps[0] >= window["start_s"] - 120 and stamps[-1] >= window["end_s"]
+    assert b"started" in text  # Kafka's "[KafkaRaftServer nodeId=...] Kafka Server started"
 
 
 def test_link_sever_drill_loses_nothing_and_heals(lab: Inventory) -> None:

@@ -77,7 +77,7 @@ def test_omb_workload_writes_omb_result_hdr_logs_and_openmetrics(lab: Inventory,
     data = json.loads((load / ombresult.RESULT_FILE).read_text())
     assert list(data) == TEST_RESULT_FIELDS
     assert_chartable(data)
-    assert data["workload"] == "smoke 1 topic / 6 partitions / 100b / 2p 2c / 500"
+    assert data["workload"] == "smoke 1 topic / 6 partitions / 100b / 2p 2c / 500 / backlog"
     assert data["driver"] == f"riftdrill-{lab.engine}-{lab.topology}"
     assert (data["messageSize"], data["partitions"], data["producersPerTopic"],
             data["consumersPerTopic"]) == (100, 6, 2, 2)  # fmt: skip
