@@ -37,6 +37,7 @@ from riftdrill.chaos import calibrate
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.deploy import ENGINES
 from riftdrill.errors import RiftdrillError
+from riftdrill.load.overhead import paired_overhead
 from riftdrill.report import columns
 from riftdrill.report.compare import CompareDoc, load_compare
 from riftdrill.report.runs import RunData, RunInputError, load_run, run_dirs
@@ -302,19 +303,9 @@ def _bench_load(b: dict[str, Any]) -> list[str]:
                        if len(ratios) > 1 else "",
                        f"goal at least {_g(ratio_goal)}" if ratio_goal is not None else ""])
              + "."]
-    overhead = _num(b.get("ledger_overhead"))
+    overhead = _ledger_overhead(b, with_l, without)
     if overhead is not None:
-        per_pair = [1 - w / wo for w, wo in zip(with_l, without, strict=False) if wo]
-        goal = _num(b.get("ledger_overhead_goal"))
-        no_ledger = _num(_get(b, "runs", "riftdrill_no_ledger", "msgs_per_s"))
-        lines.append(
-            "- **Ledger overhead** (same bench): 1 - (msg/s with the ledger / without)"
-            + (f", medians of {len(per_pair)} alternating on/off pairs" if len(per_pair) > 1
-               else "")
-            + f": {_pct(overhead)}"
-            + _paren([f"per pair {', '.join(_pct(p) for p in per_pair)}" if len(per_pair) > 1
-                      else "", f"goal at most {_pct(goal)}" if goal is not None else ""])
-            + f"; without the ledger {_k(no_ledger)} msg/s{_paren([spread(no_ledger, without, _k)])}.")
+        lines.append(overhead)
     best = _num(b.get("max_rate_p99_publish_delay_under_5ms"))
     steps = _list(b.get("search"))
     if best is not None:
@@ -323,6 +314,31 @@ def _bench_load(b: dict[str, Any]) -> list[str]:
                      f"{_k(best)} msg/s ({len(steps)}-step bisection"
                      + (f" of {_g(step_s, ' s')} runs" if step_s is not None else "") + ").")
     return lines
+
+
+def _ledger_overhead(b: dict[str, Any], with_l: list[float], without: list[float]) -> str | None:
+    """The ledger overhead line: recomputed from the file's raw pairs (load/overhead.py) when
+    it has them, so the figure cannot drift from the measurements; else the file's number."""
+    goal = _num(b.get("ledger_overhead_goal"))
+    no_ledger = _num(_get(b, "runs", "riftdrill_no_ledger", "msgs_per_s"))
+    try:
+        paired = paired_overhead(with_l, without) if with_l else None
+    except ValueError:
+        paired = None
+    if paired is not None and len(paired.pairs) > 1:
+        how = (f"the median of {len(paired.pairs)} alternating on/off pairs' own overheads "
+               "(1 - msg/s with the ledger / without, per pair)")
+        figure = _pct(paired.median)
+        parts = [f"pairs {', '.join(_pct(p) for p in paired.pairs)}",
+                 f"spread {_pct(paired.min)} to {_pct(paired.max)}"]
+    else:
+        published = _num(b.get("ledger_overhead"))
+        if published is None:
+            return None
+        how, figure, parts = "1 - (msg/s with the ledger / without)", _pct(published), []
+    parts.append(f"goal at most {_pct(goal)}" if goal is not None else "")
+    return (f"- **Ledger overhead** (same bench): {how}: {figure}{_paren(parts)}"
+            f"; without the ledger {_k(no_ledger)} msg/s{_paren([spread(no_ledger, without, _k)])}.")
 
 
 def _bench_verify(b: dict[str, Any]) -> list[str]:
