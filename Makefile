@@ -76,7 +76,7 @@ bench: setup
 report: setup
 	$(RD) report
 
-# The figures README.md and docs/drills.md quote, regenerated from results/ (between markers).
+# The figures README.md, docs/drills.md and docs/load.md quote, regenerated from results/ (between markers).
 figures: setup
 	$(RD) report --figures
 

@@ -190,3 +190,114 @@ def test_a_hub_price_for_an_unknown_role_is_named(tmp_path: Path) -> None:
     path = _prices(tmp_path, "hub_instance_hour: {kafka_connect: {aws: 0.5}}\n")
     with pytest.raises(ValidationError, match=r"hub_instance_hour\.kafka_connect"):
         load_prices(path)
+
+
+# ---- baseline vs fault, prices with sources, two committed runs (issue 19) ------------------
+
+def _timeline(rates: list[int], t0: int = 1000) -> list[dict[str, object]]:
+    return [{"t": t0 + i, "sent": r, "acked": r} for i, r in enumerate(rates)]
+
+
+def test_a_month_is_the_baseline_rate_and_the_fault_is_the_extra(tmp_path: Path) -> None:
+    """100 records/s before the fault, 300/s (retries) during it: a month at 100/s, and what the
+    run used beyond 100/s over its load seconds is the fault's own cost."""
+    from riftdrill.report.cost import load_rates
+
+    # the first second is partial, the second cloud's producers start a second later
+    timeline = _timeline([50, 60] + [100] * 9 + [300] * 10)
+    fault = {"kind": "kill_broker", "target": "aws-1", "start_s": 1011.0, "end_s": 1021.0}
+    rates = load_rates(timeline, 1011.0)
+    assert (rates.records_sent, rates.load_s, rates.baseline_s) == (4010, 21.0, 10.0)
+    assert rates.baseline_records_per_s == 100.0  # the median: the ramp is not the steady state
+    assert (rates.since_fault_records, rates.since_fault_s) == (3000, 10.0)
+    summary = _summary(link_bytes={"aws-to-gcp": {"bytes": 4_010_000_000, "packets": 1}},
+                       fault_windows=[fault])
+    cost = price_usage(usage_from_summary(summary, timeline), load_prices(_prices(tmp_path)))
+    egress = cost.lines[0]
+    assert cost.month_basis == "baseline"
+    per_record_gb = 4.01 / 4010
+    assert egress.monthly == pytest.approx(per_record_gb * 100 * HOURS_PER_MONTH * 3600 * 0.09)
+    assert egress.fault == pytest.approx(per_record_gb * (3000 - 100 * 10) * 0.09)
+    assert egress.drill == pytest.approx(4.01 * 0.09)
+    assert cost.fault_total == pytest.approx(egress.fault)
+    # no baseline window (the fault came first): the run's average, said in a note
+    early = price_usage(usage_from_summary(summary, _timeline([100] * 20, t0=1011)),
+                        load_prices(_prices(tmp_path)))
+    assert early.month_basis == "run_average" and early.fault_total == 0
+    assert any("no baseline window" in n for n in early.notes)
+    assert any(n.startswith("cross-zone transfer: not measured") for n in early.notes)
+
+
+def test_brokers_fall_back_on_the_target_envs_default_and_the_modules_types(tmp_path: Path) -> None:
+    from riftdrill.report.deployment import deployment_defaults
+
+    dep = deployment_defaults(ROOT / "infra", "local")
+    assert dep.brokers_per_cloud == 2 and dep.source == "infra/envs/local"
+    assert dep.broker_types == {"aws": "m7i.xlarge", "gcp": "n2-standard-4"}
+    link = {"aws-to-gcp": {"bytes": 1, "packets": 1}, "gcp-to-aws": {"bytes": 1, "packets": 1}}
+    usage = usage_from_summary(_summary(link_bytes=link), deployment=dep)
+    assert usage.brokers_by_cloud == {"aws": 2, "gcp": 2}
+    cost = price_usage(usage, load_prices(ROOT / "prices.yaml"))
+    by = {c.item: c for c in cost.lines}
+    assert by["brokers in aws (m7i.xlarge)"].quantity == pytest.approx(2.0)  # 2 x 1 h
+    assert not any("prices.yaml prices" in n for n in cost.notes)  # the same machines
+    # recorded brokers win; a controller-only node is no broker-hour
+    recorded = usage_from_summary(_summary(link_bytes=link, brokers=[
+        {"name": "aws-1", "cloud": "aws", "roles": ["broker", "controller"]},
+        {"name": "aws-c", "cloud": "aws", "roles": ["controller"]}]), deployment=dep)
+    assert recorded.brokers_by_cloud == {"aws": 1}
+    assert "1 controller-only nodes: not priced" in recorded.notes
+
+
+def test_prices_with_a_source_and_date_per_line(tmp_path: Path) -> None:
+    from riftdrill.report.cost import price_entries
+
+    path = _prices(tmp_path)
+    path.write_text(path.read_text().replace(
+        "egress_per_gb: {aws: 0.09, gcp: 0.12}",
+        'egress_per_gb: {aws: {price: 0.09, source: "list", as_of: "2025-06-01"}, gcp: 0.12}'))
+    assert load_prices(path).egress_per_gb == {"aws": 0.09, "gcp": 0.12}  # both forms
+    path.write_text(path.read_text().replace('source: "list"', 'sourse: "list"'))
+    with pytest.raises(ValidationError, match=r"unknown field 'egress_per_gb\.aws\.sourse'"):
+        load_prices(path)
+    path.write_text(path.read_text().replace('sourse: "list", ', ""))
+    with pytest.raises(ValidationError, match=r"egress_per_gb\.aws\.source: Field required"):
+        load_prices(path)
+    # the shipped table: every price has its source and date, and says it was not fetched
+    import yaml
+
+    text = (ROOT / "prices.yaml").read_text()
+    _, entries = price_entries(yaml.safe_load(text))
+    assert entries and all(e is not None and e.source and e.as_of for e in entries.values()), \
+        [k for k, e in entries.items() if e is None]
+    assert "not fetched" in text
+
+
+RUNS = ROOT / "results" / "runs"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("20261202T032002Z-broker-kill", "20261202T064452Z-broker-kill"),  # kafka, stretched, lab
+])
+def test_two_committed_runs_of_a_drill_price_within_10_percent(a: str, b: str) -> None:
+    """Recomputed from each run's files as `riftdrill report` does (runs.load_run, then
+    render.run_cost): broker-hours, store requests and link egress on the baseline rate."""
+    from riftdrill.report.render import run_cost
+    from riftdrill.report.runs import load_run
+
+    prices = load_prices(ROOT / "prices.yaml")
+    runs = [load_run(RUNS / r) for r in (a, b)]
+    assert {(r.summary.experiment, r.summary.engine, r.summary.topology) for r in runs} == {
+        ("broker-kill", "kafka", "stretched")}
+    costs = [run_cost(r, prices) for r in runs]
+    assert all(c.month_basis == "baseline" for c in costs)
+    for c in costs:  # complete: brokers, stores and both link directions are priced
+        items = {line.item.split(" (")[0] for line in c.lines}
+        assert {"brokers in aws", "brokers in gcp", "egress aws-to-gcp", "egress gcp-to-aws",
+                "aws-s3 PUT/LIST", "gcp-gcs PUT/LIST"} <= items
+    low, high = sorted(c.monthly_total for c in costs)
+    assert high <= 1.10 * low, (low, high)
+    # the part that moves with the run (traffic and requests), not only the brokers' hours
+    traffic = sorted(sum(line.monthly for line in c.lines if not line.item.startswith("brokers"))
+                     for c in costs)
+    assert traffic[1] <= 1.10 * traffic[0], traffic

@@ -29,6 +29,20 @@ def test_committed_docs_are_up_to_date_with_committed_results() -> None:
     blocks = {d.path.relative_to(ROOT).as_posix(): set(d.blocks) for d in out}
     assert blocks["README.md"] >= {"bench", "suites", "compare"}
     assert blocks["docs/drills.md"] >= {"suite", "suite-tansu", "drill-bench"}
+    assert blocks["docs/load.md"] >= {"load-bench"}
+
+
+def test_readme_performance_paragraph_is_the_generators_output() -> None:
+    """README's load figures are exactly what the generator writes from the committed
+    results/bench/*.json, each with how it was measured and its spread (issue 19, item 6)."""
+    readme = (ROOT / "README.md").read_text()
+    span = next(s for s in find_blocks(readme, "README.md") if s.name == "bench")
+    expected = figures.render_block("bench", load_results(ROOT / "results"))
+    assert readme[span.start:span.end].strip("\n") == expected
+    load = figures.render_block("load-bench", load_results(ROOT / "results"))
+    assert load in expected  # docs/load.md quotes the same lines
+    assert "pairs 30.8 %, -4.5 %, 4.8 %" in load and ": 4.8 % (" in load
+    assert "not like for like" in load and "JVM start included" in load
 
 
 def test_a_typed_figure_in_a_committed_block_is_caught(tmp_path: Path) -> None:
@@ -135,7 +149,10 @@ def results(tmp_path: Path) -> Path:
                  "riftdrill_no_ledger": {"msgs_per_s": 50000.0},
                  "ledger_pairs": {"with": [30000.0, 40000.0, 45000.0],
                                   "without": [50000.0, 50000.0, 45000.0]}},
-        "search": [{"duration_s": 6.0}, {"duration_s": 6.0}]})
+        "search": [{"duration_s": 6.0, "target_rate_per_s": 40000.0, "ok": False,
+                    "publish_delay_p99_ms": 55.3},
+                   {"duration_s": 6.0, "target_rate_per_s": 25720.0, "ok": True,
+                    "publish_delay_p99_ms": 2.49}]})
     _write(res / "bench" / "verify.json", {
         "measured_at": "2026-05-02T12:00:00+00:00", "host": host, "records": 1000000,
         "records_per_s": 889420, "records_per_cpu_s": 891942,
@@ -234,13 +251,18 @@ def test_bench_says_how_and_shows_the_spread(results: Path) -> None:
     assert "peak resident memory of every process in the lab's namespaces: 1.4 GiB (2 runs, all " \
            "1.4 GiB; goal at most 6 GiB)" in text
     assert "1-min load average 3.1" in text and "measured 2026-05-02" in text
-    assert "40.0k msg/s acked (median of 3 runs, 30.0k-45.0k)" in text
+    assert ("40.0k msg/s acked (mean acks/s of the run's whole inner seconds; median of 3 runs, "
+            "30.0k-45.0k)") in text
     assert "Kafka's `ProducerPerformance` with the same settings" in text
     assert "Ratio riftdrill / ProducerPerformance: 2 (per riftdrill run 1.5-2.25; goal at least " \
-           "0.5)" in text
-    assert ("medians of 3 alternating on/off pairs: 20.0 % (per pair 40.0 %, 20.0 %, 0.0 %; "
+           "0.5; not like for like: a steady-state rate against a whole-run average)" in text
+    # recomputed from the raw pairs: the pairs' own median, not the file's 0.2
+    assert ("the median of 3 alternating on/off pairs' own overheads (1 - msg/s with the ledger / "
+            "without, per pair): 20.0 % (pairs 40.0 %, 20.0 %, 0.0 %; spread 0.0 % to 40.0 %; "
             "goal at most 10.0 %); without the ledger 50.0k msg/s (median of 3 runs, 45.0k-50.0k)") in text
-    assert "25.7k msg/s (2-step bisection of 6 s runs)" in text
+    assert ("25.7k msg/s (2-step bisection of 6 s runs: p99 publish delay 2.49 ms there; the "
+            "lowest rate that failed 40.0k msg/s, p99 55.3 ms)") in text
+    assert "25.3k" not in text and "(its own whole-run average, JVM start included; 1 run)" in text
     assert "889.4k records/s wall clock, 891.9k per CPU-second (1 run)" in text
     assert "**Verifier, end to end** (same bench): 110.0k records/s (median of 3 runs, " \
            "100.0k-120.0k)" in text

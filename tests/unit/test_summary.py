@@ -65,6 +65,10 @@ def test_the_runner_writes_what_the_report_reads(tmp_path: Path) -> None:
     assert (read.fault_windows[0].direction, read.fault_windows[0].healed_by) == ("a-to-b",
                                                                                   "runner")
     assert "store_usage" not in json.loads((run / "summary.json").read_text())  # not measured
+    # the brokers, so the cost report prices broker-hours (issue 19: it never had them)
+    on_disk = json.loads((run / "summary.json").read_text())["brokers"]
+    assert on_disk == [{"name": b.name, "cloud": b.cloud, "roles": list(b.roles)}
+                       for b in inv().brokers] != []
 
 
 def test_the_tolerant_readers_name_fields_of_the_model() -> None:

@@ -847,6 +847,8 @@ def build_summary(run_dir: Path, name: str, exp: dict[str, Any], inv: inventory.
         verdict=VerdictSummary(passed=verdict.passed, reasons=verdict.reasons),
         slo={"violations": [v.model_dump() for v in violations]},
         link_bytes=link_bytes,
+        # the deployment's nodes, for broker-hours in the cost report (no handles or addresses)
+        brokers=[{"name": b.name, "cloud": b.cloud, "roles": list(b.roles)} for b in inv.brokers],
         journal="journal.json",
         load_dir="load",
         chaos={"returncode": outcome.returncode, "interrupted_by": outcome.interrupted_by,

@@ -8,7 +8,7 @@
 an error (exit 2). Unreadable run or comparison directories are listed and skipped (exit 0: the
 rest is rendered);
 a bad price table is an error (exit 2) naming the field. `--figures` regenerates the marked
-blocks of README.md and docs/drills.md from results/ (riftdrill.report.figures); with `--check`
+blocks of README.md, docs/drills.md and docs/load.md from results/ (riftdrill.report.figures); with `--check`
 it writes nothing and exits 1 listing the stale blocks; a broken marker or an unknown block name
 is an error (exit 2).
 """
@@ -47,12 +47,13 @@ def report(
         "results/compare, or its directory (repeatable; the index always covers all).")] = None,
     no_cost: Annotated[bool, typer.Option("--no-cost", help="Leave cost out.")] = False,
     figures: Annotated[bool, typer.Option(
-        "--figures", help="Regenerate the figures blocks of README.md and docs/drills.md from "
-        "results/ instead of rendering reports.")] = False,
+        "--figures", help="Regenerate the figures blocks of README.md, docs/drills.md and "
+        "docs/load.md from results/ instead of rendering reports.")] = False,
     check: Annotated[bool, typer.Option(
         "--check", help="With --figures: write nothing, exit 1 if a block is stale.")] = False,
     doc: Annotated[list[Path] | None, typer.Option(
-        "--doc", help="With --figures: these documents (default: README.md, docs/drills.md).")
+        "--doc", help="With --figures: these documents (default: README.md, docs/drills.md, "
+        "docs/load.md).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -38,7 +38,7 @@ from riftdrill.errors import first_error
 from riftdrill.inventory import LabEngine, SetupName, Topology
 from riftdrill.redact import Redactor
 from riftdrill.report.columns import KEYS, run_figures
-from riftdrill.report.cost import Usage, usage_from_summary
+from riftdrill.report.cost import Usage, run_usage
 from riftdrill.report.runs import RunData, RunInputError
 
 SCHEMA_VERSION = 1
@@ -161,7 +161,7 @@ def entry_from_run(run: RunData) -> CompareEntry:
         time_to_zero_lag_s=rec.time_to_zero_lag_s if rec else None,
         ack_p50_ms=ack.get("p50"), ack_p99_ms=ack.get("p99"), e2e_p50_ms=e2e.get("p50"),
         e2e_p99_ms=e2e.get("p99"), acked=load.get("acked"),
-        usage=usage_from_summary(s), **run_figures(run)))
+        usage=run_usage(s, run.timeline), **run_figures(run)))
 
 
 def build_compare(compare_id: str, runs: list[RunData], title: str = "") -> CompareDoc:

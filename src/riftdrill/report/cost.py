@@ -7,22 +7,33 @@ Usage (what a run measured, all in `summary.json`):
   at the end (the target's driver snapshots the stores before and after the drill:
   `riftdrill.drivers.usage`);
 - broker-hours: the run's brokers (`summary.brokers`, else `params.brokers_per_cloud` in each
-  cloud of the link) x the run's duration, priced per cloud at one instance-hour each;
+  cloud of the link, else the target env's default `brokers_per_cloud`: report/deployment.py)
+  x the run's duration, priced per cloud at one instance-hour of the cluster module's default
+  machine (named in the line; a note when prices.yaml prices another);
 - the integration hub's hours (`topology` hub): a Kafka Connect worker and a PostgreSQL server
   in each cloud of the link (the lab's layout: infra/envs/local, `hub_workers` and
   `hub_databases`) x the run's duration, each one instance-hour of its machine, priced per cloud
   like a broker: `hub_instance_hour.<role>` when prices.yaml has it, else a broker's
-  `instance_hour`.
+  `instance_hour`;
+- cross-zone transfer: not measured anywhere (the lab has one zone per cloud; a cloud target's
+  is billed, not sampled): always a note.
 
-Per month: the drill's traffic and requests per second scaled to a 730-hour month, brokers for
-730 hours, and the bytes stored at the end of the drill kept for the month (the retention
-footprint). It answers "what would this workload cost per month on this engine", not what the
-drill itself cost (that is `total`).
+Link bytes and store requests are counted once per run (before and after), not per window. So
+the load's timeline splits them: the run's usage per record sent, times the **baseline**
+window's send rate (the whole seconds of load before the first fault), is the steady state; a
+month is that rate for 730 hours (brokers for 730 hours; bytes stored at the end kept all
+month). What the run used beyond the baseline rate over the load's seconds is what the **fault**
+cost (`fault`: retries, catch-up, re-sends; negative when sends stalled). A month is therefore
+never the fault's retries extrapolated. Without a baseline window (no timeline, or a fault
+before the load's third second), the month is the run's average rate, and a note says so.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -32,6 +43,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from riftdrill import paths
 from riftdrill.errors import ValidationError
+from riftdrill.report.deployment import Deployment, deployment_defaults, type_note
 
 GB = 1e9  # cloud price lists bill decimal GB
 HOURS_PER_MONTH = 730.0
@@ -73,6 +85,43 @@ class PriceTable(_Strict):
     network_hour: dict[str, dict[str, NonNegativeFloat]] = {}
 
 
+class PriceEntry(_Strict):
+    """One price with where it came from: `{price: 0.09, source: "...", as_of: "2025-06-01"}`.
+    A plain number is still accepted (a table written before sources were kept)."""
+
+    price: NonNegativeFloat
+    source: str = Field(min_length=1)
+    as_of: str = Field(min_length=1)
+
+
+def price_entries(raw: Any, at: str = "") -> tuple[Any, dict[str, PriceEntry | None]]:
+    """The table with every `{price, source, as_of}` replaced by its price, and each price's
+    entry by its dotted path (None: a plain number, no source). A mapping with a `price` key is
+    an entry, so a misspelt `sourse` beside it is an unknown field, not a mistyped number."""
+    if isinstance(raw, dict) and "price" in raw:
+        try:
+            entry = PriceEntry.model_validate(raw)
+        except PydanticValidationError as exc:
+            raise _PriceEntryError(at, exc) from None
+        return entry.price, {at: entry}
+    if isinstance(raw, dict):
+        out: dict[Any, Any] = {}
+        found: dict[str, PriceEntry | None] = {}
+        for key, value in raw.items():
+            out[key], sub = price_entries(value, f"{at}.{key}" if at else str(key))
+            found.update(sub)
+        return out, found
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return raw, {at: None}
+    return raw, {}
+
+
+class _PriceEntryError(Exception):
+    def __init__(self, at: str, exc: PydanticValidationError) -> None:
+        super().__init__(at)
+        self.at, self.exc = at, exc
+
+
 def default_prices_path() -> Path:
     return paths.project_root() / "prices.yaml"
 
@@ -89,15 +138,22 @@ def load_prices(path: Path | None = None) -> PriceTable:
     if not isinstance(raw, dict):
         raise ValidationError(f"{path}: expected a mapping of price fields")
     try:
-        return PriceTable.model_validate(raw)
+        plain, _ = price_entries(raw)
+        return PriceTable.model_validate(plain)
+    except _PriceEntryError as bad:
+        raise _first_error(path, bad.exc, prefix=f"{bad.at}.") from None
     except PydanticValidationError as exc:
-        errors = exc.errors()
-        # An unknown field first: a misspelt name also reports the real one as missing.
-        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        loc = ".".join(str(p) for p in first["loc"])
-        if first["type"] == "extra_forbidden":
-            raise ValidationError(f"{path}: unknown field {loc!r}") from None
-        raise ValidationError(f"{path}: {loc}: {first['msg']}") from None
+        raise _first_error(path, exc) from None
+
+
+def _first_error(path: Path, exc: PydanticValidationError, prefix: str = "") -> ValidationError:
+    errors = exc.errors()
+    # An unknown field first: a misspelt name also reports the real one as missing.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = prefix + ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return ValidationError(f"{path}: unknown field {loc!r}")
+    return ValidationError(f"{path}: {loc}: {first['msg']}")
 
 
 # ---- usage ---------------------------------------------------------------------------------
@@ -123,6 +179,15 @@ class Usage(BaseModel):
     stores: dict[str, StoreUsage] = {}
     brokers_by_cloud: dict[str, int] = {}
     hub_by_cloud: dict[HubRole, dict[str, int]] = {}  # role -> cloud -> machines
+    broker_types: dict[str, str] = {}  # cloud -> the machine priced (cluster module's default)
+    # the load's timeline: records sent over the run, the seconds it ran, and the send rate of
+    # its baseline window; 0 / None: unknown, the month is the run's average rate
+    records_sent: int = 0
+    load_s: float = 0.0
+    baseline_records_per_s: float | None = None
+    baseline_s: float = 0.0
+    since_fault_records: int = 0
+    since_fault_s: float = 0.0
     notes: list[str] = []
 
     @property
@@ -133,20 +198,34 @@ class Usage(BaseModel):
 _LINK = re.compile(r"^(?P<src>[a-z0-9]+)-to-(?P<dst>[a-z0-9]+)$")
 
 
-def usage_from_summary(summary: Any) -> Usage:
-    """Usage of one run from its RunSummary (or anything with the same attributes)."""
+def usage_from_summary(summary: Any, timeline: Sequence[dict[str, Any]] | None = None,
+                       deployment: Deployment | None = None) -> Usage:
+    """Usage of one run from its RunSummary (or anything with the same attributes), its load
+    timeline (load/timeline.json) for the baseline window, and the deployment's defaults for
+    what the summary does not say (report/deployment.py)."""
     notes: list[str] = []
     brokers: dict[str, int] = {}
+    controllers = 0
     for b in summary.brokers:
+        if "broker" not in b.get("roles", ["broker"]):
+            controllers += 1  # a controller-only node: not a broker-hour
+            continue
         cloud = str(b.get("cloud", "?"))
         brokers[cloud] = brokers.get(cloud, 0) + 1
+    if controllers:
+        notes.append(f"{controllers} controller-only nodes: not priced")
     if not brokers:
         per_cloud = summary.params.get("brokers_per_cloud")
         clouds = sorted({m.group(g) for name in summary.link_bytes
                          if (m := _LINK.match(name)) for g in ("src", "dst")})
+        default = deployment.brokers_per_cloud if deployment else None
         if isinstance(per_cloud, int) and clouds:
             brokers = dict.fromkeys(clouds, per_cloud)
             notes.append(f"brokers: {per_cloud} per cloud from params.brokers_per_cloud")
+        elif default is not None and clouds and deployment is not None:
+            brokers = dict.fromkeys(clouds, default)
+            notes.append(f"brokers: {default} per cloud, {deployment.source}'s default "
+                         "brokers_per_cloud (the run did not record its brokers)")
         else:
             notes.append("brokers: unknown (no summary.brokers, no params.brokers_per_cloud); "
                          "broker-hours not priced")
@@ -168,12 +247,70 @@ def usage_from_summary(summary: Any) -> Usage:
     for name, s in stores.items():
         if not s.requests_measured:
             notes.append(f"{name}: request counts are a lower bound ({s.method or 'listing'})")
+    notes.append("cross-zone transfer: not measured (the lab has one zone per cloud; a cloud "
+                 "target's is billed, not sampled)")
+    fault_start = min((w.start_s for w in summary.fault_windows), default=None)
+    rates = load_rates(timeline or [], fault_start)
     return Usage(duration_s=summary.duration_s,
                  link_bytes={k: int(v.get("bytes", 0)) for k, v in summary.link_bytes.items()},
-                 stores=stores, brokers_by_cloud=brokers, hub_by_cloud=hub, notes=notes)
+                 stores=stores, brokers_by_cloud=brokers, hub_by_cloud=hub,
+                 broker_types={c: t for c, t in (deployment.broker_types if deployment else {})
+                               .items() if c in brokers},
+                 records_sent=rates.records_sent, load_s=rates.load_s,
+                 baseline_records_per_s=rates.baseline_records_per_s,
+                 baseline_s=rates.baseline_s, since_fault_records=rates.since_fault_records,
+                 since_fault_s=rates.since_fault_s, notes=notes)
+
+
+def run_usage(summary: Any, timeline: Sequence[dict[str, Any]] | None) -> Usage:
+    """A run's usage as `riftdrill report` prices it: its summary, its load timeline and the
+    defaults of this checkout's infra/ for what the summary does not say."""
+    return usage_from_summary(summary, timeline, _deployment(summary.target))
+
+
+@functools.cache
+def _deployment(target: str) -> Deployment:
+    return deployment_defaults(paths.project_root() / "infra", target)
+
+
+class LoadRates(BaseModel):
+    records_sent: int = 0
+    load_s: float = 0.0
+    baseline_records_per_s: float | None = None
+    baseline_s: float = 0.0
+    # from the first fault's start to the load's end: records sent and whole seconds
+    since_fault_records: int = 0
+    since_fault_s: float = 0.0
+
+
+MIN_BASELINE_S = 2  # whole seconds of load before the fault, after the partial first one
+
+
+def load_rates(timeline: Sequence[dict[str, Any]], fault_start_s: float | None) -> LoadRates:
+    """Records sent over the load, and the baseline rate: the median records/s of the whole
+    seconds (timeline `t`, epoch seconds) that ended before the first fault, less the first
+    (partial) one. The median, because the producers of each cloud start one after the other:
+    a mean over a 10 s baseline counts that ramp as the steady state."""
+    active = [r for r in timeline if isinstance(r.get("t"), int | float)
+              and (r.get("sent") or r.get("acked"))]
+    if not active:
+        return LoadRates()
+    sent = sum(int(r.get("sent") or 0) for r in active)
+    if fault_start_s is None:
+        return LoadRates(records_sent=sent, load_s=float(len(active)))
+    baseline = [int(r.get("sent") or 0) for r in active[1:] if r["t"] + 1 <= fault_start_s]
+    since = [int(r.get("sent") or 0) for r in active if r["t"] + 1 > fault_start_s]
+    rate = statistics.median(baseline) if len(baseline) >= MIN_BASELINE_S else None
+    return LoadRates(records_sent=sent, load_s=float(len(active)),
+                     baseline_records_per_s=float(rate) if rate is not None else None,
+                     baseline_s=float(len(baseline)), since_fault_records=sum(since),
+                     since_fault_s=float(len(since)))
 
 
 # ---- pricing -------------------------------------------------------------------------------
+
+MonthBasis = Literal["baseline", "run_average"]
+
 
 class CostLine(BaseModel):
     item: str
@@ -181,7 +318,8 @@ class CostLine(BaseModel):
     unit: str
     unit_price: float
     drill: float  # cost of what the drill used
-    monthly: float  # the same workload for a 730-hour month
+    monthly: float  # the same workload for a 730-hour month, at the baseline rate
+    fault: float = 0.0  # what the run used beyond the baseline rate: the fault's own cost
 
 
 class Cost(BaseModel):
@@ -191,18 +329,43 @@ class Cost(BaseModel):
     lines: list[CostLine]
     drill_total: float
     monthly_total: float
+    fault_total: float = 0.0
+    month_basis: MonthBasis = "run_average"
     notes: list[str] = []
+
+
+def _traffic_scales(usage: Usage, notes: list[str]) -> tuple[float, float, MonthBasis]:
+    """(month, fault): the shares of the run's traffic that make a month at the baseline rate
+    and that the fault added (records sent from its start beyond the baseline rate); the run's
+    average rate when there is no baseline."""
+    rate = usage.baseline_records_per_s
+    if usage.records_sent > 0 and rate is not None:
+        extra = usage.since_fault_records - rate * usage.since_fault_s
+        notes.append(
+            f"per month: the run's traffic and requests per record sent x the baseline rate "
+            f"({rate:.0f} records/s, the median of {usage.baseline_s:.0f} s before the fault); "
+            f"the fault's cost: the {extra:+.0f} records sent from its start beyond that rate. "
+            "Link and store counters are read once per run, so extra bytes per record during "
+            "the fault (replica catch-up) stay in the run's average, not in the fault's cost")
+        return rate * SECONDS_PER_MONTH / usage.records_sent, extra / usage.records_sent, \
+            "baseline"
+    notes.append("per month: the run's average rate over its whole duration (no baseline window "
+                 "in the load timeline), fault included; the fault's cost not separated")
+    return (SECONDS_PER_MONTH / usage.duration_s if usage.duration_s > 0 else 0.0), 0.0, \
+        "run_average"
 
 
 def price_usage(usage: Usage, prices: PriceTable) -> Cost:
     """Price every measured quantity; anything without a price is a note, never a guess."""
     lines: list[CostLine] = []
     notes = list(usage.notes)
-    scale = SECONDS_PER_MONTH / usage.duration_s if usage.duration_s > 0 else 0.0
+    month, fault, basis = _traffic_scales(usage, notes)
 
-    def add(item: str, qty: float, unit: str, price: float, monthly_qty: float) -> None:
+    def traffic(item: str, qty: float, unit: str, price: float) -> None:
+        # usage that grows with the load (bytes, requests): a month at the baseline rate
         lines.append(CostLine(item=item, quantity=round(qty, 6), unit=unit, unit_price=price,
-                              drill=qty * price, monthly=monthly_qty * price))
+                              drill=qty * price, monthly=qty * month * price,
+                              fault=qty * fault * price))
 
     for name, n_bytes in sorted(usage.link_bytes.items()):
         m = _LINK.match(name)
@@ -210,16 +373,15 @@ def price_usage(usage: Usage, prices: PriceTable) -> Cost:
         if src not in prices.egress_per_gb:
             notes.append(f"no egress price for {src!r} (link {name}); add egress_per_gb.{src}")
             continue
-        gb = n_bytes / GB
-        add(f"egress {name}", gb, "GB", prices.egress_per_gb[src], gb * scale)
+        traffic(f"egress {name}", n_bytes / GB, "GB", prices.egress_per_gb[src])
     for name, s in sorted(usage.stores.items()):
         p = prices.object_store.get(s.api)
         if p is None:
             notes.append(f"no object_store price for api {s.api!r} (store {name})")
             continue
-        add(f"{name} PUT/LIST", s.put / 1000, "1000 req", p.put_per_1000, s.put / 1000 * scale)
+        traffic(f"{name} PUT/LIST", s.put / 1000, "1000 req", p.put_per_1000)
         # DELETE and the rest ("other") are free on both clouds.
-        add(f"{name} GET", s.get / 1000, "1000 req", p.get_per_1000, s.get / 1000 * scale)
+        traffic(f"{name} GET", s.get / 1000, "1000 req", p.get_per_1000)
         stored_gb = s.stored_bytes / GB
         # The drill held the bytes for its duration; a month holds the same footprint all month.
         lines.append(CostLine(
@@ -231,9 +393,19 @@ def price_usage(usage: Usage, prices: PriceTable) -> Cost:
         if cloud not in prices.instance_hour:
             notes.append(f"no instance_hour price for cloud {cloud!r}")
             continue
-        kind = prices.instance_type.get(cloud, "instance")
-        add(f"brokers in {cloud} ({kind})", hours, "instance-hour", prices.instance_hour[cloud],
-            usage.brokers_by_cloud[cloud] * HOURS_PER_MONTH)
+        priced = prices.instance_type.get(cloud)
+        module = usage.broker_types.get(cloud)
+        if module is not None:
+            note = type_note(cloud, "broker", module, priced)
+            if note:
+                notes.append(note)
+        kind = module or priced or "instance"
+        # brokers run the same hours with or without the fault: no fault share
+        lines.append(CostLine(item=f"brokers in {cloud} ({kind})", quantity=round(hours, 6),
+                              unit="instance-hour", unit_price=prices.instance_hour[cloud],
+                              drill=hours * prices.instance_hour[cloud],
+                              monthly=usage.brokers_by_cloud[cloud] * HOURS_PER_MONTH
+                              * prices.instance_hour[cloud]))
     for role, by_cloud in usage.hub_by_cloud.items():
         own = prices.hub_instance_hour.get(role, {})
         for cloud, n in sorted(by_cloud.items()):
@@ -246,8 +418,12 @@ def price_usage(usage: Usage, prices: PriceTable) -> Cost:
             else:
                 notes.append(f"no instance_hour price for cloud {cloud!r} ({role})")
                 continue
-            add(f"{HUB_ROLE_TEXT[role]} in {cloud} ({kind})", n * usage.duration_s / 3600,
-                "instance-hour", price, n * HOURS_PER_MONTH)
+            hours = n * usage.duration_s / 3600
+            lines.append(CostLine(item=f"{HUB_ROLE_TEXT[role]} in {cloud} ({kind})",
+                                  quantity=round(hours, 6), unit="instance-hour",
+                                  unit_price=price, drill=hours * price,
+                                  monthly=n * HOURS_PER_MONTH * price))
     return Cost(currency=prices.currency, prices_as_of=prices.as_of, duration_s=usage.duration_s,
                 lines=lines, drill_total=sum(c.drill for c in lines),
-                monthly_total=sum(c.monthly for c in lines), notes=notes)
+                monthly_total=sum(c.monthly for c in lines),
+                fault_total=sum(c.fault for c in lines), month_basis=basis, notes=notes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -30,21 +30,13 @@ from riftdrill.report.cost import (
     Usage,
     price_usage,
 )
+from riftdrill.report.deployment import CLOUDS, MODULE_VARS, Cloud, module_type, type_note
 
-Cloud = Literal["aws", "gcp"]
-CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
 # Per-hour network parts the modules create with their defaults, and how many: a count, or
 # "nodes" for a part priced per VM it serves (Cloud NAT).
 NETWORK_PARTS: dict[Cloud, dict[str, int | Literal["nodes"]]] = {
     "aws": {"nat_gateway": 1, "vpn_connection": 2},  # aws-cluster, interconnect
     "gcp": {"vpn_tunnel": 4, "cloud_nat_vm": "nodes"},  # interconnect, gcp-cluster
-}
-# The module variables that size each cloud's nodes.
-MODULE_VARS: dict[Cloud, dict[str, str]] = {
-    "aws": {"module": "aws-cluster", "broker": "broker_instance_type",
-            "controller": "controller_instance_type", "disk_gb": "root_volume_size_gb"},
-    "gcp": {"module": "gcp-cluster", "broker": "broker_machine_type",
-            "controller": "controller_machine_type", "disk_gb": "boot_disk_size_gb"},
 }
 
 
@@ -102,13 +94,6 @@ def _env_counts(env: Path) -> tuple[int, dict[Cloud, int]]:
     return brokers, {"aws": int(aws), "gcp": int(gcp)}
 
 
-def _type_note(cloud: str, role: str, module_type: str, priced: str | None) -> str | None:
-    if priced is None or priced.split()[0] == module_type:
-        return None
-    return (f"{cloud} {role}s: prices.yaml prices {priced.split()[0]}, the module's default is "
-            f"{module_type}")
-
-
 def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud: int | None = None,
              controllers: dict[Cloud, int] | None = None, link_gb: float = 0.0) -> Estimate:
     """The cost of `hours` of infra/envs/aws-gcp with its defaults (or the counts given)."""
@@ -128,8 +113,8 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
         mod = infra / "modules" / MODULE_VARS[cloud]["module"]
         nodes[cloud] = Nodes(
             brokers=n_brokers, controllers=n_controllers[cloud],
-            broker_type=tfconfig.string_default(mod, MODULE_VARS[cloud]["broker"]),
-            controller_type=tfconfig.string_default(mod, MODULE_VARS[cloud]["controller"]),
+            broker_type=module_type(infra, cloud, "broker"),
+            controller_type=module_type(infra, cloud, "controller"),
             disk_gb=tfconfig.number_default(mod, MODULE_VARS[cloud]["disk_gb"]))
 
     # Brokers and link egress: the report's own pricing of a run's usage.
@@ -139,7 +124,8 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
     cost = price_usage(usage, prices)
     lines = list(cost.lines)
     # A run's "not measured" notes say nothing here; its "no ... price" notes are missing prices.
-    notes = [n for n in cost.notes if not n.startswith(("object stores", "link bytes"))]
+    notes = [n for n in cost.notes
+             if not n.startswith(("object stores", "link bytes", "cross-zone", "per month"))]
     missing = sum(1 for n in notes if n.startswith("no "))
 
     def hourly(item: str, count: float, unit: str, price: float) -> None:
@@ -148,14 +134,14 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
                               monthly=count * HOURS_PER_MONTH * price))
 
     for cloud, n in nodes.items():
-        note = _type_note(cloud, "broker", n.broker_type, prices.instance_type.get(cloud))
+        note = type_note(cloud, "broker", n.broker_type, prices.instance_type.get(cloud))
         if note:
             notes.append(note)
         if n.controllers:
             if cloud in prices.controller_instance_hour:
                 price = prices.controller_instance_hour[cloud]
-                note = _type_note(cloud, "controller", n.controller_type,
-                                  prices.controller_instance_type.get(cloud))
+                note = type_note(cloud, "controller", n.controller_type,
+                                 prices.controller_instance_type.get(cloud))
                 if note:
                     notes.append(note)
                 kind = n.controller_type

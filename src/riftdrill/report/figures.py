@@ -37,6 +37,7 @@ from riftdrill.chaos import calibrate
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.deploy import ENGINES
 from riftdrill.errors import RiftdrillError
+from riftdrill.load.overhead import paired_overhead
 from riftdrill.report import columns
 from riftdrill.report.compare import CompareDoc, load_compare
 from riftdrill.report.runs import RunData, RunInputError, load_run, run_dirs
@@ -295,34 +296,77 @@ def _bench_load(b: dict[str, Any]) -> list[str]:
                 + (f" ({_g(perf_records)} records)" if perf_records is not None else ""))
     ratios = [w / theirs for w in with_l] if theirs else []
     ratio_goal = _num(b.get("ratio_goal"))
+    # how each side was measured, and at what latency: the two are not like for like
+    our_p99 = _num(_get(b, "runs", "riftdrill", "ack_latency_p99_ms"))
+    their_p99 = _num(_get(b, "runs", "kafka_perf", "latency_p99_ms"))
+    ours_how = _paren(["mean acks/s of the run's whole inner seconds", spread(ours, with_l, _k),
+                       f"the median run's p99 ack latency {_g(our_p99, ' ms')}"
+                       if our_p99 is not None else ""])
+    theirs_how = _paren(["its own whole-run average, JVM start included", "1 run",
+                         f"p99 latency {_g(their_p99, ' ms')}" if their_p99 is not None else ""])
     lines = [f"- **Load generator** ({_measured(b, 'load')}): {how}: {_k(ours)} msg/s acked"
-             f"{_paren([spread(ours, with_l, _k)])}; {perf_how}: {_k(theirs)} msg/s (1 run). "
+             f"{ours_how}; {perf_how}: {_k(theirs)} msg/s{theirs_how}. "
              f"Ratio riftdrill / ProducerPerformance: {_g(_num(b.get('ratio')))}"
              + _paren([f"per riftdrill run {_g(min(ratios))}-{_g(max(ratios))}"
                        if len(ratios) > 1 else "",
-                       f"goal at least {_g(ratio_goal)}" if ratio_goal is not None else ""])
+                       f"goal at least {_g(ratio_goal)}" if ratio_goal is not None else "",
+                       "not like for like: a steady-state rate against a whole-run average"])
              + "."]
-    overhead = _num(b.get("ledger_overhead"))
+    overhead = _ledger_overhead(b, with_l, without)
     if overhead is not None:
-        per_pair = [1 - w / wo for w, wo in zip(with_l, without, strict=False) if wo]
-        goal = _num(b.get("ledger_overhead_goal"))
-        no_ledger = _num(_get(b, "runs", "riftdrill_no_ledger", "msgs_per_s"))
-        lines.append(
-            "- **Ledger overhead** (same bench): 1 - (msg/s with the ledger / without)"
-            + (f", medians of {len(per_pair)} alternating on/off pairs" if len(per_pair) > 1
-               else "")
-            + f": {_pct(overhead)}"
-            + _paren([f"per pair {', '.join(_pct(p) for p in per_pair)}" if len(per_pair) > 1
-                      else "", f"goal at most {_pct(goal)}" if goal is not None else ""])
-            + f"; without the ledger {_k(no_ledger)} msg/s{_paren([spread(no_ledger, without, _k)])}.")
+        lines.append(overhead)
     best = _num(b.get("max_rate_p99_publish_delay_under_5ms"))
     steps = _list(b.get("search"))
     if best is not None:
         step_s = _num(_get(steps[0], "duration_s")) if steps else None
         lines.append("- **Highest rate with p99 publish delay under 5 ms** (same bench): "
                      f"{_k(best)} msg/s ({len(steps)}-step bisection"
-                     + (f" of {_g(step_s, ' s')} runs" if step_s is not None else "") + ").")
+                     + (f" of {_g(step_s, ' s')} runs" if step_s is not None else "")
+                     + _bracket(best, steps) + ").")
     return lines
+
+
+def _bracket(best: float, steps: list[Any]) -> str:
+    """The bisection's spread: the passing rate's p99 publish delay and the lowest rate that
+    failed with its own, so the figure is read as "between these two"."""
+    def delay(step: Any) -> str:
+        return _g(_num(_get(step, "publish_delay_p99_ms")), " ms")
+
+    passed = [s for s in steps if _get(s, "ok") is True
+              and _num(_get(s, "target_rate_per_s")) == best]
+    failed = sorted((s for s in steps if _get(s, "ok") is False
+                     and (_num(_get(s, "target_rate_per_s")) or 0) > best),
+                    key=lambda s: _num(_get(s, "target_rate_per_s")) or 0)
+    parts = [f"p99 publish delay {delay(passed[0])} there" if passed else "",
+             f"the lowest rate that failed {_k(_num(_get(failed[0], 'target_rate_per_s')))} "
+             f"msg/s, p99 {delay(failed[0])}" if failed else ""]
+    shown = [p for p in parts if p]
+    return f": {'; '.join(shown)}" if shown else ""
+
+
+def _ledger_overhead(b: dict[str, Any], with_l: list[float], without: list[float]) -> str | None:
+    """The ledger overhead line: recomputed from the file's raw pairs (load/overhead.py) when
+    it has them, so the figure cannot drift from the measurements; else the file's number."""
+    goal = _num(b.get("ledger_overhead_goal"))
+    no_ledger = _num(_get(b, "runs", "riftdrill_no_ledger", "msgs_per_s"))
+    try:
+        paired = paired_overhead(with_l, without) if with_l else None
+    except ValueError:
+        paired = None
+    if paired is not None and len(paired.pairs) > 1:
+        how = (f"the median of {len(paired.pairs)} alternating on/off pairs' own overheads "
+               "(1 - msg/s with the ledger / without, per pair)")
+        figure = _pct(paired.median)
+        parts = [f"pairs {', '.join(_pct(p) for p in paired.pairs)}",
+                 f"spread {_pct(paired.min)} to {_pct(paired.max)}"]
+    else:
+        published = _num(b.get("ledger_overhead"))
+        if published is None:
+            return None
+        how, figure, parts = "1 - (msg/s with the ledger / without)", _pct(published), []
+    parts.append(f"goal at most {_pct(goal)}" if goal is not None else "")
+    return (f"- **Ledger overhead** (same bench): {how}: {figure}{_paren(parts)}"
+            f"; without the ledger {_k(no_ledger)} msg/s{_paren([spread(no_ledger, without, _k)])}.")
 
 
 def _bench_verify(b: dict[str, Any]) -> list[str]:
@@ -458,6 +502,14 @@ def render_bench(res: Results) -> str:
     if "engines" in b:  # last: it ends with a table
         lines += _bench_engines(b["engines"])
     return "\n".join(lines)
+
+
+def render_load_bench(res: Results) -> str:
+    """The bench block's load lines alone, for docs/load.md's Benchmark section."""
+    b = res.bench.get("load")
+    if b is None:
+        return f"`results/bench/load.json`: {res.bench_problems.get('load', 'missing')}."
+    return "\n".join(_bench_load(b))
 
 
 def render_drill_bench(res: Results) -> str:
@@ -806,7 +858,8 @@ def render_slo(res: Results) -> str:
 
 def _renderers() -> dict[str, Callable[[Results], str]]:
     blocks: dict[str, Callable[[Results], str]] = {
-        "bench": render_bench, "drill-bench": render_drill_bench, "suites": render_suites,
+        "bench": render_bench, "drill-bench": render_drill_bench,
+        "load-bench": render_load_bench, "suites": render_suites,
         "suite": lambda r: render_suite(r, "kafka"), "compare": render_compare,
         "slo": render_slo}
     for engine in ENGINE_ORDER:
@@ -892,7 +945,7 @@ class DocResult:
 
 
 def default_docs(root: Path) -> list[Path]:
-    return [root / "README.md", root / "docs" / "drills.md"]
+    return [root / "README.md", root / "docs" / "drills.md", root / "docs" / "load.md"]
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -13,7 +13,7 @@ from riftdrill.compat.model import CompatMatrix, load_matrix
 from riftdrill.compat.workflows import WORKFLOWS
 from riftdrill.report import columns
 from riftdrill.report.compare import CompareDoc, CompareEntry, load_compare
-from riftdrill.report.cost import Cost, PriceTable, price_usage, usage_from_summary
+from riftdrill.report.cost import Cost, PriceTable, price_usage, run_usage
 from riftdrill.report.document import (
     Block,
     Bullets,
@@ -72,7 +72,7 @@ OTHER_SUMMARY_FIELDS = ("ack_p99_ms", "chaos", "regressions")  # shown as "other
 
 
 def run_cost(run: RunData, prices: PriceTable) -> Cost:
-    return price_usage(usage_from_summary(run.summary), prices)
+    return price_usage(run_usage(run.summary, run.timeline), prices)
 
 
 def _facts(run: RunData) -> list[Block]:
@@ -601,15 +601,21 @@ def _ranges(ranges: list[tuple[int, int]], truncated: bool) -> str:
 
 def _cost(cost: Cost, prices_path: str) -> list[Block]:
     rows = [[c.item, _f(c.quantity, nd=6), c.unit, _f(c.unit_price, nd=6),
-             _money(c.drill, cost.currency), _money(c.monthly, cost.currency)] for c in cost.lines]
+             _money(c.drill, cost.currency), _money(c.fault, cost.currency),
+             _money(c.monthly, cost.currency)] for c in cost.lines]
     rows.append(["total", "", "", "", _money(cost.drill_total, cost.currency),
+                 _money(cost.fault_total, cost.currency),
                  _money(cost.monthly_total, cost.currency)])
+    month = ("traffic and requests at the baseline window's rate (before the fault)"
+             if cost.month_basis == "baseline" else
+             "traffic and requests at the run's average rate (no baseline window)")
     blocks: list[Block] = [
         Para(f"Measured usage priced with {prices_path} (list prices as of {cost.prices_as_of}; "
-             "edit the file and re-run `riftdrill report`). 'per month' runs this workload "
-             "for 730 hours: traffic and requests scaled from the drill, brokers all month, the "
-             "bytes stored at the end kept all month."),
-        Table(["item", "quantity", "unit", "unit price", "this drill", "per month"], rows)]
+             "edit the file and re-run `riftdrill report`). 'of it, the fault' is what the run "
+             "used beyond its baseline rate. 'per month' runs this workload for 730 hours: "
+             f"{month}, brokers all month, the bytes stored at the end kept all month."),
+        Table(["item", "quantity", "unit", "unit price", "this drill", "of it, the fault",
+               "per month"], rows)]
     if cost.notes:
         blocks.append(Bullets(cost.notes))
     return blocks
