@@ -185,6 +185,17 @@ def test_only_what_the_command_line_gives_becomes_a_var(
     assert ws.variables == {**ACCOUNT_AND_PROJECT, **passed}
 
 
+def _make_n(*args: str) -> str:
+    """What `make -n` would run, as a user's shell would call it: not as a sub-make of `make
+    test` (MAKELEVEL, MAKEFLAGS), whose "Entering directory" lines and flags would leak in, and
+    without the shape variables a user's environment could set."""
+    dropped = ("ENGINE", "TOPOLOGY", "BROKERS", "WAN", "HUB_DELIVERY", "SECURITY", "TARGET",
+               "MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    return subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30).stdout
+
+
 @pytest.mark.parametrize(("make_vars", "expected"), [
     ([], "deploy --target aws-gcp"),
     (["ENGINE=kafka"], "deploy --target aws-gcp --engine kafka"),
@@ -192,17 +203,12 @@ def test_only_what_the_command_line_gives_becomes_a_var(
                                           "--brokers-per-cloud 5"),
 ])
 def test_make_passes_only_what_the_user_set(make_vars: list[str], expected: str) -> None:
-    shape = ("ENGINE", "TOPOLOGY", "BROKERS", "WAN", "HUB_DELIVERY", "SECURITY", "TARGET")
-    env = {k: v for k, v in os.environ.items() if k not in shape}
-    proc = subprocess.run(["make", "-n", "deploy", "TARGET=aws-gcp", *make_vars], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=30)
-    line = next(ln for ln in proc.stdout.splitlines() if "riftdrill deploy" in ln)
+    out = _make_n("deploy", "TARGET=aws-gcp", *make_vars)
+    line = next(ln for ln in out.splitlines() if "riftdrill deploy" in ln)
     assert " ".join(line.split()).endswith(expected), line
 
 
 def test_make_destroy_targets_what_is_asked_else_what_is_deployed() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "TARGET"}
-    lines = [subprocess.run(["make", "-n", "destroy", *extra], cwd=ROOT, env=env, text=True,
-                            capture_output=True, timeout=30).stdout for extra in ([], ["TARGET=aws-gcp"])]
+    lines = [_make_n("destroy", *extra) for extra in ([], ["TARGET=aws-gcp"])]
     assert " ".join(lines[0].split()).endswith("riftdrill destroy")  # the CLI picks the deployed
     assert "riftdrill destroy --target aws-gcp" in " ".join(lines[1].split())
