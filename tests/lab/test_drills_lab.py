@@ -129,6 +129,11 @@ def test_broker_kill_drill_loses_nothing_heals_and_keeps_the_broker_timeline(lab
     assert_lab_healthy()
 
 
+# KRaft's election after its leader dies: controller.quorum.fetch.timeout.ms (2 s) plus the
+# election timeout and backoff; 10 s leaves room for a busy 2-core machine.
+QUORUM_ELECTION_MAX_S = 10
+
+
 def _timeline_lines(run: Path) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in (run / "cluster.jsonl").read_text().splitlines()]
 
@@ -162,8 +167,20 @@ def assert_broker_timeline_and_logs(lab: Inventory, summary: dict[str, Any]) -> 
     assert all(p["leader"] != killed for p in during[-1]["partitions"])
     # at the end it is back and every partition fully replicated again
     assert lines[-1]["under_replicated"] == 0 and killed in lines[-1]["brokers_up"]
-    # KRaft: the quorum's leader is known in (nearly) every sample
-    assert sum(ln["quorum"] is not None for ln in lines) >= len(lines) - 3
+    # KRaft: the quorum's leader is known in (nearly) every sample, but for the election that
+    # follows killing the quorum's own leader (seen: ~4 s with no leader, then a higher epoch)
+    unknown = [ln for ln in lines if ln["quorum"] is None]
+    quorum_before = before[-1]["quorum"]
+    assert quorum_before is not None
+    if quorum_before["leader"] == killed:
+        elected = [ln for ln in during if ln["quorum"] is not None]
+        assert elected and elected[0]["quorum"]["leader"] != killed
+        assert elected[0]["quorum"]["epoch"] > quorum_before["epoch"]
+        election_end_s = elected[0]["ts_s"]
+        assert election_end_s - window["start_s"] <= QUORUM_ELECTION_MAX_S
+        unknown = [ln for ln in unknown
+                   if not window["start_s"] <= ln["ts_s"] < election_end_s]
+    assert len(unknown) <= 3, [ln["error"] for ln in unknown]
     assert all(ln["controller"] >= 0 for ln in before)
 
     # the killed broker's log lines of the run's span, with the restart in them
