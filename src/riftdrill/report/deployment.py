@@ -11,13 +11,14 @@ Terraform itself, so the cost report and `riftdrill cloud cost-estimate` price t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import BaseModel
 
 from riftdrill.cloud import tfconfig
-from riftdrill.errors import RiftdrillError
+from riftdrill.errors import RiftdrillError, ValidationError
 
 Cloud = Literal["aws", "gcp"]
 CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
@@ -43,6 +44,34 @@ class Deployment(BaseModel):
 def module_type(infra: Path, cloud: Cloud, role: Literal["broker", "controller"]) -> str:
     return tfconfig.string_default(infra / "modules" / MODULE_VARS[cloud]["module"],
                                    MODULE_VARS[cloud][role])
+
+
+# The env's fallback when `controllers` is null (main.tf, local.controllers): by topology.
+_CONTROLLERS_BY_TOPOLOGY = re.compile(
+    r'var\.topology\s*==\s*"stretched"\s*\?\s*\{\s*aws\s*=\s*(\d+)\s*,\s*gcp\s*=\s*(\d+)\s*\}'
+    r'\s*:\s*\{\s*aws\s*=\s*(\d+)\s*,\s*gcp\s*=\s*(\d+)\s*\}')
+
+
+def env_node_counts(env: Path) -> tuple[int, dict[Cloud, int]]:
+    """The env's default brokers per cloud and controllers per cloud: the `controllers`
+    default, or (null) main.tf's fallback for the default topology."""
+    brokers = tfconfig.number_default(env, "brokers_per_cloud")
+    variables = {v.name: v for v in tfconfig.variables(env)}
+    found = variables.get("controllers")
+    default = found.default if found is not None else None
+    if default is not None and default.strip() != "null":
+        counts = {c: re.search(rf"\b{c}\s*=\s*(\d+)", default) for c in CLOUDS}
+        if all(counts.values()):
+            return brokers, {c: int(m.group(1)) for c, m in counts.items() if m}
+    topology = variables.get("topology")
+    fallback = _CONTROLLERS_BY_TOPOLOGY.search((env / "main.tf").read_text())
+    if topology is None or topology.default is None or fallback is None:
+        raise ValidationError(f"{env}: no default for variable 'controllers' nor main.tf's "
+                              "fallback by topology: give `controllers` a default in variables.tf")
+    stretched = topology.default.strip().strip('"') == "stretched"
+    aws, gcp = (fallback.group(1), fallback.group(2)) if stretched else (fallback.group(3),
+                                                                          fallback.group(4))
+    return brokers, {"aws": int(aws), "gcp": int(gcp)}
 
 
 def deployment_defaults(infra: Path, target: str) -> Deployment:

@@ -13,7 +13,6 @@ estimated (a drill's are cents: `riftdrill report` prices what a run measured).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +29,14 @@ from riftdrill.report.cost import (
     Usage,
     price_usage,
 )
-from riftdrill.report.deployment import CLOUDS, MODULE_VARS, Cloud, module_type, type_note
+from riftdrill.report.deployment import (
+    CLOUDS,
+    MODULE_VARS,
+    Cloud,
+    env_node_counts,
+    module_type,
+    type_note,
+)
 
 # Per-hour network parts the modules create with their defaults, and how many: a count, or
 # "nodes" for a part priced per VM it serves (Cloud NAT).
@@ -66,34 +72,6 @@ class Estimate(BaseModel):
     within_budget: bool | None = None
 
 
-# The env's fallback when `controllers` is null (main.tf, local.controllers): by topology.
-_CONTROLLERS_BY_TOPOLOGY = re.compile(
-    r'var\.topology\s*==\s*"stretched"\s*\?\s*\{\s*aws\s*=\s*(\d+)\s*,\s*gcp\s*=\s*(\d+)\s*\}'
-    r'\s*:\s*\{\s*aws\s*=\s*(\d+)\s*,\s*gcp\s*=\s*(\d+)\s*\}')
-
-
-def _env_counts(env: Path) -> tuple[int, dict[Cloud, int]]:
-    """The env's default brokers per cloud and controllers per cloud: the `controllers`
-    default, or (null) main.tf's fallback for the default topology."""
-    brokers = tfconfig.number_default(env, "brokers_per_cloud")
-    variables = {v.name: v for v in tfconfig.variables(env)}
-    found = variables.get("controllers")
-    default = found.default if found is not None else None
-    if default is not None and default.strip() != "null":
-        counts = {c: re.search(rf"\b{c}\s*=\s*(\d+)", default) for c in CLOUDS}
-        if all(counts.values()):
-            return brokers, {c: int(m.group(1)) for c, m in counts.items() if m}
-    topology = variables.get("topology")
-    fallback = _CONTROLLERS_BY_TOPOLOGY.search((env / "main.tf").read_text())
-    if topology is None or topology.default is None or fallback is None:
-        raise ValidationError(f"{env}: no default for variable 'controllers' nor main.tf's "
-                              "fallback by topology: give `controllers` a default in variables.tf")
-    stretched = topology.default.strip().strip('"') == "stretched"
-    aws, gcp = (fallback.group(1), fallback.group(2)) if stretched else (fallback.group(3),
-                                                                          fallback.group(4))
-    return brokers, {"aws": int(aws), "gcp": int(gcp)}
-
-
 def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud: int | None = None,
              controllers: dict[Cloud, int] | None = None, link_gb: float = 0.0) -> Estimate:
     """The cost of `hours` of infra/envs/aws-gcp with its defaults (or the counts given)."""
@@ -102,7 +80,7 @@ def estimate(prices: PriceTable, infra: Path, hours: float, *, brokers_per_cloud
     if link_gb < 0:
         raise ValidationError(f"--link-gb must not be negative, got {link_gb:g}")
     env = infra / "envs" / "aws-gcp"
-    default_brokers, default_controllers = _env_counts(env)
+    default_brokers, default_controllers = env_node_counts(env)
     n_brokers = default_brokers if brokers_per_cloud is None else brokers_per_cloud
     n_controllers = {**default_controllers, **(controllers or {})}
     if n_brokers < 0 or any(n < 0 for n in n_controllers.values()):
