@@ -83,6 +83,13 @@ def test_checkpoint_gaps_show_a_stopped_mirrormaker() -> None:
     checkpoint_gaps(lag, [base_ms - 10_000, base_ms - 5_000, base_ms - 5_000, base_ms + 37_000],
                     CUT)
     assert (lag.checkpoints, lag.checkpoint_max_gap_s, lag.checkpoint_gap_from_s) == (4, 42.0, -5.0)
+    assert (lag.checkpoints_before_fault, lag.checkpoint_fault_gap_s) == (3, 42.0)
+    # CI's shape: MirrorMaker 2 checkpointed the group only after its restart; its longest gap
+    # (7 s, all after the fault) says nothing about the stop, and the gap across it is unknown
+    late = compute_lag({}, {}, CUT, None, source="a", target="b", topic="a.t")
+    checkpoint_gaps(late, [base_ms + 20_000, base_ms + 27_000, base_ms + 32_000], CUT)
+    assert late.checkpoint_max_gap_s == 7.0
+    assert (late.checkpoints_before_fault, late.checkpoint_fault_gap_s) == (0, None)
     none = compute_lag({}, {}, CUT, None, source="a", target="b", topic="a.t")
     checkpoint_gaps(none, [base_ms], CUT)
     assert none.checkpoints == 1 and none.checkpoint_max_gap_s is None

@@ -603,16 +603,22 @@ def _need_context(configuration: dict[str, Any] | None, what: str) -> RunContext
 
 
 def await_checkpoints(source: str = "aws", timeout_s: float | str = CHECKPOINT_WAIT_S,
+                      mirror: str | None = None,
                       configuration: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Before a failover fault: wait until MirrorMaker 2 has checkpointed the run's group (its
-    committed offsets in `source`'s cluster, translated) on the other cluster. A group that
-    never committed, or a mirror that does not checkpoint it, raises: nothing is injected."""
+    """Before a failover or mirror fault: wait until MirrorMaker 2 has checkpointed the run's
+    group (its committed offsets in `source`'s cluster, or in `mirror`'s source cluster when a
+    mirror is named; "" = the first) on the other cluster. A group that never committed, or a
+    mirror that does not checkpoint it, raises: nothing is injected. (Without it, a mirror-kill
+    whose first checkpoint came only after the restart showed no stop of checkpoints at all.)"""
     from riftdrill.load.mirrortail import read_checkpoints
     from riftdrill.security.client import ClientSecurity
 
     ctx = _need_context(configuration, "await_checkpoints")
     wait_s = _seconds(timeout_s, "timeout_s")
-    o, _ = _failover_options(ctx, inventory.load(), source)
+    inv = inventory.load()
+    if mirror is not None:
+        source = inv.cluster_named(inv.mirror(mirror).source).clouds[0]
+    o, _ = _failover_options(ctx, inv, source)
     security = ClientSecurity.read(o.security_file)
     t0 = time.monotonic()
     while True:

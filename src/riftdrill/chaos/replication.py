@@ -69,6 +69,11 @@ class MirrorLag(BaseModel):
     checkpoints: int = 0
     checkpoint_max_gap_s: float | None = None
     checkpoint_gap_from_s: float | None = None  # where that gap began, from the fault start
+    # The gap the fault sits in: the last checkpoint before its start to the first after. None
+    # without one on each side: a run whose first checkpoint came after the fault shows no
+    # stop, whatever its longest gap (all of them after the restart).
+    checkpoints_before_fault: int = 0
+    checkpoint_fault_gap_s: float | None = None
     series: list[LagPoint] = []
 
 
@@ -179,6 +184,12 @@ def checkpoint_gaps(lag: MirrorLag, emitted_ms: list[int], fault_start_ns: int) 
     gap, at = max((b - a, a) for a, b in itertools.pairwise(times))
     lag.checkpoint_max_gap_s = round(gap / 1000, 3)
     lag.checkpoint_gap_from_s = round((at * 1_000_000 - fault_start_ns) / NS, 3)
+    fault_ms = fault_start_ns // 1_000_000
+    before = [t for t in times if t <= fault_ms]
+    after = [t for t in times if t > fault_ms]
+    lag.checkpoints_before_fault = sum(1 for t in emitted_ms if t <= fault_ms)
+    if before and after:
+        lag.checkpoint_fault_gap_s = round((after[0] - before[-1]) / 1000, 3)
 
 
 def _emitted_ms(path: Path) -> list[int]:

@@ -409,7 +409,9 @@ def _mirror(run: RunData) -> list[Block]:
                  _f(m.max_s, " s"),
                  _f(m.settled_s, " s") + (f" ({m.settled_reason})" if m.settled_reason else ""),
                  f"{m.mirrored} of {m.acked}",
-                 f"{m.checkpoints}, longest gap {_f(m.checkpoint_max_gap_s, ' s')}"
+                 f"{m.checkpoints} ({m.checkpoints_before_fault} before the fault), across "
+                 f"the fault {_f(m.checkpoint_fault_gap_s, ' s')}, longest gap "
+                 f"{_f(m.checkpoint_max_gap_s, ' s')}"
                  + ("" if m.checkpoint_gap_from_s is None
                     else f" from {_f(m.checkpoint_gap_from_s, ' s')}")]
                 for name, m in sorted(s.replication.items())]
