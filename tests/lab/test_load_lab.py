@@ -154,3 +154,27 @@ def test_dead_bootstrap_exits_2_quickly(lab: Inventory, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert time.monotonic() - t0 < 15
     assert len(proc.stderr.strip().splitlines()) == 1 and "cannot reach" in proc.stderr
+
+
+def test_like_for_like_judges_both_tools_from_the_topic(lab: Inventory, tmp_path: Path) -> None:
+    """The bench's method on the lab (load/likeforlike.py): each tool's records read back with
+    their CreateTime. For riftdrill the publish delay so derived never exceeds its own clock's
+    (to the microsecond; CreateTime has whole milliseconds): the topic's schedule starts at the
+    first send, riftdrill's at its own start, so the derived figure can only be lower."""
+    from riftdrill.load import bench
+    from riftdrill.load.kafka import ensure_topic
+    from riftdrill.security.client import client_security
+
+    cloud = lab.clouds[0].name
+    security = client_security(lab.security, "load")
+    ensure_topic(lab.bootstrap(cloud), bench.TOPIC, bench.PARTITIONS, lab.replication_factor,
+                 security=security)
+    theirs = bench.perf_trial(lab, cloud, security, 500.0, 4.0).judge()
+    ours = bench.riftdrill_trial(lab, cloud, security, tmp_path, "lfl", 500.0, 4.0).judge()
+    for t in (theirs, ours):
+        assert t.due == 2000 and t.read_back >= t.due, t
+        assert t.publish_delay_p99_ms is not None and t.publish_delay_max_ms is not None, t
+        assert t.acked_per_s is not None and t.acked_per_s > 0, t
+    assert theirs.own_ack_latency_p99_ms is not None and ours.own_ack_latency_p99_ms is not None
+    assert ours.own_publish_delay_p99_ms is not None
+    assert ours.publish_delay_p99_ms <= ours.own_publish_delay_p99_ms + 1.0, ours

@@ -41,8 +41,13 @@ def test_readme_performance_paragraph_is_the_generators_output() -> None:
     assert readme[span.start:span.end].strip("\n") == expected
     load = figures.render_block("load-bench", load_results(ROOT / "results"))
     assert load in expected  # docs/load.md quotes the same lines
-    assert "pairs 30.8 %, -4.5 %, 4.8 %" in load and ": 4.8 % (" in load
-    assert "not like for like" in load and "JVM start included" in load
+    bench = json.loads((ROOT / "results" / "bench" / "load.json").read_text())
+    lfl = bench["like_for_like"]
+    ratio = lfl["max_sustainable_rate"]["ratio"]
+    assert f"ProducerPerformance: {figures._g(ratio['median'])} (median of " in load
+    assert f"{figures._g(ratio['min'])}-{figures._g(ratio['max'])}" in load
+    pairs = bench["ledger_overhead_paired"]["pairs"]
+    assert "pairs " + ", ".join(figures._pct(p) for p in pairs) in load
 
 
 def test_a_typed_figure_in_a_committed_block_is_caught(tmp_path: Path) -> None:
@@ -141,18 +146,23 @@ def results(tmp_path: Path) -> Path:
         "measured_at": "2026-05-02T11:00:00+00:00", "host": host, "cloud": "aws",
         "settings": {"size_bytes": 1024, "acks": "all", "partitions": 6, "replication_factor": 3,
                      "linger_ms": 5, "batch_size": 65536},
-        "riftdrill_msgs_per_s": 40000.0, "kafka_perf_msgs_per_s": 20000.0, "ratio": 2.0,
-        "ratio_goal": 0.5, "ledger_overhead": 0.2, "ledger_overhead_goal": 0.1,
-        "max_rate_p99_publish_delay_under_5ms": 25720.0,
-        "runs": {"kafka_perf": {"records": 300000},
-                 "riftdrill": {"duration_s": 10.0, "msgs_per_s": 40000.0},
+        "lab": {"engine": "kafka", "topology": "stretched", "wan": ["none"],
+                "security": "sasl-tls"},
+        "ledger_overhead": 0.2, "ledger_overhead_goal": 0.1,
+        "like_for_like": {
+            "trial_s": 8.0, "rounds": 3, "steps": 5, "ratio_goal": 1.0,
+            "max_sustainable_rate": {
+                "riftdrill": [6000.0, 6400.0, 5800.0], "kafka_perf": [8000.0, 8000.0, 7400.0],
+                "ratio": {"per_round": [0.75, 0.8, 0.784], "median": 0.784, "min": 0.75,
+                          "max": 0.8}},
+            "saturation": {
+                "riftdrill": [9500.0, 9700.0, 9600.0], "kafka_perf": [16000.0, 16200.0, 16400.0],
+                "ratio": {"per_round": [0.594, 0.599, 0.585], "median": 0.594, "min": 0.585,
+                          "max": 0.599}}},
+        "runs": {"riftdrill": {"duration_s": 10.0, "msgs_per_s": 40000.0},
                  "riftdrill_no_ledger": {"msgs_per_s": 50000.0},
                  "ledger_pairs": {"with": [30000.0, 40000.0, 45000.0],
-                                  "without": [50000.0, 50000.0, 45000.0]}},
-        "search": [{"duration_s": 6.0, "target_rate_per_s": 40000.0, "ok": False,
-                    "publish_delay_p99_ms": 55.3},
-                   {"duration_s": 6.0, "target_rate_per_s": 25720.0, "ok": True,
-                    "publish_delay_p99_ms": 2.49}]})
+                                  "without": [50000.0, 50000.0, 45000.0]}}})
     _write(res / "bench" / "verify.json", {
         "measured_at": "2026-05-02T12:00:00+00:00", "host": host, "records": 1000000,
         "records_per_s": 889420, "records_per_cpu_s": 891942,
@@ -251,18 +261,21 @@ def test_bench_says_how_and_shows_the_spread(results: Path) -> None:
     assert "peak resident memory of every process in the lab's namespaces: 1.4 GiB (2 runs, all " \
            "1.4 GiB; goal at most 6 GiB)" in text
     assert "1-min load average 3.1" in text and "measured 2026-05-02" in text
-    assert ("40.0k msg/s acked (mean acks/s of the run's whole inner seconds; median of 3 runs, "
-            "30.0k-45.0k)") in text
-    assert "Kafka's `ProducerPerformance` with the same settings" in text
-    assert "Ratio riftdrill / ProducerPerformance: 2 (per riftdrill run 1.5-2.25; goal at least " \
-           "0.5; not like for like: a steady-state rate against a whole-run average)" in text
+    assert ("one riftdrill producer process and Kafka's `ProducerPerformance` in aws, on the "
+            "same lab (kafka stretched, WAN none, security sasl-tls) and topic, same producer "
+            "settings (1 KiB records, acks=all, 6 partitions, RF 3, linger 5 ms, batch 64 KiB, "
+            "idempotence on), 3 rounds with the order alternating") in text
+    assert ("(8 s runs, 5-step bisection): riftdrill 6.0k msg/s (per round 6.0k, 6.4k, 5.8k), "
+            "ProducerPerformance 8.0k msg/s (per round 8.0k, 8.0k, 7.4k). Ratio riftdrill / "
+            "ProducerPerformance: 0.784 (median of 3 rounds, 0.75-0.8; goal at least 1)") in text
+    assert ("riftdrill 9.6k msg/s (per round 9.5k, 9.7k, 9.6k), ProducerPerformance 16.2k msg/s "
+            "(per round 16.0k, 16.2k, 16.4k). Ratio: 0.594 (median of 3 rounds, 0.585-0.599; "
+            "goal at least 1)") in text
     # recomputed from the raw pairs: the pairs' own median, not the file's 0.2
     assert ("the median of 3 alternating on/off pairs' own overheads (1 - msg/s with the ledger / "
             "without, per pair): 20.0 % (pairs 40.0 %, 20.0 %, 0.0 %; spread 0.0 % to 40.0 %; "
             "goal at most 10.0 %); without the ledger 50.0k msg/s (median of 3 runs, 45.0k-50.0k)") in text
-    assert ("25.7k msg/s (2-step bisection of 6 s runs: p99 publish delay 2.49 ms there; the "
-            "lowest rate that failed 40.0k msg/s, p99 55.3 ms)") in text
-    assert "25.3k" not in text and "(its own whole-run average, JVM start included; 1 run)" in text
+    assert "not like for like" not in text
     assert "889.4k records/s wall clock, 891.9k per CPU-second (1 run)" in text
     assert "**Verifier, end to end** (same bench): 110.0k records/s (median of 3 runs, " \
            "100.0k-120.0k)" in text

@@ -280,68 +280,80 @@ def _paren(parts: Sequence[str]) -> str:
     return f" ({'; '.join(shown)})" if shown else ""
 
 
+def _per_round(values: list[float], fmt: Callable[[float | None], str]) -> str:
+    return f"per round {', '.join(fmt(v) for v in values)}" if len(values) > 1 else "1 round"
+
+
+def _ratio_text(r: Any, goal: float | None) -> str:
+    per = _samples(_get(r, "per_round"))
+    median = _num(_get(r, "median"))
+    parts = [f"median of {len(per)} rounds, {_g(min(per))}-{_g(max(per))}" if len(per) > 1
+             else "1 round" if per else "",
+             f"goal at least {_g(goal)}" if goal is not None else ""]
+    return f"{_g(median)}{_paren(parts)}"
+
+
+def _lower_bounds(searches: list[Any]) -> str:
+    """The rounds whose search passed at its first, highest rate: not searched higher."""
+    names = {"riftdrill": "riftdrill", "kafka_perf": "ProducerPerformance"}
+    capped = [f"{names.get(str(_get(s, 'tool')), str(_get(s, 'tool')))} in round "
+              f"{_g(_num(_get(s, 'round')))}" for s in searches
+              if _num(_get(s, "best_per_s")) is not None
+              and _num(_get(s, "best_per_s")) == _num(_get(s, "ceiling_per_s"))]
+    return (f"; a lower bound for {', '.join(capped)}: it passed at its saturation rate, the "
+            "search's start" if capped else "")
+
+
 def _bench_load(b: dict[str, Any]) -> list[str]:
     settings = _dict(b.get("settings"))
-    ours = _num(b.get("riftdrill_msgs_per_s"))
-    theirs = _num(b.get("kafka_perf_msgs_per_s"))
+    lab = _dict(b.get("lab"))
+    lfl = _dict(b.get("like_for_like"))
+    where = f" in {b['cloud']}" if isinstance(b.get("cloud"), str) else ""
+    lines: list[str] = []
+    if lfl:
+        wan = _list(lab.get("wan"))
+        on = ", ".join(p for p in [
+            f"{lab['engine']} {lab['topology']}" if lab.get("engine") else "",
+            f"WAN {', '.join(str(w) for w in wan)}" if wan else "",
+            f"security {lab['security']}" if lab.get("security") else ""] if p)
+        goal = _num(lfl.get("ratio_goal"))
+        best, sat = _dict(lfl.get("max_sustainable_rate")), _dict(lfl.get("saturation"))
+        ours_best, theirs_best = _samples(best.get("riftdrill")), _samples(best.get("kafka_perf"))
+        ours_sat, theirs_sat = _samples(sat.get("riftdrill")), _samples(sat.get("kafka_perf"))
+        trial_s = _num(lfl.get("trial_s"))
+        lines += [
+            f"- **Load generator, like for like** ({_measured(b, 'load')}): one riftdrill producer "
+            f"process and Kafka's `ProducerPerformance`{where}, on the same lab ({on}) and topic, "
+            f"same producer settings ({_settings(settings)}, idempotence on), "
+            f"{_g(_num(lfl.get('rounds')))} rounds with the order alternating. Both judged from "
+            "the topic: each record's CreateTime (its send call) against its due time on the "
+            "uniform schedule.",
+            "  - Highest rate with p99 publish delay under 5 ms, acks keeping pace (at least 99 % "
+            "of the rate) and 99.9 % of the records in the topic"
+            + (f" ({_g(trial_s, ' s')} runs, {_g(_num(lfl.get('steps')))}-step bisection)"
+               if trial_s is not None else "")
+            + f": riftdrill {_k(statistics.median(ours_best)) if ours_best else MISSING} msg/s "
+            f"({_per_round(ours_best, _k)}), ProducerPerformance "
+            f"{_k(statistics.median(theirs_best)) if theirs_best else MISSING} msg/s "
+            f"({_per_round(theirs_best, _k)})" + _lower_bounds(_list(lfl.get("searches")))
+            + ". Ratio riftdrill / ProducerPerformance: "
+            + _ratio_text(_get(best, "ratio"), goal) + ".",
+            f"  - Saturation, mean acks/s of the 1-s windows (first and last left out) for both: "
+            f"riftdrill {_k(statistics.median(ours_sat)) if ours_sat else MISSING} msg/s "
+            f"({_per_round(ours_sat, _k)}), ProducerPerformance "
+            f"{_k(statistics.median(theirs_sat)) if theirs_sat else MISSING} msg/s "
+            f"({_per_round(theirs_sat, _k)}). Ratio: " + _ratio_text(_get(sat, "ratio"), goal)
+            + ".",
+        ]
+    else:
+        lines.append(f"- **Load generator** ({_measured(b, 'load')}): no like-for-like figures "
+                     "in this file (written before they existed); `make bench` measures them.")
     pairs = _get(b, "runs", "ledger_pairs")
     with_l, without = _samples(_get(pairs, "with")), _samples(_get(pairs, "without"))
-    duration = _num(_get(b, "runs", "riftdrill", "duration_s"))
-    where = f" in {b['cloud']}" if isinstance(b.get("cloud"), str) else ""
-    how = (f"one riftdrill producer process{where}, flat out"
-           + (f" for {_g(duration, ' s')}" if duration is not None else "")
-           + f" ({_settings(settings)}), with its ledger")
-    perf_records = _num(_get(b, "runs", "kafka_perf", "records"))
-    perf_how = ("Kafka's `ProducerPerformance` with the same settings, run before them"
-                + (f" ({_g(perf_records)} records)" if perf_records is not None else ""))
-    ratios = [w / theirs for w in with_l] if theirs else []
-    ratio_goal = _num(b.get("ratio_goal"))
-    # how each side was measured, and at what latency: the two are not like for like
-    our_p99 = _num(_get(b, "runs", "riftdrill", "ack_latency_p99_ms"))
-    their_p99 = _num(_get(b, "runs", "kafka_perf", "latency_p99_ms"))
-    ours_how = _paren(["mean acks/s of the run's whole inner seconds", spread(ours, with_l, _k),
-                       f"the median run's p99 ack latency {_g(our_p99, ' ms')}"
-                       if our_p99 is not None else ""])
-    theirs_how = _paren(["its own whole-run average, JVM start included", "1 run",
-                         f"p99 latency {_g(their_p99, ' ms')}" if their_p99 is not None else ""])
-    lines = [f"- **Load generator** ({_measured(b, 'load')}): {how}: {_k(ours)} msg/s acked"
-             f"{ours_how}; {perf_how}: {_k(theirs)} msg/s{theirs_how}. "
-             f"Ratio riftdrill / ProducerPerformance: {_g(_num(b.get('ratio')))}"
-             + _paren([f"per riftdrill run {_g(min(ratios))}-{_g(max(ratios))}"
-                       if len(ratios) > 1 else "",
-                       f"goal at least {_g(ratio_goal)}" if ratio_goal is not None else "",
-                       "not like for like: a steady-state rate against a whole-run average"])
-             + "."]
     overhead = _ledger_overhead(b, with_l, without)
     if overhead is not None:
         lines.append(overhead)
-    best = _num(b.get("max_rate_p99_publish_delay_under_5ms"))
-    steps = _list(b.get("search"))
-    if best is not None:
-        step_s = _num(_get(steps[0], "duration_s")) if steps else None
-        lines.append("- **Highest rate with p99 publish delay under 5 ms** (same bench): "
-                     f"{_k(best)} msg/s ({len(steps)}-step bisection"
-                     + (f" of {_g(step_s, ' s')} runs" if step_s is not None else "")
-                     + _bracket(best, steps) + ").")
     return lines
-
-
-def _bracket(best: float, steps: list[Any]) -> str:
-    """The bisection's spread: the passing rate's p99 publish delay and the lowest rate that
-    failed with its own, so the figure is read as "between these two"."""
-    def delay(step: Any) -> str:
-        return _g(_num(_get(step, "publish_delay_p99_ms")), " ms")
-
-    passed = [s for s in steps if _get(s, "ok") is True
-              and _num(_get(s, "target_rate_per_s")) == best]
-    failed = sorted((s for s in steps if _get(s, "ok") is False
-                     and (_num(_get(s, "target_rate_per_s")) or 0) > best),
-                    key=lambda s: _num(_get(s, "target_rate_per_s")) or 0)
-    parts = [f"p99 publish delay {delay(passed[0])} there" if passed else "",
-             f"the lowest rate that failed {_k(_num(_get(failed[0], 'target_rate_per_s')))} "
-             f"msg/s, p99 {delay(failed[0])}" if failed else ""]
-    shown = [p for p in parts if p]
-    return f": {'; '.join(shown)}" if shown else ""
 
 
 def _ledger_overhead(b: dict[str, Any], with_l: list[float], without: list[float]) -> str | None:

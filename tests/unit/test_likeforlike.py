@@ -1,0 +1,82 @@
+"""The like-for-like load bench's judging: publish delay from CreateTime, the bisection, ratios."""
+
+from __future__ import annotations
+
+import pytest
+
+from riftdrill.load import likeforlike as lff
+
+
+def test_publish_delay_is_the_send_time_minus_the_due_time_after_the_warmup() -> None:
+    # 1000/s: record i is due at i ms; the tool sent records 2000.. 7 ms late, in shuffled order
+    times = [i for i in range(2000)] + [i + 7 for i in range(2000, 3000)]
+    delays = lff.publish_delays_ms(list(reversed(times)), 1000.0, warmup_s=1.0)
+    assert len(delays) == 2000  # the first second's 1000 records are not judged
+    assert delays[:1000] == [0.0] * 1000 and set(delays[1000:]) == {7.0}
+    assert lff.quantile(delays, 0.99) == 7.0 and lff.quantile(delays, 0.5) == 0.0
+
+
+def test_a_throttlers_burst_ahead_of_the_schedule_is_no_delay() -> None:
+    # ProducerPerformance sleeps in chunks: a burst sends records before they are due
+    times = [0, 0, 0, 0, 4, 4, 4, 4]
+    assert lff.publish_delays_ms(times, 1000.0, warmup_s=0) == [0.0] * 8
+
+
+def test_a_trial_passes_under_the_goal_with_its_records_in_the_topic() -> None:
+    def trial(p99: float | None, read_back: int, acked_per_s: float | None = 1000.0) -> lff.Trial:
+        return lff.Trial("kafka_perf", 1000.0, 8.0, due=8000, read_back=read_back,
+                         publish_delay_p99_ms=p99, publish_delay_max_ms=p99,
+                         acked_per_s=acked_per_s).judge()
+
+    assert trial(4.9, 8000).ok and trial(4.9, 8000, acked_per_s=990.0).ok
+    assert not trial(5.0, 8000).ok  # "under 5 ms"
+    assert not trial(0.0, 7990).ok  # 10 records short of 99.9 %
+    assert not trial(None, 8000).ok  # nothing to judge is no pass
+    # sends on time, acks behind: the producer's buffer hid the cluster's pace
+    assert not trial(0.0, 8000, acked_per_s=985.0).ok
+    assert not trial(0.0, 8000, acked_per_s=None).ok
+
+
+def test_the_bisection_brackets_the_highest_passing_rate() -> None:
+    seen: list[float] = []
+
+    def run(rate: float) -> lff.Trial:
+        seen.append(rate)
+        return lff.Trial("riftdrill", rate, 8.0, due=8, read_back=8,
+                         publish_delay_p99_ms=1.0 if rate <= 2500 else 50.0,
+                         publish_delay_max_ms=None, acked_per_s=rate)
+
+    found = lff.search_max_rate("riftdrill", run, 8000.0, steps=6)
+    assert seen == [8000.0, 4000.0, 2000.0, 3000.0, 2500.0, 2800.0]
+    assert found.best_per_s == 2500.0 and not found.at_ceiling
+    assert [t.ok for t in found.trials] == [False, False, True, False, True, False]
+
+
+def test_a_tool_passing_at_its_ceiling_is_not_searched_further() -> None:
+    def run(rate: float) -> lff.Trial:
+        return lff.Trial("kafka_perf", rate, 8.0, 8, 8, 0.5, 0.5, acked_per_s=rate)
+
+    found = lff.search_max_rate("kafka_perf", run, 3000.0, steps=5)
+    assert found.best_per_s == 3000.0 and len(found.trials) == 1 and found.at_ceiling
+
+
+def test_a_tool_failing_everywhere_sustains_zero() -> None:
+    def run(rate: float) -> lff.Trial:
+        return lff.Trial("kafka_perf", rate, 8.0, 8, 8, 99.0, 99.0, acked_per_s=rate)
+
+    found = lff.search_max_rate("kafka_perf", run, 1000.0, steps=5)
+    assert found.best_per_s == 0.0 and all(not t.ok for t in found.trials)
+
+
+def test_ratios_are_per_round_with_their_spread() -> None:
+    r = lff.ratios([20_000, 30_000, 25_000], [25_000, 25_000, 25_000])
+    assert r.per_round == [0.8, 1.2, 1.0] and (r.median, r.min, r.max) == (1.0, 0.8, 1.2)
+    assert lff.ratios([1.0], [0.0]) == lff.Ratio([], None, None, None)
+    with pytest.raises(ValueError):
+        lff.ratios([1.0, 2.0], [1.0])  # rounds must pair up
+
+
+def test_steady_rate_leaves_out_the_first_and_last_window() -> None:
+    assert lff.steady_rate([5.0, 100.0, 110.0, 90.0, 7.0]) == 100.0
+    assert lff.steady_rate([100.0, 100.0]) is None  # no steady window at all
+    assert lff.windows_of([1, 2, 3, 4, 5], 2) == [1.5, 3.5]
