@@ -16,7 +16,7 @@ DEPLOY_ARGS := $(if $(TARGET),--target $(TARGET)) $(if $(ENGINE),--engine $(ENGI
 	$(if $(WAN),--wan '$(WAN)') $(if $(HUB_DELIVERY),--hub-delivery $(HUB_DELIVERY)) \
 	$(if $(SECURITY),--security $(SECURITY))
 
-.PHONY: setup deploy destroy status heal drill drills load verify smoke test test-unit test-lab lint bench report figures experiments compare compat clean
+.PHONY: setup deploy destroy status heal drill drills soak load verify smoke test test-unit test-lab lint bench report figures experiments compare compat clean
 
 setup:
 	@bash scripts/setup.sh
@@ -45,6 +45,14 @@ drill: setup
 
 drills: setup
 	@bash scripts/drill.sh "" $(DEPLOY_ARGS)
+
+# The soak drill: an hour of load with a fault every 15 s (SOAK_S, INTERVAL_S, KINDS, SEED to
+# change it; docs/drills.md "Soak"). Extra drill options as for `make drill`.
+SOAK_ARGS := $(if $(SOAK_S),--var soak_s=$(SOAK_S) --var load_max_s=$$(( $(SOAK_S) + 300 ))) \
+	$(if $(INTERVAL_S),--var interval_s=$(INTERVAL_S)) $(if $(KINDS),--var kinds=$(KINDS)) \
+	$(if $(SEED),--var seed=$(SEED) --var schedule=random)
+soak: setup
+	@RIFTDRILL_DRILL_ARGS="$(SOAK_ARGS) $${RIFTDRILL_DRILL_ARGS:-}" bash scripts/drill.sh soak $(DEPLOY_ARGS)
 
 load: setup
 	$(RD) load --rate $(RATE) --duration $(DURATION) --size $(SIZE)

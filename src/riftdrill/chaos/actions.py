@@ -23,8 +23,10 @@ passes the experiment's configuration to it).
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -58,6 +60,7 @@ __all__ = [
     "kill_database",
     "kill_mirror",
     "kill_worker",
+    "nemesis",
     "pause_broker",
     "pause_connector",
     "pause_database",
@@ -433,6 +436,86 @@ def hold(seconds: float | str) -> dict[str, Any]:
     if not interrupt.sleep_s(s):
         return {"held_s": round(time.monotonic() - t0, 3), "interrupted": True}
     return {"held_s": s}
+
+
+# ---- the nemesis: many faults over a soak (chaos/nemesis.py) ----------------------------------
+
+_Conf = dict[str, Any] | None
+_INJECT: dict[str, Any] = {
+    "broker-kill": lambda t, c: kill_broker(t, c),
+    "broker-pause": lambda t, c: pause_broker(t, c),
+    "link-sever": lambda t, c: sever_link("both", t, c),
+    "link-asymmetric": lambda t, c: sever_link("a-to-b", t, c),
+    "link-degrade": lambda t, c: degrade_link(link=t, configuration=c),
+    "store-outage": lambda t, c: block_object_store(t, c),
+    "store-brownout": lambda t, c: brownout_object_store(t, configuration=c),
+    "mirror-kill": lambda t, c: kill_mirror(t, c),
+}
+_HEAL: dict[str, Any] = {
+    "broker-kill": lambda t, c: restart_broker(t, c),
+    "broker-pause": lambda t, c: resume_broker(t, c),
+    "link-sever": lambda t, c: heal_link(t, c),
+    "link-asymmetric": lambda t, c: heal_link(t, c),
+    "link-degrade": lambda t, c: restore_link(t, c),
+    "store-outage": lambda t, c: unblock_object_store(t, c),
+    "store-brownout": lambda t, c: clear_object_store_weather(t, c),
+    "mirror-kill": lambda t, c: restart_mirror(t, c),
+}
+NEMESIS_FILE = "nemesis.json"
+
+
+def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str = 15,
+            fault_hold_s: float | str = 5, max_concurrent: int | str = 1,
+            seed: int | str = 1, schedule: str = "fixed", replay: str = "",
+            budget_usd: float | str = 0,
+            configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Inject the soak's faults on their schedule (chaos/nemesis.py), each healed after its
+    hold; returns when the last is healed. The schedule, with when each fault really began and
+    ended, is in the run's nemesis.json. Interrupted, it heals what it opened and returns."""
+    from riftdrill.chaos import nemesis as nm
+    from riftdrill.load.runner import spec_of
+
+    ctx = _need_context(configuration, "nemesis")
+    inv = inventory.load()
+    if replay:
+        plan = nm.load_replay(Path(replay), inv)
+    else:
+        names, found = nm.parse_kinds(kinds or nm.DEFAULT_KINDS, inv)
+        plan = nm.plan(names, found, soak_s=soak_s, interval_s=interval_s, hold_s=fault_hold_s,
+                       max_concurrent=max_concurrent, seed=seed, mode=schedule)
+    nm.check_cloud_budget(inv.target, plan.soak_s, budget_usd, _cloud_cost_usd)
+    spec = spec_of(ctx.run_dir / "load")
+    if spec is not None and spec.duration_s < plan.soak_s + 60:
+        raise ValidationError(f"the load's safety bound (load_max_s={spec.duration_s:g}) ends "
+                              f"before the soak (soak_s={plan.soak_s:g}) and a minute more: "
+                              "raise load_max_s")
+    # each fault's own hold sets the deadline a cloud fault carries (riftdrill.expiry)
+    conf = {**(configuration or {}), "hold_s": plan.hold_s}
+    outcomes = {f.index: nm.Outcome(f.index) for f in plan.faults}
+    record = ctx.run_dir / NEMESIS_FILE
+
+    def write() -> None:
+        data = {**plan.to_json(), "outcomes": [asdict(o) for o in outcomes.values()]}
+        record.write_text(json.dumps(data, indent=1) + "\n")
+
+    write()  # the exact schedule is in the run before the first fault
+    interrupted = nm.execute(plan, outcomes,
+                             inject=lambda f: _INJECT[f.kind](f.target, conf),
+                             heal=lambda f: _HEAL[f.kind](f.target, conf),
+                             sleep_s=interrupt.sleep_s, on_change=write)
+    done = [o for o in outcomes.values() if o.injected_at_s is not None]
+    return {"faults": len(done), "planned": len(plan.faults),
+            "kinds": sorted({plan.faults[o.index].kind for o in done}),
+            "seed": plan.seed, "schedule": plan.mode, "interrupted": interrupted,
+            "record": str(record)}
+
+
+def _cloud_cost_usd(hours: float) -> float:
+    from riftdrill.report.cost import default_prices_path, load_prices
+    from riftdrill.report.estimate import estimate
+
+    return estimate(load_prices(default_prices_path()), paths.project_root() / "infra",
+                    hours).total
 
 
 # ---- load ----------------------------------------------------------------------------------
