@@ -192,3 +192,11 @@ def test_a_cloud_soak_needs_a_budget_that_its_estimate_fits() -> None:
     nm.check_cloud_budget("aws-gcp", 3600, 13, priced)
     with pytest.raises(ValidationError, match="invalid budget_usd"):
         nm.check_cloud_budget("aws-gcp", 3600, "lots", priced)
+
+
+def test_the_drills_settings_build_the_schedule_with_every_bound_checked() -> None:
+    s = nm.schedule_from(lab(), kinds="", soak_s="120", interval_s="15", fault_hold_s="5",
+                         load_max_s="180")
+    assert s.kinds == nm.DEFAULT_KINDS.split(",") and len(s.faults) == 7
+    with pytest.raises(ValidationError, match="raise load_max_s"):
+        nm.schedule_from(lab(), soak_s=120, load_max_s=179)

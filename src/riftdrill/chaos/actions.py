@@ -476,19 +476,11 @@ def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str
     from riftdrill.load.runner import spec_of
 
     ctx = _need_context(configuration, "nemesis")
-    inv = inventory.load()
-    if replay:
-        plan = nm.load_replay(Path(replay), inv)
-    else:
-        names, found = nm.parse_kinds(kinds or nm.DEFAULT_KINDS, inv)
-        plan = nm.plan(names, found, soak_s=soak_s, interval_s=interval_s, hold_s=fault_hold_s,
-                       max_concurrent=max_concurrent, seed=seed, mode=schedule)
-    nm.check_cloud_budget(inv.target, plan.soak_s, budget_usd, _cloud_cost_usd)
     spec = spec_of(ctx.run_dir / "load")
-    if spec is not None and spec.duration_s < plan.soak_s + 60:
-        raise ValidationError(f"the load's safety bound (load_max_s={spec.duration_s:g}) ends "
-                              f"before the soak (soak_s={plan.soak_s:g}) and a minute more: "
-                              "raise load_max_s")
+    plan = nm.schedule_from(inventory.load(), kinds=kinds, soak_s=soak_s, interval_s=interval_s,
+                            fault_hold_s=fault_hold_s, max_concurrent=max_concurrent, seed=seed,
+                            schedule=schedule, replay=replay, budget_usd=budget_usd,
+                            load_max_s=spec.duration_s if spec is not None else None)
     # each fault's own hold sets the deadline a cloud fault carries (riftdrill.expiry)
     conf = {**(configuration or {}), "hold_s": plan.hold_s}
     outcomes = {f.index: nm.Outcome(f.index) for f in plan.faults}
@@ -508,14 +500,6 @@ def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str
             "kinds": sorted({plan.faults[o.index].kind for o in done}),
             "seed": plan.seed, "schedule": plan.mode, "interrupted": interrupted,
             "record": str(record)}
-
-
-def _cloud_cost_usd(hours: float) -> float:
-    from riftdrill.report.cost import default_prices_path, load_prices
-    from riftdrill.report.estimate import estimate
-
-    return estimate(load_prices(default_prices_path()), paths.project_root() / "infra",
-                    hours).total
 
 
 # ---- load ----------------------------------------------------------------------------------

@@ -227,6 +227,40 @@ def check_cloud_budget(target: str, soak_s: float, budget_usd: float | str,
                               "soak_s; nothing was injected")
 
 
+def cloud_cost_usd(hours: float) -> float:
+    """The cloud env's estimated cost for `hours` (prices.yaml, the modules' defaults)."""
+    from riftdrill import paths
+    from riftdrill.report.cost import default_prices_path, load_prices
+    from riftdrill.report.estimate import estimate
+
+    return estimate(load_prices(default_prices_path()), paths.project_root() / "infra",
+                    hours).total
+
+
+LOAD_MARGIN_S = 60.0  # the load outlives the soak by this much at least
+
+
+def schedule_from(inv: Inventory, *, kinds: str = "", soak_s: float | str = 3600,
+                  interval_s: float | str = 15, fault_hold_s: float | str = 5,
+                  max_concurrent: int | str = 1, seed: int | str = 1, schedule: str = "fixed",
+                  replay: str = "", budget_usd: float | str = 0,
+                  load_max_s: float | str | None = None) -> Schedule:
+    """The soak's schedule from the drill's settings, every bound checked: the one place both
+    the drill's up-front check and the nemesis action build it."""
+    if replay:
+        out = load_replay(Path(replay), inv)
+    else:
+        names, found = parse_kinds(kinds or DEFAULT_KINDS, inv)
+        out = plan(names, found, soak_s=soak_s, interval_s=interval_s, hold_s=fault_hold_s,
+                   max_concurrent=max_concurrent, seed=seed, mode=schedule)
+    if load_max_s is not None and float(load_max_s) < out.soak_s + LOAD_MARGIN_S:
+        raise ValidationError(f"the load's safety bound (load_max_s={float(load_max_s):g}) ends "
+                              f"before the soak (soak_s={out.soak_s:g}) and a minute more: "
+                              "raise load_max_s")
+    check_cloud_budget(inv.target, out.soak_s, budget_usd, cloud_cost_usd)
+    return out
+
+
 @dataclass
 class Outcome:
     """What really happened to one planned fault (seconds from the schedule's start)."""

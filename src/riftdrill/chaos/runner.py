@@ -687,6 +687,12 @@ def check_drill_fits(name: str, exp: dict[str, Any], params: dict[str, Any],
         raise ValidationError(f"drill {name} needs the authorizer: this lab was deployed with "
                               f"security {inv.security.mode}; deploy with SECURITY=sasl-tls "
                               "(`make deploy SECURITY=sasl-tls`)")
+    if "nemesis" in tags:  # the soak: its whole schedule checked before the load starts
+        from riftdrill.chaos import nemesis
+
+        keys = ("kinds", "soak_s", "interval_s", "fault_hold_s", "max_concurrent", "seed",
+                "schedule", "replay", "budget_usd", "load_max_s")
+        nemesis.schedule_from(inv, **{k: params[k] for k in keys if k in params})
     if "mirror" not in tags:
         return
     try:
