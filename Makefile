@@ -51,8 +51,14 @@ drills: setup
 SOAK_ARGS := $(if $(SOAK_S),--var soak_s=$(SOAK_S) --var load_max_s=$$(( $(SOAK_S) + 300 ))) \
 	$(if $(INTERVAL_S),--var interval_s=$(INTERVAL_S)) $(if $(KINDS),--var kinds=$(KINDS)) \
 	$(if $(SEED),--var seed=$(SEED) --var schedule=random)
+# On a cloud target (TARGET=aws-gcp) BUDGET_USD is required, and the estimate for the soak plus
+# 15 minutes must fit it (the same cost guard as the scheduled cloud drill).
 soak: setup
-	@RIFTDRILL_DRILL_ARGS="$(SOAK_ARGS) $${RIFTDRILL_DRILL_ARGS:-}" bash scripts/drill.sh soak $(DEPLOY_ARGS)
+	@$(if $(filter-out local,$(or $(TARGET),local)),$(RD) cloud cost-estimate \
+		--hours $$(( ($(or $(SOAK_S),3600) + 900 + 3599) / 3600 )) \
+		--budget-usd $(or $(BUDGET_USD),0) > /dev/null &&) \
+	RIFTDRILL_DRILL_ARGS="$(SOAK_ARGS) $(if $(BUDGET_USD),--var budget_usd=$(BUDGET_USD)) $${RIFTDRILL_DRILL_ARGS:-}" \
+		bash scripts/drill.sh soak $(DEPLOY_ARGS)
 
 load: setup
 	$(RD) load --rate $(RATE) --duration $(DURATION) --size $(SIZE)

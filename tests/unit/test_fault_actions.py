@@ -285,6 +285,10 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
 
     (run_dir / "load").mkdir(parents=True)
     (run_dir / "load" / "spec.json").write_text(json.dumps({"rate_per_s": 1, "duration_s": 1}))
+
+    def long_load() -> None:  # the soak refuses a load that ends before it
+        (run_dir / "load" / "spec.json").write_text(json.dumps({"rate_per_s": 1,
+                                                                "duration_s": 100}))
     cp = mirrortail.Checkpoint("riftdrill-r1", "main.riftdrill", 0, 10, 9, 1)
     monkeypatch.setattr(mirrortail, "read_checkpoints", lambda *a, **kw: {0: cp})
     moved: list[Any] = []
@@ -390,7 +394,8 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
          [("pause_connector", "k")]),
         ("resume_connector", lambda: actions.resume_connector("sink", conf), 1, 1, []),
         # failover reads the inventory once and records no fault (it moves consumers)
-        ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, conf), 1, 0, []),
+        ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, configuration=conf),
+         1, 0, []),
         ("await_replication", lambda: actions.await_replication(0, conf), 0, 0, []),
         ("fail_over_consumers", lambda: actions.fail_over_consumers("aws", conf), 1, 0, []),
         ("fail_back_consumers", lambda: actions.fail_back_consumers(conf), 0, 0, []),
@@ -406,6 +411,10 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("rotate_scram", lambda: (rotatable_on_disk(), actions.rotate_scram("load", conf))[1],
          1, 1, [("rotate_scram", "load")]),
         ("finish_rotation", lambda: actions.finish_rotation("load", conf), 1, 1, []),
+        # the soak's nemesis: the inventory once for its schedule, then one fault's own
+        # inject and heal (a second of hold, after a second's wait)
+        ("nemesis", lambda: (long_load(), actions.nemesis("link-degrade", 2, 1, 1,
+                                                          configuration=conf))[1], 3, 2, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
     assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
@@ -444,8 +453,9 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("stop_mirror", "main-to-backup"), ("stop_mirror", "main-to-backup"),
         ("stop_worker", "connect-aws"), ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
         ("stop_database", "pg-aws"), ("pause_database", "pg-gcp"),
-        ("pause_connector", "s"), ("pause_connector", "k"), ("revoke_acl", "load"),
-        ("rotate_scram", "load")]
+        ("pause_connector", "s"), ("pause_connector", "k"),
+        ("degrade_link", "aws-gcp"),  # the nemesis's one fault (windows sort by start)
+        ("revoke_acl", "load"), ("rotate_scram", "load")]
     assert all(w.end_ns is not None and w.end_ns >= w.start_ns for w in wins)
     assert wins[5].direction == "a-to-b"
 

@@ -12,8 +12,12 @@ from riftdrill.load.overhead import pair_overheads, paired_overhead
 LOAD_JSON = Path(__file__).resolve().parents[2] / "results" / "bench" / "load.json"
 
 
-def test_committed_pairs_give_the_issues_overheads() -> None:
-    pairs = json.loads(LOAD_JSON.read_text())["runs"]["ledger_pairs"]
+# The pairs the issue was filed on (results/bench/load.json as of 2026-11-25, since re-measured)
+ISSUE_PAIRS = {"with": [25295.9, 51447.0, 51921.6], "without": [36576.3, 49213.5, 54513.6]}
+
+
+def test_the_issues_pairs_give_the_issues_overheads() -> None:
+    pairs = ISSUE_PAIRS
     o = paired_overhead(pairs["with"], pairs["without"])
     assert o.pairs == [0.308, -0.045, 0.048]  # +30.8 %, -4.5 %, +4.8 %
     assert (o.median, o.min, o.max) == (0.048, -0.045, 0.308)

@@ -176,22 +176,13 @@ def test_a_failing_injection_heals_the_open_faults_and_raises() -> None:
     assert healed == [0] and outcomes[0].error == "RuntimeError: link gone"
 
 
-def test_a_cloud_soak_needs_a_budget_that_its_estimate_fits() -> None:
-    hours: list[float] = []
-
-    def priced(h: float) -> float:
-        hours.append(h)
-        return 10.0 * h
-
-    nm.check_cloud_budget("local", 3600, 0, priced)  # the lab: no budget, nothing priced
-    assert hours == []
+def test_a_cloud_soak_needs_an_explicit_budget() -> None:
+    nm.check_cloud_budget("local", 0)  # the lab: no budget
     with pytest.raises(ValidationError, match="needs an explicit budget: --var budget_usd"):
-        nm.check_cloud_budget("aws-gcp", 3600, 0, priced)
-    with pytest.raises(ValidationError, match=r"estimated cost 12\.50 USD for 1\.25 h exceeds"):
-        nm.check_cloud_budget("aws-gcp", 3600, 12, priced)
-    nm.check_cloud_budget("aws-gcp", 3600, 13, priced)
+        nm.check_cloud_budget("aws-gcp", 0)
+    nm.check_cloud_budget("aws-gcp", 13)
     with pytest.raises(ValidationError, match="invalid budget_usd"):
-        nm.check_cloud_budget("aws-gcp", 3600, "lots", priced)
+        nm.check_cloud_budget("aws-gcp", "lots")
 
 
 def test_the_drills_settings_build_the_schedule_with_every_bound_checked() -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 if TYPE_CHECKING:
     from riftdrill.inventory import Inventory
@@ -74,6 +74,15 @@ class MirrorLag(BaseModel):
     # stop, whatever its longest gap (all of them after the restart).
     checkpoints_before_fault: int = 0
     checkpoint_fault_gap_s: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unmeasured_gap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # absent from runs written before these were measured: published data is not rewritten
+        out: dict[str, Any] = handler(self)
+        for name in ("checkpoints_before_fault", "checkpoint_fault_gap_s"):
+            if name not in self.model_fields_set:
+                out.pop(name, None)
+        return out
     series: list[LagPoint] = []
 
 
@@ -188,8 +197,8 @@ def checkpoint_gaps(lag: MirrorLag, emitted_ms: list[int], fault_start_ns: int) 
     before = [t for t in times if t <= fault_ms]
     after = [t for t in times if t > fault_ms]
     lag.checkpoints_before_fault = sum(1 for t in emitted_ms if t <= fault_ms)
-    if before and after:
-        lag.checkpoint_fault_gap_s = round((after[0] - before[-1]) / 1000, 3)
+    lag.checkpoint_fault_gap_s = (round((after[0] - before[-1]) / 1000, 3) if before and after
+                                  else None)
 
 
 def _emitted_ms(path: Path) -> list[int]:
