@@ -330,6 +330,12 @@ def redact_mapping(data: Any) -> Any:
 
 
 _NAMED_VALUE = re.compile(r"[\w.\-]+\s*[=:]\s*(.+)$")
+# Settings a client file holds beside its credentials that are not secret, and that every log
+# of the deploy names: the protocol, the mechanism, a store's type and where it is on disk.
+# (A Java tool's copy, `<principal>.properties`, made the CA's path and "SASL_SSL" count as
+# secrets found in terraform's log.)
+_NOT_SECRET_KEY = re.compile(r"(^|\.)(security\.protocol|sasl\.mechanism|"
+                             r"ssl\.(trust|key)store\.(type|location))\s*[=:]")
 
 
 def secrets_in_dir(directory: Path) -> list[Secret]:
@@ -350,6 +356,8 @@ def secrets_in_dir(directory: Path) -> list[Secret]:
         for line in lines:
             if pem or len(lines) == 1:
                 value = "" if line.startswith("-----") else line
+            elif _NOT_SECRET_KEY.search(line):
+                continue
             else:
                 named = _NAMED_VALUE.match(line)
                 value = named.group(1).strip("\"'") if named else line

@@ -222,12 +222,23 @@ def test_secrets_in_dir_reads_passwords_keys_and_properties(tmp_path: Path) -> N
     (d / "tls" / "broker.key").write_text("".join(PEM))
     (d / "client.properties").write_text("# a comment\nsasl.username=alice\n"
                                          'sasl.password = "client-pw-1"\n')
+    # a Java tool's copy: only the JAAS line is secret; protocol, mechanism and the store's
+    # type and path are named in every deploy log
+    (d / "load.properties").write_text(
+        "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"
+        'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required '
+        'username="load" password="load-pw-1";\nssl.truststore.type=PEM\n'
+        "ssl.truststore.location=/x/.riftdrill/secrets/ca.pem\n"
+        "aws.ssl.keystore.location=/x/k.pem\n")
     found = secrets_in_dir(d)
     by_kind: dict[str, list[str]] = {}
     for s in found:
         by_kind.setdefault(s.kind, []).append(s.value)
     assert by_kind == {
         "secret file client.properties": ["alice", "client-pw-1"],
+        "secret file load.properties": [
+            'org.apache.kafka.common.security.scram.ScramLoginModule required username="load" '
+            'password="load-pw-1";'],
         "secret file sasl-admin.password": ["admin-sasl-pw"],
         "secret file tls/broker.key": [PEM[1].strip(), PEM[2].strip()]}
     assert secrets_in_dir(tmp_path / "none") == []
