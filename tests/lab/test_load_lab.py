@@ -158,9 +158,10 @@ def test_dead_bootstrap_exits_2_quickly(lab: Inventory, tmp_path: Path) -> None:
 
 def test_like_for_like_judges_both_tools_from_the_topic(lab: Inventory, tmp_path: Path) -> None:
     """The bench's method on the lab (load/likeforlike.py): each tool's records read back with
-    their CreateTime. For riftdrill the publish delay so derived never exceeds its own clock's
+    their CreateTime. For riftdrill no record's publish delay so derived exceeds its own clock's
     (to the microsecond; CreateTime has whole milliseconds): the topic's schedule starts at the
-    first send, riftdrill's at its own start, so the derived figure can only be lower."""
+    first send, riftdrill's at its own start. Compared at the highest delay: the derived p99
+    leaves the first second out, and a subset's p99 may lie above the whole run's."""
     from riftdrill.load import bench
     from riftdrill.load.kafka import ensure_topic
     from riftdrill.security.client import client_security
@@ -176,5 +177,5 @@ def test_like_for_like_judges_both_tools_from_the_topic(lab: Inventory, tmp_path
         assert t.publish_delay_p99_ms is not None and t.publish_delay_max_ms is not None, t
         assert t.acked_per_s is not None and t.acked_per_s > 0, t
     assert theirs.own_ack_latency_p99_ms is not None and ours.own_ack_latency_p99_ms is not None
-    assert ours.own_publish_delay_p99_ms is not None
-    assert ours.publish_delay_p99_ms <= ours.own_publish_delay_p99_ms + 1.0, ours
+    assert ours.own_publish_delay_p99_ms is not None and ours.own_publish_delay_max_ms is not None
+    assert ours.publish_delay_max_ms <= ours.own_publish_delay_max_ms + 1.0, ours

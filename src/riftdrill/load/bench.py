@@ -143,7 +143,8 @@ def _create_times_ms(bootstrap: str, security: ClientSecurity, since: dict[int, 
 
 def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
            acked_per_s: float | None, own_ack_p99_ms: float | None,
-           own_delay_p99_ms: float | None = None) -> lff.Trial:
+           own_delay_p99_ms: float | None = None,
+           own_delay_max_ms: float | None = None) -> lff.Trial:
     due = int(rate * duration_s)
     # riftdrill ends a run with a fence record per partition (load/fence.py), after the last
     # scheduled one: not part of the schedule
@@ -153,6 +154,7 @@ def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
                      publish_delay_p99_ms=lff.quantile(delays, 0.99),
                      publish_delay_max_ms=max(delays) if delays else None,
                      acked_per_s=acked_per_s, own_publish_delay_p99_ms=own_delay_p99_ms,
+                     own_publish_delay_max_ms=own_delay_max_ms,
                      own_ack_latency_p99_ms=own_ack_p99_ms)
 
 
@@ -176,7 +178,7 @@ def riftdrill_trial(inv: Inventory, cloud: str, security: ClientSecurity, work: 
     r = _riftdrill_run(inv, cloud, work, name, rate, duration_s, ledger=False)
     return _trial("riftdrill", rate, duration_s, _create_times_ms(bootstrap, security, since),
                   lff.steady_rate(_acks_per_second(work / name)), r["ack_latency_p99_ms"],
-                  r["publish_delay_p99_ms"])
+                  r["publish_delay_p99_ms"], r["publish_delay_max_ms"])
 
 
 def perf_saturation(inv: Inventory, cloud: str, security: ClientSecurity) -> float | None:
@@ -266,6 +268,7 @@ def _riftdrill_run(inv: Inventory, cloud: str, work: Path, name: str, rate: floa
         "msgs_per_s": round(_steady_acks_per_s(work / name), 1),
         "ack_latency_p99_ms": res.ack_latency_ms["p99"],
         "publish_delay_p99_ms": res.publish_delay_ms["p99"],
+        "publish_delay_max_ms": res.publish_delay_ms.get("max"),
     }
 
 

@@ -44,6 +44,7 @@ class Trial:
     publish_delay_max_ms: float | None
     acked_per_s: float | None = None  # steady windows' mean (steady_rate)
     own_publish_delay_p99_ms: float | None = None  # riftdrill's own, from its ledger's clock
+    own_publish_delay_max_ms: float | None = None
     own_ack_latency_p99_ms: float | None = None  # as each tool defines it (not like for like)
     ok: bool = False
 
