@@ -79,4 +79,3 @@ def test_ratios_are_per_round_with_their_spread() -> None:
 def test_steady_rate_leaves_out_the_first_and_last_window() -> None:
     assert lff.steady_rate([5.0, 100.0, 110.0, 90.0, 7.0]) == 100.0
     assert lff.steady_rate([100.0, 100.0]) is None  # no steady window at all
-    assert lff.windows_of([1, 2, 3, 4, 5], 2) == [1.5, 3.5]

@@ -84,13 +84,6 @@ def steady_rate(window_rates: Sequence[float]) -> float | None:
     return round(statistics.fmean(inner), 1) if inner else None
 
 
-def windows_of(per_second: Sequence[float], window_s: int) -> list[float]:
-    """Per-second counts summed into whole windows of `window_s`, as rates per second (a
-    trailing partial window is dropped)."""
-    whole = len(per_second) // window_s
-    return [sum(per_second[k * window_s:(k + 1) * window_s]) / window_s for k in range(whole)]
-
-
 @dataclass
 class Search:
     """A bisection of one tool's highest passing rate, from 0 up to `ceiling`."""
