@@ -440,7 +440,6 @@ def hold(seconds: float | str) -> dict[str, Any]:
 
 # ---- the nemesis: many faults over a soak (chaos/nemesis.py) ----------------------------------
 
-_Conf = dict[str, Any] | None
 _INJECT: dict[str, Any] = {
     "broker-kill": lambda t, c: kill_broker(t, c),
     "broker-pause": lambda t, c: pause_broker(t, c),

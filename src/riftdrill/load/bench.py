@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,14 +101,25 @@ def _window_rates(lines: list[str]) -> list[float]:
     return [float(m.group(2)) for ln in lines[:-1] if (m := _PERF_LINE.search(ln))]
 
 
-def _end_offsets(bootstrap: str, security: ClientSecurity) -> dict[int, int]:
-    from confluent_kafka import Consumer, TopicPartition
+def _reader(bootstrap: str, security: ClientSecurity) -> Any:
+    from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "riftdrill-bench-readback",
-                  "enable.auto.commit": False, **security.librdkafka()})
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": "riftdrill-bench-readback",
+                     "enable.auto.commit": False, "fetch.max.bytes": 64 << 20,
+                     **security.librdkafka()})
+
+
+def _ends(c: Any) -> dict[int, int]:
+    from confluent_kafka import TopicPartition
+
+    return {p: c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10.0)[1]
+            for p in range(PARTITIONS)}
+
+
+def _end_offsets(bootstrap: str, security: ClientSecurity) -> dict[int, int]:
+    c = _reader(bootstrap, security)
     try:
-        return {p: c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10.0)[1]
-                for p in range(PARTITIONS)}
+        return _ends(c)
     finally:
         c.close()
 
@@ -116,13 +128,12 @@ def _create_times_ms(bootstrap: str, security: ClientSecurity, since: dict[int, 
                      timeout_s: float = 120.0) -> list[int]:
     """The CreateTime of every record written after `since` (per-partition offsets), read back
     up to the partitions' current ends: when each one's send call took it."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    until = _end_offsets(bootstrap, security)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "riftdrill-bench-readback",
-                  "enable.auto.commit": False, "fetch.max.bytes": 64 << 20, **security.librdkafka()})
+    c = _reader(bootstrap, security)
     out: list[int] = []
     try:
+        until = _ends(c)
         todo = {p for p in range(PARTITIONS) if until[p] > since.get(p, 0)}
         c.assign([TopicPartition(TOPIC, p, since.get(p, 0)) for p in todo])
         deadline = time.monotonic() + timeout_s
@@ -216,7 +227,7 @@ def like_for_like(inv: Inventory, cloud: str, security: ClientSecurity, work: Pa
 
             found = lff.search_max_rate(tool, run, ceiling, steps)
             best[tool].append(found.best_per_s)
-            searches.append({"round": k + 1, **lff.to_json(found)})
+            searches.append({"round": k + 1, **asdict(found)})
     return {
         "method": ("both tools in turn on the same topic, order alternating by round; publish "
                    "delay = each record's CreateTime (its send call) minus its due time on the "
@@ -227,11 +238,11 @@ def like_for_like(inv: Inventory, cloud: str, security: ClientSecurity, work: Pa
                    "first and last left out, for both"),
         "trial_s": TRIAL_S, "saturation_s": SATURATION_S, "rounds": rounds, "steps": steps,
         "max_sustainable_rate": {"riftdrill": best["riftdrill"], "kafka_perf": best["kafka_perf"],
-                                 "ratio": lff.to_json(lff.ratios(best["riftdrill"],
+                                 "ratio": asdict(lff.ratios(best["riftdrill"],
                                                                  best["kafka_perf"]))},
         "saturation": {"riftdrill": saturation["riftdrill"],
                        "kafka_perf": saturation["kafka_perf"],
-                       "ratio": lff.to_json(lff.ratios(saturation["riftdrill"],
+                       "ratio": asdict(lff.ratios(saturation["riftdrill"],
                                                        saturation["kafka_perf"]))},
         "ratio_goal": 1.0,
         "searches": searches,
@@ -244,11 +255,11 @@ def _acks_per_second(run_dir: Path) -> list[float]:
 
 
 def _steady_acks_per_s(run_dir: Path) -> float:
-    """Mean acks/s over whole seconds (first and last, partial, seconds left out)."""
-    timeline = json.loads((run_dir / "load" / "timeline.json").read_text())
-    acked = [r["acked"] for r in timeline if r["sent"] or r["acked"]]
-    inner = acked[1:-1] if len(acked) >= 3 else acked
-    return sum(inner) / len(inner) if inner else 0.0
+    """Mean acks/s over whole seconds (first and last, partial, seconds left out; all of them
+    in a run too short for that)."""
+    acked = _acks_per_second(run_dir)
+    steady = lff.steady_rate(acked)
+    return steady if steady is not None else (sum(acked) / len(acked) if acked else 0.0)
 
 
 def _riftdrill_run(inv: Inventory, cloud: str, work: Path, name: str, rate: float,
@@ -323,10 +334,8 @@ def run_bench(inv: Inventory, out_path: Path, cloud: str | None = None,
                      "linger_ms": 5, "batch_size": 65536},
         # riftdrill / ProducerPerformance, like for like (load/likeforlike.py): the median of
         # the rounds' ratios; the rounds, the spread and every trial in like_for_like
-        "max_rate_ratio": lff.ratios(lfl["max_sustainable_rate"]["riftdrill"],
-                                     lfl["max_sustainable_rate"]["kafka_perf"]).median,
-        "saturation_ratio": lff.ratios(lfl["saturation"]["riftdrill"],
-                                       lfl["saturation"]["kafka_perf"]).median,
+        "max_rate_ratio": lfl["max_sustainable_rate"]["ratio"]["median"],
+        "saturation_ratio": lfl["saturation"]["ratio"]["median"],
         "ratio_goal": 1.0,
         "like_for_like": lfl,
         "riftdrill_msgs_per_s": runs["riftdrill"]["msgs_per_s"],  # flat out, ledger on

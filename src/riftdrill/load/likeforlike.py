@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 Tool = Literal["riftdrill", "kafka_perf"]
 TOOLS: tuple[Tool, Tool] = ("riftdrill", "kafka_perf")
@@ -137,7 +137,3 @@ def ratios(ours: Sequence[float], theirs: Sequence[float]) -> Ratio:
     if not per:
         return Ratio([], None, None, None)
     return Ratio(per, round(statistics.median(per), 3), min(per), max(per))
-
-
-def to_json(x: Any) -> Any:
-    return asdict(x)
