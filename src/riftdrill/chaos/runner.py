@@ -688,10 +688,12 @@ def check_drill_fits(name: str, exp: dict[str, Any], params: dict[str, Any],
                               f"security {inv.security.mode}; deploy with SECURITY=sasl-tls "
                               "(`make deploy SECURITY=sasl-tls`)")
     if "nemesis" in tags:  # the soak: its whole schedule checked before the load starts
+        import inspect
+
         from riftdrill.chaos import nemesis
 
-        keys = ("kinds", "soak_s", "interval_s", "fault_hold_s", "max_concurrent", "seed",
-                "schedule", "replay", "budget_usd", "load_max_s")
+        # the drill's settings by the builder's own parameter names: one list, never two
+        keys = set(inspect.signature(nemesis.schedule_from).parameters) - {"inv"}
         nemesis.schedule_from(inv, **{k: params[k] for k in keys if k in params})
     if "mirror" not in tags:
         return
