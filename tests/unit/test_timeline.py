@@ -230,8 +230,9 @@ def test_the_request_is_describe_quorum_v1_for_the_metadata_partition() -> None:
                     + struct.pack(">i", 0) + _uv(0) + _uv(0) + _uv(0))
 
 
-def _fake_controller(is_leader: bool) -> socket.socket:
-    """A controller answering one DescribeQuorum: as the leader, or with NOT_LEADER (6)."""
+def _fake_controller(is_leader: bool, delay_s: float = 0.0) -> socket.socket:
+    """A controller answering one DescribeQuorum: as the leader, or with NOT_LEADER (6), after
+    `delay_s`."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -245,6 +246,7 @@ def _fake_controller(is_leader: bool) -> socket.socket:
                 request += conn.recv(size - len(request))
             (corr,) = struct.unpack(">i", request[4:8])
             payload = describe_quorum_response(corr, error=0 if is_leader else 6)
+            time.sleep(delay_s)
             conn.sendall(struct.pack(">i", len(payload)) + payload)
 
     threading.Thread(target=serve, daemon=True).start()
@@ -268,6 +270,26 @@ def test_the_voters_are_asked_in_turn_until_the_leader_answers() -> None:
             kraft.describe_quorum([dead.getsockname()], timeout_s=0.5)
     finally:
         for s in (dead, follower, leader):
+            s.close()
+
+
+def test_the_leader_asked_first_gets_the_longer_timeout_the_others_the_short_one() -> None:
+    slow = _fake_controller(True, delay_s=0.5)
+    try:
+        watch = kraft.QuorumWatch([slow.getsockname()], 0.1, first_timeout_s=2.0)
+        assert watch().leader == 102
+    finally:
+        slow.close()
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    slow = _fake_controller(True, delay_s=0.5)
+    try:  # second in line: only the short timeout
+        watch = kraft.QuorumWatch([dead.getsockname(), slow.getsockname()], 0.1,
+                                  first_timeout_s=2.0)
+        with pytest.raises(kraft.QuorumError, match="timed out"):
+            watch()
+    finally:
+        for s in (dead, slow):
             s.close()
 
 

@@ -178,17 +178,23 @@ def describe_quorum(controllers: list[tuple[str, int]], timeout_s: float,
 @dataclass
 class QuorumWatch:
     """Asks the controllers in turn, the one that answered last time first: a sample costs one
-    round trip while the leader stays, the others' timeouts only once it moved or died."""
+    round trip while the leader stays, the others' timeouts only once it moved or died.
+
+    The first one asked gets `first_timeout_s` (at least `timeout_s`): it is the leader until
+    proven otherwise, and a new TLS connection to a busy controller on a loaded machine can
+    take longer than a short timeout (CI saw a healthy quorum's sample fail)."""
 
     controllers: list[tuple[str, int]]
     timeout_s: float
     tls: ssl.SSLContext | None = None
+    first_timeout_s: float = 0.0
 
     def __call__(self) -> Quorum:
         errors = []
         for i, (host, port) in enumerate(self.controllers):
+            timeout_s = max(self.timeout_s, self.first_timeout_s) if i == 0 else self.timeout_s
             try:
-                quorum = describe_quorum_at(host, port, self.timeout_s, tls=self.tls)
+                quorum = describe_quorum_at(host, port, timeout_s, tls=self.tls)
             except QuorumError as exc:
                 errors.append(str(exc))
                 continue

@@ -57,7 +57,8 @@ from riftdrill.inventory import Inventory
 FILE = "cluster.jsonl"
 INTERVAL_S = 1.0
 METADATA_TIMEOUT_S = 0.8  # a dead or cut-off cluster costs at most this per sample
-QUORUM_TIMEOUT_S = 0.3  # per controller asked
+QUORUM_TIMEOUT_S = 0.3  # per controller asked after the one that answered last
+QUORUM_LEADER_TIMEOUT_S = 0.8  # the one that answered last (the leader, while it stays)
 MAX_S = 4 * 3600.0  # longer than any drill (runner.CHAOS_MAX_S + its grace): a hard stop
 DEFAULT_TOPIC = "riftdrill"  # load.spec.LoadSpec's default, until the load writes its spec
 CONNECT_TIMEOUT_S = 0.4  # one REST request to one Connect worker
@@ -353,7 +354,8 @@ def sources_for(inv: Inventory) -> list[ClusterSource]:
                              **security.librdkafka()})
         controllers = [(b.address, b.controller_port) for b in members
                        if "controller" in b.roles and b.controller_port]
-        quorum = (kraft.QuorumWatch(controllers, QUORUM_TIMEOUT_S, tls)
+        quorum = (kraft.QuorumWatch(controllers, QUORUM_TIMEOUT_S, tls,
+                                    first_timeout_s=QUORUM_LEADER_TIMEOUT_S)
                   if inv.engine != "tansu" and controllers else None)
         out.append(ClusterSource(name=cluster.name, admin=admin, quorum=quorum))
     return out

@@ -109,11 +109,24 @@ def _reader(bootstrap: str, security: ClientSecurity) -> Any:
                      **security.librdkafka()})
 
 
-def _ends(c: Any) -> dict[int, int]:
-    from confluent_kafka import TopicPartition
+def _ends(c: Any, timeout_s: float = 30.0) -> dict[int, int]:
+    """Each partition's end offset. A broker whose metadata lags the topic's creation answers
+    "unknown partition" for a moment: asked again until `timeout_s`."""
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-    return {p: c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10.0)[1]
-            for p in range(PARTITIONS)}
+    deadline = time.monotonic() + timeout_s
+    ends: dict[int, int] = {}
+    for p in range(PARTITIONS):
+        while True:
+            try:
+                ends[p] = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10.0)[1]
+                break
+            except KafkaException as exc:
+                if (exc.args[0].code() != KafkaError._UNKNOWN_PARTITION
+                        or time.monotonic() >= deadline):
+                    raise
+                time.sleep(0.5)
+    return ends
 
 
 def _end_offsets(bootstrap: str, security: ClientSecurity) -> dict[int, int]:

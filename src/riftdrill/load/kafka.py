@@ -8,6 +8,7 @@ principal and the fix (security/diagnose.py), not a timeout.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -18,6 +19,7 @@ from riftdrill.security.client import OFF, ClientSecurity
 from riftdrill.security.diagnose import authorization, security_failure
 
 REACH_TIMEOUT_S = 5.0
+LEADERS_TIMEOUT_S = 30.0  # a created topic's partitions get leaders in well under a second
 
 
 class UnreachableError(RiftdrillError):
@@ -116,7 +118,31 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor
         ) from None
     except TimeoutError:
         raise RiftdrillError(f"creating topic {topic!r} timed out at {bootstrap}") from None
+    await_leaders(admin, topic, partitions)
     return True
+
+
+def await_leaders(admin: AdminClient, topic: str, partitions: int,
+                  timeout_s: float = LEADERS_TIMEOUT_S) -> None:
+    """Return once every partition of a just-created topic has a leader in the metadata.
+
+    CreateTopics answers when the controller has the topic, before every broker's metadata
+    does: a client asking at once may be told the partition is unknown (CI saw
+    _UNKNOWN_PARTITION from a watermark query right after the create)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            t = admin.list_topics(topic, timeout=REACH_TIMEOUT_S).topics.get(topic)
+        except KafkaException:
+            t = None
+        if (t is not None and t.error is None and len(t.partitions) >= partitions
+                and all(p.leader >= 0 for p in t.partitions.values())):
+            return
+        if time.monotonic() >= deadline:
+            raise RiftdrillError(f"topic {topic!r} was created but its {partitions} partitions "
+                                 f"had no leaders after {timeout_s:.0f} s: check the brokers "
+                                 "with `riftdrill status`")
+        time.sleep(0.2)
 
 
 def partition_count(bootstrap: str, topic: str, security: ClientSecurity = OFF) -> int:
