@@ -11,6 +11,7 @@ import pytest
 
 from riftdrill.inventory import Inventory
 from tests.conftest import ROOT, riftdrill, status
+from tests.lab.test_drills_lab import assert_duplicates_are_real_and_fail
 
 pytestmark = pytest.mark.lab
 
@@ -38,7 +39,14 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     assert all(t in report for t in targets)
     v = summary["verify"]
     assert v["counts"]["lost"] == 0 and v["acks"] > 10_000, v["counts"]
-    assert proc.returncode == 0 and summary["verdict"]["passed"], summary["verdict"]["reasons"]
+    # librdkafka's idempotent producer writes records twice after sends time out
+    # (docs/findings.md): then the verdict must fail on exactly those duplicates, which the
+    # run's own consumers polled twice, and on the timed-out sends behind them.
+    if v["counts"]["duplicates"]:
+        assert_duplicates_are_real_and_fail(proc.returncode, summary,
+                                            ("SLO max_failed_send_ratio",))
+    else:
+        assert proc.returncode == 0 and summary["verdict"]["passed"], summary["verdict"]["reasons"]
     data = status()
     assert data["faults"] == []
     assert all(b["state"] == "running" for b in data["brokers"])  # type: ignore[index,union-attr]
