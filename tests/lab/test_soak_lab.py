@@ -6,6 +6,11 @@ report, the exact schedule in the run, nothing left injected."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +56,77 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     assert data["faults"] == []
     assert all(b["state"] == "running" for b in data["brokers"])  # type: ignore[index,union-attr]
     assert all(lk["state"] == "up" for lk in data["links"])  # type: ignore[index,union-attr]
+
+
+def test_a_soak_whose_runner_is_killed_heals_itself_and_injects_no_more(lab: Inventory) -> None:
+    """SIGKILL of `riftdrill drill soak` mid-fault: chaos runs on in its own session, so its
+    nemesis must notice the runner is gone, heal the fault it holds (well before its 30 s hold
+    ends) and inject nothing more; `riftdrill heal` then finds the lab whole."""
+    since = time.time() - 1
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riftdrill", "drill", "soak", "--var", "kinds=link-sever",
+         "--var", "soak_s=120", "--var", "interval_s=31", "--var", "fault_hold_s=30",
+         "--var", "load_max_s=300", "--var", "baseline_s=5", "--var", "recovery_s=5", "--json"],
+        cwd=ROOT, env={**os.environ, "RIFTDRILL_HOME": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not _injected(since):
+            assert time.monotonic() < deadline, "the nemesis never injected"
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            time.sleep(0.5)
+        assert any(f["kind"] == "sever_link" for f in status()["faults"])  # type: ignore[union-attr]
+        proc.kill()
+        proc.wait()
+        killed, killed_at = time.monotonic(), time.time()
+        while status()["faults"]:
+            assert time.monotonic() - killed < 15, status()["faults"]
+            time.sleep(0.5)
+        # the next sever was due 1 s after the first one's 30 s hold: none comes
+        while time.monotonic() - killed < 40:
+            assert status()["faults"] == []
+            time.sleep(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        riftdrill("heal", check=False)
+    run = _soak_runs(since)[-1]
+    record = json.loads((run / "nemesis.json").read_text())
+    done = [o for o in record["outcomes"] if o["injected_at_s"] is not None]
+    assert len(done) == 1 and done[0]["healed_at_s"] is not None, record["outcomes"]
+    assert done[0]["healed_at_s"] - done[0]["injected_at_s"] < 25, done
+    # the sever ended seconds after the kill (the nemesis checks its owner every second)
+    [end] = [json.loads(ln) for ln in (run / "faults.jsonl").read_text().splitlines()
+             if '"end"' in ln]
+    assert 0 <= end["ts_ns"] / 1e9 - killed_at < 8, (end, killed_at)
+    _await_load_stopped(run)
+    data = status()
+    assert data["faults"] == []
+    assert all(lk["state"] == "up" for lk in data["links"])  # type: ignore[index,union-attr]
+
+
+def _soak_runs(since: float) -> list[Path]:
+    return sorted(d for d in (ROOT / "results" / "runs").glob("*-soak") if d.stat().st_mtime >= since)
+
+
+def _injected(since: float) -> bool:
+    for run in _soak_runs(since):
+        try:
+            record = json.loads((run / "nemesis.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if any(o["injected_at_s"] is not None for o in record["outcomes"]):
+            return True
+    return False
+
+
+def _await_load_stopped(run: Path, timeout_s: float = 180) -> None:
+    """The orphaned chaos run's rollbacks stop its load: wait for that before the next test."""
+    from riftdrill.lab.procs import pid_alive
+
+    pid = int((run / "load" / "pid").read_text().split()[0])
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"the load (pid {pid}) still runs"
+        time.sleep(1)

@@ -328,3 +328,18 @@ def test_a_run_refused_at_its_start_stops_before_its_method(tmp_path: Path) -> N
             control.before_method_control({})
     finally:
         control._RUN = None
+
+
+def test_sleep_while_ends_when_the_owner_is_gone_and_on_a_stop() -> None:
+    interrupt.reset()
+    checks = iter([True, True, False])
+    sleep = interrupt.sleep_while(lambda: next(checks), check_every_s=0.01)
+    started = time.monotonic()
+    assert sleep(30.0) is False  # the third check found the owner gone
+    assert time.monotonic() - started < 5
+    assert interrupt.sleep_while(lambda: True, check_every_s=0.01)(0.05) is True
+    interrupt.request_stop()
+    try:
+        assert interrupt.sleep_while(lambda: True)(30.0) is False
+    finally:
+        interrupt.reset()

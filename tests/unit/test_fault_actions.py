@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -413,8 +415,10 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("finish_rotation", lambda: actions.finish_rotation("load", conf), 1, 1, []),
         # the soak's nemesis: the inventory once for its schedule, then one fault's own
         # inject and heal (a second of hold, after a second's wait)
-        ("nemesis", lambda: (long_load(), actions.nemesis("link-degrade", 2, 1, 1,
-                                                          configuration=conf))[1], 3, 2, []),
+        # (owned by this process: a nemesis whose owner is gone stops, see below)
+        ("nemesis", lambda: (long_load(), actions.nemesis(
+            "link-degrade", 2, 1, 1, configuration={**conf, "owner_pid": os.getpid()}))[1],
+         3, 2, []),
         ("stop_load", lambda: actions.stop_load(conf), 0, 0, []),
     ]
     assert {name for name, *_ in drill} == set(actions.__all__), "an action is not covered here"
@@ -616,3 +620,19 @@ def test_an_unknown_connector_is_named_with_the_hubs_connectors() -> None:
     with pytest.raises(RiftdrillError, match=r"no connector 'x' in the hub; connectors are: "
                                              r"s \(source\), k \(sink\)"):
         hub.connector("x")
+
+
+def test_a_nemesis_whose_owner_is_gone_injects_nothing_more(
+        counted: tuple[Counts, FakeDriver], tmp_path: Path) -> None:
+    """A SIGKILLed `riftdrill drill` leaves chaos running in its own session: the nemesis must
+    stop (healing what it opened) instead of injecting behind the user's `riftdrill heal`."""
+    _, driver = counted
+    run_dir = tmp_path / "results" / "runs" / "r1"
+    (run_dir / "load").mkdir(parents=True)
+    (run_dir / "load" / "spec.json").write_text(json.dumps({"rate_per_s": 1, "duration_s": 100}))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    out = actions.nemesis("link-degrade", 20, 1, 1, configuration={
+        "run_dir": str(run_dir), "owner_pid": gone.pid})
+    assert out["interrupted"] is True and out["faults"] == 0, out
+    assert driver.calls == [] and inventory.load().faults == []

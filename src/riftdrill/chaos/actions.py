@@ -24,6 +24,7 @@ passes the experiment's configuration to it).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import asdict
@@ -37,6 +38,7 @@ from riftdrill.context import RunContext
 from riftdrill.drivers.base import Effect
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, ConnectWorker, Direction, FaultKind, Inventory, Link
+from riftdrill.lab.procs import pid_alive
 from riftdrill.security import acls
 
 __all__ = [
@@ -490,10 +492,16 @@ def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str
         record.write_text(json.dumps(data, indent=1) + "\n")
 
     write()  # the exact schedule is in the run before the first fault
+    # Under `riftdrill drill` chaos runs in its own session: a SIGKILLed runner would leave it
+    # injecting for the rest of the soak, behind any `riftdrill heal`. So the nemesis stops,
+    # and heals what it opened, once the run's owner is gone.
+    owner = ctx.owner_pid
     interrupted = nm.execute(plan, outcomes,
                              inject=lambda f: _INJECT[f.kind](f.target, conf),
                              heal=lambda f: _HEAL[f.kind](f.target, conf),
-                             sleep_s=interrupt.sleep_s, on_change=write)
+                             sleep_s=interrupt.sleep_while(
+                                 lambda: not owner or owner == os.getpid() or pid_alive(owner)),
+                             on_change=write)
     done = [o for o in outcomes.values() if o.injected_at_s is not None]
     return {"faults": len(done), "planned": len(plan.faults),
             "kinds": sorted({plan.faults[o.index].kind for o in done}),
