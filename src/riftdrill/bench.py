@@ -247,8 +247,15 @@ def bench_engines(out: Path, rate_per_s: float = 1000, duration_s: float = 30) -
             "warmup_s": WARMUP_S, "engines": engines}
 
 
+def bench_scale(out: Path) -> dict[str, Any]:
+    """How riftdrill's own cost grows with the work (scale.py); no lab needed."""
+    from riftdrill import scale
+
+    return scale.run(out)
+
+
 BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,
-           "engines": bench_engines}
+           "engines": bench_engines, "scale": bench_scale}
 
 
 def main(names: list[str]) -> int:

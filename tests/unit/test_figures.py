@@ -413,6 +413,22 @@ def test_bench_verify_end_to_end_per_reader() -> None:
     assert "the median run's phases: ledger 0.677 s, replay 1.5 s, check 0.065 s" in text
 
 
+def test_bench_scale_gives_each_size_and_the_ledger_bytes() -> None:
+    b = {"measured_at": "2026-12-04T16:30:00+00:00",
+         "checker": {"runs": [{"records": 1_000_000, "cpu_s": 0.28, "cpu_us_per_record": 0.28,
+                               "trials": [{"cpu_s": 0.3}, {"cpu_s": 0.28}, {"cpu_s": 0.27}]},
+                              {"records": 10_000_000, "cpu_s": 3.1, "cpu_us_per_record": 0.31}],
+                     "per_record_ratio": 1.107},
+         "ledger_bytes_per_million_records": {"producer_ledger": 64_000_512,
+                                              "consumer_ledger": 64_000_420}}
+    text = "\n".join(figures._bench_scale(b))
+    assert ("1M records: 0.28 s CPU (0.28 µs per record; 3 checks, 0.27-0.3 s); 10M records: "
+            "3.1 s CPU "
+            "(0.31 µs per record); per-record cost at the largest size 1.11 times the smallest's") in text
+    assert "producer 61.0 MiB, consumer 61.0 MiB" in text
+    assert figures._bench_scale({}) == []
+
+
 def test_slo_block_measures_the_runs_against_slo_yaml(results: Path) -> None:
     (results.parent / "slo.yaml").write_text(
         "experiments:\n  broker-kill:\n    max_worst_partition_unavailability_s: 5\n")

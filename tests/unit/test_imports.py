@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("verify", "compat"),
     ("chaos",),
     ("report",),
-    ("compare",),
+    ("compare", "scale"),
     ("bench",),
     ("cli", "hubcli", "cloudcli"),
     ("__main__", ""),  # entry points: `python -m riftdrill`, the package's Chaos Toolkit hooks

@@ -43,7 +43,7 @@ from riftdrill.report.compare import CompareDoc, load_compare
 from riftdrill.report.runs import RunData, RunInputError, load_run, run_dirs
 
 MISSING = columns.MISSING
-BENCHES = ("lab", "load", "verify", "drill", "engines")
+BENCHES = ("lab", "load", "verify", "drill", "engines", "scale")
 ENGINE_ORDER = ENGINES  # the lab's engines, in its order; any other engine sorts after them
 # The verdict columns the drill tables show, with the reports' own headings and formats.
 SHOWN_KEYS = ("lost", "inconsistent_offset", "duplicates", "failed_send_ratio")
@@ -442,6 +442,38 @@ def _bench_verify_end_to_end(b: dict[str, Any], by_reader: dict[str, Any]) -> st
             + "; ".join(parts) + phase_text + ".")
 
 
+def _millions(n: float | None) -> str:
+    return MISSING if n is None else f"{n / 1e6:g}M"
+
+
+def _cpu_range(run: dict[str, Any]) -> str:
+    cpu = [c for c in (_num(_get(t, "cpu_s")) for t in _list(run.get("trials"))) if c is not None]
+    return f"; {len(cpu)} checks, {_g(min(cpu))}-{_g(max(cpu), ' s')}" if len(cpu) > 1 else ""
+
+
+def _bench_scale(b: dict[str, Any]) -> list[str]:
+    """scale.json: the checker's CPU per record at each size, and the ledgers' bytes."""
+    checker = _dict(b.get("checker"))
+    runs = [_dict(r) for r in _list(checker.get("runs"))]
+    lines = []
+    if runs:
+        sizes = "; ".join(f"{_millions(_num(r.get('records')))} records: "
+                          f"{_g(_num(r.get('cpu_s')), ' s')} CPU "
+                          f"({_g(_num(r.get('cpu_us_per_record')), ' µs')} per record"
+                          f"{_cpu_range(r)})" for r in runs)
+        ratio = _num(checker.get("per_record_ratio"))
+        lines.append(f"- **How the checker scales** ({_measured(b, 'scale')}; the synthetic "
+                     f"run above, the median check at each size): {sizes}; per-record cost at "
+                     f"the largest size {_g(ratio)} times the smallest's (at most about 1: "
+                     "linear or better).")
+    ledgers = _dict(b.get("ledger_bytes_per_million_records"))
+    if ledgers:
+        lines.append("- **Ledger bytes per million records** (same bench, the real writers): "
+                     f"producer {_mib(_num(ledgers.get('producer_ledger')))}, consumer "
+                     f"{_mib(_num(ledgers.get('consumer_ledger')))} (fixed-size entries).")
+    return lines
+
+
 def _bench_drill(b: dict[str, Any]) -> str:
     p = _dict(b.get("params"))
     drill = b.get("drill") if isinstance(b.get("drill"), str) else "?"
@@ -506,6 +538,8 @@ def render_bench(res: Results) -> str:
         lines += _bench_load(b["load"])
     if "verify" in b:
         lines += _bench_verify(b["verify"])
+    if "scale" in b:
+        lines += _bench_scale(b["scale"])
     if "drill" in b:
         lines.append(f"- **One drill end to end** ({_measured(b['drill'], 'drill')}): "
                      + _bench_drill(b["drill"]))
