@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,7 @@ def checker_seconds(records: int, trials: int = 3) -> dict[str, Any]:
     timed): the median trial's CPU and wall time, and every trial's."""
     import statistics
 
-    from riftdrill.gcpause import gc_paused
-    from riftdrill.verify.bench import as_read_and_ledger, synthetic_run
-    from riftdrill.verify.check import ClusterLedger, check_cluster
-    from riftdrill.verify.contract import Contract
-    from riftdrill.verify.report import VerifyReport
+    from riftdrill.verify.bench import as_read_and_ledger, synthetic_run, timed_check
 
     reads, acks = synthetic_run(records)
     ledger_records = as_read_and_ledger(reads, acks)
@@ -40,15 +35,8 @@ def checker_seconds(records: int, trials: int = 3) -> dict[str, Any]:
     gc.collect()
     runs, records_read = [], 0
     for _ in range(trials):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        with gc_paused():  # as in verify_run
-            ledger = ClusterLedger()
-            ledger.add_records(["bench"], ledger_records)
-            ledger.producers = producers
-            report = VerifyReport(run_dir="bench", partitions=check_cluster("main", reads, ledger)
-                                  ).finish(Contract(profile="idempotent"))
-        runs.append({"elapsed_s": round(time.perf_counter() - started, 3),
-                     "cpu_s": round(time.process_time() - cpu_started, 3)})
+        report, timing = timed_check(reads, ledger_records, producers)
+        runs.append(timing)
         records_read = report.records_read
     cpu_s = statistics.median(r["cpu_s"] for r in runs)
     return {"records": records, "records_read": records_read,
