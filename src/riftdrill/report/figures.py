@@ -497,7 +497,20 @@ def _bench_drill(b: dict[str, Any]) -> str:
                  "recovery figures, verdict)")
     text += f"; {verdict}, lost {_g(lost)} of {_g(acks)} acks (1 run"
     run_id = b.get("run_id")
-    return text + (f": {run_id})." if isinstance(run_id, str) else ").")
+    text += f": {run_id})." if isinstance(run_id, str) else ")."
+    return text + _wall_vs_hold(_dict(b.get("wall_vs_hold")))
+
+
+def _wall_vs_hold(w: dict[str, Any]) -> str:
+    """The drill again at other holds: each hold's wall time, and the fitted line."""
+    runs = [_dict(r) for r in _list(w.get("runs"))]
+    if not runs:
+        return ""
+    each = ", ".join(f"hold {_g(_num(r.get('hold_s')), ' s')}: {_g(_num(r.get('wall_s')), ' s')}"
+                     + ("" if r.get("passed") is True else " (failed)") for r in runs)
+    return (f" At other holds, one run each: {each}; least-squares wall = "
+            f"{_g(_num(w.get('fixed_s')), ' s')} + {_g(_num(w.get('slope')))} times the hold (a slope "
+            "near 1: a longer hold costs only its own seconds).")
 
 
 def _bench_engines(b: dict[str, Any]) -> list[str]:
