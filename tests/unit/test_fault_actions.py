@@ -399,6 +399,7 @@ def test_every_action_reads_once_and_writes_once_under_the_lock(
         ("await_checkpoints", lambda: actions.await_checkpoints("aws", 0, configuration=conf),
          1, 0, []),
         ("await_replication", lambda: actions.await_replication(0, conf), 0, 0, []),
+        ("await_mirror_copying", lambda: actions.await_mirror_copying(0, conf), 0, 0, []),
         ("fail_over_consumers", lambda: actions.fail_over_consumers("aws", conf), 1, 0, []),
         ("fail_back_consumers", lambda: actions.fail_back_consumers(conf), 0, 0, []),
         # producers are pointed by a file the load reads: no fault recorded
@@ -636,3 +637,35 @@ def test_a_nemesis_whose_owner_is_gone_injects_nothing_more(
         "run_dir": str(run_dir), "owner_pid": gone.pid})
     assert out["interrupted"] is True and out["faults"] == 0, out
     assert driver.calls == [] and inventory.load().faults == []
+
+
+def test_the_recovery_after_a_mirror_restart_waits_for_new_records_in_the_mirror(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The mirror-kill drill's recovery window must start with MirrorMaker 2 copying again,
+    however long its restart took; a mirror that stays silent is the ledgers' to judge."""
+    conf = configuration(tmp_path / "run")
+    seen = iter([5, 5, 5, 2**62])  # the newest first poll: before the restart, then a new one
+    monkeypatch.setattr(actions, "_newest_visible_ns", lambda _run_dir: next(seen))
+    monkeypatch.setattr(actions.interrupt, "sleep_s", lambda _s: True)
+    out = actions.await_mirror_copying(60, conf)
+    assert out["copying"] is True and next(seen, None) is None, out
+    monkeypatch.setattr(actions, "_newest_visible_ns", lambda _run_dir: 0)
+    assert actions.await_mirror_copying(0, conf)["copying"] is False
+
+
+def test_a_nemesis_link_flap_severs_and_heals_in_turns_and_leaves_the_link_up(
+        counted: tuple[Counts, FakeDriver], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, driver = counted
+    monkeypatch.setattr(actions, "FLAP_HALF_PERIOD_S", 0.05)
+    run_dir = tmp_path / "results" / "runs" / "r1"
+    (run_dir / "load").mkdir(parents=True)
+    (run_dir / "load" / "spec.json").write_text(json.dumps({"rate_per_s": 1, "duration_s": 100}))
+    out = actions.nemesis("link-flap", 2.5, 1, 1, configuration={
+        "run_dir": str(run_dir), "owner_pid": os.getpid()})
+    assert out["faults"] == 1 and out["kinds"] == ["link-flap"], out
+    severs = [c for c in driver.calls if c.endswith("['both']")]
+    heals = [c for c in driver.calls if c.endswith("[]")]
+    assert len(severs) >= 3 and len(heals) >= len(severs), driver.calls  # 1 s in 0.05 s turns
+    assert driver.severed[lab().links[0].name] == [] and inventory.load().faults == []
+    assert actions._FLAPS == {}

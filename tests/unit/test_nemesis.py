@@ -12,6 +12,7 @@ from riftdrill.errors import ValidationError
 from riftdrill.inventory import Broker, Cloud, Cluster, Inventory, Link
 
 BROKERS = ("aws-1", "aws-2", "gcp-1", "gcp-2")
+FIVE_KINDS = "broker-kill,broker-pause,link-sever,link-asymmetric,link-degrade"
 
 
 def lab() -> Inventory:
@@ -27,7 +28,7 @@ def lab() -> Inventory:
 
 
 def test_a_fixed_schedule_rotates_kinds_and_targets_every_interval() -> None:
-    kinds, targets = nm.parse_kinds(nm.DEFAULT_KINDS, lab())
+    kinds, targets = nm.parse_kinds(FIVE_KINDS, lab())
     s = nm.plan(kinds, targets, soak_s=180, interval_s=12, hold_s=5)
     assert [f.at_s for f in s.faults] == [12.0 * i for i in range(1, 15)]
     assert [f.kind for f in s.faults[:6]] == [*kinds, kinds[0]]
@@ -55,6 +56,21 @@ def test_never_more_than_max_concurrent_and_never_two_on_one_resource() -> None:
         assert len(active) <= 3
         res = [nm.KINDS[g.kind].resource(g.target) for g in active]
         assert len(res) == len(set(res)), active
+
+
+def test_a_leader_kill_never_overlaps_another_broker_fault() -> None:
+    """The leader it finds may be any broker, and its heal restarts every faulted broker."""
+    assert nm.clash("broker:*", "broker:aws-1") and nm.clash("broker:aws-1", "broker:*")
+    assert not nm.clash("broker:*", "link:aws-gcp") and not nm.clash("broker:a", "broker:b")
+    kinds, targets = nm.parse_kinds("leader-kill,broker-kill,broker-pause,link-flap", lab())
+    assert targets["leader-kill"] == ["leader"] and targets["link-flap"] == ["aws-gcp"]
+    s = nm.plan(kinds, targets, soak_s=300, interval_s=8, hold_s=10, max_concurrent=2)
+    assert {"leader-kill", "link-flap"} <= {f.kind for f in s.faults}
+    for f in s.faults:
+        active = [g for g in s.faults if g.at_s <= f.at_s < g.at_s + g.hold_s]
+        brokers = [g for g in active if g.kind in ("leader-kill", "broker-kill", "broker-pause")]
+        if any(g.kind == "leader-kill" for g in active):
+            assert len(brokers) == 1, active
 
 
 @pytest.mark.parametrize(("kinds", "kwargs", "says"), [

@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -36,13 +37,14 @@ from riftdrill import faults, inventory, paths
 from riftdrill.chaos import interrupt, targets, windows
 from riftdrill.context import RunContext
 from riftdrill.drivers.base import Effect
-from riftdrill.errors import ValidationError
+from riftdrill.errors import FaultError, ValidationError
 from riftdrill.inventory import Broker, ConnectWorker, Direction, FaultKind, Inventory, Link
 from riftdrill.lab.procs import pid_alive
 from riftdrill.security import acls
 
 __all__ = [
     "await_checkpoints",
+    "await_mirror_copying",
     "await_replication",
     "block_object_store",
     "brownout_object_store",
@@ -442,9 +444,60 @@ def hold(seconds: float | str) -> dict[str, Any]:
 
 # ---- the nemesis: many faults over a soak (chaos/nemesis.py) ----------------------------------
 
+FLAP_HALF_PERIOD_S = 1.0  # a nemesis link flap: down this long, up this long, in turns
+FLAP_JOIN_S = 30.0  # a sever or heal in flight when the flap is told to stop
+
+
+@dataclass
+class _Flap:
+    stop: threading.Event
+    thread: threading.Thread
+    error: list[str]
+
+
+_FLAPS: dict[str, _Flap] = {}
+
+
+def _start_flap(link: str, configuration: dict[str, Any] | None) -> dict[str, Any]:
+    """A nemesis link flap: sever and heal the link in turns in a thread of the nemesis, until
+    `_stop_flap` (its hold is the nemesis's); every sever is recorded as a fault of its own."""
+    ctx = RunContext.from_configuration(configuration)
+    lk = inventory.load().link(link or None)
+    flap = _Flap(threading.Event(), threading.Thread(), [])
+
+    def run() -> None:
+        try:
+            while not flap.stop.is_set():
+                _sever(ctx, lk, "both", None)
+                flap.stop.wait(FLAP_HALF_PERIOD_S)
+                _heal(ctx, lk)
+                flap.stop.wait(FLAP_HALF_PERIOD_S)
+        except Exception as exc:  # told at the stop, which heals the link
+            flap.error.append(f"{type(exc).__name__}: {exc}")
+
+    flap.thread = threading.Thread(target=run, name=f"flap-{lk.name}", daemon=True)
+    _FLAPS[lk.name] = flap
+    flap.thread.start()
+    return {"flapping": lk.name, "half_period_s": FLAP_HALF_PERIOD_S, "at": _now()}
+
+
+def _stop_flap(link: str, configuration: dict[str, Any] | None) -> dict[str, Any]:
+    lk = inventory.load().link(link or None)
+    flap = _FLAPS.pop(lk.name, None)
+    if flap is not None:
+        flap.stop.set()
+        flap.thread.join(FLAP_JOIN_S)
+    _heal(RunContext.from_configuration(configuration), lk)  # the link is left up
+    if flap is not None and flap.error:
+        raise FaultError(f"the flap of {lk.name} failed: {flap.error[0]}")
+    return {"healed": lk.name, "at": _now()}
+
+
 _INJECT: dict[str, Any] = {
     "broker-kill": lambda t, c: kill_broker(t, c),
     "broker-pause": lambda t, c: pause_broker(t, c),
+    "leader-kill": lambda t, c: kill_broker(t, c),
+    "link-flap": _start_flap,
     "link-sever": lambda t, c: sever_link("both", t, c),
     "link-asymmetric": lambda t, c: sever_link("a-to-b", t, c),
     "link-degrade": lambda t, c: degrade_link(link=t, configuration=c),
@@ -455,6 +508,9 @@ _INJECT: dict[str, Any] = {
 _HEAL: dict[str, Any] = {
     "broker-kill": lambda t, c: restart_broker(t, c),
     "broker-pause": lambda t, c: resume_broker(t, c),
+    # a leader kill holds every broker (nemesis.clash): the only broker fault open is its own
+    "leader-kill": lambda t, c: restart_faulted_brokers(c),
+    "link-flap": _stop_flap,
     "link-sever": lambda t, c: heal_link(t, c),
     "link-asymmetric": lambda t, c: heal_link(t, c),
     "link-degrade": lambda t, c: restore_link(t, c),
@@ -740,6 +796,40 @@ def await_replication(timeout_s: float | str = REPLICATION_WAIT_S,
                 f"no record of the run reached the mirror within {waited:g} s: MirrorMaker 2 "
                 "is not copying the run's topic (its log: `riftdrill status`, the lab's "
                 "mirror log); nothing was injected")
+
+
+COPYING_AGAIN_WAIT_S = 180.0  # a restarted MirrorMaker 2 copies again in 40-50 s in the lab
+
+
+def _newest_visible_ns(run_dir: Path) -> int:
+    from riftdrill.chaos.replication import first_polls
+
+    newest = 0
+    for path in sorted((run_dir / "load" / "mirror").glob("*-tail.rdc")):
+        try:
+            newest = max([newest, *(v.ts_ns for v in first_polls(path).values())])
+        except (OSError, ValueError, KeyError):
+            continue  # header not written yet
+    return newest
+
+
+def await_mirror_copying(timeout_s: float | str = COPYING_AGAIN_WAIT_S,
+                         configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """After a restart of MirrorMaker 2: wait until the mirror tail sees a record it had not
+    seen before the call, so the recovery window that follows starts with replication running
+    and shows the lag come back, however long the restart took (JVM, plugin scan, Connect
+    group). Never raises: a mirror that stays silent is judged from the ledgers
+    (never_mirrored, settled_reason), and the run goes on to its recovery window."""
+    ctx = _need_context(configuration, "await_mirror_copying")
+    wait_s = _seconds(timeout_s, "timeout_s")
+    t0 = time.monotonic()
+    since_ns = max(_newest_visible_ns(ctx.run_dir), time.time_ns())
+    while True:
+        waited = round(time.monotonic() - t0, 3)
+        if _newest_visible_ns(ctx.run_dir) > since_ns:
+            return {"copying": True, "waited_s": waited}
+        if waited >= wait_s or not interrupt.sleep_s(1.0):
+            return {"copying": False, "waited_s": waited}
 
 
 def fail_over_consumers(source: str = "aws",

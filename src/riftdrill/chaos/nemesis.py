@@ -5,7 +5,8 @@
 and takes the kinds in turn; a random one draws the gaps (0.5-1.5 x interval) and the kinds
 from `random.Random(seed)`, so the same seed gives the same schedule. Never more than
 `max_concurrent` faults at once, and never two on one resource (a link severed while its
-weather is degraded would heal the other's rules). The schedule, and when each fault really
+weather is degraded would heal the other's rules); a leader kill holds every broker, since
+the leader it finds may be any of them. The schedule, and when each fault really
 began and ended, is written to `nemesis.json` in the run; `replay=<that file>` runs it again
 fault for fault.
 
@@ -40,8 +41,16 @@ class Kind:
 
     name: str
     targets: Callable[[Inventory], list[str]]
-    resource: Callable[[str], str]
+    resource: Callable[[str], str]  # "<class>:<name>", or "<class>:*" for all of a class
     missing: str  # why a lab may have no target, and the fix
+
+
+def clash(a: str, b: str) -> bool:
+    """Whether two faults' resources overlap ("broker:*" overlaps every broker)."""
+    if a == b:
+        return True
+    (ca, _, na), (cb, _, nb) = a.partition(":"), b.partition(":")
+    return ca == cb and "*" in (na, nb)
 
 
 def _brokers(inv: Inventory) -> list[str]:
@@ -63,15 +72,21 @@ def _mirrors(inv: Inventory) -> list[str]:
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("broker-kill", _brokers, lambda t: f"broker:{t}", "no broker in the inventory"),
     Kind("broker-pause", _brokers, lambda t: f"broker:{t}", "no broker in the inventory"),
+    # the broker leading most partitions of the run's topic, found at its injection
+    Kind("leader-kill", lambda inv: ["leader"] if inv.brokers else [], lambda t: "broker:*",
+         "no broker in the inventory"),
     Kind("link-sever", _links, lambda t: f"link:{t}", "no cross-cloud link"),
     Kind("link-asymmetric", _links, lambda t: f"link:{t}", "no cross-cloud link"),
     Kind("link-degrade", _links, lambda t: f"link:{t}", "no cross-cloud link"),
+    # down and up in turns of FLAP_HALF_PERIOD_S for the fault's whole hold
+    Kind("link-flap", _links, lambda t: f"link:{t}", "no cross-cloud link"),
     Kind("store-outage", _stores, lambda t: f"store:{t}", "no object store"),
     Kind("store-brownout", _stores, lambda t: f"store:{t}", "no object store"),
     Kind("mirror-kill", _mirrors, lambda t: f"mirror:{t}",
          "no MirrorMaker 2 (deploy TOPOLOGY=per-cloud)"),
 )}
-DEFAULT_KINDS = "broker-kill,broker-pause,link-sever,link-asymmetric,link-degrade"
+DEFAULT_KINDS = (
+    "broker-kill,link-sever,broker-pause,link-flap,leader-kill,link-asymmetric,link-degrade")
 
 
 @dataclass(frozen=True)
@@ -161,7 +176,8 @@ def plan(kinds: list[str], targets: dict[str, list[str]], *, soak_s: float | str
         busy = {KINDS[f.kind].resource(f.target) for f in active}
 
         def free_of(k: str, busy: set[str] = busy) -> list[str]:
-            return [t for t in targets[k] if KINDS[k].resource(t) not in busy]
+            return [t for t in targets[k]
+                    if not any(clash(KINDS[k].resource(t), b) for b in busy)]
 
         # the kind whose turn it is, or the next one with a target not under another fault
         order = (kinds[i % len(kinds):] + kinds[:i % len(kinds)] if mode == "fixed"
@@ -272,7 +288,7 @@ def execute(plan: Schedule, outcomes: dict[int, Outcome], *,
     def can_inject(f: PlannedFault) -> bool:
         busy = {KINDS[plan.faults[i].kind].resource(plan.faults[i].target) for i in heal_due}
         return (len(heal_due) < plan.max_concurrent
-                and KINDS[f.kind].resource(f.target) not in busy)
+                and not any(clash(KINDS[f.kind].resource(f.target), b) for b in busy))
 
     interrupted = False
     try:
