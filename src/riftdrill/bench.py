@@ -254,8 +254,21 @@ def bench_scale(out: Path) -> dict[str, Any]:
     return scale.run(out)
 
 
+def bench_memory(out: Path) -> dict[str, Any]:
+    """The load's memory over the hour-long runs published in results/runs (the soaks): per
+    process, its resident set first, last, highest and its growth in MiB per hour."""
+    from riftdrill.load import memory
+
+    runs = memory.long_runs(paths.results_dir() / "runs")
+    if not runs:
+        raise RuntimeError("no published run of an hour samples the load's memory: run "
+                           "`make soak` and publish it (results/runs/<run>/load/memory.jsonl)")
+    return {"method": f"VmRSS every {memory.SAMPLE_EVERY_S:g} s by the load's runner; slope = "
+                      f"least squares after the first {memory.WARMUP_S:g} s", "runs": runs}
+
+
 BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,
-           "engines": bench_engines, "scale": bench_scale}
+           "engines": bench_engines, "scale": bench_scale, "memory": bench_memory}
 
 
 def main(names: list[str]) -> int:

@@ -36,11 +36,15 @@ def acked_clouds(lines: list[dict[str, Any]]) -> set[str]:
 
 @dataclass
 class MetricsTail:
-    """Incremental reader for live progress: only new complete lines are parsed each time."""
+    """Incremental reader for live progress: only new complete lines are parsed each time.
+    With `keep_s`, `lines` holds only the newest keep_s seconds (an hour's soak would otherwise
+    keep every second's histograms in the load's runner); `first_t` is the first second seen."""
 
     load_dir: Path
+    keep_s: float | None = None
     offsets: dict[Path, int] = field(default_factory=dict)
     lines: list[dict[str, Any]] = field(default_factory=list)
+    first_t: float | None = None
 
     def poll(self) -> list[dict[str, Any]]:
         new: list[dict[str, Any]] = []
@@ -56,6 +60,12 @@ class MetricsTail:
                 new.append(d)
             self.offsets[path] = start + end
         self.lines.extend(new)
+        if new:
+            low = min(d["t"] for d in new)
+            self.first_t = low if self.first_t is None else min(self.first_t, low)
+        if self.keep_s is not None and new:
+            newest = max(d["t"] for d in self.lines)
+            self.lines = [d for d in self.lines if d["t"] > newest - self.keep_s]
         return new
 
 

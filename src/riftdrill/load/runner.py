@@ -37,6 +37,7 @@ from riftdrill.load import (
     ombresult,
     openmetrics,
 )
+from riftdrill.load import memory as load_memory
 from riftdrill.load.consumer_ledger import consumer_ledger_files
 from riftdrill.load.fence import WRITE_TIMEOUT_S
 from riftdrill.load.hubload import HubLoad, HubOutcome, start_hub_load
@@ -53,6 +54,7 @@ STOP_GRACE_S = 60.0  # on top of the delivery timeout and the fence wait
 START_WAIT_S = 20.0  # start_load waits this long for preflight to pass or fail
 FINISH_S = 30.0  # after the processes exit: fence thread join, merging results
 TAIL_GRACE_S = 35.0  # mirror tails, after the processes: TAIL_FENCE_WAIT_S and closing
+PROGRESS_KEEP_S = 3.0  # the progress line shows the newest complete second
 
 
 @dataclass
@@ -317,7 +319,7 @@ class _Progress:
 
     def __init__(self, spec: LoadSpec, load_dir: Path, enabled: bool) -> None:
         self.spec = spec
-        self.tail = aggregate.MetricsTail(load_dir)
+        self.tail = aggregate.MetricsTail(load_dir, keep_s=PROGRESS_KEEP_S)
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.started = time.monotonic()
@@ -443,14 +445,17 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                                 "run_start_ns": run_start_ns,
                                 "workers": {c: p.pid for c, p, _ in procs}})  # fmt: skip
         prog = _Progress(spec, load_dir, progress)
+        memory = load_memory.Sampler(load_dir / load_memory.MEMORY_FILE, time.monotonic())
         try:
             while any(p.poll() is None for _, p, _ in procs):
                 time.sleep(0.5)
                 prog.update()
                 fencer.poll(procs)
-                if building is not None and prog.tail.lines:
+                memory.maybe_sample({"runner": os.getpid(), **{c: p.pid for c, p, _ in procs},
+                                     **{f"tail-{n}": p.pid for n, p, _ in tails}})
+                if building is not None and prog.tail.first_t is not None:
                     # from the first second the load processes measured, as the OMB result's
-                    building.update(time.time() - min(d["t"] for d in prog.tail.lines),
+                    building.update(time.time() - prog.tail.first_t,
                                     prog.sent, prog.consumed, fencer.thread is not None)
         except KeyboardInterrupt:
             interrupted = True
@@ -493,6 +498,8 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             "spec": spec.to_json(),
             **({"hub": hub_outcome.summary()} if hub_outcome is not None else {}),
             **({"backlog": backlog_outcome.model_dump()} if backlog_outcome is not None else {}),
+            "memory": {name: f.model_dump() for name, f in
+                       load_memory.figures(load_dir / load_memory.MEMORY_FILE).items()},
         },
     )
     write_exports(load_dir, f"{ombresult.DRIVER_PREFIX}-{inv.engine}-{inv.topology}", len(clouds))

@@ -1,0 +1,131 @@
+"""The load's own memory over a run: is riftdrill's load flat over an hour, or does it grow?
+
+While the load runs, its runner samples the resident set (VmRSS of /proc/<pid>/status) of
+itself, each cloud's Locust process and each mirror tail every SAMPLE_EVERY_S into
+`load/memory.jsonl`: one line {"t_s": seconds since the load started, "rss_kib": {process:
+KiB}}. `figures` reads it back per process: first, last, highest, and the growth as a
+least-squares slope in MiB per hour over the samples after WARMUP_S (clients fill their
+buffers and caches first), with the spread of the samples around that line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+MEMORY_FILE = "memory.jsonl"
+SAMPLE_EVERY_S = 10.0
+WARMUP_S = 120.0
+
+
+def rss_kib(pid: int) -> int | None:
+    """The process's resident set in KiB, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None  # a zombie has no VmRSS
+
+
+@dataclass
+class Sampler:
+    """Samples the named pids every `every_s` into `path` (appending: one run, one file)."""
+
+    path: Path
+    started: float  # time.monotonic() at the load's start
+    every_s: float = SAMPLE_EVERY_S
+    _next: float = 0.0
+
+    def maybe_sample(self, pids: Mapping[str, int], now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if now < self._next:
+            return False
+        self._next = now + self.every_s
+        rss = {name: kib for name, pid in pids.items() if (kib := rss_kib(pid)) is not None}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"t_s": round(now - self.started, 1), "rss_kib": rss}) + "\n")
+        return True
+
+
+class ProcessMemory(BaseModel):
+    samples: int
+    span_s: float
+    first_mib: float
+    last_mib: float
+    max_mib: float
+    # least-squares slope over the samples after WARMUP_S, and the samples' spread around it
+    slope_mib_per_h: float | None
+    residual_mib: float | None
+
+
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Slope (per second) and the residuals' standard deviation, or None under 3 points."""
+    n = len(points)
+    if n < 3:
+        return None
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
+    res = [y - (my + slope * (x - mx)) for x, y in points]
+    return slope, math.sqrt(sum(r * r for r in res) / (n - 2))
+
+
+def figures(path: Path, warmup_s: float = WARMUP_S) -> dict[str, ProcessMemory]:
+    """Per process: the memory figures of a run's memory.jsonl ({} when there is none)."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    for line in text.splitlines():
+        try:
+            d = json.loads(line)
+            t = float(d["t_s"])
+            for name, kib in d["rss_kib"].items():
+                series.setdefault(str(name), []).append((t, int(kib) / 1024))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a line cut by a crash
+    out: dict[str, ProcessMemory] = {}
+    for name, pts in sorted(series.items()):
+        fit = _fit([p for p in pts if p[0] >= warmup_s])
+        out[name] = ProcessMemory(
+            samples=len(pts), span_s=round(pts[-1][0] - pts[0][0], 1),
+            first_mib=round(pts[0][1], 1), last_mib=round(pts[-1][1], 1),
+            max_mib=round(max(y for _, y in pts), 1),
+            slope_mib_per_h=None if fit is None else round(fit[0] * 3600, 2),
+            residual_mib=None if fit is None else round(fit[1], 2))
+    return out
+
+
+LONG_RUN_S = 3000.0  # a run this long (its samples' span) counts as "over an hour" here
+
+
+def long_runs(runs_dir: Path, min_span_s: float = LONG_RUN_S) -> dict[str, Any]:
+    """The memory figures of every run under `runs_dir` whose samples span at least
+    `min_span_s` (the soaks of an hour): per run, its engine, and per process its figures."""
+    out: dict[str, Any] = {}
+    for path in sorted(runs_dir.glob(f"*/load/{MEMORY_FILE}")):
+        figs = figures(path)
+        if not figs or max(f.span_s for f in figs.values()) < min_span_s:
+            continue
+        run_dir = path.parent.parent
+        engine = None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            engine = json.loads((run_dir / "summary.json").read_text()).get("engine")
+        out[run_dir.name] = {"engine": engine, "warmup_s": WARMUP_S,
+                             "processes": {n: f.model_dump() for n, f in figs.items()}}
+    return out
