@@ -37,3 +37,41 @@ def test_each_other_hold_is_run_once_keeping_the_other_vars(monkeypatch: pytest.
     assert "hold 10 s: 61 s, hold 30 s: 83 s, hold 60 s: 116 s" in text
     assert f"wall = {figures._g(w['fixed_s'], ' s')} + " in text and "times the hold" in text
     assert figures._wall_vs_hold({}) == ""
+
+
+def _journal(run_dir: Any, hold: float) -> None:
+    import json
+
+    run_dir.mkdir(parents=True)
+    act = [("start-background-load", 10.0), ("hold-fault", hold), ("restart-broker", 40.0),
+           ("stop-background-load", 20 + 2 * hold)]
+    run_dir.joinpath("journal.json").write_text(json.dumps({
+        "steady_states": {"before": {"probes": [{"duration": 1.5}, {"duration": 2.0}]}},
+        "run": [{"activity": {"name": n}, "duration": d} for n, d in act[:-1]],
+        "rollbacks": [{"activity": {"name": act[-1][0]}, "duration": act[-1][1]}]}))
+
+
+def test_the_steps_that_grow_with_the_hold_are_named_from_the_journals(tmp_path: Any) -> None:
+    import json
+
+    runs = []
+    for hold in (10, 30, 60):
+        _journal(tmp_path / "runs" / f"r{hold}", hold)
+        runs.append({"hold_s": hold, "wall_s": 100 + 3 * hold, "run_id": f"r{hold}"})
+    assert bench.journal_steps(tmp_path / "runs" / "r10") == {
+        "steady-state before": 3.5, "start-background-load": 10.0, "hold-fault": 10.0,
+        "restart-broker": 40.0, "stop-background-load": 40.0}
+    assert bench.journal_steps(tmp_path / "none") == {}
+    f = tmp_path / "drill.json"
+    f.write_text(json.dumps({"wall_vs_hold": {"runs": runs}}))
+    slopes = bench.fill_steps(f, tmp_path / "runs")["step_slopes"]
+    assert slopes["hold-fault"] == pytest.approx(1.0) and slopes["restart-broker"] == 0.0
+    assert slopes["stop-background-load"] == pytest.approx(2.0)
+    assert json.loads(f.read_text())["wall_vs_hold"]["step_slopes"] == slopes
+    text = figures._wall_vs_hold({"runs": runs, "step_slopes": slopes})
+    assert "by step" in text and text.index("stop-background-load 2 s") < text.index("hold-fault 1 s")
+    assert "restart-broker" not in text  # flat steps are left out
+    runs.append({"hold_s": 90, "wall_s": 1, "run_id": "unpublished"})
+    f.write_text(json.dumps({"wall_vs_hold": {"runs": runs}}))
+    with pytest.raises(SystemExit, match="no journal for run unpublished"):
+        bench.fill_steps(f, tmp_path / "runs")

@@ -508,9 +508,15 @@ def _wall_vs_hold(w: dict[str, Any]) -> str:
         return ""
     each = ", ".join(f"hold {_g(_num(r.get('hold_s')), ' s')}: {_g(_num(r.get('wall_s')), ' s')}"
                      + ("" if r.get("passed") is True else " (failed)") for r in runs)
+    per_step = {str(k): _num(v) for k, v in _dict(w.get("step_slopes")).items()}
+    slopes = {k: v for k, v in per_step.items() if v is not None and abs(v) >= 0.25}
+    growing = ", ".join(f"{name} {_g(v, ' s')}" for name, v in
+                        sorted(slopes.items(), key=lambda kv: -abs(kv[1])))
     return (f" At other holds, one run each: {each}; least-squares wall = "
             f"{_g(_num(w.get('fixed_s')), ' s')} + {_g(_num(w.get('slope')))} times the hold (a slope "
-            "near 1: a longer hold costs only its own seconds).")
+            "near 1: a longer hold costs only its own seconds)."
+            + (f" Per second of hold, by step (least squares over the runs' chaos journals; "
+               f"steps under 0.25 s left out): {growing}." if growing else ""))
 
 
 def _bench_engines(b: dict[str, Any]) -> list[str]:
