@@ -136,6 +136,31 @@ def test_group_acks_splits_a_ledger_by_partition() -> None:
     assert got[("a", 2)].seqs.tolist() == [0, 4]
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 18])
+def test_group_acks_a_chunk_at_a_time_gives_the_same_groups_in_ledger_order(
+        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from riftdrill.load.ledger import KIND_ACK, KIND_ERROR, entry_dtype
+
+    rng = np.random.default_rng(chunk)
+    recs = np.zeros(200, entry_dtype())
+    recs["kind"] = np.where(rng.random(200) < 0.1, KIND_ERROR, KIND_ACK)
+    recs["topic_index"] = rng.integers(0, 2, 200)
+    recs["partition"] = rng.integers(0, 5, 200)
+    recs["offset"] = np.arange(200)
+    recs["seq"] = np.arange(200) * 3
+    monkeypatch.setattr(vectorized, "GROUP_CHUNK", chunk)
+    got = vectorized.group_acks(["a", "b"], recs)
+    acks = recs[recs["kind"] == KIND_ACK]
+    want = {(["a", "b"][t], p) for t, p in zip(acks["topic_index"].tolist(),
+                                               acks["partition"].tolist(), strict=True)}
+    assert list(got) == sorted(want)
+    for (topic, part), cols in got.items():
+        mine = acks[(acks["topic_index"] == ["a", "b"].index(topic)) & (acks["partition"] == part)]
+        assert cols.offsets.tolist() == mine["offset"].tolist()
+        assert cols.seqs.tolist() == mine["seq"].tolist()
+    assert vectorized.group_acks(["a"], recs[recs["kind"] == KIND_ERROR]) == {}
+
+
 def test_the_check_module_documents_its_two_paths() -> None:
     assert check.check_records.__doc__ and "columnar" in check.check_records.__doc__
 

@@ -88,22 +88,47 @@ class AckColumns:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__slots__))
 
 
+GROUP_CHUNK = 1 << 18  # entries grouped at a time: their columns stay in the CPU's cache
+
+
 def group_acks(topics: Sequence[str], entries: np.ndarray) -> dict[tuple[str, int], AckColumns]:
-    """A ledger's acks (ENTRY_DTYPE records, riftdrill.load.ledger) per (topic, partition)."""
-    acks = entries[entries["kind"] == KIND_ACK]
-    if not len(acks):
-        return {}
-    tp = (acks["topic_index"].astype(np.int64) << 32) | acks["partition"].astype(np.int64)
-    order = np.argsort(tp, kind="stable")
-    tp = tp[order]
-    cols = [acks[name][order].astype(np.int64)
-            for name in ("producer_id", "seq", "offset", "checksum")]
-    bounds = [0, *(np.flatnonzero(tp[1:] != tp[:-1]) + 1).tolist(), len(tp)]
+    """A ledger's acks (ENTRY_DTYPE records, riftdrill.load.ledger) per (topic, partition), in
+    ledger order within each. Linear in the entries: a chunk at a time (10M entries grouped at
+    once cost 1.6 times more per entry than 1M, their columns out of cache), only the columns
+    it needs taken from the records, and a radix sort (below)."""
+    parts: dict[int, list[list[np.ndarray]]] = {}
+    for start in range(0, len(entries), GROUP_CHUNK):
+        for key, cols in _group_chunk(entries[start:start + GROUP_CHUNK]):
+            parts.setdefault(key, []).append(cols)
     out: dict[tuple[str, int], AckColumns] = {}
-    for a, b in itertools.pairwise(bounds):
-        key = int(tp[a])
-        out[(topics[key >> 32], key & (_FITS - 1))] = AckColumns(*(c[a:b] for c in cols))
+    for key in sorted(parts):
+        chunks = parts[key]
+        out[(topics[key >> 32], key & (_FITS - 1))] = AckColumns(
+            *(np.concatenate([c[i] for c in chunks]) if len(chunks) > 1 else chunks[0][i]
+              for i in range(4)))
     return out
+
+
+def _group_chunk(entries: np.ndarray) -> list[tuple[int, list[np.ndarray]]]:
+    is_ack = entries["kind"] == KIND_ACK
+    every = bool(is_ack.all())
+
+    def column(name: str) -> np.ndarray:
+        c = entries[name]
+        return (c if every else c[is_ack]).astype(np.int64)
+
+    ti, pa = column("topic_index"), column("partition")
+    if not len(ti):
+        return []
+    # Few (topic, partition)s in a run: numbered in 16 bits, numpy's stable sort of them is a
+    # radix sort, linear (a stable int64 sort is not).
+    code = ti * (int(pa.max()) + 1) + pa
+    small = int(pa.min()) >= 0 and int(code.max()) < 1 << 16
+    order = np.argsort(code.astype(np.uint16) if small else (ti << 32) | pa, kind="stable")
+    tp = ((ti << 32) | pa)[order]
+    cols = [column(name)[order] for name in ("producer_id", "seq", "offset", "checksum")]
+    bounds = [0, *(np.flatnonzero(tp[1:] != tp[:-1]) + 1).tolist(), len(tp)]
+    return [(int(tp[a]), [c[a:b] for c in cols]) for a, b in itertools.pairwise(bounds)]
 
 
 def _column(values: Sequence[int] | Sequence[bool], dtype: type) -> np.ndarray:
@@ -183,10 +208,12 @@ def check_columns(read: PartitionRead, acks: Sequence[AckLike],
     bad_ck = fast & (ck[at] != a_ck) & ok[at] if n else fast
     found.corrupt += off[at[bad_ck]].tolist()
     horizon = read.horizon
-    for k in np.flatnonzero(~fast).tolist():
+    slow = np.flatnonzero(~fast)
+    # where each slow ack's offset is in the read, in one call (one per ack cost ~50 us each)
+    where = np.searchsorted(off, a_off[slow]).tolist()
+    for k, j in zip(slow.tolist(), where, strict=True):
         ack_off, ident = int(a_off[k]), (int(a_pid[k]), int(a_seq[k]))
         i = int(at[k]) if hit[k] else None
-        j = int(np.searchsorted(off, ack_off))
         held = (int(pid[j]), int(seq[j])) if j < n and off[j] == ack_off else None
         if ack_off >= 0 and held != ident and (held is not None or i is not None):
             found.inconsistent.append(ack_off)
