@@ -6,8 +6,9 @@
 - The bytes a million records cost in the ledgers the verifier reads: a producer ledger of 1M
   acks and a consumer ledger of 1M polls, written with the real writers.
 
-Neither needs the lab. The load's memory over an hour and drill wall time against hold time
-come from long lab runs and are not measured here.
+Neither needs the lab. The load's memory over an hour (bench `memory`, from the published
+hour-long soaks' load/memory.jsonl) and drill wall time against hold time (bench `drill`) come
+from lab runs.
 """
 
 from __future__ import annotations

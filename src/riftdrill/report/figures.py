@@ -43,7 +43,7 @@ from riftdrill.report.compare import CompareDoc, load_compare
 from riftdrill.report.runs import RunData, RunInputError, load_run, run_dirs
 
 MISSING = columns.MISSING
-BENCHES = ("lab", "load", "verify", "drill", "engines", "scale")
+BENCHES = ("lab", "load", "verify", "drill", "engines", "scale", "memory")
 ENGINE_ORDER = ENGINES  # the lab's engines, in its order; any other engine sorts after them
 # The verdict columns the drill tables show, with the reports' own headings and formats.
 SHOWN_KEYS = ("lost", "inconsistent_offset", "duplicates", "failed_send_ratio")
@@ -474,6 +474,27 @@ def _bench_scale(b: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _bench_memory(b: dict[str, Any]) -> list[str]:
+    """memory.json: the load's resident set over each hour-long run, per process."""
+    runs = _dict(b.get("runs"))
+    lines = []
+    for run_id in sorted(runs):
+        r = _dict(runs[run_id])
+        procs = _dict(r.get("processes"))
+        each = "; ".join(
+            f"{name} {_g(_num(_dict(f).get('first_mib')), ' MiB')} at start, "
+            f"{_g(_num(_dict(f).get('max_mib')), ' MiB')} at most, "
+            f"{_g(_num(_dict(f).get('last_mib')), ' MiB')} at the end, "
+            f"{_g(_num(_dict(f).get('slope_mib_per_h')), ' MiB/h')} "
+            f"(± {_g(_num(_dict(f).get('residual_mib')), ' MiB')})"
+            for name, f in sorted(procs.items()))
+        span = max((_num(_dict(f).get("span_s")) or 0.0 for f in procs.values()), default=0.0)
+        lines.append(f"- **The load's memory over {_g(round(span / 60), ' min')}** "
+                     f"({_measured(b, 'memory')}; run `{run_id}`, {r.get('engine') or '?'}; "
+                     f"{b.get('method') or 'VmRSS samples'}): {each}.")
+    return lines
+
+
 def _bench_drill(b: dict[str, Any]) -> str:
     p = _dict(b.get("params"))
     drill = b.get("drill") if isinstance(b.get("drill"), str) else "?"
@@ -559,6 +580,8 @@ def render_bench(res: Results) -> str:
         lines += _bench_verify(b["verify"])
     if "scale" in b:
         lines += _bench_scale(b["scale"])
+    if "memory" in b:
+        lines += _bench_memory(b["memory"])
     if "drill" in b:
         lines.append(f"- **One drill end to end** ({_measured(b['drill'], 'drill')}): "
                      + _bench_drill(b["drill"]))
