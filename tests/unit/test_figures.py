@@ -431,14 +431,15 @@ def test_bench_scale_gives_each_size_and_the_ledger_bytes() -> None:
 
 def test_bench_memory_gives_each_process_of_each_long_run() -> None:
     proc = {"samples": 360, "span_s": 3590.0, "first_mib": 15.2, "last_mib": 130.4,
-            "max_mib": 131.0, "slope_mib_per_h": 61.5, "residual_mib": 2.31}
+            "max_mib": 131.0, "slope_mib_per_h": 61.5, "residual_mib": 2.31,
+            "last_half_slope_mib_per_h": 12.0}
     b = {"measured_at": "2026-12-04T21:00:00+00:00", "method": "VmRSS every 10 s",
          "runs": {"20261204T193107Z-soak": {"engine": "kafka", "processes": {
              "aws": proc, "runner": {**proc, "first_mib": 54.2, "slope_mib_per_h": 0.03}}}}}
     [line] = figures._bench_memory(b)
     assert "memory over 60 min" in line and "run `20261204T193107Z-soak`, kafka" in line
     assert ("aws 15.2 MiB at start, 131 MiB at most, 130 MiB at the end, 61.5 MiB/h "
-            "(± 2.31 MiB); runner 54.2 MiB") in line
+            "(± 2.31 MiB; 12 MiB/h over the second half); runner 54.2 MiB") in line
     assert figures._bench_memory({}) == []
 
 

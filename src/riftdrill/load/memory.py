@@ -5,7 +5,8 @@ itself, each cloud's Locust process and each mirror tail every SAMPLE_EVERY_S in
 `load/memory.jsonl`: one line {"t_s": seconds since the load started, "rss_kib": {process:
 KiB}}. `figures` reads it back per process: first, last, highest, and the growth as a
 least-squares slope in MiB per hour over the samples after WARMUP_S (clients fill their
-buffers and caches first), with the spread of the samples around that line.
+buffers and caches first), with the spread of the samples around that line, and the slope
+over the second half of the samples alone.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class ProcessMemory(BaseModel):
     # least-squares slope over the samples after WARMUP_S, and the samples' spread around it
     slope_mib_per_h: float | None
     residual_mib: float | None
+    # the same fit over the second half of the samples alone: growth that slows (buffers and
+    # the allocator reaching their high-water marks) shows here as a smaller slope
+    last_half_slope_mib_per_h: float | None
 
 
 def _fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
@@ -102,12 +106,14 @@ def figures(path: Path, warmup_s: float = WARMUP_S) -> dict[str, ProcessMemory]:
     out: dict[str, ProcessMemory] = {}
     for name, pts in sorted(series.items()):
         fit = _fit([p for p in pts if p[0] >= warmup_s])
+        half = _fit(pts[len(pts) // 2:])
         out[name] = ProcessMemory(
             samples=len(pts), span_s=round(pts[-1][0] - pts[0][0], 1),
             first_mib=round(pts[0][1], 1), last_mib=round(pts[-1][1], 1),
             max_mib=round(max(y for _, y in pts), 1),
             slope_mib_per_h=None if fit is None else round(fit[0] * 3600, 2),
-            residual_mib=None if fit is None else round(fit[1], 2))
+            residual_mib=None if fit is None else round(fit[1], 2),
+            last_half_slope_mib_per_h=None if half is None else round(half[0] * 3600, 2))
     return out
 
 

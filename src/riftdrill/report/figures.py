@@ -486,7 +486,8 @@ def _bench_memory(b: dict[str, Any]) -> list[str]:
             f"{_g(_num(_dict(f).get('max_mib')), ' MiB')} at most, "
             f"{_g(_num(_dict(f).get('last_mib')), ' MiB')} at the end, "
             f"{_g(_num(_dict(f).get('slope_mib_per_h')), ' MiB/h')} "
-            f"(± {_g(_num(_dict(f).get('residual_mib')), ' MiB')})"
+            f"(± {_g(_num(_dict(f).get('residual_mib')), ' MiB')}; "
+            f"{_g(_num(_dict(f).get('last_half_slope_mib_per_h')), ' MiB/h')} over the second half)"
             for name, f in sorted(procs.items()))
         span = max((_num(_dict(f).get("span_s")) or 0.0 for f in procs.values()), default=0.0)
         lines.append(f"- **The load's memory over {_g(round(span / 60), ' min')}** "
