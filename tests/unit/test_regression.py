@@ -327,3 +327,14 @@ def test_the_worst_partition_is_compared_when_both_runs_measured_it(tmp_path: Pa
     put(tmp_path / "older", older)
     rep = compare_with_previous(new, tmp_path / "older", TOL)
     assert "worst_partition_unavailability_s" not in rep.compared and not rep.flags
+
+
+def test_a_soak_of_another_length_is_reported_as_changed(tmp_path: Path) -> None:
+    """An hour's soak compared with a 3-minute one: its time figures are not like for like."""
+    old = copy.deepcopy(OLD)
+    old["params"].update(soak_s=180, interval_s=10, kinds="broker-kill")
+    put(tmp_path, old)
+    new = copy.deepcopy(NEW)
+    new["params"].update(soak_s=3600, interval_s=10, kinds="broker-kill,link-flap")
+    assert compare_with_previous(new, tmp_path, TOL).params_changed == {
+        "soak_s": [180, 3600], "kinds": ["broker-kill", "broker-kill,link-flap"]}

@@ -47,7 +47,10 @@ TIME_FIGURES_S = ("worst_partition_unavailability_s", "worst_unavailability_s",
                   "worst_time_to_first_ack_s", "time_to_p99_baseline_s", "time_to_zero_lag_s")
 # Parameters whose change makes the figures incomparable-ish: reported, not matched on.
 SHAPING_PARAMS = ("hold_s", "rate", "baseline_s", "recovery_s", "cycles", "down_s", "up_s",
-                  "broker", "cloud", "store", "direction", "wan")
+                  "broker", "cloud", "store", "direction", "wan",
+                  # the soak's: an hour's soak flagged against a 3-minute one must say so
+                  "soak_s", "interval_s", "fault_hold_s", "kinds", "max_concurrent", "seed",
+                  "schedule")
 _INTERRUPTED = ("SIGINT", "SIGTERM", "timeout")
 
 
