@@ -23,9 +23,13 @@ pytestmark = pytest.mark.lab
 # Not leader-kill: a second broker restart per round would leave fewer than 10 faults in 180 s
 # (it shares broker-kill's code, and the drills' leader-kill test covers it on the lab)
 KINDS = "broker-kill,link-sever,broker-pause,link-flap,link-asymmetric,link-degrade"
+# The last fault may be a broker kill whose restart ends ~30 s after the soak's 180 s (CI once
+# healed it at 201 s, right after a one-way sever and a degraded link had queued sends): the
+# producers then drained a backlog whose p99 ack latency fell from 61 s to 13 s over the next
+# 50 s, so 15 s of recovery left it over its bound in the steady-state probes. 60 s.
 SHORT_SOAK = ["--var", f"kinds={KINDS}",
               "--var", "soak_s=180", "--var", "interval_s=10", "--var", "fault_hold_s=4",
-              "--var", "load_max_s=420", "--var", "baseline_s=8", "--var", "recovery_s=15",
+              "--var", "load_max_s=480", "--var", "baseline_s=8", "--var", "recovery_s=60",
               "--var", "rate=200"]
 
 
