@@ -24,20 +24,9 @@ from typing import Any
 
 from riftdrill import paths
 from riftdrill.chaos import runner
+from riftdrill.fit import line_fit
 
 HOLDS_S = (10, 30, 60)
-
-
-def line_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares (intercept, slope) of y over x; needs two distinct x."""
-    n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    var_x = sum((x - mean_x) ** 2 for x, _ in points)
-    if var_x == 0:
-        raise ValueError("line_fit needs at least two distinct x values")
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / var_x
-    return mean_y - slope * mean_x, slope
 
 
 def wall_vs_hold(first: dict[str, Any], experiment: str = "broker-kill",
@@ -64,11 +53,11 @@ def journal_steps(run_dir: Path) -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     out: dict[str, float] = {}
-    for phase, probes in (("steady-state before", (journal.get("steady_states") or {}).get("before")),
-                          ("steady-state after", (journal.get("steady_states") or {}).get("after"))):
-        if isinstance(probes, dict):
-            out[phase] = round(sum(float(p.get("duration") or 0)
-                                   for p in probes.get("probes") or []), 1)
+    states = journal.get("steady_states") or {}
+    for when in ("before", "after"):
+        if isinstance(hypothesis := states.get(when), dict):
+            out[f"steady-state {when}"] = round(sum(float(p.get("duration") or 0)
+                                                    for p in hypothesis.get("probes") or []), 1)
     for part in ("run", "rollbacks"):
         for item in journal.get(part) or []:
             name = str((item.get("activity") or {}).get("name", "?"))

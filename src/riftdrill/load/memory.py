@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from riftdrill.fit import line_fit, residual_sd
 
 MEMORY_FILE = "memory.jsonl"
 SAMPLE_EVERY_S = 10.0
@@ -46,7 +47,7 @@ class Sampler:
     path: Path
     started: float  # time.monotonic() at the load's start
     every_s: float = SAMPLE_EVERY_S
-    _next: float = 0.0
+    _next: float = field(default=0.0, init=False)
 
     def maybe_sample(self, pids: Mapping[str, int], now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -75,17 +76,10 @@ class ProcessMemory(BaseModel):
 
 def _fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     """Slope (per second) and the residuals' standard deviation, or None under 3 points."""
-    n = len(points)
-    if n < 3:
+    if len(points) < 3 or len({x for x, _ in points}) < 2:
         return None
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    if sxx == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
-    res = [y - (my + slope * (x - mx)) for x, y in points]
-    return slope, math.sqrt(sum(r * r for r in res) / (n - 2))
+    intercept, slope = line_fit(points)
+    return slope, residual_sd(points, intercept, slope)
 
 
 def figures(path: Path, warmup_s: float = WARMUP_S) -> dict[str, ProcessMemory]:
