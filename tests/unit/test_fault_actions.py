@@ -645,11 +645,11 @@ def test_the_recovery_after_a_mirror_restart_waits_for_new_records_in_the_mirror
     however long its restart took; a mirror that stays silent is the ledgers' to judge."""
     conf = configuration(tmp_path / "run")
     seen = iter([5, 5, 5, 2**62])  # the newest first poll: before the restart, then a new one
-    monkeypatch.setattr(actions, "_newest_visible_ns", lambda _run_dir: next(seen))
+    monkeypatch.setattr(actions, "_newest_visible_ns", lambda _run_dir, _sizes: next(seen))
     monkeypatch.setattr(actions.interrupt, "sleep_s", lambda _s: True)
     out = actions.await_mirror_copying(60, conf)
     assert out["copying"] is True and next(seen, None) is None, out
-    monkeypatch.setattr(actions, "_newest_visible_ns", lambda _run_dir: 0)
+    monkeypatch.setattr(actions, "_newest_visible_ns", lambda _run_dir, _sizes: 0)
     assert actions.await_mirror_copying(0, conf)["copying"] is False
 
 

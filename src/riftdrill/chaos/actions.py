@@ -452,7 +452,7 @@ FLAP_JOIN_S = 30.0  # a sever or heal in flight when the flap is told to stop
 class _Flap:
     stop: threading.Event
     thread: threading.Thread
-    error: list[str]
+    errors: list[str]
 
 
 _FLAPS: dict[str, _Flap] = {}
@@ -463,20 +463,20 @@ def _start_flap(link: str, configuration: dict[str, Any] | None) -> dict[str, An
     `_stop_flap` (its hold is the nemesis's); every sever is recorded as a fault of its own."""
     ctx = RunContext.from_configuration(configuration)
     lk = inventory.load().link(link or None)
-    flap = _Flap(threading.Event(), threading.Thread(), [])
+    stop, errors = threading.Event(), []
 
     def run() -> None:
         try:
-            while not flap.stop.is_set():
+            while not stop.is_set():
                 _sever(ctx, lk, "both", None)
-                flap.stop.wait(FLAP_HALF_PERIOD_S)
+                stop.wait(FLAP_HALF_PERIOD_S)
                 _heal(ctx, lk)
-                flap.stop.wait(FLAP_HALF_PERIOD_S)
+                stop.wait(FLAP_HALF_PERIOD_S)
         except Exception as exc:  # told at the stop, which heals the link
-            flap.error.append(f"{type(exc).__name__}: {exc}")
+            errors.append(f"{type(exc).__name__}: {exc}")
 
-    flap.thread = threading.Thread(target=run, name=f"flap-{lk.name}", daemon=True)
-    _FLAPS[lk.name] = flap
+    flap = _FLAPS[lk.name] = _Flap(stop, threading.Thread(target=run, name=f"flap-{lk.name}",
+                                                          daemon=True), errors)
     flap.thread.start()
     return {"flapping": lk.name, "half_period_s": FLAP_HALF_PERIOD_S, "at": _now()}
 
@@ -488,8 +488,8 @@ def _stop_flap(link: str, configuration: dict[str, Any] | None) -> dict[str, Any
         flap.stop.set()
         flap.thread.join(FLAP_JOIN_S)
     _heal(RunContext.from_configuration(configuration), lk)  # the link is left up
-    if flap is not None and flap.error:
-        raise FaultError(f"the flap of {lk.name} failed: {flap.error[0]}")
+    if flap is not None and flap.errors:
+        raise FaultError(f"the flap of {lk.name} failed: {flap.errors[0]}")
     return {"healed": lk.name, "at": _now()}
 
 
@@ -801,13 +801,19 @@ def await_replication(timeout_s: float | str = REPLICATION_WAIT_S,
 COPYING_AGAIN_WAIT_S = 180.0  # a restarted MirrorMaker 2 copies again in 40-50 s in the lab
 
 
-def _newest_visible_ns(run_dir: Path) -> int:
+def _newest_visible_ns(run_dir: Path, sizes: dict[Path, int]) -> int:
+    """The newest first poll in the run's mirror-tail ledgers, reading only a ledger that grew
+    since the last call (`sizes`): while MirrorMaker 2 is down nothing is read again."""
     from riftdrill.chaos.replication import first_polls
 
     newest = 0
     for path in sorted((run_dir / "load" / "mirror").glob("*-tail.rdc")):
         try:
+            size = path.stat().st_size
+            if sizes.get(path) == size:
+                continue
             newest = max([newest, *(v.ts_ns for v in first_polls(path).values())])
+            sizes[path] = size
         except (OSError, ValueError, KeyError):
             continue  # header not written yet
     return newest
@@ -823,10 +829,11 @@ def await_mirror_copying(timeout_s: float | str = COPYING_AGAIN_WAIT_S,
     ctx = _need_context(configuration, "await_mirror_copying")
     wait_s = _seconds(timeout_s, "timeout_s")
     t0 = time.monotonic()
-    since_ns = max(_newest_visible_ns(ctx.run_dir), time.time_ns())
+    sizes: dict[Path, int] = {}
+    since_ns = max(_newest_visible_ns(ctx.run_dir, sizes), time.time_ns())
     while True:
         waited = round(time.monotonic() - t0, 3)
-        if _newest_visible_ns(ctx.run_dir) > since_ns:
+        if _newest_visible_ns(ctx.run_dir, sizes) > since_ns:
             return {"copying": True, "waited_s": waited}
         if waited >= wait_s or not interrupt.sleep_s(1.0):
             return {"copying": False, "waited_s": waited}

@@ -446,13 +446,14 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                                 "workers": {c: p.pid for c, p, _ in procs}})  # fmt: skip
         prog = _Progress(spec, load_dir, progress)
         memory = load_memory.Sampler(load_dir / load_memory.MEMORY_FILE, time.monotonic())
+        sampled = {"runner": os.getpid(), **{c: p.pid for c, p, _ in procs},
+                   **{f"tail-{n}": p.pid for n, p, _ in tails}}
         try:
             while any(p.poll() is None for _, p, _ in procs):
                 time.sleep(0.5)
                 prog.update()
                 fencer.poll(procs)
-                memory.maybe_sample({"runner": os.getpid(), **{c: p.pid for c, p, _ in procs},
-                                     **{f"tail-{n}": p.pid for n, p, _ in tails}})
+                memory.maybe_sample(sampled)
                 if building is not None and prog.tail.first_t is not None:
                     # from the first second the load processes measured, as the OMB result's
                     building.update(time.time() - prog.tail.first_t,

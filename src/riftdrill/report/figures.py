@@ -476,20 +476,20 @@ def _bench_scale(b: dict[str, Any]) -> list[str]:
 
 def _bench_memory(b: dict[str, Any]) -> list[str]:
     """memory.json: the load's resident set over each hour-long run, per process."""
+    def mib(f: dict[str, Any], key: str, unit: str = " MiB") -> str:
+        return _g(_num(f.get(key)), unit)
+
     runs = _dict(b.get("runs"))
     lines = []
     for run_id in sorted(runs):
         r = _dict(runs[run_id])
-        procs = _dict(r.get("processes"))
+        procs = {str(name): _dict(f) for name, f in _dict(r.get("processes")).items()}
         each = "; ".join(
-            f"{name} {_g(_num(_dict(f).get('first_mib')), ' MiB')} at start, "
-            f"{_g(_num(_dict(f).get('max_mib')), ' MiB')} at most, "
-            f"{_g(_num(_dict(f).get('last_mib')), ' MiB')} at the end, "
-            f"{_g(_num(_dict(f).get('slope_mib_per_h')), ' MiB/h')} "
-            f"(± {_g(_num(_dict(f).get('residual_mib')), ' MiB')}; "
-            f"{_g(_num(_dict(f).get('last_half_slope_mib_per_h')), ' MiB/h')} over the second half)"
-            for name, f in sorted(procs.items()))
-        span = max((_num(_dict(f).get("span_s")) or 0.0 for f in procs.values()), default=0.0)
+            f"{name} {mib(f, 'first_mib')} at start, {mib(f, 'max_mib')} at most, "
+            f"{mib(f, 'last_mib')} at the end, {mib(f, 'slope_mib_per_h', ' MiB/h')} "
+            f"(± {mib(f, 'residual_mib')}; {mib(f, 'last_half_slope_mib_per_h', ' MiB/h')} "
+            "over the second half)" for name, f in sorted(procs.items()))
+        span = max((_num(f.get("span_s")) or 0.0 for f in procs.values()), default=0.0)
         lines.append(f"- **The load's memory over {_g(round(span / 60), ' min')}** "
                      f"({_measured(b, 'memory')}; run `{run_id}`, {r.get('engine') or '?'}; "
                      f"{b.get('method') or 'VmRSS samples'}): {each}.")
