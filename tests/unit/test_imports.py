@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # Lowest first; each entry is a layer of independent packages or modules under riftdrill.
 # Keep in step with docs/architecture.md.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "redact"),
+    ("errors", "redact", "fit"),
     ("paths", "host", "guard", "context", "gcpause"),
     ("inventory", "native"),
     ("expiry",),
