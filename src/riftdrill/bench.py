@@ -264,7 +264,9 @@ def bench_memory(out: Path) -> dict[str, Any]:
         raise RuntimeError("no published run of an hour samples the load's memory: run "
                            "`make soak` and publish it (results/runs/<run>/load/memory.jsonl)")
     return {"method": f"VmRSS every {memory.SAMPLE_EVERY_S:g} s by the load's runner; slope = "
-                      f"least squares after the first {memory.WARMUP_S:g} s", "runs": runs}
+                      f"least squares after the first {memory.WARMUP_S:g} s; heap: glibc's "
+                      f"mallinfo2 and malloc_trim every {memory.TRIM_EVERY_S:g} s in each Locust "
+                      "process", "runs": runs}
 
 
 BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,

@@ -52,6 +52,13 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     assert all(t in report for t in targets)
     v = summary["verify"]
     assert v["counts"]["lost"] == 0 and v["acks"] > 10_000, v["counts"]
+    # the load's memory: the runner sampled every process, each cloud's Locust process trimmed
+    # its C heap every 30 s and logged what malloc held (load/heap.py)
+    load = json.loads((run / "load" / "summary.json").read_text())
+    clouds = {c.name for c in lab.clouds}
+    assert set(load["memory"]) >= clouds | {"runner"}, load["memory"]
+    assert set(load["heap"]) == clouds and all(h["trims"] >= 5 and h["in_use_last_mib"] > 1
+                                               for h in load["heap"].values()), load["heap"]
     # librdkafka's idempotent producer writes records twice after sends time out
     # (docs/findings.md): then the verdict must fail on exactly those duplicates, which the
     # run's own consumers polled twice, and on the timed-out sends behind them.

@@ -440,6 +440,13 @@ def test_bench_memory_gives_each_process_of_each_long_run() -> None:
     assert "memory over 60 min" in line and "run `20261204T193107Z-soak`, kafka" in line
     assert ("aws 15.2 MiB at start, 131 MiB at most, 130 MiB at the end, 61.5 MiB/h "
             "(± 2.31 MiB; 12 MiB/h over the second half); runner 54.2 MiB") in line
+    assert "A run from before the load trimmed its C heap." in line
+    heap = {"trims": 120, "in_use_first_mib": 30.5, "in_use_last_mib": 31.0,
+            "in_use_slope_mib_per_h": 0.4, "returned_median_mib": 2.0, "returned_max_mib": 41.0}
+    b["runs"]["20261204T193107Z-soak"]["heap"] = {"aws": heap}
+    [line] = figures._bench_memory(b)
+    assert ("Its Locust processes trimmed their C heap: aws 120 trims, malloc in use 30.5 MiB -> "
+            "31 MiB (0.4 MiB/h), a trim gave back 2 MiB (median; at most 41 MiB).") in line
     assert figures._bench_memory({}) == []
 
 

@@ -7,6 +7,10 @@ KiB}}. `figures` reads it back per process: first, last, highest, and the growth
 least-squares slope in MiB per hour over the samples after WARMUP_S (clients fill their
 buffers and caches first), with the spread of the samples around that line, and the slope
 over the second half of the samples alone.
+
+Each Locust process also trims its C heap every TRIM_EVERY_S (load/heap.py) and logs what malloc held
+in use and what the trim gave back to `load/workers/<worker>/heap.jsonl`; `heap_figures`
+reads those per cloud: a leak grows the in-use figure, retention only the returned one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from pydantic import BaseModel
 from riftdrill.fit import line_fit, residual_sd
 
 MEMORY_FILE = "memory.jsonl"
+HEAP_FILE = "heap.jsonl"  # per load worker, written by load/heap.py
+TRIM_EVERY_S = 30.0
 SAMPLE_EVERY_S = 10.0
 WARMUP_S = 120.0
 
@@ -111,6 +117,46 @@ def figures(path: Path, warmup_s: float = WARMUP_S) -> dict[str, ProcessMemory]:
     return out
 
 
+class HeapFigures(BaseModel):
+    trims: int
+    in_use_first_mib: float
+    in_use_last_mib: float
+    # least-squares slope of malloc's in-use bytes after WARMUP_S: a leak in C or in Python's
+    # large objects grows it
+    in_use_slope_mib_per_h: float | None
+    returned_median_mib: float  # what one trim gave back to the system
+    returned_max_mib: float
+
+
+def heap_figures(load_dir: Path, warmup_s: float = WARMUP_S) -> dict[str, HeapFigures]:
+    """Per cloud (the workers' name prefix), the figures of its workers' heap.jsonl ({} when
+    no worker wrote one: a run before the heap log, or a libc without glibc's malloc)."""
+    series: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(load_dir.glob(f"workers/*/{HEAP_FILE}")):
+        cloud = path.parent.name.split("-")[0]
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            with contextlib.suppress(ValueError, TypeError):
+                d = json.loads(line)
+                if isinstance(d, dict) and {"t", "in_use_kib"} <= d.keys():
+                    series.setdefault(cloud, []).append(d)
+    out: dict[str, HeapFigures] = {}
+    for cloud, rows in sorted(series.items()):
+        rows.sort(key=lambda d: float(d["t"]))
+        t0 = float(rows[0]["t"]) - TRIM_EVERY_S  # the first trim: TRIM_EVERY_S after the start
+        fit = _fit([(float(d["t"]) - t0, int(d["in_use_kib"]) / 1024) for d in rows
+                    if float(d["t"]) - t0 >= warmup_s])  # fmt: skip
+        returned = sorted(max(0, int(d.get("rss_before_kib") or 0) - int(d.get("rss_after_kib")
+                                                                          or 0)) / 1024
+                          for d in rows)  # fmt: skip
+        out[cloud] = HeapFigures(
+            trims=len(rows), in_use_first_mib=round(int(rows[0]["in_use_kib"]) / 1024, 1),
+            in_use_last_mib=round(int(rows[-1]["in_use_kib"]) / 1024, 1),
+            in_use_slope_mib_per_h=None if fit is None else round(fit[0] * 3600, 2),
+            returned_median_mib=round(returned[len(returned) // 2], 1),
+            returned_max_mib=round(returned[-1], 1))
+    return out
+
+
 LONG_RUN_S = 3000.0  # a run this long (its samples' span) counts as "over an hour" here
 
 
@@ -126,6 +172,8 @@ def long_runs(runs_dir: Path, min_span_s: float = LONG_RUN_S) -> dict[str, Any]:
         engine = None
         with contextlib.suppress(OSError, ValueError, AttributeError):
             engine = json.loads((run_dir / "summary.json").read_text()).get("engine")
-        out[run_dir.name] = {"engine": engine, "warmup_s": WARMUP_S,
-                             "processes": {n: f.model_dump() for n, f in figs.items()}}
+        out[run_dir.name] = {
+            "engine": engine, "warmup_s": WARMUP_S,
+            "processes": {n: f.model_dump() for n, f in figs.items()},
+            "heap": {c: h.model_dump() for c, h in heap_figures(path.parent).items()}}
     return out

@@ -501,6 +501,8 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
             **({"backlog": backlog_outcome.model_dump()} if backlog_outcome is not None else {}),
             "memory": {name: f.model_dump() for name, f in
                        load_memory.figures(load_dir / load_memory.MEMORY_FILE).items()},
+            "heap": {cloud: h.model_dump() for cloud, h in
+                     load_memory.heap_figures(load_dir).items()},
         },
     )
     write_exports(load_dir, f"{ombresult.DRIVER_PREFIX}-{inv.engine}-{inv.topology}", len(clouds))

@@ -36,7 +36,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.load import backlog, endrun, kafka
+from riftdrill.load import backlog, endrun, heap, kafka
 from riftdrill.load.consumer_ledger import (
     POLL_CORRUPT,
     POLL_EARLIER_RUN,
@@ -48,6 +48,7 @@ from riftdrill.load.consumer_ledger import (
 )
 from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
 from riftdrill.load.ledger import LedgerWriter
+from riftdrill.load.memory import TRIM_EVERY_S
 from riftdrill.load.metrics import ProcessMetrics
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
 from riftdrill.load.schedule import OpenSchedule
@@ -294,6 +295,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
     gevent.spawn(_write_seconds, ctx)
+    gevent.spawn(_tend_heap, ctx)
     if ctx.security.enabled:
         gevent.spawn(_follow_credentials, ctx)
     if opts.rd_exit_when_done and opts.rd_duration > 0:
@@ -382,6 +384,16 @@ def _write_seconds(ctx: LoadContext) -> None:
         gevent.sleep(1.0 - (time.time() % 1.0) + 0.01)
         if not ctx.closed:
             ctx.metrics.write_completed()
+
+
+def _tend_heap(ctx: LoadContext) -> None:
+    """Give malloc's retained memory back every TRIM_EVERY_S and log what it held."""
+    while not ctx.closed:
+        gevent.sleep(TRIM_EVERY_S)
+        sample = heap.trim_and_sample(os.getpid())
+        if sample is None:
+            return  # no glibc: nothing to read or trim
+        heap.append(ctx.metrics.out_path.parent, sample)
 
 
 def drain(ctx: LoadContext, timeout_s: float) -> None:

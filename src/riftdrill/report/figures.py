@@ -490,9 +490,18 @@ def _bench_memory(b: dict[str, Any]) -> list[str]:
             f"(± {mib(f, 'residual_mib')}; {mib(f, 'last_half_slope_mib_per_h', ' MiB/h')} "
             "over the second half)" for name, f in sorted(procs.items()))
         span = max((_num(f.get("span_s")) or 0.0 for f in procs.values()), default=0.0)
+        heap = {str(c): _dict(h) for c, h in _dict(r.get("heap")).items()}
+        trims = "; ".join(
+            f"{cloud} {_g(_num(h.get('trims')))} trims, malloc in use "
+            f"{mib(h, 'in_use_first_mib')} -> {mib(h, 'in_use_last_mib')} "
+            f"({mib(h, 'in_use_slope_mib_per_h', ' MiB/h')}), a trim gave back "
+            f"{mib(h, 'returned_median_mib')} (median; at most {mib(h, 'returned_max_mib')})"
+            for cloud, h in sorted(heap.items()))
         lines.append(f"- **The load's memory over {_g(round(span / 60), ' min')}** "
                      f"({_measured(b, 'memory')}; run `{run_id}`, {r.get('engine') or '?'}; "
-                     f"{b.get('method') or 'VmRSS samples'}): {each}.")
+                     f"{b.get('method') or 'VmRSS samples'}): {each}. "
+                     + (f"Its Locust processes trimmed their C heap: {trims}." if trims else
+                        "A run from before the load trimmed its C heap."))
     return lines
 
 

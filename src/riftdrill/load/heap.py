@@ -1,0 +1,78 @@
+"""The C heap of a load process: what it holds, and giving back what it only keeps.
+
+An hour's soak grew each Locust process's resident set by 27-36 MiB/h (docs/findings.md) while
+its Python side keeps no per-record state. glibc's malloc keeps freed memory in its arenas
+(one per thread that allocates: librdkafka's broker threads among them) and gives it back
+only from the top of a heap, so the peaks of a fault (sends queued while a partition has no
+leader, fetch buffers after a rebalance) stay resident. A load process therefore trims its
+heap every memory.TRIM_EVERY_S (`malloc_trim(0)`: every arena, also free pages inside a
+heap) and logs, each time, what malloc holds in use (a leak grows this) and what the trim
+returned (retention grows this) to `load/workers/<worker>/heap.jsonl` (memory.HEAP_FILE).
+Without glibc (musl) there is nothing to read or trim: the log stays empty.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from riftdrill.load.memory import HEAP_FILE, rss_kib
+
+
+class _Mallinfo2(ctypes.Structure):
+    # glibc >= 2.33, struct mallinfo2: every field a size_t
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]  # fmt: skip
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    if not (hasattr(libc, "mallinfo2") and hasattr(libc, "malloc_trim")):
+        return None
+    libc.mallinfo2.restype = _Mallinfo2
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim.restype = ctypes.c_int
+    return libc
+
+
+_LIBC = _libc()
+
+
+@dataclass(frozen=True)
+class HeapSample:
+    t: float  # wall clock, seconds
+    rss_before_kib: int | None
+    rss_after_kib: int | None  # after the trim
+    in_use_kib: int  # malloc'd and not freed: arenas' chunks in use + mmapped chunks
+    free_kib: int  # free chunks malloc kept in its arenas, before the trim
+    mmap_kib: int  # chunks of their own mapping (large allocations)
+    py_blocks: int  # Python's small-object blocks in use (sys.getallocatedblocks)
+
+
+def trim_and_sample(pid: int, now: float | None = None) -> HeapSample | None:
+    """Read malloc's figures, trim every arena, and say what that returned (None without
+    glibc)."""
+    if _LIBC is None:
+        return None
+    before = rss_kib(pid)
+    info = _LIBC.mallinfo2()
+    _LIBC.malloc_trim(0)
+    return HeapSample(
+        t=round(time.time() if now is None else now, 3), rss_before_kib=before,
+        rss_after_kib=rss_kib(pid), in_use_kib=(info.uordblks + info.hblkhd) // 1024,
+        free_kib=info.fordblks // 1024, mmap_kib=info.hblkhd // 1024,
+        py_blocks=sys.getallocatedblocks())  # fmt: skip
+
+
+def append(worker_dir: Path, sample: HeapSample) -> None:
+    with open(worker_dir / HEAP_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps(asdict(sample)) + "\n")

@@ -1,0 +1,54 @@
+"""A load process's C heap: malloc's figures read, the heap trimmed, the log read per cloud."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from riftdrill.load import heap, memory
+
+
+@pytest.mark.skipif(heap._LIBC is None, reason="no glibc malloc on this machine")
+def test_a_trim_gives_back_freed_memory_and_reads_what_malloc_holds(tmp_path: Path) -> None:
+    # Many mid-sized blocks (below the mmap threshold: they live in the heap), then all but
+    # the last freed: the last pins the heap's top, so only a trim inside the heap returns them.
+    blocks = [bytearray(64 * 1024) for _ in range(800)]  # 50 MiB
+    for b in blocks:
+        b[::4096] = b"x" * len(b[::4096])  # touch every page: resident
+    pin = blocks[-1]
+    del blocks
+    sample = heap.trim_and_sample(os.getpid(), now=1000.0)
+    assert sample is not None and pin
+    assert sample.t == 1000.0 and sample.py_blocks > 0
+    assert sample.rss_before_kib is not None and sample.rss_after_kib is not None
+    assert sample.rss_before_kib - sample.rss_after_kib > 30 * 1024  # most of the 50 MiB
+    assert sample.free_kib > 30 * 1024 and sample.in_use_kib > 0
+    heap.append(tmp_path, sample)
+    heap.append(tmp_path, sample)
+    lines = [json.loads(x) for x in (tmp_path / memory.HEAP_FILE).read_text().splitlines()]
+    assert len(lines) == 2 and lines[0]["in_use_kib"] == sample.in_use_kib
+
+
+def test_heap_figures_fit_the_in_use_growth_per_cloud_and_what_trims_returned(
+        tmp_path: Path) -> None:
+    load = tmp_path / "load"
+    for worker, growth_kib_per_s in (("aws-0-11", 0.0), ("gcp-0-12", 10.0)):
+        d = load / "workers" / worker
+        d.mkdir(parents=True)
+        with open(d / memory.HEAP_FILE, "w") as f:
+            for i in range(1, 121):  # an hour of trims, one every TRIM_EVERY_S
+                t = 5000.0 + i * memory.TRIM_EVERY_S
+                in_use = 40 * 1024 + growth_kib_per_s * (t - 5000.0)
+                f.write(json.dumps({"t": t, "rss_before_kib": 90_000 + i % 3 * 1024,
+                                    "rss_after_kib": 90_000, "in_use_kib": int(in_use),
+                                    "free_kib": 1, "mmap_kib": 0, "py_blocks": 1}) + "\n")
+            f.write('{"t": 9999, "in_use')  # cut by a crash
+    figs = memory.heap_figures(load)
+    assert set(figs) == {"aws", "gcp"}
+    assert figs["aws"].trims == 120 and figs["aws"].in_use_slope_mib_per_h == 0.0
+    assert figs["gcp"].in_use_slope_mib_per_h == pytest.approx(10 * 3600 / 1024, abs=0.05)
+    assert figs["aws"].returned_median_mib == 1.0 and figs["aws"].returned_max_mib == 2.0
+    assert memory.heap_figures(tmp_path / "nothing") == {}
