@@ -3,11 +3,16 @@ what is under test is which runs are made and the fitted line."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from riftdrill.chaos import bench
+from riftdrill.errors import RiftdrillError
 from riftdrill.report import figures
 
 
@@ -40,7 +45,6 @@ def test_each_other_hold_is_run_once_keeping_the_other_vars(monkeypatch: pytest.
 
 
 def _journal(run_dir: Any, hold: float) -> None:
-    import json
 
     run_dir.mkdir(parents=True)
     act = [("start-background-load", 10.0), ("hold-fault", hold), ("restart-broker", 40.0),
@@ -52,7 +56,6 @@ def _journal(run_dir: Any, hold: float) -> None:
 
 
 def test_the_steps_that_grow_with_the_hold_are_named_from_the_journals(tmp_path: Any) -> None:
-    import json
 
     runs = []
     for hold in (10, 30, 60):
@@ -73,5 +76,17 @@ def test_the_steps_that_grow_with_the_hold_are_named_from_the_journals(tmp_path:
     assert "restart-broker" not in text  # flat steps are left out
     runs.append({"hold_s": 90, "wall_s": 1, "run_id": "unpublished"})
     f.write_text(json.dumps({"wall_vs_hold": {"runs": runs}}))
-    with pytest.raises(SystemExit, match="no journal for run unpublished"):
+    with pytest.raises(RiftdrillError, match="no journal for run unpublished"):
         bench.fill_steps(f, tmp_path / "runs")
+
+
+def test_the_steps_command_says_what_is_wrong_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    f = tmp_path / "drill.json"
+    f.write_text(json.dumps({"wall_vs_hold": {"runs": [{"hold_s": 10, "run_id": "unpublished"}]}}))
+    for args, says in ((["steps", str(f)], "no journal for run unpublished"),
+                       (["steps", str(tmp_path / "none.json")], "none.json"),
+                       (["nope"], "usage:")):
+        proc = subprocess.run([sys.executable, "-m", "riftdrill.chaos.bench", *args],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert says in proc.stderr, proc.stderr

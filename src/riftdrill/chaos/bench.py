@@ -24,6 +24,7 @@ from typing import Any
 
 from riftdrill import paths
 from riftdrill.chaos import runner
+from riftdrill.errors import RiftdrillError
 from riftdrill.fit import line_fit
 
 HOLDS_S = (10, 30, 60)
@@ -85,7 +86,7 @@ def fill_steps(bench_file: Path, runs_dir: Path) -> dict[str, Any]:
     for r in w.get("runs") or []:
         r["steps_s"] = journal_steps(runs_dir / r["run_id"])
         if not r["steps_s"]:
-            raise SystemExit(f"no journal for run {r['run_id']} under {runs_dir}: publish the "
+            raise RiftdrillError(f"no journal for run {r['run_id']} under {runs_dir}: publish the "
                              "run first (results/runs/<run>/journal.json)")
     w["step_slopes"] = step_slopes(w["runs"])
     bench_file.write_text(json.dumps(data, indent=2, default=str) + "\n")
@@ -120,5 +121,9 @@ if __name__ == "__main__":
         print("usage: python -m riftdrill.chaos.bench steps <results/bench/drill.json>",
               file=sys.stderr)
         sys.exit(2)
-    print(json.dumps(fill_steps(Path(sys.argv[2]), paths.results_dir() / "runs")["step_slopes"],
-                     indent=1))
+    try:
+        w = fill_steps(Path(sys.argv[2]), paths.results_dir() / "runs")
+    except (RiftdrillError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(w["step_slopes"], indent=1))
