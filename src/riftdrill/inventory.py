@@ -89,6 +89,9 @@ class ObjectStore(BaseModel):
     # aws: the FIS experiment template that cuts the nodes' subnets off S3 (disrupt-connectivity
     # scope s3): a block then times out like an outage; "" = the bucket-policy deny (403s)
     outage_template: str = ""
+    # gcp: the disabled egress deny from the nodes to GCS's private VIP that a block enables
+    # (timeouts, like an outage); "" = the HMAC key deactivated (403s)
+    outage_firewall: str = ""
 
     @property
     def ports(self) -> list[int]:

@@ -242,6 +242,51 @@ def test_sync_store_deactivates_and_reactivates_the_hmac_key(fakes: dict[str, An
     assert fakes["storage"].key.saved_state == "ACTIVE"
 
 
+OUTAGE_RULE = "rd-gcp-store-outage"
+
+
+def test_a_deployment_with_the_outage_rule_blocks_the_store_by_enabling_it(
+        fakes: dict[str, Any]) -> None:
+    """The egress deny to GCS's private VIP (requests time out, like an outage) is the block;
+    the HMAC key is left alone; heal disables the rule and removes its deadline."""
+    rules = fakes["firewalls"].rules
+    rules[OUTAGE_RULE] = _Firewall(description="riftdrill block-object-store drill")
+    inv, drv = _inventory(), CloudDriver()
+    inv.stores[0].outage_firewall = OUTAGE_RULE
+    deadline = int(time.time()) + 600
+    inv.faults.append(Fault(id="b", kind="block_object_store", target="gcp-gcs",
+                            expires_at=deadline))
+    drv.sync_store(inv, "gcp-gcs")
+    assert not rules[OUTAGE_RULE].disabled
+    assert reaper.description_deadline(rules[OUTAGE_RULE].description) == deadline
+    assert fakes["storage"].key.saved_state == "ACTIVE" and fakes["storage"].objects == {
+        "rd-gcp-ops-1a2b": {}}
+    patches = fakes["firewalls"].patches
+    drv.sync_store(inv, "gcp-gcs")
+    assert fakes["firewalls"].patches == patches  # already so: no call
+    inv.faults = []
+    drv.sync_store(inv, "gcp-gcs")
+    assert rules[OUTAGE_RULE].disabled
+    assert rules[OUTAGE_RULE].description == "riftdrill block-object-store drill"
+
+
+def test_the_reaper_disables_an_outage_rule_past_its_deadline(fakes: dict[str, Any]) -> None:
+    rules = fakes["firewalls"].rules
+    rules[OUTAGE_RULE] = _Firewall(description="riftdrill block-object-store drill")
+    inv, drv = _inventory(), CloudDriver()
+    inv.stores[0].outage_firewall = OUTAGE_RULE
+    soon = int(time.time()) + 100
+    inv.faults.append(Fault(id="b", kind="block_object_store", target="gcp-gcs", expires_at=soon))
+    drv.sync_store(inv, "gcp-gcs")
+    scope = reaper.GcpScope(project=PROJECT, deployment="rd", firewalls=(OUTAGE_RULE,),
+                            marker_buckets=("rd-gcp-ops-1a2b",))
+    clients = reaper.GcpClients(fakes["instances"], fakes["firewalls"], fakes["storage"])
+    assert reaper.reap_gcp(scope, soon - 50, clients).reaped == []
+    report = reaper.reap_gcp(scope, soon + 1, clients)
+    assert [(r.kind, r.resource) for r in report.reaped] == [("gce-firewall", OUTAGE_RULE)]
+    assert rules[OUTAGE_RULE].disabled
+
+
 def test_bad_handle_is_one_clear_error(fakes: dict[str, Any]) -> None:
     inv = _inventory()
     inv.brokers[0].handle = "rd-gcp-broker-1"

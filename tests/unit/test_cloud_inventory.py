@@ -46,7 +46,8 @@ def outputs(topology: str = "per-cloud") -> dict[str, Any]:
                     "bootstrap": "10.50.0.20:9092,10.50.0.21:9092,10.50.0.22:9092",
                     "store": {"api": "gcs", "endpoint": "https://storage.googleapis.com",
                               "buckets": ["rd-gcp-data-1", "rd-gcp-ops-1"],
-                              "handle": "projects/rd-drills-1234/hmacKeys/GOOG1EXAMPLE"},
+                              "handle": "projects/rd-drills-1234/hmacKeys/GOOG1EXAMPLE",
+                              "outage_firewall": "rd-gcp-store-outage"},
                     "sever": {"firewalls": {"in": "rd-aws-gcp-sever-in",
                                             "out": "rd-aws-gcp-sever-out"}}},
         },
@@ -69,6 +70,8 @@ def test_per_cloud_outputs_make_two_clusters_with_every_node() -> None:
     assert inv.store("aws").handle.startswith("arn:aws:iam::")
     assert inv.store("aws").outage_template == "EXT1a2b3c4d5e6f7"  # the FIS store outage
     assert inv.store("gcp-gcs").outage_template == ""
+    assert inv.store("gcp-gcs").outage_firewall == "rd-gcp-store-outage"  # the egress deny
+    assert inv.store("aws").outage_firewall == ""
     assert inv.store("gcp-gcs").address == "storage.googleapis.com"
     assert inv.link().name == "rd-aws-gcp"
     assert inv.cloud("aws").region == "eu-west-1"

@@ -232,7 +232,7 @@ module "fault_reaper_gcp" {
   project_id     = var.gcp_project_id
   region         = var.gcp_region
   deployment     = var.name_prefix
-  firewall_names = module.gcp.sever_firewall_names
+  firewall_names = concat(values(module.gcp.sever_firewall_names), [module.gcp.store_outage_firewall_name])
   marker_bucket  = module.gcp.ops_bucket
   labels         = local.gcp_labels
 }

@@ -41,6 +41,8 @@ output "riftdrill" {
           endpoint = module.gcp.gcs_endpoint
           buckets  = [module.gcp.data_bucket, module.gcp.ops_bucket]
           handle   = "projects/${module.gcp.project_id}/hmacKeys/${module.gcp.hmac_access_id}"
+          # the block drill enables this egress deny (timeouts) instead of deactivating the key
+          outage_firewall = module.gcp.store_outage_firewall_name
         }
         sever     = { firewalls = module.gcp.sever_firewall_names }
         load_node = module.gcp_load.load_node

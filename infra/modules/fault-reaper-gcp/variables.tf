@@ -24,7 +24,7 @@ variable "deployment" {
 }
 
 variable "firewall_names" {
-  description = "The link's sever firewall rules (gcp-cluster output sever_firewall_names): the reaper disables them once past their deadline."
+  description = "The drills' deny firewall rules (gcp-cluster outputs sever_firewall_names and store_outage_firewall_name): the reaper disables each once past its deadline."
   type        = list(string)
 }
 

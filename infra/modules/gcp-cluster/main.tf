@@ -31,6 +31,9 @@ locals {
   nodes = module.layout.nodes
 
   gcs_endpoint = "https://storage.googleapis.com"
+  # private.googleapis.com: Google's documented VIP for Private Google Access
+  private_googleapis_cidr = "199.36.153.8/30"
+  private_googleapis_ips  = ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
   # AutoMQ speaks S3 to GCS's XML API (why that works, and what is unverified: README.md,
   # "AutoMQ on GCS"); the HMAC key reaches it as KAFKA_S3_ACCESS_KEY/SECRET_KEY. Path-style
   # addressing: storage.googleapis.com/<bucket>, no per-bucket host name to resolve.
@@ -76,7 +79,7 @@ locals {
 ################################################################################
 
 resource "google_project_service" "this" {
-  for_each           = var.enable_apis ? toset(["compute.googleapis.com", "storage.googleapis.com", "secretmanager.googleapis.com", "iam.googleapis.com"]) : toset([])
+  for_each           = var.enable_apis ? toset(["compute.googleapis.com", "storage.googleapis.com", "secretmanager.googleapis.com", "iam.googleapis.com", "dns.googleapis.com"]) : toset([])
   project            = var.project_id
   service            = each.value
   disable_on_destroy = false
@@ -210,6 +213,67 @@ resource "google_compute_firewall" "sever" {
 
   # The driver also writes the sever's deadline at the end of the description (rules carry no
   # labels; riftdrill.cloud.reaper): an apply mid-drill must not drop it either.
+  lifecycle {
+    ignore_changes = [disabled, description]
+  }
+}
+
+################################################################################
+# GCS through the private.googleapis.com VIP, and the store-outage drill's switch
+################################################################################
+
+# The network resolves storage.googleapis.com to the private.googleapis.com VIP (Private Google
+# Access; the network's default route to the internet gateway carries it), so GCS has one
+# fixed, documented range here instead of Google's many public ones. That is what lets a
+# firewall rule take GCS away from the nodes the way an outage does: requests time out.
+resource "google_dns_managed_zone" "storage" {
+  depends_on  = [google_project_service.this]
+  project     = var.project_id
+  name        = "${var.name}-storage-googleapis"
+  dns_name    = "storage.googleapis.com."
+  description = "GCS through the private.googleapis.com VIP (riftdrill store-outage drill)"
+  visibility  = "private"
+  labels      = local.labels
+
+  private_visibility_config {
+    networks {
+      network_url = google_compute_network.this.id
+    }
+  }
+}
+
+resource "google_dns_record_set" "storage" {
+  project      = var.project_id
+  managed_zone = google_dns_managed_zone.storage.name
+  name         = "storage.googleapis.com."
+  type         = "A"
+  ttl          = 300
+  rrdatas      = local.private_googleapis_ips
+}
+
+# The block-object-store drill's switch: an egress deny from the nodes to the VIP, above every
+# allow, created disabled. The driver enables it (its deadline at the end of the description,
+# like the sever rules) and disables it on heal; the reaper disables it past that deadline.
+resource "google_compute_firewall" "store_outage" {
+  project     = var.project_id
+  name        = "${var.name}-store-outage"
+  network     = google_compute_network.this.id
+  description = "riftdrill block-object-store drill: the nodes lose GCS; disabled unless a drill is running"
+  direction   = "EGRESS"
+  priority    = 10
+  disabled    = true
+
+  destination_ranges = [local.private_googleapis_cidr]
+  target_tags        = ["${var.name}-node"]
+
+  deny {
+    protocol = "all"
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+
   lifecycle {
     ignore_changes = [disabled, description]
   }

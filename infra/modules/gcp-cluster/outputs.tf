@@ -28,6 +28,11 @@ output "sever_firewall_names" {
   value       = { for k, f in google_compute_firewall.sever : k => f.name }
 }
 
+output "store_outage_firewall_name" {
+  description = "The disabled egress deny rule the block-object-store drill enables: the nodes' requests to GCS (through the private.googleapis.com VIP) time out."
+  value       = google_compute_firewall.store_outage.name
+}
+
 output "data_bucket" {
   description = "Name of the GCS data bucket (AutoMQ s3.data.buckets and s3.wal.path)."
   value       = google_storage_bucket.data.name

@@ -8,7 +8,8 @@ the drivers rely on:
   EC2 instance id (SSM) or GCE resource path (IAP), and its carrier bucket prefix;
 - store: AWS = the nodes' IAM role ARN (the principal a block denies),
   GCP = `projects/<p>/hmacKeys/<access id>` (the key a block deactivates); an AWS store's
-  `outage_template` is the FIS template its block runs instead (timeouts, not 403s).
+  `outage_template` is the FIS template its block runs instead (timeouts, not 403s), a GCP
+  store's `outage_firewall` the egress deny rule its block enables instead.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class _Store(BaseModel):
     buckets: list[str]
     handle: str
     outage_template: str = ""  # aws: the FIS store-outage template (fault-reaper-aws)
+    outage_firewall: str = ""  # gcp: the store-outage deny rule (gcp-cluster)
 
 
 class _LoadNode(BaseModel):
@@ -137,7 +139,7 @@ def inventory_from_outputs(outputs: dict[str, Any]) -> Inventory:
         stores.append(ObjectStore(
             name=f"{name}-{c.store.api}", cloud=name, api=c.store.api, endpoint=c.store.endpoint,
             address=host, port=int(port or 443), buckets=c.store.buckets, handle=c.store.handle,
-            outage_template=c.store.outage_template,
+            outage_template=c.store.outage_template, outage_firewall=c.store.outage_firewall,
         ))
     brokers.sort(key=lambda b: b.id)
     return Inventory(

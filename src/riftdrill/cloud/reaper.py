@@ -15,8 +15,9 @@ deadlines, so the reaper never undoes what a fault whose deadline is ahead still
 - AWS broker kill: the stopped EC2 instance; tag `riftdrill:expires-at`;
 - GCP link sever: the enabled `<link>-sever-in/out` firewall rule; ` riftdrill:expires-at=<epoch>`
   at the end of its description (firewall rules carry no labels);
-- GCP store block: the deactivated HMAC key (no labels either); the marker object
-  `riftdrill/expiry/hmac-<access id>` in the store's ops bucket;
+- GCP store block: the enabled `<name>-store-outage` firewall rule, marked like the sever
+  rules; in a deployment without it, the deactivated HMAC key (no labels either) and the marker
+  object `riftdrill/expiry/hmac-<access id>` in the store's ops bucket;
 - GCP broker kill / pause: the stopped / suspended GCE instance; label `riftdrill-expires-at`.
 
 This module is what the AWS Lambda (infra/modules/fault-reaper-aws) and the GCP Cloud Function
@@ -284,7 +285,7 @@ class GcpScope:
 
     project: str
     deployment: str  # the riftdrill-deployment label
-    firewalls: tuple[str, ...] = ()  # the link's sever rules
+    firewalls: tuple[str, ...] = ()  # the link's sever rules and the store-outage rule
     marker_buckets: tuple[str, ...] = ()  # where store blocks leave their marker objects
 
     @classmethod
@@ -372,7 +373,7 @@ def _heal_firewall(firewalls: Any, project: str, name: str, now_s: float,
 
     rule = firewalls.get(project=project, firewall=name)
     deadline = description_deadline(rule.description)
-    # An enabled sever rule without a deadline is expired: a driver marks it in the same patch.
+    # An enabled rule without a deadline is expired: a driver marks it in the same patch.
     if rule.disabled or (deadline is not None and not expired(deadline, now_s)):
         return
     firewalls.patch(project=project, firewall=name, firewall_resource=compute_v1.Firewall(

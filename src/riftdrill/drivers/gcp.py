@@ -1,4 +1,5 @@
-"""GCP fault primitives for target aws-gcp: GCE brokers, sever firewall rules, the HMAC key.
+"""GCP fault primitives for target aws-gcp: GCE brokers, the sever and store-outage firewall
+rules, the HMAC key.
 
 chaosgcp does suspend/resume; stop/start, the firewall switches and the HMAC key are what it
 lacks. Credentials are Application Default Credentials. Broker handles are GCE resource paths
@@ -184,18 +185,25 @@ def sync_link(inv: Inventory, link: str, gcp_cloud: str,
     project = project_of(inv, gcp_cloud)
     fw = firewalls_client()
     for name, deadline in rule_deadlines(link, deadlines, inv.link(link).a == gcp_cloud).items():
-        current = fw.get(project=project, firewall=name)
-        description = reaper.with_deadline(current.description, deadline)
-        if bool(current.disabled) == (deadline is None) and current.description == description:
-            continue
-        op = fw.patch(project=project, firewall=name,
-                      firewall_resource=compute_v1.Firewall(disabled=deadline is None,
-                                                            description=description))
-        op.result(timeout=OPERATION_TIMEOUT_S)
+        set_rule(fw, project, name, deadline)
+
+
+def set_rule(fw: Any, project: str, name: str, deadline_s: int | None) -> None:
+    """A deny rule enabled until `deadline_s`, the deadline at the end of its description, in
+    one patch (None: disabled, the marker removed); no call when it already is so."""
+    current = fw.get(project=project, firewall=name)
+    description = reaper.with_deadline(current.description, deadline_s)
+    if bool(current.disabled) == (deadline_s is None) and current.description == description:
+        return
+    op = fw.patch(project=project, firewall=name,
+                  firewall_resource=compute_v1.Firewall(disabled=deadline_s is None,
+                                                        description=description))
+    op.result(timeout=OPERATION_TIMEOUT_S)
 
 
 ################################################################################
-# Object store: AutoMQ reaches GCS with an HMAC key; blocking deactivates it
+# Object store: an egress deny to GCS's private VIP (timeouts), or, in a deployment without
+# it, the HMAC key AutoMQ reaches GCS with deactivated (403s)
 ################################################################################
 
 def hmac_ref(store: ObjectStore) -> tuple[str, str]:
@@ -208,6 +216,17 @@ def hmac_ref(store: ObjectStore) -> tuple[str, str]:
 
 
 def sync_store(inv: Inventory, store: str, deadline_s: int | None) -> None:
+    """Take GCS away from the nodes until `deadline_s` (None: give it back): the store's
+    outage rule (gcp-cluster's store_outage firewall: requests to GCS time out, as in an
+    outage) when the deployment has one, else the HMAC key."""
+    st = inv.store(store)
+    if st.outage_firewall:
+        set_rule(firewalls_client(), hmac_ref(st)[0], st.outage_firewall, deadline_s)
+    else:
+        sync_hmac_key(st, deadline_s)
+
+
+def sync_hmac_key(st: ObjectStore, deadline_s: int | None) -> None:
     """Deactivate the nodes' HMAC key until `deadline_s` (None: re-activate it). HMAC keys
     carry no labels: the deadline is the marker object `riftdrill/expiry/hmac-<access id>` in
     the store's ops bucket, written before the key is deactivated, deleted after it is active.
@@ -215,7 +234,6 @@ def sync_store(inv: Inventory, store: str, deadline_s: int | None) -> None:
     GCS applies HMAC state changes within seconds to a few minutes; drills measure from the
     first failed request, not from this call.
     """
-    st = inv.store(store)
     project, access_id = hmac_ref(st)
     client = storage_client(project)
     marker = client.bucket(st.buckets[-1]).blob(f"{reaper.HMAC_MARKER_PREFIX}{access_id}")

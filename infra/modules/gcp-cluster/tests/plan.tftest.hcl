@@ -33,6 +33,25 @@ run "defaults_plan_six_nodes" {
   }
 }
 
+run "the_store_outage_switch_is_off_and_gcs_goes_through_the_private_vip" {
+  command = plan
+
+  assert {
+    condition     = google_compute_firewall.store_outage.disabled && google_compute_firewall.store_outage.direction == "EGRESS"
+    error_message = "the store-outage deny is created disabled; the drill enables it"
+  }
+
+  assert {
+    condition     = google_compute_firewall.store_outage.destination_ranges == toset(["199.36.153.8/30"])
+    error_message = "the deny covers exactly the private.googleapis.com VIP the zone resolves GCS to"
+  }
+
+  assert {
+    condition     = google_dns_record_set.storage.name == "storage.googleapis.com." && length(google_dns_record_set.storage.rrdatas) == 4
+    error_message = "storage.googleapis.com resolves to the four VIP addresses inside the network"
+  }
+}
+
 run "the_internet_is_no_client" {
   command = plan
 
