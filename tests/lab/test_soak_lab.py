@@ -59,6 +59,10 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     assert set(load["memory"]) >= clouds | {"runner"}, load["memory"]
     assert set(load["heap"]) == clouds and all(h["trims"] >= 5 and h["in_use_last_mib"] > 1
                                                for h in load["heap"].values()), load["heap"]
+    # each process's consumers recorded how their drain ended (load/endrun.py DrainRecord)
+    assert {w.split("-")[0] for w in load["drain"]} == clouds, load["drain"]
+    assert all(d["members"] >= 1 and d["fences_s"] is not None and d["finish_s"] is not None
+               and d["ended"] in ("group-fenced", "deadline") for d in load["drain"].values())
     # librdkafka's idempotent producer writes records twice after sends time out
     # (docs/findings.md): then the verdict must fail on exactly those duplicates, which the
     # run's own consumers polled twice, and on the timed-out sends behind them.

@@ -12,23 +12,24 @@ import sys
 from pathlib import Path
 
 _DRAIN = r'''
-import sys, time
+import json, sys, time
 from pathlib import Path
 from types import SimpleNamespace
 from riftdrill.load import endrun, users
 from riftdrill.load.fence import FenceSet
-from riftdrill.load.users import LoadContext, group_past_fences
+from riftdrill.load.users import LoadContext, partitions_behind
 
 # the group's committed offset (the next one to read) must lie past each partition's fence
-assert group_past_fences({0: 10, 1: 20}, {0: 11, 1: 25})
-assert not group_past_fences({0: 10, 1: 20}, {0: 11, 1: 20})  # the fence itself is unread
-assert not group_past_fences({0: 10, 1: 20}, {0: 11})  # nobody committed partition 1
+assert partitions_behind({0: 10, 1: 20}, {0: 11, 1: 25}) == []
+assert partitions_behind({0: 10, 1: 20}, {0: 11, 1: 20}) == [1]  # the fence itself is unread
+assert partitions_behind({0: 10, 1: 20}, {0: 11}) == [1]  # nobody committed partition 1
 
 FENCES = FenceSet(nonce=b"n" * 16, offsets={"t": {0: 10, 1: 20}})
 
 
 class FakeMember:
-    """A member that owns nothing short of its fence; the group answers `group` in turn."""
+    """A member that owns nothing short of its fence; the group answers `group` in turn
+    (None: no answer; else the partitions behind their fence), then [1] for ever."""
 
     def __init__(self, group):
         self.consumer = object()
@@ -39,12 +40,12 @@ class FakeMember:
     def poll_batch(self):
         return 0
 
-    def fenced(self, fences):
-        return True
+    def unfenced(self, fences):
+        return []
 
-    def group_fenced(self, fences, timeout_s):
+    def group_behind(self, fences, timeout_s):
         self.asked += 1
-        return self.group.pop(0) if self.group else False
+        return self.group.pop(0) if self.group else [1]
 
     def finish(self):
         self.finished = True
@@ -52,7 +53,7 @@ class FakeMember:
 
 def context(load_dir, member):
     opts = SimpleNamespace(rd_cluster="", rd_await_fences=True, rd_fence_wait_s=5.0)
-    ctx = LoadContext(opts=opts, load_dir=load_dir, metrics=None, run_start_ns=0)
+    ctx = LoadContext(opts=opts, load_dir=load_dir, metrics=None, run_start_ns=0, worker="aws-0-1")
     ctx.consumers.append(member)
     endrun.save_fences(load_dir / endrun.FENCES_FILE, {endrun.SINGLE: FENCES})
     return ctx
@@ -63,16 +64,25 @@ root = Path(sys.argv[1])
 # Members past their own fences read on until the group's commits are past every fence: a
 # member elsewhere may still be waiting for partitions nobody was handed yet.
 (root / "a").mkdir()
-member = FakeMember([False, False, True])
+member = FakeMember([[0, 1], None, []])
 users._drain_consumers(context(root / "a", member), time.monotonic() + 5)
 assert member.asked == 3 and member.finished, (member.asked, member.finished)
-# A group that never completes ends at the deadline.
+# ... and each process says how its drain went: what came when, and why it ended
+rec = endrun.read_drains(root / "a")["aws-0-1"]
+assert rec["ended"] == "group-fenced" and rec["members"] == 1, rec
+assert rec["group_checks"] == 3 and rec["group_unanswered"] == 1 and rec["group_behind"] == []
+assert 0 <= rec["fences_s"] <= rec["members_fenced_s"] <= rec["group_fenced_s"] <= rec["read_s"]
+assert rec["finish_s"] >= 0 and rec["members_unfenced"] == []
+# A group that never completes ends at the deadline, and says which partitions were behind.
 (root / "b").mkdir()
 member = FakeMember([])
 start = time.monotonic()
 users._drain_consumers(context(root / "b", member), start + 0.3)
 took = time.monotonic() - start
 assert member.finished and 0.3 <= took < 2, took
+rec = endrun.read_drains(root / "b")["aws-0-1"]
+assert rec["ended"] == "deadline" and rec["group_behind"] == [1] and rec["group_fenced_s"] is None
+assert rec["members_unfenced"] == [[]], rec
 '''
 
 
@@ -80,3 +90,6 @@ def test_members_drain_until_the_group_committed_past_every_fence(tmp_path: Path
     proc = subprocess.run([sys.executable, "-c", _DRAIN, str(tmp_path)], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the worker's log gets the drain's one line
+    assert "riftdrill: consumers drained: group-fenced after" in proc.stderr
+    assert "riftdrill: consumers drained: deadline after" in proc.stderr

@@ -6,8 +6,10 @@
    process gone) and writes one fence per partition of the run's topic once per cluster the run
    wrote to (fence.write_fences), saved as `load/fences.json`.
 3. Each process's consumers keep polling (and committing) until every partition assigned to them
-   polled its cluster's fence, or `--rd-fence-wait-s` after the marker; then a final commit,
-   close, exit.
+   polled its cluster's fence and the group's commits are past every fence, or
+   `--rd-fence-wait-s` after the marker; then a final commit, close, exit. How that went is
+   `load/workers/<worker>/drain.json` (a DrainRecord): a stop that waits out its whole fence
+   wait says there which step never came.
 
 `load/fences.json` shapes:
 - one cluster: a FenceSet's JSON `{"nonce", "written_ns", "offsets": {topic: {partition:
@@ -22,7 +24,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from riftdrill.security.client import OFF, ClientSecurity
 
 PRODUCERS_DONE = "producers-done"
 FENCES_FILE = "fences.json"
+DRAIN_FILE = "drain.json"
 SINGLE = ""  # the key load_fences gives the fences of a run with one cluster
 
 # What a cluster's fencing came to: its fences, or why there are none.
@@ -52,6 +55,51 @@ def process_marker_written(load_dir: Path, cloud: str, index: int) -> bool:
     """The runner's view: the process it started as (cloud, index) wrote its marker.
     Worker dirs are `<cloud>-<index>-<pid>`."""
     return any((load_dir / "workers").glob(f"{cloud}-{index}-*/{PRODUCERS_DONE}"))
+
+
+@dataclass
+class DrainRecord:
+    """How one process's consumers ended the run, in seconds since its drain began."""
+
+    members: int
+    fences_s: float | None = None  # load/fences.json read
+    members_fenced_s: float | None = None  # every member here polled its partitions' fences
+    group_checks: int = 0  # asks for the group's committed offsets
+    group_unanswered: int = 0  # ... that got no answer in time
+    group_fenced_s: float | None = None  # the group's commits past every fence
+    # at the end, when not done: the partitions the last answer had short of their fence, and
+    # per member the partitions it owned without having polled their fence (None: a rebalance)
+    group_behind: list[int] | None = None
+    members_unfenced: list[list[int] | None] = field(default_factory=list)
+    ended: str = ""  # group-fenced | deadline | no-fences-tail | lag-zero
+    read_s: float | None = None
+    finish_s: float | None = None  # final commits and close
+
+    def line(self) -> str:
+        def s(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f} s"
+
+        return (f"consumers drained: {self.ended} after {s(self.read_s)} (fences {s(self.fences_s)}, "
+                f"members fenced {s(self.members_fenced_s)}, group {s(self.group_fenced_s)} after "
+                f"{self.group_checks} asks, {self.group_unanswered} unanswered); final commit and "
+                f"close {s(self.finish_s)}")
+
+    def write(self, worker_dir: Path) -> None:
+        worker_dir.mkdir(parents=True, exist_ok=True)
+        (worker_dir / DRAIN_FILE).write_text(json.dumps(asdict(self)) + "\n")
+
+
+def read_drains(load_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every worker's drain record, by worker name ({} for a run without consumers)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(load_dir.glob(f"workers/*/{DRAIN_FILE}")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            out[path.parent.name] = data
+    return out
 
 
 @dataclass(frozen=True)

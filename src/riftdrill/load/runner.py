@@ -503,6 +503,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                        load_memory.figures(load_dir / load_memory.MEMORY_FILE).items()},
             "heap": {cloud: h.model_dump() for cloud, h in
                      load_memory.heap_figures(load_dir).items()},
+            "drain": endrun.read_drains(load_dir),
         },
     )
     write_exports(load_dir, f"{ombresult.DRIVER_PREFIX}-{inv.engine}-{inv.topology}", len(clouds))

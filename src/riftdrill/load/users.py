@@ -451,6 +451,11 @@ def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
     fences: FenceSet | str | None = None
     next_check = next_group_check = 0.0
     start = time.monotonic()
+    rec = endrun.DrainRecord(members=len(pending), ended="deadline")
+
+    def since() -> float:
+        return round(time.monotonic() - start, 3)
+
     while pending and time.monotonic() < deadline:
         _poll_all(pending)
         now = time.monotonic()
@@ -459,22 +464,38 @@ def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
             found = endrun.load_fences(path)
             if found is not None:
                 fences = endrun.fences_of(found, str(opts.rd_cluster))
+                rec.fences_s = since()
             elif not opts.rd_await_fences and now - start >= CONSUMER_TAIL_S:
+                rec.ended = "no-fences-tail"
                 break  # nobody writes fences: today's short tail is over
             elif not opts.rd_await_fences and now - start >= CONSUMER_TAIL_MIN_S \
                     and ctx.metrics.lag() == 0:
+                rec.ended = "lag-zero"
                 break
         if isinstance(fences, FenceSet) and now >= next_group_check \
-                and all(c.fenced(fences) for c in pending):
+                and all(c.unfenced(fences) == [] for c in pending):
             # Every member here owns nothing short of its fence; a member elsewhere (or one
             # here that was just dropped from the group) may still be waiting for partitions
             # nobody was handed yet, so the group's commits decide.
+            if rec.members_fenced_s is None:
+                rec.members_fenced_s = since()
             next_group_check = now + GROUP_CHECK_S
-            if pending[0].group_fenced(fences, GROUP_CHECK_TIMEOUT_S):
+            rec.group_checks += 1
+            rec.group_behind = pending[0].group_behind(fences, GROUP_CHECK_TIMEOUT_S)
+            if rec.group_behind is None:
+                rec.group_unanswered += 1
+            elif not rec.group_behind:
+                rec.group_fenced_s, rec.ended = since(), "group-fenced"
                 break
         # fences is a str: they could not be written; read on until the deadline.
+    rec.read_s = since()
+    if isinstance(fences, FenceSet) and rec.ended == "deadline":
+        rec.members_unfenced = [c.unfenced(fences) for c in pending]
     for c in pending:
         c.finish()
+    rec.finish_s = round(since() - rec.read_s, 3)
+    rec.write(ctx.load_dir / "workers" / ctx.worker)
+    print(f"riftdrill: {rec.line()}", file=sys.stderr, flush=True)
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
@@ -763,9 +784,10 @@ class KafkaProducerUser(User):
         self.producer = None
 
 
-def group_past_fences(fence_offsets: dict[int, int], committed: dict[int, int]) -> bool:
-    """Every partition's committed offset (the next one to read) lies past its fence."""
-    return all(committed.get(p, -1) > o for p, o in fence_offsets.items())
+def partitions_behind(fence_offsets: dict[int, int], committed: dict[int, int]) -> list[int]:
+    """The partitions whose committed offset (the next one to read) does not lie past their
+    fence."""
+    return sorted(p for p, o in fence_offsets.items() if committed.get(p, -1) <= o)
 
 
 class KafkaConsumerUser(User):
@@ -1066,35 +1088,37 @@ class KafkaConsumerUser(User):
 
     # -- the end of a run ---------------------------------------------------------------------
 
-    def fenced(self, fences: FenceSet) -> bool:
-        """Every partition this member owns has polled the run's fence (or this member started
-        it past the fence: a previous owner read it and committed beyond). Nothing assigned,
-        after an assignment, counts as done."""
+    def unfenced(self, fences: FenceSet) -> list[int] | None:
+        """The partitions this member owns that have not polled the run's fence (a partition
+        it started past the fence counts as polled: a previous owner read it and committed
+        beyond); [] when none (nothing assigned, after an assignment, too), None while a
+        rebalance is under way (the next assignment decides)."""
         if not self.settled:
-            return False  # a rebalance is under way: the next assignment decides
+            return None
         at = fences.offsets.get(self.topic, {})
-        for p in self.assignment:
+        out = []
+        for p in sorted(self.assignment):
             if fences.nonce in self.fences_polled.get(p, ()):
                 continue
             fence_offset = at.get(p)
             if fence_offset is None or self.started_at.get(p, -1) <= fence_offset:
-                return False
-        return True
+                out.append(p)
+        return out
 
-    def group_fenced(self, fences: FenceSet, timeout_s: float) -> bool:
-        """The group's committed offset is past the fence on every partition of the topic:
-        some member read each partition through its fence and committed that. An unanswered
-        ask counts as not done (the drain asks again, until its deadline)."""
+    def group_behind(self, fences: FenceSet, timeout_s: float) -> list[int] | None:
+        """The partitions of the topic whose group-committed offset is not yet past the fence
+        ([]: some member read each partition through its fence and committed that); None when
+        the ask got no answer (the drain asks again, until its deadline)."""
         at = fences.offsets.get(self.topic, {})
         consumer = self.consumer
         if consumer is None or not at:
-            return False
+            return None
         try:
             got = consumer.committed([TopicPartition(self.topic, p) for p in sorted(at)],
                                      timeout=timeout_s)  # fmt: skip
         except (KafkaException, RuntimeError):
-            return False
-        return group_past_fences(at, {tp.partition: tp.offset for tp in got
+            return None
+        return partitions_behind(at, {tp.partition: tp.offset for tp in got
                                       if tp.error is None})  # fmt: skip
 
     def finish(self) -> None:
