@@ -50,6 +50,12 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     report = (run / "report.md").read_text()
     targets = {record["faults"][o["index"]]["target"] for o in done}
     assert all(t in report for t in targets)
+    # each injected fault has its own recovery figures, under the nemesis's kinds
+    pf = summary["per_fault"]
+    assert [f["kind"] for f in pf["faults"]] == [record["faults"][o["index"]]["kind"]
+                                                 for o in sorted(done, key=lambda o: o["injected_at_s"])]
+    assert {k["kind"] for k in pf["kinds"]} == kinds and "Per fault" in report
+    assert all(set(f["unavailability_s"]) == {c.name for c in lab.clouds} for f in pf["faults"])
     v = summary["verify"]
     assert v["counts"]["lost"] == 0 and v["acks"] > 10_000, v["counts"]
     # the load's memory: the runner sampled every process, each cloud's Locust process trimmed

@@ -287,3 +287,34 @@ def test_captured_old_runs_show_failed_sends_as_unknown(tmp_path: Path) -> None:
     for run_dir in captured:
         figures = columns.run_figures(load_run(res / "runs" / run_dir.name))
         assert figures["failed_send_ratio"] is None and figures["lost"] == 0
+
+
+def test_a_run_with_several_faults_reports_each_and_their_kinds(tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    run_id = "20260528T202710Z-soak"
+    build_run(res / "runs", run_id)
+    path = res / "runs" / run_id / "summary.json"
+    summary = json.loads(path.read_text())
+    fault = {"kind": "leader-kill", "target": "*", "start_s": 0.0, "held_s": 21.5,
+             "span_s": 30.0, "overlapped": False, "unavailability_s": {"aws": 6.9, "gcp": 0.4},
+             "time_to_first_ack_s": {"aws": 7.6, "gcp": None}, "p99_back_s": None}
+    summary["per_fault"] = {
+        "factor": 1.5, "baseline_p99_ms": 120.0,
+        "faults": [fault, {**fault, "kind": "link-flap", "target": "aws-gcp", "start_s": 30.0,
+                           "overlapped": True, "p99_back_s": 2.3}],
+        "kinds": [{"kind": "leader-kill", "faults": 1, "worst_unavailability_median_s": 6.9,
+                   "worst_unavailability_max_s": 6.9, "p99_back": 0, "p99_back_max_s": None},
+                  {"kind": "link-flap", "faults": 1, "worst_unavailability_median_s": 6.9,
+                   "worst_unavailability_max_s": 6.9, "p99_back": 1, "p99_back_max_s": 2.3}]}
+    path.write_text(json.dumps(summary))
+    render_all(res, None)
+    md = (res / "runs" / run_id / "report.md").read_text()
+    assert "Per fault" in md and "1.5 x the baseline p99 (120 ms)" in md
+    assert "| leader-kill | 1 | 6.9 s | 6.9 s | 0 of 1 | — |" in md
+    assert "| link-flap | 1 | 6.9 s | 6.9 s | 1 of 1 | 2.3 s |" in md
+    assert ("| 30 s | link-flap | aws-gcp | 21.5 s | 30 s (overlapped) | 6.9 s | 0.4 s | 7.6 s | — "
+            "| 2.3 s |") in md
+    # a run with one fault has no such section
+    build_run(res / "runs", KAFKA)
+    render_all(res, None)
+    assert "Per fault" not in (res / "runs" / KAFKA / "report.md").read_text()

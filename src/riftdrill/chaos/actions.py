@@ -518,7 +518,6 @@ _HEAL: dict[str, Any] = {
     "store-brownout": lambda t, c: clear_object_store_weather(t, c),
     "mirror-kill": lambda t, c: restart_mirror(t, c),
 }
-NEMESIS_FILE = "nemesis.json"
 
 
 def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str = 15,
@@ -541,10 +540,14 @@ def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str
     # each fault's own hold sets the deadline a cloud fault carries (riftdrill.expiry)
     conf = {**(configuration or {}), "hold_s": plan.hold_s}
     outcomes = {f.index: nm.Outcome(f.index) for f in plan.faults}
-    record = ctx.run_dir / NEMESIS_FILE
+    record = ctx.run_dir / nm.RECORD_FILE
+    # the wall clock of the schedule's start: outcomes are seconds from it (chaos/perfault.py
+    # places each fault on the run's acks with it)
+    started: dict[str, float] = {}
 
     def write() -> None:
-        data = {**plan.to_json(), "outcomes": [asdict(o) for o in outcomes.values()]}
+        data = {**plan.to_json(), **started,
+                "outcomes": [asdict(o) for o in outcomes.values()]}
         record.write_text(json.dumps(data, indent=1) + "\n")
 
     write()  # the exact schedule is in the run before the first fault
@@ -552,6 +555,7 @@ def nemesis(kinds: str = "", soak_s: float | str = 3600, interval_s: float | str
     # injecting for the rest of the soak, behind any `riftdrill heal`. So the nemesis stops,
     # and heals what it opened, once the run's owner is gone.
     owner = ctx.owner_pid
+    started["started_epoch_s"] = round(time.time(), 3)
     interrupted = nm.execute(plan, outcomes,
                              inject=lambda f: _INJECT[f.kind](f.target, conf),
                              heal=lambda f: _HEAL[f.kind](f.target, conf),

@@ -28,6 +28,8 @@ from typing import Any, Literal
 from riftdrill.errors import ValidationError
 from riftdrill.inventory import Inventory
 
+RECORD_FILE = "nemesis.json"  # in the run: the schedule, its wall-clock start, outcomes
+
 Mode = Literal["fixed", "random"]
 MODES: tuple[Mode, ...] = ("fixed", "random")
 MAX_SOAK_S = 6 * 3600.0

@@ -45,13 +45,18 @@ from pathlib import Path
 from typing import Any
 
 from riftdrill import context, faults, inventory, paths
-from riftdrill.chaos import brokerlogs, live, windows
+from riftdrill.chaos import brokerlogs, live, nemesis, perfault, windows
 from riftdrill.chaos import slo as slo_mod
 from riftdrill.chaos import timeline as timeline_mod
 from riftdrill.chaos.endtoend import EndToEnd, end_to_end_from_run, with_true_lag
 from riftdrill.chaos.failover import FailoverFigures, failover_from_run
 from riftdrill.chaos.hubfigures import HubFigures, hub_from_run
-from riftdrill.chaos.recovery import RecoveryFigures, baseline_problems, figures_from_run
+from riftdrill.chaos.recovery import (
+    RecoveryFigures,
+    acks_from_ledgers,
+    baseline_problems,
+    figures_from_run,
+)
 from riftdrill.chaos.regression import compare_with_previous
 from riftdrill.chaos.replication import MirrorLag, replication_from_run
 from riftdrill.chaos.summary import (
@@ -460,6 +465,7 @@ class Judgement:
     replication: dict[str, MirrorLag] = field(default_factory=dict)
     failover: FailoverFigures | None = None
     hub: HubFigures | None = None
+    per_fault: perfault.PerFault | None = None
 
 
 def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
@@ -523,6 +529,7 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
             reasons.append(f"recovery figures: {exc}")
         else:
             reasons += baseline_problems(recovery.baseline)
+    per_fault = per_fault_block(run_dir, producers, wins, recovery)
     e2e = None
     replication: dict[str, MirrorLag] = {}
     fo: FailoverFigures | None = None
@@ -541,7 +548,22 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     verdict = Verdict(passed=not all_reasons, reasons=all_reasons,
                       checked=[*base.checked, "fault_windows", "slo"])
     return Judgement(verdict, recovery, report, violations, wins, sends, e2e, replication, fo,
-                     hub)
+                     hub, per_fault)
+
+
+def per_fault_block(run_dir: Path, producers: list[ProducerLedger] | None,
+                    wins: list[windows.FaultWindow], recovery: RecoveryFigures | None
+                    ) -> perfault.PerFault | None:
+    """summary.json's `per_fault`: each fault's own figures, for runs with several (a soak's
+    nemesis faults, else the fault windows)."""
+    if recovery is None or len(wins) < 2 or producers is None:
+        return None
+    units = perfault.nemesis_faults(run_dir / nemesis.RECORD_FILE) or [
+        perfault.Window(w.kind, w.target, w.start_ns, w.end_ns) for w in wins]
+    by_cloud, _ = acks_from_ledgers(run_dir, producers)
+    for series in by_cloud.values():
+        series.sort()
+    return perfault.per_fault(by_cloud, units, recovery.baseline_p99_ms, recovery.run_end_ns)
 
 
 def hub_block(run_dir: Path, wins: list[windows.FaultWindow], report: VerifyReport | None
@@ -765,6 +787,8 @@ def finish_drill(run_dir: Path, start: DrillStart, outcome: ChaosOutcome) -> Dri
         summary.failover = j.failover
     if j.hub is not None:  # only runs with the hub's row workload
         summary.hub = j.hub
+    if j.per_fault is not None:  # only runs with several fault windows
+        summary.per_fault = j.per_fault
     store_usage = store_usage_delta(start.stores_before, driver.store_snapshot(inv))
     if store_usage:  # a target that measures no store writes no `store_usage`
         summary.store_usage = store_usage

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from riftdrill.chaos.endtoend import EndToEnd
 from riftdrill.chaos.failover import FailoverFigures
 from riftdrill.chaos.hubfigures import HubFigures
+from riftdrill.chaos.perfault import PerFault
 from riftdrill.chaos.recovery import RecoveryFigures
 from riftdrill.chaos.replication import MirrorLag
 from riftdrill.chaos.timeline import ClusterTimeline
@@ -108,6 +109,9 @@ class RunSummary(BaseModel):
     # the integration hub's change lag around the faults and its row-by-row verify counts
     # (chaos/hubfigures.py); only runs with the hub's row workload
     hub: HubFigures | None = None
+    # each fault window's own recovery figures and their sums by kind (chaos/perfault.py);
+    # only runs with more than one window (a soak's nemesis)
+    per_fault: PerFault | None = None
 
     @property
     def duration_s(self) -> float:

@@ -623,6 +623,41 @@ def _cost(cost: Cost, prices_path: str) -> list[Block]:
     return blocks
 
 
+MAX_FAULT_ROWS = 300  # a soak's hour at a fault every 15 s: every fault listed
+
+
+def _per_fault(run: RunData) -> list[Block]:
+    """Each fault's own figures (chaos/perfault.py) and their sums by kind; only runs with
+    several faults."""
+    pf = run.summary.per_fault
+    if pf is None or not pf.faults:
+        return []
+    clouds = sorted({c for f in pf.faults for c in f.unavailability_s})
+    base = f"{_f(pf.factor, nd=2)} x the baseline p99 ({_f(pf.baseline_p99_ms, ' ms')})"
+    kinds = Table(["fault kind", "faults", "worst unavailability (median)", "(max)",
+                   f"p99 back to {base} before the next fault", "(slowest)"],
+                  [[k.kind, _f(k.faults), _f(k.worst_unavailability_median_s, " s"),
+                    _f(k.worst_unavailability_max_s, " s"), f"{k.p99_back} of {k.faults}",
+                    _m(k.p99_back_max_s, " s")] for k in pf.kinds])
+    rows = [[_f(f.start_s, " s"), f.kind, f.target, _f(f.held_s, " s"),
+             _f(f.span_s, " s") + (" (overlapped)" if f.overlapped else ""),
+             *[_f(f.unavailability_s.get(c), " s") for c in clouds],
+             *[_m(f.time_to_first_ack_s.get(c), " s") for c in clouds],
+             _m(f.p99_back_s, " s")] for f in pf.faults[:MAX_FAULT_ROWS]]
+    table = Table(["start", "fault", "target", "held", "until the next",
+                   *[f"unavailable {c}" for c in clouds], *[f"first ack {c}" for c in clouds],
+                   "p99 back after the heal"], rows)
+    more = len(pf.faults) - MAX_FAULT_ROWS
+    return [Para("Each fault on its own: from its start to the next fault's start (the run's end "
+                 "for the last), per cloud the longest time without an ack and the time to the "
+                 "first ack of a record sent after it began; from its heal, the time until the "
+                 f"ack p99 stayed within {base} for the rest of that span (—: not before the "
+                 "next fault, or no such ack). 'overlapped': the next fault began before this "
+                 "one was healed, so the figures mix both. By kind:"), kinds, Para("Every fault (start: "
+                 "seconds from the first):"), table,
+            *([Para(f"... {more} more in summary.json.", "note")] if more > 0 else [])]
+
+
 def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path: str,
                  totals: dict[str, dict[str, Any]] | None = None) -> Document:
     """Headline box and timeline first, then the details, then the glossary. `totals`: per
@@ -654,6 +689,9 @@ def run_document(run: RunData, plots: list[Plot], cost: Cost | None, prices_path
     for name in ("partitions", "lag", "percentiles"):
         if name in by_name:
             sections[-1].blocks.append(Image(by_name[name]))
+    per_fault = _per_fault(run)
+    if per_fault:
+        sections.append(Section("Per fault", per_fault))
     mirror = _mirror(run)
     if mirror:
         if "replication" in by_name:
