@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from riftdrill.chaos.recovery import BUCKET_NS, FACTOR, NS, WINDOW_S, AckSeries
+from riftdrill.chaos.recovery import BUCKET_NS, FACTOR, NS, WINDOW_S, AckSeries, settled_after_s
 
 
 @dataclass(frozen=True)
@@ -117,10 +116,7 @@ def p99_back_s(series: Sequence[AckSeries], from_ns: int, until_ns: int, thresho
     """From `from_ns` to the start of the first window after which every window up to
     `until_ns` has acks and p99 <= threshold; None when the last window is not so (or the span
     is shorter than one window)."""
-    width = max(1, round(window_s * NS / BUCKET_NS))
-    n_buckets = (until_ns - from_ns) // BUCKET_NS
-    if n_buckets < width:
-        return None
+    n_buckets = max(0, (until_ns - from_ns) // BUCKET_NS)
     count = [0] * n_buckets
     over = [0] * n_buckets
     for s in series:
@@ -130,18 +126,7 @@ def p99_back_s(series: Sequence[AckSeries], from_ns: int, until_ns: int, thresho
             if b < n_buckets:
                 count[b] += 1
                 over[b] += ack_ns - send_ns > threshold_ns
-    # p99 (nearest rank) <= threshold  <=>  #(latency > threshold) <= n - ceil(0.99 n)
-    last_bad = -1
-    n, k = sum(count[:width]), sum(over[:width])
-    for start in range(n_buckets - width + 1):
-        if start:
-            n += count[start + width - 1] - count[start - 1]
-            k += over[start + width - 1] - over[start - 1]
-        if n == 0 or k > n - math.ceil(0.99 * n):
-            last_bad = start
-    if last_bad == n_buckets - width:
-        return None
-    return _s((last_bad + 1) * BUCKET_NS)
+    return settled_after_s(count, over, max(1, round(window_s * NS / BUCKET_NS)))
 
 
 def fault_impacts(acks_by_cloud: Mapping[str, AckSeries], windows: Sequence[Window],

@@ -253,25 +253,39 @@ def time_to_p99_baseline_s(
     baseline = p99_nearest_rank(before)
     threshold = factor * baseline
     over: Counter[int] = Counter(b for b, lat in per_bucket_ns if lat > threshold)
-    # p99 (nearest rank) <= threshold  <=>  #(latency > threshold) <= n - ceil(0.99 n)
     width = max(1, round(window_s * NS / BUCKET_NS))
     n_buckets = (run_end_ns - fault_start_ns) // BUCKET_NS
-    last_bad = -1  # start bucket of the last window that is not recovered
-    n = sum(per_bucket_n[b] for b in range(width))
-    k = sum(over[b] for b in range(width))
-    for start in range(0, max(0, n_buckets - width + 1)):
-        if start:
-            n += per_bucket_n[start + width - 1] - per_bucket_n[start - 1]
-            k += over[start + width - 1] - over[start - 1]
-        if n == 0 or k > n - math.ceil(0.99 * n):
-            last_bad = start
     baseline_ms = round(baseline / 1e6, 3)
     if n_buckets < width:
         return None, baseline_ms, "the run ended less than one window after the fault"
-    if last_bad == n_buckets - width:
+    settled = settled_after_s([per_bucket_n[b] for b in range(n_buckets)],
+                              [over[b] for b in range(n_buckets)], width)
+    if settled is None:
         return None, baseline_ms, (f"p99 ack latency never came back within {factor}x the "
                                    f"baseline ({baseline_ms} ms) before the run ended")
-    return _s((last_bad + 1) * BUCKET_NS), baseline_ms, None
+    return settled, baseline_ms, None
+
+
+def settled_after_s(count: Sequence[int], over: Sequence[int], width: int) -> float | None:
+    """Per BUCKET_NS bucket the acks and those over a threshold: the time from the first bucket
+    to the start of the first window (`width` buckets, sliding by one) after which every window
+    has acks and p99 (nearest rank) within the threshold; None when the last window is not so,
+    or there are fewer buckets than one window."""
+    n_buckets = len(count)
+    if n_buckets < width:
+        return None
+    # p99 (nearest rank) <= threshold  <=>  #(latency > threshold) <= n - ceil(0.99 n)
+    last_bad = -1  # start bucket of the last window that is not recovered
+    n, k = sum(count[:width]), sum(over[:width])
+    for start in range(n_buckets - width + 1):
+        if start:
+            n += count[start + width - 1] - count[start - 1]
+            k += over[start + width - 1] - over[start - 1]
+        if n == 0 or k > n - math.ceil(0.99 * n):
+            last_bad = start
+    if last_bad == n_buckets - width:
+        return None
+    return _s((last_bad + 1) * BUCKET_NS)
 
 
 def time_to_zero_lag_s(t_s: Sequence[float], lag: Sequence[int], fault_start_s: float,
