@@ -71,7 +71,7 @@ class DrainRecord:
     # per member the partitions it owned without having polled their fence (None: a rebalance)
     group_behind: list[int] | None = None
     members_unfenced: list[list[int] | None] = field(default_factory=list)
-    ended: str = ""  # group-fenced | deadline | no-fences-tail | lag-zero
+    ended: str = ""  # group-fenced | deadline | fences-not-written | no-fences-tail | lag-zero
     read_s: float | None = None
     finish_s: float | None = None  # final commits and close
 

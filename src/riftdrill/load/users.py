@@ -489,6 +489,8 @@ def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
                 break
         # fences is a str: they could not be written; read on until the deadline.
     rec.read_s = since()
+    if isinstance(fences, str):
+        rec.ended = "fences-not-written"  # read on to the deadline
     if isinstance(fences, FenceSet) and rec.ended == "deadline":
         rec.members_unfenced = [c.unfenced(fences) for c in pending]
     for c in pending:
