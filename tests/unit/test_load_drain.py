@@ -51,11 +51,12 @@ class FakeMember:
         self.finished = True
 
 
-def context(load_dir, member):
+def context(load_dir, member, fences=True):
     opts = SimpleNamespace(rd_cluster="", rd_await_fences=True, rd_fence_wait_s=5.0)
     ctx = LoadContext(opts=opts, load_dir=load_dir, metrics=None, run_start_ns=0, worker="aws-0-1")
     ctx.consumers.append(member)
-    endrun.save_fences(load_dir / endrun.FENCES_FILE, {endrun.SINGLE: FENCES})
+    if fences:
+        endrun.save_fences(load_dir / endrun.FENCES_FILE, {endrun.SINGLE: FENCES})
     return ctx
 
 
@@ -65,7 +66,7 @@ root = Path(sys.argv[1])
 # member elsewhere may still be waiting for partitions nobody was handed yet.
 (root / "a").mkdir()
 member = FakeMember([[0, 1], None, []])
-users._drain_consumers(context(root / "a", member), time.monotonic() + 5)
+users._drain_consumers(context(root / "a", member), 5.0, fences_by=time.monotonic())
 assert member.asked == 3 and member.finished, (member.asked, member.finished)
 # ... and each process says how its drain went: what came when, and why it ended
 rec = endrun.read_drains(root / "a")["aws-0-1"]
@@ -73,16 +74,36 @@ assert rec["ended"] == "group-fenced" and rec["members"] == 1, rec
 assert rec["group_checks"] == 3 and rec["group_unanswered"] == 1 and rec["group_behind"] == []
 assert 0 <= rec["fences_s"] <= rec["members_fenced_s"] <= rec["group_fenced_s"] <= rec["read_s"]
 assert rec["finish_s"] >= 0 and rec["members_unfenced"] == []
-# A group that never completes ends at the deadline, and says which partitions were behind.
+# A group that never completes ends its fence wait after the fences, and says which partitions
+# were behind.
 (root / "b").mkdir()
 member = FakeMember([])
 start = time.monotonic()
-users._drain_consumers(context(root / "b", member), start + 0.3)
+users._drain_consumers(context(root / "b", member), 0.3, fences_by=start)
 took = time.monotonic() - start
 assert member.finished and 0.3 <= took < 2, took
 rec = endrun.read_drains(root / "b")["aws-0-1"]
 assert rec["ended"] == "deadline" and rec["group_behind"] == [1] and rec["group_fenced_s"] is None
 assert rec["members_unfenced"] == [[]], rec
+# Fences that come after this process's own fence wait (a peer's producers drained for their
+# whole delivery timeout), but by `fences_by`: the wait runs from them, the group completes.
+import threading
+(root / "c").mkdir()
+member = FakeMember([[]])
+start = time.monotonic()
+threading.Timer(0.6, lambda: endrun.save_fences(root / "c" / endrun.FENCES_FILE,
+                                                {endrun.SINGLE: FENCES})).start()
+users._drain_consumers(context(root / "c", member, fences=False), 0.3, fences_by=start + 2.0)
+rec = endrun.read_drains(root / "c")["aws-0-1"]
+assert rec["ended"] == "group-fenced" and 0.6 <= rec["fences_s"] < 1.5, rec
+# ... and fences that never come end the drain at `fences_by`
+(root / "d").mkdir()
+member = FakeMember([])
+start = time.monotonic()
+users._drain_consumers(context(root / "d", member, fences=False), 0.1, fences_by=start + 0.5)
+took = time.monotonic() - start
+rec = endrun.read_drains(root / "d")["aws-0-1"]
+assert rec["ended"] == "deadline" and rec["fences_s"] is None and 0.5 <= took < 2, (rec, took)
 '''
 
 

@@ -48,7 +48,8 @@ from riftdrill.security.client import OFF, ClientSecurity, client_security
 __all__ = ["LoadResult", "LoadSpec", "load_status", "run_load", "start_load", "stop_load"]
 
 # SIGTERM -> a Locust process drains in-flight sends (up to the delivery timeout), then its
-# consumers read up to the fences (up to fence_wait_s), commit (<= 5 s) and close (<= 30 s when
+# consumers wait for the fences (written once every process drained, within WRITE_TIMEOUT_S),
+# read up to them (up to fence_wait_s from the fences), commit (<= 5 s) and close (<= 30 s when
 # a broker does not answer, users.CONSUMER_REQUEST_TIMEOUT_MS): stop_grace_s(spec).
 STOP_GRACE_S = 60.0  # on top of the delivery timeout and the fence wait
 START_WAIT_S = 20.0  # start_load waits this long for preflight to pass or fail
@@ -102,8 +103,10 @@ class LoadResult:
 
 
 def stop_grace_s(spec: LoadSpec) -> float:
-    """How long a Locust process may take to end cleanly after SIGTERM before it is killed."""
-    return spec.delivery_timeout_ms / 1000 + spec.fence_wait_s + STOP_GRACE_S
+    """How long a Locust process may take to end cleanly after SIGTERM before it is killed:
+    its producers' drain, the fences' write (the slowest process's drain is in the first
+    term: all stop together), the fence wait from the fences, then commit and close."""
+    return spec.delivery_timeout_ms / 1000 + WRITE_TIMEOUT_S + spec.fence_wait_s + STOP_GRACE_S
 
 
 def stop_timeout_s(spec: LoadSpec) -> float:

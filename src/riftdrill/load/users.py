@@ -46,7 +46,7 @@ from riftdrill.load.consumer_ledger import (
     ConsumerLedgerWriter,
     consumer_ledger_path,
 )
-from riftdrill.load.fence import FenceSet, fence_nonce, is_fence
+from riftdrill.load.fence import WRITE_TIMEOUT_S, FenceSet, fence_nonce, is_fence
 from riftdrill.load.ledger import LedgerWriter
 from riftdrill.load.memory import TRIM_EVERY_S
 from riftdrill.load.metrics import ProcessMetrics
@@ -406,8 +406,8 @@ def drain(ctx: LoadContext, timeout_s: float) -> None:
     if ctx.closed:
         return
     if ctx.draining is not None:
-        ctx.draining.wait(timeout_s + float(ctx.opts.rd_fence_wait_s) + FINAL_COMMIT_S
-                          + CONSUMER_REQUEST_TIMEOUT_MS / 1000 + 5)  # fmt: skip
+        ctx.draining.wait(timeout_s + WRITE_TIMEOUT_S + float(ctx.opts.rd_fence_wait_s)
+                          + FINAL_COMMIT_S + CONSUMER_REQUEST_TIMEOUT_MS / 1000 + 5)  # fmt: skip
         return
     ctx.draining = gevent.event.Event()
     try:
@@ -421,7 +421,12 @@ def drain(ctx: LoadContext, timeout_s: float) -> None:
         endrun.write_marker(endrun.marker_path(ctx.load_dir, ctx.worker))
         for c in ctx.consumers:
             c.follow_backlog_pause()  # ctx.draining is set: a paused consumer resumes
-        _drain_consumers(ctx, time.monotonic() + float(ctx.opts.rd_fence_wait_s))
+        # The runner writes the fences once every process's producers are done, each within
+        # its delivery timeout (all got the stop together: `deadline` here), the write within
+        # WRITE_TIMEOUT_S; the fence wait runs from the fences, not from this marker (a process
+        # whose peer drained for its whole timeout ran out its wait before the fences existed).
+        _drain_consumers(ctx, float(ctx.opts.rd_fence_wait_s),
+                         fences_by=deadline + WRITE_TIMEOUT_S)
     finally:
         for c in ctx.consumers:
             c.close()
@@ -438,11 +443,13 @@ def _poll_all(consumers: list[KafkaConsumerUser]) -> None:
     gevent.sleep(0 if got else 0.002)
 
 
-def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
-    """Read on until the group is done, or `deadline`: every consumer here polled its cluster's
-    fence on all partitions it owns, and the group's committed offsets are past every fence
-    (so a partition nobody owned at the end still counts). Without a launcher writing fences
-    (plain locust) this is a short tail, unless load/fences.json appears during it."""
+def _drain_consumers(ctx: LoadContext, fence_wait_s: float, fences_by: float) -> None:
+    """Read on until the group is done, or `fence_wait_s` after the fences were read (before
+    they are: until `fences_by`, the latest they can come, and at least `fence_wait_s`): every
+    consumer here polled its cluster's fence on all partitions it owns, and the group's
+    committed offsets are past every fence (so a partition nobody owned at the end still
+    counts). Without a launcher writing fences (plain locust) this is a short tail, unless
+    load/fences.json appears during it."""
     pending = [c for c in ctx.consumers if c.consumer is not None]
     if not pending:
         return
@@ -451,6 +458,7 @@ def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
     fences: FenceSet | str | None = None
     next_check = next_group_check = 0.0
     start = time.monotonic()
+    deadline = max(start + fence_wait_s, fences_by)
     rec = endrun.DrainRecord(members=len(pending), ended="deadline")
 
     def since() -> float:
@@ -465,6 +473,7 @@ def _drain_consumers(ctx: LoadContext, deadline: float) -> None:
             if found is not None:
                 fences = endrun.fences_of(found, str(opts.rd_cluster))
                 rec.fences_s = since()
+                deadline = now + fence_wait_s
             elif not opts.rd_await_fences and now - start >= CONSUMER_TAIL_S:
                 rec.ended = "no-fences-tail"
                 break  # nobody writes fences: today's short tail is over
