@@ -176,6 +176,9 @@ def test_like_for_like_judges_both_tools_from_the_topic(lab: Inventory, tmp_path
         assert t.due == 2000 and t.read_back >= t.due, t
         assert t.publish_delay_p99_ms is not None and t.publish_delay_max_ms is not None, t
         assert t.acked_per_s is not None and t.acked_per_s > 0, t
+        # the tool's own process CPU over the trial (a JVM or a Python start-up alone is more
+        # than a tenth of a second; 2000 records cannot cost a minute)
+        assert t.tool_cpu_s is not None and 0.1 < t.tool_cpu_s < 60, t
     assert theirs.own_ack_latency_p99_ms is not None and ours.own_ack_latency_p99_ms is not None
     assert ours.own_publish_delay_p99_ms is not None and ours.own_publish_delay_max_ms is not None
     assert ours.publish_delay_max_ms <= ours.own_publish_delay_max_ms + 1.0, ours

@@ -79,3 +79,24 @@ def test_ratios_are_per_round_with_their_spread() -> None:
 def test_steady_rate_leaves_out_the_first_and_last_window() -> None:
     assert lff.steady_rate([5.0, 100.0, 110.0, 90.0, 7.0]) == 100.0
     assert lff.steady_rate([100.0, 100.0]) is None  # no steady window at all
+
+
+def test_cpu_per_record_is_each_tools_median_over_the_trials_that_measured_it() -> None:
+    def trial(tool: lff.Tool, due: int, cpu_s: float | None) -> lff.Trial:
+        return lff.Trial(tool=tool, target_rate_per_s=due / 8, duration_s=8.0, due=due,
+                         read_back=due, publish_delay_p99_ms=1.0, publish_delay_max_ms=2.0,
+                         tool_cpu_s=cpu_s)
+
+    assert trial("riftdrill", 10_000, 1.5).tool_cpu_us_per_record == 150.0
+    assert trial("riftdrill", 10_000, None).tool_cpu_us_per_record is None
+    assert trial("riftdrill", 0, 1.0).tool_cpu_us_per_record is None
+    searches = [lff.Search("riftdrill", 1000, trials=[trial("riftdrill", 10_000, 1.0),
+                                                      trial("riftdrill", 20_000, 4.0)]),
+                lff.Search("riftdrill", 1000, trials=[trial("riftdrill", 10_000, 3.0),
+                                                      trial("riftdrill", 10_000, None)]),
+                lff.Search("kafka_perf", 1000, trials=[trial("kafka_perf", 100_000, 2.0)])]
+    assert lff.cpu_per_record(searches) == {
+        "riftdrill": {"median_us": 200.0, "trials": 3},
+        "kafka_perf": {"median_us": 20.0, "trials": 1}}
+    assert lff.cpu_per_record([]) == {"riftdrill": {"median_us": None, "trials": 0},
+                                      "kafka_perf": {"median_us": None, "trials": 0}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -165,10 +166,16 @@ def _create_times_ms(bootstrap: str, security: ClientSecurity, since: dict[int, 
     return out
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of every child process this one has waited for (user + system)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
            acked_per_s: float | None, own_ack_p99_ms: float | None,
            own_delay_p99_ms: float | None = None,
-           own_delay_max_ms: float | None = None) -> lff.Trial:
+           own_delay_max_ms: float | None = None, cpu_s: float | None = None) -> lff.Trial:
     due = int(rate * duration_s)
     # riftdrill ends a run with a fence record per partition (load/fence.py), after the last
     # scheduled one: not part of the schedule
@@ -179,7 +186,8 @@ def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
                      publish_delay_max_ms=max(delays) if delays else None,
                      acked_per_s=acked_per_s, own_publish_delay_p99_ms=own_delay_p99_ms,
                      own_publish_delay_max_ms=own_delay_max_ms,
-                     own_ack_latency_p99_ms=own_ack_p99_ms)
+                     own_ack_latency_p99_ms=own_ack_p99_ms,
+                     tool_cpu_s=None if cpu_s is None else round(cpu_s, 3))
 
 
 def perf_trial(inv: Inventory, cloud: str, security: ClientSecurity, rate: float,
@@ -187,10 +195,13 @@ def perf_trial(inv: Inventory, cloud: str, security: ClientSecurity, rate: float
     """ProducerPerformance at `rate` for `duration_s`, judged from the topic."""
     bootstrap = inv.bootstrap(cloud)
     since = _end_offsets(bootstrap, security)
+    cpu0 = children_cpu_s()
     lines = _run_perf(inv, cloud, security, int(rate * duration_s), rate)
+    cpu_s = children_cpu_s() - cpu0
     pct = _PERF_PCT.search(lines[-1])
     return _trial("kafka_perf", rate, duration_s, _create_times_ms(bootstrap, security, since),
-                  lff.steady_rate(_window_rates(lines)), float(pct.group(3)) if pct else None)
+                  lff.steady_rate(_window_rates(lines)), float(pct.group(3)) if pct else None,
+                  cpu_s=cpu_s)
 
 
 def riftdrill_trial(inv: Inventory, cloud: str, security: ClientSecurity, work: Path,
@@ -199,10 +210,12 @@ def riftdrill_trial(inv: Inventory, cloud: str, security: ClientSecurity, work: 
     publish delay beside (the same quantity from its ledger's clock, to the microsecond)."""
     bootstrap = inv.bootstrap(cloud)
     since = _end_offsets(bootstrap, security)
+    cpu0 = children_cpu_s()
     r = _riftdrill_run(inv, cloud, work, name, rate, duration_s, ledger=False)
+    cpu_s = children_cpu_s() - cpu0
     return _trial("riftdrill", rate, duration_s, _create_times_ms(bootstrap, security, since),
                   lff.steady_rate(_acks_per_second(work / name)), r["ack_latency_p99_ms"],
-                  r["publish_delay_p99_ms"], r["publish_delay_max_ms"])
+                  r["publish_delay_p99_ms"], r["publish_delay_max_ms"], cpu_s=cpu_s)
 
 
 def perf_saturation(inv: Inventory, cloud: str, security: ClientSecurity) -> float | None:
@@ -221,6 +234,7 @@ def like_for_like(inv: Inventory, cloud: str, security: ClientSecurity, work: Pa
     saturation: dict[str, list[float]] = {t: [] for t in lff.TOOLS}
     best: dict[str, list[float]] = {t: [] for t in lff.TOOLS}
     searches: list[dict[str, Any]] = []
+    found_all: list[lff.Search] = []
     for k in range(rounds):
         order = lff.TOOLS if k % 2 == 0 else lff.TOOLS[::-1]
         for tool in order:
@@ -239,6 +253,7 @@ def like_for_like(inv: Inventory, cloud: str, security: ClientSecurity, work: Pa
                 return perf_trial(inv, cloud, security, rate, TRIAL_S)
 
             found = lff.search_max_rate(tool, run, ceiling, steps)
+            found_all.append(found)
             best[tool].append(found.best_per_s)
             searches.append({"round": k + 1, **asdict(found)})
     return {
@@ -258,6 +273,9 @@ def like_for_like(inv: Inventory, cloud: str, security: ClientSecurity, work: Pa
                        "ratio": asdict(lff.ratios(saturation["riftdrill"],
                                                        saturation["kafka_perf"]))},
         "ratio_goal": 1.0,
+        # each tool's process CPU per record over its trials (start-up included; the same
+        # records, the same cluster): where a tool's send loop is late under the shared CPU
+        "cpu_us_per_record": lff.cpu_per_record(found_all),
         "searches": searches,
     }
 

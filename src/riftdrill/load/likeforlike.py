@@ -46,7 +46,16 @@ class Trial:
     own_publish_delay_p99_ms: float | None = None  # riftdrill's own, from its ledger's clock
     own_publish_delay_max_ms: float | None = None
     own_ack_latency_p99_ms: float | None = None  # as each tool defines it (not like for like)
+    # CPU seconds of the tool's process over the trial, its start-up included (the children's
+    # rusage around the run): how much machine each tool needs for the same records
+    tool_cpu_s: float | None = None
     ok: bool = False
+
+    @property
+    def tool_cpu_us_per_record(self) -> float | None:
+        if self.tool_cpu_s is None or not self.due:
+            return None
+        return round(self.tool_cpu_s * 1e6 / self.due, 1)
 
     def judge(self, goal_ms: float = PUBLISH_DELAY_GOAL_MS) -> Trial:
         self.ok = (self.publish_delay_p99_ms is not None and self.publish_delay_p99_ms < goal_ms
@@ -94,6 +103,18 @@ class Search:
     # it passed at its ceiling (its saturation rate that round): best is a lower bound
     at_ceiling: bool = False
     trials: list[Trial] = field(default_factory=list)
+
+
+def cpu_per_record(searches: Sequence[Search]) -> dict[str, dict[str, float | int | None]]:
+    """Per tool, over its trials that measured it: the median CPU microseconds per record (the
+    tool's process, start-up included) and how many trials."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for tool in TOOLS:
+        values = [v for s in searches if s.tool == tool for t in s.trials
+                  if (v := t.tool_cpu_us_per_record) is not None]
+        out[tool] = {"median_us": round(statistics.median(values), 1) if values else None,
+                     "trials": len(values)}
+    return out
 
 
 def search_max_rate(tool: Tool, run: Callable[[float], Trial], ceiling_per_s: float,
