@@ -15,7 +15,7 @@ BROKERS = ("aws-1", "aws-2", "gcp-1", "gcp-2")
 FIVE_KINDS = "broker-kill,broker-pause,link-sever,link-asymmetric,link-degrade"
 
 
-def lab() -> Inventory:
+def lab(emulated: bool = True) -> Inventory:
     clouds = [Cloud(name=n, provider="lab", cidr=f"198.18.{i}.0/24")
               for i, n in enumerate(("aws", "gcp"), start=1)]
     brokers = [Broker(id=i, name=n, cloud=n[:3], cluster="c", address=f"198.18.{i}.11", port=9092,
@@ -24,7 +24,8 @@ def lab() -> Inventory:
                      replication_factor=3, min_insync_replicas=2, clouds=clouds,
                      clusters=[Cluster(name="c", clouds=["aws", "gcp"], brokers=[1, 2, 3, 4],
                                        bootstrap={"aws": "198.18.1.11:9092"})],
-                     brokers=brokers, stores=[], links=[Link(name="aws-gcp", a="aws", b="gcp")])
+                     brokers=brokers, stores=[],
+                     links=[Link(name="aws-gcp", a="aws", b="gcp", emulated=emulated)])
 
 
 def test_a_fixed_schedule_rotates_kinds_and_targets_every_interval() -> None:
@@ -95,6 +96,16 @@ def test_bad_input_is_one_line_naming_it(kinds: str, kwargs: dict[str, object],
         names, targets = nm.parse_kinds(kinds, lab())
         nm.plan(names, targets, mode=mode, **args)  # type: ignore[arg-type]
     assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_degrade_needs_the_links_weather_emulator() -> None:
+    """A lab deployed with WAN none has no emulator to give the link weather: the soak refuses
+    link-degrade before anything is injected (it once failed at its sixth fault)."""
+    with pytest.raises(ValidationError, match="fault kind link-degrade has nothing to inject "
+                       "into.*weather emulator.*WAN=metro"):
+        nm.parse_kinds("broker-kill,link-degrade", lab(emulated=False))
+    names, _ = nm.parse_kinds("broker-kill,link-sever", lab(emulated=False))
+    assert names == ["broker-kill", "link-sever"]
 
 
 def test_a_recorded_schedule_replays_fault_for_fault(tmp_path: Path) -> None:

@@ -79,7 +79,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "no broker in the inventory"),
     Kind("link-sever", _links, lambda t: f"link:{t}", "no cross-cloud link"),
     Kind("link-asymmetric", _links, lambda t: f"link:{t}", "no cross-cloud link"),
-    Kind("link-degrade", _links, lambda t: f"link:{t}", "no cross-cloud link"),
+    # the weather comes from the link's emulator: none on a lab deployed with WAN none
+    Kind("link-degrade", lambda inv: [lk.name for lk in inv.links if lk.emulated],
+         lambda t: f"link:{t}",
+         "no cross-cloud link with a weather emulator (deploy WAN=inter-region or WAN=metro)"),
     # down and up in turns of FLAP_HALF_PERIOD_S for the fault's whole hold
     Kind("link-flap", _links, lambda t: f"link:{t}", "no cross-cloud link"),
     Kind("store-outage", _stores, lambda t: f"store:{t}", "no object store"),
