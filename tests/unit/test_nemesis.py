@@ -101,8 +101,8 @@ def test_bad_input_is_one_line_naming_it(kinds: str, kwargs: dict[str, object],
 def test_a_degrade_needs_the_links_weather_emulator() -> None:
     """A lab deployed with WAN none has no emulator to give the link weather: the soak refuses
     link-degrade before anything is injected (it once failed at its sixth fault)."""
-    with pytest.raises(ValidationError, match="fault kind link-degrade has nothing to inject "
-                       "into.*weather emulator.*WAN=metro"):
+    with pytest.raises(ValidationError, match=r"fault kind link-degrade has nothing to inject "
+                       r"into.*weather emulator.*WAN=metro"):
         nm.parse_kinds("broker-kill,link-degrade", lab(emulated=False))
     names, _ = nm.parse_kinds("broker-kill,link-sever", lab(emulated=False))
     assert names == ["broker-kill", "link-sever"]
@@ -218,3 +218,18 @@ def test_the_drills_settings_build_the_schedule_with_every_bound_checked() -> No
     assert s.kinds == nm.DEFAULT_KINDS.split(",") and len(s.faults) == 7
     with pytest.raises(ValidationError, match="raise load_max_s"):
         nm.schedule_from(lab(), soak_s=120, load_max_s=179)
+
+
+def test_the_heal_of_a_refused_degrade_on_a_link_without_emulator_is_a_no_op() -> None:
+    """heal_all syncs the weather of every degraded link it forgets: on a link with no
+    emulator there is nothing to give back, unless a degrade is still recorded (refused)."""
+    from riftdrill.drivers.local import LocalDriver
+    from riftdrill.errors import FaultError
+    from riftdrill.inventory import Fault
+
+    inv = lab(emulated=False)
+    effect = LocalDriver().sync_weather(inv, "aws-gcp")
+    assert effect.confirmed_by == "no weather emulator, no degrade recorded"
+    inv.faults.append(Fault(id="d", kind="degrade_link", target="aws-gcp"))
+    with pytest.raises(FaultError, match="has no weather emulator"):
+        LocalDriver().sync_weather(inv, "aws-gcp")

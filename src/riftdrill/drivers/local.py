@@ -183,6 +183,9 @@ class LocalDriver:
         from riftdrill.lab import components, wan
 
         lk = inv.link(link)
+        if not lk.emulated and not inv.faults_on("degrade_link", lk.name):
+            # nothing to give back: the heal of a degrade whose injection was refused
+            return Effect.since(time.time_ns(), "no weather emulator, no degrade recorded")
         if not lk.emulated:
             raise FaultError(f"link {lk.name} has no weather emulator (deployed with profile "
                              f"{lk.wan!r}); redeploy with a profile that emulates it "
