@@ -61,7 +61,7 @@ def lab() -> Inventory:
                  broker(201, "gcp-1", "gcp")],
         stores=[ObjectStore(name="aws-s3", cloud="aws", api="s3", endpoint="http://198.18.1.5:9000",
                             address="198.18.1.5", port=9000, buckets=["b"])],
-        links=[Link(name="aws-gcp", a="aws", b="gcp")],
+        links=[Link(name="aws-gcp", a="aws", b="gcp", emulated=True)],  # the default WAN
         hub=Hub(group="g", source_connector="s", sink_connector="k", topic_prefix="hub",
                 databases=[Database(name="pg-aws", cloud="aws", role="source",
                                     address="198.18.1.21", port=5432, handle="database-pg-aws"),
