@@ -14,7 +14,6 @@ Without glibc (musl) there is nothing to read or trim: the log stays empty.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import sys
 import time
@@ -33,7 +32,7 @@ class _Mallinfo2(ctypes.Structure):
 
 def _libc() -> ctypes.CDLL | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: its C library's malloc among them
     except OSError:
         return None
     if not (hasattr(libc, "mallinfo2") and hasattr(libc, "malloc_trim")):
