@@ -30,7 +30,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from riftdrill.chaos.recovery import BUCKET_NS, FACTOR, NS, WINDOW_S, AckSeries, settled_after_s
+from riftdrill.chaos.recovery import (
+    BUCKET_NS,
+    FACTOR,
+    NS,
+    WINDOW_S,
+    AckSeries,
+    settled_after_s,
+    unavailability_s,
+)
 
 
 @dataclass(frozen=True)
@@ -94,15 +102,6 @@ def _slice(series: AckSeries, lo_ns: int, hi_ns: int) -> tuple[list[int], list[i
     return series.ack_ts_ns[lo:hi], series.send_ts_ns[lo:hi]
 
 
-def longest_gap_s(acks: Sequence[int], start_ns: int, end_ns: int) -> float:
-    """Longest time without an ack in [start, end], both edges counted (acks sorted, inside)."""
-    prev, longest = start_ns, 0
-    for t in acks:
-        longest = max(longest, t - prev)
-        prev = t
-    return _s(max(longest, end_ns - prev))
-
-
 def first_ack_s(acks: Sequence[int], sends: Sequence[int], start_ns: int) -> float | None:
     """From start to the first ack (acks sorted) of a record sent at or after start."""
     for ack_ns, send_ns in zip(acks, sends, strict=True):
@@ -146,9 +145,8 @@ def fault_impacts(acks_by_cloud: Mapping[str, AckSeries], windows: Sequence[Wind
         unavailable: dict[str, float] = {}
         first_ack: dict[str, float | None] = {}
         for cloud, series in sorted(acks_by_cloud.items()):
-            acks, sends = _slice(series, w.start_ns, span_end)
-            unavailable[cloud] = longest_gap_s(acks, w.start_ns, span_end)
-            first_ack[cloud] = first_ack_s(acks, sends, w.start_ns)
+            unavailable[cloud] = unavailability_s(series.ack_ts_ns, w.start_ns, span_end)
+            first_ack[cloud] = first_ack_s(*_slice(series, w.start_ns, span_end), w.start_ns)
         back = None
         if threshold is not None and span_end > healed:
             back = p99_back_s(list(acks_by_cloud.values()), healed, span_end, threshold)
