@@ -162,6 +162,11 @@ class LoadContext:
     backlog_paused: bool = False  # the runner's load/consumers-paused, read every PAUSE_CHECK_S
     backlog_checked_at: float = 0.0
 
+    @property
+    def worker_dir(self) -> Path:
+        """load/workers/<worker>/: this process's metrics, heap log and drain record."""
+        return self.load_dir / "workers" / self.worker
+
 
 PAUSE_CHECK_S = 0.25
 
@@ -393,7 +398,7 @@ def _tend_heap(ctx: LoadContext) -> None:
         sample = heap.trim_and_sample(os.getpid())
         if sample is None:
             return  # no glibc: nothing to read or trim
-        heap.append(ctx.metrics.out_path.parent, sample)
+        heap.append(ctx.worker_dir, sample)
 
 
 def drain(ctx: LoadContext, timeout_s: float) -> None:
@@ -505,7 +510,7 @@ def _drain_consumers(ctx: LoadContext, fence_wait_s: float, fences_by: float) ->
     for c in pending:
         c.finish()
     rec.finish_s = round(since() - rec.read_s, 3)
-    rec.write(ctx.load_dir / "workers" / ctx.worker)
+    rec.write(ctx.worker_dir)
     print(f"riftdrill: {rec.line()}", file=sys.stderr, flush=True)
 
 
