@@ -34,9 +34,10 @@ from confluent_kafka import (
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
+from locust.stats import RequestStats
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.load import backlog, endrun, heap, kafka
+from riftdrill.load import backlog, endrun, heap, kafka, locuststats
 from riftdrill.load.consumer_ledger import (
     POLL_CORRUPT,
     POLL_EARLIER_RUN,
@@ -300,7 +301,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
     gevent.spawn(_write_seconds, ctx)
-    gevent.spawn(_tend_heap, ctx)
+    gevent.spawn(_tend_heap, ctx, environment.stats)
     if ctx.security.enabled:
         gevent.spawn(_follow_credentials, ctx)
     if opts.rd_exit_when_done and opts.rd_duration > 0:
@@ -391,14 +392,15 @@ def _write_seconds(ctx: LoadContext) -> None:
             ctx.metrics.write_completed()
 
 
-def _tend_heap(ctx: LoadContext) -> None:
-    """Give malloc's retained memory back every TRIM_EVERY_S and log what it held."""
+def _tend_heap(ctx: LoadContext, stats: RequestStats) -> None:
+    """Every TRIM_EVERY_S: bound Locust's own per-second bookkeeping, give malloc's retained
+    memory back, and log what it held."""
     while not ctx.closed:
         gevent.sleep(TRIM_EVERY_S)
+        locuststats.prune(stats, time.time())
         sample = heap.trim_and_sample(os.getpid())
-        if sample is None:
-            return  # no glibc: nothing to read or trim
-        heap.append(ctx.worker_dir, sample)
+        if sample is not None:  # None without glibc: nothing to read or trim
+            heap.append(ctx.worker_dir, sample)
 
 
 def drain(ctx: LoadContext, timeout_s: float) -> None:
