@@ -446,8 +446,11 @@ def compute_recovery(
 
 # ---- adapters from a run directory --------------------------------------------------------
 
+AcksAndErrors = tuple[dict[str, AckSeries], list[tuple[int, str]]]  # per cloud; (ts_ns, error)
+
+
 def acks_from_ledgers(run_dir: Path, producers: Iterable[ProducerLedger] | None = None
-                      ) -> tuple[dict[str, AckSeries], list[tuple[int, str]]]:
+                      ) -> AcksAndErrors:
     """Ack series per cloud and (ts_ns, error name) from every ledger of a run (`producers` if
     already read, else read here one at a time)."""
     from riftdrill.load.ledger import Ack, ledger_files, read_producer_ledger
@@ -507,15 +510,17 @@ def figures_from_run(run_dir: Path, fault_start_ns: int, fault_end_ns: int | Non
                      window_s: float = WINDOW_S, factor: float = FACTOR,
                      baseline_s: float = BASELINE_S,
                      producers: Iterable[ProducerLedger] | None = None,
-                     clusters: dict[str, str] | None = None) -> RecoveryFigures:
+                     clusters: dict[str, str] | None = None,
+                     acks: AcksAndErrors | None = None) -> RecoveryFigures:
     """Recovery figures of a run; run end defaults to the last ack or error seen. `clusters`:
-    producer cloud -> cluster name, for the per-partition rows."""
+    producer cloud -> cluster name, for the per-partition rows; `acks`: acks_from_ledgers of
+    these producers if already read (sorted by ack time here, in place)."""
     if producers is None:
         from riftdrill.load.ledger import read_run_ledgers
 
         producers = read_run_ledgers(run_dir)
     producers = list(producers)  # read twice: per cloud, then per partition
-    by_cloud, errors = acks_from_ledgers(run_dir, producers)
+    by_cloud, errors = acks if acks is not None else acks_from_ledgers(run_dir, producers)
     if run_end_ns is None:
         last = [max(s.ack_ts_ns) for s in by_cloud.values() if s.ack_ts_ns]
         last += [max(ts for ts, _ in errors)] if errors else []

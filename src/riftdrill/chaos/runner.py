@@ -52,6 +52,7 @@ from riftdrill.chaos.endtoend import EndToEnd, end_to_end_from_run, with_true_la
 from riftdrill.chaos.failover import FailoverFigures, failover_from_run
 from riftdrill.chaos.hubfigures import HubFigures, hub_from_run
 from riftdrill.chaos.recovery import (
+    AcksAndErrors,
     RecoveryFigures,
     acks_from_ledgers,
     baseline_problems,
@@ -518,18 +519,19 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
     sp = windows.span(wins)
     # From the ledgers alone: a run verify could not check (no fence could be written) still
     # gets its recovery figures, so its SLO lines say what happened, not "no figures".
+    acks = acks_from_ledgers(run_dir, producers) if producers is not None else None
     if sp is not None and (run_dir / "load" / "ledgers").is_dir():
         try:
             recovery = figures_from_run(run_dir, sp[0], sp[1],
                                         baseline_s=float(params.get("baseline_s", 60) or 60),
                                         max_lag=zero_lag_records(params), producers=producers,
                                         clusters={cloud: c.name for c in inv.clusters
-                                                  for cloud in c.clouds})
+                                                  for cloud in c.clouds}, acks=acks)
         except RiftdrillError as exc:
             reasons.append(f"recovery figures: {exc}")
         else:
             reasons += baseline_problems(recovery.baseline)
-    per_fault = per_fault_block(run_dir, producers, wins, recovery)
+    per_fault = per_fault_block(run_dir, acks, wins, recovery)
     e2e = None
     replication: dict[str, MirrorLag] = {}
     fo: FailoverFigures | None = None
@@ -551,19 +553,18 @@ def judge(run_dir: Path, params: dict[str, Any], inv: inventory.Inventory,
                      hub, per_fault)
 
 
-def per_fault_block(run_dir: Path, producers: list[ProducerLedger] | None,
+def per_fault_block(run_dir: Path, acks: AcksAndErrors | None,
                     wins: list[windows.FaultWindow], recovery: RecoveryFigures | None
                     ) -> perfault.PerFault | None:
     """summary.json's `per_fault`: each fault's own figures, for runs with several (a soak's
-    nemesis faults, else the fault windows)."""
-    if recovery is None or len(wins) < 2 or producers is None:
+    nemesis faults, else the fault windows). `acks`: the run's, as the recovery figures read
+    them."""
+    if recovery is None or len(wins) < 2 or acks is None:
         return None
     units = perfault.nemesis_faults(run_dir / nemesis.RECORD_FILE) or [
         perfault.Window(w.kind, w.target, w.start_ns, w.end_ns) for w in wins]
-    by_cloud, _ = acks_from_ledgers(run_dir, producers)
-    for series in by_cloud.values():
-        series.sort()
-    return perfault.per_fault(by_cloud, units, recovery.baseline_p99_ms, recovery.run_end_ns)
+    # compute_recovery sorted each series by ack time, in place, before `recovery` existed
+    return perfault.per_fault(acks[0], units, recovery.baseline_p99_ms, recovery.run_end_ns)
 
 
 def hub_block(run_dir: Path, wins: list[windows.FaultWindow], report: VerifyReport | None
