@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from riftdrill.load import aggregate, histograms
-from riftdrill.load.metrics import ProcessMetrics
+from riftdrill.load.metrics import ProcessMetrics, SecondBucket
 
 
 def test_merge_of_encoded_parts_equals_the_whole() -> None:
@@ -54,3 +54,47 @@ def test_finalize_merges_processes_by_second(tmp_path: Path) -> None:
     assert sum(r["acked"] for r in timeline) == 20
     hists = json.loads((load_dir / "histograms.json").read_text())
     assert histograms.decode(hists["whole_run"]["ack_latency_us"]).get_total_count() == 20
+
+
+def test_generator_figures_sum_the_main_threads_per_second_and_count_starved_seconds(
+        tmp_path: Path) -> None:
+    # Two processes' lines for the same seconds: their main threads' CPU and wait add up; a
+    # second at or past STARVED_MS of waiting is a starved one; old lines carry no figures.
+    workers = tmp_path / "load" / "workers"
+    for name, waits in (("aws-0-1", [0.5, 3.0, 0.0]), ("gcp-0-2", [1.5, 2.0, None])):
+        lines = []
+        for i, w in enumerate(waits):
+            b = SecondBucket(1_800_000_000 + i)
+            if w is not None:
+                b.main_cpu_ms, b.main_wait_ms = 100.0, w
+            lines.append(json.dumps(b.to_json(lag=None)))
+        (workers / name).mkdir(parents=True)
+        (workers / name / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    summary = aggregate.finalize(tmp_path / "load")
+    g = summary["generator"]
+    assert g == {"seconds": 3, "main_cpu_s": 0.5, "main_wait_s": 0.007, "wait_p99_ms_per_s": 5.0,
+                 "wait_max_ms_per_s": 5.0, "starved_seconds": 1, "starved_ms": 5.0}
+    timeline = json.loads((tmp_path / "load" / "timeline.json").read_text())
+    assert [s["main_wait_ms"] for s in timeline] == [2.0, 5.0, 0.0]
+    old = tmp_path / "old" / "load" / "workers" / "aws-0-1"
+    old.mkdir(parents=True)
+    (old / "metrics.jsonl").write_text(json.dumps(SecondBucket(1).to_json(lag=None)) + "\n")
+    assert aggregate.finalize(tmp_path / "old" / "load")["generator"] is None
+
+
+def test_schedstat_reads_this_thread_and_says_none_where_the_kernel_keeps_nothing(
+        tmp_path: Path) -> None:
+    import os
+
+    from riftdrill.load import schedstat
+
+    here = schedstat.read(os.getpid())
+    if Path(f"/proc/{os.getpid()}/task/{os.getpid()}/schedstat").exists():
+        assert here is not None and here.cpu_ns > 0 and here.wait_ns >= 0
+    fake = tmp_path / "7" / "task" / "7"
+    fake.mkdir(parents=True)
+    (fake / "schedstat").write_text("3000000 1500000 4\n")
+    t = schedstat.read(7, proc=tmp_path)
+    assert t == schedstat.ThreadTimes(3_000_000, 1_500_000)
+    assert schedstat.delta_ms(schedstat.ThreadTimes(0, 0), t) == (3.0, 1.5)
+    assert schedstat.read(8, proc=tmp_path) is None

@@ -76,3 +76,6 @@ def test_latency_gauges_are_seconds_and_lag_is_there(tmp_path: Path) -> None:
     assert abs(ack_max[0][1] - 0.001009) < 1e-5  # second 0: (0+1) ms + up to 9 us
     assert series[("riftdrill_load_consumer_lag_messages", "aws")][-1] == (T0 + 5, 4)
     assert ("riftdrill_load_e2e_latency_p99_seconds", "gcp") in series
+    # the main threads' CPU and run-queue wait, as second counters summed over the run
+    assert series[("riftdrill_load_main_cpu_seconds_total", "gcp")][-1] == (T0 + 5, 0.255)
+    assert series[("riftdrill_load_main_wait_seconds_total", "aws")][-1] == (T0 + 5, 0.004)

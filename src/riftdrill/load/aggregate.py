@@ -7,6 +7,7 @@ Outputs: `load/timeline.json`, `load/summary.json`, `load/histograms.json` (enco
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from riftdrill.load import histograms
 from riftdrill.load.metrics import HIST_NAMES, read_metrics
 
 COUNTERS = ("sent", "acked", "failed", "consumed", "corrupt", "rebalances", "producer_restarts")
+# the load processes' main threads per second (load/schedstat.py), summed over processes; absent
+# from lines written before they were kept, or where the kernel does not keep them
+THREAD_MS = ("main_cpu_ms", "main_wait_ms")
+STARVED_MS = 5.0  # a second whose main threads waited this long for a CPU: records went out late
 
 
 def metrics_files(load_dir: Path) -> list[Path]:
@@ -87,6 +92,9 @@ def merge_seconds(per_worker: list[list[dict[str, Any]]]) -> list[dict[str, Any]
             )
             for c in COUNTERS:
                 m[c] += int(d.get(c, 0))
+            for c in THREAD_MS:
+                if d.get(c) is not None:
+                    m[c] = round(float(m.get(c) or 0.0) + float(d[c]), 2)
             for name, enc in d.get("hist_us", {}).items():
                 m["hists"][name].append(enc)
             if d.get("lag") is not None:
@@ -95,9 +103,30 @@ def merge_seconds(per_worker: list[list[dict[str, Any]]]) -> list[dict[str, Any]
     for t in sorted(by_sec):
         m = by_sec[t]
         m["lag"] = sum(lags[t]) if lags[t] else None
+        for c in THREAD_MS:
+            m.setdefault(c, None)
         m["hists"] = {n: histograms.merge(m["hists"].get(n, [])) for n in HIST_NAMES}
         out.append(m)
     return out
+
+
+def generator_figures(seconds: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How much CPU the load's main threads used and how long they waited for one (None: no
+    second carries the figures)."""
+    waits = [float(m["main_wait_ms"]) for m in seconds if m.get("main_wait_ms") is not None]
+    cpus = [float(m["main_cpu_ms"]) for m in seconds if m.get("main_cpu_ms") is not None]
+    if not waits:
+        return None
+    ordered = sorted(waits)
+    return {
+        "seconds": len(waits),
+        "main_cpu_s": round(sum(cpus) / 1000, 3),
+        "main_wait_s": round(sum(waits) / 1000, 3),
+        "wait_p99_ms_per_s": ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)],
+        "wait_max_ms_per_s": ordered[-1],
+        "starved_seconds": sum(1 for w in waits if w >= STARVED_MS),
+        "starved_ms": STARVED_MS,
+    }
 
 
 def finalize(load_dir: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -125,6 +154,7 @@ def finalize(load_dir: Path, extra: dict[str, Any] | None = None) -> dict[str, A
                 "e2e_latency_p99_ms": histograms.percentile_ms(e2e, 99),
                 "publish_delay_p99_ms": histograms.percentile_ms(delay, 99),
                 "consumer_lag": m["lag"],
+                **{c: m[c] for c in THREAD_MS},
             }
         )
         per_second_hists.append(
@@ -139,6 +169,7 @@ def finalize(load_dir: Path, extra: dict[str, Any] | None = None) -> dict[str, A
         "ack_latency_ms": histograms.summary_ms(whole["ack_latency"]),
         "e2e_latency_ms": histograms.summary_ms(whole["e2e_latency"]),
         "publish_delay_ms": histograms.summary_ms(whole["publish_delay"]),
+        "generator": generator_figures(seconds),
         **(extra or {}),
     }
     _write_json(load_dir / "timeline.json", timeline)

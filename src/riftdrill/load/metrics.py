@@ -30,6 +30,9 @@ class SecondBucket:
     corrupt: int = 0
     rebalances: int = 0
     producer_restarts: int = 0  # producers recreated after a fatal client error
+    # the process's main thread in this second (load/schedstat.py): on a CPU, waiting for one
+    main_cpu_ms: float | None = None
+    main_wait_ms: float | None = None
     hists: dict[str, HdrHistogram] = field(
         default_factory=lambda: {n: histograms.new_histogram() for n in HIST_NAMES}
     )
@@ -45,6 +48,8 @@ class SecondBucket:
             "rebalances": self.rebalances,
             "producer_restarts": self.producer_restarts,
             "lag": lag,
+            **({"main_cpu_ms": round(self.main_cpu_ms, 2), "main_wait_ms": round(self.main_wait_ms, 2)}
+               if self.main_cpu_ms is not None and self.main_wait_ms is not None else {}),
             "hist_us": {n: histograms.encode(h) for n, h in self.hists.items()},
         }
 
@@ -99,6 +104,13 @@ class ProcessMetrics:
     def producer_restarted(self) -> None:
         self._bucket().producer_restarts += 1
         self.totals.producer_restarts += 1
+
+    def thread_times(self, second: int, cpu_ms: float, wait_ms: float) -> None:
+        """The main thread's CPU and run-queue wait over `second` (one that has ended)."""
+        b = self._buckets.get(second)
+        if b is None:
+            b = self._buckets[second] = SecondBucket(second)
+        b.main_cpu_ms, b.main_wait_ms = cpu_ms, wait_ms
 
     def set_lag(self, consumer_id: int, lag: int) -> None:
         self._lag_by_consumer[consumer_id] = lag

@@ -52,6 +52,17 @@ def openmetrics_text(per_cloud: dict[str, list[dict[str, Any]]]) -> str:
             for m in seconds:
                 total += int(m[counter])
                 out.append(f'{name}_total{{cloud="{cloud}"}} {total} {int(m["t"]) + 1}')
+    for field, what in (("main_cpu_ms", "on a CPU"), ("main_wait_ms", "waiting for a CPU")):
+        name = f"{PREFIX}_{field.removesuffix('_ms')}_seconds"  # load/schedstat.py
+        out += [f"# TYPE {name} counter", f"# UNIT {name} seconds",
+                f"# HELP {name} Time the load processes' main threads spent {what}."]
+        for cloud, seconds in per_cloud.items():
+            total_s = 0.0
+            for m in seconds:
+                if m.get(field) is not None:
+                    total_s += float(m[field]) / 1000
+                    out.append(f'{name}_total{{cloud="{cloud}"}} {_num(round(total_s, 6))} '
+                               f'{int(m["t"]) + 1}')
     for hist in HIST_NAMES:
         for q, p in QUANTILES.items():
             name = f"{PREFIX}_{hist}_{q}_seconds"

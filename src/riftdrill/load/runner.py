@@ -73,6 +73,8 @@ class LoadResult:
     publish_delay_ms: dict[str, Any]
     interrupted: bool = False
     ledgers: list[str] = field(default_factory=list)
+    # the load processes' main threads: CPU used, run-queue wait (aggregate.generator_figures)
+    generator: dict[str, Any] | None = None
 
     @property
     def acked_per_s(self) -> float:
@@ -88,6 +90,7 @@ class LoadResult:
             "ack_latency_ms": self.ack_latency_ms, "e2e_latency_ms": self.e2e_latency_ms,
             "publish_delay_ms": self.publish_delay_ms,
             "interrupted": self.interrupted, "ledgers": self.ledgers,
+            "generator": self.generator,
         }  # fmt: skip
 
     @classmethod
@@ -98,6 +101,7 @@ class LoadResult:
             target_count=s.get("target_count", 0), seconds=s["seconds"],
             ack_latency_ms=s["ack_latency_ms"], e2e_latency_ms=s["e2e_latency_ms"],
             publish_delay_ms=s["publish_delay_ms"], interrupted=s.get("interrupted", False),
+            generator=s.get("generator"),
             ledgers=s.get("ledgers", []),
         )  # fmt: skip
 

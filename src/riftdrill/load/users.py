@@ -37,7 +37,7 @@ from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 from locust.stats import RequestStats
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.load import backlog, endrun, heap, kafka, locuststats
+from riftdrill.load import backlog, endrun, heap, kafka, locuststats, schedstat
 from riftdrill.load.consumer_ledger import (
     POLL_CORRUPT,
     POLL_EARLIER_RUN,
@@ -386,8 +386,15 @@ def _quit_after_tail(runner: MasterRunner) -> None:
 
 
 def _write_seconds(ctx: LoadContext) -> None:
+    """Each second that ended: its main-thread CPU and run-queue wait, then its metrics line."""
+    pid = os.getpid()
+    last = schedstat.read(pid)
     while not ctx.closed:
         gevent.sleep(1.0 - (time.time() % 1.0) + 0.01)
+        now = schedstat.read(pid)
+        if last is not None and now is not None:
+            ctx.metrics.thread_times(int(time.time()) - 1, *schedstat.delta_ms(last, now))
+        last = now
         if not ctx.closed:
             ctx.metrics.write_completed()
 
