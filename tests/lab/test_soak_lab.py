@@ -65,6 +65,11 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     assert set(load["memory"]) >= clouds | {"runner"}, load["memory"]
     assert set(load["heap"]) == clouds and all(h["trims"] >= 5 and h["in_use_last_mib"] > 1
                                                for h in load["heap"].values()), load["heap"]
+    # Locust's own per-second bookkeeping stayed a window (load/locuststats.py) and every
+    # process's main thread reported its CPU and run-queue wait each second (load/schedstat.py)
+    g = load["generator"]
+    assert g is not None and g["seconds"] >= 0.8 * load["seconds"] and g["main_cpu_s"] > 1, g
+    assert g["main_wait_s"] >= 0 and g["starved_seconds"] <= g["seconds"], g
     # each process's consumers recorded how their drain ended (load/endrun.py DrainRecord)
     assert {w.split("-")[0] for w in load["drain"]} == clouds, load["drain"]
     assert all(d["members"] >= 1 and d["fences_s"] is not None and d["finish_s"] is not None
