@@ -41,7 +41,8 @@ MASK = "***"
 # a value that short protects nothing. The patterns still hide it after `password=`.
 MIN_LITERAL_CHARS = 6
 # Left alone by `sweep`: binary ledgers hold no credential (module docstring); plots are images.
-BINARY_SUFFIXES = frozenset({".rdl", ".rdc", ".png"})
+# never swept: ledgers, plots, and gzipped logs (redacted line by line before compression)
+BINARY_SUFFIXES = frozenset({".rdl", ".rdc", ".png", ".gz"})
 _BLOCK_BYTES = 1 << 20  # how much of a file `sweep` searches at once
 _BATCH_LINES = 256  # how many lines a copy searches at once
 

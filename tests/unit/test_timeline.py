@@ -337,6 +337,25 @@ def test_copy_logs_names_each_file_and_says_what_it_could_not(tmp_path: Path) ->
     assert none.files == [] and none.note is not None and "none copied" in none.note
 
 
+def test_a_large_copy_is_kept_gzipped_and_redacted(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    t0 = time.time()
+    src = tmp_path / "lab.log"
+    src.write_text(_log4j(t0, "during password=hunter2x") * 50)
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setattr(brokerlogs, "GZIP_ABOVE_BYTES", 1000)
+    copied = brokerlogs.copy_logs({"aws-1": src}, run, since_s=t0 - 5, until_s=t0 + 5,
+                                  redactor=PATTERNS_ONLY)
+    assert copied.files == ["logs/aws-1.log.gz"] and copied.note is None
+    assert sorted(p.name for p in (run / "logs").iterdir()) == ["aws-1.log.gz"]
+    text = gzip.decompress((run / "logs" / "aws-1.log.gz").read_bytes()).decode()
+    assert text.count("during") == 50
+    assert "hunter2x" not in text
+
+
 # ---- the runner: the block in summary.json, and the sampler stopped on every path -------
 
 class NoLogs:

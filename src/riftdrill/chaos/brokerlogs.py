@@ -7,12 +7,17 @@ the span by its own timestamp (log4j's `[2026-12-02 00:06:03,123]`, local time, 
 stamp as Tansu writes it); a line without one (a stack trace) goes with the line before. The
 files grow for the lab's whole life, so the start of the span is found by bisection, not by
 reading the file from the beginning; the span's lines are redacted as they are copied, one at a
-time (`redact.Redactor.copy_lines`: a broker may log a password, and a log can be large).
+time (`redact.Redactor.copy_lines`: a broker may log a password, and a log can be large). A
+copy larger than GZIP_ABOVE_BYTES is kept gzipped (`logs/<name>.log.gz`): a broker that logs an
+error per request wrote 185 MB in an hour's soak, and results/ is published in git.
 """
 
 from __future__ import annotations
 
+import gzip
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +31,7 @@ _ANSI = re.compile(rb"\x1b\[[0-9;]*m")
 _STAMP = re.compile(rb"^\W{0,3}(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?"
                     rb"(Z|[+-]\d{2}:?\d{2})?")
 _PROBE_BYTES = 4096  # bytes read after a bisection point to find a stamped line
+GZIP_ABOVE_BYTES = 4 << 20  # a copied log larger than this is kept as <name>.log.gz
 
 
 @dataclass
@@ -110,11 +116,28 @@ def copy_logs(sources: dict[str, Path], run_dir: Path, since_s: float,
     for name, path in sorted(sources.items()):
         try:
             dest.mkdir(exist_ok=True)
-            redactor.copy_lines(iter_span_lines(path, since_s - SLACK_S, until_s + SLACK_S),
-                                dest / f"{name}.log")
-            copied.files.append(f"logs/{name}.log")
+            out = dest / f"{name}.log"
+            redactor.copy_lines(iter_span_lines(path, since_s - SLACK_S, until_s + SLACK_S), out)
+            if out.stat().st_size > GZIP_ABOVE_BYTES:
+                out = gzip_in_place(out)
+            copied.files.append(f"logs/{out.name}")
         except OSError as exc:
             problems.append(f"{name}: {exc}")
     if problems:
         copied.note = "not copied: " + "; ".join(problems)
     return copied
+
+
+def gzip_in_place(path: Path) -> Path:
+    """`path` replaced by `<path>.gz` (tmp + rename, the plain file removed once it is there)."""
+    gz = path.with_name(path.name + ".gz")
+    tmp = gz.with_name(gz.name + ".tmp")
+    try:
+        with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(tmp, gz)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    path.unlink()
+    return gz
