@@ -175,7 +175,8 @@ def children_cpu_s() -> float:
 def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
            acked_per_s: float | None, own_ack_p99_ms: float | None,
            own_delay_p99_ms: float | None = None,
-           own_delay_max_ms: float | None = None, cpu_s: float | None = None) -> lff.Trial:
+           own_delay_max_ms: float | None = None, cpu_s: float | None = None,
+           generator: dict[str, Any] | None = None) -> lff.Trial:
     due = int(rate * duration_s)
     # riftdrill ends a run with a fence record per partition (load/fence.py), after the last
     # scheduled one: not part of the schedule
@@ -187,7 +188,9 @@ def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
                      acked_per_s=acked_per_s, own_publish_delay_p99_ms=own_delay_p99_ms,
                      own_publish_delay_max_ms=own_delay_max_ms,
                      own_ack_latency_p99_ms=own_ack_p99_ms,
-                     tool_cpu_s=None if cpu_s is None else round(cpu_s, 3))
+                     tool_cpu_s=None if cpu_s is None else round(cpu_s, 3),
+                     generator_wait_s=(generator or {}).get("main_wait_s"),
+                     generator_starved_seconds=(generator or {}).get("starved_seconds"))
 
 
 def perf_trial(inv: Inventory, cloud: str, security: ClientSecurity, rate: float,
@@ -215,7 +218,8 @@ def riftdrill_trial(inv: Inventory, cloud: str, security: ClientSecurity, work: 
     cpu_s = children_cpu_s() - cpu0
     return _trial("riftdrill", rate, duration_s, _create_times_ms(bootstrap, security, since),
                   lff.steady_rate(_acks_per_second(work / name)), r["ack_latency_p99_ms"],
-                  r["publish_delay_p99_ms"], r["publish_delay_max_ms"], cpu_s=cpu_s)
+                  r["publish_delay_p99_ms"], r["publish_delay_max_ms"], cpu_s=cpu_s,
+                  generator=r["generator"])
 
 
 def perf_saturation(inv: Inventory, cloud: str, security: ClientSecurity) -> float | None:
@@ -311,6 +315,7 @@ def _riftdrill_run(inv: Inventory, cloud: str, work: Path, name: str, rate: floa
         "ack_latency_p99_ms": res.ack_latency_ms["p99"],
         "publish_delay_p99_ms": res.publish_delay_ms["p99"],
         "publish_delay_max_ms": res.publish_delay_ms.get("max"),
+        "generator": res.generator,
     }
 
 

@@ -49,6 +49,10 @@ class Trial:
     # CPU seconds of the tool's process over the trial, its start-up included (the children's
     # rusage around the run): how much machine each tool needs for the same records
     tool_cpu_s: float | None = None
+    # riftdrill's: how long its load process's main thread waited for a CPU over the run, and
+    # in how many seconds 5 ms or more (load/schedstat.py); a late send then was the host's
+    generator_wait_s: float | None = None
+    generator_starved_seconds: int | None = None
     ok: bool = False
 
     @property
