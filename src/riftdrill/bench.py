@@ -266,7 +266,7 @@ def bench_memory(out: Path) -> dict[str, Any]:
     return {"method": f"VmRSS every {memory.SAMPLE_EVERY_S:g} s by the load's runner; slope = "
                       f"least squares after the first {memory.WARMUP_S:g} s; heap: glibc's "
                       f"mallinfo2 and malloc_trim every {memory.TRIM_EVERY_S:g} s in each Locust "
-                      "process", "runs": runs}
+                      "process", "flat_mib_per_h": memory.FLAT_MIB_PER_H, "runs": runs}
 
 
 BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,

@@ -447,6 +447,14 @@ def test_bench_memory_gives_each_process_of_each_long_run() -> None:
     [line] = figures._bench_memory(b)
     assert ("Its Locust processes trimmed their C heap: aws 120 trims, malloc in use 30.5 MiB -> "
             "31 MiB (0.4 MiB/h), a trim gave back 2 MiB (median; at most 41 MiB).") in line
+    # with the declared bound: its sentence first, then each process said flat or growing
+    b["flat_mib_per_h"] = 2.0
+    b["runs"]["20261204T193107Z-soak"]["processes"]["runner"]["flat"] = True
+    b["runs"]["20261204T193107Z-soak"]["processes"]["aws"]["flat"] = False
+    bound, line = figures._bench_memory(b)
+    assert "grows at most 2 MiB/h after warm-up" in bound
+    assert "12 MiB/h over the second half; grows); runner" in line
+    assert line.count("; flat)") == 1
     assert figures._bench_memory({}) == []
 
 

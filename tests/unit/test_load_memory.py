@@ -47,6 +47,7 @@ def test_figures_fit_the_growth_after_the_warmup_and_report_the_spread(tmp_path:
     assert r.residual_mib is not None and 0.9 < r.residual_mib < 1.1
     assert w.slope_mib_per_h == 36.0 and w.residual_mib == 0.0
     assert w.last_half_slope_mib_per_h == 36.0
+    assert w.flat is False and r.flat is True  # 36 MiB/h against the 2 MiB/h bound; noise only
     assert r.last_half_slope_mib_per_h is not None and abs(r.last_half_slope_mib_per_h) < 1
     assert memory.figures(tmp_path / "none.jsonl") == {}
 

@@ -32,6 +32,9 @@ HEAP_FILE = "heap.jsonl"  # per load worker, written by load/heap.py
 TRIM_EVERY_S = 30.0
 SAMPLE_EVERY_S = 10.0
 WARMUP_S = 120.0
+# "Flat" for a load process over an hour (issue 20): growth after warm-up of at most this, about
+# 2 % of a Locust process's ~100 MiB per hour. Declared here once; memory.json and README say it.
+FLAT_MIB_PER_H = 2.0
 
 
 def rss_kib(pid: int) -> int | None:
@@ -78,6 +81,8 @@ class ProcessMemory(BaseModel):
     # the same fit over the second half of the samples alone: growth that slows (buffers and
     # the allocator reaching their high-water marks) shows here as a smaller slope
     last_half_slope_mib_per_h: float | None
+    # the slope after warm-up at most FLAT_MIB_PER_H (None: too few samples to fit)
+    flat: bool | None = None
 
 
 def _fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
@@ -113,7 +118,8 @@ def figures(path: Path, warmup_s: float = WARMUP_S) -> dict[str, ProcessMemory]:
             max_mib=round(max(y for _, y in pts), 1),
             slope_mib_per_h=None if fit is None else round(fit[0] * 3600, 2),
             residual_mib=None if fit is None else round(fit[1], 2),
-            last_half_slope_mib_per_h=None if half is None else round(half[0] * 3600, 2))
+            last_half_slope_mib_per_h=None if half is None else round(half[0] * 3600, 2),
+            flat=None if fit is None else fit[0] * 3600 <= FLAT_MIB_PER_H)
     return out
 
 

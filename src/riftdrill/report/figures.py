@@ -474,13 +474,19 @@ def _bench_scale(b: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _flatness(flat: object) -> str:
+    return "; flat" if flat is True else "; grows" if flat is False else ""
+
+
 def _bench_memory(b: dict[str, Any]) -> list[str]:
     """memory.json: the load's resident set over each hour-long run, per process."""
     def mib(f: dict[str, Any], key: str, unit: str = " MiB") -> str:
         return _g(_num(f.get(key)), unit)
 
     runs = _dict(b.get("runs"))
-    lines = []
+    flat_bound = _num(b.get("flat_mib_per_h"))
+    lines = [f"- A load process counts as **flat** over an hour when its resident set grows at "
+             f"most {_g(flat_bound, ' MiB/h')} after warm-up (least squares)."] if flat_bound else []
     for run_id in sorted(runs):
         r = _dict(runs[run_id])
         procs = {str(name): _dict(f) for name, f in _dict(r.get("processes")).items()}
@@ -488,7 +494,9 @@ def _bench_memory(b: dict[str, Any]) -> list[str]:
             f"{name} {mib(f, 'first_mib')} at start, {mib(f, 'max_mib')} at most, "
             f"{mib(f, 'last_mib')} at the end, {mib(f, 'slope_mib_per_h', ' MiB/h')} "
             f"(± {mib(f, 'residual_mib')}; {mib(f, 'last_half_slope_mib_per_h', ' MiB/h')} "
-            "over the second half)" for name, f in sorted(procs.items()))
+            "over the second half"
+            + (_flatness(f.get("flat")) if flat_bound else "")
+            + ")" for name, f in sorted(procs.items()))
         span = max((_num(f.get("span_s")) or 0.0 for f in procs.values()), default=0.0)
         heap = {str(c): _dict(h) for c, h in _dict(r.get("heap")).items()}
         trims = "; ".join(
