@@ -47,10 +47,12 @@ drills: setup
 	@bash scripts/drill.sh "" $(DEPLOY_ARGS)
 
 # The soak drill: an hour of load with a fault every 15 s (SOAK_S, INTERVAL_S, KINDS, SEED to
-# change it; docs/drills.md "Soak"). Extra drill options as for `make drill`.
+# change it; TRACE_MEMORY=1 for the tracemalloc diagnostic; docs/drills.md "Soak"). Extra drill
+# options as for `make drill`.
 SOAK_ARGS := $(if $(SOAK_S),--var soak_s=$(SOAK_S) --var load_max_s=$$(( $(SOAK_S) + 300 ))) \
 	$(if $(INTERVAL_S),--var interval_s=$(INTERVAL_S)) $(if $(KINDS),--var kinds=$(KINDS)) \
-	$(if $(SEED),--var seed=$(SEED) --var schedule=random)
+	$(if $(SEED),--var seed=$(SEED) --var schedule=random) \
+	$(if $(TRACE_MEMORY),--var trace_memory=true)
 # On a cloud target (TARGET=aws-gcp) BUDGET_USD is required, and the estimate for the soak plus
 # 15 minutes must fit it (the same cost guard as the scheduled cloud drill).
 soak: setup

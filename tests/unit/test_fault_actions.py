@@ -483,6 +483,16 @@ def test_start_load_without_a_run_context_refuses_in_one_line(
     assert actions.stop_load() == {"stopped": False, "reason": "no load was started"}
 
 
+def test_start_load_refuses_a_trace_memory_that_is_not_a_boolean(tmp_path: Path) -> None:
+    from riftdrill.context import RUN_DIR_KEY
+    from riftdrill.errors import ValidationError
+
+    run = tmp_path / "run"
+    with pytest.raises(ValidationError, match=r"trace_memory 'maybe' is not true or false"):
+        actions.start_load(trace_memory="maybe", configuration={RUN_DIR_KEY: str(run)})
+    assert not run.exists()  # refused before anything was made
+
+
 def test_directions_come_from_the_literal() -> None:
     assert actions.DIRECTIONS == ("both", "a-to-b", "b-to-a")
     from riftdrill.errors import ValidationError

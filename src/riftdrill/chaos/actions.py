@@ -904,12 +904,14 @@ def _safe_topic(name: str) -> str:
 def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int | str = 1024,
                partitions: int | str = 6, topic: str = "",
                delivery_timeout_ms: int | str = 30000,
-               profile: str = "idempotent", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+               profile: str = "idempotent", trace_memory: bool | str = False,
+               configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Start the background load (acks=all, the inventory's RF, a fresh topic per drill unless
     `topic` is given) in the run directory. `duration_s` is only a safety bound: `stop_load`
     ends it. `profile`: "idempotent" (the drills' contract) or "legacy" (idempotence off).
     Returns once every cloud's load has had an ack (at most LOAD_READY_S), so the baseline
-    window that follows measures a load that flows."""
+    window that follows measures a load that flows. `trace_memory` (true/false): the
+    tracemalloc diagnostic in each load process (load/tracemem.py)."""
     from riftdrill.load.runner import LoadSpec, running_clouds
     from riftdrill.load.runner import start_load as _start
 
@@ -919,12 +921,17 @@ def start_load(rate: float | str = 200, duration_s: float | str = 600, size: int
         raise ValidationError("start_load needs the run directory: declare the riftdrill control "
                               "(module riftdrill.chaos.control) in the experiment, or pass "
                               "--var run_dir=<dir>")
+    trace = str(trace_memory).strip().lower()
+    if trace not in ("true", "false", "1", "0", ""):
+        raise ValidationError(f"trace_memory {trace_memory!r} is not true or false: pass "
+                              "--var trace_memory=true (or false)")
     run_dir = ctx.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = LoadSpec(rate_per_s=float(rate), duration_s=float(duration_s), size_bytes=int(size),
                     partitions=int(partitions), topic=topic or _safe_topic(f"drill-{run_dir.name}"),
                     delivery_timeout_ms=int(delivery_timeout_ms),
-                    profile=profile)  # type: ignore[arg-type]  # validated: bad one is one line
+                    profile=profile,  # type: ignore[arg-type]  # validated: bad one is one line
+                    trace_memory=trace in ("true", "1"))
     pid = _start(spec, run_dir, paths.inventory_path())
     ready_s, not_ready = wait_load_ready(run_dir / "load", running_clouds(run_dir))
     return {"pid": pid, "run_dir": str(run_dir), "topic": spec.topic, "rate": spec.rate_per_s,

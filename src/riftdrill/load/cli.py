@@ -112,6 +112,9 @@ def load(
         "--run", "--run-dir", help="the new run: a run id under results/runs or a directory; "
         "default results/runs/<utc>-load")] = None,
     background: Annotated[bool, typer.Option(help="start and return; see status/stop")] = False,
+    trace_memory: Annotated[bool, typer.Option(
+        help="diagnostic: each load process logs tracemalloc's top growing lines to "
+             "load/workers/<worker>/tracemalloc.txt (slower; not for figures)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     workload: Annotated[Path | None, typer.Option(
         help="an OpenMessaging Benchmark workload YAML: it sets rate, duration, size, "
@@ -128,7 +131,7 @@ def load(
             idempotence=idempotence, max_in_flight=max_in_flight, compression=compression,
             linger_ms=linger_ms, batch_size=batch_size, key_count=key_count,
             placement=placement or None, delivery_timeout_ms=delivery_timeout_ms,
-            fence_wait_s=fence_wait_s,
+            fence_wait_s=fence_wait_s, trace_memory=trace_memory,
         )  # fmt: skip
         # With --workload the file decides these (flags for them were refused above).
         decided = omb_fields if workload is not None else dict(

@@ -186,6 +186,8 @@ def worker_command(
     cmd.append("--rd-idempotence" if spec.idempotence else "--rd-no-idempotence")
     if not spec.ledger:
         cmd.append("--rd-no-ledger")
+    if spec.trace_memory:
+        cmd.append("--rd-trace-memory")
     if security.enabled:  # its path, never its password
         cmd += ["--rd-security-file", security.file]
     ns = inv.cloud(cloud).namespace

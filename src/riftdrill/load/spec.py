@@ -61,6 +61,7 @@ class LoadSpec:
     delivery_timeout_ms: int = 30000  # librdkafka message.timeout.ms: a stuck send becomes an error
     ledger: bool = True
     locust_report: Literal["per-message", "per-poll"] = "per-message"
+    trace_memory: bool = False  # diagnostic: tracemalloc in each Locust process (load/tracemem.py)
     # After its producers are done, how long consumers may read on. More than a consumer's own
     # recovery: a session timeout (45 s) then a request timeout (30 s) to a coordinator that
     # cannot commit (a cloud outage under the inter-region link stalled the group ~80 s).

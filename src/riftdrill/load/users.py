@@ -37,7 +37,7 @@ from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 from locust.stats import RequestStats
 
 from riftdrill.errors import RiftdrillError
-from riftdrill.load import backlog, endrun, heap, kafka, locuststats, schedstat
+from riftdrill.load import backlog, endrun, heap, kafka, locuststats, schedstat, tracemem
 from riftdrill.load.consumer_ledger import (
     POLL_CORRUPT,
     POLL_EARLIER_RUN,
@@ -131,6 +131,8 @@ def _add_options(parser: Any) -> None:
                    help="quit once every producer finished --rd-duration and drained")  # fmt: skip
     g.add_argument("--rd-locust-report", default="per-message",
                    choices=["per-message", "per-poll"])  # fmt: skip
+    g.add_argument("--rd-trace-memory", action="store_true",
+                   help="diagnostic: tracemalloc's top growing lines (load/tracemem.py)")
     g.add_argument("--rd-fence-wait-s", type=float, default=DEFAULT_FENCE_WAIT_S,
                    help="after the producers are done, consumers read until they polled the "
                         "run's fences (load/fences.json) or this many s passed")  # fmt: skip
@@ -301,7 +303,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
     gevent.spawn(_write_seconds, ctx)
-    gevent.spawn(_tend_heap, ctx, environment.stats)
+    tracer = tracemem.Tracer.start(ctx.worker_dir) if opts.rd_trace_memory else None
+    gevent.spawn(_tend_heap, ctx, environment.stats, tracer)
     if ctx.security.enabled:
         gevent.spawn(_follow_credentials, ctx)
     if opts.rd_exit_when_done and opts.rd_duration > 0:
@@ -399,12 +402,14 @@ def _write_seconds(ctx: LoadContext) -> None:
             ctx.metrics.write_completed()
 
 
-def _tend_heap(ctx: LoadContext, stats: RequestStats) -> None:
+def _tend_heap(ctx: LoadContext, stats: RequestStats, tracer: tracemem.Tracer | None) -> None:
     """Every TRIM_EVERY_S: bound Locust's own per-second bookkeeping, give malloc's retained
-    memory back, and log what it held."""
+    memory back, and log what it held (and, tracing, where Python's memory grew)."""
     while not ctx.closed:
         gevent.sleep(TRIM_EVERY_S)
         locuststats.prune(stats, time.time())
+        if tracer is not None:
+            tracer.maybe_compare()
         sample = heap.trim_and_sample(os.getpid())
         if sample is not None:  # None without glibc: nothing to read or trim
             heap.append(ctx.worker_dir, sample)
