@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,55 @@ def test_heap_figures_fit_the_in_use_growth_per_cloud_and_what_trims_returned(
     assert figs["gcp"].in_use_slope_mib_per_h == pytest.approx(10 * 3600 / 1024, abs=0.05)
     assert figs["aws"].returned_median_mib == 1.0 and figs["aws"].returned_max_mib == 2.0
     assert memory.heap_figures(tmp_path / "nothing") == {}
+
+
+_MAPPED = """
+import sys
+from riftdrill.load import heap
+big = bytearray(1 << 20)
+del big  # a mapped chunk freed: glibc raises its threshold past 1 MiB (dynamic)
+if sys.argv[1] == "pin":
+    assert heap.fix_mmap_threshold()
+before = heap._LIBC.mallinfo2().hblkhd
+held = [bytearray(200 * 1024) for _ in range(10)]
+print((heap._LIBC.mallinfo2().hblkhd - before) // 1024)
+"""
+
+
+@pytest.mark.skipif(heap._LIBC is None, reason="no glibc malloc on this machine")
+def test_a_pinned_mmap_threshold_maps_large_buffers_the_heap_would_grow_for() -> None:
+    # In a fresh interpreter each: after a freed 1 MiB buffer, 2 MiB of 200 KiB buffers grow
+    # the heap (none mapped) unless the threshold is pinned (those the heap's top cannot hold
+    # are mapped, and unmapped when freed).
+    def mapped_kib(mode: str) -> int:
+        proc = subprocess.run([sys.executable, "-c", _MAPPED, mode], capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+        return int(proc.stdout.strip())
+
+    assert mapped_kib("dynamic") == 0
+    assert mapped_kib("pin") >= 5 * 200
+
+
+def test_the_metrics_reuse_written_seconds_histograms_cleared(tmp_path: Path) -> None:
+    from riftdrill.load import histograms
+    from riftdrill.load.metrics import ProcessMetrics
+
+    m = ProcessMetrics(tmp_path / "metrics.jsonl")
+    first = m._new(100)
+    for v in (5, 50, 5000):
+        histograms.record_us(first.hists["ack_latency"], v)
+    first.acked = 3
+    m.write_completed(final=True)
+    again = m._new(101)
+    assert again.hists is first.hists  # the same arrays, cleared
+    fresh = histograms.new_histogram()
+    assert histograms.encode(again.hists["ack_latency"]) == histograms.encode(fresh)
+    assert again.hists["ack_latency"].get_total_count() == 0
+    histograms.record_us(again.hists["ack_latency"], 7)
+    histograms.record_us(fresh, 7)
+    assert histograms.encode(again.hists["ack_latency"]) == histograms.encode(fresh)
+    m.write_completed(final=True)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [d["t"] for d in lines] == [100, 101] and lines[0]["acked"] == 3
+    assert histograms.decode(lines[1]["hist_us"]["ack_latency"]).get_total_count() == 1
+    assert histograms.decode(lines[0]["hist_us"]["ack_latency"]).get_total_count() == 3

@@ -9,6 +9,15 @@ heap every memory.TRIM_EVERY_S (`malloc_trim(0)`: every arena, also free pages i
 heap) and logs, each time, what malloc holds in use (a leak grows this) and what the trim
 returned (retention grows this) to `load/workers/<worker>/heap.jsonl` (memory.HEAP_FILE).
 Without glibc (musl) there is nothing to read or trim: the log stays empty.
+
+Trimming alone left the resident set rising while malloc's in-use figure stayed flat: the
+growth was free chunks between live ones in the main heap. glibc raises its mmap threshold
+each time a mapped chunk is freed (the "dynamic threshold"), so after the first few a load
+process's large transient buffers (a per-second HDR histogram is 184 KiB, its encoding as
+much again) grow the heap and fragment it. `fix_mmap_threshold` pins the threshold at
+MMAP_THRESHOLD_BYTES once, at the process's start: a large buffer the heap's free space cannot
+hold is mapped (and unmapped when freed) instead of growing the heap. The per-second
+histograms themselves are reused, cleared (load/metrics.py), not allocated anew.
 """
 
 from __future__ import annotations
@@ -40,10 +49,20 @@ def _libc() -> ctypes.CDLL | None:
     libc.mallinfo2.restype = _Mallinfo2
     libc.malloc_trim.argtypes = [ctypes.c_size_t]
     libc.malloc_trim.restype = ctypes.c_int
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
     return libc
 
 
 _LIBC = _libc()
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default start, pinned: no dynamic raise
+
+
+def fix_mmap_threshold(threshold_bytes: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Pin glibc's mmap threshold (setting it turns the dynamic adjustment off); False
+    without glibc."""
+    return _LIBC is not None and _LIBC.mallopt(_M_MMAP_THRESHOLD, threshold_bytes) == 1
 
 
 @dataclass(frozen=True)

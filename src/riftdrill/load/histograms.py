@@ -7,6 +7,8 @@ implementation (Java, Go, Python) can re-read, merge or re-plot them.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import Iterable
 
 from hdrh.histogram import HdrHistogram
@@ -19,6 +21,17 @@ PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 
 def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def clear(hist: HdrHistogram) -> None:
+    """HdrHistogram.reset without its Python loop over every count (23 552 of them here: ms
+    of the load process's only thread, each second)."""
+    ctypes.memset(ctypes.addressof(hist.counts), 0, hist.counts_len * hist.word_size)
+    hist.total_count = 0
+    hist.min_value = sys.maxsize
+    hist.max_value = 0
+    hist.start_time_stamp_msec = sys.maxsize
+    hist.end_time_stamp_msec = 0
 
 
 def record_us(hist: HdrHistogram, value_us: float) -> None:

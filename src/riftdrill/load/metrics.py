@@ -18,6 +18,7 @@ from hdrh.histogram import HdrHistogram
 from riftdrill.load import histograms
 
 HIST_NAMES = ("ack_latency", "e2e_latency", "publish_delay")
+SPARE_HISTOGRAM_SETS = 4  # written seconds' histograms kept for reuse (one or two are open)
 
 
 @dataclass
@@ -64,12 +65,20 @@ class ProcessMetrics:
         self._buckets: dict[int, SecondBucket] = {}
         self._lag_by_consumer: dict[int, int] = {}
         self.totals = SecondBucket(0)
+        # the histograms of written seconds, cleared for the next ones: three 184 KiB arrays a
+        # second allocated and freed fragmented the process's heap over an hour
+        self._spare: list[dict[str, HdrHistogram]] = []
+
+    def _new(self, sec: int) -> SecondBucket:
+        b = self._buckets[sec] = (SecondBucket(sec, hists=self._spare.pop()) if self._spare
+                                  else SecondBucket(sec))  # fmt: skip
+        return b
 
     def _bucket(self) -> SecondBucket:
         sec = int(time.time())
         b = self._buckets.get(sec)
         if b is None:
-            b = self._buckets[sec] = SecondBucket(sec)
+            b = self._new(sec)
         return b
 
     def sent(self, publish_delay_us: float) -> None:
@@ -109,7 +118,7 @@ class ProcessMetrics:
         """The main thread's CPU and run-queue wait over `second` (one that has ended)."""
         b = self._buckets.get(second)
         if b is None:
-            b = self._buckets[second] = SecondBucket(second)
+            b = self._new(second)
         b.main_cpu_ms, b.main_wait_ms = cpu_ms, wait_ms
 
     def set_lag(self, consumer_id: int, lag: int) -> None:
@@ -124,7 +133,12 @@ class ProcessMetrics:
         lag = self.lag()
         for sec in sorted(self._buckets):
             if sec < now or final:
-                self._out.write(json.dumps(self._buckets.pop(sec).to_json(lag)) + "\n")
+                b = self._buckets.pop(sec)
+                self._out.write(json.dumps(b.to_json(lag)) + "\n")
+                if len(self._spare) < SPARE_HISTOGRAM_SETS:
+                    for h in b.hists.values():
+                        histograms.clear(h)
+                    self._spare.append(b.hists)
         self._out.flush()
 
     def close(self) -> None:

@@ -303,6 +303,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     )
     environment.riftdrill = ctx  # type: ignore[attr-defined]
     gevent.spawn(_write_seconds, ctx)
+    heap.fix_mmap_threshold()  # before the load allocates: large buffers never grow the heap
     tracer = tracemem.Tracer.start(ctx.worker_dir) if opts.rd_trace_memory else None
     gevent.spawn(_tend_heap, ctx, environment.stats, tracer)
     if ctx.security.enabled:
