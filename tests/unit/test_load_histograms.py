@@ -98,3 +98,20 @@ def test_schedstat_reads_this_thread_and_says_none_where_the_kernel_keeps_nothin
     assert t == schedstat.ThreadTimes(3_000_000, 1_500_000)
     assert schedstat.delta_ms(schedstat.ThreadTimes(0, 0), t) == (3.0, 1.5)
     assert schedstat.read(8, proc=tmp_path) is None
+
+
+def test_record_us_counts_exactly_as_hdrh_record_value_does() -> None:
+    # The inlined index arithmetic against hdrh's own, on bucket edges, clamps and a spread.
+    import random
+
+    ours, theirs = histograms.new_histogram(), histograms.new_histogram()
+    rng = random.Random(3)
+    edges = [0, -5, 0.4, 1, 2, 3, 1023, 1024, 2047, 2048, 4095, 4096, 65_535, 65_536,
+             3_599_999_999, 3_600_000_000, 5e9]
+    values = edges * 3 + [rng.lognormvariate(8, 3) for _ in range(20_000)]
+    for v in values:
+        histograms.record_us(ours, v)
+        theirs.record_value(min(max(int(v), histograms.LOWEST_US), histograms.HIGHEST_US))
+    assert histograms.encode(ours) == histograms.encode(theirs)
+    assert (ours.total_count, ours.min_value, ours.max_value) == (
+        theirs.total_count, theirs.min_value, theirs.max_value)

@@ -34,9 +34,26 @@ def clear(hist: HdrHistogram) -> None:
     hist.end_time_stamp_msec = 0
 
 
+_SHAPE = new_histogram()
+# The index arithmetic of hdrh's record_value for this module's one shape, inlined: its method
+# chain (five calls, a bin() string per value) cost ~5 us per value on the load's only thread,
+# two or three values per record. Counts, total, min and max end up exactly as hdrh's.
+_UNIT = _SHAPE.unit_magnitude
+_HALF_MAG = _SHAPE.sub_bucket_half_count_magnitude
+_HALF = _SHAPE.sub_bucket_half_count
+_MASK = _SHAPE.sub_bucket_mask
+
+
 def record_us(hist: HdrHistogram, value_us: float) -> None:
     # Clamp: a negative latency (clock step) or a >1 h stall must not drop the sample.
-    hist.record_value(min(max(int(value_us), LOWEST_US), HIGHEST_US))
+    v = min(max(int(value_us), LOWEST_US), HIGHEST_US)
+    bucket = (v | _MASK).bit_length() - _UNIT - (_HALF_MAG + 1)
+    hist.counts[((bucket + 1) << _HALF_MAG) + (v >> (bucket + _UNIT)) - _HALF] += 1
+    hist.total_count += 1
+    if v < hist.min_value:
+        hist.min_value = v
+    if v > hist.max_value:
+        hist.max_value = v
 
 
 def encode(hist: HdrHistogram) -> str:
