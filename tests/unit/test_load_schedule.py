@@ -29,3 +29,17 @@ def test_bounded_schedule_stops_at_rate_times_duration() -> None:
 def test_split_rate_over_producers_sums_to_the_target() -> None:
     producers = [OpenSchedule(1000 / 3, 0, 20) for _ in range(3)]
     assert abs(sum(p.total or 0 for p in producers) - 20000) <= len(producers)  # rounding only
+
+
+def test_the_send_pause_never_spins_once_the_schedule_is_done() -> None:
+    from riftdrill.load.schedule import MAX_SLEEP_S, send_pause_s
+
+    s = OpenSchedule(rate_per_s=1000, start_ns=0, duration_s=1.0)
+    # sends due: no pause; ahead of schedule: until the next one, at most MAX_SLEEP_S
+    assert send_pause_s(10, 20, False, s.intended_ns(10), 0) == 0.0
+    assert send_pause_s(20, 20, False, s.intended_ns(20), s.intended_ns(20) - 500_000) == 0.0005
+    assert send_pause_s(20, 20, False, 10**9, 0) == MAX_SLEEP_S
+    # every record sent, its next due time long past: the old code slept 0 here, and spun
+    now = 5 * 10**9
+    assert send_pause_s(s.total or 0, s.due_count(now), True, s.intended_ns(1000), now) \
+        == MAX_SLEEP_S

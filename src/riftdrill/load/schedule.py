@@ -35,3 +35,19 @@ class OpenSchedule:
         n = int((now_ns - self.start_ns) * self.rate_per_s / 1e9) + 1
         total = self.total
         return n if total is None else min(n, total)
+
+
+MAX_SLEEP_S = 0.005  # the longest a producer's task yields: delivery reports are served that often
+
+
+def send_pause_s(seq: int, due: int, done: bool, next_due_ns: int, now_ns: int) -> float:
+    """How long the producer's task yields after a tick: none while sends are due, until the
+    next one is (at most MAX_SLEEP_S, so delivery reports are served that often), and
+    MAX_SLEEP_S once it has nothing left to send. That last case once slept 0: past the end of
+    its schedule the next record's due time is in the past, and the task spun on the CPU the
+    brokers it shares a lab host with needed to catch up (docs/findings.md)."""
+    if done:
+        return MAX_SLEEP_S
+    if seq < due:
+        return 0.0
+    return min(max((next_due_ns - now_ns) / 1e9, 0.0), MAX_SLEEP_S)

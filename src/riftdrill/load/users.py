@@ -52,7 +52,7 @@ from riftdrill.load.ledger import LedgerWriter
 from riftdrill.load.memory import TRIM_EVERY_S
 from riftdrill.load.metrics import ProcessMetrics
 from riftdrill.load.record import HEADER, HEADER_SIZE, MAGIC
-from riftdrill.load.schedule import OpenSchedule
+from riftdrill.load.schedule import OpenSchedule, send_pause_s
 from riftdrill.load.spec import (
     DEFAULT_FENCE_WAIT_S,
     MAX_IDEMPOTENT_IN_FLIGHT,
@@ -71,7 +71,6 @@ from riftdrill.security.client import (
 RERUN_ID_STRIDE = 1 << 20  # producer ids of a process's n-th test (web UI) start at n << 20
 PAYLOAD_VARIANTS = 256  # distinct payloads per producer: cheap, and a swapped payload shows up
 MAX_SENDS_PER_TICK = 2000  # yield to callbacks and other users at least this often
-MAX_SLEEP_S = 0.005
 LATE_SEND_GRACE_NS = 1_000_000_000  # a little lateness at the end still sends the full count
 CONSUMER_TAIL_S = 10.0  # without fences, how long consumers may take to catch up at the end (ends
 # earlier once lag is 0: across the inter-region link 3 s left a consumer short in CI)
@@ -744,11 +743,8 @@ class KafkaProducerUser(User):
         producer.poll(0)
         if self.ledger is not None:
             self.ledger.maybe_flush()
-        if seq < due:
-            gevent.sleep(0)
-        else:
-            wait_s = (sched.intended_ns(seq) - time.time_ns()) / 1e9
-            gevent.sleep(min(max(wait_s, 0.0), MAX_SLEEP_S))
+        gevent.sleep(send_pause_s(seq, due, self.schedule_done(),
+                                  sched.intended_ns(seq), time.time_ns()))
 
     def _record_error(
         self, seq: int, err: KafkaError, intended: int, key: bytes | None, crc: int,
