@@ -56,12 +56,13 @@ def test_finalize_merges_processes_by_second(tmp_path: Path) -> None:
     assert histograms.decode(hists["whole_run"]["ack_latency_us"]).get_total_count() == 20
 
 
-def test_generator_figures_sum_the_main_threads_per_second_and_count_starved_seconds(
+def test_generator_figures_are_per_process_second_and_the_timeline_sums_them(
         tmp_path: Path) -> None:
-    # Two processes' lines for the same seconds: their main threads' CPU and wait add up; a
-    # second at or past STARVED_MS of waiting is a starved one; old lines carry no figures.
+    # Two processes' lines for the same seconds: the timeline sums their main threads' CPU and
+    # wait per second; the generator block judges each process's own seconds (a starved one
+    # waited STARVED_MS or more); old lines carry no figures.
     workers = tmp_path / "load" / "workers"
-    for name, waits in (("aws-0-1", [0.5, 3.0, 0.0]), ("gcp-0-2", [1.5, 2.0, None])):
+    for name, waits in (("aws-0-1", [0.5, 6.0, 0.0]), ("gcp-0-2", [1.5, 2.0, None])):
         lines = []
         for i, w in enumerate(waits):
             b = SecondBucket(1_800_000_000 + i)
@@ -72,10 +73,13 @@ def test_generator_figures_sum_the_main_threads_per_second_and_count_starved_sec
         (workers / name / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     summary = aggregate.finalize(tmp_path / "load")
     g = summary["generator"]
-    assert g == {"seconds": 3, "main_cpu_s": 0.5, "main_wait_s": 0.007, "wait_p99_ms_per_s": 5.0,
-                 "wait_max_ms_per_s": 5.0, "starved_seconds": 1, "starved_ms": 5.0}
+    # per process-second: aws waited 0.5, 6.0, 0.0 ms, gcp 1.5 and 2.0 (its third line is old);
+    # summed per second the second one would be 8.0 ms, but no one process waited that long
+    assert g == {"process_seconds": 5, "main_cpu_s": 0.5, "main_wait_s": 0.01,
+                 "wait_p99_ms_per_s": 6.0, "wait_max_ms_per_s": 6.0, "starved_seconds": 1,
+                 "starved_ms": 5.0}
     timeline = json.loads((tmp_path / "load" / "timeline.json").read_text())
-    assert [s["main_wait_ms"] for s in timeline] == [2.0, 5.0, 0.0]
+    assert [s["main_wait_ms"] for s in timeline] == [2.0, 8.0, 0.0]
     old = tmp_path / "old" / "load" / "workers" / "aws-0-1"
     old.mkdir(parents=True)
     (old / "metrics.jsonl").write_text(json.dumps(SecondBucket(1).to_json(lag=None)) + "\n")

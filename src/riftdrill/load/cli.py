@@ -63,8 +63,8 @@ def _print_result(res: LoadResult, as_json: bool) -> None:
         f"e2e latency ms   p50 {e['p50']}  p99 {e['p99']}  p99.9 {e['p99_9']}  max {e['max']}\n"
         f"publish delay ms p50 {d['p50']}  p99 {d['p99']}  max {d['max']}\n"
         + (f"load generator   main threads on a CPU {g['main_cpu_s']} s, waiting for one "
-           f"{g['main_wait_s']} s ({g['starved_seconds']} of {g['seconds']} seconds waited "
-           f"{g['starved_ms']:g} ms or more)\n" if (g := res.generator) else "")
+           f"{g['main_wait_s']} s (in {g['starved_seconds']} of {g['process_seconds']} "
+           f"process-seconds {g['starved_ms']:g} ms or more)\n" if (g := res.generator) else "")
         + f"results: {res.run_dir / 'load'}"
     )
 
