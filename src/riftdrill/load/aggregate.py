@@ -21,7 +21,7 @@ COUNTERS = ("sent", "acked", "failed", "consumed", "corrupt", "rebalances", "pro
 # the load processes' main threads per second (load/schedstat.py), summed over processes; absent
 # from lines written before they were kept, or where the kernel does not keep them
 THREAD_MS = ("main_cpu_ms", "main_wait_ms")
-STARVED_MS = 5.0  # a second whose main threads waited this long for a CPU: records went out late
+STARVED_MS = 5.0  # a process-second whose main thread waited this long for a CPU: sends went late
 
 
 def metrics_files(load_dir: Path) -> list[Path]:
