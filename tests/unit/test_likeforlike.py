@@ -100,3 +100,28 @@ def test_cpu_per_record_is_each_tools_median_over_the_trials_that_measured_it() 
         "kafka_perf": {"median_us": 20.0, "trials": 1}}
     assert lff.cpu_per_record([]) == {"riftdrill": {"median_us": None, "trials": 0},
                                       "kafka_perf": {"median_us": None, "trials": 0}}
+
+
+def test_end_offsets_ask_again_while_a_leader_does_not_know_the_new_topic(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A partition the leader calls unknown for a moment (broker code 3), and the client's own
+    # code for it: both asked again; any other error is raised at once.
+    from confluent_kafka import KafkaError, KafkaException
+
+    from riftdrill.load import bench
+
+    monkeypatch.setattr(bench.time, "sleep", lambda s: None)
+
+    class Reader:
+        def __init__(self, errors: list[int]) -> None:
+            self.errors = errors
+
+        def get_watermark_offsets(self, tp: object, timeout: float) -> tuple[int, int]:
+            if self.errors:
+                raise KafkaException(KafkaError(self.errors.pop(0)))
+            return 0, 7
+
+    flaky = [KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION]
+    assert bench._ends(Reader(flaky)) == dict.fromkeys(range(bench.PARTITIONS), 7)
+    with pytest.raises(KafkaException):
+        bench._ends(Reader([KafkaError.TOPIC_AUTHORIZATION_FAILED]))

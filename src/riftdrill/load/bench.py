@@ -112,9 +112,12 @@ def _reader(bootstrap: str, security: ClientSecurity) -> Any:
 
 def _ends(c: Any, timeout_s: float = 30.0) -> dict[int, int]:
     """Each partition's end offset. A broker whose metadata lags the topic's creation answers
-    "unknown partition" for a moment: asked again until `timeout_s`."""
+    "unknown partition" for a moment, the client's own (_UNKNOWN_PARTITION) or the leader's
+    (UNKNOWN_TOPIC_OR_PART: CI's like-for-like met it after ensure_topic saw every leader):
+    asked again until `timeout_s`."""
     from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+    not_yet = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART)
     deadline = time.monotonic() + timeout_s
     ends: dict[int, int] = {}
     for p in range(PARTITIONS):
@@ -123,8 +126,7 @@ def _ends(c: Any, timeout_s: float = 30.0) -> dict[int, int]:
                 ends[p] = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10.0)[1]
                 break
             except KafkaException as exc:
-                if (exc.args[0].code() != KafkaError._UNKNOWN_PARTITION
-                        or time.monotonic() >= deadline):
+                if exc.args[0].code() not in not_yet or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.5)
     return ends
