@@ -26,7 +26,7 @@ def test_the_tracer_names_the_line_that_grew(tmp_path: Path) -> None:
         assert tracer.maybe_compare(now_s=tracemem.WARMUP_S + tracemem.EVERY_S, wall_s=0.0)
     finally:
         if not was_tracing:
-            tracer.stop()
+            tracemalloc.stop()
         _HOARD.clear()
     text = (tmp_path / tracemem.TRACE_FILE).read_text()
     head, first = text.splitlines()[:2]

@@ -59,6 +59,3 @@ class Tracer:
         with open(self.out, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         return True
-
-    def stop(self) -> None:
-        tracemalloc.stop()

@@ -394,12 +394,13 @@ def _write_seconds(ctx: LoadContext) -> None:
     last = schedstat.read(pid)
     while not ctx.closed:
         gevent.sleep(1.0 - (time.time() % 1.0) + 0.01)
+        if ctx.closed:
+            return  # the drain wrote the last seconds
         now = schedstat.read(pid)
         if last is not None and now is not None:
             ctx.metrics.thread_times(int(time.time()) - 1, *schedstat.delta_ms(last, now))
         last = now
-        if not ctx.closed:
-            ctx.metrics.write_completed()
+        ctx.metrics.write_completed()
 
 
 def _tend_heap(ctx: LoadContext, stats: RequestStats, tracer: tracemem.Tracer | None) -> None:
