@@ -34,6 +34,9 @@ command -v go >/dev/null || [ -x "$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION" 
 # The integration hub's databases (src/riftdrill/hub/postgres.py): Debian's default PostgreSQL,
 # whichever major version the release ships; riftdrill runs its own clusters as user postgres.
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+# The load processes' allocator (src/riftdrill/load/allocator.py): glibc's malloc fragments
+# over an hour's load, jemalloc does not (docs/findings.md).
+compgen -G "/usr/lib/*-linux-gnu/libjemalloc.so.2" >/dev/null || missing+=(libjemalloc2)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root_for "${missing[*]}"
   step "apt-get install ${missing[*]}"

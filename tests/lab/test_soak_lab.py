@@ -65,6 +65,9 @@ def test_a_short_soak_injects_mixed_faults_and_loses_nothing(lab: Inventory) -> 
     assert set(load["memory"]) >= clouds | {"runner"}, load["memory"]
     assert set(load["heap"]) == clouds and all(h["trims"] >= 5 and h["in_use_last_mib"] > 1
                                                for h in load["heap"].values()), load["heap"]
+    # `make setup` installed jemalloc: every Locust process ran with it (load/allocator.py)
+    assert load["allocator"] == "jemalloc" and all(
+        h["allocator"] == "jemalloc" for h in load["heap"].values()), load["heap"]
     # Locust's own per-second bookkeeping stayed a window (load/locuststats.py) and every
     # process's main thread reported its CPU and run-queue wait each second (load/schedstat.py)
     g = load["generator"]

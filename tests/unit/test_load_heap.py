@@ -106,3 +106,32 @@ def test_the_metrics_reuse_written_seconds_histograms_cleared(tmp_path: Path) ->
     assert [d["t"] for d in lines] == [100, 101] and lines[0]["acked"] == 3
     assert histograms.decode(lines[1]["hist_us"]["ack_latency"]).get_total_count() == 1
     assert histograms.decode(lines[0]["hist_us"]["ack_latency"]).get_total_count() == 3
+
+
+_JEMALLOC = """
+import os
+from riftdrill.load import heap
+assert not heap.fix_mmap_threshold()  # glibc's knob: nothing to pin under jemalloc
+blocks = [bytearray(64 * 1024) for _ in range(800)]  # 50 MiB, every page touched
+for b in blocks:
+    b[::4096] = b"x" * len(b[::4096])
+held = heap.trim_and_sample(os.getpid())
+del blocks
+freed = heap.trim_and_sample(os.getpid())
+print(held.allocator, held.in_use_kib, freed.in_use_kib, freed.free_kib,
+      freed.rss_before_kib - freed.rss_after_kib)
+"""
+
+
+def test_under_jemalloc_the_log_reads_jemallocs_figures_and_the_trim_purges() -> None:
+    # `make setup` installs libjemalloc2; the load processes run with it preloaded
+    from riftdrill.load import allocator
+
+    jemalloc = allocator.resolve("jemalloc")
+    proc = subprocess.run([sys.executable, "-c", _JEMALLOC], capture_output=True, text=True,
+                          timeout=60, check=True, env=jemalloc.env(os.environ))  # fmt: skip
+    name, held_kib, in_use_kib, free_kib, returned_kib = proc.stdout.split()
+    assert name == "jemalloc"
+    assert int(held_kib) - int(in_use_kib) > 40 * 1024  # what the program freed left "in use"
+    assert int(free_kib) > 30 * 1024  # freed, still resident until the purge
+    assert int(returned_kib) > 30 * 1024  # the purge gave it back

@@ -115,6 +115,9 @@ def load(
     trace_memory: Annotated[bool, typer.Option(
         help="diagnostic: each load process logs tracemalloc's top growing lines to "
              "load/workers/<worker>/tracemalloc.txt (slower; not for figures)")] = False,
+    allocator: Annotated[str, typer.Option(
+        help="each load process's C allocator: auto (jemalloc when installed), jemalloc, "
+             "glibc")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     workload: Annotated[Path | None, typer.Option(
         help="an OpenMessaging Benchmark workload YAML: it sets rate, duration, size, "
@@ -131,7 +134,7 @@ def load(
             idempotence=idempotence, max_in_flight=max_in_flight, compression=compression,
             linger_ms=linger_ms, batch_size=batch_size, key_count=key_count,
             placement=placement or None, delivery_timeout_ms=delivery_timeout_ms,
-            fence_wait_s=fence_wait_s, trace_memory=trace_memory,
+            fence_wait_s=fence_wait_s, trace_memory=trace_memory, allocator=allocator,
         )  # fmt: skip
         # With --workload the file decides these (flags for them were refused above).
         decided = omb_fields if workload is not None else dict(

@@ -18,6 +18,11 @@ much again) grow the heap and fragment it. `fix_mmap_threshold` pins the thresho
 MMAP_THRESHOLD_BYTES once, at the process's start: a large buffer the heap's free space cannot
 hold is mapped (and unmapped when freed) instead of growing the heap. The per-second
 histograms themselves are reused, cleared (load/metrics.py), not allocated anew.
+
+With jemalloc preloaded (load/allocator.py) the same log reads jemalloc's own statistics
+(`mallctl`): in use is what the program holds allocated, free what jemalloc keeps resident beyond
+that (partly used pages, dirty pages before their decay, its metadata), and the trim purges every
+arena's dirty pages. Each sample names the allocator it read.
 """
 
 from __future__ import annotations
@@ -39,6 +44,20 @@ class _Mallinfo2(ctypes.Structure):
         "fordblks", "keepcost")]  # fmt: skip
 
 
+def _jemalloc() -> ctypes.CDLL | None:
+    """jemalloc when it is this process's malloc (preloaded: its `mallctl` is a global symbol)."""
+    try:
+        lib = ctypes.CDLL(None)
+    except OSError:
+        return None
+    if not hasattr(lib, "mallctl"):
+        return None
+    lib.mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
+                            ctypes.c_void_p, ctypes.c_size_t]  # fmt: skip
+    lib.mallctl.restype = ctypes.c_int
+    return lib
+
+
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(None)  # the process's own symbols: its C library's malloc among them
@@ -54,14 +73,16 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
-_LIBC = _libc()
+_JEMALLOC = _jemalloc()
+_LIBC = None if _JEMALLOC is not None else _libc()  # glibc's figures say nothing under jemalloc
+_ARENAS_ALL = 4096  # jemalloc's MALLCTL_ARENAS_ALL: "arena.4096.purge" purges every arena
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default start, pinned: no dynamic raise
 
 
 def fix_mmap_threshold(threshold_bytes: int = MMAP_THRESHOLD_BYTES) -> bool:
     """Pin glibc's mmap threshold (setting it turns the dynamic adjustment off); False
-    without glibc."""
+    without glibc's malloc (jemalloc has no such threshold)."""
     return _LIBC is not None and _LIBC.mallopt(_M_MMAP_THRESHOLD, threshold_bytes) == 1
 
 
@@ -74,11 +95,39 @@ class HeapSample:
     free_kib: int  # free chunks malloc kept in its arenas, before the trim
     mmap_kib: int  # chunks of their own mapping (large allocations)
     py_blocks: int  # Python's small-object blocks in use (sys.getallocatedblocks)
+    allocator: str = "glibc"  # whose figures these are: "glibc" or "jemalloc"
+
+
+def _mallctl_size(lib: ctypes.CDLL, name: str) -> int:
+    value = ctypes.c_size_t(0)
+    size = ctypes.c_size_t(ctypes.sizeof(value))
+    if lib.mallctl(name.encode(), ctypes.byref(value), ctypes.byref(size), None, 0) != 0:
+        return 0  # a build without statistics: the figure reads 0, the log says jemalloc
+    return int(value.value)
+
+
+def _jemalloc_sample(lib: ctypes.CDLL, pid: int, now: float | None) -> HeapSample:
+    epoch = ctypes.c_uint64(1)
+    size = ctypes.c_size_t(ctypes.sizeof(epoch))
+    # statistics are a snapshot taken when the epoch advances
+    lib.mallctl(b"epoch", ctypes.byref(epoch), ctypes.byref(size), ctypes.byref(epoch),
+                ctypes.sizeof(epoch))  # fmt: skip
+    allocated = _mallctl_size(lib, "stats.allocated")
+    resident = _mallctl_size(lib, "stats.resident")
+    before = rss_kib(pid)
+    lib.mallctl(f"arena.{_ARENAS_ALL}.purge".encode(), None, None, None, 0)
+    return HeapSample(
+        t=round(time.time() if now is None else now, 3), rss_before_kib=before,
+        rss_after_kib=rss_kib(pid), in_use_kib=allocated // 1024,
+        free_kib=max(0, resident - allocated) // 1024, mmap_kib=0,
+        py_blocks=sys.getallocatedblocks(), allocator="jemalloc")  # fmt: skip
 
 
 def trim_and_sample(pid: int, now: float | None = None) -> HeapSample | None:
     """Read malloc's figures, trim every arena, and say what that returned (None without
-    glibc)."""
+    glibc's malloc or jemalloc)."""
+    if _JEMALLOC is not None:
+        return _jemalloc_sample(_JEMALLOC, pid, now)
     if _LIBC is None:
         return None
     before = rss_kib(pid)

@@ -124,6 +124,7 @@ def figures(path: Path, warmup_s: float = WARMUP_S) -> dict[str, ProcessMemory]:
 
 
 class HeapFigures(BaseModel):
+    allocator: str = "glibc"  # whose figures: glibc's malloc or jemalloc (load/allocator.py)
     trims: int
     in_use_first_mib: float
     in_use_last_mib: float
@@ -155,7 +156,8 @@ def heap_figures(load_dir: Path, warmup_s: float = WARMUP_S) -> dict[str, HeapFi
                                                                           or 0)) / 1024
                           for d in rows)  # fmt: skip
         out[cloud] = HeapFigures(
-            trims=len(rows), in_use_first_mib=round(int(rows[0]["in_use_kib"]) / 1024, 1),
+            allocator=str(rows[-1].get("allocator", "glibc")), trims=len(rows),
+            in_use_first_mib=round(int(rows[0]["in_use_kib"]) / 1024, 1),
             in_use_last_mib=round(int(rows[-1]["in_use_kib"]) / 1024, 1),
             in_use_slope_mib_per_h=None if fit is None else round(fit[0] * 3600, 2),
             returned_median_mib=round(returned[len(returned) // 2], 1),

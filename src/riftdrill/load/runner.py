@@ -28,6 +28,7 @@ from riftdrill.errors import RiftdrillError
 from riftdrill.inventory import Inventory
 from riftdrill.load import (
     aggregate,
+    allocator,
     backlog,
     endrun,
     failover,
@@ -415,6 +416,7 @@ def _interrupt_on_signals() -> Iterator[None]:
 
 def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> LoadResult:
     security = client_security(inv.security, "load")  # every client of the run is the load's
+    alloc = allocator.resolve(spec.allocator)  # a missing jemalloc refuses before anything runs
     preflight(spec, inv, security)
     clouds = placement_of(spec, inv)
     load_dir = run_dir / "load"
@@ -448,6 +450,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
                 p = subprocess.Popen(
                     cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True,  # Ctrl-C reaches us only; we stop them gracefully
+                    env=alloc.env(os.environ),
                 )  # fmt: skip
             procs.append((cloud, p, log))
         _write_state(load_dir, {"state": "running", "pid": os.getpid(), "started_at": started_at,
@@ -496,6 +499,7 @@ def _run_load(spec: LoadSpec, run_dir: Path, inv: Inventory, progress: bool) -> 
         {
             "target_count": round(spec.rate_per_s * spec.duration_s),
             "target_rate_per_s": spec.rate_per_s,
+            "allocator": alloc.name,
             "duration_s": spec.duration_s,
             "interrupted": interrupted,
             "started_at": started_at,

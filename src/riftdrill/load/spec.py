@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from riftdrill.errors import ValidationError
+from riftdrill.load.allocator import CHOICES as ALLOCATORS
 from riftdrill.load.record import HEADER_SIZE
 
 KeyMode = Literal["none", "round-robin", "per-key"]
@@ -62,6 +63,7 @@ class LoadSpec:
     ledger: bool = True
     locust_report: Literal["per-message", "per-poll"] = "per-message"
     trace_memory: bool = False  # diagnostic: tracemalloc in each Locust process (load/tracemem.py)
+    allocator: str = "auto"  # each Locust process's C allocator (load/allocator.py)
     # After its producers are done, how long consumers may read on. More than a consumer's own
     # recovery: a session timeout (45 s) then a request timeout (30 s) to a coordinator that
     # cannot commit (a cloud outage under the inter-region link stalled the group ~80 s).
@@ -182,6 +184,8 @@ def validate(s: LoadSpec) -> None:
           " [1000, 3600000]")  # fmt: skip
     _need(s.locust_report in ("per-message", "per-poll"), "locust_report",
           f"{s.locust_report!r} must be per-message or per-poll")  # fmt: skip
+    _need(s.allocator in ALLOCATORS, "allocator",
+          f"{s.allocator!r} must be one of {', '.join(ALLOCATORS)}")
     _need(_is_num(s.fence_wait_s) and 0 <= s.fence_wait_s <= MAX_FENCE_WAIT_S, "fence_wait_s",
           f"{s.fence_wait_s!r} must be seconds in [0, {MAX_FENCE_WAIT_S:g}]")  # fmt: skip
     _need(s.hub_rate_per_s is None or (_is_num(s.hub_rate_per_s)
