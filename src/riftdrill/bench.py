@@ -264,9 +264,11 @@ def bench_memory(out: Path) -> dict[str, Any]:
         raise RuntimeError("no published run of an hour samples the load's memory: run "
                            "`make soak` and publish it (results/runs/<run>/load/memory.jsonl)")
     return {"method": f"VmRSS every {memory.SAMPLE_EVERY_S:g} s by the load's runner; slope = "
-                      f"least squares after the first {memory.WARMUP_S:g} s; heap: glibc's "
-                      f"mallinfo2 and malloc_trim every {memory.TRIM_EVERY_S:g} s in each Locust "
-                      "process", "flat_mib_per_h": memory.FLAT_MIB_PER_H, "runs": runs}
+                      f"least squares after the first {memory.WARMUP_S:g} s; heap: every "
+                      f"{memory.TRIM_EVERY_S:g} s each Locust process read its allocator's "
+                      "figures and trimmed (glibc: mallinfo2, malloc_trim; jemalloc: mallctl "
+                      "stats, arena purge); each run's heap block names the allocator",
+            "flat_mib_per_h": memory.FLAT_MIB_PER_H, "runs": runs}
 
 
 BENCHES = {"lab": bench_lab, "load": bench_load, "verify": bench_verify, "drill": bench_drill,

@@ -445,8 +445,11 @@ def test_bench_memory_gives_each_process_of_each_long_run() -> None:
             "in_use_slope_mib_per_h": 0.4, "returned_median_mib": 2.0, "returned_max_mib": 41.0}
     b["runs"]["20261204T193107Z-soak"]["heap"] = {"aws": heap}
     [line] = figures._bench_memory(b)
-    assert ("Its Locust processes trimmed their C heap: aws 120 trims, malloc in use 30.5 MiB -> "
-            "31 MiB (0.4 MiB/h), a trim gave back 2 MiB (median; at most 41 MiB).") in line
+    assert ("Its Locust processes trimmed their C heap: aws (glibc) 120 trims, in use 30.5 MiB "
+            "-> 31 MiB (0.4 MiB/h), a trim gave back 2 MiB (median; at most 41 MiB).") in line
+    b["runs"]["20261204T193107Z-soak"]["heap"] = {"aws": {**heap, "allocator": "jemalloc"}}
+    [line] = figures._bench_memory(b)
+    assert "C heap: aws (jemalloc) 120 trims" in line  # the heap log names whose figures
     # with the declared bound: its sentence first, then each process said flat or growing
     b["flat_mib_per_h"] = 2.0
     b["runs"]["20261204T193107Z-soak"]["processes"]["runner"]["flat"] = True

@@ -500,7 +500,8 @@ def _bench_memory(b: dict[str, Any]) -> list[str]:
         span = max((_num(f.get("span_s")) or 0.0 for f in procs.values()), default=0.0)
         heap = {str(c): _dict(h) for c, h in _dict(r.get("heap")).items()}
         trims = "; ".join(
-            f"{cloud} {_g(_num(h.get('trims')))} trims, malloc in use "
+            f"{cloud} ({h.get('allocator') or 'glibc'}) {_g(_num(h.get('trims')))} trims, "
+            f"in use "
             f"{mib(h, 'in_use_first_mib')} -> {mib(h, 'in_use_last_mib')} "
             f"({mib(h, 'in_use_slope_mib_per_h', ' MiB/h')}), a trim gave back "
             f"{mib(h, 'returned_median_mib')} (median; at most {mib(h, 'returned_max_mib')})"
