@@ -12,14 +12,43 @@ def test_publish_delay_is_the_send_time_minus_the_due_time_after_the_warmup() ->
     times = [i for i in range(2000)] + [i + 7 for i in range(2000, 3000)]
     delays = lff.publish_delays_ms(list(reversed(times)), 1000.0, warmup_s=1.0)
     assert len(delays) == 2000  # the first second's 1000 records are not judged
-    assert delays[:1000] == [0.0] * 1000 and set(delays[1000:]) == {7.0}
-    assert lff.quantile(delays, 0.99) == 7.0 and lff.quantile(delays, 0.5) == 0.0
+    # whole milliseconds, floored: a record may have been sent up to 1 ms after its CreateTime,
+    # so the latest start the records allow is 1 ms after the first
+    assert delays[:1000] == [0.0] * 1000 and set(delays[1000:]) == {6.0}
+    assert lff.quantile(delays, 0.99) == 6.0 and lff.quantile(delays, 0.5) == 0.0
 
 
 def test_a_throttlers_burst_ahead_of_the_schedule_is_no_delay() -> None:
-    # ProducerPerformance sleeps in chunks: a burst sends records before they are due
+    # ProducerPerformance sleeps in 2 ms chunks: a burst sends records before they are due
     times = [0, 0, 0, 0, 4, 4, 4, 4]
-    assert lff.publish_delays_ms(times, 1000.0, warmup_s=0) == [0.0] * 8
+    assert lff.publish_delays_ms(times, 1000.0, warmup_s=0,
+                                 early_ms=lff.EARLY_MS["kafka_perf"]) == [0.0] * 8
+
+
+def test_a_late_first_record_does_not_hide_later_stalls() -> None:
+    # ProducerPerformance's clock starts, its first send waits 300 ms for metadata, a burst
+    # catches up, then it keeps the schedule but for one 10 ms stall at 2 s. Anchored at the
+    # first record every record looked 300 ms early and the stall no delay at all.
+    rate = 1000.0
+    times = [max(300, i) for i in range(4000)]
+    for i in range(2000, 2010):
+        times[i] = 2010
+    delays = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["kafka_perf"])
+    assert len(delays) == 3000 and max(delays) == 10.0 - lff.EARLY_MS["kafka_perf"] - 1.0
+    assert sorted(delays)[-11] == 0.0  # only the stalled records are late
+    # riftdrill, never early: the same records are judged 3 ms later (its pacing allows less)
+    rd = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["riftdrill"])
+    assert max(rd) == 10.0 - 1.0
+
+
+def test_the_anchor_is_the_latest_start_the_records_allow() -> None:
+    # on time to the millisecond, floored: no record may look late
+    times = [int(i * 1000 / 3000) for i in range(9000)]  # 3000/s for 3 s
+    assert set(lff.publish_delays_ms(times, 3000.0, warmup_s=1.0)) == {0.0}
+    # a tool that was late from its first record to its last shows its growing lateness
+    behind = [int(i * 1000 / 2500) for i in range(9000)]  # 2500/s against a 3000/s schedule
+    delays = lff.publish_delays_ms(behind, 3000.0, warmup_s=1.0)
+    assert delays[-1] == pytest.approx(9000 * (0.4 - 1 / 3) - 1, abs=1.5)
 
 
 def test_a_trial_passes_under_the_goal_with_its_records_in_the_topic() -> None:

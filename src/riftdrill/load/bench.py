@@ -182,7 +182,7 @@ def _trial(tool: lff.Tool, rate: float, duration_s: float, times_ms: list[int],
     due = int(rate * duration_s)
     # riftdrill ends a run with a fence record per partition (load/fence.py), after the last
     # scheduled one: not part of the schedule
-    delays = lff.publish_delays_ms(sorted(times_ms)[:due], rate)
+    delays = lff.publish_delays_ms(sorted(times_ms)[:due], rate, early_ms=lff.EARLY_MS[tool])
     return lff.Trial(tool=tool, target_rate_per_s=rate, duration_s=duration_s,
                      due=due, read_back=len(times_ms),
                      publish_delay_p99_ms=lff.quantile(delays, 0.99),

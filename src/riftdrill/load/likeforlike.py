@@ -7,6 +7,16 @@ back from the topic and sorting those times gives each tool's *publish delay* (s
 due time) by one method, whatever the tool reports itself: OMB's criterion, "the highest rate
 whose p99 publish delay stays under 5 ms", can then be applied to both.
 
+Where the schedule starts is not in the topic. The first record's time is not it:
+ProducerPerformance starts its throttler's clock, then its first send blocks for the topic's
+metadata (tens to hundreds of ms) and it sends a burst to catch up, so a schedule anchored at its
+first record put every later record ahead of time, and any stall shorter than that start-up
+counted as no delay at all. The anchor is instead the latest start the records allow: each tool
+is never ahead of its schedule by more than its pacing lets it (EARLY_MS: riftdrill sends no
+record before it is due; ProducerPerformance's throttler sleeps in 2 ms chunks, so it runs up to
+2 ms ahead), and CreateTime is floored to the millisecond. Of the starts consistent with that,
+the latest gives each record its smallest delay: lenient for both tools alike.
+
 Saturation is measured the same way for both as well: acked records per second over the
 steady-state windows (the first window, warm-up, and the last, partial, left out).
 """
@@ -23,6 +33,11 @@ Tool = Literal["riftdrill", "kafka_perf"]
 TOOLS: tuple[Tool, Tool] = ("riftdrill", "kafka_perf")
 
 PUBLISH_DELAY_GOAL_MS = 5.0
+# How far ahead of its schedule each tool's pacing may send a record: riftdrill's open model
+# never sends before the due time; ProducerPerformance's ThroughputThrottler lets its sleep
+# deficit reach MIN_SLEEP_NS (2 ms) before it sleeps.
+EARLY_MS: dict[Tool, float] = {"riftdrill": 0.0, "kafka_perf": 2.0}
+CREATE_TIME_RESOLUTION_MS = 1.0  # CreateTime is whole milliseconds, floored
 WARMUP_S = 1.0  # records due in the first second are not judged, for either tool
 DELIVERED_MIN = 0.999  # of the records due, read back from the topic
 # Acks must keep pace too: a producer buffers, so its send calls can stay on time while the
@@ -70,15 +85,17 @@ class Trial:
 
 
 def publish_delays_ms(create_ts_ms: Sequence[int], rate_per_s: float,
-                      warmup_s: float = WARMUP_S) -> list[float]:
+                      warmup_s: float = WARMUP_S, early_ms: float = 0.0) -> list[float]:
     """Each record's send time (CreateTime, ms) minus its due time, in send order, the first
-    `warmup_s` of the schedule left out. The schedule starts at the first record's time; a tool
-    ahead of it (a throttler's burst) counts as 0, never as negative delay."""
+    `warmup_s` of the schedule left out. The schedule (record i due at start + i/rate) starts
+    at the latest time the records allow when the tool sends at most `early_ms` ahead of it
+    (module doc); a record sent ahead (a throttler's burst) counts as 0, never as negative."""
     if not create_ts_ms or rate_per_s <= 0:
         return []
     times = sorted(create_ts_ms)
-    start = times[0]
     step_ms = 1000.0 / rate_per_s
+    start = (min(t - i * step_ms for i, t in enumerate(times)) + early_ms
+             + CREATE_TIME_RESOLUTION_MS)  # fmt: skip
     skip = int(warmup_s * rate_per_s)
     return [max(0.0, t - (start + i * step_ms)) for i, t in enumerate(times) if i >= skip]
 
