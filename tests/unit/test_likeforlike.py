@@ -36,6 +36,11 @@ def test_a_late_first_record_does_not_hide_later_stalls() -> None:
     delays = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["kafka_perf"])
     assert len(delays) == 3000 and max(delays) == 10.0 - lff.EARLY_MS["kafka_perf"] - 1.0
     assert sorted(delays)[-11] == 0.0  # only the stalled records are late
+    # a start-up longer than the warm-up is not judged either: from the first on-time record
+    slow = [max(1500, i) for i in range(4000)]
+    slow[2000:2010] = [2010] * 10
+    judged = lff.publish_delays_ms(slow, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["kafka_perf"])
+    assert 2500 < len(judged) < 2600 and sorted(judged)[-8:] == [0.0, 1, 2, 3, 4, 5, 6, 7]
     # riftdrill, never early: the same records are judged 3 ms later (its pacing allows less)
     rd = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["riftdrill"])
     assert max(rd) == 10.0 - 1.0
