@@ -181,6 +181,10 @@ def test_a_rotation_under_load_costs_no_send_and_every_client_follows(secured: I
     run = ROOT / "results" / "runs" / summary["run_id"]
     logs = "".join(p.read_text(errors="replace") for p in run.rglob("*.log"))
     assert "log in with the new one" in logs  # the load followed its client file
+    # so did the runner's fences at the end (refused with the old password, they left every
+    # consumer reading on for its whole fence wait)
+    fences = json.loads((run / "load" / "fences.json").read_text())
+    assert "error" not in fences and fences["offsets"], fences
     timeline = (run / "cluster.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("quorum") for line in timeline)  # over the controllers' TLS
     everything = "".join(p.read_text(errors="replace") for p in run.rglob("*")
