@@ -24,13 +24,23 @@ def riftdrill(*args: str, check: bool = True, timeout: float = 600) -> subproces
     return proc
 
 
+def _order(item: pytest.Item) -> float:
+    if item.get_closest_marker("lab_reshape"):
+        return 1
+    # the hub joins the default lab without a new cluster; removing it again for the next
+    # default-lab test is a redeploy, so the hub's tests come last of the default lab's
+    return 0.5 if item.get_closest_marker("lab_hub") else 0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests that tear the lab down or rebuild it in another shape run after the rest.
-    items.sort(key=lambda item: 1 if item.get_closest_marker("lab_reshape") else 0)
+    items.sort(key=_order)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab_reshape: rebuilds or destroys the lab; runs last")
+    config.addinivalue_line("markers", "lab_hub: adds the hub to the default lab; runs after "
+                            "the other default-lab tests")
 
 
 # RIFTDRILL_KEEP_LAB=1: develop against the lab you have (no sweep before, no destroy after).

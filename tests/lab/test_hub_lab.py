@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, riftdrill, status
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.lab_hub]
 
 
 def _json(*args: str) -> Any:

@@ -94,6 +94,66 @@ def test_tansu_brokers_share_one_log_in_the_bucket(lab_session: None) -> None:
     assert status["faults"] == []
 
 
+def test_tansu_mutations_are_found_with_exact_counts(lab_session: None, tmp_path: Path) -> None:
+    """The truth tests' forgeries on the shared-storage engine, with the same independent
+    clients: a byte-flipped copy, a re-produced record, a foreign record and a ledger whose
+    acked offsets disagree with the log. Legacy (non-idempotent) producers, because Tansu 0.6
+    fences idempotent producers across its brokers (docs/findings.md); no DeleteRecords."""
+    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--wan", "inter-region",
+              "--json")
+    inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
+    cloud = inv.clouds[0].name
+    bootstrap = inv.bootstrap(cloud)
+    name = f"rd-truth-tansu-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, truth.PARTITIONS, 1)])[name].result(30)
+    # Every Tansu broker keeps its own view of the topics: in CI, right after the per-cloud test,
+    # a broker that did not know the new topic yet made the replay judge it vanished (all 300
+    # acks `lost`, no partition fenced). This test is about the forgeries, so it starts once
+    # every broker serves the topic.
+    _wait_topic_everywhere(inv, name, truth.PARTITIONS)
+    t = truth.Topic(name, bootstrap, cloud, admin, {})  # Tansu runs open
+    sent, start_ns = truth.produce(t, 31, 300, {"enable.idempotence": False})
+    run_dir = tmp_path / "run"
+    truth.ledger(run_dir, t, 31, truth.LEGACY, sent, start_ns)
+    code, report = truth.verify(run_dir)
+    assert code == 0 and not any(report["totals"].values()), report["totals"]
+    assert all(p["fenced"] for p in report["partitions"])
+
+    original = sent[7]
+    truth.raw_produce(t, original.partition, original.value[:-1]
+                      + bytes([original.value[-1] ^ 0xFF]))
+    truth.raw_produce(t, sent[3].partition, sent[3].value)
+    truth.raw_produce(t, 2, b"not a riftdrill record")
+    code, report = truth.verify(run_dir)
+    assert code == 1, report["totals"]
+    counts = {k: n for k, n in report["totals"].items() if n}
+    assert counts == {"corrupt": 1, "duplicates": 2, "unexpected": 1}  # duplicates: allowed
+
+    swapped = tmp_path / "swapped"
+    a = sent[0]
+    b = next(s for s in sent[1:] if s.partition == a.partition)
+    a.offset, b.offset = b.offset, a.offset
+    truth.ledger(swapped, t, 31, truth.LEGACY, sent, start_ns)
+    code, report = truth.verify(swapped)
+    assert code == 1 and report["totals"]["inconsistent_offset"] == 2
+    assert report["totals"]["lost"] == 0
+
+
+def _wait_topic_everywhere(inv: inventory.Inventory, topic: str, partitions: int,
+                           timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    for b in inv.brokers:
+        server = f"{b.address}:{b.port}"
+        while True:
+            meta = AdminClient({"bootstrap.servers": server}).list_topics(topic, timeout=10)
+            t = meta.topics.get(topic)
+            if t is not None and t.error is None and len(t.partitions) == partitions:
+                break
+            assert time.monotonic() < deadline, f"{server} does not serve {topic}: {t}"
+            time.sleep(0.5)
+
+
 def test_tansu_broker_kill_drill_judges_every_ack_and_skips_isr(lab_session: None) -> None:
     """The standard broker-kill drill on the stateless engine: the replay reaches every
     partition's fence, whatever verify finds decides the verdict (Tansu 0.6 acknowledges
@@ -175,63 +235,3 @@ def test_tansu_per_cloud_keeps_each_log_in_its_own_cloud_and_mirrors(lab_session
     finally:
         riftdrill("fault", "unblock-store", "gcp", "--json")
     assert produces_again(inv.bootstrap("gcp"), topic)
-
-
-def test_tansu_mutations_are_found_with_exact_counts(lab_session: None, tmp_path: Path) -> None:
-    """The truth tests' forgeries on the shared-storage engine, with the same independent
-    clients: a byte-flipped copy, a re-produced record, a foreign record and a ledger whose
-    acked offsets disagree with the log. Legacy (non-idempotent) producers, because Tansu 0.6
-    fences idempotent producers across its brokers (docs/findings.md); no DeleteRecords."""
-    riftdrill("deploy", "--engine", "tansu", "--topology", "stretched", "--wan", "inter-region",
-              "--json")
-    inv = inventory.load(ROOT / ".riftdrill" / "inventory.json")
-    cloud = inv.clouds[0].name
-    bootstrap = inv.bootstrap(cloud)
-    name = f"rd-truth-tansu-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, truth.PARTITIONS, 1)])[name].result(30)
-    # Every Tansu broker keeps its own view of the topics: in CI, right after the per-cloud test,
-    # a broker that did not know the new topic yet made the replay judge it vanished (all 300
-    # acks `lost`, no partition fenced). This test is about the forgeries, so it starts once
-    # every broker serves the topic.
-    _wait_topic_everywhere(inv, name, truth.PARTITIONS)
-    t = truth.Topic(name, bootstrap, cloud, admin, {})  # Tansu runs open
-    sent, start_ns = truth.produce(t, 31, 300, {"enable.idempotence": False})
-    run_dir = tmp_path / "run"
-    truth.ledger(run_dir, t, 31, truth.LEGACY, sent, start_ns)
-    code, report = truth.verify(run_dir)
-    assert code == 0 and not any(report["totals"].values()), report["totals"]
-    assert all(p["fenced"] for p in report["partitions"])
-
-    original = sent[7]
-    truth.raw_produce(t, original.partition, original.value[:-1]
-                      + bytes([original.value[-1] ^ 0xFF]))
-    truth.raw_produce(t, sent[3].partition, sent[3].value)
-    truth.raw_produce(t, 2, b"not a riftdrill record")
-    code, report = truth.verify(run_dir)
-    assert code == 1, report["totals"]
-    counts = {k: n for k, n in report["totals"].items() if n}
-    assert counts == {"corrupt": 1, "duplicates": 2, "unexpected": 1}  # duplicates: allowed
-
-    swapped = tmp_path / "swapped"
-    a = sent[0]
-    b = next(s for s in sent[1:] if s.partition == a.partition)
-    a.offset, b.offset = b.offset, a.offset
-    truth.ledger(swapped, t, 31, truth.LEGACY, sent, start_ns)
-    code, report = truth.verify(swapped)
-    assert code == 1 and report["totals"]["inconsistent_offset"] == 2
-    assert report["totals"]["lost"] == 0
-
-
-def _wait_topic_everywhere(inv: inventory.Inventory, topic: str, partitions: int,
-                           timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    for b in inv.brokers:
-        server = f"{b.address}:{b.port}"
-        while True:
-            meta = AdminClient({"bootstrap.servers": server}).list_topics(topic, timeout=10)
-            t = meta.topics.get(topic)
-            if t is not None and t.error is None and len(t.partitions) == partitions:
-                break
-            assert time.monotonic() < deadline, f"{server} does not serve {topic}: {t}"
-            time.sleep(0.5)
