@@ -159,8 +159,9 @@ def test_dead_bootstrap_exits_2_quickly(lab: Inventory, tmp_path: Path) -> None:
 def test_like_for_like_judges_both_tools_from_the_topic(lab: Inventory, tmp_path: Path) -> None:
     """The bench's method on the lab (load/likeforlike.py): each tool's records read back with
     their CreateTime. For riftdrill no record's publish delay so derived exceeds its own clock's
-    (to the microsecond; CreateTime has whole milliseconds): the topic's schedule starts at the
-    first send, riftdrill's at its own start. Compared at the highest delay: the derived p99
+    (to the microsecond; CreateTime has whole milliseconds): riftdrill is never early, so the
+    latest start its records allow is never before its own. Compared at the highest delay: the
+    derived p99
     leaves the first second out, and a subset's p99 may lie above the whole run's."""
     from riftdrill.load import bench
     from riftdrill.load.kafka import ensure_topic
