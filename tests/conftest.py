@@ -60,6 +60,11 @@ def lab_session() -> Iterator[None]:
 @pytest.fixture()
 def lab(lab_session: None) -> object:
     """The default lab (stretched kafka, 2 brokers per cloud), deployed if it is not already."""
+    return default_lab()
+
+
+def default_lab() -> object:
+    """Heal, then deploy the default lab if it is not deployed (for a fixture of any scope)."""
     from riftdrill import inventory
 
     if (ROOT / ".riftdrill" / "inventory.json").exists():
