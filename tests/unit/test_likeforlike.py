@@ -11,10 +11,11 @@ def test_publish_delay_is_the_send_time_minus_the_due_time_after_the_warmup() ->
     # 1000/s: record i is due at i ms; the tool sent records 2000.. 7 ms late, in shuffled order
     times = [i for i in range(2000)] + [i + 7 for i in range(2000, 3000)]
     delays = lff.publish_delays_ms(list(reversed(times)), 1000.0, warmup_s=1.0)
-    assert len(delays) == 2000  # the first second's 1000 records are not judged
     # whole milliseconds, floored: a record may have been sent up to 1 ms after its CreateTime,
-    # so the latest start the records allow is 1 ms after the first
-    assert delays[:1000] == [0.0] * 1000 and set(delays[1000:]) == {6.0}
+    # so the latest start the records allow is 1 ms after the first send; records due in the
+    # second after that first send are not judged
+    assert len(delays) == 2001
+    assert delays[:1001] == [0.0] * 1001 and set(delays[1001:]) == {6.0}
     assert lff.quantile(delays, 0.99) == 6.0 and lff.quantile(delays, 0.5) == 0.0
 
 
@@ -31,19 +32,27 @@ def test_a_late_first_record_does_not_hide_later_stalls() -> None:
     # first record every record looked 300 ms early and the stall no delay at all.
     rate = 1000.0
     times = [max(300, i) for i in range(4000)]
-    for i in range(2000, 2010):
-        times[i] = 2010
-    delays = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["kafka_perf"])
-    assert len(delays) == 3000 and max(delays) == 10.0 - lff.EARLY_MS["kafka_perf"] - 1.0
-    assert sorted(delays)[-11] == 0.0  # only the stalled records are late
-    # a start-up longer than the warm-up is not judged either: from the first on-time record
-    slow = [max(1500, i) for i in range(4000)]
-    slow[2000:2010] = [2010] * 10
-    judged = lff.publish_delays_ms(slow, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["kafka_perf"])
-    assert 2500 < len(judged) < 2600 and sorted(judged)[-8:] == [0.0, 1, 2, 3, 4, 5, 6, 7]
-    # riftdrill, never early: the same records are judged 3 ms later (its pacing allows less)
+    times[2000:2010] = [2010] * 10
+    pp = lff.EARLY_MS["kafka_perf"]
+    delays = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=pp)
+    # judged: due from 1 s after the first send (300 ms) on; the anchor is 2 + 1 ms late
+    assert len(delays) == 4000 - 1297 and max(delays) == 10.0 - pp - 1.0
+    assert sorted(delays)[-8:] == [0.0, 1, 2, 3, 4, 5, 6, 7]  # only the stalled records
+    # riftdrill, never early: the same records are judged 2 ms later (its pacing allows less)
     rd = lff.publish_delays_ms(times, rate, warmup_s=1.0, early_ms=lff.EARLY_MS["riftdrill"])
     assert max(rd) == 10.0 - 1.0
+
+
+def test_a_start_up_is_left_out_for_a_second_after_the_first_send_no_longer() -> None:
+    # a 1.5 s wait for metadata: the catch-up burst after it is start-up, not judged; a stall
+    # later is, and so is a tool still catching up a second after its first send
+    times = [max(1500, i) for i in range(5000)]
+    times[3000:3010] = [3010] * 10
+    judged = lff.publish_delays_ms(times, 1000.0, warmup_s=1.0, early_ms=2.0)
+    assert len(judged) == 5000 - 2497 and max(judged) == 7.0
+    slow = [max(1500, i // 2 + 750) if i < 3000 else i for i in range(5000)]  # catches up at 3 s
+    late = lff.publish_delays_ms(slow, 1000.0, warmup_s=1.0, early_ms=2.0)
+    assert max(late) > 200  # the catch-up after the first second is judged as late
 
 
 def test_the_anchor_is_the_latest_start_the_records_allow() -> None:

@@ -11,8 +11,8 @@ Where the schedule starts is not in the topic. The first record's time is not it
 ProducerPerformance starts its throttler's clock, then its first send blocks for the topic's
 metadata (tens to hundreds of ms) and it sends a burst to catch up, so a schedule anchored at
 its first record put every later record ahead of time, and any stall shorter than that start-up
-counted as no delay at all (its start-up, until it first keeps its schedule, is left out of the
-judging like the first second of either tool). The anchor is instead the latest start the
+counted as no delay at all (its start-up is left out like either tool's: records due in the
+first second after its first send are not judged). The anchor is instead the latest start the
 records allow: each tool is never ahead of its schedule by more than its pacing lets it
 (EARLY_MS: riftdrill sends no record before it is due; ProducerPerformance's throttler sleeps
 in 2 ms chunks, so it runs up to 2 ms ahead), and CreateTime is floored to the millisecond. Of
@@ -88,22 +88,22 @@ class Trial:
 
 def publish_delays_ms(create_ts_ms: Sequence[int], rate_per_s: float,
                       warmup_s: float = WARMUP_S, early_ms: float = 0.0) -> list[float]:
-    """Each record's send time (CreateTime, ms) minus its due time, in send order, the first
-    `warmup_s` of the schedule left out, and every record before the tool first sent one on
-    time. The schedule (record i due at start + i/rate) starts
-    at the latest time the records allow when the tool sends at most `early_ms` ahead of it
-    (module doc); a record sent ahead (a throttler's burst) counts as 0, never as negative."""
+    """Each record's send time (CreateTime, ms) minus its due time, in send order, those due
+    in the first `warmup_s` after the tool's first send left out. The schedule (record i due
+    at start + i/rate) starts at the latest time the records allow when the tool sends at most
+    `early_ms` ahead of it (module doc); a record sent ahead (a throttler's burst) counts as 0,
+    never as negative."""
     if not create_ts_ms or rate_per_s <= 0:
         return []
     times = sorted(create_ts_ms)
     step_ms = 1000.0 / rate_per_s
     start = (min(t - i * step_ms for i, t in enumerate(times)) + early_ms
              + CREATE_TIME_RESOLUTION_MS)  # fmt: skip
-    delays = [max(0.0, t - (start + i * step_ms)) for i, t in enumerate(times)]
-    # a tool's start-up is not judged: the first `warmup_s` of the schedule, and a tool whose
-    # first sends came late (ProducerPerformance's wait for metadata) until it first kept it
-    on_time = next((i for i, d in enumerate(delays) if d == 0.0), len(delays))
-    return delays[max(int(warmup_s * rate_per_s), on_time):]
+    # a tool's start-up is not judged: records due in the first `warmup_s` after its first
+    # send (ProducerPerformance's clock runs while its first send waits for metadata)
+    judged_from = times[0] + warmup_s * 1000.0
+    return [max(0.0, t - due) for i, t in enumerate(times)
+            if (due := start + i * step_ms) >= judged_from]
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
