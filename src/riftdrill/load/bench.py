@@ -265,8 +265,11 @@ def like_for_like(inv: Inventory, cloud: str, security: ClientSecurity, work: Pa
     return {
         "method": ("both tools in turn on the same topic, order alternating by round; publish "
                    "delay = each record's CreateTime (its send call) minus its due time on the "
-                   "uniform schedule, read back from the topic, the first "
-                   f"{lff.WARMUP_S:g} s not judged; a rate passes with p99 under "
+                   "uniform schedule, read back from the topic; the schedule starts at the "
+                   "latest time the records allow (riftdrill never sends early, "
+                   f"ProducerPerformance's throttler up to {lff.EARLY_MS['kafka_perf']:g} ms); "
+                   f"records due in the first {lff.WARMUP_S:g} s after a tool's first send not "
+                   "judged; a rate passes with p99 under "
                    f"{lff.PUBLISH_DELAY_GOAL_MS:g} ms and at least {lff.DELIVERED_MIN:.1%} of "
                    "its records in the topic; saturation = mean acks/s of the 1-s windows, "
                    "first and last left out, for both"),
