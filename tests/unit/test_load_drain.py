@@ -104,6 +104,20 @@ users._drain_consumers(context(root / "d", member, fences=False), 0.1, fences_by
 took = time.monotonic() - start
 rec = endrun.read_drains(root / "d")["aws-0-1"]
 assert rec["ended"] == "deadline" and rec["fences_s"] is None and 0.5 <= took < 2, (rec, took)
+# A member never given partitions (subscribed before its broker knew the topic) or between
+# assignments owns none short of a fence: the group's commits decide, not its fence wait.
+class Unassigned(FakeMember):
+    def unfenced(self, fences):
+        return None
+
+
+(root / "e").mkdir()
+member = Unassigned([[3], []])
+start = time.monotonic()
+users._drain_consumers(context(root / "e", member), 5.0, fences_by=start)
+rec = endrun.read_drains(root / "e")["aws-0-1"]
+assert rec["ended"] == "group-fenced" and member.asked == 2 and time.monotonic() - start < 2, rec
+assert rec["members_fenced_s"] is None  # it never polled a fence: it had none to poll
 '''
 
 

@@ -505,21 +505,23 @@ def _drain_consumers(ctx: LoadContext, fence_wait_s: float, fences_by: float) ->
                     and ctx.metrics.lag() == 0:
                 rec.ended = "lag-zero"
                 break
-        if isinstance(fences, FenceSet) and now >= next_group_check \
-                and all(c.unfenced(fences) == [] for c in pending):
-            # Every member here owns nothing short of its fence; a member elsewhere (or one
-            # here that was just dropped from the group) may still be waiting for partitions
-            # nobody was handed yet, so the group's commits decide.
-            if rec.members_fenced_s is None:
-                rec.members_fenced_s = since()
-            next_group_check = now + GROUP_CHECK_S
-            rec.group_checks += 1
-            rec.group_behind = pending[0].group_behind(fences, GROUP_CHECK_TIMEOUT_S)
-            if rec.group_behind is None:
-                rec.group_unanswered += 1
-            elif not rec.group_behind:
-                rec.group_fenced_s, rec.ended = since(), "group-fenced"
-                break
+        if isinstance(fences, FenceSet) and now >= next_group_check:
+            unfenced = [c.unfenced(fences) for c in pending]
+            # No member here owns a partition short of its fence (one between assignments,
+            # or never given any: subscribed to a topic its broker did not know yet, owns
+            # none); a member elsewhere may still wait for partitions nobody was handed yet,
+            # so the group's commits decide: past every fence, nothing is left to read.
+            if all(u == [] or u is None for u in unfenced):
+                if rec.members_fenced_s is None and all(u == [] for u in unfenced):
+                    rec.members_fenced_s = since()
+                next_group_check = now + GROUP_CHECK_S
+                rec.group_checks += 1
+                rec.group_behind = pending[0].group_behind(fences, GROUP_CHECK_TIMEOUT_S)
+                if rec.group_behind is None:
+                    rec.group_unanswered += 1
+                elif not rec.group_behind:
+                    rec.group_fenced_s, rec.ended = since(), "group-fenced"
+                    break
         # fences is a str: they could not be written; read on until the deadline.
     rec.read_s = since()
     if isinstance(fences, str):
