@@ -79,7 +79,6 @@ CONSUMER_READY_S = 10.0  # producers wait at most this long for consumers' first
 COMMIT_INTERVAL_S = 0.1  # consumers commit what they processed at most this often
 FINAL_COMMIT_S = 5.0  # how long the last commit at close may take to be answered
 LOOKUP_TIMEOUT_S = 5.0  # committed / offsets_for_times / watermarks at assignment
-DRAIN_POLL_S = 0.05  # how often a draining producer serves its delivery reports
 FENCES_CHECK_S = 0.2  # how often a draining process looks for load/fences.json
 GROUP_CHECK_S = 1.0  # how often a drained process asks the group's committed offsets
 GROUP_CHECK_TIMEOUT_S = 2.0  # ... and how long one ask may block (the loop only drains then)
@@ -437,10 +436,7 @@ def drain(ctx: LoadContext, timeout_s: float) -> None:
             p.sending = False
         for p in ctx.producers:
             while p.producer is not None and len(p.producer) > 0 and time.monotonic() < deadline:
-                # serve delivery reports without blocking the hub: the process's consumers and
-                # its per-second writer go on while a slow drain waits out its timeouts
-                p.producer.poll(0)
-                gevent.sleep(DRAIN_POLL_S)
+                p.producer.poll(0.05)
             p.close()
         endrun.write_marker(endrun.marker_path(ctx.load_dir, ctx.worker))
         for c in ctx.consumers:
