@@ -1,8 +1,8 @@
 """The C allocator each Locust process runs with: glibc's malloc, or jemalloc preloaded.
 
-Over long runs glibc's malloc kept a load process's resident set growing while what it held in
-use stayed flat (docs/findings.md): free chunks between live ones, in the main heap and in the
-arenas of librdkafka's threads, that no trim can return. jemalloc sorts allocations into size
+Over an hour's soak most of a load process's growth under glibc's malloc was free chunks between
+live ones, in the main heap and in the arenas of librdkafka's threads, that no trim can return
+(docs/findings.md). jemalloc sorts allocations into size
 classes on pages of their own and returns whole free pages after a decay, so the same churn
 leaves no such holes. A load process therefore runs with jemalloc when the library is there
 (`make setup` installs Debian's libjemalloc2); the choice and the library are resolved once, in

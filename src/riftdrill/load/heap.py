@@ -92,8 +92,9 @@ class HeapSample:
     rss_before_kib: int | None
     rss_after_kib: int | None  # after the trim
     in_use_kib: int  # malloc'd and not freed: arenas' chunks in use + mmapped chunks
-    free_kib: int  # free chunks malloc kept in its arenas, before the trim
-    mmap_kib: int  # chunks of their own mapping (large allocations)
+    # before the trim: glibc's free chunks in its arenas; jemalloc's resident beyond allocated
+    free_kib: int
+    mmap_kib: int  # glibc's chunks of their own mapping (large allocations); 0 under jemalloc
     py_blocks: int  # Python's small-object blocks in use (sys.getallocatedblocks)
     allocator: str = "glibc"  # whose figures these are: "glibc" or "jemalloc"
 
