@@ -61,7 +61,6 @@ class BrokerKill:
     summary: dict[str, Any]
     started: float  # wall clock before the drill
     known: list[Secret]  # the lab's secrets with the canaries, as the drill resolved them
-    stderr_tail: str
 
     @property
     def run(self) -> Path:
@@ -162,7 +161,7 @@ def broker_kill(lab_session: None, tmp_path_factory: pytest.TempPathFactory) -> 
         assert drill.returncode in (0, 1), err
         # deploy and heal may print before the drill's JSON list (indent 2: "[" alone on a line)
         [summary] = json.loads(out if out.startswith("[") else out[out.rindex("\n[\n") + 1:])
-        yield BrokerKill(drill.returncode, summary, started, known, err)
+        yield BrokerKill(drill.returncode, summary, started, known)
     finally:
         for path, data in index.items():
             path.write_bytes(data)
