@@ -44,13 +44,17 @@ class _Mallinfo2(ctypes.Structure):
         "fordblks", "keepcost")]  # fmt: skip
 
 
-def _jemalloc() -> ctypes.CDLL | None:
-    """jemalloc when it is this process's malloc (preloaded: its `mallctl` is a global symbol)."""
+def _own_symbols() -> ctypes.CDLL | None:
+    """The process's own symbols: its malloc's among them (jemalloc's when it was preloaded)."""
     try:
-        lib = ctypes.CDLL(None)
+        return ctypes.CDLL(None)
     except OSError:
         return None
-    if not hasattr(lib, "mallctl"):
+
+
+def _jemalloc(lib: ctypes.CDLL | None) -> ctypes.CDLL | None:
+    """jemalloc when it is this process's malloc (preloaded: its `mallctl` is a global symbol)."""
+    if lib is None or not hasattr(lib, "mallctl"):
         return None
     lib.mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
                             ctypes.c_void_p, ctypes.c_size_t]  # fmt: skip
@@ -58,23 +62,22 @@ def _jemalloc() -> ctypes.CDLL | None:
     return lib
 
 
-def _libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(None)  # the process's own symbols: its C library's malloc among them
-    except OSError:
+def _libc(lib: ctypes.CDLL | None) -> ctypes.CDLL | None:
+    """glibc's malloc, when the process has its mallinfo2 and malloc_trim."""
+    if lib is None or not (hasattr(lib, "mallinfo2") and hasattr(lib, "malloc_trim")):
         return None
-    if not (hasattr(libc, "mallinfo2") and hasattr(libc, "malloc_trim")):
-        return None
-    libc.mallinfo2.restype = _Mallinfo2
-    libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    libc.malloc_trim.restype = ctypes.c_int
-    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    libc.mallopt.restype = ctypes.c_int
-    return libc
+    lib.mallinfo2.restype = _Mallinfo2
+    lib.malloc_trim.argtypes = [ctypes.c_size_t]
+    lib.malloc_trim.restype = ctypes.c_int
+    lib.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.mallopt.restype = ctypes.c_int
+    return lib
 
 
-_JEMALLOC = _jemalloc()
-_LIBC = None if _JEMALLOC is not None else _libc()  # glibc's figures say nothing under jemalloc
+_SELF = _own_symbols()
+_JEMALLOC = _jemalloc(_SELF)
+# glibc's figures say nothing under jemalloc
+_LIBC = None if _JEMALLOC is not None else _libc(_SELF)
 _ARENAS_ALL = 4096  # jemalloc's MALLCTL_ARENAS_ALL: "arena.4096.purge" purges every arena
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default start, pinned: no dynamic raise
