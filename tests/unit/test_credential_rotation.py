@@ -189,17 +189,15 @@ def test_the_runners_fences_use_the_password_the_client_file_has_now(tmp_path: P
     # The runner reads the load principal's settings at its start; a rotation during the run
     # swaps the password, and fences written with the old one were refused (the consumers then
     # read on for their whole fence wait).
-    from riftdrill.load.runner import current_security
-
     s = credentials.Secrets(tmp_path / "secrets")
     path = s.client_file("load")
     credentials.write_secret(path, json.dumps({"principal": "load", "password": OLD}).encode())
     started = ClientSecurity.read(path)
     rotation.swap(s, "load", "new-not-a-secret")
-    assert current_security(started).password == "new-not-a-secret"
+    assert started.reread().password == "new-not-a-secret"
     path.unlink()
-    assert current_security(started) is started  # unreadable now: what the run started with
-    assert current_security(ClientSecurity()) == ClientSecurity()  # security off
+    assert started.reread() is started  # unreadable now: what the run started with
+    assert ClientSecurity().reread() == ClientSecurity()  # security off
 
 
 def test_the_brokers_make_sessions_log_in_again_as_often_as_rotation_says() -> None:

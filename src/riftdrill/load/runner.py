@@ -285,18 +285,6 @@ def _stop_tails(procs: Procs, grace_s: float) -> None:
             p.wait()
 
 
-def current_security(security: ClientSecurity) -> ClientSecurity:
-    """The load principal's settings as its client file has them now: a rotation during the run
-    (security/rotation.py) swapped the password the runner read at its start, and fences
-    written with that one were refused, leaving the consumers to wait out their fence wait."""
-    if not security.file:
-        return security
-    try:
-        return ClientSecurity.read(security.file)
-    except RiftdrillError:
-        return security  # unreadable now: the settings the run started with
-
-
 class _Fencer:
     """Writes the run's fences (in a thread, so a signal never interrupts a half-written fence)
     once every process's producers are done; see endrun.py for the whole sequence."""
@@ -319,7 +307,9 @@ class _Fencer:
             self.thread = threading.Thread(
                 target=endrun.write_run_fences, name="riftdrill-fences", daemon=True,
                 args=(self.targets, self.topic, self.load_dir / endrun.FENCES_FILE),
-                kwargs={"security": current_security(self.security)},
+                # a rotation during the run swapped the password the runner read at its start:
+                # fences written with that one were refused, the consumers waited out their wait
+                kwargs={"security": self.security.reread()},
             )  # fmt: skip
             self.thread.start()
 

@@ -99,6 +99,16 @@ class ClientSecurity:
                              "(`make deploy`)") from None
         return cls(**{**data, "file": str(path)})
 
+    def reread(self) -> ClientSecurity:
+        """These settings as the client file has them now (a rotation swaps its password);
+        themselves without a file, or when the file cannot be read now."""
+        if not self.file:
+            return self
+        try:
+            return ClientSecurity.read(self.file)
+        except SetupError:
+            return self
+
 
 OFF = ClientSecurity()
 
@@ -130,11 +140,8 @@ class Follower:
         if now == self._seen_ns:
             return None
         self._seen_ns = now
-        try:
-            sec = ClientSecurity.read(self.current.file)  # swapped by a rename: never half written
-        except SetupError:
-            return None
-        if sec.password == self.current.password:
+        sec = self.current.reread()  # swapped by a rename: never half written
+        if sec.password == self.current.password:  # the same, or unreadable now
             return None
         self.current = sec
         return sec
